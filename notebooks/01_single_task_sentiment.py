@@ -1,0 +1,65 @@
+# %% [markdown]
+# # 01 · Single-task sentiment: frozen versus fine-tuned encoder (the paper's Table 1)
+#
+# Before multitask learning, the study measures each sentiment task on its own: SST-5
+# (five classes, movie-review phrases) and CFIMDB (binary, full IMDB reviews). Two modes:
+#
+# - **pretrain**: the encoder is frozen; only the linear head learns (lr `frozen_lr`);
+# - **finetune**: every encoder weight learns too.
+#
+# The encoder defaults to the packaged all-MiniLM-L6-v2 (offline); the paper used
+# bert-base-uncased (`profile = "paper"` on a GPU). Results go through the registry in
+# `runs/01_single_task_sentiment/`, so rerunning this notebook skips finished runs.
+
+# %% tags=["parameters"]
+profile = "cpu"          # smoke | cpu | paper
+encoder = "minilm-l6"    # minilm-l6 (packaged) | bert-base-uncased | a local path
+seeds = [0]
+frozen_lr = 1e-3
+frozen_epochs = 3
+force = False
+
+# %%
+import pandas as pd
+from IPython.display import Markdown, display
+
+from quarbert_lib import profile_config, run_experiment
+from quarbert_lib import plots, report, results
+
+NOTEBOOK = "01_single_task_sentiment"
+MODES = {
+    "pretrain": dict(model__freeze_encoder=True, train__lr=frozen_lr, train__epochs=frozen_epochs),
+    "finetune": dict(),
+}
+
+# %% [markdown]
+# ## Train the four configurations (× seeds)
+
+# %%
+rows, run_dirs = [], {}
+for task in ["sst", "cfimdb"]:
+    for mode, overrides in MODES.items():
+        runs = []
+        for seed in seeds:
+            cfg = profile_config(profile, tasks=[task], model__encoder=encoder, train__seed=seed, **overrides)
+            name = f"{task}-{mode}-seed{seed}"
+            runs.append(run_experiment(cfg, NOTEBOOK, name, force=force))
+            run_dirs[f"{task}-{mode}"] = results.run_path(NOTEBOOK, name)
+        rows.append(report.single_task_row(task, mode, runs))
+
+# %% [markdown]
+# ## Table 1: dev accuracy
+
+# %%
+table = report.save_single_task_rows(rows)
+mine = table[(table["profile"] == profile) & (table["encoder"] == encoder)]
+display(Markdown(report.single_task_markdown(mine)))
+
+# %%
+plots.single_task_bars(mine);
+
+# %% [markdown]
+# ## Training curves (from each run's `history.csv`)
+
+# %%
+plots.training_curves(run_dirs, "single_task_curves.png");

@@ -1,0 +1,60 @@
+"""Where things live: the repository root, the course data, runs/ and reports/.
+
+Each location can be moved with an environment variable, so tests and batch reruns can
+point the whole pipeline somewhere else without touching code.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_ENV, RUNS_ENV, REPORTS_ENV = "QUARBERT_DATA", "QUARBERT_RUNS", "QUARBERT_REPORTS"
+# The file every candidate data dir must hold to count as one.
+_MARKER = "ids-sst-train.csv"
+
+
+def data_dir_candidates(explicit: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
+    """The resolution order, as (source, path) pairs."""
+    out = []
+    if explicit:
+        out.append(("argument", Path(explicit)))
+    if os.environ.get(DATA_ENV):
+        out.append((f"env {DATA_ENV}", Path(os.environ[DATA_ENV])))
+    out.append(("./data", Path.cwd() / "data"))
+    if (REPO_ROOT / "data") != (Path.cwd() / "data"):
+        out.append(("<repo>/data", REPO_ROOT / "data"))
+    out.append(("../shared/data/cs224n", REPO_ROOT.parent / "shared" / "data" / "cs224n"))
+    return out
+
+
+def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """First candidate that exists. An explicit argument or env var must exist: no fallback past it."""
+    tried = []
+    for source, path in data_dir_candidates(explicit):
+        if (path / _MARKER).is_file():
+            return path
+        if source == "argument" or source.startswith("env "):
+            raise FileNotFoundError(
+                f"data dir from {source} ({path}) has no {_MARKER}; "
+                "run `python -m quarbert_lib.data download` or fix the path")
+        tried.append(f"{source}: {path}")
+    raise FileNotFoundError(
+        "no course data found; tried " + "; ".join(tried)
+        + f". Set {DATA_ENV} or run `python -m quarbert_lib.data download --dest data`.")
+
+
+def runs_dir() -> Path:
+    return Path(os.environ.get(RUNS_ENV) or REPO_ROOT / "runs")
+
+
+def reports_dir() -> Path:
+    return Path(os.environ.get(REPORTS_ENV) or REPO_ROOT / "reports")
+
+
+def tables_dir() -> Path:
+    return reports_dir() / "tables"
+
+
+def figures_dir() -> Path:
+    return reports_dir() / "figures"

@@ -1,0 +1,71 @@
+"""Figures from saved results (reports/tables/*.csv, runs/*/history.csv), never from training."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; notebooks still show the returned figure
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from .paths import figures_dir  # noqa: E402
+
+_METRICS = {"sst_acc": "SST acc", "qqp_acc": "QQP acc", "sts_pearson": "STS r", "overall": "overall"}
+
+
+def _save(fig, name: str) -> Path:
+    path = figures_dir() / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    return path
+
+
+def ablation_bars(table: pd.DataFrame, name: str = "ablation.png", variants: list[str] | None = None):
+    """Grouped bars: one group per variant, one bar per dev metric, std as error bars."""
+    df = table if variants is None else table[table["variant"].isin(variants)]
+    long = df.melt(id_vars=["variant"], value_vars=list(_METRICS), var_name="metric", value_name="dev")
+    long["metric"] = long["metric"].map(_METRICS)
+    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(df), 3.6))
+    sns.barplot(long, x="variant", y="dev", hue="metric", ax=ax)
+    for i, (_, row) in enumerate(df.iterrows()):
+        for j, metric in enumerate(_METRICS):
+            std = row.get(f"{metric}_std")
+            if pd.notna(std):
+                ax.errorbar(i + (j - 1.5) * 0.2, row[metric], yerr=std, color="k", capsize=2, lw=1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("")
+    ax.set_ylabel("dev score")
+    ax.legend(ncols=4, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 1.18))
+    _save(fig, name)
+    return fig
+
+
+def single_task_bars(table: pd.DataFrame, name: str = "single_task.png"):
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    sns.barplot(table, x="task", y="dev_acc", hue="mode", ax=ax)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("dev accuracy")
+    for container in ax.containers:
+        ax.bar_label(container, fmt="%.3f", fontsize=8)
+    _save(fig, name)
+    return fig
+
+
+def training_curves(run_dirs: dict[str, Path], name: str):
+    """Training loss (left) and dev mean score (right) against step, one line per run."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4))
+    for label, run_dir in run_dirs.items():
+        history = pd.read_csv(Path(run_dir) / "history.csv")
+        train = history[history["kind"] == "train"]
+        evals = history[history["kind"] == "eval"]
+        if len(train):
+            left.plot(train["step"], train["loss"], label=label)
+        if len(evals):
+            right.plot(evals["step"], evals["score"], marker="o", label=label)
+    left.set(xlabel="step", ylabel="training loss (mean over 25 steps)")
+    right.set(xlabel="step", ylabel="dev mean score")
+    left.legend(fontsize=8)
+    _save(fig, name)
+    return fig

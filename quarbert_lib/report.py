@@ -1,0 +1,150 @@
+"""Tables from saved results: ablation and single-task rows, markdown, the README's results.
+
+Everything here reads metrics.json files (or the CSV tables built from them), never a live
+model, so ``python -m quarbert_lib.report`` rebuilds the tables without training.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import results
+from .paths import REPO_ROOT, tables_dir
+from .tasks import overall_score
+
+ABLATION_COLUMNS = ["variant", "encoder", "profile", "seeds", "params_total", "params_trainable",
+                    "sst_acc", "qqp_acc", "sts_pearson", "overall", "train_seconds"]
+SINGLE_TASK_COLUMNS = ["task", "mode", "encoder", "profile", "seeds", "params_total", "params_trainable",
+                       "dev_acc", "train_seconds"]
+# The paper's dev scores with bert-base-uncased, where the paper states them.
+PAPER_DEV = {
+    "ensemble": {"sst_acc": 0.537, "qqp_acc": 0.874, "sts_pearson": 0.869},
+    "ensemble-lora": {"sst_acc": 0.490, "qqp_acc": 0.865, "sts_pearson": 0.859},
+}
+_METRIC_MAP = {"sst_acc": "sst_acc", "qqp_acc": "para_acc", "sts_pearson": "sts_pearson"}
+README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    arr = np.asarray([v for v in values if v is not None], dtype=float)
+    if arr.size == 0:
+        return float("nan"), float("nan")
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else float("nan")
+
+
+def _notes(runs: list[dict]) -> str:
+    return " | ".join(sorted({n for m in runs for n in m.get("data_notes", [])}))
+
+
+def ablation_row(variant: str, runs: list[dict]) -> dict:
+    """One row of reports/tables/ablation.csv from the metrics of one variant's seeds."""
+    first = runs[0]
+    row = {"variant": variant, "encoder": first["encoder"], "profile": first["profile"], "seeds": len(runs),
+           "params_total": first["params_total"], "params_trainable": first["params_trainable"]}
+    for column, key in _METRIC_MAP.items():
+        row[column], row[f"{column}_std"] = _mean_std([m.get(key) for m in runs])
+    row["overall"], row["overall_std"] = _mean_std([overall_score(m) for m in runs])
+    row["train_seconds"] = round(float(np.mean([m["train_seconds"] for m in runs])), 1)
+    row["data_note"] = _notes(runs)
+    ordered = ABLATION_COLUMNS + [c for c in row if c not in ABLATION_COLUMNS]
+    return {c: row[c] for c in ordered}
+
+
+def single_task_row(task: str, mode: str, runs: list[dict]) -> dict:
+    first = runs[0]
+    acc, std = _mean_std([m[f"{task}_acc"] for m in runs])
+    return {"task": task, "mode": mode, "encoder": first["encoder"], "profile": first["profile"],
+            "seeds": len(runs), "params_total": first["params_total"], "params_trainable": first["params_trainable"],
+            "dev_acc": acc, "dev_acc_std": std,
+            "train_seconds": round(float(np.mean([m["train_seconds"] for m in runs])), 1)}
+
+
+def save_ablation_rows(rows: list[dict]) -> pd.DataFrame:
+    return results.upsert_rows(tables_dir() / "ablation.csv", rows, ["variant", "encoder", "profile"])
+
+
+def save_single_task_rows(rows: list[dict]) -> pd.DataFrame:
+    return results.upsert_rows(tables_dir() / "single_task.csv", rows, ["task", "mode", "encoder", "profile"])
+
+
+def _fmt(value, std=None) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    text = f"{value:.3f}"
+    if std is not None and not (isinstance(std, float) and np.isnan(std)):
+        text += f" ± {std:.3f}"
+    return text
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def ablation_markdown(df: pd.DataFrame) -> str:
+    """Our dev scores beside the paper's (bert-base-uncased), one row per variant."""
+    rows = []
+    for _, r in df.iterrows():
+        paper = PAPER_DEV.get(r["variant"], {})
+        rows.append([r["variant"], r["encoder"], r["profile"], int(r["seeds"]),
+                     f"{r['params_trainable'] / 1e6:.1f}M / {r['params_total'] / 1e6:.1f}M",
+                     *[_fmt(r[c], r.get(f"{c}_std")) for c in ("sst_acc", "qqp_acc", "sts_pearson", "overall")],
+                     *[_fmt(paper.get(c)) for c in ("sst_acc", "qqp_acc", "sts_pearson")],
+                     f"{r['train_seconds']:.0f}"])
+    return markdown_table(["variant", "encoder", "profile", "seeds", "trainable / total", "SST acc", "QQP acc",
+                           "STS r", "overall", "paper SST", "paper QQP", "paper STS", "train s"], rows)
+
+
+def single_task_markdown(df: pd.DataFrame) -> str:
+    rows = [[r["task"], r["mode"], r["encoder"], r["profile"], int(r["seeds"]), _fmt(r["dev_acc"], r.get("dev_acc_std")),
+             f"{r['train_seconds']:.0f}"] for _, r in df.iterrows()]
+    return markdown_table(["task", "mode", "encoder", "profile", "seeds", "dev acc", "train s"], rows)
+
+
+def results_section() -> str:
+    """The README's results block, from reports/tables."""
+    parts = []
+    ablation, single = tables_dir() / "ablation.csv", tables_dir() / "single_task.csv"
+    if ablation.exists():
+        df = pd.read_csv(ablation)
+        parts += ["Multitask dev scores (`reports/tables/ablation.csv`):", "", ablation_markdown(df), ""]
+        notes = sorted({n for n in df.get("data_note", pd.Series(dtype=str)).dropna() for n in n.split(" | ") if n})
+        parts += [f"Data note: {n}." for n in notes]
+        parts.append("")
+    if single.exists():
+        parts += ["Single-task dev accuracy (`reports/tables/single_task.csv`):", "",
+                  single_task_markdown(pd.read_csv(single)), ""]
+    if not parts:
+        parts = ["No results yet: run `make reproduce`."]
+    return "\n".join(parts).strip()
+
+
+def update_readme(readme: Path = REPO_ROOT / "README.md") -> bool:
+    """Replace the text between the results markers; True if the README changed."""
+    text = readme.read_text(encoding="utf-8")
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme} lacks the markers {README_START} ... {README_END}")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    new = f"{head}{README_START}\n{results_section()}\n{README_END}{tail}"
+    if new != text:
+        results.atomic_write_text(readme, new)
+    return new != text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m quarbert_lib.report",
+                                     description="Rebuild the README results table from reports/tables.")
+    parser.add_argument("--readme", default=str(REPO_ROOT / "README.md"))
+    args = parser.parse_args(argv)
+    changed = update_readme(Path(args.readme))
+    print(f"{args.readme}: {'updated' if changed else 'unchanged'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,107 @@
+"""Batch runner: execute the numbered notebooks through papermill (the CLI behind `make reproduce`).
+
+The jupytext percent files in notebooks/ are the source. Each is read with jupytext (papermill
+cannot execute a .py percent file itself, papermill issue #365), executed with the profile as a
+parameter, and saved to reports/executed/. Finished runs are skipped by the registry, so a rerun
+continues where the last one stopped. A failing notebook is reported with its failing cell's
+error; the others still run, and the summary lists what failed.
+
+    python -m quarbert_lib.reproduce                       # every notebook, cpu profile
+    python -m quarbert_lib.reproduce --only 01 02 -p seeds='[0, 1, 2]'
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+import time
+from pathlib import Path
+
+from .paths import REPO_ROOT, reports_dir
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+
+
+def discover(only: list[str] | None = None, notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
+    """notebooks/NN_*.py in number order, optionally filtered by number or name prefix."""
+    found = sorted(p for p in notebook_dir.glob("[0-9][0-9]_*.py"))
+    if only:
+        found = [p for p in found if any(p.stem.startswith(o) for o in only)]
+        if not found:
+            raise SystemExit(f"no notebook matches {only} in {notebook_dir}")
+    return found
+
+
+def _literal(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # a bare string
+
+
+def execute(path: Path, parameters: dict, output_dir: Path, kernel: str = "python3") -> dict:
+    """Run one notebook; return {notebook, status, seconds, error}."""
+    import jupytext
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    output = output_dir / f"{path.stem}.ipynb"
+    node = jupytext.read(path)
+    node.metadata["kernelspec"] = {"name": kernel, "language": "python", "display_name": "Python 3"}
+    node.metadata["language_info"] = {"name": "python"}
+    t0 = time.perf_counter()
+    status, error = "ok", ""
+    try:
+        papermill.execute_notebook(node, str(output), parameters=parameters, kernel_name=kernel,
+                                   cwd=str(REPO_ROOT), progress_bar=False, log_output=False)
+    except PapermillExecutionError as e:
+        status, error = "failed", f"cell {e.exec_count}: {e.ename}: {e.evalue}"
+    except Exception as e:  # kernel died, bad parameters, ...: report and keep going
+        status, error = "failed", f"{type(e).__name__}: {e}"
+    return {"notebook": path.stem, "status": status, "seconds": round(time.perf_counter() - t0, 1), "error": error,
+            "executed": str(output)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m quarbert_lib.reproduce",
+                                     description="Execute the numbered notebooks through papermill.",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"],
+                        help="budget profile passed to every notebook (default: cpu)")
+    parser.add_argument("--only", nargs="*", help="notebook numbers or name prefixes, e.g. 01 02")
+    parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra notebook parameter (a Python literal), repeatable")
+    parser.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: python3)")
+    parser.add_argument("--list", action="store_true", help="list the notebooks and exit")
+    args = parser.parse_args(argv)
+
+    notebooks = discover(args.only)
+    if args.list:
+        print("\n".join(p.name for p in notebooks))
+        return 0
+    parameters = {"profile": args.profile}
+    for item in args.param:
+        name, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--param {item!r}: expected NAME=VALUE")
+        parameters[name] = _literal(value)
+    outcomes = []
+    for path in notebooks:
+        print(f"[reproduce] {path.name} with {parameters} ...", flush=True)
+        outcome = execute(path, parameters, reports_dir() / "executed", args.kernel)
+        print(f"[reproduce] {path.name}: {outcome['status']} in {outcome['seconds']} s {outcome['error']}", flush=True)
+        outcomes.append(outcome)
+    summary = reports_dir() / "executed" / "summary.json"
+    summary.write_text(json.dumps(outcomes, indent=2) + "\n")
+    failed = [o for o in outcomes if o["status"] != "ok"]
+    total = sum(o["seconds"] for o in outcomes)
+    print(f"[reproduce] {len(outcomes) - len(failed)} ok, {len(failed)} failed, {total:.0f} s in all")
+    for o in failed:
+        print(f"[reproduce] FAILED {o['notebook']}: {o['error']}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,93 @@
+"""The results registry: one folder per run, written atomically, collected into tables.
+
+runs/<notebook>/<run_name>/
+    config.json          the ExperimentConfig
+    history.csv          training loss and dev evaluations
+    predictions-dev.csv  id, task, gold, prediction, probabilities or score
+    <task>-test-output.csv  the course's submission files
+    metrics.json         written last: its presence (with a matching config) marks the run complete
+    model.pt             best weights (not committed; runs/ is ignored)
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+
+from .paths import REPO_ROOT, runs_dir
+from .tasks import TASKS
+
+
+def run_path(notebook: str, run_name: str) -> Path:
+    return runs_dir() / notebook / run_name
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Temporary file in the same folder, then rename: readers never see a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    atomic_write_text(path, frame.to_csv(index=False))
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def is_complete(path: Path, config: dict) -> bool:
+    """True when metrics.json exists and config.json equals ``config``."""
+    path = Path(path)
+    if not (path / "metrics.json").exists() or not (path / "config.json").exists():
+        return False
+    return read_json(path / "config.json") == json.loads(json.dumps(config))
+
+
+def write_test_outputs(path: Path, task: str, predictions: pd.DataFrame) -> Path:
+    """The course's format: a header line, then 'id , prediction' per line."""
+    name, header = TASKS[task].test_output
+    lines = [header] + [f"{i} , {p} " for i, p in zip(predictions["id"], predictions["prediction"])]
+    target = Path(path) / name
+    atomic_write_text(target, "\n".join(lines) + "\n")
+    return target
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return (out.stdout.strip() or "unknown") + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def collect_runs(notebook: str | None = None) -> pd.DataFrame:
+    """Every complete run's metrics.json as one row (optionally one notebook's)."""
+    root = runs_dir() / notebook if notebook else runs_dir()
+    rows = [read_json(p) for p in sorted(root.rglob("metrics.json"))] if root.exists() else []
+    return pd.DataFrame(rows)
+
+
+def upsert_rows(table: Path, rows: list[dict], key: list[str]) -> pd.DataFrame:
+    """Replace the rows of ``table`` (a CSV) whose key columns match, append the rest; keep order."""
+    new = pd.DataFrame(rows)
+    if Path(table).exists():
+        old = pd.read_csv(table)
+        if set(key) <= set(old.columns):
+            keys = set(map(tuple, new[key].astype(str).to_numpy()))
+            old = old[[tuple(r) not in keys for r in old[key].astype(str).to_numpy()]]
+        new = pd.concat([old, new], ignore_index=True)
+    write_csv(Path(table), new)
+    return new

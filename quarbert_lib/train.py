@@ -1,0 +1,198 @@
+"""The one training loop. It knows nothing about tasks.
+
+It is handed: a model, an ``objective(model, task, batch) -> loss``, a dict of training
+data (anything with ``batches(batch_size, shuffle, seed)`` and ``collate(idx, pair_encoding)``),
+an ``evaluate(model) -> metrics`` and a ``score(metrics) -> float`` that picks the best
+checkpoint. Single-task and multitask runs, and every regularizer, use this same loop.
+
+Resumable: every ``checkpoint_every`` steps and at each epoch end it saves, atomically,
+the model, optimizer, position in the epoch's schedule and all RNG states. A new
+Trainer on the same directory continues from there and ends bit-identical on CPU.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .config import TrainConfig
+from .sampler import epoch_schedule
+
+CHECKPOINT, BEST = "checkpoint.pt", "model.pt"
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0                 # epochs completed
+    step_in_epoch: int = 0         # schedule position inside the current epoch
+    global_step: int = 0
+    best_score: float = -math.inf
+    best_step: int = -1
+    skipped_nonfinite: int = 0
+    train_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    history: list = field(default_factory=list)
+
+
+def atomic_torch_save(obj, path: Path) -> None:
+    """Write to a temporary file in the same folder, then rename: never a partial file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Trainer:
+    def __init__(self, model: torch.nn.Module, objective: Callable, train_data: dict, cfg: TrainConfig,
+                 evaluate: Callable[[torch.nn.Module], dict] | None = None,
+                 score: Callable[[dict], float] | None = None, out_dir: str | os.PathLike | None = None,
+                 pair_encoding: str = "siamese", device: torch.device | str = "cpu",
+                 callbacks: list[Callable] = (), max_consecutive_nonfinite: int = 20, log_every: int = 25):
+        self.model, self.objective, self.train_data, self.cfg = model, objective, train_data, cfg
+        self.evaluate, self.score = evaluate, score or (lambda m: -m.get("loss", 0.0))
+        self.out_dir = Path(out_dir) if out_dir else None
+        self.pair_encoding, self.device = pair_encoding, torch.device(device)
+        self.callbacks, self.max_consecutive_nonfinite, self.log_every = list(callbacks), max_consecutive_nonfinite, log_every
+        self.model.to(self.device)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.state = TrainState()
+
+    # -- schedule ---------------------------------------------------------------
+    def schedule(self, epoch: int) -> list[tuple[str, list[int]]]:
+        seed = self.cfg.seed + epoch
+        per_task = {t: d.batches(self.cfg.batch_size, shuffle=True, seed=seed) for t, d in self.train_data.items()}
+        return epoch_schedule(per_task, self.cfg.sampler, seed)
+
+    def total_steps(self) -> int:
+        per_epoch = len(self.schedule(0))
+        total = per_epoch * self.cfg.epochs
+        return min(total, self.cfg.max_steps) if self.cfg.max_steps else total
+
+    # -- checkpoints --------------------------------------------------------------
+    def save_checkpoint(self) -> None:
+        if self.out_dir is None:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_torch_save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                           "state": asdict(self.state), "rng": _rng_state()}, self.out_dir / CHECKPOINT)
+
+    def try_resume(self) -> bool:
+        path = self.out_dir / CHECKPOINT if self.out_dir else None
+        if path is None or not path.exists():
+            return False
+        ckpt = torch.load(path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.state = TrainState(**ckpt["state"])
+        _set_rng_state(ckpt["rng"])
+        print(f"[quarbert] resumed from {path} at epoch {self.state.epoch}, step {self.state.global_step}")
+        return True
+
+    # -- loop -----------------------------------------------------------------------
+    def _to_device(self, batch: dict) -> dict:
+        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+
+    def _step(self, task: str, idx: list[int]) -> float | None:
+        batch = self._to_device(self.train_data[task].collate(idx, self.pair_encoding))
+        loss = self.objective(self.model, task, batch)
+        if not torch.isfinite(loss):
+            self.optimizer.zero_grad(set_to_none=True)
+            return None
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
+        self.optimizer.step()
+        return loss.item()
+
+    def _evaluate(self) -> None:
+        if self.evaluate is None:
+            return
+        t0 = time.perf_counter()
+        self.model.eval()
+        metrics = self.evaluate(self.model)
+        self.model.train()
+        self.state.eval_seconds += time.perf_counter() - t0
+        score = self.score(metrics)
+        self.state.history.append({"kind": "eval", "epoch": self.state.epoch, "step": self.state.global_step,
+                                   "score": score, **metrics})
+        if score > self.state.best_score:
+            self.state.best_score, self.state.best_step = score, self.state.global_step
+            if self.out_dir is not None:
+                atomic_torch_save(self.model.state_dict(), self.out_dir / BEST)
+
+    def fit(self) -> TrainState:
+        """Train to the end of the budget (resuming if a checkpoint exists); load the best weights."""
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.try_resume()
+        self.model.train()
+        total, consecutive_bad = self.total_steps(), 0
+        bar = tqdm(total=total, initial=self.state.global_step, desc="train", unit="step", mininterval=5)
+        running, running_n = 0.0, 0
+        budget_left = lambda: self.cfg.max_steps is None or self.state.global_step < self.cfg.max_steps  # noqa: E731
+        while self.state.epoch < self.cfg.epochs and budget_left():
+            schedule = self.schedule(self.state.epoch)
+            while self.state.step_in_epoch < len(schedule) and budget_left():
+                task, idx = schedule[self.state.step_in_epoch]
+                t0 = time.perf_counter()
+                loss = self._step(task, idx)
+                self.state.train_seconds += time.perf_counter() - t0
+                self.state.step_in_epoch += 1
+                self.state.global_step += 1
+                bar.update(1)
+                if loss is None:
+                    self.state.skipped_nonfinite += 1
+                    consecutive_bad += 1
+                    if consecutive_bad >= self.max_consecutive_nonfinite:
+                        raise NonFiniteLossError(
+                            f"{consecutive_bad} consecutive non-finite losses (last task {task!r}, step "
+                            f"{self.state.global_step}); the last good checkpoint is kept in {self.out_dir}")
+                else:
+                    consecutive_bad = 0
+                    running, running_n = running + loss, running_n + 1
+                if self.state.global_step % self.log_every == 0 and running_n:
+                    self.state.history.append({"kind": "train", "epoch": self.state.epoch,
+                                               "step": self.state.global_step, "loss": running / running_n})
+                    bar.set_postfix(loss=f"{running / running_n:.3f}")
+                    running, running_n = 0.0, 0
+                for callback in self.callbacks:
+                    callback(self)
+                if self.state.global_step % self.cfg.checkpoint_every == 0:
+                    self.save_checkpoint()
+            if self.state.step_in_epoch >= len(schedule):
+                self.state.epoch += 1
+                self.state.step_in_epoch = 0
+            self._evaluate()
+            self.save_checkpoint()
+        bar.close()
+        if self.out_dir is not None and (self.out_dir / BEST).exists():
+            self.model.load_state_dict(torch.load(self.out_dir / BEST, map_location=self.device))
+        return self.state

