@@ -2,6 +2,10 @@
 course data folder written in the course's exact CSV format."""
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a model hub; fail fast instead of retrying
+
 import csv
 import random
 import shutil

@@ -1,0 +1,99 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from quarbert_lib.config import ModelConfig
+from quarbert_lib.losses import SupervisedObjective, TaskLoss
+from quarbert_lib.model import EncoderNotFound, MultitaskBERT, load_encoder
+
+
+@pytest.fixture(scope="module")
+def encoder(tiny_encoder_dir):
+    enc, _ = load_encoder(str(tiny_encoder_dir))
+    return enc
+
+
+def _model(encoder, **kw):
+    torch.manual_seed(0)
+    return MultitaskBERT(encoder, ["sst", "para", "sts"], ModelConfig(hidden_dropout=0.0, **kw)).eval()
+
+
+def _batch(seed=0, b=3, t=5, pair=False):
+    g = torch.Generator().manual_seed(seed)
+    batch = {"input_ids": torch.randint(1000, 2000, (b, t), generator=g),
+             "attention_mask": torch.tensor([[1] * t, [1] * (t - 2) + [0, 0], [1, 1] + [0] * (t - 2)])}
+    if pair:
+        batch["input_ids_2"] = torch.randint(1000, 2000, (b, t), generator=g)
+        batch["attention_mask_2"] = torch.ones(b, t, dtype=torch.long)
+    return batch
+
+
+def test_head_shapes(encoder):
+    model = _model(encoder)
+    assert model("sst", _batch()).shape == (3, 5)
+    assert model("para", _batch(pair=True)).shape == (3,)
+    assert model("sts", _batch(pair=True)).shape == (3,)
+    assert model.heads["para"].in_features == 4 * encoder.config.hidden_size
+    cross = _model(encoder, pair_encoding="cross")
+    assert cross.heads["sts"].in_features == encoder.config.hidden_size
+
+
+def test_mean_pooling_ignores_padding(encoder):
+    model, batch = _model(encoder), _batch()
+    hidden = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    expected = torch.stack([hidden[i, : int(batch["attention_mask"][i].sum())].mean(0) for i in range(3)])
+    torch.testing.assert_close(model.embed(batch["input_ids"], batch["attention_mask"]), expected)
+    cls_model = _model(encoder, pooling="cls")
+    torch.testing.assert_close(cls_model.embed(batch["input_ids"], batch["attention_mask"]), hidden[:, 0])
+
+
+def test_siamese_features_are_u_v_absdiff_product(encoder):
+    model, batch = _model(encoder), _batch(pair=True)
+    u = model.embed(batch["input_ids"], batch["attention_mask"])
+    v = model.embed(batch["input_ids_2"], batch["attention_mask_2"])
+    torch.testing.assert_close(model.features("sts", batch), torch.cat([u, v, (u - v).abs(), u * v], -1))
+    head = model.heads["sts"]
+    torch.testing.assert_close(model("sts", batch), (torch.cat([u, v, (u - v).abs(), u * v], -1) @ head.weight.T
+                                                     + head.bias).squeeze(-1))
+
+
+def test_losses_match_hand_computation():
+    logits, labels = torch.tensor([[2.0, 0.0, -1.0]]), torch.tensor([0])
+    expected_ce = -math.log(math.exp(2) / (math.exp(2) + 1 + math.exp(-1)))
+    assert TaskLoss("classify")(logits, labels).item() == pytest.approx(expected_ce, rel=1e-6)
+    logit, target = torch.tensor([0.5, -1.0]), torch.tensor([1.0, 0.0])
+    sig = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    expected_bce = -(math.log(sig(0.5)) + math.log(1 - sig(-1.0))) / 2
+    assert TaskLoss("binary")(logit, target).item() == pytest.approx(expected_bce, rel=1e-6)
+    assert TaskLoss("regress")(torch.tensor([1.0, 4.0]), torch.tensor([2.0, 1.0])).item() == pytest.approx(5.0)
+    with pytest.raises(ValueError, match="unknown task kind"):
+        TaskLoss("rank")
+
+
+def test_objective_routes_each_task_to_its_head(encoder):
+    model = _model(encoder)
+    batch = {**_batch(pair=True), "labels": torch.tensor([1.0, 0.0, 1.0])}
+    expected = nn.functional.binary_cross_entropy_with_logits(model("para", batch), batch["labels"])
+    torch.testing.assert_close(SupervisedObjective(["sst", "para", "sts"])(model, "para", batch), expected)
+
+
+def test_freezing(encoder):
+    import copy
+    frozen = MultitaskBERT(copy.deepcopy(encoder), ["sst"], ModelConfig(freeze_encoder=True))
+    total, trainable = frozen.param_counts()
+    head = frozen.heads["sst"]
+    assert trainable == head.weight.numel() + head.bias.numel() and total > trainable
+    frozen.train()
+    assert not frozen.encoder.training and frozen.dropout.training
+    emb = MultitaskBERT(copy.deepcopy(encoder), ["sst"], ModelConfig(freeze_word_embeddings=True))
+    vocab_params = emb.encoder.get_input_embeddings().weight.numel()
+    assert emb.param_counts()[1] == emb.param_counts()[0] - vocab_params
+
+
+def test_unreachable_encoder_names_the_default(tmp_path):
+    with pytest.raises(EncoderNotFound, match="minilm-l6"):
+        load_encoder("no-such-org/no-such-model")
+    with pytest.raises(EncoderNotFound, match="local path"):
+        load_encoder(str(tmp_path))

@@ -1,0 +1,102 @@
+import json
+
+import pandas as pd
+import pytest
+
+from quarbert_lib import experiment, report, results
+from quarbert_lib.config import profile_config
+from quarbert_lib.tasks import overall_score
+
+
+def _cfg(encoder, **kw):
+    return profile_config("smoke", tasks=["sst", "para", "sts"], model__encoder=str(encoder),
+                          train__max_steps=3, **kw)
+
+
+def test_run_writes_registry_files_and_skips_when_complete(isolated, tiny_encoder_dir, monkeypatch):
+    cfg = _cfg(tiny_encoder_dir)
+    first = experiment.run_experiment(cfg, "nb", "run")
+    path = results.run_path("nb", "run")
+    assert path == isolated / "runs" / "nb" / "run"
+    for name in ("config.json", "metrics.json", "history.csv", "predictions-dev.csv", "model.pt",
+                 "sst-test-output.csv", "sts-test-output.csv"):
+        assert (path / name).exists(), name
+    assert not (path / "checkpoint.pt").exists()
+    assert json.loads((path / "config.json").read_text()) == cfg.to_dict()
+    assert first["overall"] == pytest.approx(
+        (first["sst_acc"] + first["para_acc"] + (first["sts_pearson"] + 1) / 2) / 3)
+    assert any("quora-train.csv absent" in n for n in first["data_notes"])
+    preds = pd.read_csv(path / "predictions-dev.csv")
+    # smoke caps dev at 16 per task; the offline Quora dev is the 20% hash bucket of 40 rows
+    assert preds["task"].value_counts().to_dict() == {"sst": 16, "sts": 16, "para": 10}
+    sst = preds[preds["task"] == "sst"]
+    probs = sst[[f"prob_{k}" for k in range(5)]].to_numpy()
+    assert (probs.argmax(1) == sst["prediction"].to_numpy()).all()
+    assert first["sst_acc"] == pytest.approx((sst["gold"] == sst["prediction"]).mean())
+
+    class Boom:
+        def __init__(self, *a, **k):
+            raise AssertionError("a complete run must not train again")
+
+    monkeypatch.setattr(experiment, "Trainer", Boom)
+    assert experiment.run_experiment(cfg, "nb", "run") == first
+    with pytest.raises(AssertionError, match="must not train"):
+        experiment.run_experiment(cfg, "nb", "run", force=True)
+    with pytest.raises(AssertionError, match="must not train"):   # a changed config retrains
+        experiment.run_experiment(_cfg(tiny_encoder_dir, train__seed=1), "nb", "run")
+
+
+def test_course_submission_format(tmp_path):
+    frame = pd.DataFrame({"id": ["a1", "b2"], "prediction": [3, 0]})
+    out = results.write_test_outputs(tmp_path, "sst", frame)
+    assert out.name == "sst-test-output.csv"
+    assert out.read_text() == "id \t Predicted_Sentiment \na1 , 3 \nb2 , 0 \n"
+    sts = results.write_test_outputs(tmp_path, "sts", pd.DataFrame({"id": ["x"], "prediction": [2.5]}))
+    assert sts.read_text().splitlines()[0] == "id \t Predicted_Similiarity "
+
+
+def test_atomic_write_leaves_no_temporary_files(tmp_path):
+    results.write_json(tmp_path / "m.json", {"a": 1})
+    results.write_json(tmp_path / "m.json", {"a": 2})
+    assert json.loads((tmp_path / "m.json").read_text()) == {"a": 2}
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def test_upsert_replaces_matching_rows(tmp_path):
+    table = tmp_path / "t.csv"
+    results.upsert_rows(table, [{"variant": "a", "profile": "cpu", "x": 1}, {"variant": "b", "profile": "cpu", "x": 2}],
+                        ["variant", "profile"])
+    df = results.upsert_rows(table, [{"variant": "a", "profile": "cpu", "x": 9}, {"variant": "a", "profile": "smoke", "x": 5}],
+                             ["variant", "profile"])
+    assert df.to_dict("records") == [{"variant": "b", "profile": "cpu", "x": 2}, {"variant": "a", "profile": "cpu", "x": 9},
+                                     {"variant": "a", "profile": "smoke", "x": 5}]
+
+
+def _metrics(sst, para, sts, seconds=10.0):
+    return {"encoder": "minilm-l6", "profile": "cpu", "params_total": 100, "params_trainable": 40,
+            "sst_acc": sst, "para_acc": para, "sts_pearson": sts, "train_seconds": seconds,
+            "data_notes": ["quora split note"]}
+
+
+def test_ablation_row_means_stds_and_overall():
+    runs = [_metrics(0.5, 0.8, 0.6, 10), _metrics(0.4, 0.9, 0.8, 20)]
+    row = report.ablation_row("sampling", runs)
+    assert list(row)[:11] == report.ABLATION_COLUMNS
+    assert row["seeds"] == 2 and row["sst_acc"] == pytest.approx(0.45) and row["qqp_acc"] == pytest.approx(0.85)
+    assert row["sst_acc_std"] == pytest.approx(0.0707107, rel=1e-5)          # sample std of (0.5, 0.4)
+    o1, o2 = (0.5 + 0.8 + 0.8) / 3, (0.4 + 0.9 + 0.9) / 3
+    assert row["overall"] == pytest.approx((o1 + o2) / 2)
+    assert overall_score(runs[0]) == pytest.approx(o1)
+    assert row["train_seconds"] == 15.0 and row["data_note"] == "quora split note"
+
+
+def test_readme_results_block_is_generated(isolated, tmp_path):
+    report.save_ablation_rows([report.ablation_row("baseline-finetune", [_metrics(0.5, 0.8, 0.6)])])
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{report.README_START}\nold\n{report.README_END}\nend\n")
+    assert report.update_readme(readme)
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("intro\n") and text.endswith("end\n")
+    assert "| baseline-finetune | minilm-l6 | cpu | 1 |" in text and "| 0.700 |" in text  # overall (0.5 + 0.8 + (0.6 + 1) / 2) / 3
+    assert "Data note: quora split note." in text
+    assert not report.update_readme(readme)

@@ -1,0 +1,109 @@
+import pytest
+import torch
+
+from quarbert_lib.config import DataConfig, ModelConfig, TrainConfig
+from quarbert_lib.data import TaskData, load_task
+from quarbert_lib.evaluate import mean_normalized_score, metrics_of, predict
+from quarbert_lib.losses import SupervisedObjective
+from quarbert_lib.model import MultitaskBERT, load_encoder
+from quarbert_lib.sampler import epoch_schedule
+from quarbert_lib.train import BEST, CHECKPOINT, NonFiniteLossError, Trainer
+
+TASKS = ["sst", "para", "sts"]
+
+
+@pytest.fixture(scope="module")
+def setup(tiny_encoder_dir, mini_data_dir):
+    _, tokenizer = load_encoder(str(tiny_encoder_dir))
+    train, dev = {}, {}
+    for t in TASKS:
+        loaded = load_task(t, DataConfig(data_dir=str(mini_data_dir)))
+        train[t] = TaskData(loaded.spec, loaded.splits["train"][:16], tokenizer, 24)
+        dev[t] = TaskData(loaded.spec, loaded.splits["dev"][:8], tokenizer, 24)
+    return tiny_encoder_dir, train, dev
+
+
+def _trainer(setup, out_dir, callbacks=(), objective=None, **cfg):
+    encoder_dir, train, dev = setup
+    encoder, _ = load_encoder(str(encoder_dir))
+    torch.manual_seed(0)
+    model = MultitaskBERT(encoder, TASKS, ModelConfig(hidden_dropout=0.3))
+    config = TrainConfig(**{"lr": 1e-3, "epochs": 2, "batch_size": 4, "checkpoint_every": 3,
+                            "sampler": "round-robin", "seed": 7, **cfg})
+    evaluate = lambda m: metrics_of({t: predict(m, d, t, 8) for t, d in dev.items()})  # noqa: E731
+    return Trainer(model, objective or SupervisedObjective(TASKS), train, config, evaluate=evaluate,
+                   score=mean_normalized_score, out_dir=out_dir, callbacks=list(callbacks), log_every=2)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_bit_exactly(setup, tmp_path):
+    full = _trainer(setup, tmp_path / "full")
+    full_state = full.fit()
+
+    def stop_at_step_7(trainer):
+        if trainer.state.global_step == 7:      # mid-epoch 1; the last checkpoint is step 6
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        _trainer(setup, tmp_path / "cut", callbacks=[stop_at_step_7]).fit()
+    resumed = _trainer(setup, tmp_path / "cut")
+    assert resumed.try_resume() and resumed.state.global_step == 6
+    resumed_state = resumed.fit()
+    assert resumed_state.global_step == full_state.global_step == 24     # 2 epochs x 4 batches x 3 tasks
+    for (name, a), (_, b) in zip(full.model.state_dict().items(), resumed.model.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert resumed_state.history == full_state.history
+    assert (tmp_path / "full" / BEST).exists() and (tmp_path / "full" / CHECKPOINT).exists()
+
+
+def test_best_checkpoint_is_loaded_at_the_end(setup, tmp_path):
+    trainer = _trainer(setup, tmp_path)
+    state = trainer.fit()
+    evals = [h for h in state.history if h["kind"] == "eval"]
+    assert [h["step"] for h in evals] == [12, 24]
+    best = max(evals, key=lambda h: h["score"])
+    assert state.best_step == best["step"] and state.best_score == best["score"]
+    saved = torch.load(tmp_path / BEST)
+    for name, tensor in trainer.model.state_dict().items():
+        assert torch.equal(tensor, saved[name]), name
+
+
+def test_max_steps_stops_mid_epoch_and_evaluates(setup, tmp_path):
+    state = _trainer(setup, tmp_path, max_steps=5).fit()
+    assert state.global_step == 5 and [h["step"] for h in state.history if h["kind"] == "eval"] == [5]
+
+
+def test_nonfinite_losses_are_skipped_then_stop_the_run(setup, tmp_path):
+    plain = SupervisedObjective(TASKS)
+
+    def nan_for_sts(model, task, batch):
+        loss = plain(model, task, batch)
+        return loss * float("nan") if task == "sts" else loss
+
+    state = _trainer(setup, tmp_path / "a", objective=nan_for_sts, epochs=1).fit()
+    assert state.skipped_nonfinite == 4 and state.global_step == 12
+    always_nan = lambda model, task, batch: plain(model, task, batch) * float("nan")  # noqa: E731
+    trainer = _trainer(setup, tmp_path / "b", objective=always_nan, epochs=1)
+    trainer.max_consecutive_nonfinite = 5
+    with pytest.raises(NonFiniteLossError, match="5 consecutive"):
+        trainer.fit()
+    first = {k: v.clone() for k, v in _trainer(setup, None).model.state_dict().items()}
+    for name, tensor in trainer.model.state_dict().items():
+        assert torch.equal(tensor, first[name]), f"{name} changed by a skipped step"
+
+
+def test_schedules():
+    batches = {"a": [[0], [1], [2]], "b": [[10], [11]], "c": [[20], [21], [22], [23]]}
+    assert epoch_schedule(batches, "sequential", 0) == [
+        ("a", [0]), ("a", [1]), ("a", [2]), ("b", [10]), ("b", [11]),
+        ("c", [20]), ("c", [21]), ("c", [22]), ("c", [23])]
+    assert epoch_schedule(batches, "round-robin", 0) == [
+        ("a", [0]), ("b", [10]), ("c", [20]), ("a", [1]), ("b", [11]), ("c", [21])]
+    prop = epoch_schedule(batches, "proportional", 3)
+    assert sorted(map(str, prop)) == sorted(map(str, epoch_schedule(batches, "sequential", 0)))
+    assert prop == epoch_schedule(batches, "proportional", 3) != epoch_schedule(batches, "proportional", 4)
+    with pytest.raises(ValueError, match="unknown sampler"):
+        epoch_schedule(batches, "temperature", 0)
