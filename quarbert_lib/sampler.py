@@ -10,7 +10,8 @@ from __future__ import annotations
 import random
 
 
-def epoch_schedule(task_batches: dict[str, list[list[int]]], sampler: str, seed: int) -> list[tuple[str, list[int]]]:
+def epoch_schedule(task_batches: dict[str, list[list[int]]], sampler: str, seed: int,
+                   temperature: float = 2.0) -> list[tuple[str, list[int]]]:
     """
     - 'sequential': every batch of the first task, then the second, ... (the paper's plain
       baseline: one pass over each task in turn).
@@ -18,6 +19,9 @@ def epoch_schedule(task_batches: dict[str, list[list[int]]], sampler: str, seed:
       smallest task has, interleaved t1, t2, t3, t1, ... so each task gets equal exposure.
     - 'proportional': every batch of every task, in a seeded random order, so each task
       appears in proportion to its size.
+    - 'temperature': as many steps as all tasks' batches together; each step draws a task with
+      probability proportional to n_task ** (1 / temperature) (1: proportional, large: uniform)
+      and takes that task's next batch, cycling through its batches when they run out.
     """
     tasks = list(task_batches)
     if sampler == "sequential":
@@ -29,4 +33,14 @@ def epoch_schedule(task_batches: dict[str, list[list[int]]], sampler: str, seed:
         order = [(t, b) for t in tasks for b in task_batches[t]]
         random.Random(seed).shuffle(order)
         return order
-    raise ValueError(f"unknown sampler {sampler!r}: expected sequential, round-robin or proportional")
+    if sampler == "temperature":
+        rng = random.Random(seed)
+        weights = [len(task_batches[t]) ** (1.0 / temperature) for t in tasks]
+        cursor = {t: 0 for t in tasks}
+        order = []
+        for t in rng.choices(tasks, weights=weights, k=sum(len(b) for b in task_batches.values())):
+            batches = task_batches[t]
+            order.append((t, batches[cursor[t] % len(batches)]))
+            cursor[t] += 1
+        return order
+    raise ValueError(f"unknown sampler {sampler!r}: expected sequential, round-robin, proportional or temperature")

@@ -42,6 +42,10 @@ TASKS: dict[str, TaskSpec] = {
 }
 
 
+# Sentences without labels (the SimCSE stage): batches carry no 'labels'.
+SENTENCES = TaskSpec("sentences", "unlabeled", False, "", 0, (0, 0), {}, "", ("", ""))
+
+
 def normalized_score(task: str, value: float) -> float:
     """Map a task metric to [0, 1] as the course's overall score does (Pearson r -> (r+1)/2)."""
     return (value + 1.0) / 2.0 if TASKS[task].metric == "pearson" else value

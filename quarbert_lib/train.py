@@ -80,6 +80,8 @@ class Trainer:
         self.pair_encoding, self.device = pair_encoding, torch.device(device)
         self.callbacks, self.max_consecutive_nonfinite, self.log_every = list(callbacks), max_consecutive_nonfinite, log_every
         self.model.to(self.device)
+        if isinstance(objective, torch.nn.Module):
+            objective.to(self.device)  # regularizers with state (the MBPP teacher) live there
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.state = TrainState()
@@ -88,7 +90,7 @@ class Trainer:
     def schedule(self, epoch: int) -> list[tuple[str, list[int]]]:
         seed = self.cfg.seed + epoch
         per_task = {t: d.batches(self.cfg.batch_size, shuffle=True, seed=seed) for t, d in self.train_data.items()}
-        return epoch_schedule(per_task, self.cfg.sampler, seed)
+        return epoch_schedule(per_task, self.cfg.sampler, seed, self.cfg.sampler_temperature)
 
     def total_steps(self) -> int:
         per_epoch = len(self.schedule(0))
@@ -101,7 +103,11 @@ class Trainer:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
         atomic_torch_save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                           "state": asdict(self.state), "rng": _rng_state()}, self.out_dir / CHECKPOINT)
+                           "objective": self._objective_state(), "state": asdict(self.state), "rng": _rng_state()},
+                          self.out_dir / CHECKPOINT)
+
+    def _objective_state(self) -> dict | None:
+        return self.objective.state_dict() if isinstance(self.objective, torch.nn.Module) else None
 
     def try_resume(self) -> bool:
         path = self.out_dir / CHECKPOINT if self.out_dir else None
@@ -110,6 +116,8 @@ class Trainer:
         ckpt = torch.load(path, map_location=self.device, weights_only=False)
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
+        if ckpt.get("objective") is not None:
+            self.objective.load_state_dict(ckpt["objective"])
         self.state = TrainState(**ckpt["state"])
         _set_rng_state(ckpt["rng"])
         print(f"[quarbert] resumed from {path} at epoch {self.state.epoch}, step {self.state.global_step}")
@@ -130,6 +138,8 @@ class Trainer:
         if self.cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
         self.optimizer.step()
+        if hasattr(self.objective, "after_step"):
+            self.objective.after_step(self.model)  # e.g. the MBPP teacher's EMA update
         return loss.item()
 
     def _evaluate(self) -> None:

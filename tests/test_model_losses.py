@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from quarbert_lib.config import ModelConfig
-from quarbert_lib.losses import SupervisedObjective, TaskLoss
+from quarbert_lib.losses import MultitaskObjective, TaskLoss
 from quarbert_lib.model import EncoderNotFound, MultitaskBERT, load_encoder
 
 
@@ -76,7 +76,7 @@ def test_objective_routes_each_task_to_its_head(encoder):
     model = _model(encoder)
     batch = {**_batch(pair=True), "labels": torch.tensor([1.0, 0.0, 1.0])}
     expected = nn.functional.binary_cross_entropy_with_logits(model("para", batch), batch["labels"])
-    torch.testing.assert_close(SupervisedObjective(["sst", "para", "sts"])(model, "para", batch), expected)
+    torch.testing.assert_close(MultitaskObjective(["sst", "para", "sts"])(model, "para", batch), expected)
 
 
 def test_freezing(encoder):

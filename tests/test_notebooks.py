@@ -19,7 +19,9 @@ def test_notebooks_hold_no_definitions():
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_notebook_smoke(notebook, isolated, tiny_encoder_dir):
-    code = reproduce.main(["--profile", "smoke", "--only", notebook[:2], "-p", f"encoder={str(tiny_encoder_dir)!r}"])
+    params = ["-p", f"encoder={str(tiny_encoder_dir)!r}", "-p", "lambdas=[1.0, 5.0]", "-p", "learning_rates=[1e-3]",
+              "-p", "dropouts=[0.1, 0.3]", "-p", "sweep_steps=3", "-p", "cost_steps=2"]
+    code = reproduce.main(["--profile", "smoke", "--only", notebook[:2], *params])
     summary = json.loads((isolated / "reports" / "executed" / "summary.json").read_text())
     assert code == 0, summary
     assert (isolated / "reports" / "executed" / f"{notebook}.ipynb").exists()
@@ -36,6 +38,21 @@ def test_notebook_smoke(notebook, isolated, tiny_encoder_dir):
         assert df["data_note"].str.contains("quora-train.csv absent").all()
         frozen, tuned = df.set_index("variant").loc[["baseline-pretrain", "baseline-finetune"], "params_trainable"]
         assert frozen < tuned
+    ladder = {"03": ["sampling"], "04": ["advreg-only", "smart"], "05": ["smart-cosine"], "06": ["smart-simcse"]}
+    if notebook[:2] in ladder:
+        assert list(pd.read_csv(tables / "ablation.csv")["variant"]) == ladder[notebook[:2]]
+    if notebook.startswith("04"):
+        assert list(pd.read_csv(tables / "lambda_sweep.csv")["lambda"]) == [1.0, 5.0]
+        grid = pd.read_csv(tables / "lr_dropout.csv")
+        assert sorted(zip(grid["lr"], grid["dropout"])) == [(1e-3, 0.1), (1e-3, 0.3)]
+        assert (grid["steps"] == 3).all()
+        assert (isolated / "reports" / "figures" / "lambda_sweep.png").exists()
+    if notebook.startswith("06"):
+        costs = pd.read_csv(tables / "costs.csv").set_index("variant")
+        assert costs.loc["sampling", "relative"] == 1.0
+        assert list(costs.index) == ["sampling", "advreg-only", "smart", "smart-cosine", "smart-simcse"]
+        run = json.loads((isolated / "runs" / "06_simcse" / "smart-simcse-seed0" / "metrics.json").read_text())
+        assert run["simcse_steps"] == 2 and run["simcse_sentences"] > 0
 
 
 def test_failed_notebook_is_reported_and_others_run(isolated, tmp_path, monkeypatch, capsys):

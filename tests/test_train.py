@@ -4,7 +4,7 @@ import torch
 from quarbert_lib.config import DataConfig, ModelConfig, TrainConfig
 from quarbert_lib.data import TaskData, load_task
 from quarbert_lib.evaluate import mean_normalized_score, metrics_of, predict
-from quarbert_lib.losses import SupervisedObjective
+from quarbert_lib.losses import MultitaskObjective
 from quarbert_lib.model import MultitaskBERT, load_encoder
 from quarbert_lib.sampler import epoch_schedule
 from quarbert_lib.train import BEST, CHECKPOINT, NonFiniteLossError, Trainer
@@ -23,15 +23,23 @@ def setup(tiny_encoder_dir, mini_data_dir):
     return tiny_encoder_dir, train, dev
 
 
+def _regularized(model):
+    from quarbert_lib.losses import MomentumTeacher, SmartRegularizer
+    return MultitaskObjective(TASKS, {"smart": SmartRegularizer(epsilon=1e-3, sigma=1e-4, eta=1e-3),
+                                      "mbpp": MomentumTeacher(model, beta=0.9)})
+
+
 def _trainer(setup, out_dir, callbacks=(), objective=None, **cfg):
     encoder_dir, train, dev = setup
     encoder, _ = load_encoder(str(encoder_dir))
     torch.manual_seed(0)
     model = MultitaskBERT(encoder, TASKS, ModelConfig(hidden_dropout=0.3))
+    if objective is _regularized:
+        objective = _regularized(model)
     config = TrainConfig(**{"lr": 1e-3, "epochs": 2, "batch_size": 4, "checkpoint_every": 3,
                             "sampler": "round-robin", "seed": 7, **cfg})
     evaluate = lambda m: metrics_of({t: predict(m, d, t, 8) for t, d in dev.items()})  # noqa: E731
-    return Trainer(model, objective or SupervisedObjective(TASKS), train, config, evaluate=evaluate,
+    return Trainer(model, objective or MultitaskObjective(TASKS), train, config, evaluate=evaluate,
                    score=mean_normalized_score, out_dir=out_dir, callbacks=list(callbacks), log_every=2)
 
 
@@ -39,8 +47,9 @@ class Interrupt(Exception):
     pass
 
 
-def test_interrupted_run_resumes_bit_exactly(setup, tmp_path):
-    full = _trainer(setup, tmp_path / "full")
+@pytest.mark.parametrize("objective", [None, _regularized], ids=["plain", "smart+mbpp"])
+def test_interrupted_run_resumes_bit_exactly(setup, tmp_path, objective):
+    full = _trainer(setup, tmp_path / "full", objective=objective)
     full_state = full.fit()
 
     def stop_at_step_7(trainer):
@@ -48,14 +57,16 @@ def test_interrupted_run_resumes_bit_exactly(setup, tmp_path):
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        _trainer(setup, tmp_path / "cut", callbacks=[stop_at_step_7]).fit()
-    resumed = _trainer(setup, tmp_path / "cut")
+        _trainer(setup, tmp_path / "cut", callbacks=[stop_at_step_7], objective=objective).fit()
+    resumed = _trainer(setup, tmp_path / "cut", objective=objective)
     assert resumed.try_resume() and resumed.state.global_step == 6
     resumed_state = resumed.fit()
     assert resumed_state.global_step == full_state.global_step == 24     # 2 epochs x 4 batches x 3 tasks
     for (name, a), (_, b) in zip(full.model.state_dict().items(), resumed.model.state_dict().items()):
         assert torch.equal(a, b), name
     assert resumed_state.history == full_state.history
+    for (name, a), (_, b) in zip(full.objective.state_dict().items(), resumed.objective.state_dict().items()):
+        assert torch.equal(a, b), name          # the MBPP teacher is restored too
     assert (tmp_path / "full" / BEST).exists() and (tmp_path / "full" / CHECKPOINT).exists()
 
 
@@ -77,7 +88,7 @@ def test_max_steps_stops_mid_epoch_and_evaluates(setup, tmp_path):
 
 
 def test_nonfinite_losses_are_skipped_then_stop_the_run(setup, tmp_path):
-    plain = SupervisedObjective(TASKS)
+    plain = MultitaskObjective(TASKS)
 
     def nan_for_sts(model, task, batch):
         loss = plain(model, task, batch)

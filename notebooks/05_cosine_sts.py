@@ -1,0 +1,32 @@
+# %% [markdown]
+# # 05 · Cosine-similarity STS head (row `smart-cosine`)
+#
+# The baseline STS head regresses the score from [u, v, |u − v|, u·v] with a linear layer.
+# As in SBERT, the cosine head scores a pair by cos(u, v) alone. The paper passes the cosine
+# through a sigmoid and scales it to 0-5: 5 · σ(cos(u, v)). That map only reaches
+# [1.34, 3.66], so the head is conservative at the extremes (see the prediction
+# distributions of the results notebook). `model__sts_head="cosine-linear"` uses
+# 2.5 · (cos + 1) instead. Everything else is the `smart` row of notebook 04.
+
+# %% tags=["parameters"]
+profile = "cpu"          # smoke | cpu | paper
+encoder = "minilm-l6"
+seeds = [0]
+force = False
+
+# %%
+from IPython.display import Markdown, display
+
+from quarbert_lib import plots, report
+from quarbert_lib.experiment import run_variant
+
+NOTEBOOK = "05_cosine_sts"
+
+# %%
+runs, run_dirs = run_variant(NOTEBOOK, "smart-cosine", profile, seeds, encoder, force)
+table = report.save_ablation_rows([report.ablation_row("smart-cosine", runs)])
+mine = table[(table["profile"] == profile) & (table["encoder"] == encoder)]
+display(Markdown(report.ablation_markdown(mine)))
+
+# %%
+plots.training_curves(run_dirs, "cosine_curves.png");

@@ -1,0 +1,53 @@
+# %% [markdown]
+# # 06 · Unsupervised SimCSE (row `smart-simcse`, the paper's best single model)
+#
+# SimCSE (Gao et al., 2021) makes two views of each sentence from two dropout passes; the
+# other sentences of the batch are negatives. The loss is the cross-entropy over
+# cos(z1_i, z2_j) / τ with τ = 0.05, labels on the diagonal. The pooler is the model's own
+# (mean pooling over real tokens in the `cpu` profile; CLS in `paper`).
+#
+# Two uses, both on top of the `smart-cosine` recipe:
+# 1. a **stage** before multitask fine-tuning, on every distinct training sentence of the
+#    three tasks (`simcse.stage_steps` steps, in the same generic training loop);
+# 2. a **joint auxiliary loss** during multitask training, weighted λ_c = 0.1.
+
+# %% tags=["parameters"]
+profile = "cpu"          # smoke | cpu | paper
+encoder = "minilm-l6"
+seeds = [0]
+force = False
+cost_steps = 9
+
+# %%
+from IPython.display import Markdown, display
+
+from quarbert_lib import bench, plots, report
+from quarbert_lib.experiment import run_variant
+from quarbert_lib.paths import tables_dir
+from quarbert_lib.results import write_csv
+
+NOTEBOOK = "06_simcse"
+
+# %%
+runs, run_dirs = run_variant(NOTEBOOK, "smart-simcse", profile, seeds, encoder, force)
+print({k: runs[0][k] for k in ("simcse_sentences", "simcse_steps", "simcse_seconds")})
+table = report.save_ablation_rows([report.ablation_row("smart-simcse", runs)])
+mine = table[(table["profile"] == profile) & (table["encoder"] == encoder)]
+display(Markdown(report.ablation_markdown(mine)))
+
+# %%
+plots.ablation_bars(mine, "ablation_ladder.png");
+
+# %%
+plots.training_curves(run_dirs, "simcse_curves.png");
+
+# %% [markdown]
+# ## Cost per variant
+# Median seconds per training step of each ladder variant, relative to a plain multitask step
+# (`sampling`), measured here in one process on the same batches. The SimCSE stage is a
+# one-off cost, reported above in seconds.
+
+# %%
+costs = bench.step_costs(["advreg-only", "smart", "smart-cosine", "smart-simcse"], profile, encoder, steps=cost_steps)
+write_csv(tables_dir() / "costs.csv", costs)
+display(costs)
