@@ -61,7 +61,7 @@ def execute(path: Path, parameters: dict, output_dir: Path, kernel: str = "pytho
     except Exception as e:  # kernel died, bad parameters, ...: report and keep going
         status, error = "failed", f"{type(e).__name__}: {e}"
     return {"notebook": path.stem, "status": status, "seconds": round(time.perf_counter() - t0, 1), "error": error,
-            "executed": str(output)}
+            "executed": str(output.relative_to(REPO_ROOT)) if output.is_relative_to(REPO_ROOT) else str(output)}
 
 
 def main(argv: list[str] | None = None) -> int:
