@@ -24,7 +24,7 @@ from .train import BEST, CHECKPOINT, Trainer
 
 def load_task_data(cfg: ExperimentConfig, tokenizer) -> tuple[dict, dict, list[str], list[str]]:
     """({split: {task: TaskData}}, {task: examples skipped}, data notes, load summaries)."""
-    by_split: dict[str, dict[str, TaskData]] = {"train": {}, "dev": {}, "test": {}}
+    by_split: dict[str, dict[str, TaskData]] = {"train": {}, "dev": {}, "test": {}, "calib": {}}
     skipped, notes, summaries = {}, [], []
     for task in cfg.tasks:
         loaded = load_task(task, cfg.data)
@@ -77,6 +77,46 @@ def run_simcse_stage(cfg: ExperimentConfig, model, train: dict[str, TaskData], t
             "simcse_seconds": round(state.train_seconds, 1)}
 
 
+SPLITS = ("dev", "test", "calib")
+
+
+def write_predictions(model, data: dict, cfg: ExperimentConfig, path: Path, device,
+                      splits: tuple[str, ...] = SPLITS) -> dict[str, dict[str, pd.DataFrame]]:
+    """predictions-<split>.csv (with probabilities or scores) for each split that has data, and
+    the course's submission files for the test split."""
+    out = {}
+    for split in splits:
+        frames = {t: predict(model, d, t, cfg.train.eval_batch_size, cfg.model.pair_encoding, device)
+                  for t, d in data[split].items()}
+        out[split] = frames
+        if frames:
+            results.write_csv(path / f"predictions-{split}.csv", pd.concat(frames.values(), ignore_index=True))
+        if split == "test":
+            for task, frame in frames.items():
+                results.write_test_outputs(path, task, frame)
+    return out
+
+
+def load_trained(path: Path, device: str = "cpu"):
+    """(config, model with its best weights, tokenizer) of a finished run folder."""
+    cfg = ExperimentConfig.from_dict(results.read_json(Path(path) / "config.json"))
+    model, tokenizer = build_model(cfg.tasks, cfg.model, seed=cfg.train.seed, lora=cfg.lora)
+    model.load_state_dict(torch.load(Path(path) / BEST, map_location=device))
+    return cfg, model.to(device).eval(), tokenizer
+
+
+def ensure_predictions(path: Path, splits: tuple[str, ...] = SPLITS) -> None:
+    """Write the prediction files a finished run lacks (runs made before a split existed),
+    from its saved best weights: predicting, never retraining."""
+    path = Path(path)
+    missing = tuple(s for s in splits if not (path / f"predictions-{s}.csv").exists())
+    if not missing:
+        return
+    cfg, model, tokenizer = load_trained(path)
+    data, *_ = load_task_data(cfg, tokenizer)
+    write_predictions(model, data, cfg, path, "cpu", missing)
+
+
 def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: bool = False,
                    callbacks: list = ()) -> dict:
     """Train and evaluate one config; return its metrics.json content.
@@ -97,7 +137,7 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     results.write_json(path / "config.json", config)
 
     wall0 = time.perf_counter()
-    model, tokenizer = build_model(cfg.tasks, cfg.model, seed=cfg.train.seed)
+    model, tokenizer = build_model(cfg.tasks, cfg.model, seed=cfg.train.seed, lora=cfg.lora)
     data, skipped, notes, summaries = load_task_data(cfg, tokenizer)
     device, pair = pick_device(cfg.train.device), cfg.model.pair_encoding
     torch.manual_seed(cfg.train.seed)
@@ -116,10 +156,11 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
           file=sys.stderr)
     state = trainer.fit()
 
-    dev = dev_predictions(model)
-    results.write_csv(path / "predictions-dev.csv", pd.concat(dev.values(), ignore_index=True))
-    for task, test_data in data["test"].items():
-        results.write_test_outputs(path, task, predict(model, test_data, task, cfg.train.eval_batch_size, pair, device))
+    predictions = write_predictions(model, data, cfg, path, device)
+    dev = predictions["dev"]
+    if cfg.lora.enabled:
+        from .lora import save_lora
+        save_lora(model, path)
     results.write_csv(path / "history.csv", pd.DataFrame(state.history))
     total, trainable = model.param_counts()
     metrics = metrics_of(dev)

@@ -103,3 +103,13 @@ def upsert_rows(table: Path, rows: list[dict], key: list[str]) -> pd.DataFrame:
         new = pd.concat([old, new], ignore_index=True)
     write_csv(Path(table), new)
     return new
+
+
+def find_run(run_name: str, profile: str, encoder: str) -> Path:
+    """The folder of a complete run by name, profile and encoder, in any notebook's folder."""
+    found = [p.parent for p in sorted(runs_dir().rglob("metrics.json"))
+             if p.parent.name == run_name and (m := read_json(p))["profile"] == profile and m["encoder"] == encoder]
+    if not found:
+        raise FileNotFoundError(f"no complete run {run_name!r} ({profile}, {encoder}) under {runs_dir()}: "
+                                "run the notebook that trains it first")
+    return found[0]

@@ -117,4 +117,4 @@ def test_schedules():
     assert sorted(map(str, prop)) == sorted(map(str, epoch_schedule(batches, "sequential", 0)))
     assert prop == epoch_schedule(batches, "proportional", 3) != epoch_schedule(batches, "proportional", 4)
     with pytest.raises(ValueError, match="unknown sampler"):
-        epoch_schedule(batches, "temperature", 0)
+        epoch_schedule(batches, "uniform", 0)
