@@ -193,3 +193,17 @@ def run_variant(notebook: str, variant: str, profile: str, seeds: list[int], enc
         runs.append(run_experiment(cfg, notebook, name, force=force))
         folders[name] = results.run_path(notebook, name)
     return runs, folders
+
+
+def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: list[int], encoder: str = "minilm-l6",
+                    force: bool = False) -> tuple[pd.DataFrame, dict[str, Path]]:
+    """Train (or skip) every seed of each variant, upsert their rows into reports/tables/ablation.csv;
+    return this profile's and encoder's rows and the run folders."""
+    from . import report
+    rows, folders = [], {}
+    for variant in variants:
+        runs, found = run_variant(notebook, variant, profile, seeds, encoder, force)
+        rows.append(report.ablation_row(variant, runs))
+        folders.update(found)
+    table = report.save_ablation_rows(rows)
+    return table[(table["profile"] == profile) & (table["encoder"] == encoder)], folders
