@@ -1,9 +1,13 @@
 """One experiment, end to end: config -> data -> model -> Trainer -> registry files.
 
 This is the composition root the notebooks call. It holds no training logic of its own.
+From a shell: ``python -m quarbert_lib.experiment NOTEBOOK RUN_NAME --config CONFIG.json [--force]``
+(or ``--profile cpu --variant smart`` instead of a config file).
 """
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -207,3 +211,25 @@ def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: lis
         folders.update(found)
     table = report.save_ablation_rows(rows)
     return table[(table["profile"] == profile) & (table["encoder"] == encoder)], folders
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m quarbert_lib.experiment",
+                                     description="Train and evaluate one config into the registry (resumes).")
+    parser.add_argument("notebook", help="registry folder, e.g. 02_multitask_baseline")
+    parser.add_argument("run_name")
+    parser.add_argument("--config", help="an ExperimentConfig JSON file (as saved in config.json)")
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--variant", help="a ladder variant under --profile, instead of --config")
+    parser.add_argument("--force", action="store_true", help="retrain even when complete")
+    args = parser.parse_args(argv)
+    if args.config:
+        cfg = ExperimentConfig.from_dict(json.loads(Path(args.config).read_text()))
+    else:
+        cfg = variant_config(args.variant or "sampling", args.profile)
+    print(json.dumps(run_experiment(cfg, args.notebook, args.run_name, force=args.force), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

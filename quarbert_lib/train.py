@@ -43,6 +43,8 @@ class TrainState:
     skipped_nonfinite: int = 0
     train_seconds: float = 0.0
     eval_seconds: float = 0.0
+    running_loss: float = 0.0       # sum and count of losses since the last history entry,
+    running_count: int = 0          # saved so a resumed run logs the same means
     history: list = field(default_factory=list)
 
 
@@ -166,7 +168,7 @@ class Trainer:
         self.model.train()
         total, consecutive_bad = self.total_steps(), 0
         bar = tqdm(total=total, initial=self.state.global_step, desc="train", unit="step", mininterval=5)
-        running, running_n = 0.0, 0
+        st = self.state
         budget_left = lambda: self.cfg.max_steps is None or self.state.global_step < self.cfg.max_steps  # noqa: E731
         while self.state.epoch < self.cfg.epochs and budget_left():
             schedule = self.schedule(self.state.epoch)
@@ -187,12 +189,12 @@ class Trainer:
                             f"{self.state.global_step}); the last good checkpoint is kept in {self.out_dir}")
                 else:
                     consecutive_bad = 0
-                    running, running_n = running + loss, running_n + 1
-                if self.state.global_step % self.log_every == 0 and running_n:
-                    self.state.history.append({"kind": "train", "epoch": self.state.epoch,
-                                               "step": self.state.global_step, "loss": running / running_n})
-                    bar.set_postfix(loss=f"{running / running_n:.3f}")
-                    running, running_n = 0.0, 0
+                    st.running_loss, st.running_count = st.running_loss + loss, st.running_count + 1
+                if st.global_step % self.log_every == 0 and st.running_count:
+                    mean = st.running_loss / st.running_count
+                    st.history.append({"kind": "train", "epoch": st.epoch, "step": st.global_step, "loss": mean})
+                    bar.set_postfix(loss=f"{mean:.3f}")
+                    st.running_loss, st.running_count = 0.0, 0
                 for callback in self.callbacks:
                     callback(self)
                 if self.state.global_step % self.cfg.checkpoint_every == 0:
