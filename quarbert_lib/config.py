@@ -73,6 +73,9 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     lr: float = _help("AdamW learning rate.", 1e-5)
+    head_lr: float | None = _help(
+        "Learning rate of the task heads (randomly initialised, so they can learn faster than the "
+        "pretrained encoder); None: the same as lr.", None)
     weight_decay: float = _help("AdamW weight decay.", 0.0)
     epochs: int = _help("Passes over the task schedule.", 10)
     max_steps: int | None = _help("Stop after this many optimizer steps in total; None: epochs decide.", None)
@@ -180,6 +183,7 @@ class ExperimentConfig:
                m.encoder_dropout, "None or 0 <= p < 1")
         _check(0.0 <= m.hidden_dropout < 1.0, "model.hidden_dropout", m.hidden_dropout, "0 <= p < 1")
         _check(t.lr > 0, "train.lr", t.lr, "a positive number")
+        _check(t.head_lr is None or t.head_lr > 0, "train.head_lr", t.head_lr, "None or a positive number")
         _check(t.weight_decay >= 0, "train.weight_decay", t.weight_decay, ">= 0")
         _check(t.epochs >= 1, "train.epochs", t.epochs, "an integer >= 1")
         _check(t.max_steps is None or t.max_steps >= 1, "train.max_steps", t.max_steps, "None or >= 1")
@@ -248,7 +252,8 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "cpu": {
         "data": {"max_length": 128, "max_train_per_task": 2400, "skip_bad_rows": True},
         "model": {"freeze_word_embeddings": True},
-        "train": {"lr": 5e-5, "epochs": 1, "batch_size": 16, "checkpoint_every": 100},
+        # head_lr: measured here, 150 round-robin steps: overall 0.660 with heads at 1e-3, 0.565 at 5e-5
+        "train": {"lr": 5e-5, "head_lr": 1e-3, "epochs": 1, "batch_size": 16, "checkpoint_every": 100},
     },
     "paper": {
         "data": {"skip_bad_rows": True, "calibration_holdout": True},

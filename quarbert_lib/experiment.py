@@ -66,6 +66,16 @@ def sentence_pool(train: dict[str, TaskData], tokenizer, max_length: int) -> Tas
     return TaskData(SENTENCES, [Example(str(i), s) for i, s in enumerate(seen)], tokenizer, max_length)
 
 
+def param_groups(model: torch.nn.Module, cfg: ExperimentConfig) -> list[dict] | None:
+    """Heads at train.head_lr, everything else at train.lr (None when they are equal)."""
+    if cfg.train.head_lr is None or cfg.train.head_lr == cfg.train.lr:
+        return None
+    heads = [p for p in model.heads.parameters() if p.requires_grad]
+    ids = {id(p) for p in heads}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+    return [{"params": rest, "lr": cfg.train.lr}, {"params": heads, "lr": cfg.train.head_lr}]
+
+
 def run_simcse_stage(cfg: ExperimentConfig, model, train: dict[str, TaskData], tokenizer, out_dir: Path,
                      device) -> dict:
     """Unsupervised SimCSE on the training sentences, in the same generic loop (resumable)."""
@@ -155,7 +165,8 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     objective = build_objective(cfg, model)
     trainer = Trainer(model, objective, data["train"], cfg.train,
                       evaluate=lambda m: metrics_of(dev_predictions(m)), score=mean_normalized_score,
-                      out_dir=path, pair_encoding=pair, device=device, callbacks=list(callbacks))
+                      out_dir=path, pair_encoding=pair, device=device, callbacks=list(callbacks),
+                      param_groups=param_groups(model, cfg))
     print(f"[quarbert] {notebook}/{run_name}: {trainer.total_steps()} steps on {device}; " + "; ".join(summaries),
           file=sys.stderr)
     state = trainer.fit()

@@ -75,7 +75,8 @@ class Trainer:
                  evaluate: Callable[[torch.nn.Module], dict] | None = None,
                  score: Callable[[dict], float] | None = None, out_dir: str | os.PathLike | None = None,
                  pair_encoding: str = "siamese", device: torch.device | str = "cpu",
-                 callbacks: list[Callable] = (), max_consecutive_nonfinite: int = 20, log_every: int = 25):
+                 callbacks: list[Callable] = (), max_consecutive_nonfinite: int = 20, log_every: int = 25,
+                 param_groups: list[dict] | None = None):
         self.model, self.objective, self.train_data, self.cfg = model, objective, train_data, cfg
         self.evaluate, self.score = evaluate, score or (lambda m: -m.get("loss", 0.0))
         self.out_dir = Path(out_dir) if out_dir else None
@@ -85,7 +86,9 @@ class Trainer:
         if isinstance(objective, torch.nn.Module):
             objective.to(self.device)  # regularizers with state (the MBPP teacher) live there
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        # param_groups: optional AdamW groups ({"params": [...], "lr": ...}); default one group at cfg.lr
+        groups = param_groups or [{"params": self.params}]
+        self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.state = TrainState()
 
     # -- schedule ---------------------------------------------------------------
