@@ -93,7 +93,7 @@ cfg, merged, _ = load_trained(members["multitask"])
 merged.encoder = merged.encoder.merge_and_unload()
 with torch.inference_mode():
     for task in cfg.tasks:
-        b = data["dev"][task].collate(list(range(16)))
+        b = data["dev"][task].collate(list(range(min(16, len(data["dev"][task])))))
         b = {k: v for k, v in b.items() if k != "labels"}
         checks.append({"member": "multitask", "task": task, "check": "merged vs unmerged",
                        "max_abs_diff": float((merged(task, b) - unmerged(task, b)).abs().max())})
