@@ -25,26 +25,20 @@ force = False
 from IPython.display import Markdown, display
 
 from quarbert_lib import plots, report
-from quarbert_lib.experiment import run_variant
+from quarbert_lib.experiment import run_ladder_rows
 
 NOTEBOOK = "02_multitask_baseline"
 VARIANTS = ["baseline-pretrain", "baseline-finetune"]   # overrides: quarbert_lib.config.VARIANTS
 
 # %%
-rows, run_dirs = [], {}
-for variant in VARIANTS:
-    runs, folders = run_variant(NOTEBOOK, variant, profile, seeds, encoder, force)
-    rows.append(report.ablation_row(variant, runs))
-    run_dirs.update(folders)
-print(*sorted({n for r in rows for n in r["data_note"].split(" | ") if n}), sep="\n")
+mine, run_dirs = run_ladder_rows(NOTEBOOK, VARIANTS, profile, seeds, encoder, force)
+print(*sorted({n for n in mine["data_note"].dropna() for n in n.split(" | ")}), sep="\n")
 
 # %% [markdown]
 # ## Ablation rows: dev scores
 # overall = (SST acc + QQP acc + (STS r + 1) / 2) / 3, the course's score.
 
 # %%
-table = report.save_ablation_rows(rows)
-mine = table[(table["profile"] == profile) & (table["encoder"] == encoder)]
 display(Markdown(report.ablation_markdown(mine)))
 
 # %%

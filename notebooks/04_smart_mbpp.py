@@ -33,7 +33,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from quarbert_lib import plots, report
-from quarbert_lib.experiment import run_variant
+from quarbert_lib.experiment import run_ladder_rows, run_variant
 from quarbert_lib.paths import tables_dir
 from quarbert_lib.results import write_csv
 
@@ -43,13 +43,7 @@ NOTEBOOK = "04_smart_mbpp"
 # ## The two ladder rows
 
 # %%
-rows, run_dirs = [], {}
-for variant in ["advreg-only", "smart"]:
-    runs, folders = run_variant(NOTEBOOK, variant, profile, seeds, encoder, force)
-    rows.append(report.ablation_row(variant, runs))
-    run_dirs.update(folders)
-table = report.save_ablation_rows(rows)
-mine = table[(table["profile"] == profile) & (table["encoder"] == encoder)]
+mine, run_dirs = run_ladder_rows(NOTEBOOK, ["advreg-only", "smart"], profile, seeds, encoder, force)
 display(Markdown(report.ablation_markdown(mine)))
 
 # %%

@@ -18,14 +18,12 @@ force = False
 from IPython.display import Markdown, display
 
 from quarbert_lib import plots, report
-from quarbert_lib.experiment import run_variant
+from quarbert_lib.experiment import run_ladder_rows
 
 NOTEBOOK = "05_cosine_sts"
 
 # %%
-runs, run_dirs = run_variant(NOTEBOOK, "smart-cosine", profile, seeds, encoder, force)
-table = report.save_ablation_rows([report.ablation_row("smart-cosine", runs)])
-mine = table[(table["profile"] == profile) & (table["encoder"] == encoder)]
+mine, run_dirs = run_ladder_rows(NOTEBOOK, ["smart-cosine"], profile, seeds, encoder, force)
 display(Markdown(report.ablation_markdown(mine)))
 
 # %%

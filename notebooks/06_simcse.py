@@ -21,18 +21,17 @@ cost_steps = 9
 # %%
 from IPython.display import Markdown, display
 
-from quarbert_lib import bench, plots, report
-from quarbert_lib.experiment import run_variant
+from quarbert_lib import bench, plots, report, results
+from quarbert_lib.experiment import run_ladder_rows
 from quarbert_lib.paths import tables_dir
 from quarbert_lib.results import write_csv
 
 NOTEBOOK = "06_simcse"
 
 # %%
-runs, run_dirs = run_variant(NOTEBOOK, "smart-simcse", profile, seeds, encoder, force)
-print({k: runs[0][k] for k in ("simcse_sentences", "simcse_steps", "simcse_seconds")})
-table = report.save_ablation_rows([report.ablation_row("smart-simcse", runs)])
-mine = table[(table["profile"] == profile) & (table["encoder"] == encoder)]
+mine, run_dirs = run_ladder_rows(NOTEBOOK, ["smart-simcse"], profile, seeds, encoder, force)
+run = results.read_json(next(iter(run_dirs.values())) / "metrics.json")
+print({k: run[k] for k in ("simcse_sentences", "simcse_steps", "simcse_seconds")})
 display(Markdown(report.ablation_markdown(mine)))
 
 # %%

@@ -194,11 +194,22 @@ def load_task(task: str, cfg: DataConfig | None = None) -> TaskSplits:
         splits["train"], splits["dev"] = read("train"), read("dev")
     if (data_dir / spec.files["test"]).is_file():
         splits["test"] = read("test", has_labels=False)
-    if cfg.max_train_per_task and len(splits["train"]) > cfg.max_train_per_task:
-        keep = sorted(random.Random(_SUBSET_SEED).sample(range(len(splits["train"])), cfg.max_train_per_task))
-        splits["train"] = [splits["train"][i] for i in keep]
+    train = splits["train"]
+    if cfg.max_train_per_task and len(train) > cfg.max_train_per_task:
+        keep = sorted(random.Random(_SUBSET_SEED).sample(range(len(train)), cfg.max_train_per_task))
+        kept = set(keep)
+        splits["train"], spare = [train[i] for i in keep], [e for i, e in enumerate(train) if i not in kept]
+    elif cfg.calibration_holdout and cfg.calibration_size and len(train) > 2 * cfg.calibration_size:
+        held = set(random.Random(_SUBSET_SEED + 1).sample(range(len(train)), cfg.calibration_size))
+        splits["train"], spare = [e for i, e in enumerate(train) if i not in held], [train[i] for i in sorted(held)]
+    else:
+        spare = []
+    if spare and cfg.calibration_size:
+        # calibration examples never seen in training, and never the reported dev set
+        pick = sorted(random.Random(_SUBSET_SEED + 2).sample(range(len(spare)), min(len(spare), cfg.calibration_size)))
+        splits["calib"] = [spare[i] for i in pick]
     if cfg.max_dev_per_task:
-        for split in ("dev", "test"):
+        for split in ("dev", "test", "calib"):
             if split in splits:
                 splits[split] = splits[split][: cfg.max_dev_per_task]
     return TaskSplits(spec, splits, reports, note)

@@ -1,9 +1,13 @@
 """One experiment, end to end: config -> data -> model -> Trainer -> registry files.
 
 This is the composition root the notebooks call. It holds no training logic of its own.
+From a shell: ``python -m quarbert_lib.experiment NOTEBOOK RUN_NAME --config CONFIG.json [--force]``
+(or ``--profile cpu --variant smart`` instead of a config file).
 """
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -24,7 +28,7 @@ from .train import BEST, CHECKPOINT, Trainer
 
 def load_task_data(cfg: ExperimentConfig, tokenizer) -> tuple[dict, dict, list[str], list[str]]:
     """({split: {task: TaskData}}, {task: examples skipped}, data notes, load summaries)."""
-    by_split: dict[str, dict[str, TaskData]] = {"train": {}, "dev": {}, "test": {}}
+    by_split: dict[str, dict[str, TaskData]] = {"train": {}, "dev": {}, "test": {}, "calib": {}}
     skipped, notes, summaries = {}, [], []
     for task in cfg.tasks:
         loaded = load_task(task, cfg.data)
@@ -62,6 +66,16 @@ def sentence_pool(train: dict[str, TaskData], tokenizer, max_length: int) -> Tas
     return TaskData(SENTENCES, [Example(str(i), s) for i, s in enumerate(seen)], tokenizer, max_length)
 
 
+def param_groups(model: torch.nn.Module, cfg: ExperimentConfig) -> list[dict] | None:
+    """Heads at train.head_lr, everything else at train.lr (None when they are equal)."""
+    if cfg.train.head_lr is None or cfg.train.head_lr == cfg.train.lr:
+        return None
+    heads = [p for p in model.heads.parameters() if p.requires_grad]
+    ids = {id(p) for p in heads}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+    return [{"params": rest, "lr": cfg.train.lr}, {"params": heads, "lr": cfg.train.head_lr}]
+
+
 def run_simcse_stage(cfg: ExperimentConfig, model, train: dict[str, TaskData], tokenizer, out_dir: Path,
                      device) -> dict:
     """Unsupervised SimCSE on the training sentences, in the same generic loop (resumable)."""
@@ -75,6 +89,46 @@ def run_simcse_stage(cfg: ExperimentConfig, model, train: dict[str, TaskData], t
     state = stage.fit()
     return {"simcse_sentences": len(pool), "simcse_steps": state.global_step,
             "simcse_seconds": round(state.train_seconds, 1)}
+
+
+SPLITS = ("dev", "test", "calib")
+
+
+def write_predictions(model, data: dict, cfg: ExperimentConfig, path: Path, device,
+                      splits: tuple[str, ...] = SPLITS) -> dict[str, dict[str, pd.DataFrame]]:
+    """predictions-<split>.csv (with probabilities or scores) for each split that has data, and
+    the course's submission files for the test split."""
+    out = {}
+    for split in splits:
+        frames = {t: predict(model, d, t, cfg.train.eval_batch_size, cfg.model.pair_encoding, device)
+                  for t, d in data[split].items()}
+        out[split] = frames
+        if frames:
+            results.write_csv(path / f"predictions-{split}.csv", pd.concat(frames.values(), ignore_index=True))
+        if split == "test":
+            for task, frame in frames.items():
+                results.write_test_outputs(path, task, frame)
+    return out
+
+
+def load_trained(path: Path, device: str = "cpu"):
+    """(config, model with its best weights, tokenizer) of a finished run folder."""
+    cfg = ExperimentConfig.from_dict(results.read_json(Path(path) / "config.json"))
+    model, tokenizer = build_model(cfg.tasks, cfg.model, seed=cfg.train.seed, lora=cfg.lora)
+    model.load_state_dict(torch.load(Path(path) / BEST, map_location=device))
+    return cfg, model.to(device).eval(), tokenizer
+
+
+def ensure_predictions(path: Path, splits: tuple[str, ...] = SPLITS) -> None:
+    """Write the prediction files a finished run lacks (runs made before a split existed),
+    from its saved best weights: predicting, never retraining."""
+    path = Path(path)
+    missing = tuple(s for s in splits if not (path / f"predictions-{s}.csv").exists())
+    if not missing:
+        return
+    cfg, model, tokenizer = load_trained(path)
+    data, *_ = load_task_data(cfg, tokenizer)
+    write_predictions(model, data, cfg, path, "cpu", missing)
 
 
 def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: bool = False,
@@ -97,7 +151,7 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     results.write_json(path / "config.json", config)
 
     wall0 = time.perf_counter()
-    model, tokenizer = build_model(cfg.tasks, cfg.model, seed=cfg.train.seed)
+    model, tokenizer = build_model(cfg.tasks, cfg.model, seed=cfg.train.seed, lora=cfg.lora)
     data, skipped, notes, summaries = load_task_data(cfg, tokenizer)
     device, pair = pick_device(cfg.train.device), cfg.model.pair_encoding
     torch.manual_seed(cfg.train.seed)
@@ -111,15 +165,17 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     objective = build_objective(cfg, model)
     trainer = Trainer(model, objective, data["train"], cfg.train,
                       evaluate=lambda m: metrics_of(dev_predictions(m)), score=mean_normalized_score,
-                      out_dir=path, pair_encoding=pair, device=device, callbacks=list(callbacks))
+                      out_dir=path, pair_encoding=pair, device=device, callbacks=list(callbacks),
+                      param_groups=param_groups(model, cfg))
     print(f"[quarbert] {notebook}/{run_name}: {trainer.total_steps()} steps on {device}; " + "; ".join(summaries),
           file=sys.stderr)
     state = trainer.fit()
 
-    dev = dev_predictions(model)
-    results.write_csv(path / "predictions-dev.csv", pd.concat(dev.values(), ignore_index=True))
-    for task, test_data in data["test"].items():
-        results.write_test_outputs(path, task, predict(model, test_data, task, cfg.train.eval_batch_size, pair, device))
+    predictions = write_predictions(model, data, cfg, path, device)
+    dev = predictions["dev"]
+    if cfg.lora.enabled:
+        from .lora import save_lora
+        save_lora(model, path)
     results.write_csv(path / "history.csv", pd.DataFrame(state.history))
     total, trainable = model.param_counts()
     metrics = metrics_of(dev)
@@ -152,3 +208,39 @@ def run_variant(notebook: str, variant: str, profile: str, seeds: list[int], enc
         runs.append(run_experiment(cfg, notebook, name, force=force))
         folders[name] = results.run_path(notebook, name)
     return runs, folders
+
+
+def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: list[int], encoder: str = "minilm-l6",
+                    force: bool = False) -> tuple[pd.DataFrame, dict[str, Path]]:
+    """Train (or skip) every seed of each variant, upsert their rows into reports/tables/ablation.csv;
+    return this profile's and encoder's rows and the run folders."""
+    from . import report
+    rows, folders = [], {}
+    for variant in variants:
+        runs, found = run_variant(notebook, variant, profile, seeds, encoder, force)
+        rows.append(report.ablation_row(variant, runs))
+        folders.update(found)
+    table = report.save_ablation_rows(rows)
+    return table[(table["profile"] == profile) & (table["encoder"] == encoder)], folders
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m quarbert_lib.experiment",
+                                     description="Train and evaluate one config into the registry (resumes).")
+    parser.add_argument("notebook", help="registry folder, e.g. 02_multitask_baseline")
+    parser.add_argument("run_name")
+    parser.add_argument("--config", help="an ExperimentConfig JSON file (as saved in config.json)")
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--variant", help="a ladder variant under --profile, instead of --config")
+    parser.add_argument("--force", action="store_true", help="retrain even when complete")
+    args = parser.parse_args(argv)
+    if args.config:
+        cfg = ExperimentConfig.from_dict(json.loads(Path(args.config).read_text()))
+    else:
+        cfg = variant_config(args.variant or "sampling", args.profile)
+    print(json.dumps(run_experiment(cfg, args.notebook, args.run_name, force=args.force), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

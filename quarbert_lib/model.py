@@ -97,6 +97,10 @@ class MultitaskBERT(nn.Module):
                 input_ids = None
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                                   inputs_embeds=inputs_embeds).last_hidden_state  # (B, T, H)
+        return self.pool(hidden, attention_mask)
+
+    def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B, T, H) -> (B, H): the [CLS] vector, or the mean over real tokens."""
         if self.cfg.pooling == "cls":
             return hidden[:, 0]
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)                        # (B, T, 1)
@@ -119,10 +123,17 @@ class MultitaskBERT(nn.Module):
 
     def forward(self, task: str, batch: dict, inputs_embeds: dict | None = None) -> torch.Tensor:
         """Logits (B, classes) for 'classify'; one logit or score (B,) otherwise."""
-        if task not in self.heads:  # a weightless cosine STS head
-            cos = nn.functional.cosine_similarity(*self.sentence_pair(batch, inputs_embeds), dim=-1)  # (B,)
+        if "input_ids_2" in batch:
+            u, v = self.sentence_pair(batch, inputs_embeds)                         # (B, H) each
+            return self.head(task, torch.cat([u, v, (u - v).abs(), u * v], dim=-1), (u, v))
+        return self.head(task, self.features(task, batch, inputs_embeds))
+
+    def head(self, task: str, features: torch.Tensor, pair: tuple | None = None) -> torch.Tensor:
+        """The task head on its features; a weightless cosine STS head reads the pair (u, v)."""
+        if task not in self.heads:
+            cos = nn.functional.cosine_similarity(*pair, dim=-1)                   # (B,)
             return 5.0 * torch.sigmoid(cos) if self.cfg.sts_head == "cosine-sigmoid" else 2.5 * (cos + 1.0)
-        out = self.heads[task](self.dropout(self.features(task, batch, inputs_embeds)))
+        out = self.heads[task](self.dropout(features))
         return out if TASKS[task].kind == "classify" else out.squeeze(-1)
 
     def param_counts(self) -> tuple[int, int]:
@@ -132,11 +143,16 @@ class MultitaskBERT(nn.Module):
         return total, trainable
 
 
-def build_model(tasks: list[str], cfg: ModelConfig, seed: int = 0):
-    """(model, tokenizer); heads are initialised from ``seed``."""
+def build_model(tasks: list[str], cfg: ModelConfig, seed: int = 0, lora=None):
+    """(model, tokenizer); heads (and LoRA adapters) are initialised from ``seed``.
+    With ``lora`` (an enabled LoraSettings) the encoder is wrapped by PEFT: its own weights
+    frozen, the adapter and the heads trainable."""
     overrides = {} if cfg.encoder_dropout is None else {"hidden_dropout_prob": cfg.encoder_dropout}
     encoder, tokenizer = load_encoder(cfg.encoder, **overrides)
     torch.manual_seed(seed)
+    if lora is not None and lora.enabled:
+        from .lora import wrap_encoder
+        encoder = wrap_encoder(encoder, lora)
     return MultitaskBERT(encoder, tasks, cfg), tokenizer
 
 

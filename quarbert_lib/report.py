@@ -74,6 +74,27 @@ def single_task_row(task: str, mode: str, runs: list[dict]) -> dict:
             "train_seconds": round(float(np.mean([m["train_seconds"] for m in runs])), 1)}
 
 
+LADDER = ["baseline-finetune", "sampling", "advreg-only", "smart", "smart-cosine", "smart-simcse"]
+
+
+def best_variant(profile: str, encoder: str, candidates: list[str] = LADDER) -> str:
+    """The ladder variant with the highest overall dev score in reports/tables/ablation.csv."""
+    df = pd.read_csv(tables_dir() / "ablation.csv")
+    df = df[(df["profile"] == profile) & (df["encoder"] == encoder) & df["variant"].isin(candidates)]
+    if df.empty:
+        raise FileNotFoundError(f"no ladder rows for {profile}/{encoder} in {tables_dir() / 'ablation.csv'}: "
+                                "run notebooks 02-06 first")
+    return str(df.loc[df["overall"].idxmax(), "variant"])
+
+
+def ensemble_metrics(scores: dict, members: list[dict], params_total: int, params_trainable: int) -> dict:
+    """A metrics.json-like record for an ensemble, so ablation_row() can make its row."""
+    first = members[0]
+    return {**scores, "encoder": first["encoder"], "profile": first["profile"], "params_total": params_total,
+            "params_trainable": params_trainable, "train_seconds": sum(m["train_seconds"] for m in members),
+            "data_notes": sorted({n for m in members for n in m.get("data_notes", [])})}
+
+
 def save_ablation_rows(rows: list[dict]) -> pd.DataFrame:
     return results.upsert_rows(tables_dir() / "ablation.csv", rows, ["variant", "encoder", "profile"])
 

@@ -10,9 +10,11 @@ runs/<notebook>/<run_name>/
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -92,14 +94,39 @@ def collect_runs(notebook: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@contextmanager
+def locked(path: Path):
+    """An exclusive lock on ``<path>.lock`` for a read-modify-write of ``path`` (POSIX flock),
+    so two processes upserting the same table never lose each other's rows."""
+    lock = Path(path).with_name(f".{Path(path).name}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def upsert_rows(table: Path, rows: list[dict], key: list[str]) -> pd.DataFrame:
     """Replace the rows of ``table`` (a CSV) whose key columns match, append the rest; keep order."""
     new = pd.DataFrame(rows)
-    if Path(table).exists():
-        old = pd.read_csv(table)
-        if set(key) <= set(old.columns):
-            keys = set(map(tuple, new[key].astype(str).to_numpy()))
-            old = old[[tuple(r) not in keys for r in old[key].astype(str).to_numpy()]]
-        new = pd.concat([old, new], ignore_index=True)
-    write_csv(Path(table), new)
+    with locked(Path(table)):
+        if Path(table).exists():
+            old = pd.read_csv(table)
+            if set(key) <= set(old.columns):
+                keys = set(map(tuple, new[key].astype(str).to_numpy()))
+                old = old[[tuple(r) not in keys for r in old[key].astype(str).to_numpy()]]
+            new = pd.concat([old, new], ignore_index=True)
+        write_csv(Path(table), new)
     return new
+
+
+def find_run(run_name: str, profile: str, encoder: str) -> Path:
+    """The folder of a complete run by name, profile and encoder, in any notebook's folder."""
+    found = [p.parent for p in sorted(runs_dir().rglob("metrics.json"))
+             if p.parent.name == run_name and (m := read_json(p))["profile"] == profile and m["encoder"] == encoder]
+    if not found:
+        raise FileNotFoundError(f"no complete run {run_name!r} ({profile}, {encoder}) under {runs_dir()}: "
+                                "run the notebook that trains it first")
+    return found[0]

@@ -43,6 +43,8 @@ class TrainState:
     skipped_nonfinite: int = 0
     train_seconds: float = 0.0
     eval_seconds: float = 0.0
+    running_loss: float = 0.0       # sum and count of losses since the last history entry,
+    running_count: int = 0          # saved so a resumed run logs the same means
     history: list = field(default_factory=list)
 
 
@@ -73,7 +75,8 @@ class Trainer:
                  evaluate: Callable[[torch.nn.Module], dict] | None = None,
                  score: Callable[[dict], float] | None = None, out_dir: str | os.PathLike | None = None,
                  pair_encoding: str = "siamese", device: torch.device | str = "cpu",
-                 callbacks: list[Callable] = (), max_consecutive_nonfinite: int = 20, log_every: int = 25):
+                 callbacks: list[Callable] = (), max_consecutive_nonfinite: int = 20, log_every: int = 25,
+                 param_groups: list[dict] | None = None):
         self.model, self.objective, self.train_data, self.cfg = model, objective, train_data, cfg
         self.evaluate, self.score = evaluate, score or (lambda m: -m.get("loss", 0.0))
         self.out_dir = Path(out_dir) if out_dir else None
@@ -83,7 +86,9 @@ class Trainer:
         if isinstance(objective, torch.nn.Module):
             objective.to(self.device)  # regularizers with state (the MBPP teacher) live there
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        # param_groups: optional AdamW groups ({"params": [...], "lr": ...}); default one group at cfg.lr
+        groups = param_groups or [{"params": self.params}]
+        self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.state = TrainState()
 
     # -- schedule ---------------------------------------------------------------
@@ -166,7 +171,7 @@ class Trainer:
         self.model.train()
         total, consecutive_bad = self.total_steps(), 0
         bar = tqdm(total=total, initial=self.state.global_step, desc="train", unit="step", mininterval=5)
-        running, running_n = 0.0, 0
+        st = self.state
         budget_left = lambda: self.cfg.max_steps is None or self.state.global_step < self.cfg.max_steps  # noqa: E731
         while self.state.epoch < self.cfg.epochs and budget_left():
             schedule = self.schedule(self.state.epoch)
@@ -187,12 +192,12 @@ class Trainer:
                             f"{self.state.global_step}); the last good checkpoint is kept in {self.out_dir}")
                 else:
                     consecutive_bad = 0
-                    running, running_n = running + loss, running_n + 1
-                if self.state.global_step % self.log_every == 0 and running_n:
-                    self.state.history.append({"kind": "train", "epoch": self.state.epoch,
-                                               "step": self.state.global_step, "loss": running / running_n})
-                    bar.set_postfix(loss=f"{running / running_n:.3f}")
-                    running, running_n = 0.0, 0
+                    st.running_loss, st.running_count = st.running_loss + loss, st.running_count + 1
+                if st.global_step % self.log_every == 0 and st.running_count:
+                    mean = st.running_loss / st.running_count
+                    st.history.append({"kind": "train", "epoch": st.epoch, "step": st.global_step, "loss": mean})
+                    bar.set_postfix(loss=f"{mean:.3f}")
+                    st.running_loss, st.running_count = 0.0, 0
                 for callback in self.callbacks:
                     callback(self)
                 if self.state.global_step % self.cfg.checkpoint_every == 0:

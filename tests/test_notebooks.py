@@ -16,43 +16,69 @@ def test_notebooks_hold_no_definitions():
         assert '# %% tags=["parameters"]' in code, path.name
 
 
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory, mini_data_dir, tiny_encoder_dir):
+    """Every notebook, in order, through the batch runner in one isolated registry (as
+    `make reproduce PROFILE=smoke` does), on the tiny encoder with small sweeps."""
+    root = tmp_path_factory.mktemp("pipeline")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("QUARBERT_DATA", str(mini_data_dir))
+        mp.setenv("QUARBERT_RUNS", str(root / "runs"))
+        mp.setenv("QUARBERT_REPORTS", str(root / "reports"))
+        params = ["-p", f"encoder={str(tiny_encoder_dir)!r}", "-p", "lambdas=[1.0, 5.0]", "-p", "learning_rates=[1e-3]",
+                  "-p", "dropouts=[0.1, 0.3]", "-p", "sweep_steps=3", "-p", "cost_steps=2"]
+        code = reproduce.main(["--profile", "smoke", *params])
+    summary = json.loads((root / "reports" / "executed" / "summary.json").read_text())
+    return code, {s["notebook"]: s for s in summary}, root
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_notebook_smoke(notebook, isolated, tiny_encoder_dir):
-    params = ["-p", f"encoder={str(tiny_encoder_dir)!r}", "-p", "lambdas=[1.0, 5.0]", "-p", "learning_rates=[1e-3]",
-              "-p", "dropouts=[0.1, 0.3]", "-p", "sweep_steps=3", "-p", "cost_steps=2"]
-    code = reproduce.main(["--profile", "smoke", "--only", notebook[:2], *params])
-    summary = json.loads((isolated / "reports" / "executed" / "summary.json").read_text())
-    assert code == 0, summary
-    assert (isolated / "reports" / "executed" / f"{notebook}.ipynb").exists()
-    tables = isolated / "reports" / "tables"
+def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
+    code, summary, root = pipeline
+    assert summary[notebook]["status"] == "ok", summary[notebook]["error"]
+    assert (root / "reports" / "executed" / f"{notebook}.ipynb").exists()
+    tables = root / "reports" / "tables"
+    ablation = pd.read_csv(tables / "ablation.csv").set_index("variant")
     if notebook.startswith("01"):
         df = pd.read_csv(tables / "single_task.csv")
         assert sorted(zip(df["task"], df["mode"])) == [("cfimdb", "finetune"), ("cfimdb", "pretrain"),
                                                        ("sst", "finetune"), ("sst", "pretrain")]
     if notebook.startswith("02"):
-        df = pd.read_csv(tables / "ablation.csv")
-        assert list(df["variant"]) == ["baseline-pretrain", "baseline-finetune"]
-        assert list(df.columns[:11]) == ["variant", "encoder", "profile", "seeds", "params_total", "params_trainable",
-                                         "sst_acc", "qqp_acc", "sts_pearson", "overall", "train_seconds"]
-        assert df["data_note"].str.contains("quora-train.csv absent").all()
-        frozen, tuned = df.set_index("variant").loc[["baseline-pretrain", "baseline-finetune"], "params_trainable"]
-        assert frozen < tuned
-    ladder = {"03": ["sampling"], "04": ["advreg-only", "smart"], "05": ["smart-cosine"], "06": ["smart-simcse"]}
-    if notebook[:2] in ladder:
-        assert list(pd.read_csv(tables / "ablation.csv")["variant"]) == ladder[notebook[:2]]
+        assert list(pd.read_csv(tables / "ablation.csv").columns[:11]) == [
+            "variant", "encoder", "profile", "seeds", "params_total", "params_trainable",
+            "sst_acc", "qqp_acc", "sts_pearson", "overall", "train_seconds"]
+        assert ablation["data_note"].str.contains("quora-train.csv absent").all()
+        assert ablation.loc["baseline-pretrain", "params_trainable"] < ablation.loc["baseline-finetune", "params_trainable"]
+    ladder = {"02": ["baseline-pretrain", "baseline-finetune"], "03": ["sampling"], "04": ["advreg-only", "smart"],
+              "05": ["smart-cosine"], "06": ["smart-simcse"], "07": ["ensemble"], "08": ["ensemble-lora"]}
+    for variant in ladder.get(notebook[:2], []):
+        assert 0 <= ablation.loc[variant, "sst_acc"] <= 1, variant
     if notebook.startswith("04"):
         assert list(pd.read_csv(tables / "lambda_sweep.csv")["lambda"]) == [1.0, 5.0]
         grid = pd.read_csv(tables / "lr_dropout.csv")
         assert sorted(zip(grid["lr"], grid["dropout"])) == [(1e-3, 0.1), (1e-3, 0.3)]
         assert (grid["steps"] == 3).all()
-        assert (isolated / "reports" / "figures" / "lambda_sweep.png").exists()
+        assert (root / "reports" / "figures" / "lambda_sweep.png").exists()
     if notebook.startswith("06"):
         costs = pd.read_csv(tables / "costs.csv").set_index("variant")
         assert costs.loc["sampling", "relative"] == 1.0
         assert list(costs.index) == ["sampling", "advreg-only", "smart", "smart-cosine", "smart-simcse"]
-        run = json.loads((isolated / "runs" / "06_simcse" / "smart-simcse-seed0" / "metrics.json").read_text())
+        run = json.loads((root / "runs" / "06_simcse" / "smart-simcse-seed0" / "metrics.json").read_text())
         assert run["simcse_steps"] == 2 and run["simcse_sentences"] > 0
+    if notebook.startswith("07"):
+        members = [m for m in ablation.index if m.startswith("ensemble")]
+        assert ablation.loc["ensemble", "params_total"] > 3 * ablation.loc["sampling", "params_total"]
+        subsets = pd.read_csv(tables / "ensemble_subsets.csv")
+        assert len(subsets) == 15 + 1 and members
+    if notebook.startswith("08"):
+        row = ablation.loc["ensemble-lora"]
+        assert row["params_trainable"] / row["params_total"] <= 0.05
+        checks = pd.read_csv(tables / "lora_checks.csv")
+        assert (checks["max_abs_diff"] <= 1e-5).all(), checks
+        cost = pd.read_csv(tables / "ensemble_cost.csv").set_index("setup")
+        assert cost.loc["LoRA quartet, one backbone", "params_vs_one"] < 1.3
+        assert cost.loc["four full models", "params_vs_one"] == pytest.approx(4.0, rel=0.01)
 
 
 def test_failed_notebook_is_reported_and_others_run(isolated, tmp_path, monkeypatch, capsys):

@@ -101,6 +101,9 @@ def test_nonfinite_losses_are_skipped_then_stop_the_run(setup, tmp_path):
     trainer.max_consecutive_nonfinite = 5
     with pytest.raises(NonFiniteLossError, match="5 consecutive"):
         trainer.fit()
+    last_good = torch.load(tmp_path / "b" / CHECKPOINT, weights_only=False)      # intact, from step 3
+    assert last_good["state"]["global_step"] == 3 and last_good["state"]["skipped_nonfinite"] == 3
+    assert all(torch.isfinite(t).all() for t in last_good["model"].values())
     first = {k: v.clone() for k, v in _trainer(setup, None).model.state_dict().items()}
     for name, tensor in trainer.model.state_dict().items():
         assert torch.equal(tensor, first[name]), f"{name} changed by a skipped step"

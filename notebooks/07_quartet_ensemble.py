@@ -1,0 +1,96 @@
+# %% [markdown]
+# # 07 · The quartet ensemble (row `ensemble`)
+#
+# Three task specialists (SST only, paraphrase only, STS only) plus one multitask model. Each
+# specialist is trained with the recipe of the best ladder variant (highest overall dev score
+# in `reports/tables/ablation.csv`, notebooks 02-06). The fourth member is that variant's
+# multitask run. Each task is predicted by its specialist and the multitask model: SST class
+# probabilities, paraphrase probabilities and STS scores are averaged. The ensemble reads
+# saved predictions, so re-ensembling never retrains.
+#
+# Members must be distinct checkpoints (checked by SHA-256). One public implementation
+# silently loaded the same model four times.
+#
+# Beyond the paper:
+# - per-member temperatures and member weights, fitted on a calibration slice of the
+#   training files that no member trained on (never on the reported dev set);
+# - the dev scores of every subset of members, so each member's contribution is visible.
+#
+# The offline Quora split caveat applies (see notebook 02): every member's QQP score is on
+# the hash-split dev part of `quora-dev.csv`.
+
+# %% tags=["parameters"]
+profile = "cpu"          # smoke | cpu | paper
+encoder = "minilm-l6"
+seed = 0
+recipe = "best"          # "best" or a ladder variant name
+force = False
+
+# %%
+import pandas as pd
+from IPython.display import Markdown, display
+
+from quarbert_lib import ensemble, report, results
+from quarbert_lib.experiment import ensure_predictions, run_variant
+from quarbert_lib.paths import tables_dir
+
+NOTEBOOK = "07_quartet_ensemble"
+variant = report.best_variant(profile, encoder) if recipe == "best" else recipe
+print("recipe:", variant)
+
+# %% [markdown]
+# ## The members
+
+# %%
+members, metrics = {}, {}
+for task in ["sst", "para", "sts"]:
+    runs, folders = run_variant(NOTEBOOK, variant, profile, [seed], encoder, force,
+                                run_prefix=f"specialist-{task}", tasks=[task])
+    members[f"{task}-specialist"], metrics[f"{task}-specialist"] = next(iter(folders.values())), runs[0]
+members["multitask"] = results.find_run(f"{variant}-seed{seed}", profile, encoder)
+metrics["multitask"] = results.read_json(members["multitask"] / "metrics.json")
+for folder in members.values():
+    ensure_predictions(folder)
+hashes = ensemble.check_distinct(members)
+display(pd.DataFrame([{"member": n, "run": str(f.relative_to(f.parents[1])), "sha256": hashes[n][:12],
+                       "params_total": metrics[n]["params_total"]} for n, f in members.items()]))
+
+# %% [markdown]
+# ## Plain average (the paper) and calibrated average
+
+# %%
+dev = ensemble.load_predictions(members, "dev")
+plain = ensemble.ensemble(dev)
+calibration = ensemble.fit_calibration(ensemble.load_predictions(members, "calib"))
+calibrated = ensemble.ensemble(dev, calibration)
+display(pd.DataFrame(calibration).T)
+
+out_dir = results.run_path(NOTEBOOK, f"ensemble-seed{seed}")
+results.write_csv(out_dir / "predictions-dev.csv", plain)
+results.write_csv(out_dir / "predictions-dev-calibrated.csv", calibrated)
+test = ensemble.ensemble(ensemble.load_predictions(members, "test", missing_ok=True))
+for task, frame in test.groupby("task"):
+    results.write_test_outputs(out_dir, task, frame)
+results.write_json(out_dir / "calibration.json", calibration)
+
+# %%
+member_metrics = list(metrics.values())
+total = sum(m["params_total"] for m in member_metrics)
+trainable = sum(m["params_trainable"] for m in member_metrics)
+row = report.ablation_row("ensemble", [report.ensemble_metrics(ensemble.scores(plain), member_metrics, total, trainable)])
+table = report.save_ablation_rows([row])
+mine = table[(table["profile"] == profile) & (table["encoder"] == encoder)]
+display(Markdown(report.ablation_markdown(mine)))
+
+# %% [markdown]
+# ## Every subset of members (plain average), and the calibrated quartet
+
+# %%
+subsets = ensemble.subset_table(dev)
+calibrated_scores = ensemble.scores(calibrated)
+subsets.loc[len(subsets)] = {"members": "all four, calibrated on the calib split", "size": 4,
+                             "sst_acc": calibrated_scores["sst_acc"], "qqp_acc": calibrated_scores["para_acc"],
+                             "sts_pearson": calibrated_scores["sts_pearson"], "overall": calibrated_scores["overall"]}
+subsets["recipe"], subsets["profile"], subsets["encoder"] = variant, profile, encoder
+results.write_csv(tables_dir() / "ensemble_subsets.csv", subsets)
+display(subsets)

@@ -1,0 +1,133 @@
+# %% [markdown]
+# # 08 · LoRA and the LoRA quartet on one backbone (row `ensemble-lora`)
+#
+# LoRA (through PEFT) trains low-rank adapters on the attention's query, key and value
+# (`lora.targets = "qkv"`, as in the paper; `"all-linear"` adds every Linear layer of the
+# encoder's blocks). The encoder's own weights stay frozen; the task heads stay trainable
+# and are saved beside each adapter. Four adapters make the LoRA quartet: three specialists
+# and one multitask model, each with the best ladder variant's recipe, as in notebook 07.
+#
+# The quartet is then served from **one** frozen backbone holding all four adapters, and
+# compared with four full models on the same dev sets: parameters held, resident memory,
+# inference seconds (each setup in a fresh process). The offline Quora split caveat applies.
+
+# %% tags=["parameters"]
+profile = "cpu"          # smoke | cpu | paper
+encoder = "minilm-l6"
+seed = 0
+recipe = "best"
+lora_lr = 5e-4
+lora_r = 8
+lora_alpha = 16.0
+force = False
+
+# %%
+import pandas as pd
+import torch
+from IPython.display import Markdown, display
+
+from quarbert_lib import bench, ensemble, report, results
+from quarbert_lib.evaluate import predict
+from quarbert_lib.experiment import load_task_data, load_trained, run_variant
+from quarbert_lib.lora import LoraQuartet
+from quarbert_lib.model import load_encoder
+from quarbert_lib.paths import tables_dir
+
+NOTEBOOK = "08_lora"
+variant = report.best_variant(profile, encoder) if recipe == "best" else recipe
+lora = dict(lora__enabled=True, lora__r=lora_r, lora__alpha=lora_alpha, train__lr=lora_lr)
+print("recipe:", variant, lora)
+
+# %% [markdown]
+# ## Four adapters
+
+# %%
+members, metrics = {}, {}
+for name, tasks in [("sst", ["sst"]), ("para", ["para"]), ("sts", ["sts"]), ("multitask", ["sst", "para", "sts"])]:
+    runs, folders = run_variant(NOTEBOOK, variant, profile, [seed], encoder, force,
+                                run_prefix=f"lora-{name}", tasks=tasks, **lora)
+    members[name], metrics[name] = next(iter(folders.values())), runs[0]
+ensemble.check_distinct(members)
+display(pd.DataFrame([{"member": n, "trainable": m["params_trainable"], "total": m["params_total"],
+                       "trainable %": 100 * m["params_trainable"] / m["params_total"]} for n, m in metrics.items()]))
+
+# %% [markdown]
+# ## The quartet on one backbone: reload, mixed-adapter batches, ensemble
+
+# %%
+configs = {n: load_trained(f)[0] for n, f in members.items()}
+quartet = LoraQuartet({n: (f, configs[n]) for n, f in members.items()})
+adapters = sum(p.numel() for n, p in quartet.encoder.named_parameters() if "lora_" in n)
+heads = sum(p.numel() for p in quartet.heads.parameters())
+params_total = sum(p.numel() for p in quartet.parameters())      # each shared tensor counted once
+backbone = params_total - adapters - heads
+print(f"backbone {backbone:,} + adapters {adapters:,} + heads {heads:,} = {params_total:,}")
+
+# %%
+saved = ensemble.load_predictions(members, "dev")
+_, tokenizer = load_encoder(encoder)
+data, *_ = load_task_data(configs["multitask"], tokenizer)
+checks = []
+for name, cfg in configs.items():
+    model = quartet.member(name)
+    for task in cfg.tasks:
+        again = predict(model, data["dev"][task], task, 64, cfg.model.pair_encoding)
+        before = saved[name][saved[name]["task"] == task]["prediction"].to_numpy(dtype=float)
+        checks.append({"member": name, "task": task, "check": "reloaded adapter vs training run",
+                       "max_abs_diff": float(abs(again["prediction"].to_numpy(dtype=float) - before).max())})
+batch = data["dev"]["sts"].collate(list(range(8)))
+mixed = quartet.mixed_forward("sts", batch, ["sts", "multitask"])
+for name in ["sts", "multitask"]:
+    alone = quartet.member(name)("sts", batch)
+    checks.append({"member": name, "task": "sts", "check": "mixed-adapter batch vs adapter alone",
+                   "max_abs_diff": float((mixed[name] - alone).abs().max())})
+
+# %% [markdown]
+# ## Merged versus unmerged inference
+# `merge_and_unload` folds B·A into the base weights: no adapter overhead at inference, one
+# adapter per model.
+
+# %%
+cfg, unmerged, _ = load_trained(members["multitask"])
+cfg, merged, _ = load_trained(members["multitask"])
+merged.encoder = merged.encoder.merge_and_unload()
+with torch.inference_mode():
+    for task in cfg.tasks:
+        b = data["dev"][task].collate(list(range(min(16, len(data["dev"][task])))))
+        b = {k: v for k, v in b.items() if k != "labels"}
+        checks.append({"member": "multitask", "task": task, "check": "merged vs unmerged",
+                       "max_abs_diff": float((merged(task, b) - unmerged(task, b)).abs().max())})
+checks = pd.DataFrame(checks)
+results.write_csv(tables_dir() / "lora_checks.csv", checks)
+display(checks)
+
+# %% [markdown]
+# ## Row `ensemble-lora`
+
+# %%
+plain = ensemble.ensemble({n: saved[n] for n in ["sst", "para", "sts", "multitask"]})
+trainable = adapters + heads
+row = report.ablation_row("ensemble-lora", [report.ensemble_metrics(ensemble.scores(plain), list(metrics.values()),
+                                                                    params_total, trainable)])
+table = report.save_ablation_rows([row])
+mine = table[(table["profile"] == profile) & (table["encoder"] == encoder)]
+display(Markdown(report.ablation_markdown(mine)))
+print(f"trainable / total = {trainable / params_total:.4f}")
+
+# %% [markdown]
+# ## Serving cost: one model, four full models, the LoRA quartet on one backbone
+
+# %%
+full = {f"{t}-specialist": results.find_run(f"specialist-{t}-seed{seed}", profile, encoder) for t in ["sst", "para", "sts"]}
+full["multitask"] = results.find_run(f"{variant}-seed{seed}", profile, encoder)
+cost = bench.serving_costs({
+    "one full model": ("full", {"multitask": full["multitask"]}),
+    "four full models": ("full", full),
+    "LoRA quartet, one backbone": ("lora-quartet", members),
+})
+single = cost.loc[cost["setup"] == "one full model"].iloc[0]
+cost["params_vs_one"] = cost["params_held"] / single["params_held"]
+cost["memory_vs_one"] = cost["rss_models_mb"] / single["rss_models_mb"]
+cost["profile"], cost["encoder"] = profile, encoder
+results.write_csv(tables_dir() / "ensemble_cost.csv", cost)
+display(cost)

@@ -1,0 +1,131 @@
+"""The quartet ensemble against hand computations; LoRA parameter counts, reload, merge, mixed batches."""
+import copy
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from quarbert_lib import ensemble
+from quarbert_lib.config import LoraSettings, ModelConfig, profile_config
+
+from quarbert_lib.experiment import run_experiment
+from quarbert_lib.lora import LoraQuartet, expected_lora_params, wrap_encoder
+from quarbert_lib.model import MultitaskBERT, load_encoder
+from quarbert_lib.results import run_path
+
+
+def _frame(task, ids, gold, **cols):
+    return pd.DataFrame({"id": ids, "task": task, "gold": gold, **cols})
+
+
+def test_average_matches_hand_computation():
+    a = pd.concat([_frame("sst", ["x", "y"], [0, 2], prediction=[0, 1], prob_0=[.7, .1], prob_1=[.2, .5],
+                          prob_2=[.1, .3], prob_3=[0, .05], prob_4=[0, .05]),
+                   _frame("para", ["p"], [1], prediction=[0], prob=[.4]),
+                   _frame("sts", ["s", "t"], [4.0, 1.0], prediction=[3.0, 2.0], score=[3.0, 2.0])])
+    b = pd.concat([_frame("sst", ["x", "y"], [0, 2], prediction=[1, 2], prob_0=[.3, .1], prob_1=[.4, .1],
+                          prob_2=[.1, .7], prob_3=[.1, .05], prob_4=[.1, .05]),
+                   _frame("para", ["p"], [1], prediction=[1], prob=[.8])])
+    c = _frame("sts", ["s", "t"], [4.0, 1.0], prediction=[5.0, 1.0], score=[5.0, 1.0])
+    out = ensemble.ensemble({"a": a, "b": b, "c": c}).set_index(["task", "id"])
+    assert out.loc[("sst", "x"), "prob_0"] == pytest.approx(0.5)         # (0.7 + 0.3) / 2
+    assert out.loc[("sst", "y"), "prob_2"] == pytest.approx(0.5)         # (0.3 + 0.7) / 2
+    assert list(out.loc["sst", "prediction"]) == [0, 2]
+    assert out.loc[("para", "p"), "prob"] == pytest.approx(0.6) and out.loc[("para", "p"), "prediction"] == 1
+    assert list(out.loc["sts", "score"]) == pytest.approx([4.0, 1.5])    # a and c hold STS
+    s = ensemble.scores(out.reset_index())
+    assert s["sst_acc"] == 1.0 and s["para_acc"] == 1.0 and s["sts_pearson"] == pytest.approx(1.0)
+
+
+def test_weights_and_temperatures():
+    f1 = _frame("para", ["p", "q"], [1, 0], prediction=[1, 0], prob=[0.9, 0.2])
+    f2 = _frame("para", ["p", "q"], [1, 0], prediction=[0, 0], prob=[0.3, 0.4])
+    out = ensemble.combine([f1, f2], "para", weights=[3, 1], temperatures=[2.0, 1.0])
+    logit = math.log(0.9 / 0.1) / 2.0
+    expected = 0.75 / (1 + math.exp(-logit)) + 0.25 * 0.3
+    assert out["prob"].iloc[0] == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError, match="different examples"):
+        ensemble.combine([f1, f2.iloc[::-1]], "para")
+
+
+def test_fitted_temperature_and_weights_on_calibration_data():
+    rng = np.random.default_rng(0)
+    true_logit = rng.normal(0, 2, 400)
+    gold = (rng.uniform(0, 1, 400) < 1 / (1 + np.exp(-true_logit))).astype(int)   # labels drawn from sigmoid(z)
+    overconfident = 1 / (1 + np.exp(-4 * true_logit))                     # logits x 4: T should be near 4
+    noise = rng.uniform(0, 1, 400)                                          # an uninformative member
+    a = _frame("para", [str(i) for i in range(400)], gold, prediction=(overconfident > .5).astype(int), prob=overconfident)
+    b = _frame("para", [str(i) for i in range(400)], gold, prediction=(noise > .5).astype(int), prob=noise)
+    assert 3.0 < ensemble.fit_temperature(a, "para") < 5.5
+    fitted = ensemble.fit_calibration({"good": a, "noise": b})["para"]
+    assert fitted["members"] == ["good", "noise"] and fitted["weights"][0] > 0.8
+
+
+def test_duplicate_members_are_refused(tmp_path):
+    for name, payload in (("a", b"one"), ("b", b"two"), ("c", b"one")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.pt").write_bytes(payload)
+    assert len(set(ensemble.check_distinct({"a": tmp_path / "a", "b": tmp_path / "b"}).values())) == 2
+    with pytest.raises(ensemble.DuplicateMemberError, match="'a' and 'c' are the same checkpoint"):
+        ensemble.check_distinct({"a": tmp_path / "a", "b": tmp_path / "b", "c": tmp_path / "c"})
+
+
+def test_subset_table_has_every_subset():
+    a = _frame("sst", ["x"], [1], prediction=[1], **{f"prob_{k}": [float(k == 1)] for k in range(5)})
+    b = _frame("sst", ["x"], [1], prediction=[0], **{f"prob_{k}": [float(k == 0)] for k in range(5)})
+    table = ensemble.subset_table({"a": a, "b": b})
+    assert list(table["members"]) == ["a", "b", "a + b"] and list(table["sst_acc"])[:2] == [1.0, 0.0]
+
+
+@pytest.mark.parametrize("targets", ["qkv", "all-linear"])
+def test_lora_trainable_count_is_r_times_fan_in_plus_fan_out(tiny_encoder_dir, targets):
+    encoder, _ = load_encoder(str(tiny_encoder_dir))
+    settings = LoraSettings(enabled=True, r=4, targets=targets)
+    hidden, inter, layers = 32, 64, 2
+    per_layer = 3 * 4 * (hidden + hidden)
+    if targets == "all-linear":
+        per_layer += 4 * (hidden + hidden) + 4 * (hidden + inter) + 4 * (inter + hidden)
+    assert expected_lora_params(encoder, settings) == layers * per_layer
+    model = MultitaskBERT(wrap_encoder(copy.deepcopy(encoder), settings), ["sst", "para"], ModelConfig())
+    heads = sum(p.numel() for p in model.heads.parameters())
+    assert model.param_counts()[1] == layers * per_layer + heads
+
+
+def test_lora_runs_reload_merge_and_serve_mixed(isolated, tiny_encoder_dir):
+    lora = dict(lora__enabled=True, lora__r=4, lora__alpha=8.0, lora__dropout=0.0)
+    folders = {}
+    for name, tasks, seed in (("a", ["sst", "sts"], 0), ("b", ["sts"], 1)):
+        cfg = profile_config("smoke", tasks=tasks, model__encoder=str(tiny_encoder_dir), train__max_steps=3,
+                             train__seed=seed, **lora)
+        metrics = run_experiment(cfg, "lora", name)
+        folders[name] = (run_path("lora", name), cfg)
+        assert metrics["params_trainable"] / metrics["params_total"] < 0.05
+        assert (folders[name][0] / "adapter" / "adapter_config.json").exists()
+    quartet = LoraQuartet(folders)
+    _, tokenizer = load_encoder(str(tiny_encoder_dir))
+    saved = pd.read_csv(folders["a"][0] / "predictions-dev.csv")
+    from quarbert_lib.evaluate import predict
+    from quarbert_lib.experiment import load_task_data
+    data, *_ = load_task_data(folders["a"][1], tokenizer)
+    again = predict(quartet.member("a"), data["dev"]["sts"], "sts", 16)
+    expected = saved[saved["task"] == "sts"]["prediction"].to_numpy()
+    np.testing.assert_allclose(again["prediction"].to_numpy(), expected, rtol=0, atol=1e-6)   # reload is identical
+
+    batch = {k: v for k, v in data["dev"]["sts"].collate(list(range(6))).items() if k != "labels"}
+    mixed = quartet.mixed_forward("sts", batch, ["a", "b"])
+    with torch.inference_mode():
+        for name in ("a", "b"):
+            torch.testing.assert_close(mixed[name], quartet.member(name)("sts", batch), rtol=0, atol=1e-5)
+        assert not torch.allclose(mixed["a"], mixed["b"])                 # two different adapters
+
+    from quarbert_lib.experiment import load_trained
+    _, unmerged, _ = load_trained(folders["a"][0])
+    _, merged, _ = load_trained(folders["a"][0])
+    merged.encoder = merged.encoder.merge_and_unload()
+    with torch.inference_mode():
+        torch.testing.assert_close(merged("sts", batch), unmerged("sts", batch), rtol=0, atol=1e-5)
+    backbone_once = sum(p.numel() for p in quartet.parameters())
+    one_full = sum(p.numel() for p in unmerged.parameters())
+    assert backbone_once < 1.1 * one_full
