@@ -95,13 +95,15 @@ SPLITS = ("dev", "test", "calib")
 
 
 def write_predictions(model, data: dict, cfg: ExperimentConfig, path: Path, device,
-                      splits: tuple[str, ...] = SPLITS) -> dict[str, dict[str, pd.DataFrame]]:
+                      splits: tuple[str, ...] = SPLITS, known: dict | None = None) -> dict[str, dict[str, pd.DataFrame]]:
     """predictions-<split>.csv (with probabilities or scores) for each split that has data, and
-    the course's submission files for the test split."""
+    the course's submission files for the test split. ``known``: {split: frames} already
+    predicted with these weights."""
     out = {}
     for split in splits:
-        frames = {t: predict(model, d, t, cfg.train.eval_batch_size, cfg.model.pair_encoding, device)
-                  for t, d in data[split].items()}
+        frames = (known or {}).get(split) or {
+            t: predict(model, d, t, cfg.train.eval_batch_size, cfg.model.pair_encoding, device)
+            for t, d in data[split].items()}
         out[split] = frames
         if frames:
             results.write_csv(path / f"predictions-{split}.csv", pd.concat(frames.values(), ignore_index=True))
@@ -156,22 +158,29 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     device, pair = pick_device(cfg.train.device), cfg.model.pair_encoding
     torch.manual_seed(cfg.train.seed)
 
-    def dev_predictions(m) -> dict[str, pd.DataFrame]:
-        return {t: predict(m, d, t, cfg.train.eval_batch_size, pair, device) for t, d in data["dev"].items()}
+    last_eval: dict = {}
+
+    def evaluate(m) -> dict:
+        """Dev metrics for the trainer; keeps the predictions of the weights it evaluated."""
+        frames = {t: predict(m, d, t, cfg.train.eval_batch_size, pair, device) for t, d in data["dev"].items()}
+        last_eval.update(frames=frames)
+        return metrics_of(frames)
 
     stage = {}
     if cfg.simcse.stage:
         stage = run_simcse_stage(cfg, model, data["train"], tokenizer, path / "simcse-stage", device)
     objective = build_objective(cfg, model)
     trainer = Trainer(model, objective, data["train"], cfg.train,
-                      evaluate=lambda m: metrics_of(dev_predictions(m)), score=mean_normalized_score,
+                      evaluate=evaluate, score=mean_normalized_score,
                       out_dir=path, pair_encoding=pair, device=device, callbacks=list(callbacks),
                       param_groups=param_groups(model, cfg))
     print(f"[quarbert] {notebook}/{run_name}: {trainer.total_steps()} steps on {device}; " + "; ".join(summaries),
           file=sys.stderr)
     state = trainer.fit()
 
-    predictions = write_predictions(model, data, cfg, path, device)
+    # The final evaluation already predicted dev with the best weights when they are the last ones.
+    reuse = {"dev": last_eval["frames"]} if last_eval and state.best_step == state.global_step else {}
+    predictions = write_predictions(model, data, cfg, path, device, known=reuse)
     dev = predictions["dev"]
     if cfg.lora.enabled:
         from .lora import save_lora
