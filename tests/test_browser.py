@@ -51,3 +51,18 @@ def test_with_sentences_joins_dev_text(mini_data_dir):
     preds = pd.DataFrame({"id": [e.id for e in dev], "task": "sts", "gold": [e.label for e in dev], "prediction": 2.0})
     joined = browser.with_sentences(preds, DataConfig(data_dir=str(mini_data_dir)))
     assert list(joined["sentence1"]) == [e.sentence1 for e in dev] and list(joined["sentence2"]) == [e.sentence2 for e in dev]
+
+
+def test_widget_browser_shows_exactly_error_table(tmp_path):
+    ui = browser.ErrorBrowser({"hand-built": PRED})
+    assert list(ui.task.options) == ["sst", "para", "sts"] and ui.task.value == "sst"
+    assert "<b>4</b> rows of sst" in ui.table.value
+    ui.gold.value = (0.0, 1.0)
+    pd.testing.assert_frame_equal(ui.current(), browser.error_table(PRED, "sst", gold=[0, 1]))
+    assert "<b>2</b> rows of sst" in ui.table.value
+    ui.task.value = "para"
+    assert ui.gold.value == () and "<b>3</b> rows of para" in ui.table.value
+    ui.contains.value = "rice"
+    assert list(ui.current()["id"]) == ["q"] and "How do I cook rice fast?" in ui.detail.value
+    out = ui.export(str(tmp_path / "sel.csv"))
+    assert list(pd.read_csv(out)["id"]) == ["q"] and "exported 1 rows" in ui.status.value
