@@ -79,6 +79,11 @@ def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
         cost = pd.read_csv(tables / "ensemble_cost.csv").set_index("setup")
         assert cost.loc["LoRA quartet, one backbone", "params_vs_one"] < 1.3
         assert cost.loc["four full models", "params_vs_one"] == pytest.approx(4.0, rel=0.01)
+    if notebook.startswith("10"):
+        summary = pd.read_csv(tables / "error_summary.csv")
+        assert summary["source"].iloc[0].startswith("07_quartet_ensemble/")
+        assert 0 <= summary["sst_errors_within_one_level"].iloc[0] <= 1
+        assert len(pd.read_csv(tables / "sts_worst.csv")) == 10
 
 
 def test_failed_notebook_is_reported_and_others_run(isolated, tmp_path, monkeypatch, capsys):

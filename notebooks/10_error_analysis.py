@@ -1,0 +1,56 @@
+# %% [markdown]
+# # 10 · Error analysis
+#
+# The paper's section 6 reads its errors: SST mistakes are mostly one sentiment level off;
+# STS predictions are conservative at the extremes; Quora errors follow lexical overlap. This
+# notebook measures those observations on any run's or ensemble's saved dev predictions, then
+# opens a browser over them. Every view of the browser is exactly
+# `quarbert_lib.browser.error_table(...)` of its settings, so what you see can be reproduced
+# in code. The offline Quora split caveat applies (see notebook 02).
+
+# %% tags=["parameters"]
+profile = "cpu"          # smoke | cpu | paper (used to pick the default source)
+source = "auto"          # "auto": the quartet ensemble if it exists, else the latest ladder run; or "notebook/run"
+
+# %%
+import pandas as pd
+from IPython.display import display
+
+from quarbert_lib import browser
+from quarbert_lib.paths import tables_dir
+from quarbert_lib.results import write_csv
+
+sources = browser.registry_predictions()
+preferred = [s for s in sources if s.startswith("07_quartet_ensemble/")] + sorted(
+    (s for s in sources if s[:2] in {"02", "03", "04", "05", "06"} and "/sweep-" not in s), reverse=True)
+chosen = preferred[0] if source == "auto" else source
+print("source:", chosen, "of", len(sources), "runs with dev predictions")
+predictions = browser.with_sentences(pd.read_csv(sources[chosen], dtype={"id": str}))
+
+# %% [markdown]
+# ## What the paper observed, measured
+
+# %%
+summary = pd.DataFrame([{"source": chosen, "sst_errors_within_one_level": browser.sst_within_one_level(predictions)}])
+write_csv(tables_dir() / "error_summary.csv", summary)
+display(summary)
+
+# %%
+worst = browser.sts_worst(predictions, 10)
+write_csv(tables_dir() / "sts_worst.csv", worst)
+display(worst[["id", "gold", "prediction", "error", "sentence1", "sentence2"]])
+
+# %%
+overlap = browser.quora_errors_by_overlap(predictions)
+write_csv(tables_dir() / "quora_overlap_errors.csv", overlap)
+display(overlap)
+
+# %% [markdown]
+# ## Browse the errors
+# Pick a run or ensemble, a task, gold and predicted labels, a minimum error, a text; the
+# table, the detail view and the CSV export all follow `error_table`.
+
+# %%
+ui = browser.ErrorBrowser({name: path for name, path in sources.items() if "/sweep-" not in name})
+ui.source.value = chosen
+display(ui.widget)
