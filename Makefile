@@ -21,11 +21,11 @@ venv: $(STAMP)
 # Execute notebooks/NN_*.py through papermill (finished runs are skipped), then refresh README.
 reproduce: venv
 	$(BIN)/python -m quarbert_lib.reproduce --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
-	$(BIN)/python -m quarbert_lib.report
+	$(BIN)/python -m quarbert_lib.figures --profile $(PROFILE)
 
-# Rebuild the README results table from reports/tables, without training.
+# Rebuild every figure, reports/results.md and the README table from saved results, without training.
 figures: venv
-	$(BIN)/python -m quarbert_lib.report
+	$(BIN)/python -m quarbert_lib.figures --profile $(PROFILE)
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

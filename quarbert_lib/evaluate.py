@@ -70,3 +70,22 @@ def bootstrap_ci(task: str, predictions: pd.DataFrame, n_boot: int = 1000, seed:
     n = len(predictions)
     stats = [task_metric(task, predictions.iloc[rng.integers(0, n, n)]) for _ in range(n_boot)]
     return float(np.quantile(stats, alpha / 2)), float(np.quantile(stats, 1 - alpha / 2))
+
+
+def paired_bootstrap(task: str, a: pd.DataFrame, b: pd.DataFrame, n_boot: int = 2000, seed: int = 0,
+                     alpha: float = 0.05) -> dict:
+    """Difference metric(b) - metric(a) on the same dev examples, with a paired percentile
+    bootstrap CI: both systems are scored on the same resampled examples each time."""
+    a = a.sort_values("id").reset_index(drop=True)
+    b = b.sort_values("id").reset_index(drop=True)
+    if a["id"].tolist() != b["id"].tolist():
+        raise ValueError(f"{task}: the two prediction sets cover different examples")
+    rng = np.random.default_rng(seed)
+    n = len(a)
+    deltas = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        deltas.append(task_metric(task, b.iloc[idx]) - task_metric(task, a.iloc[idx]))
+    low, high = np.quantile(deltas, [alpha / 2, 1 - alpha / 2])
+    return {"task": task, "delta": task_metric(task, b) - task_metric(task, a), "ci_low": float(low),
+            "ci_high": float(high), "significant": bool(low > 0 or high < 0)}

@@ -93,3 +93,32 @@ def grid_heatmap(table: pd.DataFrame, rows: str, cols: str, value: str, name: st
     ax.set_title(value)
     _save(fig, name)
     return fig
+
+
+def prediction_distributions(predictions: pd.DataFrame, name: str = "prediction_distributions.png", title: str = ""):
+    """The paper's Figure 4: SST predicted vs true label counts and the confusion matrix; STS
+    predicted vs true score histograms (how conservative the model is at the extremes)."""
+    sst, sts = predictions[predictions["task"] == "sst"], predictions[predictions["task"] == "sts"]
+    fig, (counts, confusion, scores) = plt.subplots(1, 3, figsize=(15, 3.8))
+    if len(sst):
+        labels = range(5)
+        gold = sst["gold"].astype(int).value_counts().reindex(labels, fill_value=0)
+        pred = sst["prediction"].astype(int).value_counts().reindex(labels, fill_value=0)
+        counts.bar([x - 0.2 for x in labels], gold, width=0.4, label="true")
+        counts.bar([x + 0.2 for x in labels], pred, width=0.4, label="predicted")
+        counts.set(xlabel="SST label", ylabel="dev sentences", title="SST label distribution")
+        counts.legend(fontsize=8)
+        matrix = pd.crosstab(sst["gold"].astype(int), sst["prediction"].astype(int)).reindex(
+            index=labels, columns=labels, fill_value=0)
+        sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", ax=confusion, cbar=False)
+        confusion.set(xlabel="predicted", ylabel="true", title="SST confusion matrix")
+    if len(sts):
+        bins = [i * 0.25 for i in range(21)]
+        scores.hist(sts["gold"].astype(float), bins=bins, alpha=0.6, label="true")
+        scores.hist(sts["prediction"].astype(float).clip(0, 5), bins=bins, alpha=0.6, label="predicted (clipped to 0-5)")
+        scores.set(xlabel="STS score", ylabel="dev pairs", title="STS score distribution")
+        scores.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    _save(fig, name)
+    return fig

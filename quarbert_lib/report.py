@@ -138,6 +138,38 @@ def single_task_markdown(df: pd.DataFrame) -> str:
     return markdown_table(["task", "mode", "encoder", "profile", "seeds", "dev acc", "train s"], rows)
 
 
+# Consecutive ladder steps whose difference the significance table tests.
+STEPS = [("baseline-finetune", "sampling"), ("sampling", "advreg-only"), ("advreg-only", "smart"),
+         ("smart", "smart-cosine"), ("smart-cosine", "smart-simcse")]
+
+
+def significance_table(profile: str, encoder: str, seed: int = 0, n_boot: int = 2000) -> pd.DataFrame:
+    """For each ladder step (and the best single model -> the ensemble): the per-task dev delta
+    against the previous row, its paired bootstrap 95% CI, and whether the CI excludes 0."""
+    from .evaluate import paired_bootstrap
+    runs = {}
+    for variant in {v for step in STEPS for v in step}:
+        try:
+            runs[variant] = results.find_run(f"{variant}-seed{seed}", profile, encoder)
+        except FileNotFoundError:
+            pass
+    steps = list(STEPS)
+    ensemble_dir = results.run_path("07_quartet_ensemble", f"ensemble-seed{seed}")
+    if (ensemble_dir / "predictions-dev.csv").exists() and runs:
+        runs["ensemble"] = ensemble_dir
+        steps.append((best_variant(profile, encoder), "ensemble"))
+    rows = []
+    for before, after in steps:
+        if before not in runs or after not in runs:
+            continue
+        a, b = (pd.read_csv(runs[v] / "predictions-dev.csv", dtype={"id": str}) for v in (before, after))
+        for task in ("sst", "para", "sts"):
+            if (a["task"] == task).any() and (b["task"] == task).any():
+                rows.append({"step": f"{before} -> {after}", "profile": profile, "encoder": encoder, "seed": seed,
+                             **paired_bootstrap(task, a[a["task"] == task], b[b["task"] == task], n_boot)})
+    return pd.DataFrame(rows)
+
+
 def results_section() -> str:
     """The README's results block, from reports/tables."""
     parts = []

@@ -99,3 +99,21 @@ def test_failed_notebook_is_reported_and_others_run(isolated, tmp_path, monkeypa
     assert [(s["notebook"], s["status"]) for s in summary] == [("01_ok", "ok"), ("02_bad", "failed"), ("03_ok", "ok")]
     assert "RuntimeError" in summary[1]["error"] and "broken on purpose" in summary[1]["error"]
     assert "FAILED 02_bad" in capsys.readouterr().err
+
+
+def test_figures_rebuild_from_saved_results(pipeline, tiny_encoder_dir, monkeypatch, tmp_path):
+    """`make figures`: results.md, figures and significance from saved results only."""
+    code, summary, root = pipeline
+    monkeypatch.setenv("QUARBERT_RUNS", str(root / "runs"))
+    monkeypatch.setenv("QUARBERT_REPORTS", str(root / "reports"))
+    from quarbert_lib import experiment, figures
+    monkeypatch.setattr(experiment, "Trainer", None)          # nothing may train
+    out = figures.rebuild("smoke", str(tiny_encoder_dir), n_boot=50)
+    text = out.read_text()
+    for heading in ("Table 1", "Table 2", "Table 3", "Figure 3", "Figure 4", "paired bootstrap", "Cost per variant"):
+        assert heading in text, heading
+    significance = pd.read_csv(root / "reports" / "tables" / "significance.csv")
+    assert "baseline-finetune -> sampling" in set(significance["step"])
+    assert set(significance["task"]) == {"sst", "para", "sts"}
+    assert (significance["ci_low"] <= significance["delta"] + 1e-12).all()
+    assert (root / "reports" / "figures" / "prediction_distributions_ensemble.png").exists()

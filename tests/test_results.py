@@ -100,3 +100,17 @@ def test_readme_results_block_is_generated(isolated, tmp_path):
     assert "| baseline-finetune | minilm-l6 | cpu | 1 |" in text and "| 0.700 |" in text  # overall (0.5 + 0.8 + (0.6 + 1) / 2) / 3
     assert "Data note: quora split note." in text
     assert not report.update_readme(readme)
+
+
+def test_paired_bootstrap_against_a_hand_case():
+    from quarbert_lib.evaluate import paired_bootstrap
+    ids = [f"x{i}" for i in range(200)]
+    gold = [i % 2 for i in range(200)]
+    a = pd.DataFrame({"id": ids, "gold": gold, "prediction": [1 - g if i < 100 else g for i, g in enumerate(gold)]})
+    b = pd.DataFrame({"id": ids, "gold": gold, "prediction": gold})
+    better = paired_bootstrap("para", a, b, n_boot=300)
+    assert better["delta"] == pytest.approx(0.5) and better["significant"] and better["ci_low"] > 0.3
+    same = paired_bootstrap("para", b, b.sample(frac=1, random_state=0), n_boot=100)
+    assert same["delta"] == 0 and same["ci_low"] == same["ci_high"] == 0 and not same["significant"]
+    with pytest.raises(ValueError, match="different examples"):
+        paired_bootstrap("para", a, b.iloc[1:])
