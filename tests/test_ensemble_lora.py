@@ -9,7 +9,6 @@ import torch
 
 from quarbert_lib import ensemble
 from quarbert_lib.config import LoraSettings, ModelConfig, profile_config
-
 from quarbert_lib.experiment import run_experiment
 from quarbert_lib.lora import LoraQuartet, expected_lora_params, wrap_encoder
 from quarbert_lib.model import MultitaskBERT, load_encoder
