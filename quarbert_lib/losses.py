@@ -240,7 +240,6 @@ class MultitaskObjective(nn.Module):
         super().__init__()
         self.losses = nn.ModuleDict({t: TaskLoss(TASKS[t].kind) for t in tasks})
         self.regularizers = nn.ModuleDict(regularizers or {})
-        self.last_terms: dict[str, float] = {}
 
     def forward(self, model: nn.Module, task: str, batch: dict) -> torch.Tensor:
         if not len(self.regularizers):
@@ -249,10 +248,8 @@ class MultitaskObjective(nn.Module):
         embeds = model.input_embeddings(batch)
         out = model(task, batch, inputs_embeds=embeds)
         loss = self.losses[task](out, batch["labels"])
-        for name, regularizer in self.regularizers.items():
-            term = regularizer(model, task, batch, embeds, out, rng)
-            self.last_terms[name] = float(term.detach())
-            loss = loss + term
+        for regularizer in self.regularizers.values():
+            loss = loss + regularizer(model, task, batch, embeds, out, rng)
         return loss
 
     def after_step(self, model: nn.Module) -> None:
