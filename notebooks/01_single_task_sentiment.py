@@ -44,7 +44,7 @@ for task in ["sst", "cfimdb"]:
             cfg = profile_config(profile, tasks=[task], model__encoder=encoder, train__seed=seed, **overrides)
             name = f"{task}-{mode}-seed{seed}"
             runs.append(run_experiment(cfg, NOTEBOOK, name, force=force))
-            run_dirs[f"{task}-{mode}"] = results.run_path(NOTEBOOK, name)
+            run_dirs[f"{task}-{mode}"] = results.run_path(profile, NOTEBOOK, name)
         rows.append(report.single_task_row(task, mode, runs))
 
 # %% [markdown]

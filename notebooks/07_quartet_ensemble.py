@@ -65,7 +65,7 @@ calibration = ensemble.fit_calibration(ensemble.load_predictions(members, "calib
 calibrated = ensemble.ensemble(dev, calibration)
 display(pd.DataFrame(calibration).T)
 
-out_dir = results.run_path(NOTEBOOK, f"ensemble-seed{seed}")
+out_dir = results.run_path(profile, NOTEBOOK, f"ensemble-seed{seed}")
 results.write_csv(out_dir / "predictions-dev.csv", plain)
 results.write_csv(out_dir / "predictions-dev-calibrated.csv", calibrated)
 test = ensemble.ensemble(ensemble.load_predictions(members, "test", missing_ok=True))

@@ -141,7 +141,7 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     unless ``force``. A partial run (checkpoint.pt) of the same config resumes.
     """
     cfg.validate()
-    path = results.run_path(notebook, run_name)
+    path = results.run_path(cfg.profile, notebook, run_name)
     config = cfg.to_dict()
     if not force and results.is_complete(path, config):
         print(f"[quarbert] {notebook}/{run_name}: complete, skipped (force=True retrains)")
@@ -215,7 +215,7 @@ def run_variant(notebook: str, variant: str, profile: str, seeds: list[int], enc
         cfg = variant_config(variant, profile, model__encoder=encoder, train__seed=seed, **overrides)
         name = f"{run_prefix or variant}-seed{seed}"
         runs.append(run_experiment(cfg, notebook, name, force=force))
-        folders[name] = results.run_path(notebook, name)
+        folders[name] = results.run_path(profile, notebook, name)
     return runs, folders
 
 

@@ -67,7 +67,7 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000
             sources[best] = results.find_run(f"{best}-seed0", profile, encoder) / "predictions-dev.csv"
         except FileNotFoundError:
             pass
-    ensemble = results.run_path("07_quartet_ensemble", "ensemble-seed0") / "predictions-dev.csv"
+    ensemble = results.run_path(profile, "07_quartet_ensemble", "ensemble-seed0") / "predictions-dev.csv"
     if ensemble.exists():
         sources["ensemble"] = ensemble
     if sources:

@@ -154,7 +154,7 @@ def significance_table(profile: str, encoder: str, seed: int = 0, n_boot: int = 
         except FileNotFoundError:
             pass
     steps = list(STEPS)
-    ensemble_dir = results.run_path("07_quartet_ensemble", f"ensemble-seed{seed}")
+    ensemble_dir = results.run_path(profile, "07_quartet_ensemble", f"ensemble-seed{seed}")
     if (ensemble_dir / "predictions-dev.csv").exists() and runs:
         runs["ensemble"] = ensemble_dir
         steps.append((best_variant(profile, encoder), "ensemble"))

@@ -23,8 +23,10 @@ from .paths import REPO_ROOT, runs_dir
 from .tasks import TASKS
 
 
-def run_path(notebook: str, run_name: str) -> Path:
-    return runs_dir() / notebook / run_name
+def run_path(profile: str, notebook: str, run_name: str) -> Path:
+    """A run's folder: runs/<profile>/<notebook>/<run_name>. The profile is part of the path so a
+    smoke rerun of a notebook never retrains over (or replaces) the cpu or paper runs."""
+    return runs_dir() / profile / notebook / run_name
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -89,8 +91,9 @@ def git_commit() -> str:
 
 def collect_runs(notebook: str | None = None) -> pd.DataFrame:
     """Every complete run's metrics.json as one row (optionally one notebook's)."""
-    root = runs_dir() / notebook if notebook else runs_dir()
-    rows = [read_json(p) for p in sorted(root.rglob("metrics.json"))] if root.exists() else []
+    root = runs_dir()
+    found = sorted(root.rglob("metrics.json")) if root.exists() else []
+    rows = [read_json(p) for p in found if notebook is None or p.parent.parent.name == notebook]
     return pd.DataFrame(rows)
 
 

@@ -99,7 +99,7 @@ def test_lora_runs_reload_merge_and_serve_mixed(isolated, tiny_encoder_dir):
         cfg = profile_config("smoke", tasks=tasks, model__encoder=str(tiny_encoder_dir), train__max_steps=3,
                              train__seed=seed, **lora)
         metrics = run_experiment(cfg, "lora", name)
-        folders[name] = (run_path("lora", name), cfg)
+        folders[name] = (run_path("smoke", "lora", name), cfg)
         assert metrics["params_trainable"] / metrics["params_total"] < 0.05
         assert (folders[name][0] / "adapter" / "adapter_config.json").exists()
     quartet = LoraQuartet(folders)

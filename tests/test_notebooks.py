@@ -64,7 +64,7 @@ def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
         costs = pd.read_csv(tables / "costs.csv").set_index("variant")
         assert costs.loc["sampling", "relative"] == 1.0
         assert list(costs.index) == ["sampling", "advreg-only", "smart", "smart-cosine", "smart-simcse"]
-        run = json.loads((root / "runs" / "06_simcse" / "smart-simcse-seed0" / "metrics.json").read_text())
+        run = json.loads((root / "runs" / "smoke" / "06_simcse" / "smart-simcse-seed0" / "metrics.json").read_text())
         assert run["simcse_steps"] == 2 and run["simcse_sentences"] > 0
     if notebook.startswith("07"):
         members = [m for m in ablation.index if m.startswith("ensemble")]

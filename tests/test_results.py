@@ -16,8 +16,8 @@ def _cfg(encoder, **kw):
 def test_run_writes_registry_files_and_skips_when_complete(isolated, tiny_encoder_dir, monkeypatch):
     cfg = _cfg(tiny_encoder_dir)
     first = experiment.run_experiment(cfg, "nb", "run")
-    path = results.run_path("nb", "run")
-    assert path == isolated / "runs" / "nb" / "run"
+    path = results.run_path("smoke", "nb", "run")
+    assert path == isolated / "runs" / "smoke" / "nb" / "run"
     for name in ("config.json", "metrics.json", "history.csv", "predictions-dev.csv", "model.pt",
                  "sst-test-output.csv", "sts-test-output.csv"):
         assert (path / name).exists(), name
