@@ -16,8 +16,7 @@ import pandas as pd
 import torch
 
 from . import results
-from .config import ExperimentConfig, variant_config
-from .config import TrainConfig
+from .config import ExperimentConfig, TrainConfig, profile_seeds, variant_config
 from .data import Example, TaskData, load_task
 from .evaluate import mean_normalized_score, metrics_of, predict
 from .losses import MomentumTeacher, MultitaskObjective, SimCSEObjective, SimCSERegularizer, SmartRegularizer
@@ -219,11 +218,12 @@ def run_variant(notebook: str, variant: str, profile: str, seeds: list[int], enc
     return runs, folders
 
 
-def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: list[int], encoder: str = "minilm-l6",
-                    force: bool = False) -> tuple[pd.DataFrame, dict[str, Path]]:
-    """Train (or skip) every seed of each variant, upsert their rows into reports/tables/ablation.csv;
-    return this profile's and encoder's rows and the run folders."""
+def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: list[int] | None = None,
+                    encoder: str = "minilm-l6", force: bool = False) -> tuple[pd.DataFrame, dict[str, Path]]:
+    """Train (or skip) every seed of each variant (None: the profile's seeds), upsert their rows
+    into reports/tables/ablation.csv; return this profile's and encoder's rows and the run folders."""
     from . import report
+    seeds = profile_seeds(profile, seeds)
     rows, folders = [], {}
     for variant in variants:
         runs, found = run_variant(notebook, variant, profile, seeds, encoder, force)
