@@ -71,6 +71,10 @@ def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
         assert ablation.loc["ensemble", "params_total"] > 3 * ablation.loc["sampling", "params_total"]
         subsets = pd.read_csv(tables / "ensemble_subsets.csv")
         assert len(subsets) == 15 + 1 and members
+    if notebook.startswith("09"):
+        text = (root / "reports" / "results.md").read_text()
+        assert "## Table 2: the ablation ladder" in text and "## Figure 3" in text
+        assert (root / "reports" / "tables" / "significance.csv").exists()
     if notebook.startswith("08"):
         row = ablation.loc["ensemble-lora"]
         assert row["params_trainable"] / row["params_total"] <= 0.05
