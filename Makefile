@@ -7,7 +7,7 @@ PROFILE ?= cpu
 ONLY ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv reproduce figures test browser-check clean-runs
+.PHONY: venv reproduce figures test bench browser-check clean-runs
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ reproduce: venv
 # Rebuild every figure, reports/results.md and the README table from saved results, without training.
 figures: venv
 	$(BIN)/python -m quarbert_lib.figures --profile $(PROFILE)
+
+# Naive vs default training/inference throughput, FLOP floor, regularizer and LoRA step costs,
+# quartet serving -> reports/tables/bench.csv and reports/benchmarks.md (about 10 minutes here).
+bench: venv
+	$(BIN)/python -m quarbert_lib.bench --profile $(PROFILE)
 
 # Debian's Chromium for the real-browser test; Playwright's own browser download fails offline.
 CHROMIUM := /usr/bin/chromium
