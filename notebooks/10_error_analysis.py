@@ -9,7 +9,7 @@
 # in code. The offline Quora split caveat applies (see notebook 02).
 
 # %% tags=["parameters"]
-profile = "cpu"          # smoke | cpu | paper (used to pick the default source)
+profile = "cpu"          # smoke | cpu | paper: whose registry runs to browse
 source = "auto"          # "auto": the quartet ensemble if it exists, else the latest ladder run; or "notebook/run"
 
 # %%
@@ -20,7 +20,7 @@ from quarbert_lib import browser
 from quarbert_lib.paths import tables_dir
 from quarbert_lib.results import write_csv
 
-sources = browser.registry_predictions()
+sources = browser.registry_predictions(profile)
 preferred = [s for s in sources if s.startswith("07_quartet_ensemble/")] + sorted(
     (s for s in sources if s[:2] in {"02", "03", "04", "05", "06"} and "/sweep-" not in s), reverse=True)
 chosen = preferred[0] if source == "auto" else source

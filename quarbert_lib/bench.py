@@ -21,29 +21,32 @@ from pathlib import Path
 import pandas as pd
 
 from .config import variant_config
-from .experiment import build_objective, load_task_data
+from .experiment import build_objective, load_task_data, param_groups
 from .model import build_model, pick_device
 from .paths import REPO_ROOT
 from .train import Trainer
 
 
-def step_costs(variants: list[str], profile: str = "cpu", encoder: str = "minilm-l6", steps: int = 9,
-               warmup: int = 3, baseline: str = "sampling") -> pd.DataFrame:
+def step_costs(variants: list[str] | dict[str, tuple[str, dict]], profile: str = "cpu", encoder: str = "minilm-l6",
+               steps: int = 9, warmup: int = 3, baseline: str = "sampling") -> pd.DataFrame:
     """Median seconds per optimizer step after ``warmup`` steps, each variant on the same
-    round-robin batches (so every task is timed equally); ``relative`` divides by ``baseline``."""
-    names = list(dict.fromkeys([baseline, *variants]))
+    round-robin batches (so every task is timed equally); ``relative`` divides by ``baseline``.
+    ``variants``: ladder variant names, or {label: (variant, overrides)} for other settings."""
+    if not isinstance(variants, dict):
+        variants = {v: (v, {}) for v in variants}
+    variants = {baseline: (baseline, {}), **variants}
     data, rows = None, []
-    for variant in names:
+    for label, (variant, overrides) in variants.items():
         cfg = variant_config(variant, profile, model__encoder=encoder, train__max_steps=warmup + steps,
-                             train__sampler="round-robin")
-        model, tokenizer = build_model(cfg.tasks, cfg.model, seed=0)
+                             train__sampler="round-robin", **overrides)
+        model, tokenizer = build_model(cfg.tasks, cfg.model, seed=0, lora=cfg.lora)
         if data is None:  # one tokenization for all variants (same encoder, same tokenizer)
             data, *_ = load_task_data(cfg, tokenizer)
         seconds: list[float] = []
         record = lambda t: seconds.append(t.state.train_seconds - sum(seconds))  # noqa: E731
         Trainer(model, build_objective(cfg, model), data["train"], cfg.train, device=pick_device(cfg.train.device),
-                callbacks=[record]).fit()
-        rows.append({"variant": variant, "profile": profile, "encoder": encoder, "steps_timed": steps,
+                callbacks=[record], param_groups=param_groups(model, cfg)).fit()
+        rows.append({"variant": label, "profile": profile, "encoder": encoder, "steps_timed": steps,
                      "seconds_per_step": statistics.median(seconds[warmup:])})
     df = pd.DataFrame(rows)
     df["relative"] = df["seconds_per_step"] / df.loc[df["variant"] == baseline, "seconds_per_step"].iloc[0]
@@ -118,15 +121,179 @@ def serving_costs(setups: dict[str, tuple[str, dict[str, Path]]]) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
+# -- the whole benchmark: `python -m quarbert_lib.bench` / `make bench` ------------------------
+TARGETS = {"train_speedup": 3.0, "inference_speedup": 4.0, "floor_fraction": 0.40, "smart_k1": 2.5, "smart_k0": 2.0,
+           "reproduce_minutes": 45.0, "best_overall": 0.76}
+STEP_SETTINGS = {"SMART K=1 (AdvReg)": ("advreg-only", {}),
+                 "SMART K=0 (noise only, R3F)": ("advreg-only", {"smart__steps": 0}),
+                 "MBPP only": ("sampling", {"mbpp__enabled": True}),
+                 "SMART K=1 + MBPP": ("smart", {}),
+                 "LoRA (r=8, qkv)": ("sampling", {"lora__enabled": True})}
+
+
+def machine() -> dict:
+    import platform
+
+    import torch
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "gpu": gpu, "python": platform.python_version()}
+
+
+def reproduce_summary(profile: str = "cpu", encoder: str = "minilm-l6") -> dict:
+    """Wall time of the last `make reproduce` (reports/executed/summary.json) and the best overall
+    dev score of this profile in reports/tables/ablation.csv."""
+    from .paths import reports_dir, tables_dir
+    out = {}
+    summary = reports_dir() / "executed" / "summary.json"
+    if summary.exists():
+        notebooks = json.loads(summary.read_text())
+        out["reproduce_minutes"] = sum(n["seconds"] for n in notebooks) / 60
+        out["reproduce_notebooks"] = ", ".join(f"{n['notebook'][:2]} {n['seconds'] / 60:.1f}" for n in notebooks)
+    table = tables_dir() / "ablation.csv"
+    if table.exists():
+        df = pd.read_csv(table)
+        df = df[(df["profile"] == profile) & (df["encoder"] == encoder)]
+        if len(df):
+            best = df.loc[df["overall"].idxmax()]
+            out["best_overall"], out["best_variant"] = float(best["overall"]), best["variant"]
+    return out
+
+
+def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 64, reps: int = 3,
+              cost_steps: int = 9, quartet: bool = True) -> tuple[pd.DataFrame, Path]:
+    """Every measurement of issue 6 in one process: reports/tables/bench.csv and reports/benchmarks.md."""
+    import torch
+
+    from . import speed
+    from .data import TaskData
+    from .paths import reports_dir, tables_dir
+    from .results import find_run, write_csv
+    from .tasks import TASKS
+
+    t0 = time.perf_counter()
+    cfg = variant_config("sampling", profile, model__encoder=encoder)
+    _, tokenizer = build_model(cfg.tasks, cfg.model)
+    data, *_ = load_task_data(cfg, tokenizer)
+    sample = {t: TaskData(TASKS[t], d.examples[:per_task], tokenizer, cfg.data.max_length) for t, d in data["train"].items()}
+    rate = speed.gemm_rate()
+    rows = [{"section": "gemm", "path": "fp32 matrix product", "gflop_s": rate / 1e9}]
+    rows += speed.throughput(encoder, tokenizer, sample, cfg.train.batch_size, cfg.train.eval_batch_size, reps, rate)
+    costs = step_costs(STEP_SETTINGS, profile, encoder, steps=cost_steps)
+    rows += [{"section": "step", "path": r.variant, "seconds_per_step": r.seconds_per_step, "relative": r.relative}
+             for r in costs.itertuples()]
+    if quartet:
+        try:
+            from .report import best_variant   # the quartets of notebooks 07 and 08
+            members = {m: find_run(f"lora-{m}-seed0", profile, encoder) for m in ("sst", "para", "sts", "multitask")}
+            full = {m: find_run(f"specialist-{m}-seed0", profile, encoder) for m in ("sst", "para", "sts")}
+            full["multitask"] = find_run(f"{best_variant(profile, encoder)}-seed0", profile, encoder)
+            serving = serving_costs({"four full models": ("full", full), "LoRA quartet, one backbone": ("lora-quartet", members)})
+            rows += [{"section": "quartet", "path": r.setup, "seconds": r.inference_seconds,
+                      "params_held": r.params_held, "rss_models_mb": r.rss_models_mb} for r in serving.itertuples()]
+        except FileNotFoundError as e:
+            print(f"[bench] quartet serving skipped: {e}", file=sys.stderr)
+    df = pd.DataFrame(rows)
+    df["torch"], df["threads"], df["device"] = torch.__version__, torch.get_num_threads(), "cpu"
+    write_csv(tables_dir() / "bench.csv", df)
+    out = reports_dir() / "benchmarks.md"
+    from .results import atomic_write_text
+    atomic_write_text(out, benchmarks_markdown(df, machine(), reproduce_summary(profile, encoder),
+                                               time.perf_counter() - t0, per_task, reps))
+    return df, out
+
+
+def _get(df: pd.DataFrame, section: str, path: str, column: str) -> float:
+    hit = df[(df["section"] == section) & (df["path"] == path)]
+    return float(hit[column].iloc[0]) if len(hit) else float("nan")
+
+
+def targets(df: pd.DataFrame, summary: dict) -> list[tuple[str, float, str, bool]]:
+    """(what, measured, target, met) for each of issue 6's targets."""
+    train = _get(df, "train", "default", "sentences_per_s") / _get(df, "train", "naive", "sentences_per_s")
+    infer = _get(df, "inference", "default", "sentences_per_s") / _get(df, "inference", "naive", "sentences_per_s")
+    floor = _get(df, "train", "default", "floor_fraction")
+    k1 = _get(df, "step", "SMART K=1 (AdvReg)", "relative")
+    k0 = _get(df, "step", "SMART K=0 (noise only, R3F)", "relative")
+    t = TARGETS
+    out = [("training throughput, default / naive", train, f">= {t['train_speedup']:g}x", train >= t["train_speedup"]),
+           ("inference throughput, default / naive", infer, f">= {t['inference_speedup']:g}x", infer >= t["inference_speedup"]),
+           ("default training step, share of its FLOP floor", floor, f">= {t['floor_fraction']:.0%}", floor >= t["floor_fraction"]),
+           ("SMART K=1 step / plain step", k1, f"<= {t['smart_k1']:g}x", k1 <= t["smart_k1"]),
+           ("SMART K=0 step / plain step", k0, f"<= {t['smart_k0']:g}x", k0 <= t["smart_k0"])]
+    if "reproduce_minutes" in summary:
+        m = summary["reproduce_minutes"]
+        out.append(("`make reproduce` (cpu) wall minutes, last run", m, f"<= {t['reproduce_minutes']:g}", m <= t["reproduce_minutes"]))
+    if "best_overall" in summary:
+        b = summary["best_overall"]
+        out.append((f"best overall dev score ({summary['best_variant']})", b, f">= {t['best_overall']:g}", b >= t["best_overall"]))
+    return out
+
+
+def benchmarks_markdown(df: pd.DataFrame, info: dict, summary: dict, seconds: float, per_task: int, reps: int) -> str:
+    from .report import markdown_table
+    fmt = lambda x, f="{:.2f}": "" if pd.isna(x) else f.format(x)  # noqa: E731
+    lines = ["# Benchmarks", "", "Generated by `python -m quarbert_lib.bench` (`make bench`); numbers in "
+             "`reports/tables/bench.csv`. Do not edit by hand.", "",
+             f"Machine: {info['cpu']}, {info['cores']} cores, {info['threads']} torch threads, torch {info['torch']}, "
+             f"Python {info['python']}" + (f", GPU {info['gpu']}" if info.get("gpu") else ", no GPU") + ". "
+             f"Each figure is the median of {reps} passes after one warm-up pass, over the first {per_task} training "
+             f"examples of each task (MiniLM, batch 16); the whole benchmark took {seconds / 60:.1f} min.", "",
+             f"GEMM rate measured in the same run: {fmt(_get(df, 'gemm', 'fp32 matrix product', 'gflop_s'), '{:.1f}')} GFLOP/s "
+             "(fp32, 1536 x 1536).", "", "## Training paths", "",
+             markdown_table(["path", "sentences/s", "x naive", "GFLOP/step", "FLOP floor reached", "what"],
+                            [[r.path, fmt(r.sentences_per_s, "{:.1f}"),
+                              fmt(r.sentences_per_s / _get(df, "train", "naive", "sentences_per_s")),
+                              fmt(r.gflop_per_step, "{:.1f}"), fmt(r.floor_fraction, "{:.0%}"), r.note]
+                             for r in df[df["section"] == "train"].itertuples()]), "",
+             "The FLOP floor is the step's matrix FLOPs (torch's FlopCounterMode, forward and backward) divided by "
+             "the GEMM rate; padding to 128 multiplies the FLOPs, so the naive path can reach a larger share of "
+             "a much larger floor.", "", "## Inference", "",
+             markdown_table(["path", "sentences/s", "x naive", "what"],
+                            [[r.path, fmt(r.sentences_per_s, "{:.1f}"),
+                              fmt(r.sentences_per_s / _get(df, "inference", "naive", "sentences_per_s")), r.note]
+                             for r in df[df["section"] == "inference"].itertuples()]), "",
+             "## Regularizer and LoRA steps against a plain step", "",
+             markdown_table(["step", "seconds / step", "relative"],
+                            [[r.path, fmt(r.seconds_per_step, "{:.3f}"), fmt(r.relative) + "x"]
+                             for r in df[df["section"] == "step"].itertuples()]), ""]
+    quartet = df[df["section"] == "quartet"]
+    if len(quartet):
+        lines += ["## Quartet inference (each setup in a fresh process, all four members' dev sets)", "",
+                  markdown_table(["setup", "inference s", "parameters held", "model memory MB"],
+                                 [[r.path, fmt(r.seconds, "{:.1f}"), f"{int(r.params_held):,}", fmt(r.rss_models_mb, "{:.0f}")]
+                                  for r in quartet.itertuples()]), ""]
+    lines += ["## Targets (issue 6)", "",
+              markdown_table(["target", "measured", "wanted", "met"],
+                             [[w, fmt(m, "{:.3f}"), t, "yes" if ok else "no"] for w, m, t, ok in targets(df, summary)]), ""]
+    if "reproduce_notebooks" in summary:
+        lines += [f"Last `make reproduce` minutes per notebook: {summary['reproduce_notebooks']} "
+                  "(reports/executed/summary.json; a partial rerun lists only the notebooks it ran).", ""]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m quarbert_lib.bench")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="python -m quarbert_lib.bench",
+                                     description="Speed benchmarks (no command: the whole benchmark, as `make bench`).")
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--encoder", default="minilm-l6")
+    parser.add_argument("--per-task", type=int, default=64, help="training examples per task in the timed sample")
+    parser.add_argument("--reps", type=int, default=3, help="timed passes (after one warm-up); the median is reported")
+    parser.add_argument("--cost-steps", type=int, default=9, help="timed steps per regularizer setting")
+    parser.add_argument("--no-quartet", action="store_true", help="skip quartet serving (needs notebooks 07-08 runs)")
+    sub = parser.add_subparsers(dest="command")
     s = sub.add_parser("serve", help="load members and predict their dev sets; print one JSON line")
     s.add_argument("--mode", choices=["full", "lora-quartet"], required=True)
     s.add_argument("members", nargs="+", metavar="NAME=RUN_DIR")
     args = parser.parse_args(argv)
-    members = dict(m.split("=", 1) for m in args.members)
-    print(json.dumps(serve(args.mode, {n: Path(f) for n, f in members.items()})))
+    if args.command == "serve":
+        members = dict(m.split("=", 1) for m in args.members)
+        print(json.dumps(serve(args.mode, {n: Path(f) for n, f in members.items()})))
+        return 0
+    df, out = run_bench(args.profile, args.encoder, args.per_task, args.reps, args.cost_steps, not args.no_quartet)
+    print(out.read_text())
     return 0
 
 

@@ -100,10 +100,11 @@ def quora_errors_by_overlap(predictions: pd.DataFrame, bins=(0.0, 0.2, 0.4, 0.6,
     return pd.DataFrame(rows)
 
 
-def registry_predictions() -> dict[str, "Path"]:
-    """Every run or ensemble folder in the registry that holds dev predictions, by 'notebook/run'."""
+def registry_predictions(profile: str) -> dict[str, "Path"]:
+    """Every run or ensemble folder of one profile's registry that holds dev predictions,
+    by 'notebook/run'."""
     from .paths import runs_dir
-    root = runs_dir()
+    root = runs_dir() / profile
     found = sorted(root.rglob("predictions-dev.csv")) if root.exists() else []
     return {str(p.parent.relative_to(root)): p for p in found}
 

@@ -300,6 +300,22 @@ VARIANTS["smart-cosine"] = {**VARIANTS["smart"], "model__sts_head": "cosine-sigm
 VARIANTS["smart-simcse"] = {**VARIANTS["smart-cosine"], "simcse__stage": True, "simcse__joint_weight": 0.1}
 
 
+# Seeds of each ladder row by profile. The dev sets are small (SST dev 1,101 sentences), so one
+# run's luck can exceed an ablation step: the cpu profile trains every ladder row three times.
+PROFILE_SEEDS: dict[str, list[int]] = {"smoke": [0], "cpu": [0, 1, 2], "paper": [0, 1, 2]}
+
+
+def profile_seeds(profile: str, seeds: list[int] | None = None) -> list[int]:
+    """``seeds`` when given, else the profile's default seeds for ladder rows."""
+    if seeds is not None:
+        if not seeds:
+            raise ConfigError("config field 'seeds' is empty: give at least one seed or None for the profile's")
+        return list(seeds)
+    if profile not in PROFILES:
+        raise ConfigError(f"config field 'profile' = {profile!r} is not allowed: expected one of {PROFILES}")
+    return list(PROFILE_SEEDS[profile])
+
+
 def variant_config(variant: str, profile: str, **overrides: Any) -> ExperimentConfig:
     """A ladder variant's config under a profile; ``overrides`` win over the variant's."""
     if variant not in VARIANTS:

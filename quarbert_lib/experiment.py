@@ -15,9 +15,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from . import results
-from .config import ExperimentConfig, variant_config
-from .config import TrainConfig
+from . import distributed, results
+from .config import ExperimentConfig, TrainConfig, profile_seeds, variant_config
 from .data import Example, TaskData, load_task
 from .evaluate import mean_normalized_score, metrics_of, predict
 from .losses import MomentumTeacher, MultitaskObjective, SimCSEObjective, SimCSERegularizer, SmartRegularizer
@@ -143,19 +142,23 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     cfg.validate()
     path = results.run_path(cfg.profile, notebook, run_name)
     config = cfg.to_dict()
+    device, pair = pick_device(cfg.train.device), cfg.model.pair_encoding
+    distributed.setup(device)            # under torchrun / accelerate launch; a no-op otherwise
     if not force and results.is_complete(path, config):
         print(f"[quarbert] {notebook}/{run_name}: complete, skipped (force=True retrains)")
         return results.read_json(path / "metrics.json")
+    main = distributed.is_main()
     stale = (path / "config.json").exists() and not results.same_config(results.read_json(path / "config.json"), config)
-    if force or stale:
+    if main and (force or stale):
         for name in ("metrics.json", CHECKPOINT, BEST):
             (path / name).unlink(missing_ok=True)
-    results.write_json(path / "config.json", config)
+    if main:
+        results.write_json(path / "config.json", config)
+    distributed.barrier()                # every rank sees the same folder before resuming from it
 
     wall0 = time.perf_counter()
     model, tokenizer = build_model(cfg.tasks, cfg.model, seed=cfg.train.seed, lora=cfg.lora)
     data, skipped, notes, summaries = load_task_data(cfg, tokenizer)
-    device, pair = pick_device(cfg.train.device), cfg.model.pair_encoding
     torch.manual_seed(cfg.train.seed)
 
     last_eval: dict = {}
@@ -177,6 +180,8 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     print(f"[quarbert] {notebook}/{run_name}: {trainer.total_steps()} steps on {device}; " + "; ".join(summaries),
           file=sys.stderr)
     state = trainer.fit()
+    if not main:                         # rank 0 predicts and writes the results
+        return {"rank": distributed.rank(), "steps": state.global_step}
 
     # The final evaluation already predicted dev with the best weights when they are the last ones.
     reuse = {"dev": last_eval["frames"]} if last_eval and state.best_step == state.global_step else {}
@@ -199,7 +204,7 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
         "smart_skipped_nonfinite": getattr(objective.regularizers["smart"], "skipped", 0)
         if "smart" in objective.regularizers else 0,
         "skipped_rows": skipped, "git_commit": results.git_commit(), "device": str(device),
-        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "torch": torch.__version__, "threads": torch.get_num_threads(), "processes": distributed.world_size(),
     }
     results.write_json(path / "metrics.json", out)   # last: marks the run complete
     (path / CHECKPOINT).unlink(missing_ok=True)      # resumable state is no longer needed
@@ -219,11 +224,12 @@ def run_variant(notebook: str, variant: str, profile: str, seeds: list[int], enc
     return runs, folders
 
 
-def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: list[int], encoder: str = "minilm-l6",
-                    force: bool = False) -> tuple[pd.DataFrame, dict[str, Path]]:
-    """Train (or skip) every seed of each variant, upsert their rows into reports/tables/ablation.csv;
-    return this profile's and encoder's rows and the run folders."""
+def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: list[int] | None = None,
+                    encoder: str = "minilm-l6", force: bool = False) -> tuple[pd.DataFrame, dict[str, Path]]:
+    """Train (or skip) every seed of each variant (None: the profile's seeds), upsert their rows
+    into reports/tables/ablation.csv; return this profile's and encoder's rows and the run folders."""
     from . import report
+    seeds = profile_seeds(profile, seeds)
     rows, folders = [], {}
     for variant in variants:
         runs, found = run_variant(notebook, variant, profile, seeds, encoder, force)

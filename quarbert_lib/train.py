@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed
 from .config import TrainConfig
 from .sampler import epoch_schedule
 
@@ -104,7 +105,7 @@ class Trainer:
 
     # -- checkpoints --------------------------------------------------------------
     def save_checkpoint(self) -> None:
-        if self.out_dir is None:
+        if self.out_dir is None or not distributed.is_main():
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
         atomic_torch_save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -133,22 +134,27 @@ class Trainer:
         return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
     def _step(self, task: str, idx: list[int]) -> float | None:
-        batch = self._to_device(self.train_data[task].collate(idx, self.pair_encoding))
-        loss = self.objective(self.model, task, batch)
-        if not torch.isfinite(loss):
-            self.optimizer.zero_grad(set_to_none=True)
-            return None
+        rows = distributed.shard(idx)      # all of idx in one process; this rank's slice under torchrun
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = None
+        if rows:
+            batch = self._to_device(self.train_data[task].collate(rows, self.pair_encoding))
+            loss = self.objective(self.model, task, batch)
+        finite = loss is None or bool(torch.isfinite(loss))
+        if not distributed.all_finite(finite, self.device):
+            return None
+        if loss is not None:
+            loss.backward()
+        distributed.average_gradients(self.params, len(rows) / len(idx))
         if self.cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
         self.optimizer.step()
         if hasattr(self.objective, "after_step"):
             self.objective.after_step(self.model)  # e.g. the MBPP teacher's EMA update
-        return loss.item()
+        return loss.item() if loss is not None else 0.0
 
     def _evaluate(self) -> None:
-        if self.evaluate is None:
+        if self.evaluate is None or not distributed.is_main():
             return
         t0 = time.perf_counter()
         self.model.eval()
@@ -170,7 +176,8 @@ class Trainer:
         self.try_resume()
         self.model.train()
         total, consecutive_bad = self.total_steps(), 0
-        bar = tqdm(total=total, initial=self.state.global_step, desc="train", unit="step", mininterval=5)
+        bar = tqdm(total=total, initial=self.state.global_step, desc="train", unit="step", mininterval=5,
+                   disable=not distributed.is_main())
         st = self.state
         budget_left = lambda: self.cfg.max_steps is None or self.state.global_step < self.cfg.max_steps  # noqa: E731
         while self.state.epoch < self.cfg.epochs and budget_left():
@@ -208,6 +215,7 @@ class Trainer:
             self._evaluate()
             self.save_checkpoint()
         bar.close()
+        distributed.barrier()   # rank 0 has written the best weights
         if self.out_dir is not None and (self.out_dir / BEST).exists():
             self.model.load_state_dict(torch.load(self.out_dir / BEST, map_location=self.device))
         return self.state

@@ -53,3 +53,14 @@ def test_every_field_has_help():
     for cls in (ExperimentConfig, DataConfig, ModelConfig, TrainConfig):
         for f in dataclasses.fields(cls):
             assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help text"
+
+
+def test_profile_seeds_default_and_explicit():
+    from quarbert_lib.config import profile_seeds
+    assert profile_seeds("cpu") == [0, 1, 2]
+    assert profile_seeds("smoke") == [0]
+    assert profile_seeds("cpu", [4]) == [4]
+    with pytest.raises(ConfigError, match="seeds"):
+        profile_seeds("cpu", [])
+    with pytest.raises(ConfigError, match="profile"):
+        profile_seeds("laptop")

@@ -54,6 +54,10 @@ def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
               "05": ["smart-cosine"], "06": ["smart-simcse"], "07": ["ensemble"], "08": ["ensemble-lora"]}
     for variant in ladder.get(notebook[:2], []):
         assert 0 <= ablation.loc[variant, "sst_acc"] <= 1, variant
+    if notebook.startswith("03"):
+        emb = pd.read_csv(tables / "word_embeddings.csv").set_index("word_embeddings")
+        assert list(emb.index) == ["frozen", "trainable"]
+        assert emb.loc["trainable", "params_trainable"] - emb.loc["frozen", "params_trainable"] == 30522 * 32
     if notebook.startswith("04"):
         assert list(pd.read_csv(tables / "lambda_sweep.csv")["lambda"]) == [1.0, 5.0]
         grid = pd.read_csv(tables / "lr_dropout.csv")
@@ -71,6 +75,10 @@ def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
         assert ablation.loc["ensemble", "params_total"] > 3 * ablation.loc["sampling", "params_total"]
         subsets = pd.read_csv(tables / "ensemble_subsets.csv")
         assert len(subsets) == 15 + 1 and members
+    if notebook.startswith("09"):
+        text = (root / "reports" / "results.md").read_text()
+        assert "## Table 2: the ablation ladder" in text and "## Figure 3" in text
+        assert (root / "reports" / "tables" / "significance.csv").exists()
     if notebook.startswith("08"):
         row = ablation.loc["ensemble-lora"]
         assert row["params_trainable"] / row["params_total"] <= 0.05

@@ -146,7 +146,7 @@ def test_sigkill_mid_epoch_then_rerun_matches_an_uninterrupted_run(tmp_path, tin
     _run_cli(clean_env, cfg_path, "r")
 
     proc = _run_cli(cut_env, cfg_path, "r", wait=False)
-    checkpoint = tmp_path / "cut" / "nb" / "r" / "checkpoint.pt"
+    checkpoint = tmp_path / "cut" / "smoke" / "nb" / "r" / "checkpoint.pt"
     deadline = time.time() + 300
     while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -155,10 +155,10 @@ def test_sigkill_mid_epoch_then_rerun_matches_an_uninterrupted_run(tmp_path, tin
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     state = torch.load(checkpoint, weights_only=False)["state"]
-    assert 0 < state["global_step"] < 2 * 3 * 20 and not (tmp_path / "cut" / "nb" / "r" / "metrics.json").exists()
+    assert 0 < state["global_step"] < 2 * 3 * 20 and not (tmp_path / "cut" / "smoke" / "nb" / "r" / "metrics.json").exists()
     _run_cli(cut_env, cfg_path, "r")                      # resumes from the checkpoint
 
-    clean, cut = tmp_path / "clean" / "nb" / "r", tmp_path / "cut" / "nb" / "r"
+    clean, cut = tmp_path / "clean" / "smoke" / "nb" / "r", tmp_path / "cut" / "smoke" / "nb" / "r"
     a, b = torch.load(clean / "model.pt"), torch.load(cut / "model.pt")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert (clean / "predictions-dev.csv").read_bytes() == (cut / "predictions-dev.csv").read_bytes()
@@ -205,7 +205,7 @@ def test_same_config_and_seed_give_identical_results(tmp_path, monkeypatch, mini
     for name in ("one", "two"):
         monkeypatch.setenv("QUARBERT_RUNS", str(tmp_path / name))
         outs.append((_comparable(experiment.run_experiment(cfg, "nb", "r")),
-                     (tmp_path / name / "nb" / "r" / "predictions-dev.csv").read_bytes()))
+                     (tmp_path / name / "smoke" / "nb" / "r" / "predictions-dev.csv").read_bytes()))
     assert outs[0] == outs[1]
 
 

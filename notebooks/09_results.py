@@ -1,0 +1,64 @@
+# %% [markdown]
+# # 09 · Results: every table and figure, rebuilt from saved results
+#
+# Nothing here trains. The tables under `reports/tables/` (written by notebooks 01-08) and the
+# run registry's saved predictions are the only inputs; this notebook rebuilds
+# `reports/results.md`, its figures under `reports/figures/` and `reports/tables/significance.csv`
+# from them, exactly as `make figures` (`python -m quarbert_lib.figures`) does, and shows them.
+#
+# How to read the numbers:
+# - Rows with `seeds` > 1 report the mean over seeds, and `*_std` columns the standard deviation
+#   across them. The dev sets are small (SST dev 1,101 sentences, STS dev 864 pairs), so one
+#   run's luck can be as large as an ablation step.
+# - Significance is a paired bootstrap over the same dev examples (seed 0's predictions): a step
+#   counts as real when the 95% CI of its delta excludes 0.
+# - Offline, QQP is scored on a fixed hash split of the course's `quora-dev.csv`, not on the
+#   course's dev set (see notebook 02), and the default encoder (all-MiniLM-L6-v2) was trained on
+#   sentence pairs that include Quora duplicates, which flatters QQP.
+
+# %% tags=["parameters"]
+profile = "cpu"          # smoke | cpu | paper
+encoder = "minilm-l6"    # the encoder whose rows to report
+n_boot = 2000            # bootstrap resamples for the significance table
+
+# %%
+import time
+
+import pandas as pd
+from IPython.display import Image, Markdown, display
+
+from quarbert_lib import figures
+from quarbert_lib.paths import figures_dir, tables_dir
+
+t0 = time.perf_counter()
+results_md = figures.rebuild(profile, encoder, n_boot=n_boot)
+print(f"rebuilt {results_md} in {time.perf_counter() - t0:.1f} s, without training")
+
+# %% [markdown]
+# ## Table 2: the ablation ladder, with seeds and std
+
+# %%
+ablation = pd.read_csv(tables_dir() / "ablation.csv")
+mine = ablation[(ablation["profile"] == profile) & (ablation["encoder"] == encoder)]
+columns = [c for c in ("variant", "seeds", "sst_acc", "sst_acc_std", "qqp_acc", "qqp_acc_std", "sts_pearson",
+                       "sts_pearson_std", "overall", "overall_std", "params_total", "params_trainable",
+                       "train_seconds") if c in mine]
+display(mine[columns].round(4))
+
+# %% [markdown]
+# ## Which ladder steps are real
+
+# %%
+significance = tables_dir() / "significance.csv"
+if significance.exists():
+    display(pd.read_csv(significance).round(4))
+
+# %% [markdown]
+# ## The whole report
+# `reports/results.md` as generated; its figures follow.
+
+# %%
+display(Markdown(results_md.read_text()))
+for figure in sorted(figures_dir().glob("*.png")):
+    print(figure.name)
+    display(Image(filename=str(figure)))

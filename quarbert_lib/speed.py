@@ -1,0 +1,189 @@
+"""Training and inference throughput: the naive path against the project's default path, one
+change at a time, and the FLOP floor of a step.
+
+The naive path is the course starter code's: tokenize every batch as it comes, pad every
+sentence to 128 tokens, batches in file order, every parameter trainable, evaluation under
+``no_grad``. The default path tokenizes once, groups batches by length and pads each to its
+own longest row, freezes the word embeddings (cpu profile), and evaluates longest-first
+under ``inference_mode``. All paths see the same examples and run the same model and loss.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .config import ModelConfig
+from .data import Example, TaskData
+from .losses import TaskLoss
+from .model import MultitaskBERT, load_encoder
+from .tasks import TASKS
+
+NAIVE_LENGTH = 128
+
+
+@dataclass
+class StepPath:
+    """One way to run training or inference steps (a row of bench.csv)."""
+    name: str
+    tokenize_each_step: bool
+    pad_to_max: bool
+    length_grouped: bool
+    freeze_word_embeddings: bool
+    help: str
+    attn: str = "sdpa"
+
+
+TRAIN_PATHS = [
+    StepPath("naive", True, True, False, False, "course starter: tokenize per step, pad to 128, file order"),
+    StepPath("+ tokenize once", False, True, False, False, "token ids cached; still padded to 128"),
+    StepPath("+ dynamic padding", False, False, True, False, "length-grouped batches, each padded to its longest row"),
+    StepPath("default", False, False, True, True, "+ frozen word embeddings (the cpu profile's default)"),
+    StepPath("default, eager attention", False, False, True, True, "the default with eager instead of SDPA attention",
+          attn="eager"),
+]
+
+
+def sentences_in(task: str, n_examples: int) -> int:
+    return n_examples * (2 if TASKS[task].is_pair else 1)
+
+
+def naive_collate(tokenizer, task: str, examples: list[Example]) -> dict:
+    """The starter code's batch: the tokenizer run now, every row padded to 128 tokens."""
+    def encode(texts):
+        return tokenizer(texts, padding="max_length", max_length=NAIVE_LENGTH, truncation=True, return_tensors="pt")
+    one = encode([e.sentence1 for e in examples])
+    batch = {"input_ids": one["input_ids"], "attention_mask": one["attention_mask"]}    # (B, 128)
+    if TASKS[task].is_pair:
+        two = encode([e.sentence2 for e in examples])
+        batch |= {"input_ids_2": two["input_ids"], "attention_mask_2": two["attention_mask"]}
+    if examples[0].label is not None:
+        dtype = torch.long if TASKS[task].kind == "classify" else torch.float32
+        batch["labels"] = torch.tensor([e.label for e in examples], dtype=dtype)
+    return batch
+
+
+def batch_makers(path: StepPath, tokenizer, sample: dict[str, TaskData], batch_size: int,
+                 training: bool) -> list[tuple[str, int, Callable[[], dict]]]:
+    """[(task, sentences, make_batch)] in step order; make_batch runs inside the timed region,
+    because tokenizing and padding are part of what a path costs."""
+    out = []
+    for task, data in sample.items():
+        if path.length_grouped:
+            order = data.batches(batch_size, shuffle=training, seed=0)
+        else:
+            idx = list(range(len(data)))
+            order = [idx[i:i + batch_size] for i in range(0, len(idx), batch_size)]
+        for rows in order:
+            if path.tokenize_each_step:
+                make = (lambda r=rows, t=task, d=data: naive_collate(tokenizer, t, [d.examples[i] for i in r]))
+            elif path.pad_to_max:
+                make = (lambda r=rows, d=data: _pad_to(d.collate(r), NAIVE_LENGTH, d.pad_id))
+            else:
+                make = (lambda r=rows, d=data: d.collate(r))
+            out.append((task, sentences_in(task, len(rows)), make))
+    # round-robin over tasks, as the default sampler does
+    by_task = {t: [m for m in out if m[0] == t] for t in sample}
+    return [m for group in zip(*by_task.values()) for m in group]
+
+
+def _pad_to(batch: dict, width: int, pad_id: int) -> dict:
+    """Right-pad every (B, T) tensor of a batch to (B, width)."""
+    out = {}
+    for k, v in batch.items():
+        if v.dim() == 2:
+            fill = pad_id if k.startswith("input_ids") else 0
+            v = torch.nn.functional.pad(v, (0, width - v.shape[1]), value=fill)
+        out[k] = v
+    return out
+
+
+def fresh_model(encoder: str, tasks: list[str], freeze_word_embeddings: bool, attn: str = "sdpa") -> MultitaskBERT:
+    enc, _ = load_encoder(encoder, attn_implementation=attn)
+    torch.manual_seed(0)
+    return MultitaskBERT(enc, tasks, ModelConfig(encoder=encoder, freeze_word_embeddings=freeze_word_embeddings))
+
+
+def train_pass(model, steps, optimizer, losses) -> float:
+    """Seconds for one pass of training steps (batch building included)."""
+    model.train()
+    t0 = time.perf_counter()
+    for task, _, make in steps:
+        batch = make()
+        loss = losses[task](model(task, batch), batch["labels"])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return time.perf_counter() - t0
+
+
+def infer_pass(model, steps, inference_mode: bool) -> float:
+    model.eval()
+    t0 = time.perf_counter()
+    with (torch.inference_mode() if inference_mode else torch.no_grad()):
+        for task, _, make in steps:
+            batch = {k: v for k, v in make().items() if k != "labels"}
+            model(task, batch)
+    return time.perf_counter() - t0
+
+
+def median_seconds(run: Callable[[], float], reps: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        run()
+    return statistics.median(run() for _ in range(reps))
+
+
+def matmul_flops(fn: Callable[[], None]) -> int:
+    """FLOPs of the matrix products (mm, bmm, addmm, SDPA, ...) that ``fn`` runs, forward and
+    backward, as torch's FlopCounterMode counts them."""
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def gemm_rate(n: int = 1536, reps: int = 10) -> float:
+    """FLOP/s of an n x n fp32 matrix product on this machine, median of ``reps`` after a warm-up."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t0)
+    return 2 * n ** 3 / statistics.median(times)
+
+
+def throughput(encoder: str, tokenizer, sample: dict[str, TaskData], batch_size: int = 16,
+               eval_batch_size: int = 64, reps: int = 3, rate: float | None = None) -> list[dict]:
+    """Rows of bench.csv: sentences/s of each training path and of naive vs default inference,
+    plus the FLOP floor of each training path (matrix FLOPs / GEMM rate) and the share reached."""
+    rate = rate or gemm_rate()
+    tasks = list(sample)
+    rows = []
+    for path in TRAIN_PATHS:
+        model = fresh_model(encoder, tasks, path.freeze_word_embeddings, path.attn)
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+        losses = {t: TaskLoss(TASKS[t].kind) for t in tasks}
+        steps = batch_makers(path, tokenizer, sample, batch_size, training=True)
+        sentences = sum(s for _, s, _ in steps)
+        seconds = median_seconds(lambda: train_pass(model, steps, optimizer, losses), reps)
+        flops = matmul_flops(lambda: train_pass(model, steps, optimizer, losses))
+        rows.append({"section": "train", "path": path.name, "sentences": sentences, "steps": len(steps),
+                     "seconds": seconds, "sentences_per_s": sentences / seconds,
+                     "gflop_per_step": flops / len(steps) / 1e9, "floor_seconds": flops / rate,
+                     "floor_fraction": flops / rate / seconds, "note": path.help})
+    for name, path, inference_mode, size in (("naive", TRAIN_PATHS[0], False, batch_size),
+                                             ("default", TRAIN_PATHS[3], True, eval_batch_size)):
+        model = fresh_model(encoder, tasks, True, path.attn)
+        steps = batch_makers(path, tokenizer, sample, size, training=False)
+        sentences = sum(s for _, s, _ in steps)
+        seconds = median_seconds(lambda: infer_pass(model, steps, inference_mode), reps)
+        rows.append({"section": "inference", "path": name, "sentences": sentences, "steps": len(steps),
+                     "seconds": seconds, "sentences_per_s": sentences / seconds,
+                     "note": ("tokenize per batch, pad to 128, no_grad, batch %d" % size) if name == "naive"
+                     else "cached ids, longest-first batches of %d, inference_mode" % size})
+    return rows

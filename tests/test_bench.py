@@ -1,0 +1,87 @@
+"""The speed benchmark: the naive path's batches, the same examples on every path, the FLOP
+count against hand arithmetic, the targets table, and one tiny end-to-end run."""
+import pandas as pd
+import pytest
+import torch
+
+from quarbert_lib import bench, speed
+from quarbert_lib.config import DataConfig
+from quarbert_lib.data import TaskData, load_task
+from quarbert_lib.model import load_encoder
+from quarbert_lib.tasks import TASKS
+
+
+@pytest.fixture(scope="module")
+def sample(mini_data_dir, tiny_encoder_dir):
+    _, tokenizer = load_encoder(str(tiny_encoder_dir))
+    cfg = DataConfig(data_dir=str(mini_data_dir))
+    data = {t: TaskData(TASKS[t], load_task(t, cfg).splits["train"][:20], tokenizer, 128) for t in ("sst", "para", "sts")}
+    return tokenizer, data
+
+
+def test_naive_batch_is_the_tokenizer_padded_to_128(sample):
+    tokenizer, data = sample
+    examples = data["para"].examples[:5]
+    batch = speed.naive_collate(tokenizer, "para", examples)
+    ref = tokenizer([e.sentence2 for e in examples], padding="max_length", max_length=128, truncation=True,
+                    return_tensors="pt")
+    assert batch["input_ids"].shape == (5, 128) and torch.equal(batch["input_ids_2"], ref["input_ids"])
+    assert torch.equal(batch["attention_mask_2"], ref["attention_mask"])
+    assert batch["labels"].dtype == torch.float32 and batch["labels"].tolist() == [e.label for e in examples]
+
+
+def test_cached_ids_padded_to_128_equal_the_naive_batch(sample):
+    tokenizer, data = sample
+    rows = [0, 3, 7]
+    cached = speed._pad_to(data["sst"].collate(rows), 128, tokenizer.pad_token_id)
+    naive = speed.naive_collate(tokenizer, "sst", [data["sst"].examples[i] for i in rows])
+    for key in ("input_ids", "attention_mask", "labels"):
+        assert torch.equal(cached[key], naive[key]), key
+
+
+def test_every_path_sees_the_same_examples(sample):
+    tokenizer, data = sample
+    seen = {}
+    for path in speed.TRAIN_PATHS:
+        steps = speed.batch_makers(path, tokenizer, data, batch_size=6, training=True)
+        seen[path.name] = sorted((task, tuple(b["labels"].tolist())) for task, _, make in steps for b in [make()])
+        assert sum(s for _, s, _ in steps) == 20 + 2 * 20 + 2 * 20
+        widths = {make()["input_ids"].shape[1] for _, _, make in steps}
+        assert (widths == {128}) == path.pad_to_max
+    labels = {name: sorted(x for _, ls in s for x in ls) for name, s in seen.items()}
+    assert len({tuple(v) for v in labels.values()}) == 1
+
+
+def test_matmul_flops_match_hand_arithmetic():
+    layer = torch.nn.Linear(8, 4, bias=False)
+    x = torch.randn(3, 8, requires_grad=True)
+    assert speed.matmul_flops(lambda: layer(x)) == 2 * 3 * 8 * 4
+    # backward: the input's gradient and the weight's gradient are one product each
+    assert speed.matmul_flops(lambda: layer(x).sum().backward()) == 3 * 2 * 3 * 8 * 4
+
+
+def test_targets_are_judged_against_the_issue():
+    df = pd.DataFrame([
+        {"section": "train", "path": "naive", "sentences_per_s": 10.0},
+        {"section": "train", "path": "default", "sentences_per_s": 31.0, "floor_fraction": 0.39},
+        {"section": "inference", "path": "naive", "sentences_per_s": 20.0},
+        {"section": "inference", "path": "default", "sentences_per_s": 80.0},
+        {"section": "step", "path": "SMART K=1 (AdvReg)", "relative": 2.6},
+        {"section": "step", "path": "SMART K=0 (noise only, R3F)", "relative": 1.9}])
+    got = {w: (round(m, 3), ok) for w, m, _, ok in bench.targets(df, {"reproduce_minutes": 44.0, "best_overall": 0.7,
+                                                                      "best_variant": "smart"})}
+    assert list(got.values()) == [(3.1, True), (4.0, True), (0.39, False), (2.6, False), (1.9, True), (44.0, True),
+                                  (0.7, False)]
+
+
+def test_bench_end_to_end_on_the_tiny_encoder(isolated, tiny_encoder_dir):
+    df, md = bench.run_bench("smoke", str(tiny_encoder_dir), per_task=8, reps=1, cost_steps=1, quartet=False)
+    assert list(df[df["section"] == "train"]["path"]) == [p.name for p in speed.TRAIN_PATHS]
+    assert list(df[df["section"] == "inference"]["path"]) == ["naive", "default"]
+    steps = df[df["section"] == "step"].set_index("path")
+    assert steps.loc["sampling", "relative"] == 1.0 and set(bench.STEP_SETTINGS) <= set(steps.index)
+    train = df[df["section"] == "train"].set_index("path")
+    assert train.loc["naive", "gflop_per_step"] > train.loc["+ dynamic padding", "gflop_per_step"]
+    text = md.read_text()
+    assert "## Targets (issue 6)" in text and "training throughput, default / naive" in text
+    assert (isolated / "reports" / "tables" / "bench.csv").exists()
