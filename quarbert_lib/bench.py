@@ -75,12 +75,15 @@ def serve(mode: str, members: dict[str, Path]) -> dict:
     from .evaluate import predict
     from .experiment import load_task_data, load_trained
     from .lora import LoraQuartet
-    from .model import load_encoder
+    from transformers import AutoTokenizer
+
+    from .model import resolve_encoder
     from .results import read_json
 
     configs = {n: ExperimentConfig.from_dict(read_json(Path(f) / "config.json")) for n, f in members.items()}
     first = next(iter(configs.values()))
-    _, tokenizer = load_encoder(first.model.encoder)
+    # the tokenizer only: loading an encoder here would put backbone pages in memory before `before`
+    tokenizer = AutoTokenizer.from_pretrained(resolve_encoder(first.model.encoder))
     all_tasks = list(dict.fromkeys(t for c in configs.values() for t in c.tasks))
     data, *_ = load_task_data(dataclasses.replace(first, tasks=all_tasks), tokenizer)
     gc.collect()
@@ -88,23 +91,25 @@ def serve(mode: str, members: dict[str, Path]) -> dict:
     if mode == "lora-quartet":
         quartet = LoraQuartet({n: (Path(f), configs[n]) for n, f in members.items()})
         models, pick = None, quartet.member
-        held = list(quartet.parameters())
+        held = [*quartet.parameters(), *quartet.buffers()]
     elif mode == "full":
         models = {n: load_trained(Path(f))[1] for n, f in members.items()}
         pick = models.__getitem__
-        held = [p for m in models.values() for p in m.parameters()]
+        held = [t for m in models.values() for t in (*m.parameters(), *m.buffers())]
     else:
         raise ValueError(f"unknown serving mode {mode!r}: expected 'full' or 'lora-quartet'")
     loaded = _rss_mb()
-    unique = {p.data_ptr(): p.numel() for p in held}
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in held}   # shared ones once
+    params = {p.data_ptr(): p.numel() for p in held if isinstance(p, torch.nn.Parameter)}
     t0 = time.perf_counter()
     with torch.inference_mode():
         for name, cfg in configs.items():
             model = pick(name)
             for task in cfg.tasks:
                 predict(model, data["dev"][task], task, cfg.train.eval_batch_size, cfg.model.pair_encoding)
-    return {"mode": mode, "members": len(members), "params_held": int(sum(unique.values())),
-            "rss_models_mb": round(loaded - before, 1), "peak_rss_mb": round(_peak_rss_mb(), 1),
+    return {"mode": mode, "members": len(members), "params_held": int(sum(params.values())),
+            "tensor_mb": round(sum(storages.values()) / 2**20, 1), "rss_models_mb": round(loaded - before, 1),
+            "peak_rss_mb": round(_peak_rss_mb(), 1),
             "inference_seconds": round(time.perf_counter() - t0, 1)}
 
 
@@ -192,7 +197,8 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
             full["multitask"] = find_run(f"{best_variant(profile, encoder)}-seed0", profile, encoder)
             serving = serving_costs({"four full models": ("full", full), "LoRA quartet, one backbone": ("lora-quartet", members)})
             rows += [{"section": "quartet", "path": r.setup, "seconds": r.inference_seconds,
-                      "params_held": r.params_held, "rss_models_mb": r.rss_models_mb} for r in serving.itertuples()]
+                      "params_held": r.params_held, "tensor_mb": r.tensor_mb, "rss_models_mb": r.rss_models_mb}
+                     for r in serving.itertuples()]
         except FileNotFoundError as e:
             print(f"[bench] quartet serving skipped: {e}", file=sys.stderr)
     df = pd.DataFrame(rows)
@@ -262,8 +268,9 @@ def benchmarks_markdown(df: pd.DataFrame, info: dict, summary: dict, seconds: fl
     quartet = df[df["section"] == "quartet"]
     if len(quartet):
         lines += ["## Quartet inference (each setup in a fresh process, all four members' dev sets)", "",
-                  markdown_table(["setup", "inference s", "parameters held", "model memory MB"],
-                                 [[r.path, fmt(r.seconds, "{:.1f}"), f"{int(r.params_held):,}", fmt(r.rss_models_mb, "{:.0f}")]
+                  markdown_table(["setup", "inference s", "parameters held", "tensor MB held", "RSS growth MB"],
+                                 [[r.path, fmt(r.seconds, "{:.1f}"), f"{int(r.params_held):,}", fmt(r.tensor_mb, "{:.0f}"),
+                                   fmt(r.rss_models_mb, "{:.0f}")]
                                   for r in quartet.itertuples()]), ""]
     lines += ["## Targets (issue 6)", "",
               markdown_table(["target", "measured", "wanted", "met"],

@@ -86,6 +86,8 @@ def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
         assert (checks["max_abs_diff"] <= 1e-5).all(), checks
         cost = pd.read_csv(tables / "ensemble_cost.csv").set_index("setup")
         assert cost.loc["LoRA quartet, one backbone", "params_vs_one"] < 1.3
+        assert cost.loc["LoRA quartet, one backbone", "memory_vs_one"] < 1.3
+        assert cost.loc["four full models", "memory_vs_one"] == pytest.approx(4.0, rel=0.01)
         assert cost.loc["four full models", "params_vs_one"] == pytest.approx(4.0, rel=0.01)
     if notebook.startswith("10"):
         summary = pd.read_csv(tables / "error_summary.csv")
