@@ -79,10 +79,18 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000
     significance = report.significance_table(profile, encoder, n_boot=n_boot)
     if len(significance):
         results.write_csv(tables_dir() / "significance.csv", significance)
-        md += ["## Which steps are real: paired bootstrap 95% CIs on the dev examples", "",
-               report.markdown_table(["step", "task", "delta", "95% CI", "significant"],
+        md += ["## Which steps are real", "",
+               "Left: a paired bootstrap over the dev examples (2,000 resamples of seed 0's predictions); a step is "
+               "significant when its 95% CI excludes 0. Right: the difference of the seed means and Welch's t-test "
+               "over seeds (from the `seeds` runs of each row; with 3 seeds a side the test is weak, and it is "
+               "empty where a row has a single seed). The first asks whether the dev set could have produced "
+               "the gap; the second whether another seed could.", "",
+               report.markdown_table(["step", "task", "delta (seed 0)", "95% CI", "significant", "seeds",
+                                      "delta of seed means", "Welch p"],
                                      [[r.step, r.task, f"{r.delta:+.3f}", f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]",
-                                       "yes" if r.significant else "no"] for r in significance.itertuples()]), ""]
+                                       "yes" if r.significant else "no", "" if pd.isna(r.seeds) else int(r.seeds),
+                                       f"{r.delta_seed_mean:+.3f}", "" if pd.isna(r.seed_p_value) else f"{r.seed_p_value:.3f}"]
+                                      for r in significance.itertuples()]), ""]
     costs = _table("costs.csv")
     if costs is not None:
         md += ["## Cost per variant", "", report.markdown_table(

@@ -143,9 +143,28 @@ STEPS = [("baseline-finetune", "sampling"), ("sampling", "advreg-only"), ("advre
          ("smart", "smart-cosine"), ("smart-cosine", "smart-simcse")]
 
 
+_TASK_COLUMN = {"sst": "sst_acc", "para": "qqp_acc", "sts": "sts_pearson"}
+
+
+def seed_test(before: pd.Series | None, after: pd.Series | None, column: str) -> dict:
+    """The step's delta over seeds: difference of the seed means and Welch's t-test p-value from
+    the two rows' mean, std and seed count in ablation.csv (NaN below 2 seeds a side)."""
+    from scipy.stats import ttest_ind_from_stats
+    if before is None or after is None:
+        return {"seeds": np.nan, "delta_seed_mean": np.nan, "seed_p_value": np.nan}
+    n_b, n_a = int(before["seeds"]), int(after["seeds"])
+    out = {"seeds": min(n_b, n_a), "delta_seed_mean": float(after[column] - before[column]), "seed_p_value": np.nan}
+    if n_b >= 2 and n_a >= 2:
+        out["seed_p_value"] = float(ttest_ind_from_stats(after[column], after[f"{column}_std"], n_a, before[column],
+                                                         before[f"{column}_std"], n_b, equal_var=False).pvalue)
+    return out
+
+
 def significance_table(profile: str, encoder: str, seed: int = 0, n_boot: int = 2000) -> pd.DataFrame:
     """For each ladder step (and the best single model -> the ensemble): the per-task dev delta
-    against the previous row, its paired bootstrap 95% CI, and whether the CI excludes 0."""
+    against the previous row, its paired bootstrap 95% CI over the dev examples (seed ``seed``'s
+    predictions) and whether the CI excludes 0; beside it, the delta of the seed means and
+    Welch's p-value over seeds, from ablation.csv."""
     from .evaluate import paired_bootstrap
     runs = {}
     for variant in {v for step in STEPS for v in step}:
@@ -158,6 +177,11 @@ def significance_table(profile: str, encoder: str, seed: int = 0, n_boot: int = 
     if (ensemble_dir / "predictions-dev.csv").exists() and runs:
         runs["ensemble"] = ensemble_dir
         steps.append((best_variant(profile, encoder), "ensemble"))
+    table = tables_dir() / "ablation.csv"
+    rows_of = {}
+    if table.exists():
+        df = pd.read_csv(table)
+        rows_of = {r["variant"]: r for _, r in df[(df["profile"] == profile) & (df["encoder"] == encoder)].iterrows()}
     rows = []
     for before, after in steps:
         if before not in runs or after not in runs:
@@ -166,7 +190,8 @@ def significance_table(profile: str, encoder: str, seed: int = 0, n_boot: int = 
         for task in ("sst", "para", "sts"):
             if (a["task"] == task).any() and (b["task"] == task).any():
                 rows.append({"step": f"{before} -> {after}", "profile": profile, "encoder": encoder, "seed": seed,
-                             **paired_bootstrap(task, a[a["task"] == task], b[b["task"] == task], n_boot)})
+                             **paired_bootstrap(task, a[a["task"] == task], b[b["task"] == task], n_boot),
+                             **seed_test(rows_of.get(before), rows_of.get(after), _TASK_COLUMN[task])})
     return pd.DataFrame(rows)
 
 

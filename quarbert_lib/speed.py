@@ -158,9 +158,13 @@ def gemm_rate(n: int = 1536, reps: int = 10) -> float:
 
 
 def throughput(encoder: str, tokenizer, sample: dict[str, TaskData], batch_size: int = 16,
-               eval_batch_size: int = 64, reps: int = 3, rate: float | None = None) -> list[dict]:
+               eval_batch_size: int = 64, reps: int = 3, rate: float | None = None,
+               infer_sample: dict[str, TaskData] | None = None) -> list[dict]:
     """Rows of bench.csv: sentences/s of each training path and of naive vs default inference,
-    plus the FLOP floor of each training path (matrix FLOPs / GEMM rate) and the share reached."""
+    plus the FLOP floor of each training path (matrix FLOPs / GEMM rate) and the share reached.
+    Inference runs over ``infer_sample`` (default: ``sample``): it should hold several eval
+    batches per task, as a dev set does, or longest-first batching has nothing to group."""
+    infer_sample = infer_sample or sample
     rate = rate or gemm_rate()
     tasks = list(sample)
     rows = []
@@ -179,7 +183,7 @@ def throughput(encoder: str, tokenizer, sample: dict[str, TaskData], batch_size:
     for name, path, inference_mode, size in (("naive", TRAIN_PATHS[0], False, batch_size),
                                              ("default", TRAIN_PATHS[3], True, eval_batch_size)):
         model = fresh_model(encoder, tasks, True, path.attn)
-        steps = batch_makers(path, tokenizer, sample, size, training=False)
+        steps = batch_makers(path, tokenizer, infer_sample, size, training=False)
         sentences = sum(s for _, s, _ in steps)
         seconds = median_seconds(lambda: infer_pass(model, steps, inference_mode), reps)
         rows.append({"section": "inference", "path": name, "sentences": sentences, "steps": len(steps),

@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -114,3 +115,16 @@ def test_paired_bootstrap_against_a_hand_case():
     assert same["delta"] == 0 and same["ci_low"] == same["ci_high"] == 0 and not same["significant"]
     with pytest.raises(ValueError, match="different examples"):
         paired_bootstrap("para", a, b.iloc[1:])
+
+
+def test_seed_test_is_welch_over_the_rows_mean_std_and_seeds():
+    from scipy.stats import ttest_ind
+
+    from quarbert_lib.report import seed_test
+    a, b = [0.40, 0.42, 0.41], [0.45, 0.47, 0.44]
+    row = lambda xs: pd.Series({"seeds": len(xs), "sst_acc": np.mean(xs), "sst_acc_std": np.std(xs, ddof=1)})  # noqa: E731
+    got = seed_test(row(a), row(b), "sst_acc")
+    assert got["seeds"] == 3 and got["delta_seed_mean"] == pytest.approx(np.mean(b) - np.mean(a))
+    assert got["seed_p_value"] == pytest.approx(ttest_ind(b, a, equal_var=False).pvalue)
+    single = seed_test(pd.Series({"seeds": 1, "sst_acc": 0.4, "sst_acc_std": np.nan}), row(b), "sst_acc")
+    assert np.isnan(single["seed_p_value"]) and single["seeds"] == 1
