@@ -126,6 +126,50 @@ def serving_costs(setups: dict[str, tuple[str, dict[str, Path]]]) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
+def adapter_modes(members: dict[str, Path], rows_per_task: int = 256, reps: int = 3) -> pd.DataFrame:
+    """The LoRA quartet's two ways to serve one backbone, on the first ``rows_per_task`` dev rows of
+    each task: switching the active adapter per member (one pass per member), or PEFT's
+    mixed-adapter batches (one pass, the batch repeated once per member). Median seconds."""
+    import torch
+
+    from .config import ExperimentConfig
+    from .evaluate import predict
+    from .lora import LoraQuartet
+    from .results import read_json
+
+    configs = {n: ExperimentConfig.from_dict(read_json(Path(f) / "config.json")) for n, f in members.items()}
+    quartet = LoraQuartet({n: (Path(f), configs[n]) for n, f in members.items()})
+    first = next(iter(configs.values()))
+    tasks = list(dict.fromkeys(t for c in configs.values() for t in c.tasks))
+    cfg = dataclasses.replace(first, tasks=tasks, data=dataclasses.replace(first.data, max_dev_per_task=rows_per_task))
+    data, *_ = load_task_data(cfg, quartet.tokenizer)
+    size, pair = first.train.eval_batch_size, first.model.pair_encoding
+    serving = {t: [n for n, c in configs.items() if t in c.tasks] for t in tasks}
+
+    def switching() -> float:
+        t0 = time.perf_counter()
+        for task, names in serving.items():
+            for name in names:
+                predict(quartet.member(name), data["dev"][task], task, size, pair)
+        return time.perf_counter() - t0
+
+    def mixed() -> float:
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            for task, names in serving.items():
+                for idx in data["dev"][task].batches(size, shuffle=False):
+                    quartet.mixed_forward(task, data["dev"][task].collate(idx, pair), names)
+        return time.perf_counter() - t0
+
+    rows = []
+    for label, run in (("switch adapters per member", switching), ("mixed-adapter batches", mixed)):
+        run()
+        rows.append({"section": "adapters", "path": label, "seconds": statistics.median(run() for _ in range(reps)),
+                     "sentences": sum(len(data["dev"][t]) * len(n) * (2 if data["dev"][t].ids2 is not None else 1)
+                                      for t, n in serving.items())})
+    return pd.DataFrame(rows)
+
+
 # -- the whole benchmark: `python -m quarbert_lib.bench` / `make bench` ------------------------
 INFER_FACTOR = 4   # inference sees 4x the training sample: several eval batches per task, as on a dev set
 TARGETS = {"train_speedup": 3.0, "inference_speedup": 4.0, "floor_fraction": 0.40, "smart_k1": 2.5, "smart_k0": 2.0,
@@ -149,15 +193,18 @@ def machine() -> dict:
 
 
 def reproduce_summary(profile: str = "cpu", encoder: str = "minilm-l6") -> dict:
-    """Wall time of the last `make reproduce` (reports/executed/summary.json) and the best overall
-    dev score of this profile in reports/tables/ablation.csv."""
+    """Wall time of the last `make reproduce` (reports/executed/summary.json), when that batch ran
+    every notebook (a partial batch is named, not summed), and the best overall dev score of this
+    profile in reports/tables/ablation.csv."""
     from .paths import reports_dir, tables_dir
+    from .reproduce import discover
     out = {}
     summary = reports_dir() / "executed" / "summary.json"
     if summary.exists():
         notebooks = json.loads(summary.read_text())
-        out["reproduce_minutes"] = sum(n["seconds"] for n in notebooks) / 60
         out["reproduce_notebooks"] = ", ".join(f"{n['notebook'][:2]} {n['seconds'] / 60:.1f}" for n in notebooks)
+        if {p.stem for p in discover()} <= {n["notebook"] for n in notebooks}:
+            out["reproduce_minutes"] = sum(n["seconds"] for n in notebooks) / 60
     table = tables_dir() / "ablation.csv"
     if table.exists():
         df = pd.read_csv(table)
@@ -176,7 +223,7 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
     from . import speed
     from .data import TaskData
     from .paths import reports_dir, tables_dir
-    from .results import find_run, write_csv
+    from .results import find_run, write_csv, write_json
     from .tasks import TASKS
 
     t0 = time.perf_counter()
@@ -195,23 +242,54 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
     if quartet:
         try:
             from .report import best_variant   # the quartets of notebooks 07 and 08
-            members = {m: find_run(f"lora-{m}-seed0", profile, encoder) for m in ("sst", "para", "sts", "multitask")}
+            members = lora_members(profile, encoder)
             full = {m: find_run(f"specialist-{m}-seed0", profile, encoder) for m in ("sst", "para", "sts")}
             full["multitask"] = find_run(f"{best_variant(profile, encoder)}-seed0", profile, encoder)
             serving = serving_costs({"four full models": ("full", full), "LoRA quartet, one backbone": ("lora-quartet", members)})
             rows += [{"section": "quartet", "path": r.setup, "seconds": r.inference_seconds,
                       "params_held": r.params_held, "tensor_mb": r.tensor_mb, "rss_models_mb": r.rss_models_mb}
                      for r in serving.itertuples()]
+            rows += adapter_modes(members, reps=reps).to_dict("records")
         except FileNotFoundError as e:
             print(f"[bench] quartet serving skipped: {e}", file=sys.stderr)
     df = pd.DataFrame(rows)
     df["torch"], df["threads"], df["device"] = torch.__version__, torch.get_num_threads(), "cpu"
     write_csv(tables_dir() / "bench.csv", df)
+    write_json(tables_dir() / "bench_meta.json", {"machine": machine(), "seconds": time.perf_counter() - t0,
+                                                  "per_task": per_task, "reps": reps})
+    return df, write_report(profile, encoder)
+
+
+def lora_members(profile: str, encoder: str) -> dict[str, Path]:
+    """The LoRA quartet of notebook 08 in the registry (FileNotFoundError when it has not run)."""
+    from .results import find_run
+    return {m: find_run(f"lora-{m}-seed0", profile, encoder) for m in ("sst", "para", "sts", "multitask")}
+
+
+def update_adapter_modes(profile: str = "cpu", encoder: str = "minilm-l6", reps: int = 3) -> Path:
+    """Measure only the adapter-serving comparison, replace its rows in bench.csv, rewrite the report."""
+    from .paths import tables_dir
+    from .results import write_csv
+    table = tables_dir() / "bench.csv"
+    old = pd.read_csv(table)
+    new = adapter_modes(lora_members(profile, encoder), reps=reps)
+    for column in ("torch", "threads", "device"):
+        new[column] = old[column].iloc[0]
+    write_csv(table, pd.concat([old[old["section"] != "adapters"], new], ignore_index=True))
+    return write_report(profile, encoder)
+
+
+def write_report(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
+    """reports/benchmarks.md from the saved bench.csv and bench_meta.json (no measuring), with the
+    current reproduce time and best score."""
+    from .paths import reports_dir, tables_dir
+    from .results import atomic_write_text, read_json
+    meta = read_json(tables_dir() / "bench_meta.json")
     out = reports_dir() / "benchmarks.md"
-    from .results import atomic_write_text
-    atomic_write_text(out, benchmarks_markdown(df, machine(), reproduce_summary(profile, encoder),
-                                               time.perf_counter() - t0, per_task, reps))
-    return df, out
+    atomic_write_text(out, benchmarks_markdown(pd.read_csv(tables_dir() / "bench.csv"), meta["machine"],
+                                               reproduce_summary(profile, encoder), meta["seconds"], meta["per_task"],
+                                               meta["reps"]))
+    return out
 
 
 def _get(df: pd.DataFrame, section: str, path: str, column: str) -> float:
@@ -232,9 +310,9 @@ def targets(df: pd.DataFrame, summary: dict) -> list[tuple[str, float, str, bool
            ("default training step, share of its FLOP floor", floor, f">= {t['floor_fraction']:.0%}", floor >= t["floor_fraction"]),
            ("SMART K=1 step / plain step", k1, f"<= {t['smart_k1']:g}x", k1 <= t["smart_k1"]),
            ("SMART K=0 step / plain step", k0, f"<= {t['smart_k0']:g}x", k0 <= t["smart_k0"])]
-    if "reproduce_minutes" in summary:
-        m = summary["reproduce_minutes"]
-        out.append(("`make reproduce` (cpu) wall minutes, last run", m, f"<= {t['reproduce_minutes']:g}", m <= t["reproduce_minutes"]))
+    m = summary.get("reproduce_minutes", float("nan"))   # NaN: the last batch did not run every notebook
+    out.append(("`make reproduce` (cpu) wall minutes, all notebooks", m, f"<= {t['reproduce_minutes']:g}",
+                m <= t["reproduce_minutes"]))
     if "best_overall" in summary:
         b = summary["best_overall"]
         out.append((f"best overall dev score ({summary['best_variant']})", b, f">= {t['best_overall']:g}", b >= t["best_overall"]))
@@ -280,12 +358,20 @@ def benchmarks_markdown(df: pd.DataFrame, info: dict, summary: dict, seconds: fl
                                  [[r.path, fmt(r.seconds, "{:.1f}"), f"{int(r.params_held):,}", fmt(r.tensor_mb, "{:.0f}"),
                                    fmt(r.rss_models_mb, "{:.0f}")]
                                   for r in quartet.itertuples()]), ""]
+    adapters = df[df["section"] == "adapters"]
+    if len(adapters):
+        lines += ["## The LoRA quartet on one backbone: switching adapters or mixed-adapter batches", "",
+                  "The first 256 dev rows of each task, each row predicted by every member that has the task.", "",
+                  markdown_table(["mode", "seconds", "sentences/s"],
+                                 [[r.path, fmt(r.seconds), fmt(r.sentences / r.seconds, "{:.1f}")]
+                                  for r in adapters.itertuples()]), ""]
     lines += ["## Targets (issue 6)", "",
               markdown_table(["target", "measured", "wanted", "met"],
                              [[w, fmt(m, "{:.3f}"), t, "yes" if ok else "no"] for w, m, t, ok in targets(df, summary)]), ""]
     if "reproduce_notebooks" in summary:
-        lines += [f"Last `make reproduce` minutes per notebook: {summary['reproduce_notebooks']} "
-                  "(reports/executed/summary.json; a partial rerun lists only the notebooks it ran).", ""]
+        lines += [f"Last `make reproduce` batch, minutes per notebook: {summary['reproduce_notebooks']} "
+                  "(reports/executed/summary.json). The wall-time target is judged only on a batch that ran every "
+                  "notebook; finished runs are skipped through the registry, so a rerun is faster than a first run.", ""]
     return "\n".join(lines)
 
 
@@ -298,6 +384,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3, help="timed passes (after one warm-up); the median is reported")
     parser.add_argument("--cost-steps", type=int, default=9, help="timed steps per regularizer setting")
     parser.add_argument("--no-quartet", action="store_true", help="skip quartet serving (needs notebooks 07-08 runs)")
+    parser.add_argument("--adapters-only", action="store_true",
+                        help="measure only switching adapters against mixed-adapter batches; update bench.csv")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite reports/benchmarks.md from the saved bench.csv, without measuring")
     sub = parser.add_subparsers(dest="command")
     s = sub.add_parser("serve", help="load members and predict their dev sets; print one JSON line")
     s.add_argument("--mode", choices=["full", "lora-quartet"], required=True)
@@ -307,7 +397,12 @@ def main(argv: list[str] | None = None) -> int:
         members = dict(m.split("=", 1) for m in args.members)
         print(json.dumps(serve(args.mode, {n: Path(f) for n, f in members.items()})))
         return 0
-    df, out = run_bench(args.profile, args.encoder, args.per_task, args.reps, args.cost_steps, not args.no_quartet)
+    if args.report_only:
+        out = write_report(args.profile, args.encoder)
+    elif args.adapters_only:
+        out = update_adapter_modes(args.profile, args.encoder, args.reps)
+    else:
+        _, out = run_bench(args.profile, args.encoder, args.per_task, args.reps, args.cost_steps, not args.no_quartet)
     print(out.read_text())
     return 0
 

@@ -70,7 +70,7 @@ class LoraQuartet(nn.Module):
             same = (cfg.model.encoder, cfg.model.pooling, cfg.model.pair_encoding)
             if same != (first.model.encoder, first.model.pooling, first.model.pair_encoding):
                 raise ValueError(f"member {name!r} uses another encoder/pooling/pair encoding: {same}")
-        base, _ = load_encoder(first.model.encoder)
+        base, self.tokenizer = load_encoder(first.model.encoder)
         names = list(members)
         encoder = PeftModel.from_pretrained(base, str(members[names[0]][0] / ADAPTER_DIR), adapter_name=names[0])
         for name in names[1:]:

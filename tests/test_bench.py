@@ -85,3 +85,21 @@ def test_bench_end_to_end_on_the_tiny_encoder(isolated, tiny_encoder_dir):
     text = md.read_text()
     assert "## Targets (issue 6)" in text and "training throughput, default / naive" in text
     assert (isolated / "reports" / "tables" / "bench.csv").exists()
+    assert bench.main(["--profile", "smoke", "--encoder", str(tiny_encoder_dir), "--report-only"]) == 0
+    assert md.read_text() == text   # rebuilt from the saved files alone
+
+
+def test_reproduce_time_is_judged_only_on_a_batch_of_every_notebook(isolated):
+    import json
+
+    from quarbert_lib.paths import reports_dir
+    from quarbert_lib.reproduce import discover
+    executed = reports_dir() / "executed"
+    executed.mkdir(parents=True)
+    names = [p.stem for p in discover()]
+    (executed / "summary.json").write_text(json.dumps([{"notebook": names[0], "seconds": 60.0, "status": "ok"}]))
+    partial = bench.reproduce_summary("cpu")
+    assert "reproduce_minutes" not in partial and partial["reproduce_notebooks"] == f"{names[0][:2]} 1.0"
+    rows = [{"notebook": n, "seconds": 30.0 * (i + 1), "status": "ok"} for i, n in enumerate(names)]
+    (executed / "summary.json").write_text(json.dumps(rows))
+    assert bench.reproduce_summary("cpu")["reproduce_minutes"] == pytest.approx(sum(r["seconds"] for r in rows) / 60)

@@ -128,3 +128,10 @@ def test_lora_runs_reload_merge_and_serve_mixed(isolated, tiny_encoder_dir):
     backbone_once = sum(p.numel() for p in quartet.parameters())
     one_full = sum(p.numel() for p in unmerged.parameters())
     assert backbone_once < 1.1 * one_full
+
+    from quarbert_lib.bench import adapter_modes
+    modes = adapter_modes({n: f for n, (f, _) in folders.items()}, reps=1).set_index("path")
+    sst, sts = len(data["dev"]["sst"]), len(data["dev"]["sts"])
+    # a serves sst and sts, b serves sts; a pair is two sentences
+    assert list(modes["sentences"]) == [sst + 2 * 2 * sts] * 2
+    assert list(modes.index) == ["switch adapters per member", "mixed-adapter batches"]
