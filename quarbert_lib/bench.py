@@ -29,8 +29,10 @@ from .train import Trainer
 
 def step_costs(variants: list[str] | dict[str, tuple[str, dict]], profile: str = "cpu", encoder: str = "minilm-l6",
                steps: int = 9, warmup: int = 3, baseline: str = "sampling") -> pd.DataFrame:
-    """Median seconds per optimizer step after ``warmup`` steps, each variant on the same
-    round-robin batches (so every task is timed equally); ``relative`` divides by ``baseline``.
+    """Seconds per optimizer step after ``warmup`` steps, each variant on the same round-robin
+    batches: the median over rounds (one step of every task, in the same order) of the round's
+    seconds, divided by the tasks per round. A round, not a step, is the unit because a pair
+    task's step costs twice a single-sentence step; ``relative`` divides by ``baseline``.
     ``variants``: ladder variant names, or {label: (variant, overrides)} for other settings."""
     if not isinstance(variants, dict):
         variants = {v: (v, {}) for v in variants}
@@ -46,8 +48,10 @@ def step_costs(variants: list[str] | dict[str, tuple[str, dict]], profile: str =
         record = lambda t: seconds.append(t.state.train_seconds - sum(seconds))  # noqa: E731
         Trainer(model, build_objective(cfg, model), data["train"], cfg.train, device=pick_device(cfg.train.device),
                 callbacks=[record], param_groups=param_groups(model, cfg)).fit()
+        k = min(len(cfg.tasks), steps)   # fewer timed steps than tasks: one short round
+        rounds = [sum(seconds[i:i + k]) for i in range(warmup, warmup + steps - k + 1, k)]
         rows.append({"variant": label, "profile": profile, "encoder": encoder, "steps_timed": steps,
-                     "seconds_per_step": statistics.median(seconds[warmup:])})
+                     "seconds_per_step": statistics.median(rounds) / k})
     df = pd.DataFrame(rows)
     df["relative"] = df["seconds_per_step"] / df.loc[df["variant"] == baseline, "seconds_per_step"].iloc[0]
     return df

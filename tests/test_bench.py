@@ -103,3 +103,28 @@ def test_reproduce_time_is_judged_only_on_a_batch_of_every_notebook(isolated):
     rows = [{"notebook": n, "seconds": 30.0 * (i + 1), "status": "ok"} for i, n in enumerate(names)]
     (executed / "summary.json").write_text(json.dumps(rows))
     assert bench.reproduce_summary("cpu")["reproduce_minutes"] == pytest.approx(sum(r["seconds"] for r in rows) / 60)
+
+
+def test_step_cost_is_the_median_round_over_tasks(monkeypatch):
+    """With step times (after 3 warm-up steps) of 1, 2, 2 | 1, 2, 2 | 9, 9, 9 seconds, a round of the
+    three tasks takes 5, 5, 27 s: the median round is 5 s, so 5/3 s per step."""
+    fake = iter([0.5, 0.5, 0.5, 1, 2, 2, 1, 2, 2, 9, 9, 9])
+
+    class FakeTrainer:
+        def __init__(self, *args, callbacks, **kwargs):
+            self.callbacks = callbacks
+            self.state = type("S", (), {"train_seconds": 0.0})()
+
+        def fit(self):
+            for _ in range(12):
+                self.state.train_seconds += next(fake)
+                for c in self.callbacks:
+                    c(self)
+
+    monkeypatch.setattr(bench, "Trainer", FakeTrainer)
+    monkeypatch.setattr(bench, "build_model", lambda *a, **k: (None, None))
+    monkeypatch.setattr(bench, "load_task_data", lambda *a, **k: ({"train": {}}, None, None, None))
+    monkeypatch.setattr(bench, "build_objective", lambda *a, **k: None)
+    monkeypatch.setattr(bench, "param_groups", lambda *a, **k: None)
+    df = bench.step_costs([], "cpu", steps=9, warmup=3)
+    assert df["seconds_per_step"].iloc[0] == pytest.approx(5 / 3) and df["relative"].iloc[0] == 1.0

@@ -131,7 +131,11 @@ def test_lora_runs_reload_merge_and_serve_mixed(isolated, tiny_encoder_dir):
 
     from quarbert_lib.bench import adapter_modes
     modes = adapter_modes({n: f for n, (f, _) in folders.items()}, reps=1).set_index("path")
-    sst, sts = len(data["dev"]["sst"]), len(data["dev"]["sts"])
-    # a serves sst and sts, b serves sts; a pair is two sentences
+    import dataclasses
+
+    from quarbert_lib.data import load_task
+    uncapped = dataclasses.replace(folders["a"][1].data, max_dev_per_task=256)
+    sst, sts = (len(load_task(t, uncapped).splits["dev"]) for t in ("sst", "sts"))
+    # the first 256 dev rows of each task; a serves sst and sts, b serves sts; a pair is two sentences
     assert list(modes["sentences"]) == [sst + 2 * 2 * sts] * 2
     assert list(modes.index) == ["switch adapters per member", "mixed-adapter batches"]
