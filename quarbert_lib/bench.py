@@ -219,31 +219,38 @@ def reproduce_summary(profile: str = "cpu", encoder: str = "minilm-l6") -> dict:
     return out
 
 
+SECTIONS = ("throughput", "steps", "quartet")   # what `--only` can remeasure
+_ROW_SECTIONS = {"throughput": ["gemm", "train", "inference"], "steps": ["step"], "quartet": ["quartet", "adapters"]}
+
+
 def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 64, reps: int = 3,
-              cost_steps: int = 9, quartet: bool = True) -> tuple[pd.DataFrame, Path]:
-    """Every measurement of issue 6 in one process: reports/tables/bench.csv and reports/benchmarks.md."""
+              cost_steps: int = 9, sections: tuple[str, ...] = SECTIONS) -> tuple[pd.DataFrame, Path]:
+    """The measurements of issue 6 in one process: reports/tables/bench.csv and reports/benchmarks.md.
+    With fewer ``sections``, only those are measured and replace their rows in the saved bench.csv."""
     import torch
 
     from . import speed
     from .data import TaskData
-    from .paths import reports_dir, tables_dir
+    from .paths import tables_dir
     from .results import find_run, write_csv, write_json
     from .tasks import TASKS
 
-    t0 = time.perf_counter()
-    cfg = variant_config("sampling", profile, model__encoder=encoder)
-    _, tokenizer = build_model(cfg.tasks, cfg.model)
-    data, *_ = load_task_data(cfg, tokenizer)
-    sample, infer_sample = ({t: TaskData(TASKS[t], d.examples[:n], tokenizer, cfg.data.max_length)
-                             for t, d in data["train"].items()} for n in (per_task, INFER_FACTOR * per_task))
-    rate = speed.gemm_rate()
-    rows = [{"section": "gemm", "path": "fp32 matrix product", "gflop_s": rate / 1e9}]
-    rows += speed.throughput(encoder, tokenizer, sample, cfg.train.batch_size, cfg.train.eval_batch_size, reps, rate,
-                             infer_sample)
-    costs = step_costs(STEP_SETTINGS, profile, encoder, steps=cost_steps)
-    rows += [{"section": "step", "path": r.variant, "seconds_per_step": r.seconds_per_step, "relative": r.relative}
-             for r in costs.itertuples()]
-    if quartet:
+    t0, rows = time.perf_counter(), []
+    if "throughput" in sections:
+        cfg = variant_config("sampling", profile, model__encoder=encoder)
+        _, tokenizer = build_model(cfg.tasks, cfg.model)
+        data, *_ = load_task_data(cfg, tokenizer)
+        sample, infer_sample = ({t: TaskData(TASKS[t], d.examples[:n], tokenizer, cfg.data.max_length)
+                                 for t, d in data["train"].items()} for n in (per_task, INFER_FACTOR * per_task))
+        rate = speed.gemm_rate()
+        rows += [{"section": "gemm", "path": "fp32 matrix product", "gflop_s": rate / 1e9}]
+        rows += speed.throughput(encoder, tokenizer, sample, cfg.train.batch_size, cfg.train.eval_batch_size, reps,
+                                 rate, infer_sample)
+    if "steps" in sections:
+        costs = step_costs(STEP_SETTINGS, profile, encoder, steps=cost_steps)
+        rows += [{"section": "step", "path": r.variant, "seconds_per_step": r.seconds_per_step, "relative": r.relative}
+                 for r in costs.itertuples()]
+    if "quartet" in sections:
         try:
             from .report import best_variant   # the quartets of notebooks 07 and 08
             members = lora_members(profile, encoder)
@@ -258,9 +265,13 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
             print(f"[bench] quartet serving skipped: {e}", file=sys.stderr)
     df = pd.DataFrame(rows)
     df["torch"], df["threads"], df["device"] = torch.__version__, torch.get_num_threads(), "cpu"
-    write_csv(tables_dir() / "bench.csv", df)
+    table = tables_dir() / "bench.csv"
+    if set(sections) != set(SECTIONS) and table.exists():   # keep the rows of the sections not remeasured
+        old, remeasured = pd.read_csv(table), [r for s in sections for r in _ROW_SECTIONS[s]]
+        df = pd.concat([old[~old["section"].isin(remeasured)], df], ignore_index=True)
+    write_csv(table, df)
     write_json(tables_dir() / "bench_meta.json", {"machine": machine(), "seconds": time.perf_counter() - t0,
-                                                  "per_task": per_task, "reps": reps})
+                                                  "sections": list(sections), "per_task": per_task, "reps": reps})
     return df, write_report(profile, encoder)
 
 
@@ -268,19 +279,6 @@ def lora_members(profile: str, encoder: str) -> dict[str, Path]:
     """The LoRA quartet of notebook 08 in the registry (FileNotFoundError when it has not run)."""
     from .results import find_run
     return {m: find_run(f"lora-{m}-seed0", profile, encoder) for m in ("sst", "para", "sts", "multitask")}
-
-
-def update_adapter_modes(profile: str = "cpu", encoder: str = "minilm-l6", reps: int = 3) -> Path:
-    """Measure only the adapter-serving comparison, replace its rows in bench.csv, rewrite the report."""
-    from .paths import tables_dir
-    from .results import write_csv
-    table = tables_dir() / "bench.csv"
-    old = pd.read_csv(table)
-    new = adapter_modes(lora_members(profile, encoder), reps=reps)
-    for column in ("torch", "threads", "device"):
-        new[column] = old[column].iloc[0]
-    write_csv(table, pd.concat([old[old["section"] != "adapters"], new], ignore_index=True))
-    return write_report(profile, encoder)
 
 
 def write_report(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
@@ -292,7 +290,7 @@ def write_report(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
     out = reports_dir() / "benchmarks.md"
     atomic_write_text(out, benchmarks_markdown(pd.read_csv(tables_dir() / "bench.csv"), meta["machine"],
                                                reproduce_summary(profile, encoder), meta["seconds"], meta["per_task"],
-                                               meta["reps"]))
+                                               meta["reps"], meta.get("sections", SECTIONS)))
     return out
 
 
@@ -323,7 +321,8 @@ def targets(df: pd.DataFrame, summary: dict) -> list[tuple[str, float, str, bool
     return out
 
 
-def benchmarks_markdown(df: pd.DataFrame, info: dict, summary: dict, seconds: float, per_task: int, reps: int) -> str:
+def benchmarks_markdown(df: pd.DataFrame, info: dict, summary: dict, seconds: float, per_task: int, reps: int,
+                        sections: list[str] = SECTIONS) -> str:
     from .report import markdown_table
     fmt = lambda x, f="{:.2f}": "" if pd.isna(x) else f.format(x)  # noqa: E731
     lines = ["# Benchmarks", "", "Generated by `python -m quarbert_lib.bench` (`make bench`); numbers in "
@@ -332,7 +331,7 @@ def benchmarks_markdown(df: pd.DataFrame, info: dict, summary: dict, seconds: fl
              f"Python {info['python']}" + (f", GPU {info['gpu']}" if info.get("gpu") else ", no GPU") + ". "
              f"Each figure is the median of {reps} passes after one warm-up pass, over the first {per_task} training "
              f"examples of each task for training (MiniLM, batch 16) and the first {INFER_FACTOR * per_task} for "
-             f"inference; the whole benchmark took {seconds / 60:.1f} min.", "",
+             f"inference; the last benchmark run ({', '.join(sections)}) took {seconds / 60:.1f} min.", "",
              f"GEMM rate measured in the same run: {fmt(_get(df, 'gemm', 'fp32 matrix product', 'gflop_s'), '{:.1f}')} GFLOP/s "
              "(fp32, 1536 x 1536).", "", "## Training paths", "",
              markdown_table(["path", "sentences/s", "x naive", "GFLOP/step", "FLOP floor reached", "what"],
@@ -388,8 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3, help="timed passes (after one warm-up); the median is reported")
     parser.add_argument("--cost-steps", type=int, default=9, help="timed steps per regularizer setting")
     parser.add_argument("--no-quartet", action="store_true", help="skip quartet serving (needs notebooks 07-08 runs)")
-    parser.add_argument("--adapters-only", action="store_true",
-                        help="measure only switching adapters against mixed-adapter batches; update bench.csv")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="measure only these sections; their rows replace the saved ones in bench.csv")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite reports/benchmarks.md from the saved bench.csv, without measuring")
     sub = parser.add_subparsers(dest="command")
@@ -403,10 +402,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.report_only:
         out = write_report(args.profile, args.encoder)
-    elif args.adapters_only:
-        out = update_adapter_modes(args.profile, args.encoder, args.reps)
     else:
-        _, out = run_bench(args.profile, args.encoder, args.per_task, args.reps, args.cost_steps, not args.no_quartet)
+        sections = tuple(x for x in args.only if not (args.no_quartet and x == "quartet"))
+        _, out = run_bench(args.profile, args.encoder, args.per_task, args.reps, args.cost_steps, sections)
     print(out.read_text())
     return 0
 

@@ -75,7 +75,8 @@ def test_targets_are_judged_against_the_issue():
 
 
 def test_bench_end_to_end_on_the_tiny_encoder(isolated, tiny_encoder_dir):
-    df, md = bench.run_bench("smoke", str(tiny_encoder_dir), per_task=8, reps=1, cost_steps=1, quartet=False)
+    df, md = bench.run_bench("smoke", str(tiny_encoder_dir), per_task=8, reps=1, cost_steps=1,
+                             sections=("throughput", "steps"))
     assert list(df[df["section"] == "train"]["path"]) == [p.name for p in speed.TRAIN_PATHS]
     assert list(df[df["section"] == "inference"]["path"]) == ["naive", "default"]
     steps = df[df["section"] == "step"].set_index("path")
@@ -87,6 +88,11 @@ def test_bench_end_to_end_on_the_tiny_encoder(isolated, tiny_encoder_dir):
     assert (isolated / "reports" / "tables" / "bench.csv").exists()
     assert bench.main(["--profile", "smoke", "--encoder", str(tiny_encoder_dir), "--report-only"]) == 0
     assert md.read_text() == text   # rebuilt from the saved files alone
+    before = df[df["section"] != "step"].reset_index(drop=True)
+    again, _ = bench.run_bench("smoke", str(tiny_encoder_dir), cost_steps=1, sections=("steps",))
+    # only the step rows were remeasured; the throughput rows are the saved ones
+    pd.testing.assert_frame_equal(again[again["section"] != "step"].reset_index(drop=True), before)
+    assert sorted(again[again["section"] == "step"]["path"]) == sorted(steps.index)
 
 
 def test_reproduce_time_is_judged_only_on_a_batch_of_every_notebook(isolated):
