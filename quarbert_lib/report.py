@@ -95,8 +95,16 @@ def ensemble_metrics(scores: dict, members: list[dict], params_total: int, param
             "data_notes": sorted({n for m in members for n in m.get("data_notes", [])})}
 
 
+def ladder_order(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows by encoder, profile, then the ladder's order (VARIANTS, then the ensembles, then others)."""
+    from .config import VARIANTS
+    rank = {v: i for i, v in enumerate([*VARIANTS, "ensemble", "ensemble-lora"])}
+    return df.assign(_rank=df["variant"].map(lambda v: rank.get(v, len(rank)))).sort_values(
+        ["encoder", "profile", "_rank"], kind="stable").drop(columns="_rank")
+
+
 def save_ablation_rows(rows: list[dict]) -> pd.DataFrame:
-    return results.upsert_rows(tables_dir() / "ablation.csv", rows, ["variant", "encoder", "profile"])
+    return results.upsert_rows(tables_dir() / "ablation.csv", rows, ["variant", "encoder", "profile"], ladder_order)
 
 
 def save_single_task_rows(rows: list[dict]) -> pd.DataFrame:

@@ -111,8 +111,9 @@ def locked(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def upsert_rows(table: Path, rows: list[dict], key: list[str]) -> pd.DataFrame:
-    """Replace the rows of ``table`` (a CSV) whose key columns match, append the rest; keep order."""
+def upsert_rows(table: Path, rows: list[dict], key: list[str], order=None) -> pd.DataFrame:
+    """Replace the rows of ``table`` (a CSV) whose key columns match, append the rest; keep order,
+    or sort with ``order(frame) -> frame`` when given."""
     new = pd.DataFrame(rows)
     with locked(Path(table)):
         if Path(table).exists():
@@ -121,6 +122,8 @@ def upsert_rows(table: Path, rows: list[dict], key: list[str]) -> pd.DataFrame:
                 keys = set(map(tuple, new[key].astype(str).to_numpy()))
                 old = old[[tuple(r) not in keys for r in old[key].astype(str).to_numpy()]]
             new = pd.concat([old, new], ignore_index=True)
+        if order is not None:
+            new = order(new).reset_index(drop=True)
         write_csv(Path(table), new)
     return new
 

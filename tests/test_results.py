@@ -128,3 +128,13 @@ def test_seed_test_is_welch_over_the_rows_mean_std_and_seeds():
     assert got["seed_p_value"] == pytest.approx(ttest_ind(b, a, equal_var=False).pvalue)
     single = seed_test(pd.Series({"seeds": 1, "sst_acc": 0.4, "sst_acc_std": np.nan}), row(b), "sst_acc")
     assert np.isnan(single["seed_p_value"]) and single["seeds"] == 1
+
+
+def test_ablation_rows_keep_the_ladder_order(isolated):
+    rows = [{"variant": v, "encoder": "e", "profile": "cpu", "overall": i} for i, v in
+            enumerate(["ensemble", "smart", "sampling", "my-variant", "baseline-pretrain"])]
+    table = report.save_ablation_rows(rows)
+    assert list(table["variant"]) == ["baseline-pretrain", "sampling", "smart", "ensemble", "my-variant"]
+    table = report.save_ablation_rows([{"variant": "sampling", "encoder": "e", "profile": "cpu", "overall": 9}])
+    assert list(table["variant"]) == ["baseline-pretrain", "sampling", "smart", "ensemble", "my-variant"]
+    assert table.set_index("variant").loc["sampling", "overall"] == 9
