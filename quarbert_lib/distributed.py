@@ -71,8 +71,8 @@ def average_gradients(params: list[torch.nn.Parameter], share: float) -> None:
     touched = torch.tensor([float(p.grad is not None) for p in params], device=grads[0].device)   # (P,)
     flat = torch.cat([g.reshape(-1) * share for g in grads] + [touched])                         # (sum numel + P,)
     dist.all_reduce(flat)
+    used = (flat[-len(params):] > 0).tolist()        # one host read, not one per parameter
     offset = 0
-    for i, (p, g) in enumerate(zip(params, grads)):
-        used = bool(flat[flat.numel() - len(params) + i] > 0)
-        p.grad = flat[offset:offset + g.numel()].view_as(p).clone() if used else None
+    for p, g, touched_anywhere in zip(params, grads, used):
+        p.grad = flat[offset:offset + g.numel()].view_as(p).clone() if touched_anywhere else None
         offset += g.numel()
