@@ -28,30 +28,32 @@ from .train import Trainer
 
 
 def step_costs(variants: list[str] | dict[str, tuple[str, dict]], profile: str = "cpu", encoder: str = "minilm-l6",
-               steps: int = 9, warmup: int = 3, baseline: str = "sampling") -> pd.DataFrame:
+               steps: int = 9, warmup: int = 3, baseline: str = "sampling", precision: str = "fp32") -> pd.DataFrame:
     """Seconds per optimizer step after ``warmup`` steps, each variant on the same round-robin
     batches: the median over rounds (one step of every task, in the same order) of the round's
     seconds, divided by the tasks per round. A round, not a step, is the unit because a pair
     task's step costs twice a single-sentence step; ``relative`` divides by ``baseline``.
-    ``variants``: ladder variant names, or {label: (variant, overrides)} for other settings."""
+    ``variants``: ladder variant names, or {label: (variant, overrides)} for other settings.
+    Every variant runs at one ``precision`` (fp32 by default), so that the ratios compare steps."""
     if not isinstance(variants, dict):
         variants = {v: (v, {}) for v in variants}
     variants = {baseline: (baseline, {}), **variants}
     data, rows = None, []
     for label, (variant, overrides) in variants.items():
         cfg = variant_config(variant, profile, model__encoder=encoder, train__max_steps=warmup + steps,
-                             train__sampler="round-robin", **overrides)
+                             train__sampler="round-robin", train__precision=precision, **overrides)
         model, tokenizer = build_model(cfg.tasks, cfg.model, seed=0, lora=cfg.lora)
         if data is None:  # one tokenization for all variants (same encoder, same tokenizer)
             data, *_ = load_task_data(cfg, tokenizer)
         seconds: list[float] = []
         record = lambda t: seconds.append(t.state.train_seconds - sum(seconds))  # noqa: E731
-        Trainer(model, build_objective(cfg, model), data["train"], cfg.train, device=pick_device(cfg.train.device),
-                callbacks=[record], param_groups=param_groups(model, cfg)).fit()
+        device = pick_device(cfg.train.device)
+        Trainer(model, build_objective(cfg, model), data["train"], cfg.train, device=device,
+                callbacks=[record], param_groups=param_groups(model, cfg), precision=precision).fit()
         k = min(len(cfg.tasks), steps)   # fewer timed steps than tasks: one short round
         rounds = [sum(seconds[i:i + k]) for i in range(warmup, warmup + steps - k + 1, k)]
         rows.append({"variant": label, "profile": profile, "encoder": encoder, "steps_timed": steps,
-                     "seconds_per_step": statistics.median(rounds) / k})
+                     "seconds_per_step": statistics.median(rounds) / k, "precision": precision})
     df = pd.DataFrame(rows)
     df["relative"] = df["seconds_per_step"] / df.loc[df["variant"] == baseline, "seconds_per_step"].iloc[0]
     return df
@@ -223,10 +225,38 @@ SECTIONS = ("throughput", "steps", "quartet")   # what `--only` can remeasure
 _ROW_SECTIONS = {"throughput": ["gemm", "train", "inference"], "steps": ["step"], "quartet": ["quartet", "adapters"]}
 
 
+def random_encoder(out_dir: str | os.PathLike, tokenizer_dir: str | os.PathLike, config=None) -> Path:
+    """Save a BERT with random weights, in the sizes of ``config`` (default ``BertConfig()``: those of
+    bert-base-uncased, 110M parameters), with the tokenizer of ``tokenizer_dir`` (any uncased BERT
+    vocabulary of 30,522 tokens, such as MiniLM's). For timing where the hub is out of reach: a
+    step's speed does not depend on the weights' values."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+    out = Path(out_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    config = config or BertConfig()
+    if len(tokenizer) != config.vocab_size:
+        raise ValueError(f"tokenizer in {tokenizer_dir} has {len(tokenizer)} tokens, config.vocab_size is {config.vocab_size}")
+    import torch
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+RANDOM_BERT_BASE = "bert-base-uncased sizes, random weights"
+
+
+def table_names(device: str) -> tuple[str, str]:
+    """(table, meta) file names under reports/tables: bench.csv for the CPU, bench_gpu.csv for a GPU."""
+    return ("bench.csv", "bench_meta.json") if device == "cpu" else ("bench_gpu.csv", "bench_gpu_meta.json")
+
+
 def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 64, reps: int = 3,
-              cost_steps: int = 9, sections: tuple[str, ...] = SECTIONS) -> tuple[pd.DataFrame, Path]:
+              cost_steps: int = 9, sections: tuple[str, ...] = SECTIONS,
+              encoder_label: str | None = None) -> tuple[pd.DataFrame, Path]:
     """The measurements of issue 6 in one process: reports/tables/bench.csv and reports/benchmarks.md.
-    With fewer ``sections``, only those are measured and replace their rows in the saved bench.csv."""
+    With fewer ``sections``, only those are measured and replace their rows in the saved bench.csv.
+    On a CUDA GPU (picked as training picks it) the rows go to bench_gpu.csv, with bf16 rows added."""
     import torch
 
     from . import speed
@@ -236,21 +266,26 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
     from .tasks import TASKS
 
     t0, rows = time.perf_counter(), []
+    device = pick_device("auto")
+    kind = "cpu" if device.type == "cpu" else "gpu"
     if "throughput" in sections:
         cfg = variant_config("sampling", profile, model__encoder=encoder)
         _, tokenizer = build_model(cfg.tasks, cfg.model)
         data, *_ = load_task_data(cfg, tokenizer)
         sample, infer_sample = ({t: TaskData(TASKS[t], d.examples[:n], tokenizer, cfg.data.max_length)
                                  for t, d in data["train"].items()} for n in (per_task, INFER_FACTOR * per_task))
-        rate = speed.gemm_rate()
-        rows += [{"section": "gemm", "path": "fp32 matrix product", "gflop_s": rate / 1e9}]
+        n = 1536 if kind == "cpu" else 8192     # a GPU needs a large product to reach its rate
+        rates = {"fp32": speed.gemm_rate(n, device=device)}
+        if kind == "gpu":
+            rates["bf16"] = speed.gemm_rate(n, device=device, dtype=torch.bfloat16)
+        rows += [{"section": "gemm", "path": f"{p} matrix product", "gflop_s": r / 1e9} for p, r in rates.items()]
         rows += speed.throughput(encoder, tokenizer, sample, cfg.train.batch_size, cfg.train.eval_batch_size, reps,
-                                 rate, infer_sample)
+                                 rates["fp32"], infer_sample, device, rates)
     if "steps" in sections:
         costs = step_costs(STEP_SETTINGS, profile, encoder, steps=cost_steps)
         rows += [{"section": "step", "path": r.variant, "seconds_per_step": r.seconds_per_step, "relative": r.relative}
                  for r in costs.itertuples()]
-    if "quartet" in sections:
+    if "quartet" in sections and kind == "cpu":
         try:
             from .report import best_variant   # the quartets of notebooks 07 and 08
             members = lora_members(profile, encoder)
@@ -264,14 +299,16 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
         except FileNotFoundError as e:
             print(f"[bench] quartet serving skipped: {e}", file=sys.stderr)
     df = pd.DataFrame(rows)
-    df["torch"], df["threads"], df["device"] = torch.__version__, torch.get_num_threads(), "cpu"
-    table = tables_dir() / "bench.csv"
+    df["torch"], df["threads"], df["device"] = torch.__version__, torch.get_num_threads(), str(device)
+    table_name, meta_name = table_names(kind)
+    table = tables_dir() / table_name
     if set(sections) != set(SECTIONS) and table.exists():   # keep the rows of the sections not remeasured
         old, remeasured = pd.read_csv(table), [r for s in sections for r in _ROW_SECTIONS[s]]
         df = pd.concat([old[~old["section"].isin(remeasured)], df], ignore_index=True)
     write_csv(table, df)
-    write_json(tables_dir() / "bench_meta.json", {"machine": machine(), "seconds": time.perf_counter() - t0,
-                                                  "sections": list(sections), "per_task": per_task, "reps": reps})
+    write_json(tables_dir() / meta_name, {"machine": machine(), "seconds": time.perf_counter() - t0,
+                                          "sections": list(sections), "per_task": per_task, "reps": reps,
+                                          "profile": profile, "encoder": encoder_label or encoder})
     return df, write_report(profile, encoder)
 
 
@@ -283,14 +320,18 @@ def lora_members(profile: str, encoder: str) -> dict[str, Path]:
 
 def write_report(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
     """reports/benchmarks.md from the saved bench.csv and bench_meta.json (no measuring), with the
-    current reproduce time and best score."""
+    current reproduce time and best score, and a GPU section when bench_gpu.csv exists."""
     from .paths import reports_dir, tables_dir
     from .results import atomic_write_text, read_json
     meta = read_json(tables_dir() / "bench_meta.json")
+    text = benchmarks_markdown(pd.read_csv(tables_dir() / "bench.csv"), meta["machine"],
+                               reproduce_summary(profile, encoder), meta["seconds"], meta["per_task"],
+                               meta["reps"], meta.get("sections", SECTIONS))
+    gpu_table, gpu_meta = (tables_dir() / name for name in table_names("gpu"))
+    if gpu_table.exists() and gpu_meta.exists():
+        text += "\n" + gpu_markdown(pd.read_csv(gpu_table), read_json(gpu_meta))
     out = reports_dir() / "benchmarks.md"
-    atomic_write_text(out, benchmarks_markdown(pd.read_csv(tables_dir() / "bench.csv"), meta["machine"],
-                                               reproduce_summary(profile, encoder), meta["seconds"], meta["per_task"],
-                                               meta["reps"], meta.get("sections", SECTIONS)))
+    atomic_write_text(out, text)
     return out
 
 
@@ -321,10 +362,58 @@ def targets(df: pd.DataFrame, summary: dict) -> list[tuple[str, float, str, bool
     return out
 
 
+def _fmt(x, f: str = "{:.2f}") -> str:
+    return "" if pd.isna(x) else f.format(x)
+
+
+def train_table(df: pd.DataFrame) -> str:
+    from .report import markdown_table
+    naive = _get(df, "train", "naive", "sentences_per_s")
+    return markdown_table(["path", "sentences/s", "x naive", "GFLOP/step", "FLOP floor reached", "what"],
+                          [[r.path, _fmt(r.sentences_per_s, "{:.1f}"), _fmt(r.sentences_per_s / naive),
+                            _fmt(r.gflop_per_step, "{:.1f}"), _fmt(r.floor_fraction, "{:.0%}"), r.note]
+                           for r in df[df["section"] == "train"].itertuples()])
+
+
+def inference_table(df: pd.DataFrame) -> str:
+    from .report import markdown_table
+    naive = _get(df, "inference", "naive", "sentences_per_s")
+    return markdown_table(["path", "sentences/s", "x naive", "what"],
+                          [[r.path, _fmt(r.sentences_per_s, "{:.1f}"), _fmt(r.sentences_per_s / naive), r.note]
+                           for r in df[df["section"] == "inference"].itertuples()])
+
+
+def step_table(df: pd.DataFrame) -> str:
+    from .report import markdown_table
+    return markdown_table(["step", "seconds / step", "relative"],
+                          [[r.path, _fmt(r.seconds_per_step, "{:.3f}"), _fmt(r.relative) + "x"]
+                           for r in df[df["section"] == "step"].itertuples()])
+
+
+def gpu_markdown(df: pd.DataFrame, meta: dict) -> str:
+    """The GPU section of benchmarks.md: the same measurements on a lent card (never in CI)."""
+    info, rates = meta["machine"], df[df["section"] == "gemm"]
+    lines = [f"## On a GPU: {info.get('gpu')}", "",
+             f"`python -m quarbert_lib.bench --profile {meta.get('profile')}` with encoder {meta.get('encoder')}, "
+             f"on a lent machine ({info['cores']} CPU cores, torch {info['torch']}), {meta['per_task']} training "
+             f"examples per task (batch 16, the {meta.get('profile')} profile's) and {INFER_FACTOR * meta['per_task']} "
+             f"for inference, median of {meta['reps']} passes; the run took {meta['seconds'] / 60:.1f} min.",
+             "",
+             ("The machine reaches no model hub, so the encoder is a BertModel with bert-base-uncased's sizes "
+              "(12 layers, hidden 768, 110M parameters) and random weights, with the uncased BERT vocabulary: "
+              "a step's speed does not depend on the weights' values. " if meta.get("encoder") == RANDOM_BERT_BASE
+              else "") + "This section is measured only where a GPU is lent; CI never runs it.", "",
+             "GEMM rates in the same run (8192 x 8192): " + ", ".join(
+                 f"{r.path} {r.gflop_s / 1e3:.1f} TFLOP/s" for r in rates.itertuples()) + ".", "",
+             "### Training paths", "", train_table(df), "", "### Inference", "", inference_table(df), "",
+             "### Regularizer and LoRA steps against a plain step (all fp32)", "", step_table(df), ""]
+    return "\n".join(lines)
+
+
 def benchmarks_markdown(df: pd.DataFrame, info: dict, summary: dict, seconds: float, per_task: int, reps: int,
                         sections: list[str] = SECTIONS) -> str:
     from .report import markdown_table
-    fmt = lambda x, f="{:.2f}": "" if pd.isna(x) else f.format(x)  # noqa: E731
+    fmt = _fmt
     lines = ["# Benchmarks", "", "Generated by `python -m quarbert_lib.bench` (`make bench`); numbers in "
              "`reports/tables/bench.csv`. Do not edit by hand.", "",
              f"Machine: {info['cpu']}, {info['cores']} cores, {info['threads']} torch threads, torch {info['torch']}, "
@@ -334,22 +423,13 @@ def benchmarks_markdown(df: pd.DataFrame, info: dict, summary: dict, seconds: fl
              f"inference; the last benchmark run ({', '.join(sections)}) took {seconds / 60:.1f} min.", "",
              f"GEMM rate measured in the same run: {fmt(_get(df, 'gemm', 'fp32 matrix product', 'gflop_s'), '{:.1f}')} GFLOP/s "
              "(fp32, 1536 x 1536).", "", "## Training paths", "",
-             markdown_table(["path", "sentences/s", "x naive", "GFLOP/step", "FLOP floor reached", "what"],
-                            [[r.path, fmt(r.sentences_per_s, "{:.1f}"),
-                              fmt(r.sentences_per_s / _get(df, "train", "naive", "sentences_per_s")),
-                              fmt(r.gflop_per_step, "{:.1f}"), fmt(r.floor_fraction, "{:.0%}"), r.note]
-                             for r in df[df["section"] == "train"].itertuples()]), "",
+             train_table(df), "",
              "The FLOP floor is the step's matrix FLOPs (torch's FlopCounterMode, forward and backward) divided by "
              "the GEMM rate; padding to 128 multiplies the FLOPs, so the naive path can reach a larger share of "
              "a much larger floor.", "", "## Inference", "",
-             markdown_table(["path", "sentences/s", "x naive", "what"],
-                            [[r.path, fmt(r.sentences_per_s, "{:.1f}"),
-                              fmt(r.sentences_per_s / _get(df, "inference", "naive", "sentences_per_s")), r.note]
-                             for r in df[df["section"] == "inference"].itertuples()]), "",
+             inference_table(df), "",
              "## Regularizer and LoRA steps against a plain step", "",
-             markdown_table(["step", "seconds / step", "relative"],
-                            [[r.path, fmt(r.seconds_per_step, "{:.3f}"), fmt(r.relative) + "x"]
-                             for r in df[df["section"] == "step"].itertuples()]), "",
+             step_table(df), "",
              "In forward-pass units, a plain step is a forward and a backward pass (about 1 + 2). A SMART K=1 step "
              "adds one ascent pass (a forward and a backward to the perturbation only, about 1 + 1) and the "
              "adversarial pass the loss trains through (1 + 2): 8/3 = 2.67 plain steps before the per-step costs "
@@ -389,6 +469,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-quartet", action="store_true", help="skip quartet serving (needs notebooks 07-08 runs)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
                         help="measure only these sections; their rows replace the saved ones in bench.csv")
+    parser.add_argument("--random-bert-base", metavar="TOKENIZER_DIR",
+                        help="time a bert-base-uncased-sized BERT with random weights (tokenizer from TOKENIZER_DIR) "
+                             "instead of --encoder: for machines without the hub")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite reports/benchmarks.md from the saved bench.csv, without measuring")
     sub = parser.add_subparsers(dest="command")
@@ -404,7 +487,12 @@ def main(argv: list[str] | None = None) -> int:
         out = write_report(args.profile, args.encoder)
     else:
         sections = tuple(x for x in args.only if not (args.no_quartet and x == "quartet"))
-        _, out = run_bench(args.profile, args.encoder, args.per_task, args.reps, args.cost_steps, sections)
+        encoder, label = args.encoder, None
+        if args.random_bert_base:
+            import tempfile
+            encoder = str(random_encoder(tempfile.mkdtemp(prefix="bert-base-random-"), args.random_bert_base))
+            label = RANDOM_BERT_BASE
+        _, out = run_bench(args.profile, encoder, args.per_task, args.reps, args.cost_steps, sections, label)
     print(out.read_text())
     return 0
 

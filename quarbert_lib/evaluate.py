@@ -5,19 +5,20 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .model import autocast
 from .tasks import TASKS, normalized_score
 
 
 @torch.inference_mode()
 def predict(model: torch.nn.Module, data, task: str, batch_size: int = 64, pair_encoding: str = "siamese",
-            device: torch.device | str = "cpu") -> pd.DataFrame:
+            device: torch.device | str = "cpu", precision: str = "fp32") -> pd.DataFrame:
     """One row per example, in file order: id, task, gold, prediction, then prob_k (classes)
     or prob (paraphrase probability) or score (similarity)."""
     was_training = model.training
     model.eval()
     kind, n = TASKS[task].kind, len(data)
     outputs: list[torch.Tensor] = [None] * n
-    with torch.inference_mode():                           # no autograd records: faster, less memory
+    with torch.inference_mode(), autocast(device, precision):   # no autograd records: faster, less memory
         for idx in data.batches(batch_size, shuffle=False):   # longest first: little padding
             batch = {k: v.to(device) for k, v in data.collate(idx, pair_encoding).items() if k != "labels"}
             out = model(task, batch).float().cpu()

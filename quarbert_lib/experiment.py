@@ -20,7 +20,7 @@ from .config import ExperimentConfig, TrainConfig, profile_seeds, variant_config
 from .data import Example, TaskData, load_task
 from .evaluate import mean_normalized_score, metrics_of, predict
 from .losses import MomentumTeacher, MultitaskObjective, SimCSEObjective, SimCSERegularizer, SmartRegularizer
-from .model import build_model, pick_device
+from .model import build_model, pick_device, resolve_precision
 from .tasks import SENTENCES, overall_score
 from .train import BEST, CHECKPOINT, Trainer
 
@@ -81,7 +81,7 @@ def run_simcse_stage(cfg: ExperimentConfig, model, train: dict[str, TaskData], t
     sc = cfg.simcse
     stage_cfg = TrainConfig(lr=sc.stage_lr, epochs=1000, max_steps=sc.stage_steps, batch_size=sc.stage_batch_size,
                             grad_clip=cfg.train.grad_clip, seed=cfg.train.seed,
-                            checkpoint_every=cfg.train.checkpoint_every)
+                            checkpoint_every=cfg.train.checkpoint_every, precision=cfg.train.precision)
     pool = sentence_pool(train, tokenizer, cfg.data.max_length)
     stage = Trainer(model, SimCSEObjective(sc.temperature), {"sentences": pool}, stage_cfg, out_dir=out_dir,
                     device=device)
@@ -93,6 +93,11 @@ def run_simcse_stage(cfg: ExperimentConfig, model, train: dict[str, TaskData], t
 SPLITS = ("dev", "test", "calib")
 
 
+def effective_precision(cfg: ExperimentConfig, device) -> str:
+    """'fp32' or 'bf16': cfg.train.precision on ``device`` (see model.resolve_precision)."""
+    return resolve_precision(cfg.train.precision, device, cfg.smart.epsilon if cfg.smart.enabled else None)
+
+
 def write_predictions(model, data: dict, cfg: ExperimentConfig, path: Path, device,
                       splits: tuple[str, ...] = SPLITS, known: dict | None = None) -> dict[str, dict[str, pd.DataFrame]]:
     """predictions-<split>.csv (with probabilities or scores) for each split that has data, and
@@ -101,7 +106,8 @@ def write_predictions(model, data: dict, cfg: ExperimentConfig, path: Path, devi
     out = {}
     for split in splits:
         frames = (known or {}).get(split) or {
-            t: predict(model, d, t, cfg.train.eval_batch_size, cfg.model.pair_encoding, device)
+            t: predict(model, d, t, cfg.train.eval_batch_size, cfg.model.pair_encoding, device,
+                       effective_precision(cfg, device))
             for t, d in data[split].items()}
         out[split] = frames
         if frames:
@@ -143,6 +149,7 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     path = results.run_path(cfg.profile, notebook, run_name)
     config = cfg.to_dict()
     device, pair = pick_device(cfg.train.device), cfg.model.pair_encoding
+    precision = effective_precision(cfg, device)
     distributed.setup(device)            # under torchrun / accelerate launch; a no-op otherwise
     if not force and results.is_complete(path, config):
         print(f"[quarbert] {notebook}/{run_name}: complete, skipped (force=True retrains)")
@@ -165,7 +172,8 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
 
     def evaluate(m) -> dict:
         """Dev metrics for the trainer; keeps the predictions of the weights it evaluated."""
-        frames = {t: predict(m, d, t, cfg.train.eval_batch_size, pair, device) for t, d in data["dev"].items()}
+        frames = {t: predict(m, d, t, cfg.train.eval_batch_size, pair, device, precision)
+                  for t, d in data["dev"].items()}
         last_eval.update(frames=frames)
         return metrics_of(frames)
 
@@ -176,8 +184,8 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     trainer = Trainer(model, objective, data["train"], cfg.train,
                       evaluate=evaluate, score=mean_normalized_score,
                       out_dir=path, pair_encoding=pair, device=device, callbacks=list(callbacks),
-                      param_groups=param_groups(model, cfg))
-    print(f"[quarbert] {notebook}/{run_name}: {trainer.total_steps()} steps on {device}; " + "; ".join(summaries),
+                      param_groups=param_groups(model, cfg), precision=precision)
+    print(f"[quarbert] {notebook}/{run_name}: {trainer.total_steps()} steps on {device} ({precision}); " + "; ".join(summaries),
           file=sys.stderr)
     state = trainer.fit()
     if not main:                         # rank 0 predicts and writes the results
@@ -204,7 +212,7 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
         "smart_skipped_nonfinite": getattr(objective.regularizers["smart"], "skipped", 0)
         if "smart" in objective.regularizers else 0,
         "skipped_rows": skipped, "git_commit": results.git_commit(), "device": str(device),
-        "torch": torch.__version__, "threads": torch.get_num_threads(), "processes": distributed.world_size(),
+        "precision": precision, "torch": torch.__version__, "threads": torch.get_num_threads(), "processes": distributed.world_size(),
     }
     results.write_json(path / "metrics.json", out)   # last: marks the run complete
     (path / CHECKPOINT).unlink(missing_ok=True)      # resumable state is no longer needed

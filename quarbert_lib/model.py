@@ -4,6 +4,7 @@ Shapes: B batch, T tokens, H hidden size.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 import torch
@@ -154,6 +155,27 @@ def build_model(tasks: list[str], cfg: ModelConfig, seed: int = 0, lora=None):
         from .lora import wrap_encoder
         encoder = wrap_encoder(encoder, lora)
     return MultitaskBERT(encoder, tasks, cfg), tokenizer
+
+
+def resolve_precision(precision: str, device: torch.device | str, smart_epsilon: float | None = None) -> str:
+    """'fp32' or 'bf16' for a TrainConfig.precision on ``device``. 'auto' is bf16 only on a CUDA
+    GPU with bf16 support, and not when SMART runs with an epsilon (``smart_epsilon``) that bf16
+    rounding would drown (config.BF16_MIN_SMART_EPSILON)."""
+    from .config import BF16_MIN_SMART_EPSILON
+    if precision != "auto":
+        return precision
+    if torch.device(device).type != "cuda" or not torch.cuda.is_bf16_supported():
+        return "fp32"
+    if smart_epsilon is not None and smart_epsilon < BF16_MIN_SMART_EPSILON:
+        return "fp32"
+    return "bf16"
+
+
+def autocast(device: torch.device | str, precision: str):
+    """bf16 autocast for precision 'bf16' (weights stay fp32), a no-op context for 'fp32'."""
+    if precision == "bf16":
+        return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def pick_device(name: str = "auto") -> torch.device:

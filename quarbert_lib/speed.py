@@ -19,7 +19,7 @@ import torch
 from .config import ModelConfig
 from .data import Example, TaskData
 from .losses import TaskLoss
-from .model import MultitaskBERT, load_encoder
+from .model import MultitaskBERT, autocast, load_encoder
 from .tasks import TASKS
 
 NAIVE_LENGTH = 128
@@ -35,6 +35,7 @@ class StepPath:
     freeze_word_embeddings: bool
     help: str
     attn: str = "sdpa"
+    precision: str = "fp32"
 
 
 TRAIN_PATHS = [
@@ -45,6 +46,9 @@ TRAIN_PATHS = [
     StepPath("default, eager attention", False, False, True, True, "the default with eager instead of SDPA attention",
           attn="eager"),
 ]
+# On a CUDA GPU only (bf16 autocast runs ~6x slower than fp32 on this CPU).
+GPU_TRAIN_PATHS = [StepPath("default, bf16 autocast", False, False, True, True,
+                            "the default under bf16 autocast (fp32 weights and optimizer)", precision="bf16")]
 
 
 def sentences_in(task: str, n_examples: int) -> int:
@@ -101,32 +105,45 @@ def _pad_to(batch: dict, width: int, pad_id: int) -> dict:
     return out
 
 
-def fresh_model(encoder: str, tasks: list[str], freeze_word_embeddings: bool, attn: str = "sdpa") -> MultitaskBERT:
+def fresh_model(encoder: str, tasks: list[str], freeze_word_embeddings: bool, attn: str = "sdpa",
+                device: torch.device | str = "cpu") -> MultitaskBERT:
     enc, _ = load_encoder(encoder, attn_implementation=attn)
     torch.manual_seed(0)
-    return MultitaskBERT(enc, tasks, ModelConfig(encoder=encoder, freeze_word_embeddings=freeze_word_embeddings))
+    model = MultitaskBERT(enc, tasks, ModelConfig(encoder=encoder, freeze_word_embeddings=freeze_word_embeddings))
+    return model.to(device)
 
 
-def train_pass(model, steps, optimizer, losses) -> float:
-    """Seconds for one pass of training steps (batch building included)."""
+def synchronize(device: torch.device | str) -> None:
+    """Wait for queued GPU work, so that a timer measures it (a no-op on the CPU)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def train_pass(model, steps, optimizer, losses, device: torch.device | str = "cpu", precision: str = "fp32") -> float:
+    """Seconds for one pass of training steps (batch building and the copy to ``device`` included)."""
     model.train()
+    synchronize(device)
     t0 = time.perf_counter()
     for task, _, make in steps:
-        batch = make()
-        loss = losses[task](model(task, batch), batch["labels"])
+        batch = {k: v.to(device, non_blocking=True) for k, v in make().items()}
+        with autocast(device, precision):
+            loss = losses[task](model(task, batch), batch["labels"])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+    synchronize(device)
     return time.perf_counter() - t0
 
 
-def infer_pass(model, steps, inference_mode: bool) -> float:
+def infer_pass(model, steps, inference_mode: bool, device: torch.device | str = "cpu", precision: str = "fp32") -> float:
     model.eval()
+    synchronize(device)
     t0 = time.perf_counter()
-    with (torch.inference_mode() if inference_mode else torch.no_grad()):
+    with (torch.inference_mode() if inference_mode else torch.no_grad()), autocast(device, precision):
         for task, _, make in steps:
-            batch = {k: v for k, v in make().items() if k != "labels"}
+            batch = {k: v.to(device, non_blocking=True) for k, v in make().items() if k != "labels"}
             model(task, batch)
+    synchronize(device)
     return time.perf_counter() - t0
 
 
@@ -145,49 +162,66 @@ def matmul_flops(fn: Callable[[], None]) -> int:
     return int(counter.get_total_flops())
 
 
-def gemm_rate(n: int = 1536, reps: int = 10) -> float:
-    """FLOP/s of an n x n fp32 matrix product on this machine, median of ``reps`` after a warm-up."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def gemm_rate(n: int = 1536, reps: int = 10, device: torch.device | str = "cpu",
+              dtype: torch.dtype = torch.float32) -> float:
+    """FLOP/s of an n x n matrix product on ``device``, median of ``reps`` after a warm-up."""
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     a @ b
     times = []
     for _ in range(reps):
+        synchronize(device)
         t0 = time.perf_counter()
         a @ b
+        synchronize(device)
         times.append(time.perf_counter() - t0)
     return 2 * n ** 3 / statistics.median(times)
 
 
 def throughput(encoder: str, tokenizer, sample: dict[str, TaskData], batch_size: int = 16,
                eval_batch_size: int = 64, reps: int = 3, rate: float | None = None,
-               infer_sample: dict[str, TaskData] | None = None) -> list[dict]:
+               infer_sample: dict[str, TaskData] | None = None, device: torch.device | str = "cpu",
+               rates: dict[str, float] | None = None, bf16: bool | None = None) -> list[dict]:
     """Rows of bench.csv: sentences/s of each training path and of naive vs default inference,
     plus the FLOP floor of each training path (matrix FLOPs / GEMM rate) and the share reached.
     Inference runs over ``infer_sample`` (default: ``sample``): it should hold several eval
-    batches per task, as a dev set does, or longest-first batching has nothing to group."""
+    batches per task, as a dev set does, or longest-first batching has nothing to group.
+    With ``bf16`` (default: on a CUDA ``device``) the default path also runs under bf16 autocast,
+    its floor taken at the bf16 GEMM rate (``rates``: {'fp32': FLOP/s, 'bf16': FLOP/s}; ``rate``
+    is the fp32 one)."""
     infer_sample = infer_sample or sample
-    rate = rate or gemm_rate()
+    rates = dict(rates or {})
+    rates.setdefault("fp32", rate or gemm_rate(device=device))
+    bf16 = torch.device(device).type == "cuda" if bf16 is None else bf16
     tasks = list(sample)
     rows = []
-    for path in TRAIN_PATHS:
-        model = fresh_model(encoder, tasks, path.freeze_word_embeddings, path.attn)
+    for path in TRAIN_PATHS + (GPU_TRAIN_PATHS if bf16 else []):
+        model = fresh_model(encoder, tasks, path.freeze_word_embeddings, path.attn, device)
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
         losses = {t: TaskLoss(TASKS[t].kind) for t in tasks}
         steps = batch_makers(path, tokenizer, sample, batch_size, training=True)
         sentences = sum(s for _, s, _ in steps)
-        seconds = median_seconds(lambda: train_pass(model, steps, optimizer, losses), reps)
-        flops = matmul_flops(lambda: train_pass(model, steps, optimizer, losses))
+        run = lambda: train_pass(model, steps, optimizer, losses, device, path.precision)  # noqa: E731
+        seconds = median_seconds(run, reps)
+        flops = matmul_flops(run)
+        if path.precision not in rates:
+            rates[path.precision] = gemm_rate(device=device, dtype=torch.bfloat16)
+        rate = rates[path.precision]
         rows.append({"section": "train", "path": path.name, "sentences": sentences, "steps": len(steps),
                      "seconds": seconds, "sentences_per_s": sentences / seconds,
                      "gflop_per_step": flops / len(steps) / 1e9, "floor_seconds": flops / rate,
                      "floor_fraction": flops / rate / seconds, "note": path.help})
-    for name, path, inference_mode, size in (("naive", TRAIN_PATHS[0], False, batch_size),
-                                             ("default", TRAIN_PATHS[3], True, eval_batch_size)):
-        model = fresh_model(encoder, tasks, True, path.attn)
+        del model, optimizer
+    infer_paths = [("naive", TRAIN_PATHS[0], False, batch_size), ("default", TRAIN_PATHS[3], True, eval_batch_size)]
+    if bf16:
+        infer_paths.append(("default, bf16 autocast", GPU_TRAIN_PATHS[0], True, eval_batch_size))
+    for name, path, inference_mode, size in infer_paths:
+        model = fresh_model(encoder, tasks, True, path.attn, device)
         steps = batch_makers(path, tokenizer, infer_sample, size, training=False)
         sentences = sum(s for _, s, _ in steps)
-        seconds = median_seconds(lambda: infer_pass(model, steps, inference_mode), reps)
+        seconds = median_seconds(lambda: infer_pass(model, steps, inference_mode, device, path.precision), reps)
         rows.append({"section": "inference", "path": name, "sentences": sentences, "steps": len(steps),
                      "seconds": seconds, "sentences_per_s": sentences / seconds,
                      "note": ("tokenize per batch, pad to 128, no_grad, batch %d" % size) if name == "naive"
-                     else "cached ids, longest-first batches of %d, inference_mode" % size})
+                     else "cached ids, longest-first batches of %d, inference_mode" % size
+                     + (", bf16 autocast" if path.precision == "bf16" else "")})
     return rows

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from . import distributed
 from .config import TrainConfig
+from .model import autocast, resolve_precision
 from .sampler import epoch_schedule
 
 CHECKPOINT, BEST = "checkpoint.pt", "model.pt"
@@ -77,11 +78,13 @@ class Trainer:
                  score: Callable[[dict], float] | None = None, out_dir: str | os.PathLike | None = None,
                  pair_encoding: str = "siamese", device: torch.device | str = "cpu",
                  callbacks: list[Callable] = (), max_consecutive_nonfinite: int = 20, log_every: int = 25,
-                 param_groups: list[dict] | None = None):
+                 param_groups: list[dict] | None = None, precision: str | None = None):
         self.model, self.objective, self.train_data, self.cfg = model, objective, train_data, cfg
         self.evaluate, self.score = evaluate, score or (lambda m: -m.get("loss", 0.0))
         self.out_dir = Path(out_dir) if out_dir else None
         self.pair_encoding, self.device = pair_encoding, torch.device(device)
+        # 'fp32' or 'bf16' (autocast around the forward and loss; weights, gradients and AdamW stay fp32)
+        self.precision = precision or resolve_precision(cfg.precision, self.device)
         self.callbacks, self.max_consecutive_nonfinite, self.log_every = list(callbacks), max_consecutive_nonfinite, log_every
         self.model.to(self.device)
         if isinstance(objective, torch.nn.Module):
@@ -139,7 +142,8 @@ class Trainer:
         loss = None
         if rows:
             batch = self._to_device(self.train_data[task].collate(rows, self.pair_encoding))
-            loss = self.objective(self.model, task, batch)
+            with autocast(self.device, self.precision):
+                loss = self.objective(self.model, task, batch)
         finite = loss is None or bool(torch.isfinite(loss))
         if not distributed.all_finite(finite, self.device):
             return None

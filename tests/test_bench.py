@@ -134,3 +134,45 @@ def test_step_cost_is_the_median_round_over_tasks(monkeypatch):
     monkeypatch.setattr(bench, "param_groups", lambda *a, **k: None)
     df = bench.step_costs([], "cpu", steps=9, warmup=3)
     assert df["seconds_per_step"].iloc[0] == pytest.approx(5 / 3) and df["relative"].iloc[0] == 1.0
+
+
+def test_bf16_rows_take_their_floor_at_the_bf16_rate(sample, tiny_encoder_dir):
+    """The GPU bench's extra rows, run here on the CPU: a bf16 training path and a bf16 inference
+    path, the training floor divided by the bf16 GEMM rate, not the fp32 one."""
+    tokenizer, data = sample
+    small = {t: TaskData(TASKS[t], d.examples[:4], tokenizer, 128) for t, d in data.items()}
+    rates = {"fp32": 1e9, "bf16": 4e9}
+    rows = pd.DataFrame(speed.throughput(str(tiny_encoder_dir), tokenizer, small, batch_size=4, eval_batch_size=4,
+                                         reps=1, rates=rates, bf16=True))
+    train = rows[rows["section"] == "train"].set_index("path")
+    assert list(train.index) == [p.name for p in speed.TRAIN_PATHS + speed.GPU_TRAIN_PATHS]
+    for path, rate in (("default", 1e9), ("default, bf16 autocast", 4e9)):
+        r = train.loc[path]
+        assert r["floor_seconds"] == pytest.approx(r["gflop_per_step"] * 1e9 * r["steps"] / rate)
+    assert list(rows[rows["section"] == "inference"]["path"]) == ["naive", "default", "default, bf16 autocast"]
+
+
+def test_gpu_section_is_added_from_its_own_files(isolated, tiny_encoder_dir):
+    df, md = bench.run_bench("smoke", str(tiny_encoder_dir), per_task=8, reps=1, cost_steps=1, sections=("throughput",))
+    assert "On a GPU" not in md.read_text()
+    from quarbert_lib.paths import tables_dir
+    from quarbert_lib.results import read_json, write_json
+    meta = read_json(tables_dir() / "bench_meta.json")
+    gpu = df.assign(device="cuda")
+    gpu.to_csv(tables_dir() / "bench_gpu.csv", index=False)
+    write_json(tables_dir() / "bench_gpu_meta.json", {**meta, "machine": {**meta["machine"], "gpu": "NVIDIA Test"},
+                                                      "encoder": bench.RANDOM_BERT_BASE})
+    text = bench.write_report("smoke", str(tiny_encoder_dir)).read_text()
+    section = text[text.index("## On a GPU: NVIDIA Test"):]
+    assert "random weights" in section and bench.train_table(gpu) in section and bench.inference_table(gpu) in section
+    assert text.index("## Targets (issue 6)") < text.index("## On a GPU")   # targets are the CPU's
+
+
+def test_random_encoder_has_the_configured_sizes_and_checks_the_vocabulary(tmp_path, tiny_encoder_dir):
+    from transformers import BertConfig
+    config = BertConfig(vocab_size=30522, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=64)
+    encoder, tokenizer = load_encoder(str(bench.random_encoder(tmp_path / "enc", tiny_encoder_dir, config)))
+    assert encoder.config.hidden_size == 16 and encoder.config.num_hidden_layers == 1 and len(tokenizer) == 30522
+    with pytest.raises(ValueError, match="vocab_size"):
+        bench.random_encoder(tmp_path / "bad", tiny_encoder_dir, BertConfig(vocab_size=100))
