@@ -1,5 +1,7 @@
 """The speed benchmark: the naive path's batches, the same examples on every path, the FLOP
 count against hand arithmetic, the targets table, and one tiny end-to-end run."""
+import dataclasses
+
 import pandas as pd
 import pytest
 import torch
@@ -136,11 +138,13 @@ def test_step_cost_is_the_median_round_over_tasks(monkeypatch):
     assert df["seconds_per_step"].iloc[0] == pytest.approx(5 / 3) and df["relative"].iloc[0] == 1.0
 
 
-def test_bf16_rows_take_their_floor_at_the_bf16_rate(sample, tiny_encoder_dir):
+def test_bf16_rows_take_their_floor_at_the_bf16_rate(sample, tiny_encoder_dir, monkeypatch):
     """The GPU bench's extra rows, run here on the CPU: a bf16 training path and a bf16 inference
     path, the training floor divided by the bf16 GEMM rate, not the fp32 one."""
     tokenizer, data = sample
-    small = {t: TaskData(TASKS[t], d.examples[:4], tokenizer, 128) for t, d in data.items()}
+    small = {t: TaskData(TASKS[t], d.examples[:8], tokenizer, 128) for t, d in data.items()}
+    monkeypatch.setattr(speed, "GPU_TRAIN_PATHS", [speed.GPU_TRAIN_PATHS[0],
+                                                   dataclasses.replace(speed.GPU_TRAIN_PATHS[1], batch_size=8)])
     rates = {"fp32": 1e9, "bf16": 4e9}
     rows = pd.DataFrame(speed.throughput(str(tiny_encoder_dir), tokenizer, small, batch_size=4, eval_batch_size=4,
                                          reps=1, rates=rates, bf16=True))
@@ -150,6 +154,7 @@ def test_bf16_rows_take_their_floor_at_the_bf16_rate(sample, tiny_encoder_dir):
         r = train.loc[path]
         assert r["floor_seconds"] == pytest.approx(r["gflop_per_step"] * 1e9 * r["steps"] / rate)
     assert list(rows[rows["section"] == "inference"]["path"]) == ["naive", "default", "default, bf16 autocast"]
+    assert train.loc["default", "steps"] == 3 * 2 and train.loc["default, batch 64", "steps"] == 3   # 8 rows: 4 + 4 | 8
 
 
 def test_gpu_section_is_added_from_its_own_files(isolated, tiny_encoder_dir):
