@@ -95,9 +95,11 @@ class TrainConfig:
     checkpoint_every: int = _help("Save a resumable checkpoint every N steps (and at each epoch end).", 200)
     eval_batch_size: int = _help("Batch size for dev and test prediction.", 64)
     precision: str = _help(
-        "'auto': bf16 autocast on a CUDA GPU that supports it, fp32 elsewhere (bf16 runs ~6x slower than "
-        "fp32 on a CPU without bf16 units), and fp32 when SMART's epsilon is below bf16's resolution; "
-        "'fp32'; or 'bf16' (autocast, on any device).", "auto")
+        "'fp32'; 'bf16' (autocast; weights and optimizer stay fp32); or 'auto': bf16 on a CUDA GPU that "
+        "supports it, except with SMART's epsilon below bf16's resolution, else fp32. Measured (reports/"
+        "benchmarks.md): on an H200 at the paper's batch 16, bf16 trains 15% slower than fp32 (the step is "
+        "bound by kernel launches, which the casts add to) and predicts 15% faster; on a CPU without bf16 "
+        "units it runs ~6x slower. Hence fp32 by default.", "fp32")
 
 
 @dataclass
@@ -316,6 +318,15 @@ VARIANTS["smart-simcse"] = {**VARIANTS["smart-cosine"], "simcse__stage": True, "
 # Seeds of each ladder row by profile. The dev sets are small (SST dev 1,101 sentences), so one
 # run's luck can exceed an ablation step: the cpu profile trains every ladder row three times.
 PROFILE_SEEDS: dict[str, list[int]] = {"smoke": [0], "cpu": [0, 1, 2], "paper": [0, 1, 2]}
+
+
+# Data caps (training examples per task; None: all) of the quality-per-CPU-minute curves
+# (notebook 11), by profile and recipe. The profile's own cap is the ladder row itself.
+BUDGET_CAPS: dict[str, dict[str, list[int | None]]] = {
+    "smoke": {"sampling": [12, 24]},
+    "cpu": {"sampling": [600, 1200, 2400, 4800, None], "smart": [2400, None]},
+    "paper": {"sampling": [2000, None]},
+}
 
 
 def profile_seeds(profile: str, seeds: list[int] | None = None) -> list[int]:

@@ -247,6 +247,34 @@ def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: lis
     return table[(table["profile"] == profile) & (table["encoder"] == encoder)], folders
 
 
+def budget_curve(notebook: str, recipes: dict[str, list[int | None]], profile: str, encoder: str = "minilm-l6",
+                 seed: int = 0, force: bool = False) -> pd.DataFrame:
+    """Quality against CPU time: each recipe (a ladder variant) trained with each cap on the training
+    examples per task (None: every example). A run that another notebook already made with the
+    same config (the ladder row at the profile's own cap) is read from the registry, not retrained.
+    One row per run: recipe, cap, optimizer steps, train minutes, dev scores."""
+    from . import report
+    rows = []
+    for variant, caps in recipes.items():
+        for cap in caps:
+            cfg = variant_config(variant, profile, model__encoder=encoder, train__seed=seed,
+                                 data__max_train_per_task=cap)
+            metrics = None
+            try:
+                ladder = results.find_run(f"{variant}-seed{seed}", profile, encoder)
+                if not force and results.is_complete(ladder, cfg.to_dict()):
+                    metrics = results.read_json(ladder / "metrics.json")
+            except FileNotFoundError:
+                pass
+            if metrics is None:
+                metrics = run_experiment(cfg, notebook, f"{variant}-cap{cap or 'all'}-seed{seed}", force=force)
+            rows.append({"recipe": variant, "cap": cap or "all", "profile": profile, "encoder": encoder, "seed": seed,
+                         "steps": metrics["steps"], "train_minutes": metrics["train_seconds"] / 60,
+                         **{c: metrics[k] for c, k in report._METRIC_MAP.items()}, "overall": overall_score(metrics),
+                         "data_note": report._notes([metrics])})
+    return pd.DataFrame(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m quarbert_lib.experiment",
                                      description="Train and evaluate one config into the registry (resumes).")

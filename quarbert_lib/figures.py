@@ -18,6 +18,10 @@ PAPER_NOTE = ("The paper's columns are its bert-base-uncased dev scores, where i
               "(the ensemble rows); the other rows have no published counterpart.")
 
 
+# Reference lines of the quality-per-minute figure: issue 6's target and the paper's best.
+QUALITY_REFERENCES = {"target 0.76 (issue 6)": 0.76, "paper, bert-base ensemble 0.782": 0.782}
+
+
 def _table(name: str) -> pd.DataFrame | None:
     path = tables_dir() / name
     return pd.read_csv(path) if path.exists() else None
@@ -91,6 +95,18 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000
                                        "yes" if r.significant else "no", "" if pd.isna(r.seeds) else int(r.seeds),
                                        f"{r.delta_seed_mean:+.3f}", "" if pd.isna(r.seed_p_value) else f"{r.seed_p_value:.3f}"]
                                       for r in significance.itertuples()]), ""]
+    budget = _table("quality_per_minute.csv")
+    if budget is not None:
+        budget = _mine(budget, profile, encoder)
+        plots.quality_per_minute(budget, ablation, targets=QUALITY_REFERENCES)
+        md += ["## Quality per CPU-minute", "", "Each recipe trained (seed 0) with a cap on the training examples "
+               "per task; `all` keeps every example (the round-robin sampler then stops each epoch at the smallest "
+               "task, STS). Notebook 11.", "",
+               report.markdown_table(["recipe", "cap", "steps", "train min", "SST", "QQP", "STS", "overall"],
+                                     [[r.recipe, r.cap, int(r.steps), f"{r.train_minutes:.1f}", f"{r.sst_acc:.3f}",
+                                       f"{r.qqp_acc:.3f}", f"{r.sts_pearson:.3f}", f"{r.overall:.3f}"]
+                                      for r in budget.itertuples()]), ""]
+        md += _figure("quality_per_minute.png", "Overall dev score against training minutes on this machine")
     costs = _table("costs.csv")
     if costs is not None:
         md += ["## Cost per variant", "", report.markdown_table(

@@ -85,6 +85,31 @@ def sweep_lines(table: pd.DataFrame, x: str, name: str, logx: bool = True):
     return fig
 
 
+def quality_per_minute(budget: pd.DataFrame, ladder: pd.DataFrame | None = None, name: str = "quality_per_minute.png",
+                       targets: dict[str, float] | None = None):
+    """Overall dev score against training minutes: one line per recipe over its data caps, the
+    ladder rows as grey points, and horizontal reference lines (``targets``: {label: score})."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.0))
+    for recipe, df in budget.groupby("recipe", sort=False):
+        df = df.sort_values("train_minutes")
+        ax.plot(df["train_minutes"], df["overall"], marker="o", label=f"{recipe}, by data cap")
+        for r in df.itertuples():
+            ax.annotate(str(r.cap), (r.train_minutes, r.overall), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    if ladder is not None and len(ladder):
+        ax.scatter(ladder["train_seconds"] / 60, ladder["overall"], color="grey", s=14, label="ladder rows (seed mean)")
+        for r in ladder.itertuples():
+            ax.annotate(r.variant, (r.train_seconds / 60, r.overall), textcoords="offset points", xytext=(3, 3),
+                        fontsize=6, color="grey")
+    for label, score in (targets or {}).items():
+        ax.axhline(score, linestyle="--", linewidth=0.8, color="black")
+        ax.text(ax.get_xlim()[0], score, f" {label}", fontsize=7, va="bottom")
+    ax.set_xscale("log")
+    ax.set(xlabel="training minutes (this machine)", ylabel="overall dev score")
+    ax.legend(fontsize=7, loc="lower right")
+    _save(fig, name)
+    return fig
+
+
 def grid_heatmap(table: pd.DataFrame, rows: str, cols: str, value: str, name: str):
     """A value over a 2-D grid of settings (the paper's Table 3: learning rate x dropout)."""
     grid = table.pivot(index=rows, columns=cols, values=value)

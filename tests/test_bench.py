@@ -76,7 +76,11 @@ def test_targets_are_judged_against_the_issue():
                                   (0.7, False)]
 
 
-def test_bench_end_to_end_on_the_tiny_encoder(isolated, tiny_encoder_dir):
+EAGER_PATHS = [p for p in speed.TRAIN_PATHS if not p.compile]   # torch.compile has its own test
+
+
+def test_bench_end_to_end_on_the_tiny_encoder(isolated, tiny_encoder_dir, monkeypatch):
+    monkeypatch.setattr(speed, "TRAIN_PATHS", EAGER_PATHS)
     df, md = bench.run_bench("smoke", str(tiny_encoder_dir), per_task=8, reps=1, cost_steps=1,
                              sections=("throughput", "steps"))
     assert list(df[df["section"] == "train"]["path"]) == [p.name for p in speed.TRAIN_PATHS]
@@ -143,6 +147,7 @@ def test_bf16_rows_take_their_floor_at_the_bf16_rate(sample, tiny_encoder_dir, m
     path, the training floor divided by the bf16 GEMM rate, not the fp32 one."""
     tokenizer, data = sample
     small = {t: TaskData(TASKS[t], d.examples[:8], tokenizer, 128) for t, d in data.items()}
+    monkeypatch.setattr(speed, "TRAIN_PATHS", EAGER_PATHS)
     monkeypatch.setattr(speed, "GPU_TRAIN_PATHS", [speed.GPU_TRAIN_PATHS[0],
                                                    dataclasses.replace(speed.GPU_TRAIN_PATHS[1], batch_size=8)])
     rates = {"fp32": 1e9, "bf16": 4e9}
@@ -157,7 +162,8 @@ def test_bf16_rows_take_their_floor_at_the_bf16_rate(sample, tiny_encoder_dir, m
     assert train.loc["default", "steps"] == 3 * 2 and train.loc["default, batch 64", "steps"] == 3   # 8 rows: 4 + 4 | 8
 
 
-def test_gpu_section_is_added_from_its_own_files(isolated, tiny_encoder_dir):
+def test_gpu_section_is_added_from_its_own_files(isolated, tiny_encoder_dir, monkeypatch):
+    monkeypatch.setattr(speed, "TRAIN_PATHS", EAGER_PATHS)
     df, md = bench.run_bench("smoke", str(tiny_encoder_dir), per_task=8, reps=1, cost_steps=1, sections=("throughput",))
     assert "On a GPU" not in md.read_text()
     from quarbert_lib.paths import tables_dir
@@ -181,3 +187,20 @@ def test_random_encoder_has_the_configured_sizes_and_checks_the_vocabulary(tmp_p
     assert encoder.config.hidden_size == 16 and encoder.config.num_hidden_layers == 1 and len(tokenizer) == 30522
     with pytest.raises(ValueError, match="vocab_size"):
         bench.random_encoder(tmp_path / "bad", tiny_encoder_dir, BertConfig(vocab_size=100))
+
+
+def test_compiled_path_is_timed_after_compiling_with_the_default_flops(sample, tiny_encoder_dir, monkeypatch):
+    import shutil
+    tokenizer, data = sample
+    small = {"sst": TaskData(TASKS["sst"], data["sst"].examples[:8], tokenizer, 128)}   # one task: one graph to compile
+    default, compiled = speed.TRAIN_PATHS[3], next(p for p in speed.TRAIN_PATHS if p.compile)
+    monkeypatch.setattr(speed, "TRAIN_PATHS", [default, compiled])
+    rows = pd.DataFrame(speed.throughput(str(tiny_encoder_dir), tokenizer, small, batch_size=4, eval_batch_size=4,
+                                         reps=1, rate=1e9))
+    rows = rows[rows["section"] == "train"].set_index("path")
+    row = rows.loc[compiled.name]
+    if shutil.which("cc") or shutil.which("g++"):      # inductor needs a C compiler on the CPU
+        assert "first pass (compiling)" in row["note"] and row["sentences_per_s"] > 0
+        assert row["gflop_per_step"] == rows.loc["default", "gflop_per_step"]
+    else:
+        assert row["note"].startswith("torch.compile failed here")

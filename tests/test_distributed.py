@@ -1,5 +1,5 @@
-"""Data parallelism: a 2-process gloo run under torchrun against one process with the same
-global batch, and the gradient averaging against the full batch's gradient."""
+"""Data parallelism: a 2-process gloo run under torchrun and under accelerate launch against one
+process with the same global batch, and the gradient averaging against the full batch's gradient."""
 import json
 import os
 import shutil
@@ -33,8 +33,18 @@ def test_sliced_batches_average_to_the_full_batch_gradient():
     torch.testing.assert_close(summed, full)
 
 
+# `accelerate launch --multi_gpu` starts torch.distributed.run underneath; on a machine without
+# CUDA the ranks pick the CPU and gloo (`--cpu` alone would start one process).
+LAUNCHERS = {
+    "torchrun": [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"],
+    "accelerate": [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                   "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"],
+}
+
+
 @pytest.mark.slow
-def test_two_process_gloo_run_matches_one_process(isolated, tiny_encoder_dir, tmp_path):
+@pytest.mark.parametrize("launcher", list(LAUNCHERS))
+def test_two_process_gloo_run_matches_one_process(isolated, tiny_encoder_dir, tmp_path, launcher):
     # No dropout anywhere (attention included), so the two runs differ only in how each batch is split.
     encoder = tmp_path / "tiny-no-dropout"
     shutil.copytree(tiny_encoder_dir, encoder)
@@ -46,8 +56,7 @@ def test_two_process_gloo_run_matches_one_process(isolated, tiny_encoder_dir, tm
     config = tmp_path / "cfg.json"
     config.write_text(json.dumps(cfg.to_dict()))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                           "-m", "quarbert_lib.experiment", "ddp", "two-process", "--config", str(config)],
+    proc = subprocess.run([*LAUNCHERS[launcher], "-m", "quarbert_lib.experiment", "ddp", "two-process", "--config", str(config)],
                           env=env, capture_output=True, text=True, timeout=600, cwd=REPO_ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     folder = run_path("smoke", "ddp", "two-process")

@@ -54,6 +54,17 @@ def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
               "05": ["smart-cosine"], "06": ["smart-simcse"], "07": ["ensemble"], "08": ["ensemble-lora"]}
     for variant in ladder.get(notebook[:2], []):
         assert 0 <= ablation.loc[variant, "sst_acc"] <= 1, variant
+    if notebook.startswith("11"):
+        budget = pd.read_csv(tables / "quality_per_minute.csv")
+        assert list(budget["cap"].astype(str)) == ["12", "24"] and set(budget["recipe"]) == {"sampling"}
+        # the profile's own cap is the ladder's `sampling` run, read from the registry, not retrained
+        ladder_run = json.loads((root / "runs" / "smoke" / "03_task_sampling" / "sampling-seed0" / "metrics.json").read_text())
+        at_cap = budget[budget["cap"].astype(str) == "24"].iloc[0]
+        assert at_cap["overall"] == pytest.approx(ladder_run["overall"])
+        assert at_cap["train_minutes"] == pytest.approx(ladder_run["train_seconds"] / 60)
+        trained = sorted(p.name for p in (root / "runs" / "smoke" / "11_quality_per_cpu_minute").iterdir())
+        assert trained == ["sampling-cap12-seed0"]
+        assert budget.loc[budget["cap"].astype(str) == "12", "steps"].iloc[0] < at_cap["steps"]
     if notebook.startswith("03"):
         emb = pd.read_csv(tables / "word_embeddings.csv").set_index("word_embeddings")
         assert list(emb.index) == ["frozen", "trainable"]
@@ -120,10 +131,12 @@ def test_figures_rebuild_from_saved_results(pipeline, tiny_encoder_dir, monkeypa
     monkeypatch.setattr(experiment, "Trainer", None)          # nothing may train
     out = figures.rebuild("smoke", str(tiny_encoder_dir), n_boot=50)
     text = out.read_text()
-    for heading in ("Table 1", "Table 2", "Table 3", "Figure 3", "Figure 4", "paired bootstrap", "Cost per variant"):
+    for heading in ("Table 1", "Table 2", "Table 3", "Figure 3", "Figure 4", "paired bootstrap", "Cost per variant",
+                    "Quality per CPU-minute"):
         assert heading in text, heading
     significance = pd.read_csv(root / "reports" / "tables" / "significance.csv")
     assert "baseline-finetune -> sampling" in set(significance["step"])
     assert set(significance["task"]) == {"sst", "para", "sts"}
     assert (significance["ci_low"] <= significance["delta"] + 1e-12).all()
     assert (root / "reports" / "figures" / "prediction_distributions_ensemble.png").exists()
+    assert (root / "reports" / "figures" / "quality_per_minute.png").exists()

@@ -1,0 +1,49 @@
+# %% [markdown]
+# # 11 · Quality per CPU-minute
+#
+# How much does each extra minute of training buy? Each recipe is trained (seed 0) with a cap
+# on the training examples per task, from a few hundred to every example, and its overall dev
+# score is set against its training minutes on this machine. The ladder rows (seed means) are
+# drawn as grey points. The curve answers two questions the ablation table cannot: where the
+# `cpu` profile's budget (its cap per task, one epoch) sits on it, and what the best
+# recipe would need to reach the 0.76 target of issue 6 (the paper's bert-base GPU ensemble:
+# 0.782).
+#
+# With every example (`all`), the round-robin sampler still ends each epoch when the smallest
+# task (STS) runs out, so Quora's extra pairs are not all seen. The offline Quora split caveat
+# of notebook 02 applies to every row.
+
+# %% tags=["parameters"]
+profile = "cpu"          # smoke | cpu | paper
+encoder = "minilm-l6"
+recipes = None           # None: config.BUDGET_CAPS[profile], e.g. {"sampling": [600, 1200, 2400, 4800, None]}
+seed = 0
+force = False
+
+# %%
+import pandas as pd
+from IPython.display import Markdown, display
+
+from quarbert_lib import plots, report, results
+from quarbert_lib.config import BUDGET_CAPS
+from quarbert_lib.experiment import budget_curve
+from quarbert_lib.figures import QUALITY_REFERENCES
+from quarbert_lib.paths import tables_dir
+
+NOTEBOOK = "11_quality_per_cpu_minute"
+
+# %%
+budget = budget_curve(NOTEBOOK, recipes or BUDGET_CAPS[profile], profile, encoder, seed, force)
+table = results.upsert_rows(tables_dir() / "quality_per_minute.csv", budget.to_dict("records"),
+                            ["recipe", "cap", "profile", "encoder", "seed"])
+display(budget[["recipe", "cap", "steps", "train_minutes", "sst_acc", "qqp_acc", "sts_pearson", "overall"]].round(4))
+
+# %%
+ablation = pd.read_csv(tables_dir() / "ablation.csv")
+ladder = ablation[(ablation["profile"] == profile) & (ablation["encoder"] == encoder)]
+plots.quality_per_minute(budget, ladder, targets=QUALITY_REFERENCES);
+
+# %%
+best = budget.loc[budget["overall"].idxmax()]
+display(Markdown(f"Best point: **{best['recipe']}** with cap {best['cap']}: overall {best['overall']:.3f} after "
+                 f"{best['train_minutes']:.1f} training minutes. Data note: {best['data_note']}."))
