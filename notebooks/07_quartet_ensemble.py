@@ -22,7 +22,7 @@
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
 encoder = "minilm-l6"
-seed = 0
+seeds = None             # None: the profile's seeds (cpu: 0, 1, 2): one quartet per seed
 recipe = "best"          # "best" or a ladder variant name
 force = False
 
@@ -31,6 +31,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from quarbert_lib import ensemble, report, results
+from quarbert_lib.config import profile_seeds
 from quarbert_lib.experiment import ensure_predictions, run_variant
 from quarbert_lib.paths import tables_dir
 
@@ -42,52 +43,65 @@ print("recipe:", variant)
 # ## The members
 
 # %%
-members, metrics = {}, {}
-for task in ["sst", "para", "sts"]:
-    runs, folders = run_variant(NOTEBOOK, variant, profile, [seed], encoder, force,
-                                run_prefix=f"specialist-{task}", tasks=[task])
-    members[f"{task}-specialist"], metrics[f"{task}-specialist"] = next(iter(folders.values())), runs[0]
-members["multitask"] = results.find_run(f"{variant}-seed{seed}", profile, encoder)
-metrics["multitask"] = results.read_json(members["multitask"] / "metrics.json")
-for folder in members.values():
-    ensure_predictions(folder)
-hashes = ensemble.check_distinct(members)
-display(pd.DataFrame([{"member": n, "run": str(f.relative_to(f.parents[1])), "sha256": hashes[n][:12],
-                       "params_total": metrics[n]["params_total"]} for n, f in members.items()]))
+quartets = {}                       # seed -> (members, their metrics)
+for seed in profile_seeds(profile, seeds):
+    members, metrics = {}, {}
+    for task in ["sst", "para", "sts"]:
+        runs, folders = run_variant(NOTEBOOK, variant, profile, [seed], encoder, force,
+                                    run_prefix=f"specialist-{task}", tasks=[task])
+        members[f"{task}-specialist"], metrics[f"{task}-specialist"] = next(iter(folders.values())), runs[0]
+    members["multitask"] = results.find_run(f"{variant}-seed{seed}", profile, encoder)
+    metrics["multitask"] = results.read_json(members["multitask"] / "metrics.json")
+    for folder in members.values():
+        ensure_predictions(folder)
+    quartets[seed] = members, metrics
+# every member of every seed's quartet is a distinct checkpoint
+hashes = ensemble.check_distinct({f"{n} seed {s}": f for s, (m, _) in quartets.items() for n, f in m.items()})
+display(pd.DataFrame([{"seed": s, "member": n, "run": str(f.relative_to(f.parents[1])),
+                       "sha256": hashes[f"{n} seed {s}"][:12], "params_total": met[n]["params_total"]}
+                      for s, (m, met) in quartets.items() for n, f in m.items()]))
 
 # %% [markdown]
-# ## Plain average (the paper) and calibrated average
+# ## One ensemble per seed
+# Each seed's quartet is averaged (plain) and, apart, calibrated on the `calib` split; the
+# `ensemble` row of the ablation table is the mean and std of the plain ensembles over seeds.
 
 # %%
-dev = ensemble.load_predictions(members, "dev")
-plain = ensemble.ensemble(dev)
-calibration = ensemble.fit_calibration(ensemble.load_predictions(members, "calib"))
-calibrated = ensemble.ensemble(dev, calibration)
-display(pd.DataFrame(calibration).T)
-
-out_dir = results.run_path(profile, NOTEBOOK, f"ensemble-seed{seed}")
-results.write_csv(out_dir / "predictions-dev.csv", plain)
-results.write_csv(out_dir / "predictions-dev-calibrated.csv", calibrated)
-test = ensemble.ensemble(ensemble.load_predictions(members, "test", missing_ok=True))
-for task, frame in test.groupby("task"):
-    results.write_test_outputs(out_dir, task, frame)
-results.write_json(out_dir / "calibration.json", calibration)
+per_seed, devs, calibrations, calibrated_by_seed = [], {}, {}, {}
+for seed, (members, metrics) in quartets.items():
+    devs[seed] = ensemble.load_predictions(members, "dev")
+    plain = ensemble.ensemble(devs[seed])
+    calibrations[seed] = ensemble.fit_calibration(ensemble.load_predictions(members, "calib"))
+    calibrated_by_seed[seed] = ensemble.ensemble(devs[seed], calibrations[seed])
+    out_dir = results.run_path(profile, NOTEBOOK, f"ensemble-seed{seed}")
+    results.write_csv(out_dir / "predictions-dev.csv", plain)
+    results.write_csv(out_dir / "predictions-dev-calibrated.csv", calibrated_by_seed[seed])
+    results.write_json(out_dir / "calibration.json", calibrations[seed])
+    test = ensemble.ensemble(ensemble.load_predictions(members, "test", missing_ok=True))
+    for task, frame in test.groupby("task"):
+        results.write_test_outputs(out_dir, task, frame)
+    member_metrics = list(metrics.values())
+    per_seed.append(report.ensemble_metrics(ensemble.scores(plain), member_metrics,
+                                            sum(m["params_total"] for m in member_metrics),
+                                            sum(m["params_trainable"] for m in member_metrics)))
+display(pd.DataFrame([{"seed": s, **{k: m[k] for k in ("sst_acc", "para_acc", "sts_pearson")}}
+                      for s, m in zip(quartets, per_seed)]).round(4))
+first = next(iter(quartets))
+display(Markdown(f"Calibration of seed {first}'s quartet:"))
+display(pd.DataFrame(calibrations[first]).T)
 
 # %%
-member_metrics = list(metrics.values())
-total = sum(m["params_total"] for m in member_metrics)
-trainable = sum(m["params_trainable"] for m in member_metrics)
-row = report.ablation_row("ensemble", [report.ensemble_metrics(ensemble.scores(plain), member_metrics, total, trainable)])
+row = report.ablation_row("ensemble", per_seed)
 table = report.save_ablation_rows([row])
 mine = table[(table["profile"] == profile) & (table["encoder"] == encoder)]
 display(Markdown(report.ablation_markdown(mine)))
 
 # %% [markdown]
-# ## Every subset of members (plain average), and the calibrated quartet
+# ## Which members matter (the first seed's quartet)
 
 # %%
-subsets = ensemble.subset_table(dev)
-calibrated_scores = ensemble.scores(calibrated)
+subsets = ensemble.subset_table(devs[first])
+calibrated_scores = ensemble.scores(calibrated_by_seed[first])
 subsets.loc[len(subsets)] = {"members": "all four, calibrated on the calib split", "size": 4,
                              "sst_acc": calibrated_scores["sst_acc"], "qqp_acc": calibrated_scores["para_acc"],
                              "sts_pearson": calibrated_scores["sts_pearson"], "overall": calibrated_scores["overall"]}

@@ -324,7 +324,7 @@ PROFILE_SEEDS: dict[str, list[int]] = {"smoke": [0], "cpu": [0, 1, 2], "paper": 
 # (notebook 11), by profile and recipe. The profile's own cap is the ladder row itself.
 BUDGET_CAPS: dict[str, dict[str, list[int | None]]] = {
     "smoke": {"sampling": [12, 24]},
-    "cpu": {"sampling": [600, 1200, 2400, 4800, None], "smart": [2400, None]},
+    "cpu": {"sampling": [600, 1200, 2400, 4800, None]},
     "paper": {"sampling": [2000, None]},
 }
 
