@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from quarbert_lib import bench, speed
+from quarbert_lib import bench, bench_report, speed
 from quarbert_lib.config import DataConfig
 from quarbert_lib.data import TaskData, load_task
 from quarbert_lib.model import load_encoder
@@ -70,7 +70,7 @@ def test_targets_are_judged_against_the_issue():
         {"section": "inference", "path": "default", "sentences_per_s": 80.0},
         {"section": "step", "path": "SMART K=1 (AdvReg)", "relative": 2.6},
         {"section": "step", "path": "SMART K=0 (noise only, R3F)", "relative": 1.9}])
-    got = {w: (round(m, 3), ok) for w, m, _, ok in bench.targets(df, {"reproduce_minutes": 44.0, "best_overall": 0.7,
+    got = {w: (round(m, 3), ok) for w, m, _, ok in bench_report.targets(df, {"reproduce_minutes": 44.0, "best_overall": 0.7,
                                                                       "best_variant": "smart"})}
     assert list(got.values()) == [(3.1, True), (4.0, True), (0.39, False), (2.6, False), (1.9, True), (44.0, True),
                                   (0.7, False)]
@@ -110,11 +110,11 @@ def test_reproduce_time_is_judged_only_on_a_batch_of_every_notebook(isolated):
     executed.mkdir(parents=True)
     names = [p.stem for p in discover()]
     (executed / "summary.json").write_text(json.dumps([{"notebook": names[0], "seconds": 60.0, "status": "ok"}]))
-    partial = bench.reproduce_summary("cpu")
+    partial = bench_report.reproduce_summary("cpu")
     assert "reproduce_minutes" not in partial and partial["reproduce_notebooks"] == f"{names[0][:2]} 1.0"
     rows = [{"notebook": n, "seconds": 30.0 * (i + 1), "status": "ok"} for i, n in enumerate(names)]
     (executed / "summary.json").write_text(json.dumps(rows))
-    assert bench.reproduce_summary("cpu")["reproduce_minutes"] == pytest.approx(sum(r["seconds"] for r in rows) / 60)
+    assert bench_report.reproduce_summary("cpu")["reproduce_minutes"] == pytest.approx(sum(r["seconds"] for r in rows) / 60)
 
 
 def test_step_cost_is_the_median_round_over_tasks(monkeypatch):
@@ -175,7 +175,7 @@ def test_gpu_section_is_added_from_its_own_files(isolated, tiny_encoder_dir, mon
                                                       "encoder": bench.RANDOM_BERT_BASE})
     text = bench.write_report("smoke", str(tiny_encoder_dir)).read_text()
     section = text[text.index("## On a GPU: NVIDIA Test"):]
-    assert "random weights" in section and bench.train_table(gpu) in section and bench.inference_table(gpu) in section
+    assert "random weights" in section and bench_report.train_table(gpu) in section and bench_report.inference_table(gpu) in section
     assert text.index("## Targets (issue 6)") < text.index("## On a GPU")   # targets are the CPU's
 
 
