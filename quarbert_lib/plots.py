@@ -102,7 +102,7 @@ def quality_per_minute(budget: pd.DataFrame, ladder: pd.DataFrame | None = None,
                         fontsize=6, color="grey")
     for label, score in (targets or {}).items():
         ax.axhline(score, linestyle="--", linewidth=0.8, color="black")
-        ax.text(ax.get_xlim()[0], score, f" {label}", fontsize=7, va="bottom")
+        ax.annotate(label, xy=(0.01, score), xycoords=("axes fraction", "data"), fontsize=7, va="bottom")
     ax.set_xscale("log")
     ax.set(xlabel="training minutes (this machine)", ylabel="overall dev score")
     ax.legend(fontsize=7, loc="lower right")
