@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from .bench_report import INFER_FACTOR, RANDOM_BERT_BASE, SECTIONS, table_names, write_report
 from .config import variant_config
 from .experiment import build_objective, load_task_data, param_groups
 from .model import build_model, pick_device
 from .paths import REPO_ROOT
-from .bench_report import INFER_FACTOR, RANDOM_BERT_BASE, SECTIONS, table_names, write_report
 from .train import Trainer
 
 
@@ -48,8 +48,7 @@ def step_costs(variants: list[str] | dict[str, tuple[str, dict]], profile: str =
             data, *_ = load_task_data(cfg, tokenizer)
         seconds: list[float] = []
         record = lambda t: seconds.append(t.state.train_seconds - sum(seconds))  # noqa: E731
-        device = pick_device(cfg.train.device)
-        Trainer(model, build_objective(cfg, model), data["train"], cfg.train, device=device,
+        Trainer(model, build_objective(cfg, model), data["train"], cfg.train, device=pick_device(cfg.train.device),
                 callbacks=[record], param_groups=param_groups(model, cfg), precision=precision).fit()
         k = min(len(cfg.tasks), steps)   # fewer timed steps than tasks: one short round
         rounds = [sum(seconds[i:i + k]) for i in range(warmup, warmup + steps - k + 1, k)]
@@ -246,7 +245,7 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
             rates["bf16"] = speed.gemm_rate(n, device=device, dtype=torch.bfloat16)
         rows += [{"section": "gemm", "path": f"{p} matrix product", "gflop_s": r / 1e9} for p, r in rates.items()]
         rows += speed.throughput(encoder, tokenizer, sample, cfg.train.batch_size, cfg.train.eval_batch_size, reps,
-                                 rates["fp32"], infer_sample, device, rates)
+                                 rates, infer_sample, device)
     if "steps" in sections:
         costs = step_costs(STEP_SETTINGS, profile, encoder, steps=cost_steps)
         rows += [{"section": "step", "path": r.variant, "seconds_per_step": r.seconds_per_step, "relative": r.relative}

@@ -103,11 +103,10 @@ def write_predictions(model, data: dict, cfg: ExperimentConfig, path: Path, devi
     """predictions-<split>.csv (with probabilities or scores) for each split that has data, and
     the course's submission files for the test split. ``known``: {split: frames} already
     predicted with these weights."""
-    out = {}
+    out, precision = {}, effective_precision(cfg, device)
     for split in splits:
         frames = (known or {}).get(split) or {
-            t: predict(model, d, t, cfg.train.eval_batch_size, cfg.model.pair_encoding, device,
-                       effective_precision(cfg, device))
+            t: predict(model, d, t, cfg.train.eval_batch_size, cfg.model.pair_encoding, device, precision)
             for t, d in data[split].items()}
         out[split] = frames
         if frames:
@@ -268,10 +267,8 @@ def budget_curve(notebook: str, recipes: dict[str, list[int | None]], profile: s
                 pass
             if metrics is None:
                 metrics = run_experiment(cfg, notebook, f"{variant}-cap{cap or 'all'}-seed{seed}", force=force)
-            rows.append({"recipe": variant, "cap": cap or "all", "profile": profile, "encoder": encoder, "seed": seed,
-                         "steps": metrics["steps"], "train_minutes": metrics["train_seconds"] / 60,
-                         **{c: metrics[k] for c, k in report._METRIC_MAP.items()}, "overall": overall_score(metrics),
-                         "data_note": report._notes([metrics])})
+            setting = {"recipe": variant, "cap": cap or "all", "profile": profile, "encoder": encoder, "seed": seed}
+            rows.append(report.sweep_row(setting, [metrics]) | {"train_minutes": metrics["train_seconds"] / 60})
     return pd.DataFrame(rows)
 
 

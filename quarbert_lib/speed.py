@@ -188,20 +188,23 @@ def gemm_rate(n: int = 1536, reps: int = 10, device: torch.device | str = "cpu",
 
 
 def throughput(encoder: str, tokenizer, sample: dict[str, TaskData], batch_size: int = 16,
-               eval_batch_size: int = 64, reps: int = 3, rate: float | None = None,
+               eval_batch_size: int = 64, reps: int = 3, rates: dict[str, float] | None = None,
                infer_sample: dict[str, TaskData] | None = None, device: torch.device | str = "cpu",
-               rates: dict[str, float] | None = None, bf16: bool | None = None) -> list[dict]:
+               bf16: bool | None = None) -> list[dict]:
     """Rows of bench.csv: sentences/s of each training path and of naive vs default inference,
     plus the FLOP floor of each training path (matrix FLOPs / GEMM rate) and the share reached.
     Inference runs over ``infer_sample`` (default: ``sample``): it should hold several eval
     batches per task, as a dev set does, or longest-first batching has nothing to group.
     With ``bf16`` (default: on a CUDA ``device``) the default path also runs under bf16 autocast,
-    its floor taken at the bf16 GEMM rate (``rates``: {'fp32': FLOP/s, 'bf16': FLOP/s}; ``rate``
-    is the fp32 one)."""
+    its floor taken at the bf16 GEMM rate. ``rates``: {'fp32': FLOP/s, 'bf16': FLOP/s}, measured
+    here when missing."""
     infer_sample = infer_sample or sample
-    rates = dict(rates or {})
-    rates.setdefault("fp32", rate or gemm_rate(device=device))
     bf16 = torch.device(device).type == "cuda" if bf16 is None else bf16
+    rates = dict(rates or {})
+    if "fp32" not in rates:
+        rates["fp32"] = gemm_rate(device=device)
+    if bf16 and "bf16" not in rates:
+        rates["bf16"] = gemm_rate(device=device, dtype=torch.bfloat16)
     tasks = list(sample)
     rows, flops_by_path = [], {}
     for path in TRAIN_PATHS + (GPU_TRAIN_PATHS if bf16 else []):
@@ -214,7 +217,7 @@ def throughput(encoder: str, tokenizer, sample: dict[str, TaskData], batch_size:
         if path.compile:
             # FlopCounterMode does not see inside compiled kernels: the FLOPs are the eager
             # default's (the same products); the first pass compiles and is timed apart.
-            model, first = torch.compile(model, dynamic=True), None
+            model = torch.compile(model, dynamic=True)
             try:
                 first = train_pass(model, steps, optimizer, losses, device, path.precision)
             except Exception as e:   # e.g. no C++ compiler for inductor on this machine
@@ -225,8 +228,6 @@ def throughput(encoder: str, tokenizer, sample: dict[str, TaskData], batch_size:
         seconds = median_seconds(run, reps, warmup=0 if path.compile else 1)
         flops = flops_by_path["default"] if path.compile else matmul_flops(run)
         flops_by_path[path.name] = flops
-        if path.precision not in rates:
-            rates[path.precision] = gemm_rate(device=device, dtype=torch.bfloat16)
         rate = rates[path.precision]
         rows.append(row | {"seconds": seconds, "sentences_per_s": sentences / seconds,
                            "gflop_per_step": flops / len(steps) / 1e9, "floor_seconds": flops / rate,

@@ -196,7 +196,7 @@ def test_compiled_path_is_timed_after_compiling_with_the_default_flops(sample, t
     default, compiled = speed.TRAIN_PATHS[3], next(p for p in speed.TRAIN_PATHS if p.compile)
     monkeypatch.setattr(speed, "TRAIN_PATHS", [default, compiled])
     rows = pd.DataFrame(speed.throughput(str(tiny_encoder_dir), tokenizer, small, batch_size=4, eval_batch_size=4,
-                                         reps=1, rate=1e9))
+                                         reps=1, rates={"fp32": 1e9}))
     rows = rows[rows["section"] == "train"].set_index("path")
     row = rows.loc[compiled.name]
     if shutil.which("cc") or shutil.which("g++"):      # inductor needs a C compiler on the CPU
