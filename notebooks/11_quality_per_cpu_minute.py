@@ -10,13 +10,15 @@
 # 0.782).
 #
 # With every example (`all`), the round-robin sampler still ends each epoch when the smallest
-# task (STS) runs out, so Quora's extra pairs are not all seen. The offline Quora split caveat
-# of notebook 02 applies to every row.
+# task (STS) runs out, so Quora's extra pairs are not all seen. The `all-data` recipe
+# (`config.BUDGET_RECIPES`) takes every batch of every task in a shuffled order for three epochs;
+# each epoch's dev evaluation is a point of its curve, timed when it was made. The offline Quora
+# split caveat of notebook 02 applies to every row.
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
 encoder = "minilm-l6"
-recipes = None           # None: config.BUDGET_CAPS[profile], e.g. {"sampling": [600, 1200, 2400, 4800, None]}
+recipes = None           # None: config.BUDGET_CAPS[profile], e.g. {"sampling": [600, 1200, 2400, 4800, None], "all-data": [None]}
 seed = 0
 force = False
 
@@ -35,8 +37,8 @@ NOTEBOOK = "11_quality_per_cpu_minute"
 # %%
 budget = budget_curve(NOTEBOOK, recipes or BUDGET_CAPS[profile], profile, encoder, seed, force)
 table = results.upsert_rows(tables_dir() / "quality_per_minute.csv", budget.to_dict("records"),
-                            ["recipe", "cap", "profile", "encoder", "seed"])
-display(budget[["recipe", "cap", "steps", "train_minutes", "sst_acc", "qqp_acc", "sts_pearson", "overall"]].round(4))
+                            ["recipe", "cap", "epoch", "profile", "encoder", "seed"])
+display(budget[["recipe", "cap", "epoch", "steps", "train_minutes", "sst_acc", "qqp_acc", "sts_pearson", "overall"]].round(4))
 
 # %%
 ablation = pd.read_csv(tables_dir() / "ablation.csv")
@@ -45,5 +47,5 @@ plots.quality_per_minute(budget, ladder, targets=QUALITY_REFERENCES);
 
 # %%
 best = budget.loc[budget["overall"].idxmax()]
-display(Markdown(f"Best point: **{best['recipe']}** with cap {best['cap']}: overall {best['overall']:.3f} after "
+display(Markdown(f"Best point: **{best['recipe']}** with cap {best['cap']}, epoch {best['epoch']}: overall {best['overall']:.3f} after "
                  f"{best['train_minutes']:.1f} training minutes. Data note: {best['data_note']}."))

@@ -320,11 +320,18 @@ VARIANTS["smart-simcse"] = {**VARIANTS["smart-cosine"], "simcse__stage": True, "
 PROFILE_SEEDS: dict[str, list[int]] = {"smoke": [0], "cpu": [0, 1, 2], "paper": [0, 1, 2]}
 
 
-# Data caps (training examples per task; None: all) of the quality-per-CPU-minute curves
-# (notebook 11), by profile and recipe. The profile's own cap is the ladder row itself.
+# Recipes of the quality-per-CPU-minute curves (notebook 11): a ladder variant and overrides.
+# 'all-data' sees every batch of every task each epoch (round-robin ends each epoch when STS,
+# the smallest task, runs out) for three epochs; each epoch's dev evaluation is a point.
+BUDGET_RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
+    "sampling": ("sampling", {}),
+    "all-data": ("sampling", {"train__sampler": "proportional", "train__epochs": 3}),
+}
+# Data caps (training examples per task; None: all) of each recipe, by profile. The profile's own
+# cap of a plain ladder variant is the ladder row itself.
 BUDGET_CAPS: dict[str, dict[str, list[int | None]]] = {
-    "smoke": {"sampling": [12, 24]},
-    "cpu": {"sampling": [600, 1200, 2400, 4800, None]},
+    "smoke": {"sampling": [12, 24], "all-data": [24]},
+    "cpu": {"sampling": [600, 1200, 2400, 4800, None], "all-data": [None]},
     "paper": {"sampling": [2000, None]},
 }
 

@@ -248,28 +248,54 @@ def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: lis
 
 def budget_curve(notebook: str, recipes: dict[str, list[int | None]], profile: str, encoder: str = "minilm-l6",
                  seed: int = 0, force: bool = False) -> pd.DataFrame:
-    """Quality against CPU time: each recipe (a ladder variant) trained with each cap on the training
-    examples per task (None: every example). A run that another notebook already made with the
-    same config (the ladder row at the profile's own cap) is read from the registry, not retrained.
-    One row per run: recipe, cap, optimizer steps, train minutes, dev scores."""
+    """Quality against CPU time: each recipe (a name of ``config.BUDGET_RECIPES`` or a ladder
+    variant) trained with each cap on the training examples per task (None: every example). A run
+    that another notebook already made with the same config (the ladder row at the profile's own
+    cap) is read from the registry, not retrained. A run of several epochs gives one point per
+    epoch, from its dev evaluation at that epoch's end (history.csv), timed at that moment.
+    One row per point: recipe, cap, epoch, optimizer steps, train minutes, dev scores."""
     from . import report
+    from .config import BUDGET_RECIPES
     rows = []
-    for variant, caps in recipes.items():
+    for recipe, caps in recipes.items():
+        variant, overrides = BUDGET_RECIPES.get(recipe, (recipe, {}))
         for cap in caps:
             cfg = variant_config(variant, profile, model__encoder=encoder, train__seed=seed,
-                                 data__max_train_per_task=cap)
-            metrics = None
+                                 data__max_train_per_task=cap, **overrides)
+            run_dir = None
             try:
                 ladder = results.find_run(f"{variant}-seed{seed}", profile, encoder)
                 if not force and results.is_complete(ladder, cfg.to_dict()):
-                    metrics = results.read_json(ladder / "metrics.json")
+                    run_dir = ladder
             except FileNotFoundError:
                 pass
-            if metrics is None:
-                metrics = run_experiment(cfg, notebook, f"{variant}-cap{cap or 'all'}-seed{seed}", force=force)
-            setting = {"recipe": variant, "cap": cap or "all", "profile": profile, "encoder": encoder, "seed": seed}
-            rows.append(report.sweep_row(setting, [metrics]) | {"train_minutes": metrics["train_seconds"] / 60})
+            if run_dir is None:
+                name = f"{recipe}-cap{cap or 'all'}-seed{seed}"
+                run_experiment(cfg, notebook, name, force=force)
+                run_dir = results.run_path(profile, notebook, name)
+            metrics = results.read_json(run_dir / "metrics.json")
+            setting = {"recipe": recipe, "cap": cap or "all", "profile": profile, "encoder": encoder, "seed": seed}
+            for point in epoch_points(run_dir, metrics):
+                rows.append(report.sweep_row({**setting, "epoch": point["epoch"]}, [point])
+                            | {"train_minutes": point["train_seconds"] / 60})
     return pd.DataFrame(rows)
+
+
+def epoch_points(run_dir: Path, metrics: dict) -> list[dict]:
+    """The run's dev metrics at each epoch end, as metrics.json-like dicts (steps, train_seconds
+    at that evaluation). A one-epoch run is its metrics.json (whose scores are the best weights')."""
+    history = pd.read_csv(run_dir / "history.csv")
+    evals = history[history["kind"] == "eval"]
+    if len(evals) <= 1:
+        return [{**metrics, "epoch": 1}]
+    if "train_seconds" not in evals:
+        raise ValueError(f"{run_dir / 'history.csv'}: eval rows have no 'train_seconds' column (a run made "
+                         "before it was recorded): retrain it with force=True")
+    bookkeeping = ("kind", "epoch", "step", "loss", "score", "train_seconds")
+    return [{"data_notes": metrics.get("data_notes", []),
+             **{k: v for k, v in e.items() if k not in bookkeeping and pd.notna(v)},     # the dev metrics
+             "epoch": int(e["epoch"]), "steps": int(e["step"]), "train_seconds": float(e["train_seconds"])}
+            for e in evals.to_dict("records")]
 
 
 def main(argv: list[str] | None = None) -> int:

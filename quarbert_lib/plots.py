@@ -87,14 +87,16 @@ def sweep_lines(table: pd.DataFrame, x: str, name: str, logx: bool = True):
 
 def quality_per_minute(budget: pd.DataFrame, ladder: pd.DataFrame | None = None, name: str = "quality_per_minute.png",
                        targets: dict[str, float] | None = None):
-    """Overall dev score against training minutes: one line per recipe over its data caps, the
-    ladder rows as grey points, and horizontal reference lines (``targets``: {label: score})."""
+    """Overall dev score against training minutes: one line per recipe over its data caps (and
+    epochs: 'all, ep 2'), the ladder rows as grey points, and horizontal reference lines
+    (``targets``: {label: score})."""
     fig, ax = plt.subplots(figsize=(6.5, 4.0))
     for recipe, df in budget.groupby("recipe", sort=False):
         df = df.sort_values("train_minutes")
-        ax.plot(df["train_minutes"], df["overall"], marker="o", label=f"{recipe}, by data cap")
+        ax.plot(df["train_minutes"], df["overall"], marker="o", label=recipe)
         for r in df.itertuples():
-            ax.annotate(str(r.cap), (r.train_minutes, r.overall), textcoords="offset points", xytext=(4, -10), fontsize=7)
+            label = str(r.cap) if getattr(r, "epoch", 1) == 1 else f"{r.cap}, ep {r.epoch}"
+            ax.annotate(label, (r.train_minutes, r.overall), textcoords="offset points", xytext=(4, -10), fontsize=7)
     if ladder is not None and len(ladder):
         ax.scatter(ladder["train_seconds"] / 60, ladder["overall"], color="grey", s=14, label="ladder rows (seed mean)")
         for r in ladder.itertuples():

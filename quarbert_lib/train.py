@@ -167,7 +167,7 @@ class Trainer:
         self.state.eval_seconds += time.perf_counter() - t0
         score = self.score(metrics)
         self.state.history.append({"kind": "eval", "epoch": self.state.epoch, "step": self.state.global_step,
-                                   "score": score, **metrics})
+                                   "train_seconds": round(self.state.train_seconds, 1), "score": score, **metrics})
         if score > self.state.best_score:
             self.state.best_score, self.state.best_step = score, self.state.global_step
             if self.out_dir is not None:

@@ -56,14 +56,19 @@ def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
         assert 0 <= ablation.loc[variant, "sst_acc"] <= 1, variant
     if notebook.startswith("11"):
         budget = pd.read_csv(tables / "quality_per_minute.csv")
-        assert list(budget["cap"].astype(str)) == ["12", "24"] and set(budget["recipe"]) == {"sampling"}
+        assert list(zip(budget["recipe"], budget["cap"].astype(str), budget["epoch"])) == [
+            ("sampling", "12", 1), ("sampling", "24", 1), ("all-data", "24", 1), ("all-data", "24", 2), ("all-data", "24", 3)]
+        # one three-epoch run, one point per epoch, each timed at its evaluation
+        epochs = budget[budget["recipe"] == "all-data"]
+        assert epochs["steps"].is_monotonic_increasing and epochs["train_minutes"].is_monotonic_increasing
+        assert list(epochs["steps"]) == [epochs["steps"].iloc[0] * k for k in (1, 2, 3)]
         # the profile's own cap is the ladder's `sampling` run, read from the registry, not retrained
         ladder_run = json.loads((root / "runs" / "smoke" / "03_task_sampling" / "sampling-seed0" / "metrics.json").read_text())
         at_cap = budget[budget["cap"].astype(str) == "24"].iloc[0]
         assert at_cap["overall"] == pytest.approx(ladder_run["overall"])
         assert at_cap["train_minutes"] == pytest.approx(ladder_run["train_seconds"] / 60)
         trained = sorted(p.name for p in (root / "runs" / "smoke" / "11_quality_per_cpu_minute").iterdir())
-        assert trained == ["sampling-cap12-seed0"]
+        assert trained == ["all-data-cap24-seed0", "sampling-cap12-seed0"]
         assert budget.loc[budget["cap"].astype(str) == "12", "steps"].iloc[0] < at_cap["steps"]
     if notebook.startswith("03"):
         emb = pd.read_csv(tables / "word_embeddings.csv").set_index("word_embeddings")

@@ -138,3 +138,30 @@ def test_ablation_rows_keep_the_ladder_order(isolated):
     table = report.save_ablation_rows([{"variant": "sampling", "encoder": "e", "profile": "cpu", "overall": 9}])
     assert list(table["variant"]) == ["baseline-pretrain", "sampling", "smart", "ensemble", "my-variant"]
     assert table.set_index("variant").loc["sampling", "overall"] == 9
+
+
+def test_epoch_points_are_each_epochs_evaluation(tmp_path):
+    metrics = {"sst_acc": 0.5, "para_acc": 0.8, "sts_pearson": 0.7, "steps": 20, "train_seconds": 9.0,
+               "data_notes": ["a note"]}
+    history = pd.DataFrame([
+        {"kind": "train", "epoch": 0, "step": 5, "loss": 1.5},
+        {"kind": "eval", "epoch": 1, "step": 10, "train_seconds": 4.0, "score": 0.6,
+         "sst_acc": 0.4, "para_acc": 0.7, "sts_pearson": 0.6},
+        {"kind": "eval", "epoch": 2, "step": 20, "train_seconds": 9.0, "score": 0.65,
+         "sst_acc": 0.5, "para_acc": 0.8, "sts_pearson": 0.7}])
+    history.to_csv(tmp_path / "history.csv", index=False)
+    points = experiment.epoch_points(tmp_path, metrics)
+    assert points == [
+        {"data_notes": ["a note"], "sst_acc": 0.4, "para_acc": 0.7, "sts_pearson": 0.6, "epoch": 1, "steps": 10,
+         "train_seconds": 4.0},
+        {"data_notes": ["a note"], "sst_acc": 0.5, "para_acc": 0.8, "sts_pearson": 0.7, "epoch": 2, "steps": 20,
+         "train_seconds": 9.0}]
+    row = report.sweep_row({"epoch": 1}, [points[0]])
+    assert row["overall"] == pytest.approx((0.4 + 0.7 + 0.8) / 3) and row["steps"] == 10
+
+    history.iloc[:2].to_csv(tmp_path / "history.csv", index=False)      # one epoch: metrics.json itself
+    assert experiment.epoch_points(tmp_path, metrics) == [{**metrics, "epoch": 1}]
+
+    history.drop(columns="train_seconds").to_csv(tmp_path / "history.csv", index=False)
+    with pytest.raises(ValueError, match="history.csv.*train_seconds"):
+        experiment.epoch_points(tmp_path, metrics)
