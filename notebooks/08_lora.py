@@ -6,6 +6,8 @@
 # encoder's blocks). The encoder's own weights stay frozen; the task heads stay trainable
 # and are saved beside each adapter. Four adapters make the LoRA quartet: three specialists
 # and one multitask model, each with the best ladder variant's recipe, as in notebook 07.
+# One quartet per seed (the profile's seeds); the row `ensemble-lora` is the mean and std of
+# their plain ensembles, and the checks and serving costs below use the first seed's quartet.
 #
 # The quartet is then served from **one** frozen backbone holding all four adapters, and
 # compared with four full models on the same dev sets: parameters held, resident memory,
@@ -14,7 +16,7 @@
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
 encoder = "minilm-l6"
-seed = 0
+seeds = None             # None: the profile's seeds (cpu: 0, 1, 2): one LoRA quartet per seed
 recipe = "best"
 lora_lr = 5e-4
 lora_r = 8
@@ -27,6 +29,7 @@ import torch
 from IPython.display import Markdown, display
 
 from quarbert_lib import bench, ensemble, report, results
+from quarbert_lib.config import profile_seeds
 from quarbert_lib.evaluate import predict
 from quarbert_lib.experiment import load_task_data, load_trained, run_variant
 from quarbert_lib.lora import LoraQuartet
@@ -39,20 +42,25 @@ lora = dict(lora__enabled=True, lora__r=lora_r, lora__alpha=lora_alpha, train__l
 print("recipe:", variant, lora)
 
 # %% [markdown]
-# ## Four adapters
+# ## Four adapters per seed
 
 # %%
-members, metrics = {}, {}
-for name, tasks in [("sst", ["sst"]), ("para", ["para"]), ("sts", ["sts"]), ("multitask", ["sst", "para", "sts"])]:
-    runs, folders = run_variant(NOTEBOOK, variant, profile, [seed], encoder, force,
-                                run_prefix=f"lora-{name}", tasks=tasks, **lora)
-    members[name], metrics[name] = next(iter(folders.values())), runs[0]
-ensemble.check_distinct(members)
+quartets = {}                       # seed -> (members, their metrics)
+for seed in profile_seeds(profile, seeds):
+    members, metrics = {}, {}
+    for name, tasks in [("sst", ["sst"]), ("para", ["para"]), ("sts", ["sts"]), ("multitask", ["sst", "para", "sts"])]:
+        runs, folders = run_variant(NOTEBOOK, variant, profile, [seed], encoder, force,
+                                    run_prefix=f"lora-{name}", tasks=tasks, **lora)
+        members[name], metrics[name] = next(iter(folders.values())), runs[0]
+    quartets[seed] = members, metrics
+ensemble.check_distinct({f"{n} seed {s}": f for s, (m, _) in quartets.items() for n, f in m.items()})
+seed = next(iter(quartets))         # the checks and the serving cost use the first seed's quartet
+members, metrics = quartets[seed]
 display(pd.DataFrame([{"member": n, "trainable": m["params_trainable"], "total": m["params_total"],
                        "trainable %": 100 * m["params_trainable"] / m["params_total"]} for n, m in metrics.items()]))
 
 # %% [markdown]
-# ## The quartet on one backbone: reload, mixed-adapter batches, ensemble
+# ## The first seed's quartet on one backbone: reload, mixed-adapter batches
 
 # %%
 configs = {n: load_trained(f)[0] for n, f in members.items()}
@@ -102,13 +110,17 @@ results.write_csv(tables_dir() / "lora_checks.csv", checks)
 display(checks)
 
 # %% [markdown]
-# ## Row `ensemble-lora`
+# ## Row `ensemble-lora`: one plain ensemble per seed, the row their mean and std
 
 # %%
-plain = ensemble.ensemble({n: saved[n] for n in ["sst", "para", "sts", "multitask"]})
-trainable = adapters + heads
-row = report.ablation_row("ensemble-lora", [report.ensemble_metrics(ensemble.scores(plain), list(metrics.values()),
-                                                                    params_total, trainable)])
+trainable, per_seed = adapters + heads, []
+for s, (seed_members, seed_metrics) in quartets.items():
+    plain = ensemble.ensemble(ensemble.load_predictions(seed_members, "dev"))
+    results.write_csv(results.run_path(profile, NOTEBOOK, f"ensemble-lora-seed{s}") / "predictions-dev.csv", plain)
+    per_seed.append(report.ensemble_metrics(ensemble.scores(plain), list(seed_metrics.values()), params_total, trainable))
+display(pd.DataFrame([{"seed": s, **{k: m[k] for k in ("sst_acc", "para_acc", "sts_pearson")}}
+                      for s, m in zip(quartets, per_seed)]).round(4))
+row = report.ablation_row("ensemble-lora", per_seed)
 table = report.save_ablation_rows([row])
 mine = table[(table["profile"] == profile) & (table["encoder"] == encoder)]
 display(Markdown(report.ablation_markdown(mine)))

@@ -32,14 +32,25 @@ def reproduce_summary(profile: str = "cpu", encoder: str = "minilm-l6") -> dict:
         out["reproduce_notebooks"] = ", ".join(f"{n['notebook'][:2]} {n['seconds'] / 60:.1f}" for n in notebooks)
         if {p.stem for p in discover()} <= {n["notebook"] for n in notebooks}:
             out["reproduce_minutes"] = sum(n["seconds"] for n in notebooks) / 60
-    table = tables_dir() / "ablation.csv"
-    if table.exists():
-        df = pd.read_csv(table)
-        df = df[(df["profile"] == profile) & (df["encoder"] == encoder)]
-        if len(df):
-            best = df.loc[df["overall"].idxmax()]
-            out["best_overall"], out["best_variant"] = float(best["overall"]), best["variant"]
+    mine = lambda name: _rows(tables_dir() / name, profile, encoder)  # noqa: E731
+    costs = mine("run_costs.csv")
+    if len(costs):
+        out["compute_minutes"], out["compute_runs"] = float(costs["wall_seconds"].sum()) / 60, len(costs)
+    candidates = [(float(r.overall), r.variant) for r in mine("ablation.csv").itertuples()]
+    candidates += [(float(r.overall), f"notebook 11: {r.recipe}, cap {r.cap}, epoch {r.epoch}, seed {r.seed}")
+                   for r in mine("quality_per_minute.csv").itertuples()]
+    if candidates:
+        out["best_overall"], out["best_variant"] = max(candidates)
     return out
+
+
+def _rows(table: Path, profile: str, encoder: str) -> pd.DataFrame:
+    if not table.exists():
+        return pd.DataFrame(columns=["profile", "encoder"])
+    df = pd.read_csv(table)
+    if "epoch" not in df and "recipe" in df:   # quality_per_minute.csv before multi-epoch recipes
+        df["epoch"] = 1
+    return df[(df["profile"] == profile) & (df["encoder"] == encoder)]
 
 
 def write_report(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
@@ -78,8 +89,13 @@ def targets(df: pd.DataFrame, summary: dict) -> list[tuple[str, float, str, bool
            ("SMART K=1 step / plain step", k1, f"<= {t['smart_k1']:g}x", k1 <= t["smart_k1"]),
            ("SMART K=0 step / plain step", k0, f"<= {t['smart_k0']:g}x", k0 <= t["smart_k0"])]
     m = summary.get("reproduce_minutes", float("nan"))   # NaN: the last batch did not run every notebook
-    out.append(("`make reproduce` (cpu) wall minutes, all notebooks", m, f"<= {t['reproduce_minutes']:g}",
-                m <= t["reproduce_minutes"]))
+    out.append(("`make reproduce` (cpu) wall minutes, last batch of all notebooks", m,
+                f"<= {t['reproduce_minutes']:g}", m <= t["reproduce_minutes"]))
+    if "compute_minutes" in summary:
+        c = summary["compute_minutes"]
+        out.append((f"wall minutes of the {summary['compute_runs']} runs behind the reports (run_costs.csv), "
+                    "a lower bound of a from-scratch reproduce", c, f"<= {t['reproduce_minutes']:g}",
+                    c <= t["reproduce_minutes"]))
     if "best_overall" in summary:
         b = summary["best_overall"]
         out.append((f"best overall dev score ({summary['best_variant']})", b, f">= {t['best_overall']:g}", b >= t["best_overall"]))

@@ -64,6 +64,10 @@ class ModelConfig:
     pair_encoding: str = _help(
         "'siamese': encode each sentence, combine [u, v, |u-v|, u*v] (the paper); "
         "'cross': one sequence [CLS] s1 [SEP] s2 [SEP].", "siamese")
+    pair_batching: bool = _help(
+        "Siamese pairs: encode both sentences in one encoder call (2B rows, each side padded to the longer "
+        "one) instead of two. The same function with half the calls and larger matrix products; the dropout "
+        "masks are drawn in another order, so a run differs from the two-call run by its randomness.", False)
     hidden_dropout: float = _help("Dropout on the pooled embedding before each head.", 0.1)
     encoder_dropout: float | None = _help(
         "The encoder's hidden_dropout_prob (None: the checkpoint's own, 0.1 for BERT and MiniLM).", None)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import plots, report, results
+from . import bench_report, plots, report, results
 from .paths import REPO_ROOT, reports_dir, tables_dir
 
 PAPER_NOTE = ("The paper's columns are its bert-base-uncased dev scores, where it states them "
@@ -33,6 +33,17 @@ def _mine(df: pd.DataFrame, profile: str, encoder: str) -> pd.DataFrame:
 
 def _figure(name: str, caption: str) -> list[str]:
     return [f"![{caption}](figures/{name})", "", f"*{caption}*", ""] if (reports_dir() / "figures" / name).exists() else []
+
+
+def _run_costs(profile: str) -> pd.DataFrame | None:
+    """reports/tables/run_costs.csv, this profile's rows refreshed from the registry when it has
+    runs (a clone without runs/ keeps the committed rows)."""
+    current, saved = results.run_costs(profile), _table("run_costs.csv")
+    if len(current):
+        others = saved[saved["profile"] != profile] if saved is not None else current.iloc[:0]
+        saved = pd.concat([others, current], ignore_index=True)
+        results.write_csv(tables_dir() / "run_costs.csv", saved)
+    return saved
 
 
 def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000) -> Path:
@@ -101,9 +112,10 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000
         plots.quality_per_minute(budget, ablation, targets=QUALITY_REFERENCES)
         md += ["## Quality per CPU-minute", "", "Each recipe trained (seed 0) with a cap on the training examples "
                "per task; `all` keeps every example (the round-robin sampler then stops each epoch at the smallest "
-               "task, STS). Notebook 11.", "",
-               report.markdown_table(["recipe", "cap", "steps", "train min", "SST", "QQP", "STS", "overall"],
-                                     [[r.recipe, r.cap, int(r.steps), f"{r.train_minutes:.1f}", f"{r.sst_acc:.3f}",
+               "task, STS). The `all-data` recipe takes every batch of every task, for three epochs; each epoch's "
+               "dev evaluation is a row, timed when it was made. Notebook 11.", "",
+               report.markdown_table(["recipe", "cap", "epoch", "steps", "train min", "SST", "QQP", "STS", "overall"],
+                                     [[r.recipe, r.cap, int(r.epoch), int(r.steps), f"{r.train_minutes:.1f}", f"{r.sst_acc:.3f}",
                                        f"{r.qqp_acc:.3f}", f"{r.sts_pearson:.3f}", f"{r.overall:.3f}"]
                                       for r in budget.itertuples()]), ""]
         md += _figure("quality_per_minute.png", "Overall dev score against training minutes on this machine")
@@ -116,6 +128,12 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000
         extra = _table(name)
         if extra is not None:
             md += [f"## {title}", "", report.markdown_table(list(extra.columns), extra.round(4).astype(str).values.tolist()), ""]
+    spent = _run_costs(profile)
+    if spent is not None and len(_mine(spent, profile, encoder)):
+        md += ["## What the results cost", "", "Every complete run of this profile in the run registry "
+               "(`reports/tables/run_costs.csv`, from each run's metrics.json): a `make reproduce` from scratch "
+               "trains all of them, so its wall time is at least the total.", "",
+               report.cost_markdown(_mine(spent, profile, encoder)), ""]
     curves = sorted((reports_dir() / "figures").glob("*_curves.png"))
     if curves:
         md += ["## Training curves", ""] + [line for c in curves for line in _figure(c.name, c.stem.replace("_", " "))]
@@ -133,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     out = rebuild(args.profile, args.encoder)
     report.update_readme(Path(args.readme))
+    if (tables_dir() / "bench_meta.json").exists():    # its reproduce and best-score rows read these tables
+        bench_report.write_report(args.profile, args.encoder)
     print(f"{out} and {args.readme} rebuilt in {time.perf_counter() - t0:.1f} s")
     return 0
 

@@ -108,11 +108,27 @@ class MultitaskBERT(nn.Module):
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)                  # (B, H)
 
     def sentence_pair(self, batch: dict, inputs_embeds: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Siamese embeddings (u, v), each (B, H)."""
+        """Siamese embeddings (u, v), each (B, H): two encoder calls, or one with ``pair_batching``."""
         e = inputs_embeds or {}
+        if self.cfg.pair_batching:
+            return self._pair_in_one_call(batch, e)
         u = self.embed(batch["input_ids"], batch["attention_mask"], inputs_embeds=e.get("input_ids"))
         v = self.embed(batch["input_ids_2"], batch["attention_mask_2"], inputs_embeds=e.get("input_ids_2"))
         return u, v
+
+    def _pair_in_one_call(self, batch: dict, embeds: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both sides stacked into (2B, T), T the longer side's length; the padding is masked out of
+        attention and pooling, and positions are absolute, so each row encodes as it would alone."""
+        width = max(batch["input_ids"].shape[1], batch["input_ids_2"].shape[1])
+        pad = lambda x: nn.functional.pad(x, (0, 0, 0, width - x.shape[1]) if x.dim() == 3  # noqa: E731
+                                          else (0, width - x.shape[1]))
+        mask = torch.cat([pad(batch["attention_mask"]), pad(batch["attention_mask_2"])])      # (2B, T)
+        stacked = None
+        if embeds:                                                                          # (2B, T, H)
+            stacked = torch.cat([pad(embeds["input_ids"]), pad(embeds["input_ids_2"])])
+        ids = torch.cat([pad(batch["input_ids"]), pad(batch["input_ids_2"])])             # pad id 0, masked
+        pooled = self.embed(ids, mask, inputs_embeds=stacked)                                # (2B, H)
+        return pooled.chunk(2)
 
     def features(self, task: str, batch: dict, inputs_embeds: dict | None = None) -> torch.Tensor:
         """What the task head reads: (B, H), or (B, 4H) for siamese pairs."""

@@ -65,6 +65,15 @@ def sweep_row(setting: dict, runs: list[dict]) -> dict:
     return row
 
 
+def cost_markdown(costs: pd.DataFrame) -> str:
+    """Runs, training and wall minutes by notebook, and the total (from run_costs.csv rows)."""
+    by = costs.groupby("notebook", sort=True).agg(runs=("run", "size"), train=("train_seconds", "sum"),
+                                                   wall=("wall_seconds", "sum"))
+    rows = [[nb, int(r.runs), f"{r.train / 60:.1f}", f"{r.wall / 60:.1f}"] for nb, r in by.iterrows()]
+    rows.append(["**all**", int(by["runs"].sum()), f"{by['train'].sum() / 60:.1f}", f"{by['wall'].sum() / 60:.1f}"])
+    return markdown_table(["notebook", "runs", "train min", "wall min (train + eval + load)"], rows)
+
+
 def single_task_row(task: str, mode: str, runs: list[dict]) -> dict:
     first = runs[0]
     acc, std = _mean_std([m[f"{task}_acc"] for m in runs])

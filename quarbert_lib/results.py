@@ -128,6 +128,19 @@ def upsert_rows(table: Path, rows: list[dict], key: list[str], order=None) -> pd
     return new
 
 
+def run_costs(profile: str) -> pd.DataFrame:
+    """One row per complete run of ``profile`` in the registry: where it is, its encoder and
+    seed, optimizer steps, and its training, evaluation and wall seconds (from metrics.json)."""
+    rows = []
+    for p in sorted((runs_dir() / profile).glob("*/*/metrics.json")):
+        m = read_json(p)
+        rows.append({"profile": profile, "notebook": p.parent.parent.name, "run": p.parent.name,
+                     "encoder": m["encoder"], "seed": m.get("seed"), "steps": m.get("steps"),
+                     **{k: m.get(k) for k in ("train_seconds", "eval_seconds", "wall_seconds")}})
+    return pd.DataFrame(rows, columns=["profile", "notebook", "run", "encoder", "seed", "steps",
+                                       "train_seconds", "eval_seconds", "wall_seconds"])
+
+
 def find_run(run_name: str, profile: str, encoder: str) -> Path:
     """The folder of a complete run by name, profile and encoder, in any notebook's folder."""
     found = [p.parent for p in sorted(runs_dir().rglob("metrics.json"))

@@ -38,6 +38,7 @@ class StepPath:
     precision: str = "fp32"
     batch_size: int | None = None     # None: the profile's
     compile: bool = False             # torch.compile the model (dynamic shapes)
+    pair_batching: bool = False       # both sides of a siamese pair in one encoder call
 
 
 TRAIN_PATHS = [
@@ -47,6 +48,8 @@ TRAIN_PATHS = [
     StepPath("default", False, False, True, True, "+ frozen word embeddings (the cpu profile's default)"),
     StepPath("default, eager attention", False, False, True, True, "the default with eager instead of SDPA attention",
           attn="eager"),
+    StepPath("default, pairs in one call", False, False, True, True,
+             "the default, both sides of a siamese pair encoded in one (2B, T) call", pair_batching=True),
     StepPath("default, torch.compile", False, False, True, True,
              "the default, the model compiled by torch.compile (inductor, dynamic shapes)", compile=True),
 ]
@@ -116,10 +119,11 @@ def _pad_to(batch: dict, width: int, pad_id: int) -> dict:
 
 
 def fresh_model(encoder: str, tasks: list[str], freeze_word_embeddings: bool, attn: str = "sdpa",
-                device: torch.device | str = "cpu") -> MultitaskBERT:
+                device: torch.device | str = "cpu", pair_batching: bool = False) -> MultitaskBERT:
     enc, _ = load_encoder(encoder, attn_implementation=attn)
     torch.manual_seed(0)
-    model = MultitaskBERT(enc, tasks, ModelConfig(encoder=encoder, freeze_word_embeddings=freeze_word_embeddings))
+    model = MultitaskBERT(enc, tasks, ModelConfig(encoder=encoder, freeze_word_embeddings=freeze_word_embeddings,
+                                                  pair_batching=pair_batching))
     return model.to(device)
 
 
@@ -208,7 +212,7 @@ def throughput(encoder: str, tokenizer, sample: dict[str, TaskData], batch_size:
     tasks = list(sample)
     rows, flops_by_path = [], {}
     for path in TRAIN_PATHS + (GPU_TRAIN_PATHS if bf16 else []):
-        model = fresh_model(encoder, tasks, path.freeze_word_embeddings, path.attn, device)
+        model = fresh_model(encoder, tasks, path.freeze_word_embeddings, path.attn, device, path.pair_batching)
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
         losses = {t: TaskLoss(TASKS[t].kind) for t in tasks}
         steps = batch_makers(path, tokenizer, sample, path.batch_size or batch_size, training=True)

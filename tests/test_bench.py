@@ -70,10 +70,11 @@ def test_targets_are_judged_against_the_issue():
         {"section": "inference", "path": "default", "sentences_per_s": 80.0},
         {"section": "step", "path": "SMART K=1 (AdvReg)", "relative": 2.6},
         {"section": "step", "path": "SMART K=0 (noise only, R3F)", "relative": 1.9}])
-    got = {w: (round(m, 3), ok) for w, m, _, ok in bench_report.targets(df, {"reproduce_minutes": 44.0, "best_overall": 0.7,
-                                                                      "best_variant": "smart"})}
+    summary = {"reproduce_minutes": 44.0, "compute_minutes": 46.0, "compute_runs": 3, "best_overall": 0.7,
+               "best_variant": "smart"}
+    got = {w: (round(m, 3), ok) for w, m, _, ok in bench_report.targets(df, summary)}
     assert list(got.values()) == [(3.1, True), (4.0, True), (0.39, False), (2.6, False), (1.9, True), (44.0, True),
-                                  (0.7, False)]
+                                  (46.0, False), (0.7, False)]
 
 
 EAGER_PATHS = [p for p in speed.TRAIN_PATHS if not p.compile]   # torch.compile has its own test
@@ -204,3 +205,25 @@ def test_compiled_path_is_timed_after_compiling_with_the_default_flops(sample, t
         assert row["gflop_per_step"] == rows.loc["default", "gflop_per_step"]
     else:
         assert row["note"].startswith("torch.compile failed here")
+
+
+def test_reproduce_summary_sums_the_registry_and_takes_the_best_of_every_table(isolated):
+    from quarbert_lib import results
+    from quarbert_lib.paths import tables_dir
+    for notebook, run, wall in (("02_x", "a-seed0", 60.0), ("11_y", "b-seed0", 120.0)):
+        results.write_json(results.run_path("cpu", notebook, run) / "metrics.json",
+                           {"encoder": "minilm-l6", "seed": 0, "steps": 5, "train_seconds": wall / 2,
+                            "eval_seconds": 1.0, "wall_seconds": wall})
+    costs = results.run_costs("cpu")
+    assert list(zip(costs["notebook"], costs["run"], costs["wall_seconds"])) == [("02_x", "a-seed0", 60.0),
+                                                                                 ("11_y", "b-seed0", 120.0)]
+    results.write_csv(tables_dir() / "run_costs.csv", costs)
+    pd.DataFrame([{"variant": "smart", "profile": "cpu", "encoder": "minilm-l6", "overall": 0.72},
+                  {"variant": "smart", "profile": "paper", "encoder": "minilm-l6", "overall": 0.99}]).to_csv(
+        tables_dir() / "ablation.csv", index=False)
+    budget = [{"recipe": "all-data", "cap": "all", "epoch": e, "seed": 0, "profile": "cpu", "encoder": "minilm-l6",
+               "overall": o} for e, o in ((1, 0.70), (2, 0.74))]
+    pd.DataFrame(budget).to_csv(tables_dir() / "quality_per_minute.csv", index=False)
+    got = bench_report.reproduce_summary("cpu")
+    assert got["compute_minutes"] == 3.0 and got["compute_runs"] == 2
+    assert (got["best_overall"], got["best_variant"]) == (0.74, "notebook 11: all-data, cap all, epoch 2, seed 0")

@@ -49,6 +49,32 @@ def test_mean_pooling_ignores_padding(encoder):
     torch.testing.assert_close(cls_model.embed(batch["input_ids"], batch["attention_mask"]), hidden[:, 0])
 
 
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_pair_batching_encodes_each_side_as_two_calls_do(encoder, pooling):
+    """One (2B, T) call, each side padded to the longer one, against two calls: same outputs, same
+    gradients, also through perturbed word embeddings (SMART's path)."""
+    two, one = _model(encoder, pooling=pooling), _model(encoder, pooling=pooling, pair_batching=True)
+    one.load_state_dict(two.state_dict())
+    g = torch.Generator().manual_seed(3)
+    batch = {"input_ids": torch.randint(1000, 2000, (3, 4), generator=g),
+             "attention_mask": torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0], [1, 1, 1, 0]]),
+             "input_ids_2": torch.randint(1000, 2000, (3, 7), generator=g),
+             "attention_mask_2": torch.tensor([[1] * 7, [1] * 3 + [0] * 4, [1] * 5 + [0] * 2])}
+    for task in ("para", "sts"):
+        torch.testing.assert_close(one(task, batch), two(task, batch), atol=1e-5, rtol=1e-5)
+    grads = []
+    for model in (two, one):
+        model.zero_grad()
+        embeds = {k: e.detach().requires_grad_() for k, e in model.input_embeddings(batch).items()}
+        model("sts", batch, inputs_embeds=embeds).sum().backward()
+        grads.append([embeds["input_ids"].grad, embeds["input_ids_2"].grad,
+                      model.encoder.encoder.layer[0].attention.self.query.weight.grad])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    u, v = one.sentence_pair(batch)
+    assert u.shape == v.shape == (3, encoder.config.hidden_size)
+
+
 def test_siamese_features_are_u_v_absdiff_product(encoder):
     model, batch = _model(encoder), _batch(pair=True)
     u = model.embed(batch["input_ids"], batch["attention_mask"])

@@ -98,6 +98,10 @@ def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
     if notebook.startswith("08"):
         row = ablation.loc["ensemble-lora"]
         assert row["params_trainable"] / row["params_total"] <= 0.05
+        from quarbert_lib import ensemble     # the row is the mean of the per-seed ensembles (smoke: seed 0)
+        plain = pd.read_csv(root / "runs" / "smoke" / "08_lora" / "ensemble-lora-seed0" / "predictions-dev.csv",
+                            dtype={"id": str})
+        assert row["seeds"] == 1 and row["sst_acc"] == pytest.approx(ensemble.scores(plain)["sst_acc"])
         checks = pd.read_csv(tables / "lora_checks.csv")
         assert (checks["max_abs_diff"] <= 1e-5).all(), checks
         cost = pd.read_csv(tables / "ensemble_cost.csv").set_index("setup")
@@ -137,8 +141,13 @@ def test_figures_rebuild_from_saved_results(pipeline, tiny_encoder_dir, monkeypa
     out = figures.rebuild("smoke", str(tiny_encoder_dir), n_boot=50)
     text = out.read_text()
     for heading in ("Table 1", "Table 2", "Table 3", "Figure 3", "Figure 4", "paired bootstrap", "Cost per variant",
-                    "Quality per CPU-minute"):
+                    "Quality per CPU-minute", "What the results cost"):
         assert heading in text, heading
+    costs = pd.read_csv(root / "reports" / "tables" / "run_costs.csv")
+    metrics = sorted((root / "runs" / "smoke").glob("*/*/metrics.json"))
+    assert len(costs) == len(metrics) and set(costs["profile"]) == {"smoke"}
+    first = json.loads(metrics[0].read_text())
+    assert costs.iloc[0]["wall_seconds"] == pytest.approx(first["wall_seconds"])
     significance = pd.read_csv(root / "reports" / "tables" / "significance.csv")
     assert "baseline-finetune -> sampling" in set(significance["step"])
     assert set(significance["task"]) == {"sst", "para", "sts"}
