@@ -20,6 +20,7 @@ POOLINGS = ("mean", "cls")
 PAIR_ENCODINGS = ("siamese", "cross")
 STS_HEADS = ("linear", "cosine-sigmoid", "cosine-linear")
 PRECISIONS = ("auto", "fp32", "bf16")
+LR_SCHEDULES = ("constant", "linear")
 # Measured on MiniLM (tests/test_precision.py): a uniform perturbation of size 1e-5 on the word
 # embeddings moves the last hidden state by at most 1.9e-4 in fp32, but by 1.1e-2 under bf16
 # autocast (rounding noise, 60x the signal); from 1e-3 on both agree within 4%.
@@ -88,6 +89,11 @@ class TrainConfig:
     weight_decay: float = _help("AdamW weight decay.", 0.0)
     epochs: int = _help("Passes over the task schedule.", 10)
     max_steps: int | None = _help("Stop after this many optimizer steps in total; None: epochs decide.", None)
+    lr_schedule: str = _help(
+        "'constant', or 'linear': warm up from 0 over `warmup_ratio` of the steps, then decay linearly to 0 at "
+        "the last step (BERT's schedule; the same function as transformers' get_linear_schedule_with_warmup). "
+        "Applies to every parameter group (heads and encoder) alike.", "constant")
+    warmup_ratio: float = _help("Share of the run's optimizer steps spent warming up ('linear' schedule).", 0.1)
     batch_size: int = _help("Examples per batch (per task batch in multitask schedules).", 16)
     grad_clip: float | None = _help("Clip the global gradient norm to this value; None disables.", 1.0)
     seed: int = _help("Seeds weights of the heads, dropout and the data order (seed + epoch).", 0)
@@ -203,6 +209,8 @@ class ExperimentConfig:
         _check(t.epochs >= 1, "train.epochs", t.epochs, "an integer >= 1")
         _check(t.max_steps is None or t.max_steps >= 1, "train.max_steps", t.max_steps, "None or >= 1")
         _check(t.batch_size >= 1, "train.batch_size", t.batch_size, "an integer >= 1")
+        _check(t.lr_schedule in LR_SCHEDULES, "train.lr_schedule", t.lr_schedule, f"one of {LR_SCHEDULES}")
+        _check(0 <= t.warmup_ratio < 1, "train.warmup_ratio", t.warmup_ratio, "0 <= ratio < 1")
         _check(t.eval_batch_size >= 1, "train.eval_batch_size", t.eval_batch_size, "an integer >= 1")
         _check(t.grad_clip is None or t.grad_clip > 0, "train.grad_clip", t.grad_clip, "None or > 0")
         _check(t.sampler in SAMPLERS, "train.sampler", t.sampler, f"one of {SAMPLERS}")
@@ -330,12 +338,14 @@ PROFILE_SEEDS: dict[str, list[int]] = {"smoke": [0], "cpu": [0, 1, 2], "paper": 
 BUDGET_RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
     "sampling": ("sampling", {}),
     "all-data": ("sampling", {"train__sampler": "proportional", "train__epochs": 3}),
+    # the same with BERT's linear warmup and decay instead of a constant learning rate
+    "all-data-linear": ("sampling", {"train__sampler": "proportional", "train__epochs": 3, "train__lr_schedule": "linear"}),
 }
 # Data caps (training examples per task; None: all) of each recipe, by profile. The profile's own
 # cap of a plain ladder variant is the ladder row itself.
 BUDGET_CAPS: dict[str, dict[str, list[int | None]]] = {
     "smoke": {"sampling": [12, 24], "all-data": [24]},
-    "cpu": {"sampling": [600, 1200, 2400, 4800, None], "all-data": [None]},
+    "cpu": {"sampling": [600, 1200, 2400, 4800, None], "all-data": [None], "all-data-linear": [None]},
     "paper": {"sampling": [2000, None]},
 }
 

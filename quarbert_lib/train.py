@@ -93,7 +93,9 @@ class Trainer:
         # param_groups: optional AdamW groups ({"params": [...], "lr": ...}); default one group at cfg.lr
         groups = param_groups or [{"params": self.params}]
         self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
         self.state = TrainState()
+        self._total_steps: int | None = None
 
     # -- schedule ---------------------------------------------------------------
     def schedule(self, epoch: int) -> list[tuple[str, list[int]]]:
@@ -105,6 +107,19 @@ class Trainer:
         per_epoch = len(self.schedule(0))
         total = per_epoch * self.cfg.epochs
         return min(total, self.cfg.max_steps) if self.cfg.max_steps else total
+
+    def lr_factor(self, step: int) -> float:
+        """The learning rate's multiplier at optimizer step ``step`` (0-based). A pure function of
+        the step, so a resumed run needs no scheduler state."""
+        if self.cfg.lr_schedule == "constant":
+            return 1.0
+        if self._total_steps is None:
+            self._total_steps = self.total_steps()
+        total = self._total_steps
+        warmup = int(self.cfg.warmup_ratio * total)
+        if step < warmup:
+            return step / max(1, warmup)
+        return max(0.0, (total - step) / max(1, total - warmup))
 
     # -- checkpoints --------------------------------------------------------------
     def save_checkpoint(self) -> None:
@@ -152,6 +167,9 @@ class Trainer:
         distributed.average_gradients(self.params, len(rows) / len(idx))
         if self.cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
+        factor = self.lr_factor(self.state.global_step)
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * factor
         self.optimizer.step()
         if hasattr(self.objective, "after_step"):
             self.objective.after_step(self.model)  # e.g. the MBPP teacher's EMA update

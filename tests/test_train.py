@@ -47,9 +47,10 @@ class Interrupt(Exception):
     pass
 
 
-@pytest.mark.parametrize("objective", [None, _regularized], ids=["plain", "smart+mbpp"])
-def test_interrupted_run_resumes_bit_exactly(setup, tmp_path, objective):
-    full = _trainer(setup, tmp_path / "full", objective=objective)
+@pytest.mark.parametrize("objective, schedule", [(None, "constant"), (_regularized, "constant"), (None, "linear")],
+                         ids=["plain", "smart+mbpp", "linear-lr"])
+def test_interrupted_run_resumes_bit_exactly(setup, tmp_path, objective, schedule):
+    full = _trainer(setup, tmp_path / "full", objective=objective, lr_schedule=schedule)
     full_state = full.fit()
 
     def stop_at_step_7(trainer):
@@ -57,8 +58,8 @@ def test_interrupted_run_resumes_bit_exactly(setup, tmp_path, objective):
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        _trainer(setup, tmp_path / "cut", callbacks=[stop_at_step_7], objective=objective).fit()
-    resumed = _trainer(setup, tmp_path / "cut", objective=objective)
+        _trainer(setup, tmp_path / "cut", callbacks=[stop_at_step_7], objective=objective, lr_schedule=schedule).fit()
+    resumed = _trainer(setup, tmp_path / "cut", objective=objective, lr_schedule=schedule)
     assert resumed.try_resume() and resumed.state.global_step == 6
     resumed_state = resumed.fit()
     assert resumed_state.global_step == full_state.global_step == 24     # 2 epochs x 4 batches x 3 tasks
@@ -83,6 +84,30 @@ def test_best_checkpoint_is_loaded_at_the_end(setup, tmp_path):
     saved = torch.load(tmp_path / BEST)
     for name, tensor in trainer.model.state_dict().items():
         assert torch.equal(tensor, saved[name]), name
+
+
+def test_linear_schedule_matches_transformers(setup, tmp_path):
+    """Each step's learning rate, for both parameter groups, against transformers'
+    get_linear_schedule_with_warmup stepped alongside (24 steps, warmup int(0.25 * 24) = 6)."""
+    from transformers import get_linear_schedule_with_warmup
+    seen = []
+    trainer = _trainer(setup, tmp_path, callbacks=[lambda t: seen.append([g["lr"] for g in t.optimizer.param_groups])],
+                       lr_schedule="linear", warmup_ratio=0.25)
+    heads = [p for p in trainer.model.heads.parameters()]
+    rest = [p for p in trainer.params if all(p is not h for h in heads)]
+    trainer.optimizer = torch.optim.AdamW([{"params": rest}, {"params": heads, "lr": 1e-2}], lr=1e-3)
+    trainer.base_lrs = [1e-3, 1e-2]
+    trainer.fit()
+    reference = torch.optim.AdamW([{"params": [torch.zeros(1)]}, {"params": [torch.zeros(1)], "lr": 1e-2}], lr=1e-3)
+    schedule = get_linear_schedule_with_warmup(reference, num_warmup_steps=6, num_training_steps=24)
+    expected = []
+    for _ in range(24):
+        expected.append([g["lr"] for g in reference.param_groups])
+        reference.step()
+        schedule.step()
+    flat = lambda rows: [lr for row in rows for lr in row]  # noqa: E731
+    assert len(seen) == 24 and flat(seen) == pytest.approx(flat(expected), rel=1e-12, abs=1e-15)
+    assert seen[0] == [0.0, 0.0] and seen[6] == pytest.approx([1e-3, 1e-2])
 
 
 def test_max_steps_stops_mid_epoch_and_evaluates(setup, tmp_path):
