@@ -29,32 +29,37 @@ from .train import Trainer
 
 
 def step_costs(variants: list[str] | dict[str, tuple[str, dict]], profile: str = "cpu", encoder: str = "minilm-l6",
-               steps: int = 9, warmup: int = 3, baseline: str = "sampling", precision: str = "fp32") -> pd.DataFrame:
+               steps: int = 9, warmup: int = 3, baseline: str = "sampling", precision: str = "fp32",
+               repeats: int = 1) -> pd.DataFrame:
     """Seconds per optimizer step after ``warmup`` steps, each variant on the same round-robin
     batches: the median over rounds (one step of every task, in the same order) of the round's
     seconds, divided by the tasks per round. A round, not a step, is the unit because a pair
     task's step costs twice a single-sentence step; ``relative`` divides by ``baseline``.
+    With ``repeats`` > 1 every variant is run that many times, in turn (baseline, A, B, baseline,
+    A, B, ...), and the median is over all their rounds: a slow spell of a shared machine then
+    falls on every variant alike instead of on the one that happened to be running.
     ``variants``: ladder variant names, or {label: (variant, overrides)} for other settings.
     Every variant runs at one ``precision`` (fp32 by default), so that the ratios compare steps."""
     if not isinstance(variants, dict):
         variants = {v: (v, {}) for v in variants}
     variants = {baseline: (baseline, {}), **variants}
-    data, rows = None, []
-    for label, (variant, overrides) in variants.items():
-        cfg = variant_config(variant, profile, model__encoder=encoder, train__max_steps=warmup + steps,
-                             train__sampler="round-robin", train__precision=precision, **overrides)
-        model, tokenizer = build_model(cfg.tasks, cfg.model, seed=0, lora=cfg.lora)
-        if data is None:  # one tokenization for all variants (same encoder, same tokenizer)
-            data, *_ = load_task_data(cfg, tokenizer)
-        seconds: list[float] = []
-        record = lambda t: seconds.append(t.state.train_seconds - sum(seconds))  # noqa: E731
-        Trainer(model, build_objective(cfg, model), data["train"], cfg.train, device=pick_device(cfg.train.device),
-                callbacks=[record], param_groups=param_groups(model, cfg), precision=precision).fit()
-        k = min(len(cfg.tasks), steps)   # fewer timed steps than tasks: one short round
-        rounds = [sum(seconds[i:i + k]) for i in range(warmup, warmup + steps - k + 1, k)]
-        rows.append({"variant": label, "profile": profile, "encoder": encoder, "steps_timed": steps,
-                     "seconds_per_step": statistics.median(rounds) / k, "precision": precision})
-    df = pd.DataFrame(rows)
+    data, rounds = None, {label: [] for label in variants}
+    for _ in range(repeats):
+        for label, (variant, overrides) in variants.items():
+            cfg = variant_config(variant, profile, model__encoder=encoder, train__max_steps=warmup + steps,
+                                 train__sampler="round-robin", train__precision=precision, **overrides)
+            model, tokenizer = build_model(cfg.tasks, cfg.model, seed=0, lora=cfg.lora)
+            if data is None:  # one tokenization for all variants (same encoder, same tokenizer)
+                data, *_ = load_task_data(cfg, tokenizer)
+            seconds: list[float] = []
+            record = lambda t: seconds.append(t.state.train_seconds - sum(seconds))  # noqa: E731
+            Trainer(model, build_objective(cfg, model), data["train"], cfg.train, device=pick_device(cfg.train.device),
+                    callbacks=[record], param_groups=param_groups(model, cfg), precision=precision).fit()
+            k = min(len(cfg.tasks), steps)   # fewer timed steps than tasks: one short round
+            rounds[label] += [sum(seconds[i:i + k]) / k for i in range(warmup, warmup + steps - k + 1, k)]
+    df = pd.DataFrame([{"variant": label, "profile": profile, "encoder": encoder, "steps_timed": steps * repeats,
+                        "seconds_per_step": statistics.median(r), "precision": precision}
+                       for label, r in rounds.items()])
     df["relative"] = df["seconds_per_step"] / df.loc[df["variant"] == baseline, "seconds_per_step"].iloc[0]
     return df
 
@@ -179,6 +184,8 @@ def adapter_modes(members: dict[str, Path], rows_per_task: int = 256, reps: int 
 # -- the whole benchmark: `python -m quarbert_lib.bench` / `make bench` ------------------------
 STEP_SETTINGS = {"SMART K=1 (AdvReg)": ("advreg-only", {}),
                  "SMART K=0 (noise only, R3F)": ("advreg-only", {"smart__steps": 0}),
+                 "SMART K=1, adversarial passes without dropout": ("advreg-only", {"smart__dropout": "off"}),
+                 "SMART K=0, adversarial pass without dropout": ("advreg-only", {"smart__steps": 0, "smart__dropout": "off"}),
                  "MBPP only": ("sampling", {"mbpp__enabled": True}),
                  "SMART K=1 + MBPP": ("smart", {}),
                  "LoRA (r=8, qkv)": ("sampling", {"lora__enabled": True})}
@@ -195,7 +202,7 @@ def machine() -> dict:
             "gpu": gpu, "python": platform.python_version()}
 
 
-_ROW_SECTIONS = {"throughput": ["gemm", "train", "inference"], "steps": ["step"], "quartet": ["quartet", "adapters"]}
+_ROW_SECTIONS = {"throughput": ["gemm", "train", "inference"], "steps": ["step", "pass"], "quartet": ["quartet", "adapters"]}
 
 
 def random_encoder(out_dir: str | os.PathLike, tokenizer_dir: str | os.PathLike, config=None) -> Path:
@@ -218,7 +225,7 @@ def random_encoder(out_dir: str | os.PathLike, tokenizer_dir: str | os.PathLike,
 
 def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 64, reps: int = 3,
               cost_steps: int = 9, sections: tuple[str, ...] = SECTIONS,
-              encoder_label: str | None = None) -> tuple[pd.DataFrame, Path]:
+              encoder_label: str | None = None, cost_repeats: int = 3) -> tuple[pd.DataFrame, Path]:
     """The measurements of issue 6 in one process: reports/tables/bench.csv and reports/benchmarks.md.
     With fewer ``sections``, only those are measured and replace their rows in the saved bench.csv.
     On a CUDA GPU (picked as training picks it) the rows go to bench_gpu.csv, with bf16 rows added."""
@@ -233,12 +240,13 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
     t0, rows = time.perf_counter(), []
     device = pick_device("auto")
     kind = "cpu" if device.type == "cpu" else "gpu"
-    if "throughput" in sections:
+    if "throughput" in sections or "steps" in sections:
         cfg = variant_config("sampling", profile, model__encoder=encoder)
         _, tokenizer = build_model(cfg.tasks, cfg.model)
         data, *_ = load_task_data(cfg, tokenizer)
         sample, infer_sample = ({t: TaskData(TASKS[t], d.examples[:n], tokenizer, cfg.data.max_length)
                                  for t, d in data["train"].items()} for n in (per_task, INFER_FACTOR * per_task))
+    if "throughput" in sections:
         n = 1536 if kind == "cpu" else 8192     # a GPU needs a large product to reach its rate
         rates = {"fp32": speed.gemm_rate(n, device=device)}
         if kind == "gpu":
@@ -247,9 +255,10 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
         rows += speed.throughput(encoder, tokenizer, sample, cfg.train.batch_size, cfg.train.eval_batch_size, reps,
                                  rates, infer_sample, device)
     if "steps" in sections:
-        costs = step_costs(STEP_SETTINGS, profile, encoder, steps=cost_steps)
+        costs = step_costs(STEP_SETTINGS, profile, encoder, steps=cost_steps, repeats=cost_repeats)
         rows += [{"section": "step", "path": r.variant, "seconds_per_step": r.seconds_per_step, "relative": r.relative}
                  for r in costs.itertuples()]
+        rows += pass_rows(encoder, tokenizer, sample, cfg.train.batch_size, reps, device)
     if "quartet" in sections and kind == "cpu":
         try:
             from .report import best_variant   # the quartets of notebooks 07 and 08
@@ -277,6 +286,18 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
     return df, write_report(profile, encoder)
 
 
+def pass_rows(encoder: str, tokenizer, sample: dict, batch_size: int, reps: int, device) -> list[dict]:
+    """bench.csv rows of section 'pass': seconds of each of speed.PASSES over the default path's
+    training batches (median of ``reps`` after a warm-up), and each relative to the forward pass."""
+    from . import speed
+    model = speed.fresh_model(encoder, list(sample), True, device=device)
+    steps = speed.batch_makers(speed.DEFAULT_PATH, tokenizer, sample, batch_size, training=True)
+    seconds = {kind: speed.median_seconds(lambda k=kind: speed.pass_seconds(model, steps, k, device), reps)
+               for kind in speed.PASSES}
+    return [{"section": "pass", "path": kind, "seconds": s, "relative": s / seconds["forward"]}
+            for kind, s in seconds.items()]
+
+
 def lora_members(profile: str, encoder: str) -> dict[str, Path]:
     """The LoRA quartet of notebook 08 in the registry (FileNotFoundError when it has not run)."""
     from .results import find_run
@@ -290,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encoder", default="minilm-l6")
     parser.add_argument("--per-task", type=int, default=64, help="training examples per task in the timed sample")
     parser.add_argument("--reps", type=int, default=3, help="timed passes (after one warm-up); the median is reported")
-    parser.add_argument("--cost-steps", type=int, default=9, help="timed steps per regularizer setting")
+    parser.add_argument("--cost-steps", type=int, default=9, help="timed steps per regularizer setting and repeat")
+    parser.add_argument("--cost-repeats", type=int, default=3,
+                        help="times every step setting is run, in turn, for the step costs (median over all)")
     parser.add_argument("--no-quartet", action="store_true", help="skip quartet serving (needs notebooks 07-08 runs)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
                         help="measure only these sections; their rows replace the saved ones in bench.csv")
@@ -317,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
             import tempfile
             encoder = str(random_encoder(tempfile.mkdtemp(prefix="bert-base-random-"), args.random_bert_base))
             label = RANDOM_BERT_BASE
-        _, out = run_bench(args.profile, encoder, args.per_task, args.reps, args.cost_steps, sections, label)
+        _, out = run_bench(args.profile, encoder, args.per_task, args.reps, args.cost_steps, sections, label,
+                           args.cost_repeats)
     print(out.read_text())
     return 0
 

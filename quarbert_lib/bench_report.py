@@ -130,6 +130,24 @@ def step_table(df: pd.DataFrame) -> str:
                            for r in df[df["section"] == "step"].itertuples()])
 
 
+def pass_markdown(df: pd.DataFrame) -> list[str]:
+    """The passes of a SMART step and the step ratios they predict (speed.smart_pass_ratio)."""
+    from .report import markdown_table
+    from .speed import smart_pass_ratio
+    passes = df[df["section"] == "pass"].set_index("path")
+    if not len(passes):
+        return []
+    s = passes["seconds"]
+    f, fb, fd = s["forward"], s["forward + backward"], s["forward + backward to embeddings"]
+    return ["### The passes a step is made of", "",
+            markdown_table(["pass", "seconds", "x forward"],
+                           [[p, _fmt(r.seconds, "{:.3f}"), _fmt(r.relative)] for p, r in passes.iterrows()]), "",
+            f"From these passes, a SMART step should cost {smart_pass_ratio(f, fb, fd, 1):.2f} plain steps with K=1 "
+            f"and {smart_pass_ratio(f, fb, fd, 0):.2f} with K=0 ((2 (forward + backward) + K (forward + backward "
+            "to embeddings)) / (forward + backward)), before the optimizer step and batching, which every step "
+            "pays once. The exact algorithm cannot go below this without dropping a pass.", ""]
+
+
 def gpu_markdown(df: pd.DataFrame, meta: dict) -> str:
     """The GPU section of benchmarks.md: the same measurements on a lent card (never in CI)."""
     info, rates = meta["machine"], df[df["section"] == "gemm"]
@@ -146,7 +164,7 @@ def gpu_markdown(df: pd.DataFrame, meta: dict) -> str:
              "GEMM rates in the same run (8192 x 8192): " + ", ".join(
                  f"{r.path} {r.gflop_s / 1e3:.1f} TFLOP/s" for r in rates.itertuples()) + ".", "",
              "### Training paths", "", train_table(df), "", "### Inference", "", inference_table(df), "",
-             "### Regularizer and LoRA steps against a plain step (all fp32)", "", step_table(df), ""]
+             "### Regularizer and LoRA steps against a plain step (all fp32)", "", step_table(df), ""] + pass_markdown(df)
     return "\n".join(lines)
 
 
@@ -172,7 +190,8 @@ def benchmarks_markdown(df: pd.DataFrame, info: dict, summary: dict, seconds: fl
              "In forward-pass units, a plain step is a forward and a backward pass (about 1 + 2). A SMART K=1 step "
              "adds one ascent pass (a forward and a backward to the perturbation only, about 1 + 1) and the "
              "adversarial pass the loss trains through (1 + 2): 8/3 = 2.67 plain steps before the per-step costs "
-             "that do not grow (optimizer, batching). K=0 drops the ascent pass: 6/3 = 2.0.", ""]
+             "that do not grow (optimizer, batching). K=0 drops the ascent pass: 6/3 = 2.0. Measured passes "
+             "replace that count below.", ""] + pass_markdown(df)
     quartet = df[df["section"] == "quartet"]
     if len(quartet):
         lines += ["## Quartet inference (each setup in a fresh process, all four members' dev sets)", "",

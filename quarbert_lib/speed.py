@@ -161,6 +161,41 @@ def infer_pass(model, steps, inference_mode: bool, device: torch.device | str = 
     return time.perf_counter() - t0
 
 
+# The passes a SMART step is made of (quarbert_lib.losses.SmartRegularizer), each timed over the
+# same batches: 'forward' builds the autograd graph in train mode; 'backward' reaches every
+# trainable parameter (the clean and adversarial passes); 'backward to embeddings' reaches the
+# perturbation only (the ascent step); 'forward, eval mode' drops dropout.
+PASSES = ("forward", "forward + backward", "forward + backward to embeddings", "forward, eval mode")
+
+
+def pass_seconds(model, steps, kind: str, device: torch.device | str = "cpu") -> float:
+    """Seconds of one pass of ``kind`` (from PASSES) over ``steps``, batches built beforehand.
+    The loss is the squared output (the passes' cost does not depend on which loss)."""
+    batches = [(task, {k: v.to(device) for k, v in make().items() if k != "labels"}) for task, _, make in steps]
+    model.train(kind != "forward, eval mode")
+    synchronize(device)
+    t0 = time.perf_counter()
+    for task, batch in batches:
+        embeds = {k: e.detach().requires_grad_(kind.endswith("to embeddings"))
+                  for k, e in model.input_embeddings(batch).items()}
+        loss = model(task, batch, inputs_embeds=embeds).float().pow(2).sum()
+        if kind == "forward + backward":
+            model.zero_grad(set_to_none=True)
+            loss.backward()
+        elif kind.endswith("to embeddings"):
+            torch.autograd.grad(loss, list(embeds.values()))
+    synchronize(device)
+    return time.perf_counter() - t0
+
+
+def smart_pass_ratio(f: float, fb: float, fd: float, steps: int = 1) -> float:
+    """A SMART step over a plain one, from the measured passes: f (forward), fb (forward +
+    backward), fd (forward + backward to the embeddings). A plain step is f + b; SMART adds,
+    per ascent step, a forward and a backward to the perturbation (fd), and then the adversarial
+    forward and backward (fb): (fb + steps * fd + fb) / fb. Optimizer and batching are left out."""
+    return (2 * fb + steps * fd) / fb
+
+
 def median_seconds(run: Callable[[], float], reps: int, warmup: int = 1) -> float:
     for _ in range(warmup):
         run()

@@ -92,6 +92,9 @@ def test_bench_end_to_end_on_the_tiny_encoder(isolated, tiny_encoder_dir, monkey
     assert train.loc["naive", "gflop_per_step"] > train.loc["+ dynamic padding", "gflop_per_step"]
     text = md.read_text()
     assert "## Targets (issue 6)" in text and "training throughput, default / naive" in text
+    passes = df[df["section"] == "pass"].set_index("path")
+    assert list(passes.index) == list(speed.PASSES) and passes.loc["forward", "relative"] == 1.0
+    assert "### The passes a step is made of" in text
     assert (isolated / "reports" / "tables" / "bench.csv").exists()
     assert bench.main(["--profile", "smoke", "--encoder", str(tiny_encoder_dir), "--report-only"]) == 0
     assert md.read_text() == text   # rebuilt from the saved files alone
@@ -118,10 +121,9 @@ def test_reproduce_time_is_judged_only_on_a_batch_of_every_notebook(isolated):
     assert bench_report.reproduce_summary("cpu")["reproduce_minutes"] == pytest.approx(sum(r["seconds"] for r in rows) / 60)
 
 
-def test_step_cost_is_the_median_round_over_tasks(monkeypatch):
-    """With step times (after 3 warm-up steps) of 1, 2, 2 | 1, 2, 2 | 9, 9, 9 seconds, a round of the
-    three tasks takes 5, 5, 27 s: the median round is 5 s, so 5/3 s per step."""
-    fake = iter([0.5, 0.5, 0.5, 1, 2, 2, 1, 2, 2, 9, 9, 9])
+def _fake_trainer(monkeypatch, step_seconds):
+    """bench.step_costs with a trainer whose 12 steps per fit take the next ``step_seconds``."""
+    fake = iter(step_seconds)
 
     class FakeTrainer:
         def __init__(self, *args, callbacks, **kwargs):
@@ -139,8 +141,24 @@ def test_step_cost_is_the_median_round_over_tasks(monkeypatch):
     monkeypatch.setattr(bench, "load_task_data", lambda *a, **k: ({"train": {}}, None, None, None))
     monkeypatch.setattr(bench, "build_objective", lambda *a, **k: None)
     monkeypatch.setattr(bench, "param_groups", lambda *a, **k: None)
+
+
+def test_step_cost_is_the_median_round_over_tasks(monkeypatch):
+    """With step times (after 3 warm-up steps) of 1, 2, 2 | 1, 2, 2 | 9, 9, 9 seconds, a round of the
+    three tasks takes 5, 5, 27 s: the median round is 5 s, so 5/3 s per step."""
+    _fake_trainer(monkeypatch, [0.5, 0.5, 0.5, 1, 2, 2, 1, 2, 2, 9, 9, 9])
     df = bench.step_costs([], "cpu", steps=9, warmup=3)
     assert df["seconds_per_step"].iloc[0] == pytest.approx(5 / 3) and df["relative"].iloc[0] == 1.0
+
+
+def test_step_cost_repeats_run_the_variants_in_turn(monkeypatch):
+    """Fits in the order plain, SMART, plain, SMART, with steps of 1, 2, 1, 4 s: the plain step's
+    median is 1 s and SMART's the median of 2, 2, 2, 4, 4, 4, i.e. 3 s. (Both plain fits first
+    would give 1.5 s and 2.5 s.)"""
+    _fake_trainer(monkeypatch, [x for s in (1, 2, 1, 4) for x in [s] * 12])
+    df = bench.step_costs(["advreg-only"], "cpu", steps=9, warmup=3, repeats=2).set_index("variant")
+    assert df.loc["sampling", "seconds_per_step"] == 1.0 and df.loc["advreg-only", "seconds_per_step"] == 3.0
+    assert df.loc["advreg-only", "relative"] == 3.0 and df.loc["advreg-only", "steps_timed"] == 18
 
 
 def test_bf16_rows_take_their_floor_at_the_bf16_rate(sample, tiny_encoder_dir, monkeypatch):
@@ -227,3 +245,17 @@ def test_reproduce_summary_sums_the_registry_and_takes_the_best_of_every_table(i
     got = bench_report.reproduce_summary("cpu")
     assert got["compute_minutes"] == 3.0 and got["compute_runs"] == 2
     assert (got["best_overall"], got["best_variant"]) == (0.74, "notebook 11: all-data, cap all, epoch 2, seed 0")
+
+
+def test_smart_pass_ratio_and_the_ascent_pass_leaves_weights_alone(sample, tiny_encoder_dir):
+    # plain = forward + backward = 2 s; SMART K=1 adds 1.5 s of ascent and 2 s of adversarial pass
+    assert speed.smart_pass_ratio(1.0, 2.0, 1.5, steps=1) == 2.75
+    assert speed.smart_pass_ratio(1.0, 2.0, 1.5, steps=0) == 2.0
+    tokenizer, data = sample
+    small = {t: TaskData(TASKS[t], d.examples[:4], tokenizer, 128) for t, d in data.items()}
+    model = speed.fresh_model(str(tiny_encoder_dir), list(small), True)
+    steps = speed.batch_makers(speed.DEFAULT_PATH, tokenizer, small, 4, training=True)
+    speed.pass_seconds(model, steps, "forward + backward to embeddings")
+    assert all(p.grad is None for p in model.parameters())      # the ascent's backward reaches no weight
+    speed.pass_seconds(model, steps, "forward + backward")
+    assert all(p.grad is not None for p in model.encoder.encoder.parameters())
