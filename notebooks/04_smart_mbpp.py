@@ -50,6 +50,23 @@ display(Markdown(report.ablation_markdown(mine)))
 plots.training_curves(run_dirs, "smart_curves.png");
 
 # %% [markdown]
+# ## Dropout in the adversarial passes (AdvReg only, full budget, the sweep seeds)
+# `same` (the default) replays the clean pass's dropout masks, so the divergence measures the
+# perturbation alone; `off` runs the adversarial passes without dropout, which also skips drawing
+# their masks: on this CPU a SMART K=1 step then costs about 2.4 plain steps instead of 2.8
+# (`reports/benchmarks.md`). What does it cost in quality?
+
+# %%
+smart_dropout_rows = []
+for mode in ["same", "off"]:
+    runs, _ = run_variant(NOTEBOOK, "advreg-only", profile, sweep_seeds, encoder, force,
+                          run_prefix=None if mode == "same" else "advreg-dropout-off", smart__dropout=mode)
+    smart_dropout_rows.append(report.sweep_row({"smart_dropout": mode, "profile": profile, "encoder": encoder}, runs))
+smart_dropout = pd.DataFrame(smart_dropout_rows)
+write_csv(tables_dir() / "smart_dropout.csv", smart_dropout)
+display(smart_dropout)
+
+# %% [markdown]
 # ## λ_s sweep (AdvReg only, `sweep_steps` steps)
 
 # %%

@@ -76,6 +76,10 @@ def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
         assert emb.loc["trainable", "params_trainable"] - emb.loc["frozen", "params_trainable"] == 30522 * 32
     if notebook.startswith("04"):
         assert list(pd.read_csv(tables / "lambda_sweep.csv")["lambda"]) == [1.0, 5.0]
+        smart_dropout = pd.read_csv(tables / "smart_dropout.csv").set_index("smart_dropout")
+        ladder_run = json.loads((root / "runs" / "smoke" / "04_smart_mbpp" / "advreg-only-seed0" / "metrics.json").read_text())
+        assert smart_dropout.loc["same", "overall"] == pytest.approx(ladder_run["overall"])   # the ladder run, reused
+        assert (root / "runs" / "smoke" / "04_smart_mbpp" / "advreg-dropout-off-seed0" / "metrics.json").exists()
         grid = pd.read_csv(tables / "lr_dropout.csv")
         assert sorted(zip(grid["lr"], grid["dropout"])) == [(1e-3, 0.1), (1e-3, 0.3)]
         assert (grid["steps"] == 3).all()
