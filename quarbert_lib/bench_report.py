@@ -88,6 +88,10 @@ def targets(df: pd.DataFrame, summary: dict) -> list[tuple[str, float, str, bool
            ("default training step, share of its FLOP floor", floor, f">= {t['floor_fraction']:.0%}", floor >= t["floor_fraction"]),
            ("SMART K=1 step / plain step", k1, f"<= {t['smart_k1']:g}x", k1 <= t["smart_k1"]),
            ("SMART K=0 step / plain step", k0, f"<= {t['smart_k0']:g}x", k0 <= t["smart_k0"])]
+    k1_off = _get(df, "step", "SMART K=1, adversarial passes without dropout", "relative")
+    if not pd.isna(k1_off):
+        out.append(("SMART K=1 step / plain step, adversarial passes without dropout (`smart.dropout='off'`)",
+                    k1_off, f"<= {t['smart_k1']:g}x", k1_off <= t["smart_k1"]))
     m = summary.get("reproduce_minutes", float("nan"))   # NaN: the last batch did not run every notebook
     out.append(("`make reproduce` (cpu) wall minutes, last batch of all notebooks", m,
                 f"<= {t['reproduce_minutes']:g}", m <= t["reproduce_minutes"]))
