@@ -112,8 +112,9 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000
         plots.quality_per_minute(budget, ablation, targets=QUALITY_REFERENCES)
         md += ["## Quality per CPU-minute", "", "Each recipe trained (seed 0) with a cap on the training examples "
                "per task; `all` keeps every example (the round-robin sampler then stops each epoch at the smallest "
-               "task, STS). The `all-data` recipe takes every batch of every task, for three epochs; each epoch's "
-               "dev evaluation is a row, timed when it was made. Notebook 11.", "",
+               "task, STS). The `all-data` recipes take every batch of every task, for three epochs (`all-data-linear` "
+               "with a linear warmup and decay of the learning rate); each epoch's dev evaluation is a row, timed "
+               "when it was made. Notebook 11.", "",
                report.markdown_table(["recipe", "cap", "epoch", "steps", "train min", "SST", "QQP", "STS", "overall"],
                                      [[r.recipe, r.cap, int(r.epoch), int(r.steps), f"{r.train_minutes:.1f}", f"{r.sst_acc:.3f}",
                                        f"{r.qqp_acc:.3f}", f"{r.sts_pearson:.3f}", f"{r.overall:.3f}"]
