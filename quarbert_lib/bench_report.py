@@ -21,8 +21,9 @@ def table_names(device: str) -> tuple[str, str]:
 
 def reproduce_summary(profile: str = "cpu", encoder: str = "minilm-l6") -> dict:
     """Wall time of the last `make reproduce` (reports/executed/summary.json), when that batch ran
-    every notebook (a partial batch is named, not summed), and the best overall dev score of this
-    profile in reports/tables/ablation.csv."""
+    every notebook (a partial batch is named, not summed); the wall minutes of the registry's runs
+    (run_costs.csv); and the best overall dev score of this profile in ablation.csv and
+    quality_per_minute.csv."""
     from .paths import reports_dir, tables_dir
     from .reproduce import discover
     out = {}
@@ -48,8 +49,6 @@ def _rows(table: Path, profile: str, encoder: str) -> pd.DataFrame:
     if not table.exists():
         return pd.DataFrame(columns=["profile", "encoder"])
     df = pd.read_csv(table)
-    if "epoch" not in df and "recipe" in df:   # quality_per_minute.csv before multi-epoch recipes
-        df["epoch"] = 1
     return df[(df["profile"] == profile) & (df["encoder"] == encoder)]
 
 

@@ -271,9 +271,10 @@ def budget_curve(notebook: str, recipes: dict[str, list[int | None]], profile: s
                 pass
             if run_dir is None:
                 name = f"{recipe}-cap{cap or 'all'}-seed{seed}"
-                run_experiment(cfg, notebook, name, force=force)
+                metrics = run_experiment(cfg, notebook, name, force=force)
                 run_dir = results.run_path(profile, notebook, name)
-            metrics = results.read_json(run_dir / "metrics.json")
+            else:
+                metrics = results.read_json(run_dir / "metrics.json")
             setting = {"recipe": recipe, "cap": cap or "all", "profile": profile, "encoder": encoder, "seed": seed}
             for point in epoch_points(run_dir, metrics):
                 rows.append(report.sweep_row({**setting, "epoch": point["epoch"]}, [point])

@@ -113,9 +113,7 @@ class Trainer:
         the step, so a resumed run needs no scheduler state."""
         if self.cfg.lr_schedule == "constant":
             return 1.0
-        if self._total_steps is None:
-            self._total_steps = self.total_steps()
-        total = self._total_steps
+        total = self._total_steps                  # set by fit(), which has built the schedule once
         warmup = int(self.cfg.warmup_ratio * total)
         if step < warmup:
             return step / max(1, warmup)
@@ -198,6 +196,7 @@ class Trainer:
         self.try_resume()
         self.model.train()
         total, consecutive_bad = self.total_steps(), 0
+        self._total_steps = total
         bar = tqdm(total=total, initial=self.state.global_step, desc="train", unit="step", mininterval=5,
                    disable=not distributed.is_main())
         st = self.state
