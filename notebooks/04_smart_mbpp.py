@@ -3,26 +3,39 @@
 #
 # SMART (Jiang et al., 2020) has two halves, measured separately here:
 #
-# - **AdvReg** (row `advreg-only`): R = λ_s · l_s(f(x + δ), f(x)). δ perturbs the word
-#   embeddings: it starts as N(0, σ²) noise on real tokens, takes K ascent steps of size η,
-#   and after each step is projected onto the ε-ball (ℓ∞ by default). l_s is the symmetric
-#   KL for SST, the symmetric Bernoulli KL of the paraphrase logit and the MSE for STS, in
-#   float32 with a mean over the batch. The adversarial passes reuse the clean pass's dropout
-#   masks (`smart.dropout = "same"`), so the divergence measures the perturbation alone; the
-#   clean pass that feeds the task loss is also the target, so it is not recomputed.
+# - **AdvReg**: R = λ_s · l_s(f(x + δ), f(x)), δ a small adversarial perturbation of the input
+#   embeddings. l_s is the symmetric KL for SST, the symmetric Bernoulli KL of the paraphrase logit and
+#   the MSE for STS, in float32 with a mean over the batch.
 # - **MBPP** (row `smart`, the paper's "SMART-sampling"): an EMA teacher
 #   θ̃ ← (1 − β) θ + β θ̃ (β = 0.995) and the penalty μ · D(f(x; θ), f(x; θ̃)) (μ = 1).
 #
-# Paper settings: λ_s = 5, ε = 1e-5. Both rows use round-robin task sampling (notebook 03).
-# Then two sweeps at a shorter budget (`sweep_steps`): λ_s (the paper's Figure 3) and learning
-# rate × dropout (the paper's Table 3).
+# The paper gives λ_s = 5, σ = 1e-5 and ε = 1e-5. Those numbers mean two very different things:
+#
+# | `smart.convention` | what δ is | what "ε = 1e-5" means |
+# |---|---|---|
+# | `project` (Jiang et al.'s equations) | noise, an ascent step along the normalised gradient, then the true projection onto the ε-ball | the radius of δ |
+# | `normalize` (MT-DNN `perturbation.py`, smart-pytorch `SMARTLoss`) | noise, δ + η·g, then each token divided by its norm over the hidden dimension (plus ε) | only a stabiliser: each token's δ ends with a norm of about 1 (`smart.radius`) |
+#
+# and δ sits either on the word lookup (`smart.space = "word"`, the paper's x) or on the embedding
+# layer's output after position embeddings and LayerNorm (`"embedding"`, what both libraries do). The
+# libraries also draw fresh dropout masks in the adversarial passes (`smart.dropout = "fresh"`), where
+# `"same"` replays the clean pass's masks and `"off"` runs both sides of the divergence without dropout.
+#
+# Row `advreg-literal` runs the equations as written (project, word, ε = 1e-5). Rows `advreg-only` and
+# `smart` run the libraries' reading (normalize, embedding, radius 1, fresh dropout), which is what a
+# course project that used smart-pytorch or MT-DNN with "ε = 1e-5" trained. The sections below measure
+# why, and what each does.
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
 encoder = "minilm-l6"
 seeds = None             # None: the profile's seeds (cpu: 0, 1, 2; mean and std are reported)
 force = False
+project_sizes = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
+normalize_sizes = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
 lambdas = [0.5, 1.0, 2.0, 5.0, 10.0]
+radii = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+smart_dropout_modes = ["fresh", "same", "off"]
 learning_rates = [2e-5, 5e-5]
 dropouts = [0.1, 0.3]
 sweep_steps = 150
@@ -32,58 +45,109 @@ sweep_seeds = [0]
 import pandas as pd
 from IPython.display import Markdown, display
 
-from quarbert_lib import plots, report
+from quarbert_lib import findings, plots, report, smart_strength
+from quarbert_lib.config import variant_config
 from quarbert_lib.experiment import run_ladder_rows, run_variant
 from quarbert_lib.paths import tables_dir
 from quarbert_lib.results import write_csv
 
 NOTEBOOK = "04_smart_mbpp"
+pd.set_option("display.width", 200)
 
 # %% [markdown]
-# ## The two ladder rows
+# ## 1 · How hard does each reading push?
+# On each task's first training batch, at the start of training (the pretrained encoder, fresh heads),
+# with λ_s = 5 and K = 1: the SMART term's gradient norm over the task loss's, and δ's size against
+# what it is added to (mean over real tokens of ‖δ_t‖ / ‖x_t‖). Dropout `same` here, so the divergence
+# sees the perturbation and nothing else. Under `project` the ascent step equals the radius (η = ε), so
+# one step can reach the ball's boundary; with the default η = 1e-3 the ball stops mattering above 1e-3.
+# The last rows are the ladder's own settings (`advreg-literal`, and `advreg-only` with its fresh
+# dropout), and the ladder's with radius 0: fresh dropout masks alone, no perturbation at all.
 
 # %%
-mine, run_dirs = run_ladder_rows(NOTEBOOK, ["advreg-only", "smart"], profile, seeds, encoder, force)
+ladder_cfg = variant_config("advreg-only", profile, model__encoder=encoder)
+settings = smart_strength.grid(project_sizes, normalize_sizes)
+controls = {"advreg-literal": variant_config("advreg-literal", profile).to_dict()["smart"],
+            "advreg-only": {}, "advreg-only, radius 0 (fresh dropout alone)": {"radius": 0.0}}
+strength = smart_strength.sweep(ladder_cfg, settings + list(controls.values()))
+labels = ["grid"] * (len(settings) * len(ladder_cfg.tasks)) + [k for k in controls for _ in ladder_cfg.tasks]
+strength.insert(0, "setting", labels)
+write_csv(tables_dir() / "smart_strength.csv", strength)
+display(strength.pivot_table(index=["setting", "convention", "space", "size"], columns="task",
+                             values=["grad_ratio", "relative_size"], sort=False).style.format("{:.1e}"))
+
+# %%
+plots.smart_strength(strength[strength["setting"] == "grid"], "smart_strength.png",
+                     threshold=smart_strength.INERT_BELOW);
+
+# %% [markdown]
+# ## 2 · The ladder rows
+# Every SMART run measures its own strength before training and records a warning in its metrics.json when
+# the term is inert (gradient below 1e-4 of the task loss's on every batch it measured); the `SMART` column
+# shows the setting, the weakest task's ratio and the guard's verdict.
+
+# %%
+mine, run_dirs = run_ladder_rows(NOTEBOOK, ["advreg-literal", "advreg-only", "smart"], profile, seeds, encoder, force)
 display(Markdown(report.ablation_markdown(mine)))
 
 # %%
 plots.training_curves(run_dirs, "smart_curves.png");
 
 # %% [markdown]
-# ## Dropout in the adversarial passes (AdvReg only, full budget, the sweep seeds)
-# `same` (the default) replays the clean pass's dropout masks, so the divergence measures the
-# perturbation alone; `off` runs the adversarial passes without dropout, which also skips drawing
-# their masks: on this CPU a SMART K=1 step then costs about 2.4 plain steps instead of 2.8
-# (`reports/benchmarks.md`). What does it cost in quality?
-
-# %%
-smart_dropout_rows = []
-for mode in ["same", "off"]:
-    runs, _ = run_variant(NOTEBOOK, "advreg-only", profile, sweep_seeds, encoder, force,
-                          run_prefix=None if mode == "same" else "advreg-dropout-off", smart__dropout=mode)
-    smart_dropout_rows.append(report.sweep_row({"smart_dropout": mode, "profile": profile, "encoder": encoder}, runs))
-smart_dropout = pd.DataFrame(smart_dropout_rows)
-write_csv(tables_dir() / "smart_dropout.csv", smart_dropout)
-display(smart_dropout)
-
-# %% [markdown]
-# ## λ_s sweep (AdvReg only, `sweep_steps` steps)
+# ## 3 · λ_s sweep (the paper's Figure 3), at the ladder's budget
+# AdvReg in the ladder's reading, seed 0, the same budget as the ladder rows; λ_s = 5 is the `advreg-only`
+# row itself, drawn with its three seeds (mean ± std) as squares.
 
 # %%
 lambda_rows = []
 for lam in lambdas:
     runs, _ = run_variant(NOTEBOOK, "advreg-only", profile, sweep_seeds, encoder, force,
-                          run_prefix=f"sweep-lambda{lam:g}", smart__weight=lam, train__max_steps=sweep_steps)
+                          run_prefix=f"sweep-lambda{lam:g}", smart__weight=lam)
     lambda_rows.append(report.sweep_row({"lambda": lam, "profile": profile, "encoder": encoder}, runs))
 lambda_table = pd.DataFrame(lambda_rows)
 write_csv(tables_dir() / "lambda_sweep.csv", lambda_table)
 display(lambda_table)
 
 # %%
-plots.sweep_lines(lambda_table, "lambda", "lambda_sweep.png");
+three_seeds = mine[mine["variant"] == "advreg-only"].assign(**{"lambda": ladder_cfg.smart.weight})
+plots.sweep_lines(lambda_table, "lambda", "lambda_sweep.png", marks=three_seeds,
+                  title=f"AdvReg ({ladder_cfg.smart.convention}/{ladder_cfg.smart.space}), {profile} profile, "
+                        f"{int(lambda_table['steps'].iloc[0])} steps, seed {sweep_seeds}; squares: 3 seeds");
 
 # %% [markdown]
-# ## Learning rate × dropout (task sampling, no regularizer, `sweep_steps` steps)
+# ## 4 · Radius sweep (`sweep_steps` steps)
+# The ladder's reading with each token's perturbation scaled to `radius` (1 is the libraries'), λ_s = 5,
+# seed 0, over four decades. The dashed line is the same budget without SMART (the lr × dropout grid's
+# point at the profile's lr and dropout 0.1, section 6).
+
+# %%
+radius_rows = []
+for r in radii:
+    runs, _ = run_variant(NOTEBOOK, "advreg-only", profile, sweep_seeds, encoder, force,
+                          run_prefix=f"sweep-radius{r:g}", smart__radius=r, train__max_steps=sweep_steps)
+    radius_rows.append(report.sweep_row({"radius": r, "profile": profile, "encoder": encoder}, runs))
+radius_table = pd.DataFrame(radius_rows)
+write_csv(tables_dir() / "radius_sweep.csv", radius_table)
+display(radius_table)
+
+# %% [markdown]
+# ## 5 · Dropout in the adversarial passes (`sweep_steps` steps)
+# `fresh` (the libraries'), `same` (the clean pass's masks: the divergence measures the perturbation
+# alone) and `off` (no dropout on either side of the divergence: the target is an extra dropout-free clean
+# pass). Seed 0, the ladder's reading otherwise.
+
+# %%
+smart_dropout_rows = []
+for mode in smart_dropout_modes:
+    runs, _ = run_variant(NOTEBOOK, "advreg-only", profile, sweep_seeds, encoder, force,
+                          run_prefix=f"sweep-dropout-{mode}", smart__dropout=mode, train__max_steps=sweep_steps)
+    smart_dropout_rows.append(report.sweep_row({"smart_dropout": mode, "profile": profile, "encoder": encoder}, runs))
+smart_dropout = pd.DataFrame(smart_dropout_rows)
+write_csv(tables_dir() / "smart_dropout.csv", smart_dropout)
+display(smart_dropout)
+
+# %% [markdown]
+# ## 6 · Learning rate × dropout (task sampling, no regularizer, `sweep_steps` steps)
 # The dropout value applies to the encoder's hidden layers and to the pooled embedding.
 
 # %%
@@ -100,3 +164,17 @@ display(grid_table)
 
 # %%
 plots.grid_heatmap(grid_table, "lr", "dropout", "overall", "lr_dropout.png");
+
+# %%
+no_smart = grid_table[(grid_table["lr"] == ladder_cfg.train.lr) & (grid_table["dropout"] == 0.1)]
+plots.sweep_lines(radius_table, "radius", "radius_sweep.png",
+                  reference=float(no_smart["overall"].iloc[0]) if len(no_smart) else None,
+                  title=f"AdvReg radius, {profile} profile, {sweep_steps} steps, seed {sweep_seeds}; dashed: overall without SMART");
+
+# %% [markdown]
+# ## What this shows
+# Built from the tables above by `findings.smart_findings` (no number typed by hand).
+
+# %%
+display(Markdown(findings.smart_findings(strength, report.ablation_rows(profile, encoder), lambda_table, radius_table,
+                                          smart_dropout, no_smart)))

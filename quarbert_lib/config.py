@@ -117,14 +117,32 @@ class SmartConfig:
     enabled: bool = _help("Add SMART adversarial regularization (Jiang et al., 2020).", False)
     weight: float = _help("lambda_s, the weight of the SMART term (the paper: 5).", 5.0)
     task_weights: dict = _help("Per-task lambda_s overriding `weight`, e.g. {'sts': 1.0}.", factory=dict)
-    epsilon: float = _help("Radius of the perturbation ball (the paper: 1e-5).", 1e-5)
+    convention: str = _help(
+        "'project': Jiang et al. as written (ascent step along the normalised gradient, then the true projection "
+        "onto the epsilon-ball); 'normalize': MT-DNN / smart-pytorch (delta + eta * g, then each token divided by "
+        "its norm over the hidden dimension plus epsilon, which is only a stabiliser there, times `radius`).",
+        "project")
+    space: str = _help(
+        "Where delta is added: 'word' (the word lookup, the paper's x) or 'embedding' (the embedding layer's "
+        "output, after position and type embeddings and LayerNorm, as MT-DNN and smart-pytorch do).", "word")
+    epsilon: float = _help(
+        "'project': radius of the perturbation ball (the paper: 1e-5). 'normalize': the stabiliser of the "
+        "per-token division (both libraries: 1e-6), not a size.", 1e-5)
+    radius: float = _help("'normalize': each token's perturbation norm after the step (both libraries: 1).", 1.0)
     sigma: float = _help("Std of the initial Gaussian perturbation.", 1e-5)
     eta: float = _help("Size of each ascent step on the perturbation.", 1e-3)
     steps: int = _help("K, ascent steps (0: random noise only, as in R3F).", 1)
-    norm: str = _help("Ball of the projection: 'linf' or 'l2' (per example).", "linf")
+    norm: str = _help("'linf' or 'l2': the ball's norm per example ('project'), or the per-token norm that "
+                      "divides the step ('normalize').", "linf")
     dropout: str = _help(
-        "Dropout in the adversarial passes: 'same' (the clean pass's masks, so the divergence "
-        "measures the perturbation alone), 'off', or 'fresh' masks.", "same")
+        "Dropout in the adversarial passes: 'same' (the clean pass's masks, so the divergence measures the "
+        "perturbation alone), 'fresh' masks (as MT-DNN and smart-pytorch), or 'off' (no dropout in the "
+        "adversarial passes and in an extra clean pass that is then their target).", "same")
+
+    @property
+    def size(self) -> float:
+        """How far delta reaches: epsilon under 'project', radius under 'normalize'."""
+        return self.epsilon if self.convention == "project" else self.radius
 
 
 @dataclass
@@ -222,9 +240,12 @@ class ExperimentConfig:
             _check(getattr(sm, name) >= 0, f"smart.{name}", getattr(sm, name), ">= 0")
         for task, w in sm.task_weights.items():
             _check(task in TASK_NAMES and w >= 0, "smart.task_weights", {task: w}, "task names with weights >= 0")
-        _check(not (sm.enabled and t.precision == "bf16" and sm.epsilon < BF16_MIN_SMART_EPSILON), "train.precision",
-               t.precision, f"'auto' or 'fp32' with SMART's epsilon {sm.epsilon:g} < {BF16_MIN_SMART_EPSILON:g}: bf16 "
-               "rounding changes the encoder's output more than such a perturbation does")
+        _check(not (sm.enabled and t.precision == "bf16" and sm.size < BF16_MIN_SMART_EPSILON), "train.precision",
+               t.precision, f"'auto' or 'fp32' with SMART's perturbation size {sm.size:g} < {BF16_MIN_SMART_EPSILON:g}: "
+               "bf16 rounding changes the encoder's output more than such a perturbation does")
+        _check(sm.convention in ("project", "normalize"), "smart.convention", sm.convention, "'project' or 'normalize'")
+        _check(sm.space in ("word", "embedding"), "smart.space", sm.space, "'word' or 'embedding'")
+        _check(sm.radius >= 0, "smart.radius", sm.radius, ">= 0")
         _check(sm.steps >= 0, "smart.steps", sm.steps, "an integer >= 0")
         _check(sm.norm in ("linf", "l2"), "smart.norm", sm.norm, "'linf' or 'l2'")
         _check(sm.dropout in ("same", "off", "fresh"), "smart.dropout", sm.dropout, "'same', 'off' or 'fresh'")
@@ -321,7 +342,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "baseline-finetune": {"train__sampler": "sequential"},
     "sampling": {"train__sampler": "round-robin"},
 }
-VARIANTS["advreg-only"] = {**VARIANTS["sampling"], "smart__enabled": True}
+# SMART at the paper's numbers (lambda_s 5, sigma 1e-5, eta 1e-3, K 1, epsilon 1e-5) read two ways.
+# 'advreg-literal': Jiang et al.'s equations as written (project onto an epsilon-ball on the word
+# embeddings): its gradient is ~1e-6 of the task loss's (reports/tables/smart_strength.csv), so it is
+# inert. The ladder's SMART is the one course projects ran, MT-DNN's / smart-pytorch's: each token's
+# perturbation normalised to norm 1 on the embedding layer's output (epsilon only a stabiliser), with
+# fresh dropout masks in the adversarial passes. Notebook 04 measures both and says why.
+SMART_LIBRARY = {"smart__enabled": True, "smart__convention": "normalize", "smart__space": "embedding",
+                 "smart__radius": 1.0, "smart__dropout": "fresh"}
+VARIANTS["advreg-literal"] = {**VARIANTS["sampling"], "smart__enabled": True}
+VARIANTS["advreg-only"] = {**VARIANTS["sampling"], **SMART_LIBRARY}
 VARIANTS["smart"] = {**VARIANTS["advreg-only"], "mbpp__enabled": True}
 VARIANTS["smart-cosine"] = {**VARIANTS["smart"], "model__sts_head": "cosine-sigmoid"}
 VARIANTS["smart-simcse"] = {**VARIANTS["smart-cosine"], "simcse__stage": True, "simcse__joint_weight": 0.1}

@@ -40,13 +40,28 @@ def load_task_data(cfg: ExperimentConfig, tokenizer) -> tuple[dict, dict, list[s
     return by_split, skipped, notes, summaries
 
 
+def smart_regularizer(cfg: ExperimentConfig) -> SmartRegularizer:
+    """The config's SMART term, its noise generator seeded by the run's seed."""
+    sm = cfg.smart
+    return SmartRegularizer(sm.weight, sm.epsilon, sm.sigma, sm.eta, sm.steps, sm.norm, sm.dropout, sm.task_weights,
+                            sm.convention, sm.space, sm.radius, seed=cfg.train.seed)
+
+
+def smart_setting(cfg: ExperimentConfig) -> str:
+    """SMART in one line for tables: 'project/word eps=1e-05 lambda=5', 'normalize/embedding r=1 lambda=5', 'off'."""
+    sm = cfg.smart
+    if not sm.enabled:
+        return "off"
+    size = f"eps={sm.epsilon:g}" if sm.convention == "project" else f"r={sm.radius:g}"
+    return f"{sm.convention}/{sm.space} {size} lambda={sm.weight:g}" + ("" if sm.dropout == "same" else f" dropout={sm.dropout}")
+
+
 def build_objective(cfg: ExperimentConfig, model: torch.nn.Module) -> MultitaskObjective:
     """The task losses plus the regularizers the config enables (order: SMART, MBPP, SimCSE)."""
     regularizers = {}
     sm = cfg.smart
     if sm.enabled:
-        regularizers["smart"] = SmartRegularizer(sm.weight, sm.epsilon, sm.sigma, sm.eta, sm.steps, sm.norm,
-                                                 sm.dropout, sm.task_weights)
+        regularizers["smart"] = smart_regularizer(cfg)
     if cfg.mbpp.enabled:
         regularizers["mbpp"] = MomentumTeacher(model, cfg.mbpp.mu, cfg.mbpp.beta)
     if cfg.simcse.joint_weight > 0:
@@ -90,12 +105,25 @@ def run_simcse_stage(cfg: ExperimentConfig, model, train: dict[str, TaskData], t
             "simcse_seconds": round(state.train_seconds, 1)}
 
 
+def smart_guard(cfg: ExperimentConfig, model, train: dict[str, TaskData], device) -> dict:
+    """SMART's strength at the start of training (smart_strength.measure on each task's first batch) and a
+    warning per task where it is inert, for metrics.json. Measuring changes nothing in the run."""
+    from . import smart_strength
+    batches = smart_strength.fixed_batches(train, cfg.train.batch_size, cfg.train.seed, cfg.model.pair_encoding)
+    batches = {t: {k: v.to(device) for k, v in b.items()} for t, b in batches.items()}
+    rows = smart_strength.measure(model.to(device), smart_regularizer(cfg), batches)
+    warnings = smart_strength.inert_warnings(rows)
+    for line in warnings:
+        print(f"[quarbert] WARNING: {line}", file=sys.stderr)
+    return {"smart_strength": {r["task"]: r["grad_ratio"] for r in rows}, "warnings": warnings}
+
+
 SPLITS = ("dev", "test", "calib")
 
 
 def effective_precision(cfg: ExperimentConfig, device) -> str:
     """'fp32' or 'bf16': cfg.train.precision on ``device`` (see model.resolve_precision)."""
-    return resolve_precision(cfg.train.precision, device, cfg.smart.epsilon if cfg.smart.enabled else None)
+    return resolve_precision(cfg.train.precision, device, cfg.smart.size if cfg.smart.enabled else None)
 
 
 def write_predictions(model, data: dict, cfg: ExperimentConfig, path: Path, device,
@@ -179,6 +207,7 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     stage = {}
     if cfg.simcse.stage:
         stage = run_simcse_stage(cfg, model, data["train"], tokenizer, path / "simcse-stage", device)
+    guard = smart_guard(cfg, model, data["train"], device) if cfg.smart.enabled else {}
     objective = build_objective(cfg, model)
     trainer = Trainer(model, objective, data["train"], cfg.train,
                       evaluate=evaluate, score=mean_normalized_score,
@@ -207,7 +236,8 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
         "params_total": total, "params_trainable": trainable, "steps": state.global_step,
         "best_step": state.best_step, "skipped_nonfinite": state.skipped_nonfinite,
         "train_seconds": round(state.train_seconds, 1), "eval_seconds": round(state.eval_seconds, 1),
-        "wall_seconds": round(time.perf_counter() - wall0, 1), "data_notes": notes, **stage,
+        "wall_seconds": round(time.perf_counter() - wall0, 1), "data_notes": notes, **stage, **guard,
+        "smart_setting": smart_setting(cfg),
         "smart_skipped_nonfinite": getattr(objective.regularizers["smart"], "skipped", 0)
         if "smart" in objective.regularizers else 0,
         "skipped_rows": skipped, "git_commit": results.git_commit(), "device": str(device),
@@ -226,6 +256,9 @@ def run_variant(notebook: str, variant: str, profile: str, seeds: list[int], enc
     for seed in seeds:
         cfg = variant_config(variant, profile, model__encoder=encoder, train__seed=seed, **overrides)
         name = f"{run_prefix or variant}-seed{seed}"
+        # a sweep point equal to a finished run (the ladder's, another sweep's) is that run: never trained twice
+        twin = None if force else results.complete_twin(profile, notebook, cfg.to_dict())
+        name = twin.name if twin is not None else name
         runs.append(run_experiment(cfg, notebook, name, force=force))
         folders[name] = results.run_path(profile, notebook, name)
     return runs, folders

@@ -89,8 +89,10 @@ def replayed_rng(snapshot: dict):
 
 
 @contextmanager
-def dropout_mode(model: nn.Module, mode: str, snapshot: dict):
-    """'same': the clean pass's dropout masks; 'off': no dropout; 'fresh': new masks."""
+def dropout_mode(model: nn.Module, mode: str, snapshot: dict, generator: torch.Generator | None = None):
+    """Dropout of an extra pass. 'same': the clean pass's masks (replayed from ``snapshot``);
+    'off': none (eval mode); 'fresh': new masks, drawn from a global RNG reseeded from
+    ``generator`` inside a fork, so the extra pass leaves the global RNG where it was."""
     if mode == "same":
         with replayed_rng(snapshot):
             yield
@@ -102,31 +104,77 @@ def dropout_mode(model: nn.Module, mode: str, snapshot: dict):
         finally:
             model.train(was)
     else:
-        yield
+        seed = int(torch.randint(2**62, (1,), generator=generator)) if generator is not None else None
+        with torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))):
+            if seed is not None:
+                torch.manual_seed(seed)
+            yield
 
 
 # -- regularizers ---------------------------------------------------------------------------
+CONVENTIONS = ("project", "normalize")
+SPACES = ("word", "embedding")
+
+
+def token_norm(x: torch.Tensor, norm: str) -> torch.Tensor:
+    """Each token's norm over the hidden dimension: (B, T, H) -> (B, T, 1)."""
+    return x.abs().amax(-1, keepdim=True) if norm == "linf" else x.norm(dim=-1, keepdim=True)
+
+
+def normalized_step(delta: torch.Tensor, grad: torch.Tensor, eta: float, norm: str = "linf",
+                    stabilizer: float = 1e-6, radius: float = 1.0) -> torch.Tensor:
+    """MT-DNN's / smart-pytorch's ascent step: the raw gradient step, then each token divided by its
+    norm over the hidden dimension (``stabilizer`` only keeps the division finite), times ``radius``:
+    radius * (delta + eta * g) / (||delta + eta * g||_token + stabilizer). Both libraries use radius 1."""
+    step = delta + eta * grad                                                   # (B, T, H)
+    return radius * step / (token_norm(step, norm) + stabilizer)
+
+
 class SmartRegularizer(nn.Module):
     """SMART smoothness-inducing adversarial regularizer (Jiang et al., 2020, "SMART: Robust and
     Efficient Fine-Tuning for Pre-trained Natural Language Models through Principled Regularized
     Optimization", ACL).
 
-    R = lambda_task * l_s(f(x + delta), f(x)); delta perturbs the word embeddings. delta starts as
-    N(0, sigma^2) noise (on real tokens only), then takes ``steps`` ascent steps of size ``eta``
-    along the normalized gradient of l_s, each followed by a projection onto the epsilon-ball.
-    The final pass treats delta as a constant, so no gradient reaches the embeddings through it.
-    A non-finite term is skipped (returns 0) and counted in ``skipped``.
+    R = lambda_task * l_s(f(x + delta), f(x)). delta starts as N(0, sigma^2) noise (on real tokens
+    only), drawn from the regularizer's own generator (seeded by ``seed``, saved with the state
+    dict), so enabling SMART changes no other randomness. Then ``steps`` ascent steps, by convention:
+
+    - 'project' (the paper's equations): a step of ``eta`` along the gradient normalised per
+      example, then the true projection onto the ``epsilon``-ball (``norm``, per example);
+    - 'normalize' (MT-DNN's perturbation.py, smart-pytorch's SMARTLoss): delta + eta * g, then
+      each token divided by its ``norm`` over the hidden dimension plus ``epsilon``, which is only a
+      stabiliser here; ``radius`` scales the result (1 in both libraries), whatever epsilon says.
+
+    ``space`` is where delta is added: 'word' (the word lookup, the paper's x) or 'embedding' (the
+    embedding layer's output, after position and type embeddings and LayerNorm, as both libraries
+    do). ``dropout`` of the adversarial passes: 'same' (the clean pass's masks), 'fresh' (new masks,
+    as both libraries), or 'off' (no dropout; the target f(x) is then a dropout-free clean pass too,
+    one extra forward, so the divergence sees the perturbation and nothing else). The final pass
+    treats delta as a constant. A non-finite term is skipped (returns 0) and counted in ``skipped``.
     """
 
     def __init__(self, weight: float = 5.0, epsilon: float = 1e-5, sigma: float = 1e-5, eta: float = 1e-3,
                  steps: int = 1, norm: str = "linf", dropout: str = "same", task_weights: dict | None = None,
+                 convention: str = "project", space: str = "word", radius: float = 1.0, seed: int = 0,
                  divergence=divergence_for):
         super().__init__()
-        if norm not in ("linf", "l2"):
-            raise ValueError(f"SMART norm {norm!r}: expected 'linf' or 'l2'")
+        for name, value, allowed in (("norm", norm, ("linf", "l2")), ("convention", convention, CONVENTIONS),
+                                     ("space", space, SPACES), ("dropout", dropout, ("same", "off", "fresh"))):
+            if value not in allowed:
+                raise ValueError(f"SMART {name} {value!r}: expected one of {allowed}")
         self.weight, self.epsilon, self.sigma, self.eta, self.steps = weight, epsilon, sigma, eta, steps
         self.norm, self.dropout, self.task_weights, self.divergence = norm, dropout, dict(task_weights or {}), divergence
+        self.convention, self.space, self.radius = convention, space, radius
+        self.generator = torch.Generator().manual_seed(seed)
         self.skipped = 0
+        self.last_delta: dict[str, torch.Tensor] = {}        # the final perturbation, for diagnostics
+
+    def get_extra_state(self) -> dict:
+        return {"generator": self.generator.get_state(), "skipped": self.skipped}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+        self.skipped = state["skipped"]
 
     def _norm(self, x: torch.Tensor) -> torch.Tensor:           # (B, T, H) -> (B, 1, 1)
         flat = x.flatten(1)
@@ -139,6 +187,22 @@ class SmartRegularizer(nn.Module):
             return delta.clamp(-self.epsilon, self.epsilon)
         return delta * (self.epsilon / self._norm(delta).clamp_min(1e-12)).clamp(max=1.0)
 
+    def noise(self, like: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """The initial perturbation: N(0, sigma^2) from the own generator, zero on padding."""
+        z = torch.randn(like.shape, generator=self.generator, dtype=like.dtype).to(like.device)
+        delta = z * self.sigma * real
+        return self.project(delta) if self.convention == "project" else delta
+
+    def ascend(self, delta: torch.Tensor, grad: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        if self.convention == "project":
+            return self.project((delta + self.eta * grad / self._norm(grad).clamp_min(1e-12)) * real)
+        return normalized_step(delta, grad, self.eta, self.norm, self.epsilon, self.radius) * real
+
+    def _pass(self, model, task, batch, embeds, delta):
+        if self.space == "word":
+            return model(task, batch, inputs_embeds={k: embeds[k] + delta[k] for k in embeds})
+        return model(task, batch, inputs_embeds=embeds, offsets=delta)
+
     def forward(self, model, task, batch, embeds, clean_out, rng) -> torch.Tensor:
         weight = self.task_weights.get(task, self.weight)
         if weight == 0:
@@ -147,18 +211,21 @@ class SmartRegularizer(nn.Module):
         masks = {"input_ids": batch["attention_mask"], "input_ids_2": batch.get("attention_mask_2")}
         real = {k: masks[k].unsqueeze(-1).to(e.dtype) for k, e in embeds.items()}          # (B, T, 1)
         base = {k: e.detach() for k, e in embeds.items()}
-        delta = {k: self.project(torch.randn_like(e) * self.sigma * real[k]) for k, e in base.items()}
+        if self.dropout == "off":      # the target without dropout too: only the perturbation differs
+            with dropout_mode(model, "off", rng):
+                clean_out = model(task, batch, inputs_embeds=embeds)
+        delta = {k: self.noise(e, real[k]) for k, e in base.items()}
         target = clean_out.detach()
         for _ in range(self.steps):
             for d in delta.values():
                 d.requires_grad_(True)
-            with dropout_mode(model, self.dropout, rng):
-                out = model(task, batch, inputs_embeds={k: base[k] + delta[k] for k in base})
+            with dropout_mode(model, self.dropout, rng, self.generator):
+                out = self._pass(model, task, batch, base, delta)
             grads = torch.autograd.grad(div(out, target), list(delta.values()))
-            delta = {k: self.project((d.detach() + self.eta * g / self._norm(g).clamp_min(1e-12)) * real[k])
-                     for (k, d), g in zip(delta.items(), grads)}
-        with dropout_mode(model, self.dropout, rng):
-            adv = model(task, batch, inputs_embeds={k: embeds[k] + delta[k].detach() for k in embeds})
+            delta = {k: self.ascend(d.detach(), g, real[k]) for (k, d), g in zip(delta.items(), grads)}
+        self.last_delta = {k: d.detach() for k, d in delta.items()}
+        with dropout_mode(model, self.dropout, rng, self.generator):
+            adv = self._pass(model, task, batch, embeds, self.last_delta)
         term = weight * div(adv, clean_out)
         if not torch.isfinite(term):
             self.skipped += 1

@@ -59,7 +59,9 @@ class MultitaskBERT(nn.Module):
       paper's choice) or 2.5 * (cos(u, v) + 1), as in SBERT's cosine similarity objective.
 
     Every forward can take ``inputs_embeds``, the word embeddings per side (keys
-    'input_ids' and, for siamese pairs, 'input_ids_2'), so regularizers can perturb them.
+    'input_ids' and, for siamese pairs, 'input_ids_2'), and ``offsets``, tensors of the same
+    shapes added to the embedding layer's output (after position and type embeddings, LayerNorm
+    and dropout), so regularizers can perturb either space.
     """
 
     def __init__(self, encoder: nn.Module, tasks: list[str], cfg: ModelConfig):
@@ -91,13 +93,30 @@ class MultitaskBERT(nn.Module):
         table = self.encoder.get_input_embeddings()
         return {k: table(batch[k]) for k in ("input_ids", "input_ids_2") if k in batch}
 
-    def embed(self, input_ids, attention_mask, token_type_ids=None, inputs_embeds=None) -> torch.Tensor:
-        """Pooled sentence embedding (B, H). ``inputs_embeds`` (B, T, H) replaces the word lookup."""
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.cfg.freeze_encoder):
-            if inputs_embeds is not None:
-                input_ids = None
-            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                                  inputs_embeds=inputs_embeds).last_hidden_state  # (B, T, H)
+    def embedding_module(self) -> nn.Module:
+        """The encoder's embedding layer (word + position + type, LayerNorm, dropout), also under PEFT."""
+        owner = self.encoder
+        while not hasattr(owner, "embeddings") and hasattr(owner, "base_model") and owner.base_model is not owner:
+            owner = owner.base_model
+        if not hasattr(owner, "embeddings"):
+            raise TypeError(f"{type(self.encoder).__name__} has no 'embeddings' module to perturb")
+        return owner.embeddings
+
+    def embed(self, input_ids, attention_mask, token_type_ids=None, inputs_embeds=None, offset=None) -> torch.Tensor:
+        """Pooled sentence embedding (B, H). ``inputs_embeds`` (B, T, H) replaces the word lookup;
+        ``offset`` (B, T, H) is added to the embedding layer's output."""
+        hook = None
+        if offset is not None:
+            hook = self.embedding_module().register_forward_hook(lambda module, args, out: out + offset)
+        try:
+            with torch.set_grad_enabled(torch.is_grad_enabled() and not self.cfg.freeze_encoder):
+                if inputs_embeds is not None:
+                    input_ids = None
+                hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                                      inputs_embeds=inputs_embeds).last_hidden_state  # (B, T, H)
+        finally:
+            if hook is not None:
+                hook.remove()
         return self.pool(hidden, attention_mask)
 
     def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -107,43 +126,46 @@ class MultitaskBERT(nn.Module):
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)                        # (B, T, 1)
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)                  # (B, H)
 
-    def sentence_pair(self, batch: dict, inputs_embeds: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def sentence_pair(self, batch: dict, inputs_embeds: dict | None = None,
+                      offsets: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Siamese embeddings (u, v), each (B, H): two encoder calls, or one with ``pair_batching``."""
-        e = inputs_embeds or {}
+        e, o = inputs_embeds or {}, offsets or {}
         if self.cfg.pair_batching:
-            return self._pair_in_one_call(batch, e)
-        u = self.embed(batch["input_ids"], batch["attention_mask"], inputs_embeds=e.get("input_ids"))
-        v = self.embed(batch["input_ids_2"], batch["attention_mask_2"], inputs_embeds=e.get("input_ids_2"))
+            return self._pair_in_one_call(batch, e, o)
+        u = self.embed(batch["input_ids"], batch["attention_mask"], inputs_embeds=e.get("input_ids"),
+                       offset=o.get("input_ids"))
+        v = self.embed(batch["input_ids_2"], batch["attention_mask_2"], inputs_embeds=e.get("input_ids_2"),
+                       offset=o.get("input_ids_2"))
         return u, v
 
-    def _pair_in_one_call(self, batch: dict, embeds: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    def _pair_in_one_call(self, batch: dict, embeds: dict, offsets: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """Both sides stacked into (2B, T), T the longer side's length; the padding is masked out of
         attention and pooling, and positions are absolute, so each row encodes as it would alone."""
         width = max(batch["input_ids"].shape[1], batch["input_ids_2"].shape[1])
         pad = lambda x: nn.functional.pad(x, (0, 0, 0, width - x.shape[1]) if x.dim() == 3  # noqa: E731
                                           else (0, width - x.shape[1]))
         mask = torch.cat([pad(batch["attention_mask"]), pad(batch["attention_mask_2"])])      # (2B, T)
-        stacked = None
-        if embeds:                                                                          # (2B, T, H)
-            stacked = torch.cat([pad(embeds["input_ids"]), pad(embeds["input_ids_2"])])
+        stack = lambda d: torch.cat([pad(d["input_ids"]), pad(d["input_ids_2"])]) if d else None  # noqa: E731
         ids = torch.cat([pad(batch["input_ids"]), pad(batch["input_ids_2"])])             # pad id 0, masked
-        pooled = self.embed(ids, mask, inputs_embeds=stacked)                                # (2B, H)
+        pooled = self.embed(ids, mask, inputs_embeds=stack(embeds), offset=stack(offsets))  # (2B, H)
         return pooled.chunk(2)
 
-    def features(self, task: str, batch: dict, inputs_embeds: dict | None = None) -> torch.Tensor:
+    def features(self, task: str, batch: dict, inputs_embeds: dict | None = None,
+                 offsets: dict | None = None) -> torch.Tensor:
         """What the task head reads: (B, H), or (B, 4H) for siamese pairs."""
         if "input_ids_2" in batch:
-            u, v = self.sentence_pair(batch, inputs_embeds)                         # (B, H) each
+            u, v = self.sentence_pair(batch, inputs_embeds, offsets)                # (B, H) each
             return torch.cat([u, v, (u - v).abs(), u * v], dim=-1)                 # (B, 4H)
         return self.embed(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"),
-                          (inputs_embeds or {}).get("input_ids"))
+                          (inputs_embeds or {}).get("input_ids"), (offsets or {}).get("input_ids"))
 
-    def forward(self, task: str, batch: dict, inputs_embeds: dict | None = None) -> torch.Tensor:
+    def forward(self, task: str, batch: dict, inputs_embeds: dict | None = None,
+                offsets: dict | None = None) -> torch.Tensor:
         """Logits (B, classes) for 'classify'; one logit or score (B,) otherwise."""
         if "input_ids_2" in batch:
-            u, v = self.sentence_pair(batch, inputs_embeds)                         # (B, H) each
+            u, v = self.sentence_pair(batch, inputs_embeds, offsets)                # (B, H) each
             return self.head(task, torch.cat([u, v, (u - v).abs(), u * v], dim=-1), (u, v))
-        return self.head(task, self.features(task, batch, inputs_embeds))
+        return self.head(task, self.features(task, batch, inputs_embeds, offsets))
 
     def head(self, task: str, features: torch.Tensor, pair: tuple | None = None) -> torch.Tensor:
         """The task head on its features; a weightless cosine STS head reads the pair (u, v)."""
@@ -175,7 +197,7 @@ def build_model(tasks: list[str], cfg: ModelConfig, seed: int = 0, lora=None):
 
 def resolve_precision(precision: str, device: torch.device | str, smart_epsilon: float | None = None) -> str:
     """'fp32' or 'bf16' for a TrainConfig.precision on ``device``. 'auto' is bf16 only on a CUDA
-    GPU with bf16 support, and not when SMART runs with an epsilon (``smart_epsilon``) that bf16
+    GPU with bf16 support, and not when SMART perturbs by a size (``smart_epsilon``: epsilon or radius) that bf16
     rounding would drown (config.BF16_MIN_SMART_EPSILON)."""
     from .config import BF16_MIN_SMART_EPSILON
     if precision != "auto":

@@ -71,16 +71,44 @@ def training_curves(run_dirs: dict[str, Path], name: str):
     return fig
 
 
-def sweep_lines(table: pd.DataFrame, x: str, name: str, logx: bool = True):
-    """Per-task dev metric against one hyperparameter (the paper's Figure 3 for lambda)."""
+def sweep_lines(table: pd.DataFrame, x: str, name: str, logx: bool = True, title: str = "",
+                marks: pd.DataFrame | None = None, reference: float | None = None):
+    """Per-task dev metric against one hyperparameter (the paper's Figure 3 for lambda). ``marks``:
+    rows with the same columns plus ``*_std`` (e.g. the ladder row's seeds) drawn as error bars."""
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for metric, label in _METRICS.items():
-        ax.plot(table[x], table[metric], marker="o", label=label)
+    for (metric, label), color in zip(_METRICS.items(), sns.color_palette()):
+        ax.plot(table[x], table[metric], marker="o", label=label, color=color)
+        for r in (marks.to_dict("records") if marks is not None else []):
+            ax.errorbar(r[x], r[metric], yerr=r.get(f"{metric}_std"), color=color, capsize=3, marker="s", ms=4)
+    if reference is not None:          # the overall score of a reference run, dashed in overall's color
+        ax.axhline(reference, linestyle="--", linewidth=1, color=sns.color_palette()[len(_METRICS) - 1])
     if logx:
         ax.set_xscale("log")
     ax.set_xticks(list(table[x]), [f"{v:g}" for v in table[x]])
     ax.set(xlabel=x, ylabel="dev score")
+    if title:
+        ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
+    _save(fig, name)
+    return fig
+
+
+def smart_strength(table: pd.DataFrame, name: str = "smart_strength.png", threshold: float | None = None):
+    """SMART's gradient over the task loss's against the perturbation's size, log-log, one line per
+    convention and space (mean over tasks), one panel per dropout mode present."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.0))
+    mean = table.groupby(["convention", "space", "size"], as_index=False)["grad_ratio"].mean()
+    for (convention, space), df in mean.groupby(["convention", "space"]):
+        size = "epsilon" if convention == "project" else "radius"
+        ax.plot(df["size"], df["grad_ratio"], marker="o", label=f"{convention} / {space} ({size})")
+    if threshold:
+        ax.axhline(threshold, linestyle="--", color="black", linewidth=0.8)
+        ax.annotate("inert below (the guard)", xy=(0.01, threshold), xycoords=("axes fraction", "data"),
+                    fontsize=7, va="bottom")
+    ax.set(xscale="log", yscale="log", xlabel="perturbation size (epsilon, or radius per token)",
+           ylabel="||grad SMART|| / ||grad task loss||")
+    ax.set_title("SMART's strength at the start of training (mean over tasks, lambda_s = 5, K = 1)", fontsize=9)
+    ax.legend(fontsize=7)
     _save(fig, name)
     return fig
 

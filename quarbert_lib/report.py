@@ -49,8 +49,18 @@ def ablation_row(variant: str, runs: list[dict]) -> dict:
     row["overall"], row["overall_std"] = _mean_std([overall_score(m) for m in runs])
     row["train_seconds"] = round(float(np.mean([m["train_seconds"] for m in runs])), 1)
     row["data_note"] = _notes(runs)
+    row.update(smart_columns(runs))
     ordered = ABLATION_COLUMNS + [c for c in row if c not in ABLATION_COLUMNS]
     return {c: row[c] for c in ordered}
+
+
+def smart_columns(runs: list[dict]) -> dict:
+    """The SMART setting of a row's runs, its strength at the start of training (the weakest task's
+    gradient ratio, mean over seeds) and the guard's verdict ('inert' when any run warned)."""
+    ratios = [min(m["smart_strength"].values()) for m in runs if m.get("smart_strength")]
+    return {"smart": runs[0].get("smart_setting", ""),
+            "smart_grad_ratio": float(np.mean(ratios)) if ratios else float("nan"),
+            "smart_guard": "inert" if any(m.get("warnings") for m in runs) else ("ok" if ratios else "")}
 
 
 def sweep_row(setting: dict, runs: list[dict]) -> dict:
@@ -62,6 +72,8 @@ def sweep_row(setting: dict, runs: list[dict]) -> dict:
     row["seeds"], row["steps"] = len(runs), runs[0]["steps"]
     row["train_seconds"] = round(float(np.mean([m["train_seconds"] for m in runs])), 1)
     row["data_note"] = _notes(runs)
+    if any(m.get("smart_setting") for m in runs):
+        row.update(smart_columns(runs))
     return row
 
 
@@ -83,7 +95,7 @@ def single_task_row(task: str, mode: str, runs: list[dict]) -> dict:
             "train_seconds": round(float(np.mean([m["train_seconds"] for m in runs])), 1)}
 
 
-LADDER = ["baseline-finetune", "sampling", "advreg-only", "smart", "smart-cosine", "smart-simcse"]
+LADDER = ["baseline-finetune", "sampling", "advreg-literal", "advreg-only", "smart", "smart-cosine", "smart-simcse"]
 
 
 def best_variant(profile: str, encoder: str, candidates: list[str] = LADDER) -> str:
@@ -110,6 +122,15 @@ def ladder_order(df: pd.DataFrame) -> pd.DataFrame:
     rank = {v: i for i, v in enumerate([*VARIANTS, "ensemble", "ensemble-lora"])}
     return df.assign(_rank=df["variant"].map(lambda v: rank.get(v, len(rank)))).sort_values(
         ["encoder", "profile", "_rank"], kind="stable").drop(columns="_rank")
+
+
+def ablation_rows(profile: str, encoder: str) -> pd.DataFrame:
+    """This profile's and encoder's rows of reports/tables/ablation.csv (empty when there is none)."""
+    path = tables_dir() / "ablation.csv"
+    if not path.exists():
+        return pd.DataFrame(columns=ABLATION_COLUMNS)
+    df = pd.read_csv(path)
+    return df[(df["profile"] == profile) & (df["encoder"] == encoder)].reset_index(drop=True)
 
 
 def save_ablation_rows(rows: list[dict]) -> pd.DataFrame:
@@ -144,9 +165,22 @@ def ablation_markdown(df: pd.DataFrame) -> str:
                      f"{r['params_trainable'] / 1e6:.1f}M / {r['params_total'] / 1e6:.1f}M",
                      *[_fmt(r[c], r.get(f"{c}_std")) for c in ("sst_acc", "qqp_acc", "sts_pearson", "overall")],
                      *[_fmt(paper.get(c)) for c in ("sst_acc", "qqp_acc", "sts_pearson")],
-                     f"{r['train_seconds']:.0f}"])
+                     f"{r['train_seconds']:.0f}", _smart_cell(r)])
     return markdown_table(["variant", "encoder", "profile", "seeds", "trainable / total", "SST acc", "QQP acc",
-                           "STS r", "overall", "paper SST", "paper QQP", "paper STS", "train s"], rows)
+                           "STS r", "overall", "paper SST", "paper QQP", "paper STS", "train s",
+                           "SMART (grad ratio)"], rows)
+
+
+def _smart_cell(r: pd.Series) -> str:
+    """The row's SMART setting and strength; rows trained before settings were recorded say so."""
+    setting = r.get("smart")
+    if not isinstance(setting, str) or not setting:
+        return "" if r["variant"] in ("baseline-pretrain", "baseline-finetune", "sampling") else "literal (not recorded)"
+    if setting == "off":
+        return ""
+    ratio = r.get("smart_grad_ratio")
+    strength = "" if ratio is None or pd.isna(ratio) else f" ({ratio:.1e})"
+    return setting + strength + (" **inert**" if r.get("smart_guard") == "inert" else "")
 
 
 def single_task_markdown(df: pd.DataFrame) -> str:
@@ -156,7 +190,8 @@ def single_task_markdown(df: pd.DataFrame) -> str:
 
 
 # Consecutive ladder steps whose difference the significance table tests.
-STEPS = [("baseline-finetune", "sampling"), ("sampling", "advreg-only"), ("advreg-only", "smart"),
+STEPS = [("baseline-finetune", "sampling"), ("sampling", "advreg-literal"), ("sampling", "advreg-only"),
+         ("advreg-only", "smart"),
          ("smart", "smart-cosine"), ("smart-cosine", "smart-simcse")]
 
 

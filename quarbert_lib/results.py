@@ -68,6 +68,16 @@ def is_complete(path: Path, config: dict) -> bool:
     return same_config(read_json(path / "config.json"), config)
 
 
+def complete_twin(profile: str, notebook: str, config: dict) -> Path | None:
+    """A complete run of this notebook folder with exactly this config, under any name (a sweep point
+    that equals a ladder run, or another sweep's point), or None."""
+    folder = runs_dir() / profile / notebook
+    for run in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if is_complete(run, config):
+            return run
+    return None
+
+
 def write_test_outputs(path: Path, task: str, predictions: pd.DataFrame) -> Path:
     """The course's format: a header line, then 'id , prediction' per line."""
     name, header = TASKS[task].test_output

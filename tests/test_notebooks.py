@@ -26,7 +26,8 @@ def pipeline(tmp_path_factory, mini_data_dir, tiny_encoder_dir):
         mp.setenv("QUARBERT_RUNS", str(root / "runs"))
         mp.setenv("QUARBERT_REPORTS", str(root / "reports"))
         params = ["-p", f"encoder={str(tiny_encoder_dir)!r}", "-p", "lambdas=[1.0, 5.0]", "-p", "learning_rates=[1e-3]",
-                  "-p", "dropouts=[0.1, 0.3]", "-p", "sweep_steps=3", "-p", "cost_steps=2"]
+                  "-p", "dropouts=[0.1, 0.3]", "-p", "sweep_steps=3", "-p", "cost_steps=2",
+                  "-p", "project_sizes=[1e-5, 1e-2]", "-p", "normalize_sizes=[1.0]", "-p", "radii=[0.1, 1.0]"]
         code = reproduce.main(["--profile", "smoke", *params])
     summary = json.loads((root / "reports" / "executed" / "summary.json").read_text())
     return code, {s["notebook"]: s for s in summary}, root
@@ -50,7 +51,7 @@ def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
             "sst_acc", "qqp_acc", "sts_pearson", "overall", "train_seconds"]
         assert ablation["data_note"].str.contains("quora-train.csv absent").all()
         assert ablation.loc["baseline-pretrain", "params_trainable"] < ablation.loc["baseline-finetune", "params_trainable"]
-    ladder = {"02": ["baseline-pretrain", "baseline-finetune"], "03": ["sampling"], "04": ["advreg-only", "smart"],
+    ladder = {"02": ["baseline-pretrain", "baseline-finetune"], "03": ["sampling"], "04": ["advreg-literal", "advreg-only", "smart"],
               "05": ["smart-cosine"], "06": ["smart-simcse"], "07": ["ensemble"], "08": ["ensemble-lora"]}
     for variant in ladder.get(notebook[:2], []):
         assert 0 <= ablation.loc[variant, "sst_acc"] <= 1, variant
@@ -75,11 +76,26 @@ def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
         assert list(emb.index) == ["frozen", "trainable"]
         assert emb.loc["trainable", "params_trainable"] - emb.loc["frozen", "params_trainable"] == 30522 * 32
     if notebook.startswith("04"):
-        assert list(pd.read_csv(tables / "lambda_sweep.csv")["lambda"]) == [1.0, 5.0]
+        folder = root / "runs" / "smoke" / "04_smart_mbpp"
+        lambdas = pd.read_csv(tables / "lambda_sweep.csv").set_index("lambda")
+        assert list(lambdas.index) == [1.0, 5.0]
+        ladder_run = json.loads((folder / "advreg-only-seed0" / "metrics.json").read_text())
+        assert lambdas.loc[5.0, "overall"] == pytest.approx(ladder_run["overall"])    # the ladder run, reused
+        assert not (folder / "sweep-lambda5-seed0").exists()
+        assert set(ladder_run["smart_strength"]) == {"sst", "para", "sts"} and isinstance(ladder_run["warnings"], list)
+        assert ladder_run["smart_setting"] == "normalize/embedding r=1 lambda=5 dropout=fresh"
+        assert ablation.loc["advreg-literal", "smart"] == "project/word eps=1e-05 lambda=5"
+        radius = pd.read_csv(tables / "radius_sweep.csv").set_index("radius")
         smart_dropout = pd.read_csv(tables / "smart_dropout.csv").set_index("smart_dropout")
-        ladder_run = json.loads((root / "runs" / "smoke" / "04_smart_mbpp" / "advreg-only-seed0" / "metrics.json").read_text())
-        assert smart_dropout.loc["same", "overall"] == pytest.approx(ladder_run["overall"])   # the ladder run, reused
-        assert (root / "runs" / "smoke" / "04_smart_mbpp" / "advreg-dropout-off-seed0" / "metrics.json").exists()
+        assert list(smart_dropout.index) == ["fresh", "same", "off"]
+        assert smart_dropout.loc["fresh", "overall"] == pytest.approx(radius.loc[1.0, "overall"])   # one run, reused
+        assert not (folder / "sweep-dropout-fresh-seed0").exists() and (folder / "sweep-dropout-off-seed0").exists()
+        strength = pd.read_csv(tables / "smart_strength.csv")
+        assert len(strength[strength["setting"] == "grid"]) == 2 * 3 * 3         # 2 spaces x 3 sizes x 3 tasks
+        assert set(strength["setting"]) >= {"advreg-literal", "advreg-only"}
+        assert (root / "reports" / "figures" / "smart_strength.png").exists()
+        executed = (root / "reports" / "executed" / "04_smart_mbpp.ipynb").read_text()
+        assert "### λ_s sweep (Figure 3)" in executed and "### Strength" in executed
         grid = pd.read_csv(tables / "lr_dropout.csv")
         assert sorted(zip(grid["lr"], grid["dropout"])) == [(1e-3, 0.1), (1e-3, 0.3)]
         assert (grid["steps"] == 3).all()

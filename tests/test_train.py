@@ -29,13 +29,21 @@ def _regularized(model):
                                       "mbpp": MomentumTeacher(model, beta=0.9)})
 
 
+def _library_smart(model):
+    """SMART as MT-DNN / smart-pytorch run it: fresh dropout masks and noise drawn from its own generator,
+    whose state the checkpoint must carry for a resumed run to match."""
+    from quarbert_lib.losses import SmartRegularizer
+    return MultitaskObjective(TASKS, {"smart": SmartRegularizer(sigma=1e-2, convention="normalize", space="embedding",
+                                                                radius=0.5, dropout="fresh", seed=3)})
+
+
 def _trainer(setup, out_dir, callbacks=(), objective=None, **cfg):
     encoder_dir, train, dev = setup
     encoder, _ = load_encoder(str(encoder_dir))
     torch.manual_seed(0)
     model = MultitaskBERT(encoder, TASKS, ModelConfig(hidden_dropout=0.3))
-    if objective is _regularized:
-        objective = _regularized(model)
+    if objective in (_regularized, _library_smart):
+        objective = objective(model)
     config = TrainConfig(**{"lr": 1e-3, "epochs": 2, "batch_size": 4, "checkpoint_every": 3,
                             "sampler": "round-robin", "seed": 7, **cfg})
     evaluate = lambda m: metrics_of({t: predict(m, d, t, 8) for t, d in dev.items()})  # noqa: E731
@@ -47,8 +55,9 @@ class Interrupt(Exception):
     pass
 
 
-@pytest.mark.parametrize("objective, schedule", [(None, "constant"), (_regularized, "constant"), (None, "linear")],
-                         ids=["plain", "smart+mbpp", "linear-lr"])
+@pytest.mark.parametrize("objective, schedule", [(None, "constant"), (_regularized, "constant"), (None, "linear"),
+                                                 (_library_smart, "constant")],
+                         ids=["plain", "smart+mbpp", "linear-lr", "smart-normalize-fresh"])
 def test_interrupted_run_resumes_bit_exactly(setup, tmp_path, objective, schedule):
     full = _trainer(setup, tmp_path / "full", objective=objective, lr_schedule=schedule)
     full_state = full.fit()
@@ -68,7 +77,10 @@ def test_interrupted_run_resumes_bit_exactly(setup, tmp_path, objective, schedul
     untimed = lambda history: [{k: v for k, v in h.items() if k != "train_seconds"} for h in history]  # noqa: E731
     assert untimed(resumed_state.history) == untimed(full_state.history)
     for (name, a), (_, b) in zip(full.objective.state_dict().items(), resumed.objective.state_dict().items()):
-        assert torch.equal(a, b), name          # the MBPP teacher is restored too
+        if isinstance(a, dict):                 # SMART's extra state: its noise generator and skip count
+            assert torch.equal(a["generator"], b["generator"]) and a["skipped"] == b["skipped"], name
+        else:
+            assert torch.equal(a, b), name      # the MBPP teacher is restored too
     assert (tmp_path / "full" / BEST).exists() and (tmp_path / "full" / CHECKPOINT).exists()
 
 
