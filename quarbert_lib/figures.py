@@ -46,6 +46,24 @@ def _run_costs(profile: str) -> pd.DataFrame | None:
     return saved
 
 
+def _significance(profile: str, encoder: str, n_boot: int) -> pd.DataFrame:
+    """significance.csv: each step computed from the registry where both runs exist (source
+    'registry'); the other steps keep the rows an earlier batch computed (source 'saved'), so a clone
+    without runs/ or a partial batch loses nothing. This profile's and encoder's rows, in ladder order."""
+    path = tables_dir() / "significance.csv"
+    if path.exists():
+        results.write_csv(path, pd.read_csv(path).assign(source="saved"))
+    computed = report.significance_table(profile, encoder, n_boot=n_boot)
+    if len(computed):
+        order = {f"{a} -> {b}": i for i, (a, b) in enumerate(report.STEPS)}
+        by_step = lambda df: df.sort_values("step", key=lambda c: c.map(lambda x: order.get(x, len(order))),  # noqa: E731
+                                            kind="stable")
+        results.upsert_rows(path, computed.assign(source="registry").to_dict("records"),
+                            ["step", "task", "profile", "encoder", "seed"], by_step)
+    table = _table("significance.csv")
+    return table if table is None else _mine(table, profile, encoder)
+
+
 def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000) -> Path:
     """Figures from tables and predictions, significance.csv, results.md; return results.md's path."""
     md = [f"# Results ({profile} profile, encoder {encoder})", "",
@@ -85,26 +103,34 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000
     ensemble = results.run_path(profile, "07_quartet_ensemble", "ensemble-seed0") / "predictions-dev.csv"
     if ensemble.exists():
         sources["ensemble"] = ensemble
-    if sources:
+    saved = sorted(p.stem.removeprefix("prediction_distributions_") for p in
+                   (reports_dir() / "figures").glob("prediction_distributions_*.png"))
+    if sources or saved:
         md += ["## Figure 4: prediction distributions", ""]
     for label, path in sources.items():
         name = f"prediction_distributions_{label}.png"
         plots.prediction_distributions(pd.read_csv(path, dtype={"id": str}), name, title=label)
         md += _figure(name, f"{label}: SST label distribution and confusion matrix; STS score distributions")
-    significance = report.significance_table(profile, encoder, n_boot=n_boot)
-    if len(significance):
-        results.write_csv(tables_dir() / "significance.csv", significance)
+    for label in (s for s in saved if s not in sources):    # drawn by an earlier batch whose runs are not here
+        md += _figure(f"prediction_distributions_{label}.png", f"{label} (saved figure, from an earlier batch's "
+                      "predictions): SST label distribution and confusion matrix; STS score distributions")
+    significance = _significance(profile, encoder, n_boot)
+    if significance is not None and len(significance):
         md += ["## Which steps are real", "",
                "Left: a paired bootstrap over the dev examples (2,000 resamples of seed 0's predictions); a step is "
                "significant when its 95% CI excludes 0. Right: the difference of the seed means and Welch's t-test "
                "over seeds (from the `seeds` runs of each row; with 3 seeds a side the test is weak, and it is "
                "empty where a row has a single seed). The first asks whether the dev set could have produced "
-               "the gap; the second whether another seed could.", "",
+               "the gap; the second whether another seed could. `source`: `registry` rows were computed from "
+               "the runs now in runs/; `saved` rows come from an earlier batch whose runs are not here, and "
+               "compare the rows as they were then (before issue 13, every SMART row was the inert literal "
+               "setting).", "",
                report.markdown_table(["step", "task", "delta (seed 0)", "95% CI", "significant", "seeds",
-                                      "delta of seed means", "Welch p"],
+                                      "delta of seed means", "Welch p", "source"],
                                      [[r.step, r.task, f"{r.delta:+.3f}", f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]",
                                        "yes" if r.significant else "no", "" if pd.isna(r.seeds) else int(r.seeds),
-                                       f"{r.delta_seed_mean:+.3f}", "" if pd.isna(r.seed_p_value) else f"{r.seed_p_value:.3f}"]
+                                       f"{r.delta_seed_mean:+.3f}", "" if pd.isna(r.seed_p_value) else f"{r.seed_p_value:.3f}",
+                                       r.source]
                                       for r in significance.itertuples()]), ""]
     budget = _table("quality_per_minute.csv")
     if budget is not None:

@@ -64,6 +64,22 @@ def execute(path: Path, parameters: dict, output_dir: Path, kernel: str = "pytho
             "executed": str(output.relative_to(REPO_ROOT)) if output.is_relative_to(REPO_ROOT) else str(output)}
 
 
+def merge_summary(path: Path, outcomes: list[dict], profile: str) -> list[dict]:
+    """summary.json across batches: one entry per notebook, its last outcome (status, seconds,
+    error), with the profile and the commit that ran it; a partial batch replaces only its own."""
+    from .results import git_commit
+    entries = {}
+    if path.exists():
+        entries = {e["notebook"]: e for e in json.loads(path.read_text())}
+    for o in outcomes:
+        entries[o["notebook"]] = {**o, "profile": profile, "commit": git_commit(),
+                                  "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    merged = [entries[k] for k in sorted(entries)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(merged, indent=2) + "\n")
+    return merged
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m quarbert_lib.reproduce",
                                      description="Execute the numbered notebooks through papermill.",
@@ -93,8 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         outcome = execute(path, parameters, reports_dir() / "executed", args.kernel)
         print(f"[reproduce] {path.name}: {outcome['status']} in {outcome['seconds']} s {outcome['error']}", flush=True)
         outcomes.append(outcome)
-    summary = reports_dir() / "executed" / "summary.json"
-    summary.write_text(json.dumps(outcomes, indent=2) + "\n")
+    merge_summary(reports_dir() / "executed" / "summary.json", outcomes, args.profile)
     failed = [o for o in outcomes if o["status"] != "ok"]
     total = sum(o["seconds"] for o in outcomes)
     print(f"[reproduce] {len(outcomes) - len(failed)} ok, {len(failed)} failed, {total:.0f} s in all")

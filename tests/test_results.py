@@ -165,3 +165,25 @@ def test_epoch_points_are_each_epochs_evaluation(tmp_path):
     history.drop(columns="train_seconds").to_csv(tmp_path / "history.csv", index=False)
     with pytest.raises(ValueError, match="history.csv.*train_seconds"):
         experiment.epoch_points(tmp_path, metrics)
+
+
+def test_summary_merges_batches_one_entry_per_notebook(tmp_path):
+    from quarbert_lib.reproduce import merge_summary
+    path = tmp_path / "summary.json"
+    merge_summary(path, [{"notebook": "01_a", "status": "ok", "seconds": 1.0, "error": ""},
+                         {"notebook": "02_b", "status": "failed", "seconds": 2.0, "error": "x"}], "cpu")
+    merged = merge_summary(path, [{"notebook": "02_b", "status": "ok", "seconds": 3.0, "error": ""}], "cpu")
+    assert [(e["notebook"], e["status"], e["seconds"]) for e in merged] == [("01_a", "ok", 1.0), ("02_b", "ok", 3.0)]
+    assert all(e["profile"] == "cpu" and "commit" in e and "finished" in e for e in merged)
+    assert json.loads(path.read_text()) == merged
+
+
+def test_significance_keeps_saved_rows_without_runs(isolated):
+    from quarbert_lib import figures
+    from quarbert_lib.paths import tables_dir
+    saved = pd.DataFrame([{"step": "sampling -> advreg-only", "task": "sst", "profile": "cpu", "encoder": "minilm-l6",
+                           "seed": 0, "delta": 0.01, "ci_low": 0.0, "ci_high": 0.02, "significant": False}])
+    tables_dir().mkdir(parents=True, exist_ok=True)
+    saved.to_csv(tables_dir() / "significance.csv", index=False)
+    table = figures._significance("cpu", "minilm-l6", n_boot=10)      # no runs/: nothing to recompute
+    assert len(table) == 1 and table["source"].tolist() == ["saved"] and table["delta"].tolist() == [0.01]
