@@ -78,8 +78,9 @@ for seed, (members, metrics) in quartets.items():
     results.write_csv(out_dir / "predictions-dev-calibrated.csv", calibrated_by_seed[seed])
     results.write_json(out_dir / "calibration.json", calibrations[seed])
     test = ensemble.ensemble(ensemble.load_predictions(members, "test", missing_ok=True))
-    for task, frame in test.groupby("task"):
-        results.write_test_outputs(out_dir, task, frame)
+    for split, frames in (("dev", plain), ("test", test)):
+        for task, frame in frames.groupby("task"):
+            results.write_course_output(out_dir, task, frame, split)
     member_metrics = list(metrics.values())
     per_seed.append(report.ensemble_metrics(ensemble.scores(plain), member_metrics,
                                             sum(m["params_total"] for m in member_metrics),

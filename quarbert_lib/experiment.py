@@ -129,7 +129,7 @@ def effective_precision(cfg: ExperimentConfig, device) -> str:
 def write_predictions(model, data: dict, cfg: ExperimentConfig, path: Path, device,
                       splits: tuple[str, ...] = SPLITS, known: dict | None = None) -> dict[str, dict[str, pd.DataFrame]]:
     """predictions-<split>.csv (with probabilities or scores) for each split that has data, and
-    the course's submission files for the test split. ``known``: {split: frames} already
+    the course's output files for the dev and test splits. ``known``: {split: frames} already
     predicted with these weights."""
     out, precision = {}, effective_precision(cfg, device)
     for split in splits:
@@ -139,9 +139,9 @@ def write_predictions(model, data: dict, cfg: ExperimentConfig, path: Path, devi
         out[split] = frames
         if frames:
             results.write_csv(path / f"predictions-{split}.csv", pd.concat(frames.values(), ignore_index=True))
-        if split == "test":
+        if split in ("dev", "test"):            # the course starter's output files
             for task, frame in frames.items():
-                results.write_test_outputs(path, task, frame)
+                results.write_course_output(path, task, frame, split)
     return out
 
 

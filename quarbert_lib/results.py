@@ -4,7 +4,7 @@ runs/<notebook>/<run_name>/
     config.json          the ExperimentConfig
     history.csv          training loss and dev evaluations
     predictions-dev.csv  id, task, gold, prediction, probabilities or score
-    <task>-test-output.csv  the course's submission files
+    <task>-{dev,test}-output.csv  the course starter's output files
     metrics.json         written last: its presence (with a matching config) marks the run complete
     model.pt             best weights (not committed; runs/ is ignored)
 """
@@ -78,11 +78,12 @@ def complete_twin(profile: str, notebook: str, config: dict) -> Path | None:
     return None
 
 
-def write_test_outputs(path: Path, task: str, predictions: pd.DataFrame) -> Path:
-    """The course's format: a header line, then 'id , prediction' per line."""
+def write_course_output(path: Path, task: str, predictions: pd.DataFrame, split: str = "test") -> Path:
+    """The course starter's output file for a split ('sst-dev-output.csv', 'sts-test-output.csv', ...): its
+    header line, spelling included ('Predicted_Similiary'), then 'id , prediction ' per line."""
     name, header = TASKS[task].test_output
     lines = [header] + [f"{i} , {p} " for i, p in zip(predictions["id"], predictions["prediction"])]
-    target = Path(path) / name
+    target = Path(path) / name.replace("-test-", f"-{split}-")
     atomic_write_text(target, "\n".join(lines) + "\n")
     return target
 

@@ -18,7 +18,7 @@ class TaskSpec:
     label_range: tuple[float, float]
     files: dict          # split -> file name
     metric: str          # 'acc' or 'pearson'
-    test_output: tuple[str, str]   # (file name, header) of the course's submission format
+    test_output: tuple[str, str]   # (test file name, header) of the course's output format (the starter's strings)
 
     @property
     def metric_name(self) -> str:
@@ -38,7 +38,7 @@ TASKS: dict[str, TaskSpec] = {
                      "acc", ("para-test-output.csv", "id \t Predicted_Is_Paraphrase ")),
     "sts": TaskSpec("sts", "regress", True, "similarity", 1, (0.0, 5.0),
                     {"train": "sts-train.csv", "dev": "sts-dev.csv", "test": "sts-test-student.csv"},
-                    "pearson", ("sts-test-output.csv", "id \t Predicted_Similiarity ")),
+                    "pearson", ("sts-test-output.csv", "id \t Predicted_Similiary ")),
 }
 
 

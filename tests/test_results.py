@@ -47,13 +47,22 @@ def test_run_writes_registry_files_and_skips_when_complete(isolated, tiny_encode
         experiment.run_experiment(_cfg(tiny_encoder_dir, train__seed=1), "nb", "run")
 
 
-def test_course_submission_format(tmp_path):
+def test_course_output_files_use_the_starters_strings(tmp_path):
+    # the starter's multitask_classifier.py writes, for dev and test alike:
+    #   f.write(f"id \t Predicted_Sentiment \n"); f.write(f"{p} , {s} \n")
+    #   f.write(f"id \t Predicted_Is_Paraphrase \n") ... f.write(f"id \t Predicted_Similiary \n")
     frame = pd.DataFrame({"id": ["a1", "b2"], "prediction": [3, 0]})
-    out = results.write_test_outputs(tmp_path, "sst", frame)
+    out = results.write_course_output(tmp_path, "sst", frame)
     assert out.name == "sst-test-output.csv"
     assert out.read_text() == "id \t Predicted_Sentiment \na1 , 3 \nb2 , 0 \n"
-    sts = results.write_test_outputs(tmp_path, "sts", pd.DataFrame({"id": ["x"], "prediction": [2.5]}))
-    assert sts.read_text().splitlines()[0] == "id \t Predicted_Similiarity "
+    one = pd.DataFrame({"id": ["x"], "prediction": [1]})
+    expected = {"sst": "id \t Predicted_Sentiment ", "para": "id \t Predicted_Is_Paraphrase ",
+                "sts": "id \t Predicted_Similiary "}
+    for task, header in expected.items():
+        for split in ("dev", "test"):
+            path = results.write_course_output(tmp_path, task, one, split)
+            assert path.name == f"{task}-{split}-output.csv"
+            assert path.read_text() == f"{header}\nx , 1 \n"
 
 
 def test_atomic_write_leaves_no_temporary_files(tmp_path):
