@@ -21,6 +21,7 @@ from .data import Example, TaskData, load_task
 from .evaluate import mean_normalized_score, metrics_of, predict
 from .losses import MomentumTeacher, MultitaskObjective, SimCSEObjective, SimCSERegularizer, SmartRegularizer
 from .model import build_model, pick_device, resolve_precision
+from .paths import resolve_data_dir
 from .tasks import SENTENCES, overall_score
 from .train import BEST, CHECKPOINT, Trainer
 
@@ -173,6 +174,7 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     unless ``force``. A partial run (checkpoint.pt) of the same config resumes.
     """
     cfg.validate()
+    resolve_data_dir(cfg.data.data_dir)   # no data: say so before any model is loaded or step is taken
     path = results.run_path(cfg.profile, notebook, run_name)
     config = cfg.to_dict()
     device, pair = pick_device(cfg.train.device), cfg.model.pair_encoding
@@ -351,4 +353,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from .cli import run
+    raise SystemExit(run(main))

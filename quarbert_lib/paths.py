@@ -28,6 +28,10 @@ def data_dir_candidates(explicit: str | os.PathLike | None = None) -> list[tuple
     return out
 
 
+class DataNotFound(FileNotFoundError):
+    """No course data where the resolution order looked (a user error: the message says the fix)."""
+
+
 def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
     """First candidate that exists. An explicit argument or env var must exist: no fallback past it."""
     tried = []
@@ -35,11 +39,11 @@ def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
         if (path / _MARKER).is_file():
             return path
         if source == "argument" or source.startswith("env "):
-            raise FileNotFoundError(
+            raise DataNotFound(
                 f"data dir from {source} ({path}) has no {_MARKER}; "
                 "run `python -m quarbert_lib.data download` or fix the path")
         tried.append(f"{source}: {path}")
-    raise FileNotFoundError(
+    raise DataNotFound(
         "no course data found; tried " + "; ".join(tried)
         + f". Set {DATA_ENV} or run `python -m quarbert_lib.data download --dest data`.")
 

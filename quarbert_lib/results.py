@@ -152,11 +152,15 @@ def run_costs(profile: str) -> pd.DataFrame:
                                        "train_seconds", "eval_seconds", "wall_seconds"])
 
 
+class RunNotFound(FileNotFoundError):
+    """A result that needs a run the registry does not hold yet (a user error: the message names the notebook)."""
+
+
 def find_run(run_name: str, profile: str, encoder: str) -> Path:
     """The folder of a complete run by name, profile and encoder, in any notebook's folder."""
     found = [p.parent for p in sorted(runs_dir().rglob("metrics.json"))
              if p.parent.name == run_name and (m := read_json(p))["profile"] == profile and m["encoder"] == encoder]
     if not found:
-        raise FileNotFoundError(f"no complete run {run_name!r} ({profile}, {encoder}) under {runs_dir()}: "
+        raise RunNotFound(f"no complete run {run_name!r} ({profile}, {encoder}) under {runs_dir()}: "
                                 "run the notebook that trains it first")
     return found[0]
