@@ -111,6 +111,7 @@ display(lambda_table)
 # %%
 three_seeds = mine[mine["variant"] == "advreg-only"].assign(**{"lambda": ladder_cfg.smart.weight})
 plots.sweep_lines(lambda_table, "lambda", "lambda_sweep.png", marks=three_seeds,
+                  paper_x=(5.0, "paper: QQP, STS best near 5"),
                   title=f"AdvReg ({ladder_cfg.smart.convention}/{ladder_cfg.smart.space}), {profile} profile, "
                         f"{int(lambda_table['steps'].iloc[0])} steps, seed {sweep_seeds}; squares: 3 seeds");
 
@@ -163,7 +164,8 @@ write_csv(tables_dir() / "lr_dropout.csv", grid_table)
 display(grid_table)
 
 # %%
-plots.grid_heatmap(grid_table, "lr", "dropout", "overall", "lr_dropout.png");
+plots.grid_heatmap(grid_table, "lr", "dropout", "overall", "lr_dropout.png",
+                   title=f"overall, {profile} profile, {sweep_steps} steps, seed {sweep_seeds} (paper's best: lr 1e-5, dropout 0.1)");
 
 # %%
 no_smart = grid_table[(grid_table["lr"] == ladder_cfg.train.lr) & (grid_table["dropout"] == 0.1)]

@@ -22,22 +22,38 @@ def _save(fig, name: str) -> Path:
     return path
 
 
-def ablation_bars(table: pd.DataFrame, name: str = "ablation.png", variants: list[str] | None = None):
-    """Grouped bars: one group per variant, one bar per dev metric, std as error bars."""
-    df = table if variants is None else table[table["variant"].isin(variants)]
+def ablation_bars(table: pd.DataFrame, name: str = "ablation.png", variants: list[str] | None = None,
+                  paper: dict | None = None):
+    """Grouped bars: one group per variant, one bar per dev metric, std over seeds as error bars, the
+    paper's Table 2 value (``paper``: {variant: {metric: value}}; None reads report.paper_dev()) as a
+    black dash. The y axis is zoomed to the values shown; rows of a single seed are labelled so."""
+    from .report import paper_dev
+    paper = paper_dev() if paper is None else paper
+    df = (table if variants is None else table[table["variant"].isin(variants)]).reset_index(drop=True)
     long = df.melt(id_vars=["variant"], value_vars=list(_METRICS), var_name="metric", value_name="dev")
     long["metric"] = long["metric"].map(_METRICS)
-    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(df), 3.6))
+    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(df), 3.8))
     sns.barplot(long, x="variant", y="dev", hue="metric", ax=ax)
-    for i, (_, row) in enumerate(df.iterrows()):
+    shown, labelled = list(long["dev"].dropna()), False
+    for i, row in df.iterrows():
         for j, metric in enumerate(_METRICS):
+            x = i + (j - 1.5) * 0.2
             std = row.get(f"{metric}_std")
             if pd.notna(std):
-                ax.errorbar(i + (j - 1.5) * 0.2, row[metric], yerr=std, color="k", capsize=2, lw=1)
-    ax.set_ylim(0, 1)
+                ax.errorbar(x, row[metric], yerr=std, color="k", capsize=2, lw=1)
+            value = paper.get(row["variant"], {}).get(metric)
+            if value is not None and pd.notna(value):
+                ax.scatter(x, value, marker="_", s=150, color="black", linewidths=2, zorder=3,
+                           label=None if labelled else "paper (bert-base, Table 2)")
+                labelled, shown = True, shown + [value]
+        if int(row.get("seeds", 1)) == 1:
+            ax.annotate("1 seed", (i, max(row[m] for m in _METRICS)), textcoords="offset points", xytext=(0, 8),
+                        ha="center", fontsize=7, color="dimgray")
+    lo, hi = min(shown), max(shown)
+    ax.set_ylim(max(0.0, lo - 0.05), min(1.0, hi + 0.05))
     ax.set_xlabel("")
-    ax.set_ylabel("dev score")
-    ax.legend(ncols=4, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 1.18))
+    ax.set_ylabel("dev score (bars: seed mean; error bars: std)")
+    ax.legend(ncols=5, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 1.2))
     _save(fig, name)
     return fig
 
@@ -72,7 +88,8 @@ def training_curves(run_dirs: dict[str, Path], name: str):
 
 
 def sweep_lines(table: pd.DataFrame, x: str, name: str, logx: bool = True, title: str = "",
-                marks: pd.DataFrame | None = None, reference: float | None = None):
+                marks: pd.DataFrame | None = None, reference: float | None = None,
+                paper_x: tuple[float, str] | None = None):
     """Per-task dev metric against one hyperparameter (the paper's Figure 3 for lambda). ``marks``:
     rows with the same columns plus ``*_std`` (e.g. the ladder row's seeds) drawn as error bars."""
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
@@ -80,6 +97,10 @@ def sweep_lines(table: pd.DataFrame, x: str, name: str, logx: bool = True, title
         ax.plot(table[x], table[metric], marker="o", label=label, color=color)
         for r in (marks.to_dict("records") if marks is not None else []):
             ax.errorbar(r[x], r[metric], yerr=r.get(f"{metric}_std"), color=color, capsize=3, marker="s", ms=4)
+    if paper_x is not None:            # (value, label): the setting the paper reports as best
+        ax.axvline(paper_x[0], linestyle=":", color="black", linewidth=1)
+        ax.annotate(paper_x[1], xy=(paper_x[0], 0.02), xycoords=("data", "axes fraction"), fontsize=7, rotation=90,
+                    ha="right", va="bottom")
     if reference is not None:          # the overall score of a reference run, dashed in overall's color
         ax.axhline(reference, linestyle="--", linewidth=1, color=sns.color_palette()[len(_METRICS) - 1])
     if logx:
@@ -140,12 +161,12 @@ def quality_per_minute(budget: pd.DataFrame, ladder: pd.DataFrame | None = None,
     return fig
 
 
-def grid_heatmap(table: pd.DataFrame, rows: str, cols: str, value: str, name: str):
+def grid_heatmap(table: pd.DataFrame, rows: str, cols: str, value: str, name: str, title: str = ""):
     """A value over a 2-D grid of settings (the paper's Table 3: learning rate x dropout)."""
     grid = table.pivot(index=rows, columns=cols, values=value)
     fig, ax = plt.subplots(figsize=(4.5, 3.4))
     sns.heatmap(grid, annot=True, fmt=".3f", cmap="viridis", ax=ax)
-    ax.set_title(value)
+    ax.set_title(title or value, fontsize=9)
     _save(fig, name)
     return fig
 

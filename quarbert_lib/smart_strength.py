@@ -112,7 +112,7 @@ def sweep(cfg, settings: list[dict], batches: dict[str, dict] | None = None) -> 
         d["smart"].update(setting)
         one = ExperimentConfig.from_dict(d).validate()
         for row in measure(model, smart_regularizer(one), batches, task_grads):
-            rows.append({"convention": one.smart.convention, "space": one.smart.space, "size": one.smart.size,
+            rows.append({"profile": one.profile, "encoder": one.model.encoder, "convention": one.smart.convention, "space": one.smart.space, "size": one.smart.size,
                          "weight": one.smart.weight, "steps": one.smart.steps, **row})
     return pd.DataFrame(rows)
 
