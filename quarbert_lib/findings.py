@@ -124,3 +124,32 @@ def smart_findings(strength: pd.DataFrame, ablation: pd.DataFrame, lambda_table:
                "- " + "; ".join(f"`{r.smart_dropout}` {r.overall:.3f}" for r in dropout_table.itertuples())
                + " overall (one seed, short budget)."]
     return "\n".join(md)
+
+
+def _paper_delta(paper: dict, before: str, after: str) -> str:
+    if before not in paper or after not in paper:
+        return "the paper has no such step"
+    d = {c: paper[after][c] - paper[before][c] for c in _TASK_COLUMNS}
+    return ("the paper: " + ", ".join(f"{_TASK_COLUMNS[c]} {d[c]:+.3f}" for c in _TASK_COLUMNS))
+
+
+def ladder_findings(ablation: pd.DataFrame, steps: list[tuple[str, str]], paper: dict | None = None) -> str:
+    """One line per ladder step: the overall delta of the seed means with its verdict, then each task's,
+    then the paper's deltas for the same step and whether ours goes the same way overall."""
+    from .report import paper_dev
+    paper = paper_dev() if paper is None else paper
+    rows = {r["variant"]: r for _, r in ablation.iterrows()}
+    out = []
+    for before, after in steps:
+        line = step_sentence(rows, before, after, tuple(_TASK_COLUMNS)[::-1])
+        if not line:
+            continue
+        ours = rows[after]["overall"] - rows[before]["overall"]
+        if before in paper and after in paper:
+            theirs = paper[after]["overall"] - paper[before]["overall"]
+            agree = "same direction as" if np.sign(ours) == np.sign(theirs) else "opposite direction to"
+            line += f". Overall {agree} {_paper_delta(paper, before, after)}"
+        else:
+            line += f"; {_paper_delta(paper, before, after)}"
+        out.append(f"- {line}.")
+    return "\n".join(out)

@@ -35,7 +35,9 @@ def load_encoder(name: str, **config_overrides):
     """(encoder, tokenizer) from an alias, a local path, or a Hugging Face hub name.
     ``config_overrides`` (such as hidden_dropout_prob) go to the encoder's config."""
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()    # a 'Loading weights' bar per run buries the notebooks' output
     source = resolve_encoder(name)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)

@@ -197,7 +197,7 @@ class Trainer:
         self.model.train()
         total, consecutive_bad = self.total_steps(), 0
         self._total_steps = total
-        bar = tqdm(total=total, initial=self.state.global_step, desc="train", unit="step", mininterval=5,
+        bar = tqdm(total=total, initial=self.state.global_step, desc="train", unit="step", mininterval=5, leave=False,
                    disable=not distributed.is_main())
         st = self.state
         budget_left = lambda: self.cfg.max_steps is None or self.state.global_step < self.cfg.max_steps  # noqa: E731
