@@ -30,6 +30,7 @@
 profile = "cpu"          # smoke | cpu | paper
 encoder = "minilm-l6"
 seeds = None             # None: the profile's seeds (cpu: 0, 1, 2; mean and std are reported)
+literal_seeds = None     # seeds of the advreg-literal row (None: the profile's)
 force = False
 project_sizes = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
 normalize_sizes = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
@@ -47,7 +48,7 @@ from IPython.display import Markdown, display
 
 from quarbert_lib import findings, plots, report, smart_strength
 from quarbert_lib.config import variant_config
-from quarbert_lib.experiment import run_ladder_rows, run_variant
+from quarbert_lib.experiment import run_ladder_rows, run_variant, sweep
 from quarbert_lib.paths import tables_dir
 from quarbert_lib.results import write_csv
 
@@ -87,11 +88,12 @@ plots.smart_strength(strength[strength["setting"] == "grid"], "smart_strength.pn
 # shows the setting, the weakest task's ratio and the guard's verdict.
 
 # %%
-mine, run_dirs = run_ladder_rows(NOTEBOOK, ["advreg-literal", "advreg-only", "smart"], profile, seeds, encoder, force)
-display(Markdown(report.ablation_markdown(mine)))
+literal, literal_dirs = run_ladder_rows(NOTEBOOK, ["advreg-literal"], profile, literal_seeds, encoder, force)
+mine, run_dirs = run_ladder_rows(NOTEBOOK, ["advreg-only", "smart"], profile, seeds, encoder, force)
+display(Markdown(report.ablation_markdown(mine[mine["variant"].isin(["sampling", "advreg-literal", "advreg-only", "smart"])])))
 
 # %%
-plots.training_curves(run_dirs, "smart_curves.png");
+plots.training_curves({**literal_dirs, **run_dirs}, "smart_curves.png");
 
 # %% [markdown]
 # ## 3 · λ_s sweep (the paper's Figure 3), at the ladder's budget
@@ -99,12 +101,8 @@ plots.training_curves(run_dirs, "smart_curves.png");
 # row itself, drawn with its three seeds (mean ± std) as squares.
 
 # %%
-lambda_rows = []
-for lam in lambdas:
-    runs, _ = run_variant(NOTEBOOK, "advreg-only", profile, sweep_seeds, encoder, force,
-                          run_prefix=f"sweep-lambda{lam:g}", smart__weight=lam)
-    lambda_rows.append(report.sweep_row({"lambda": lam, "profile": profile, "encoder": encoder}, runs))
-lambda_table = pd.DataFrame(lambda_rows)
+lambda_table = sweep(NOTEBOOK, "advreg-only", profile, sweep_seeds, encoder, force, "lambda", "smart__weight", lambdas,
+                     "sweep-lambda{:g}")
 write_csv(tables_dir() / "lambda_sweep.csv", lambda_table)
 display(lambda_table)
 
@@ -122,12 +120,8 @@ plots.sweep_lines(lambda_table, "lambda", "lambda_sweep.png", marks=three_seeds,
 # point at the profile's lr and dropout 0.1, section 6).
 
 # %%
-radius_rows = []
-for r in radii:
-    runs, _ = run_variant(NOTEBOOK, "advreg-only", profile, sweep_seeds, encoder, force,
-                          run_prefix=f"sweep-radius{r:g}", smart__radius=r, train__max_steps=sweep_steps)
-    radius_rows.append(report.sweep_row({"radius": r, "profile": profile, "encoder": encoder}, runs))
-radius_table = pd.DataFrame(radius_rows)
+radius_table = sweep(NOTEBOOK, "advreg-only", profile, sweep_seeds, encoder, force, "radius", "smart__radius", radii,
+                     "sweep-radius{:g}", train__max_steps=sweep_steps)
 write_csv(tables_dir() / "radius_sweep.csv", radius_table)
 display(radius_table)
 
@@ -138,12 +132,8 @@ display(radius_table)
 # pass). Seed 0, the ladder's reading otherwise.
 
 # %%
-smart_dropout_rows = []
-for mode in smart_dropout_modes:
-    runs, _ = run_variant(NOTEBOOK, "advreg-only", profile, sweep_seeds, encoder, force,
-                          run_prefix=f"sweep-dropout-{mode}", smart__dropout=mode, train__max_steps=sweep_steps)
-    smart_dropout_rows.append(report.sweep_row({"smart_dropout": mode, "profile": profile, "encoder": encoder}, runs))
-smart_dropout = pd.DataFrame(smart_dropout_rows)
+smart_dropout = sweep(NOTEBOOK, "advreg-only", profile, sweep_seeds, encoder, force, "smart_dropout", "smart__dropout",
+                      smart_dropout_modes, "sweep-dropout-{}", train__max_steps=sweep_steps)
 write_csv(tables_dir() / "smart_dropout.csv", smart_dropout)
 display(smart_dropout)
 

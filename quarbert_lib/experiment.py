@@ -266,6 +266,20 @@ def run_variant(notebook: str, variant: str, profile: str, seeds: list[int], enc
     return runs, folders
 
 
+def sweep(notebook: str, variant: str, profile: str, seeds: list[int], encoder: str, force: bool, column: str,
+          field: str, values: list, run_name: str, **fixed) -> pd.DataFrame:
+    """A one-parameter sweep: for each value, every seed of ``variant`` with the override ``field=value``
+    (e.g. 'smart__weight') plus ``fixed`` overrides, run as ``run_name.format(value)`` (a finished run
+    with the same config is reused); one report.sweep_row per value, its setting under ``column``."""
+    from . import report
+    rows = []
+    for value in values:
+        runs, _ = run_variant(notebook, variant, profile, seeds, encoder, force, run_prefix=run_name.format(value),
+                              **{field: value}, **fixed)
+        rows.append(report.sweep_row({column: value, "profile": profile, "encoder": encoder}, runs))
+    return pd.DataFrame(rows)
+
+
 def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: list[int] | None = None,
                     encoder: str = "minilm-l6", force: bool = False) -> tuple[pd.DataFrame, dict[str, Path]]:
     """Train (or skip) every seed of each variant (None: the profile's seeds), upsert their rows

@@ -5,22 +5,13 @@ import torch
 from quarbert_lib import smart_strength
 from quarbert_lib.config import ModelConfig, variant_config
 from quarbert_lib.data import DataConfig, TaskData, load_task
+from test_regularizers import parts  # noqa: F401  (the tiny encoder and 16 examples per task)
 from quarbert_lib.experiment import run_variant, smart_regularizer
 from quarbert_lib.losses import MultitaskObjective, SmartRegularizer, normalized_step, rng_snapshot
 from quarbert_lib.model import MultitaskBERT, load_encoder
 from quarbert_lib.report import smart_columns
 
 TASKS = ["sst", "para", "sts"]
-
-
-@pytest.fixture(scope="module")
-def parts(tiny_encoder_dir, mini_data_dir):
-    _, tokenizer = load_encoder(str(tiny_encoder_dir))
-    data = {}
-    for t in TASKS:
-        loaded = load_task(t, DataConfig(data_dir=str(mini_data_dir)))
-        data[t] = TaskData(loaded.spec, loaded.splits["train"][:16], tokenizer, 24)
-    return tiny_encoder_dir, data
 
 
 def _model(encoder_dir, **cfg):
