@@ -48,6 +48,24 @@ def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
         + f". Set {DATA_ENV} or run `python -m quarbert_lib.data download --dest data`.")
 
 
+# The committed study's profile: its tables, figures, results.md and executed notebooks are reports/ itself.
+# Every other profile's batch writes under reports/<profile>/ (ignored by git), so a smoke run never
+# touches the committed study.
+STUDY_PROFILE = "cpu"
+
+
+def profile_reports_dir(profile: str) -> Path:
+    return REPO_ROOT / "reports" if profile == STUDY_PROFILE else REPO_ROOT / "reports" / profile
+
+
+def use_profile_reports(profile: str) -> Path:
+    """Point reports_dir() (and the notebooks' kernels, which inherit the environment) at this profile's
+    reports, unless QUARBERT_REPORTS already names a folder."""
+    if not os.environ.get(REPORTS_ENV):
+        os.environ[REPORTS_ENV] = str(profile_reports_dir(profile))
+    return reports_dir()
+
+
 def runs_dir() -> Path:
     return Path(os.environ.get(RUNS_ENV) or REPO_ROOT / "runs")
 

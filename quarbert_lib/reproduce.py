@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from .paths import REPO_ROOT, reports_dir
+from .paths import REPO_ROOT, reports_dir, use_profile_reports
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 
@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the notebooks and exit")
     args = parser.parse_args(argv)
 
+    use_profile_reports(args.profile)      # reports/ for the study's profile, reports/<profile>/ otherwise
     notebooks = discover(args.only)
     if args.list:
         print("\n".join(p.name for p in notebooks))

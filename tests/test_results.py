@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -196,3 +197,22 @@ def test_significance_keeps_saved_rows_without_runs(isolated):
     saved.to_csv(tables_dir() / "significance.csv", index=False)
     table = figures._significance("cpu", "minilm-l6", n_boot=10)      # no runs/: nothing to recompute
     assert len(table) == 1 and table["source"].tolist() == ["saved"] and table["delta"].tolist() == [0.01]
+
+
+def test_each_profile_but_the_studys_reports_apart(monkeypatch):
+    from quarbert_lib import paths
+    monkeypatch.delenv(paths.REPORTS_ENV, raising=False)
+    assert paths.use_profile_reports("cpu") == paths.REPO_ROOT / "reports"
+    monkeypatch.delenv(paths.REPORTS_ENV)
+    assert paths.use_profile_reports("smoke") == paths.REPO_ROOT / "reports" / "smoke"
+    assert paths.tables_dir() == paths.REPO_ROOT / "reports" / "smoke" / "tables"
+    monkeypatch.setenv(paths.REPORTS_ENV, "/elsewhere")                # an explicit folder wins
+    assert paths.use_profile_reports("smoke") == Path("/elsewhere")
+
+
+def test_figures_for_another_profile_leave_the_readme(isolated, monkeypatch, tmp_path):
+    from quarbert_lib import figures
+    readme = tmp_path / "README.md"
+    readme.write_text("x\n<!-- results:start -->\nold\n<!-- results:end -->\n")
+    assert figures.main(["--profile", "smoke", "--readme", str(readme)]) == 0
+    assert "old" in readme.read_text()
