@@ -146,8 +146,19 @@ def load_csv(path, spec: TaskSpec, has_labels: bool = True, skip_bad_rows: bool 
         examples.append(Example(ex_id, values[sentence_fields[0]].strip(),
                                 values["sentence2"].strip() if spec.is_pair else None, label, line))
     if report.skipped:
-        print(f"[quarbert] skipped malformed rows: {report.summary()}", file=sys.stderr)
+        notice(f"skipped malformed rows: {report.summary()}")
     return examples, report
+
+
+_NOTICED: set[str] = set()
+
+
+def notice(text: str) -> None:
+    """Print a data note once per process (so once per notebook: every run of it loads the same files);
+    each run's metrics.json still records its notes."""
+    if text not in _NOTICED:
+        _NOTICED.add(text)
+        print(f"[quarbert] {text}", file=sys.stderr)
 
 
 class _RowError(Exception):
@@ -189,7 +200,7 @@ def load_task(task: str, cfg: DataConfig | None = None) -> TaskSplits:
         note = (f"quora-train.csv absent: Quora train/dev is a {100 - cfg.quora_dev_percent}/"
                 f"{cfg.quora_dev_percent} split of quora-dev.csv by SHA-1(id) mod 100 "
                 f"({len(splits['train'])} train / {len(splits['dev'])} dev pairs)")
-        print(f"[quarbert] {note}", file=sys.stderr)
+        notice(note)
     else:
         splits["train"], splits["dev"] = read("train"), read("dev")
     if (data_dir / spec.files["test"]).is_file():

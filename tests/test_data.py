@@ -190,3 +190,11 @@ def test_download_from_a_mirror(tmp_path, mini_data_dir):
     assert (tmp_path / "got" / "sts-dev.csv").read_bytes() == (mini_data_dir / "sts-dev.csv").read_bytes()
     with pytest.raises(OSError, match="could not download"):
         download(tmp_path / "none", base_url=(tmp_path / "nowhere").as_uri() + "/")
+
+
+def test_data_notes_print_once_per_process(tmp_path, capsys):
+    path = _write(tmp_path / "twice.csv", "\tid\tsentence\tsentiment\n0\ta\tok\t1\n1\tb\t\t1\n")
+    for _ in range(3):                                   # three runs of one notebook load the same file
+        _, report = load_csv(path, TASKS["sst"], skip_bad_rows=True)
+        assert len(report.skipped) == 1                  # each run still counts what it skipped
+    assert capsys.readouterr().err.count("skipped malformed rows") == 1
