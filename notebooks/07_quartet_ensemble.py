@@ -77,6 +77,7 @@ for seed, (members, metrics) in quartets.items():
     results.write_csv(out_dir / "predictions-dev.csv", plain)
     results.write_csv(out_dir / "predictions-dev-calibrated.csv", calibrated_by_seed[seed])
     results.write_json(out_dir / "calibration.json", calibrations[seed])
+    results.write_members(out_dir, members)
     test = ensemble.ensemble(ensemble.load_predictions(members, "test", missing_ok=True))
     for split, frames in (("dev", plain), ("test", test)):
         for task, frame in frames.groupby("task"):

@@ -7,6 +7,7 @@ the ipywidgets browser only calls it.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ from .config import DataConfig
 from .data import load_task
 from .tasks import TASKS
 
-SORTS = ("error", "gold", "prediction", "id")
+SORTS = ("error", "confidence", "gold", "prediction", "id")
 
 
 def with_sentences(predictions: pd.DataFrame, data: DataConfig | None = None) -> pd.DataFrame:
@@ -36,11 +37,13 @@ def prediction_error(frame: pd.DataFrame, task: str) -> pd.Series:
 
 
 def error_table(predictions: pd.DataFrame, task: str, gold=None, predicted=None, min_error: float | None = None,
-                contains: str | None = None, sort_by: str = "error", ascending: bool = False) -> pd.DataFrame:
-    """The rows of one task, with an ``error`` column, filtered and sorted.
+                contains: str | None = None, sort_by: str = "error", ascending: bool = False,
+                min_confidence: float | None = None) -> pd.DataFrame:
+    """The rows of one task, with ``error`` and ``confidence`` columns, filtered and sorted.
 
     gold / predicted: keep rows whose gold / predicted label is this value (or in this list);
-    min_error: keep rows with error >= it; contains: case-insensitive text in either sentence.
+    min_error: keep rows with error >= it; contains: case-insensitive text in either sentence;
+    min_confidence: keep rows the model was at least this sure of (see ``confidence``).
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}: expected one of {list(TASKS)}")
@@ -48,6 +51,9 @@ def error_table(predictions: pd.DataFrame, task: str, gold=None, predicted=None,
         raise ValueError(f"sort_by {sort_by!r}: expected one of {SORTS}")
     frame = predictions[predictions["task"] == task].copy()
     frame["error"] = prediction_error(frame, task)
+    frame["confidence"] = confidence(frame, task)
+    if min_confidence is not None:
+        frame = frame[frame["confidence"] >= min_confidence]
     for column, wanted in (("gold", gold), ("prediction", predicted)):
         if wanted is not None:
             values = wanted if isinstance(wanted, (list, tuple, set)) else [wanted]
@@ -62,6 +68,73 @@ def error_table(predictions: pd.DataFrame, task: str, gold=None, predicted=None,
                 hit |= frame[column].fillna("").str.contains(pattern, case=False, regex=True)
         frame = frame[hit]
     return frame.sort_values([sort_by, "id"], ascending=[ascending, True], kind="stable").reset_index(drop=True)
+
+
+def confidence(frame: pd.DataFrame, task: str) -> pd.Series:
+    """How sure the model was: the largest class probability (SST, CFIMDB), the distance of the
+    paraphrase probability from the 0.5 threshold (Quora), NaN for STS (a score, not a belief)."""
+    kind, columns = TASKS[task].kind, [f"prob_{k}" for k in range(TASKS[task].num_labels)]
+    if kind == "classify" and set(columns) <= set(frame):
+        return frame[columns].astype(float).max(axis=1)
+    if kind == "binary" and "prob" in frame:
+        return (frame["prob"].astype(float) - 0.5).abs()
+    return pd.Series(np.nan, index=frame.index)        # STS, or predictions saved without probabilities
+
+
+def compare_runs(first: pd.DataFrame, second: pd.DataFrame, task: str, tolerance: float = 0.5) -> pd.DataFrame:
+    """The examples of one task where two runs' predictions disagree (for STS: differ by more than
+    ``tolerance`` points), with both predictions and errors and a verdict for the second run:
+    'fixed' (it is right, the first was wrong), 'broken' (the reverse), 'both wrong', or for STS
+    'closer' / 'further' (its absolute error against the first's)."""
+    a = first[first["task"] == task].astype({"id": str})
+    b = second[second["task"] == task].astype({"id": str})
+    keep = [c for c in ("id", "gold", "prediction", "sentence1", "sentence2") if c in a]
+    merged = a[keep].merge(b[["id", "prediction"]], on="id", suffixes=("_first", "_second"), validate="one_to_one")
+    for side in ("first", "second"):
+        merged[f"error_{side}"] = prediction_error(merged.rename(columns={f"prediction_{side}": "prediction"}), task)
+    p1, p2 = merged["prediction_first"].astype(float), merged["prediction_second"].astype(float)
+    if TASKS[task].kind == "regress":
+        merged = merged[(p1 - p2).abs() > tolerance].copy()
+        better = merged["error_second"] < merged["error_first"]
+        merged["change"] = np.where(better, "closer", "further")
+    else:
+        merged = merged[p1 != p2].copy()
+        right1, right2 = merged["error_first"] == 0, merged["error_second"] == 0
+        merged["change"] = np.select([right2 & ~right1, right1 & ~right2], ["fixed", "broken"], "both wrong")
+    return merged.sort_values(["change", "id"], kind="stable").reset_index(drop=True)
+
+
+def change_counts(comparison: pd.DataFrame) -> dict[str, int]:
+    """How many examples each verdict of compare_runs holds."""
+    return {k: int(v) for k, v in comparison["change"].value_counts().sort_index().items()}
+
+
+def sst_confusion(frame: pd.DataFrame) -> pd.DataFrame:
+    """Gold (rows) by predicted (columns) counts over the SST rows of ``frame``, all five levels."""
+    sst = frame[frame["task"] == "sst"]
+    labels = range(TASKS["sst"].num_labels)
+    return pd.crosstab(sst["gold"].astype(int), sst["prediction"].astype(int)).reindex(
+        index=labels, columns=labels, fill_value=0).rename_axis(index="gold", columns="predicted")
+
+
+def member_predictions(ensemble_dir: Path, task: str, example_id: str) -> pd.DataFrame:
+    """What each member of an ensemble predicted for one example: a row per member (from the
+    ensemble folder's members.json and each member's predictions-dev.csv), empty when the folder
+    is not an ensemble's."""
+    from .paths import runs_dir
+    from .results import read_json
+    index = Path(ensemble_dir) / "members.json"
+    if not index.exists():
+        return pd.DataFrame(columns=["member", "prediction", "confidence"])
+    rows = []
+    for member, folder in read_json(index).items():
+        frame = pd.read_csv(runs_dir() / folder / "predictions-dev.csv", dtype={"id": str})
+        hit = frame[(frame["task"] == task) & (frame["id"] == str(example_id))]
+        if len(hit):
+            extra = {"score": float(hit["score"].iloc[0])} if "score" in hit and hit["score"].notna().any() else {}
+            rows.append({"member": member, "prediction": hit["prediction"].iloc[0],
+                         "confidence": float(confidence(hit, task).iloc[0]), **extra})
+    return pd.DataFrame(rows)
 
 
 def sst_within_one_level(predictions: pd.DataFrame) -> float:
@@ -100,7 +173,7 @@ def quora_errors_by_overlap(predictions: pd.DataFrame, bins=(0.0, 0.2, 0.4, 0.6,
     return pd.DataFrame(rows)
 
 
-def registry_predictions(profile: str) -> dict[str, "Path"]:
+def registry_predictions(profile: str) -> dict[str, Path]:
     """Every run or ensemble folder of one profile's registry that holds dev predictions,
     by 'notebook/run'."""
     from .paths import runs_dir
@@ -110,9 +183,11 @@ def registry_predictions(profile: str) -> dict[str, "Path"]:
 
 
 class ErrorBrowser:
-    """An ipywidgets browser over ``error_table``: pick a run, a task, label filters, an error
-    threshold, a text search and a sort; see the rows, one row's detail, and export the
-    selection to CSV. Every view is exactly ``error_table(...)`` of the current settings."""
+    """An ipywidgets browser over ``error_table``: pick a run, a task, label filters, an error and a
+    confidence threshold, a text search and a sort; see the rows, one row's detail (and for an
+    ensemble what each member said), the SST confusion matrix of the rows, the examples where
+    another run disagrees (``compare_runs``), and export the selection to CSV. Every view is exactly
+    the library function of the current settings."""
 
     def __init__(self, sources: dict, data: DataConfig | None = None, rows_shown: int = 25):
         import ipywidgets as w
@@ -123,6 +198,9 @@ class ErrorBrowser:
         self.gold = w.SelectMultiple(options=[], description="gold", rows=5)
         self.predicted = w.SelectMultiple(options=[], description="predicted", rows=5)
         self.min_error = w.FloatSlider(value=0.0, min=0.0, max=5.0, step=0.1, description="min error")
+        self.min_confidence = w.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="min conf.")
+        self.compare = w.Dropdown(options=["(none)", *self.sources], value="(none)", description="compare with")
+        self.compare_view, self.members_view, self.confusion_view = w.HTML(), w.HTML(), w.HTML()
         self.contains = w.Text(value="", description="contains", continuous_update=False)
         self.sort_by = w.Dropdown(options=list(SORTS), value="error", description="sort by")
         self.table = w.HTML()
@@ -131,20 +209,24 @@ class ErrorBrowser:
         self.export_path = w.Text(value="error_selection.csv", description="export to")
         self.export_button = w.Button(description="Export CSV")
         self.status = w.HTML()
-        for control in (self.gold, self.predicted, self.min_error, self.contains, self.sort_by):
+        for control in (self.gold, self.predicted, self.min_error, self.min_confidence, self.contains, self.sort_by,
+                        self.compare):
             control.observe(lambda _: self.refresh(), names="value")
         self.task.observe(lambda _: self._task_changed(), names="value")
         self.source.observe(lambda _: self._load_source(), names="value")
         self.row.observe(lambda _: self._show_detail(), names="value")
         self.export_button.on_click(lambda _: self.export())
         self.widget = w.VBox([w.HBox([self.source, self.task, self.sort_by]),
-                              w.HBox([self.gold, self.predicted, w.VBox([self.min_error, self.contains])]),
-                              self.table, self.row, self.detail,
-                              w.HBox([self.export_path, self.export_button]), self.status])
+                              w.HBox([self.gold, self.predicted,
+                                      w.VBox([self.min_error, self.min_confidence, self.contains, self.compare])]),
+                              self.table, self.row, self.detail, self.members_view,
+                              w.HBox([self.export_path, self.export_button]), self.status,
+                              self.confusion_view, self.compare_view])
         self._load_source()
 
-    def predictions(self) -> pd.DataFrame:
-        name = self.source.value
+    def predictions(self, name: str | None = None) -> pd.DataFrame:
+        """The dev predictions of a source (the selected one by default), with their sentences."""
+        name = name or self.source.value
         if name not in self._cache:
             source = self.sources[name]
             frame = source if isinstance(source, pd.DataFrame) else pd.read_csv(source, dtype={"id": str})
@@ -179,15 +261,33 @@ class ErrorBrowser:
         """The selection shown: error_table of the current settings."""
         return error_table(self.predictions(), self.task.value, gold=list(self.gold.value) or None,
                            predicted=list(self.predicted.value) or None, min_error=self.min_error.value or None,
-                           contains=self.contains.value or None, sort_by=self.sort_by.value)
+                           contains=self.contains.value or None, sort_by=self.sort_by.value,
+                           min_confidence=self.min_confidence.value or None)
+
+    def comparison(self) -> pd.DataFrame | None:
+        """compare_runs(selected run, 'compare with' run) on the current task, or None."""
+        if self.compare.value == "(none)" or self.compare.value == self.source.value:
+            return None
+        return compare_runs(self.predictions(), self.predictions(self.compare.value), self.task.value)
 
     def refresh(self) -> None:
         if getattr(self, "_quiet", False) or self.task.value is None:
             return
         table = self.current()
-        columns = [c for c in ("id", "gold", "prediction", "error", "sentence1", "sentence2") if c in table]
+        columns = [c for c in ("id", "gold", "prediction", "error", "confidence", "sentence1", "sentence2")
+                   if c in table and not (c == "confidence" and table[c].isna().all())]
         self.table.value = (f"<b>{len(table)}</b> rows of {self.task.value}"
-                            + table[columns].head(self.rows_shown).to_html(index=False, classes="error-table"))
+                            + table[columns].head(self.rows_shown).to_html(index=False, classes="error-table",
+                                                                           float_format="{:.3f}".format))
+        self.confusion_view.value = ("" if self.task.value != "sst" or table.empty else
+                                     f"<b>SST confusion of these {len(table)} rows</b> (rows gold, columns predicted)"
+                                     + sst_confusion(table.assign(task="sst")).to_html(classes="confusion-table"))
+        comparison = self.comparison()
+        self.compare_view.value = "" if comparison is None else (
+            f"<b>{len(comparison)}</b> {self.task.value} examples where <i>{self.compare.value}</i> differs from "
+            f"<i>{self.source.value}</i>: {change_counts(comparison)}"
+            + comparison.drop(columns=[c for c in ("sentence2",) if c in comparison]).head(self.rows_shown).to_html(
+                index=False, classes="compare-table", float_format="{:.3f}".format))
         ids = list(table["id"].head(self.rows_shown))
         self.row.options = ids
         if ids and self.row.value not in ids:
@@ -198,8 +298,14 @@ class ErrorBrowser:
         table = self.current() if self.task.value else pd.DataFrame()
         hit = table[table["id"] == self.row.value] if len(table) else table
         if hit.empty:
-            self.detail.value = ""
+            self.detail.value = self.members_view.value = ""
             return
+        source = self.sources[self.source.value]
+        members = member_predictions(Path(source).parent, self.task.value, self.row.value) \
+            if isinstance(source, (str, Path)) else pd.DataFrame()
+        self.members_view.value = "" if members.empty else (
+            "<b>What each member said</b>" + members.to_html(index=False, classes="member-table",
+                                                             float_format="{:.3f}".format))
         r = hit.iloc[0]
         probs = {c: round(float(r[c]), 3) for c in r.index if c.startswith("prob") or c == "score"}
         self.detail.value = (f"<p><b>{r['id']}</b> gold {r['gold']} · predicted {r['prediction']} · {probs}</p>"

@@ -152,6 +152,14 @@ def run_costs(profile: str) -> pd.DataFrame:
                                        "train_seconds", "eval_seconds", "wall_seconds"])
 
 
+def write_members(ensemble_dir: Path, members: dict[str, Path]) -> Path:
+    """members.json of an ensemble folder: each member's run folder, relative to the registry (the error
+    browser's member view reads it)."""
+    path = Path(ensemble_dir) / "members.json"
+    write_json(path, {name: str(Path(folder).resolve().relative_to(runs_dir().resolve())) for name, folder in members.items()})
+    return path
+
+
 class RunNotFound(FileNotFoundError):
     """A result that needs a run the registry does not hold yet (a user error: the message names the notebook)."""
 

@@ -66,3 +66,76 @@ def test_widget_browser_shows_exactly_error_table(tmp_path):
     assert list(ui.current()["id"]) == ["q"] and "How do I cook rice fast?" in ui.detail.value
     out = ui.export(str(tmp_path / "sel.csv"))
     assert list(pd.read_csv(out)["id"]) == ["q"] and "exported 1 rows" in ui.status.value
+
+
+PROBS = PRED.assign(prob_0=[0.0, 0.1, 0.1, 0.2, None, None, None, None, None],
+                    prob_1=[0.0, 0.1, 0.2, 0.3, None, None, None, None, None],
+                    prob_2=[0.1, 0.1, 0.5, 0.4, None, None, None, None, None],
+                    prob_3=[0.6, 0.1, 0.1, 0.05, None, None, None, None, None],
+                    prob_4=[0.3, 0.6, 0.1, 0.05, None, None, None, None, None],
+                    prob=[None, None, None, None, 0.45, 0.9, 0.2, None, None])
+
+
+def test_confidence_filter_and_sort():
+    table = browser.error_table(PROBS, "sst", sort_by="confidence")
+    assert list(table["id"]) == ["a", "b", "c", "d"] and list(table["confidence"]) == pytest.approx([0.6, 0.6, 0.5, 0.4])
+    sure_errors = browser.error_table(PROBS, "sst", min_error=1, min_confidence=0.55)
+    assert list(sure_errors["id"]) == ["b", "a"]                     # confident and wrong, worst first
+    para = browser.error_table(PROBS, "para", sort_by="confidence")
+    assert list(para["id"]) == ["q", "r", "p"] and list(para["confidence"]) == pytest.approx([0.4, 0.3, 0.05])
+    assert browser.error_table(PROBS, "sts")["confidence"].isna().all()
+
+
+def test_compare_two_runs_counts_fixed_and_broken():
+    second = PRED.copy()
+    second.loc[second["id"] == "a", "prediction"] = 4      # fixed (gold 4)
+    second.loc[second["id"] == "c", "prediction"] = 1      # broken (was right)
+    second.loc[second["id"] == "b", "prediction"] = 3      # still wrong, changed
+    second.loc[second["id"] == "q", "prediction"] = 0      # fixed
+    second.loc[second["id"] == "s", "prediction"] = 4.8    # closer, moved 1.3 points
+    second.loc[second["id"] == "t", "prediction"] = 0.9    # moved 0.2: under the tolerance
+    sst = browser.compare_runs(PRED, second, "sst")
+    assert list(zip(sst["id"], sst["change"])) == [("b", "both wrong"), ("c", "broken"), ("a", "fixed")]
+    assert list(sst["prediction_first"]) == [4, 2, 3] and list(sst["prediction_second"]) == [3, 1, 4]
+    assert browser.change_counts(sst) == {"both wrong": 1, "broken": 1, "fixed": 1}
+    assert browser.change_counts(browser.compare_runs(PRED, second, "para")) == {"fixed": 1}
+    sts = browser.compare_runs(PRED, second, "sts")
+    assert list(sts["id"]) == ["s"] and sts["change"].tolist() == ["closer"]
+
+
+def test_sst_confusion_counts_every_level():
+    matrix = browser.sst_confusion(PRED)
+    assert matrix.shape == (5, 5) and matrix.values.sum() == 4
+    assert matrix.loc[4, 3] == 1 and matrix.loc[0, 4] == 1 and matrix.loc[2, 2] == 1 and matrix.loc[1, 2] == 1
+
+
+def test_widget_browser_compare_members_and_confusion_views(isolated):
+    from quarbert_lib import results
+    second = PROBS.copy()
+    second.loc[second["id"] == "a", "prediction"] = 4                  # fixed
+    second.loc[second["id"] == "c", "prediction"] = 1                  # broken
+    folders = {}
+    for name, frame in (("sst-specialist", PROBS), ("multitask", second)):
+        folders[name] = results.run_path("smoke", "07_quartet_ensemble", name)
+        folders[name].mkdir(parents=True)
+        frame.to_csv(folders[name] / "predictions-dev.csv", index=False)
+    ensemble_dir = results.run_path("smoke", "07_quartet_ensemble", "ensemble-seed0")
+    ensemble_dir.mkdir(parents=True)
+    PROBS.to_csv(ensemble_dir / "predictions-dev.csv", index=False)
+    results.write_members(ensemble_dir, folders)
+    ui = browser.ErrorBrowser({"ensemble": ensemble_dir / "predictions-dev.csv",
+                               "multitask": folders["multitask"] / "predictions-dev.csv"})
+    # the confusion matrix follows the current filter
+    ui.min_confidence.value = 0.55
+    assert list(ui.current()["id"]) == ["b", "a"] and "SST confusion of these 2 rows" in ui.confusion_view.value
+    pd.testing.assert_frame_equal(ui.current(), browser.error_table(PROBS, "sst", min_confidence=0.55))
+    # each member's prediction for the selected row
+    ui.row.value = "a"
+    assert "What each member said" in ui.members_view.value
+    members = browser.member_predictions(ensemble_dir, "sst", "a")
+    assert list(zip(members["member"], members["prediction"])) == [("multitask", 4), ("sst-specialist", 3)]
+    # compare two runs: the disagreements and the fixed / broken counts
+    ui.min_confidence.value = 0.0
+    ui.compare.value = "multitask"
+    pd.testing.assert_frame_equal(ui.comparison(), browser.compare_runs(ui.predictions(), ui.predictions("multitask"), "sst"))
+    assert "{'broken': 1, 'fixed': 1}" in ui.compare_view.value and "compare-table" in ui.compare_view.value
