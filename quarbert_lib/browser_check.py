@@ -132,6 +132,29 @@ def _expect(page, predictions: pd.DataFrame, task: str, timeout_s: float, **filt
                             f"error_table({task!r}, {filters}) gives {(caption, ids)!r}")
 
 
+def _first_column(page, css: str) -> list[str]:
+    table = page.locator(css)
+    return [t.strip() for t in table.first.locator("tbody tr td:first-child").all_inner_texts()] if table.count() else []
+
+
+def _expect_column(page, css: str, want: list[str], what: str, timeout_s: float) -> list[str]:
+    """Wait until the first column of the table ``css`` reads ``want``; raise if it never does."""
+    deadline, seen = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        seen = _first_column(page, css)
+        if seen == want:
+            return seen
+        time.sleep(0.5)
+    raise BrowserCheckError(f"after {timeout_s:.0f} s the browser's {css} shows {seen!r}; {what} gives {want!r}")
+
+
+def _shot(page, css: str, path: Path) -> None:
+    page.locator(css).first.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=False)
+
+
 def _control(page, label: str):
     """The <select> of the ipywidget whose description is ``label``."""
     return page.locator(f".widget-inline-hbox:has(> label:text-is('{label}')) select").first
@@ -172,6 +195,26 @@ def check(profile: str, screenshot: Path, workdir: Path | None = None, env: dict
             other = "sts" if first != "sts" else "sst"
             _control(page, "task").select_option(label=other)
             checked.append({"source": source, **_expect(page, predictions, other, 60)})
+            # An ensemble's detail row: what each member said (browser.member_predictions).
+            row = _control(page, "detail").evaluate("s => s.options[s.selectedIndex].text")
+            members = browser.member_predictions(Path(sources[source]).parent, other, row)
+            if len(members):
+                _expect_column(page, "table.member-table", list(members["member"]), f"member_predictions({row!r})", 60)
+                checked.append({"source": source, "view": "members", "task": other, "row": row, "rows": len(members)})
+                _shot(page, "table.member-table", screenshot.with_name(f"{screenshot.stem}_members.png"))
+            # Compare with another run: the disagreements, as browser.compare_runs lists them.
+            # The first other run that disagrees with this one on the task shown (else the first other run).
+            others = {s: browser.compare_runs(predictions, pd.read_csv(sources[s], dtype={"id": str}), other)
+                      for s in sources if s != source and "/sweep-" not in s}
+            if others:
+                name = next((s for s, d in others.items() if len(d)), next(iter(others)))
+                want = others[name]
+                _control(page, "compare with").select_option(label=name)
+                _expect_column(page, "table.compare-table", list(want["id"].astype(str).head(ROWS_SHOWN)),
+                               f"compare_runs({source!r}, {name!r}, {other!r})", 60)
+                checked.append({"source": source, "view": "compare", "task": other, "with": name, "rows": len(want),
+                                "changes": browser.change_counts(want)})
+                _shot(page, "table.compare-table", screenshot.with_name(f"{screenshot.stem}_compare.png"))
             # The screenshot shows the controls and the first rows, with the file browser folded away.
             page.evaluate("() => window.jupyterapp.commands.execute('application:toggle-left-area')")
             _control(page, "run").evaluate("s => s.scrollIntoView({block: 'start'})")

@@ -37,28 +37,44 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 @pytest.mark.slow
 def test_error_browser_in_jupyterlab_and_chromium(tmp_path, mini_data_dir, monkeypatch):
+    from quarbert_lib import browser, results
     runs, reports = tmp_path / "runs", tmp_path / "reports"
     env = {"QUARBERT_DATA": str(mini_data_dir), "QUARBERT_RUNS": str(runs), "QUARBERT_REPORTS": str(reports)}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     predictions = _hand_built_predictions(mini_data_dir)
-    folder = runs / "smoke" / "03_task_sampling" / "sampling-seed0"
-    folder.mkdir(parents=True)
-    predictions.to_csv(folder / "predictions-dev.csv", index=False)
+    # A multitask run, and an ensemble of it with a second member that predicts STS 0.7 points higher
+    sampling = results.run_path("smoke", "03_task_sampling", "sampling-seed0")
+    specialist = results.run_path("smoke", "07_quartet_ensemble", "sts-specialist-seed0")
+    ensemble = results.run_path("smoke", "07_quartet_ensemble", "ensemble-seed0")
+    shifted = predictions.assign(prediction=[p + 0.7 if t == "sts" else p
+                                             for t, p in zip(predictions["task"], predictions["prediction"])])
+    for folder, frame in ((sampling, predictions), (specialist, shifted), (ensemble, predictions)):
+        folder.mkdir(parents=True)
+        frame.to_csv(folder / "predictions-dev.csv", index=False)
+    results.write_members(ensemble, {"multitask": sampling, "sts-specialist": specialist})
 
     shot = reports / "figures" / "error_browser.png"
     views = browser_check.check("smoke", shot, workdir=tmp_path / "lab", env=env)
 
-    # The checker compared each view with error_table itself; here we pin which views it saw.
-    assert [(v["task"], v.get("gold")) for v in views] == [("sst", None), ("sst", views[1]["gold"]), ("sts", None)]
+    # The checker compared each view with the library itself; here we pin which views it saw.
+    tables = [v for v in views if "view" not in v]
+    assert [(v["task"], v.get("gold")) for v in tables] == [("sst", None), ("sst", tables[1]["gold"]), ("sts", None)]
     sst = predictions[predictions["task"] == "sst"]
-    gold = views[1]["gold"][0]
-    assert views[0]["rows"] == len(sst)
-    assert views[1]["rows"] == int((sst["gold"].astype(float) == float(gold)).sum()) < len(sst)
-    assert views[2]["rows"] == int((predictions["task"] == "sts").sum())
-    assert all(v["source"] == "03_task_sampling/sampling-seed0" for v in views)
-    width, height = _png_size(shot)
-    assert (width, height) == (1400, 1000)  # the viewport, as a user sees it
+    gold = tables[1]["gold"][0]
+    assert tables[0]["rows"] == len(sst)
+    assert tables[1]["rows"] == int((sst["gold"].astype(float) == float(gold)).sum()) < len(sst)
+    assert tables[2]["rows"] == int((predictions["task"] == "sts").sum())
+    assert all(v["source"] == "07_quartet_ensemble/ensemble-seed0" for v in views)
+    members, compare = (next(v for v in views if v.get("view") == k) for k in ("members", "compare"))
+    assert members["rows"] == 2
+    # sampling-seed0 predicts what the ensemble does; the specialist's STS is 0.7 higher on every pair
+    n_sts = int((predictions["task"] == "sts").sum())
+    assert compare["with"] == "07_quartet_ensemble/sts-specialist-seed0" and compare["rows"] == n_sts
+    assert compare["changes"] == browser.change_counts(browser.compare_runs(predictions, shifted, "sts"))
+    assert sum(compare["changes"].values()) == n_sts
+    for path in (shot, shot.with_name("error_browser_members.png"), shot.with_name("error_browser_compare.png")):
+        assert _png_size(path) == (1400, 1000), path  # the viewport, as a user sees it
 
 
 def test_a_wrong_view_is_reported(mini_data_dir, monkeypatch):
