@@ -54,11 +54,14 @@ def strength_findings(strength: pd.DataFrame, threshold: float) -> list[str]:
                    "of the task loss's.")
     if len(ladder) and len(control):
         share = (control["grad_ratio"].values / ladder["grad_ratio"].values)
-        out.append(f"- **Much of that is dropout, not the perturbation.** With fresh masks and radius 0 (no "
-                   f"perturbation at all) the term's gradient is still {_ratio_range(control)}: "
-                   f"{np.nanmin(share):.0%} to {np.nanmax(share):.0%} of the ladder's, task by task. Under the "
-                   "libraries' `fresh` dropout, SMART is largely a dropout-consistency term (as in R-Drop) with an "
-                   "adversarial part on top; `same` isolates the adversarial part (section 5).")
+        mostly = np.nanmedian(share) >= 0.5
+        out.append(("- **Much of that is dropout, not the perturbation.** " if mostly else "- **Dropout's share.** ")
+                   + f"With fresh masks and radius 0 (no perturbation at all) the term's gradient is "
+                   f"{_ratio_range(control)}: {np.nanmin(share):.0%} to {np.nanmax(share):.0%} of the ladder's, task "
+                   "by task. Under the libraries' `fresh` dropout, SMART is "
+                   + ("largely a dropout-consistency term (as in R-Drop) with an adversarial part on top"
+                      if mostly else "mostly the perturbation, with a dropout-consistency part (as in R-Drop)")
+                   + "; `same` isolates the adversarial part (section 5).")
     grid = strength[strength["setting"] == "grid"]
     if len(grid):
         mean = grid.groupby(["convention", "space", "size"], as_index=False)["grad_ratio"].mean()
