@@ -341,6 +341,29 @@ def download(dest: str | os.PathLike = "data", base_url: str = COURSE_REPO_URL, 
     return written
 
 
+def ensure_data(dest: str | os.PathLike | None = None, base_url: str = COURSE_REPO_URL) -> Path:
+    """The data dir. When none is found (and QUARBERT_DATA names none), download the course files into
+    ``dest`` (./data of the repository) first. If that fails too (no internet), raise DataNotFound, one
+    message naming QUARBERT_DATA and the download command, before any compute is spent."""
+    from .paths import DATA_ENV, REPO_ROOT, DataNotFound
+    try:
+        return resolve_data_dir()
+    except DataNotFound as missing:
+        if os.environ.get(DATA_ENV):          # the user named a folder: fetching elsewhere would hide the mistake
+            raise
+        dest = Path(dest or REPO_ROOT / "data")
+        before = set(dest.glob("*")) if dest.exists() else set()
+        notice(f"no course data found: downloading the course files into {dest}")
+        try:
+            download(dest, base_url)
+        except OSError as e:
+            for leftover in set(dest.glob("*")) - before:       # no half-downloaded data folder
+                leftover.unlink()
+            raise DataNotFound(f"{missing} Downloading them into {dest} failed as well ({e}): without internet, "
+                               f"copy the course CSVs into a folder and set {DATA_ENV} to it.") from e
+        return resolve_data_dir()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m quarbert_lib.data", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)

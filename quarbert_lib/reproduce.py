@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print("\n".join(p.name for p in notebooks))
         return 0
+    from .data import ensure_data
+    ensure_data()                           # the course data, downloaded if absent; else one clear error, before any compute
     parameters = {"profile": args.profile}
     for item in args.param:
         name, sep, value = item.partition("=")

@@ -198,3 +198,50 @@ def test_data_notes_print_once_per_process(tmp_path, capsys):
         _, report = load_csv(path, TASKS["sst"], skip_bad_rows=True)
         assert len(report.skipped) == 1                  # each run still counts what it skipped
     assert capsys.readouterr().err.count("skipped malformed rows") == 1
+
+
+@pytest.fixture
+def course_server(mini_data_dir):
+    """The course repository's data folder, served over HTTP on localhost from the mini data."""
+    import functools
+    import http.server
+    import threading
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(mini_data_dir))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+def _no_data_anywhere(monkeypatch, tmp_path):
+    from quarbert_lib import paths
+    monkeypatch.delenv(paths.DATA_ENV, raising=False)
+    monkeypatch.setattr(paths, "data_dir_candidates", lambda explicit=None: [("./data", tmp_path / "data")])
+
+
+def test_missing_data_is_downloaded_from_the_course_repository(tmp_path, monkeypatch, course_server, mini_data_dir):
+    from quarbert_lib.data import ensure_data
+    _no_data_anywhere(monkeypatch, tmp_path)
+    got = ensure_data(tmp_path / "data", base_url=course_server)
+    assert got == tmp_path / "data"
+    served = sorted(p.name for p in mini_data_dir.iterdir())
+    assert sorted(p.name for p in got.iterdir()) == served      # quora-train.csv is absent there too
+    for name in served:
+        assert (got / name).read_bytes() == (mini_data_dir / name).read_bytes()
+
+
+def test_offline_without_data_stops_before_any_compute(tmp_path, monkeypatch, capsys):
+    from quarbert_lib import cli, reproduce
+    _no_data_anywhere(monkeypatch, tmp_path)
+    monkeypatch.setattr(reproduce, "execute", lambda *a, **k: pytest.fail("a notebook ran without data"))
+    closed = "http://127.0.0.1:9/"                                 # the discard port: nothing listens
+    monkeypatch.setattr("quarbert_lib.data.COURSE_REPO_URL", closed)
+    monkeypatch.setattr("quarbert_lib.data.ensure_data.__defaults__", (tmp_path / "data", closed))
+    assert cli.run(reproduce.main, ["--profile", "smoke", "--only", "01"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    line = err[-1]
+    assert line.startswith("error: no course data found") and "QUARBERT_DATA" in line
+    assert "python -m quarbert_lib.data download" in line and "Traceback" not in "\n".join(err)
+    assert not any((tmp_path / "data").glob("*.csv"))             # nothing half-downloaded left behind
