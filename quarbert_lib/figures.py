@@ -37,14 +37,13 @@ def _figure(name: str, caption: str) -> list[str]:
 
 
 def _run_costs(profile: str) -> pd.DataFrame | None:
-    """reports/tables/run_costs.csv, this profile's rows refreshed from the registry when it has
-    runs (a clone without runs/ keeps the committed rows)."""
-    current, saved = results.run_costs(profile), _table("run_costs.csv")
+    """reports/tables/run_costs.csv: each run in the registry replaces its own row; runs of earlier
+    batches that are not here keep theirs (a clone without runs/, or a batch of one notebook, loses
+    nothing)."""
+    current = results.run_costs(profile)
     if len(current):
-        others = saved[saved["profile"] != profile] if saved is not None else current.iloc[:0]
-        saved = pd.concat([others, current], ignore_index=True)
-        results.write_csv(tables_dir() / "run_costs.csv", saved)
-    return saved
+        results.upsert_rows(tables_dir() / "run_costs.csv", current.to_dict("records"), ["profile", "notebook", "run"])
+    return _table("run_costs.csv")
 
 
 def _significance(profile: str, encoder: str, n_boot: int) -> pd.DataFrame:
