@@ -161,7 +161,8 @@ def test_figures_rebuild_from_saved_results(pipeline, tiny_encoder_dir, monkeypa
     out = figures.rebuild("smoke", str(tiny_encoder_dir), n_boot=50)
     text = out.read_text()
     for heading in ("Table 1", "Table 2", "Table 3", "Figure 3", "Figure 4", "paired bootstrap", "Cost per variant",
-                    "Quality per CPU-minute", "What the results cost"):
+                    "Quality per CPU-minute", "What the results cost", "What each step shows",
+                    "SMART: which reading of the paper", "### λ_s sweep (Figure 3)"):
         assert heading in text, heading
     costs = pd.read_csv(root / "reports" / "tables" / "run_costs.csv")
     metrics = sorted((root / "runs" / "smoke").glob("*/*/metrics.json"))
