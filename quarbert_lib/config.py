@@ -241,7 +241,8 @@ class ExperimentConfig:
         for task, w in sm.task_weights.items():
             _check(task in TASK_NAMES and w >= 0, "smart.task_weights", {task: w}, "task names with weights >= 0")
         _check(not (sm.enabled and t.precision == "bf16" and sm.size < BF16_MIN_SMART_EPSILON), "train.precision",
-               t.precision, f"'auto' or 'fp32' with SMART's perturbation size {sm.size:g} < {BF16_MIN_SMART_EPSILON:g}: "
+               t.precision, f"'auto' or 'fp32' with SMART's perturbation size (smart.epsilon under 'project', smart.radius "
+               f"under 'normalize') {sm.size:g} < {BF16_MIN_SMART_EPSILON:g}: "
                "bf16 rounding changes the encoder's output more than such a perturbation does")
         _check(sm.convention in ("project", "normalize"), "smart.convention", sm.convention, "'project' or 'normalize'")
         _check(sm.space in ("word", "embedding"), "smart.space", sm.space, "'word' or 'embedding'")
