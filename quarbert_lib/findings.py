@@ -122,6 +122,13 @@ def smart_findings(strength: pd.DataFrame, ablation: pd.DataFrame, lambda_table:
             md.append(f"- Without SMART, the same budget scores {base:.3f} overall; "
                       + (f"radii {', '.join(f'{r:g}' for r in above)} score above it (one seed)." if above
                          else "no radius scores above it (one seed)."))
+            spread = radius_table["overall"].max() - radius_table["overall"].min()
+            if not above and spread < (base - radius_table["overall"].max()):
+                md.append(f"- **Flat in the radius, and below no SMART by more than its spread**: a perturbation "
+                          f"{radius_table['radius'].max() / radius_table['radius'].min():g} times smaller costs the same. "
+                          "What holds these short runs back is not the perturbation but the part of the term that "
+                          "does not depend on it: with `fresh` dropout, the consistency between two dropout masks "
+                          "(see the radius-0 control under Strength).")
     if len(dropout_table):
         md += ["", "### Dropout in the adversarial passes",
                "- " + "; ".join(f"`{r.smart_dropout}` {r.overall:.3f}" for r in dropout_table.itertuples())
@@ -147,6 +154,11 @@ def ladder_findings(ablation: pd.DataFrame, steps: list[tuple[str, str]], paper:
         line = step_sentence(rows, before, after, tuple(_TASK_COLUMNS)[::-1])
         if not line:
             continue
+        settings = [rows[v].get("smart") if isinstance(rows[v].get("smart"), str) and rows[v].get("smart") else
+                    ("literal (not recorded)" if v not in ("baseline-pretrain", "baseline-finetune", "sampling") else "off")
+                    for v in (before, after)]
+        if "off" not in settings and settings[0] != settings[1]:
+            line += f" (**not like for like**: SMART `{settings[0]}` against `{settings[1]}`; rerun the later row)"
         ours = rows[after]["overall"] - rows[before]["overall"]
         if before in paper and after in paper:
             theirs = paper[after]["overall"] - paper[before]["overall"]
