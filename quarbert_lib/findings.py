@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .report import seed_test
+from .report import seed_test, smart_of
 
 _TASK_COLUMNS = {"sst_acc": "SST", "qqp_acc": "QQP", "sts_pearson": "STS", "overall": "overall"}
 
@@ -154,9 +154,7 @@ def ladder_findings(ablation: pd.DataFrame, steps: list[tuple[str, str]], paper:
         line = step_sentence(rows, before, after, tuple(_TASK_COLUMNS)[::-1])
         if not line:
             continue
-        settings = [rows[v].get("smart") if isinstance(rows[v].get("smart"), str) and rows[v].get("smart") else
-                    ("literal (not recorded)" if v not in ("baseline-pretrain", "baseline-finetune", "sampling") else "off")
-                    for v in (before, after)]
+        settings = [smart_of(rows[v]) for v in (before, after)]
         if "off" not in settings and settings[0] != settings[1]:
             line += f" (**not like for like**: SMART `{settings[0]}` against `{settings[1]}`; rerun the later row)"
         ours = rows[after]["overall"] - rows[before]["overall"]

@@ -182,11 +182,18 @@ def ablation_markdown(df: pd.DataFrame) -> str:
                            "SMART (grad ratio)"], rows)
 
 
-def _smart_cell(r: pd.Series) -> str:
-    """The row's SMART setting and strength; rows trained before settings were recorded say so."""
+def smart_of(r: pd.Series) -> str:
+    """A row's SMART setting; 'off' for the rows without SMART, 'literal (not recorded)' for SMART rows trained
+    before settings were recorded (all of them ran the literal project/word eps=1e-5 setting)."""
     setting = r.get("smart")
-    if not isinstance(setting, str) or not setting:
-        return "" if r["variant"] in ("baseline-pretrain", "baseline-finetune", "sampling") else "literal (not recorded)"
+    if isinstance(setting, str) and setting:
+        return setting
+    return "off" if r["variant"] in ("baseline-pretrain", "baseline-finetune", "sampling") else "literal (not recorded)"
+
+
+def _smart_cell(r: pd.Series) -> str:
+    """The row's SMART setting and strength, with the guard's verdict."""
+    setting = smart_of(r)
     if setting == "off":
         return ""
     ratio = r.get("smart_grad_ratio")
