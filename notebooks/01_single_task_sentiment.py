@@ -51,8 +51,8 @@ for task in ["sst", "cfimdb"]:
 # ## Table 1: dev accuracy
 
 # %%
-table = report.save_single_task_rows(rows)
-mine = table[(table["profile"] == profile) & (table["encoder"] == encoder)]
+report.save_single_task_rows(rows)
+mine = report.single_task_rows(profile, encoder)
 display(Markdown(report.single_task_markdown(mine)))
 
 # %%

@@ -94,8 +94,8 @@ display(pd.DataFrame(calibrations[first]).T)
 
 # %%
 row = report.ablation_row("ensemble", per_seed)
-table = report.save_ablation_rows([row])
-mine = table[(table["profile"] == profile) & (table["encoder"] == encoder)]
+report.save_ablation_rows([row])
+mine = report.ablation_rows(profile, encoder)
 display(Markdown(report.ablation_markdown(mine)))
 
 # %% [markdown]

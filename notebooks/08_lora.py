@@ -121,8 +121,8 @@ for s, (seed_members, seed_metrics) in quartets.items():
 display(pd.DataFrame([{"seed": s, **{k: m[k] for k in ("sst_acc", "para_acc", "sts_pearson")}}
                       for s, m in zip(quartets, per_seed)]).round(4))
 row = report.ablation_row("ensemble-lora", per_seed)
-table = report.save_ablation_rows([row])
-mine = table[(table["profile"] == profile) & (table["encoder"] == encoder)]
+report.save_ablation_rows([row])
+mine = report.ablation_rows(profile, encoder)
 display(Markdown(report.ablation_markdown(mine)))
 print(f"trainable / total = {trainable / params_total:.4f}")
 

@@ -27,7 +27,7 @@ import time
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
-from quarbert_lib import figures
+from quarbert_lib import figures, report
 from quarbert_lib.paths import figures_dir, tables_dir
 
 t0 = time.perf_counter()
@@ -38,8 +38,7 @@ print(f"rebuilt {results_md} in {time.perf_counter() - t0:.1f} s, without traini
 # ## Table 2: the ablation ladder, with seeds and std
 
 # %%
-ablation = pd.read_csv(tables_dir() / "ablation.csv")
-mine = ablation[(ablation["profile"] == profile) & (ablation["encoder"] == encoder)]
+mine = report.ablation_rows(profile, encoder)
 columns = [c for c in ("variant", "seeds", "sst_acc", "sst_acc_std", "qqp_acc", "qqp_acc_std", "sts_pearson",
                        "sts_pearson_std", "overall", "overall_std", "params_total", "params_trainable",
                        "train_seconds") if c in mine]

@@ -41,9 +41,7 @@ table = results.upsert_rows(tables_dir() / "quality_per_minute.csv", budget.to_d
 display(budget[["recipe", "cap", "epoch", "steps", "train_minutes", "sst_acc", "qqp_acc", "sts_pearson", "overall"]].round(4))
 
 # %%
-ablation = pd.read_csv(tables_dir() / "ablation.csv")
-ladder = ablation[(ablation["profile"] == profile) & (ablation["encoder"] == encoder)]
-plots.quality_per_minute(budget, ladder, targets=QUALITY_REFERENCES);
+plots.quality_per_minute(budget, report.ablation_rows(profile, encoder), targets=QUALITY_REFERENCES);
 
 # %%
 best = budget.loc[budget["overall"].idxmax()]

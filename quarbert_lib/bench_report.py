@@ -37,7 +37,8 @@ def reproduce_summary(profile: str = "cpu", encoder: str = "minilm-l6") -> dict:
     costs = mine("run_costs.csv")
     if len(costs):
         out["compute_minutes"], out["compute_runs"] = float(costs["wall_seconds"].sum()) / 60, len(costs)
-    candidates = [(float(r.overall), r.variant) for r in mine("ablation.csv").itertuples()]
+    from .report import ablation_rows
+    candidates = [(float(r.overall), r.variant) for r in ablation_rows(profile, encoder).itertuples()]
     candidates += [(float(r.overall), f"notebook 11: {r.recipe}, cap {r.cap}, epoch {r.epoch}, seed {r.seed}")
                    for r in mine("quality_per_minute.csv").itertuples()]
     if candidates:

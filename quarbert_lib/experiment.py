@@ -291,8 +291,8 @@ def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: lis
         runs, found = run_variant(notebook, variant, profile, seeds, encoder, force)
         rows.append(report.ablation_row(variant, runs))
         folders.update(found)
-    table = report.save_ablation_rows(rows)
-    return table[(table["profile"] == profile) & (table["encoder"] == encoder)], folders
+    report.save_ablation_rows(rows)
+    return report.ablation_rows(profile, encoder), folders
 
 
 def budget_curve(notebook: str, recipes: dict[str, list[int | None]], profile: str, encoder: str = "minilm-l6",

@@ -19,6 +19,11 @@ ABLATION_COLUMNS = ["variant", "encoder", "profile", "seeds", "params_total", "p
                     "sst_acc", "qqp_acc", "sts_pearson", "overall", "train_seconds"]
 SINGLE_TASK_COLUMNS = ["task", "mode", "encoder", "profile", "seeds", "params_total", "params_trainable",
                        "dev_acc", "train_seconds"]
+# A row is keyed by what it means, its seeds included: a run of one seed (a `-p seeds='[0]'` override) writes
+# its own row beside the study's three-seed row and never replaces it. Readers take one row per setting
+# (`canonical_rows`): the profile's own seeds when that row exists, else the most seeds.
+ABLATION_KEY = ["variant", "encoder", "profile", "seed_list"]
+SINGLE_TASK_KEY = ["task", "mode", "encoder", "profile", "seed_list"]
 PAPER_DIR = Path(__file__).parent / "paper"
 
 
@@ -50,6 +55,11 @@ def _notes(runs: list[dict]) -> str:
     return " | ".join(sorted({n for m in runs for n in m.get("data_notes", [])}))
 
 
+def seed_list(runs: list[dict]) -> str:
+    """The seeds of a row's runs as '0 1 2' (a key column: unknown seeds are '?')."""
+    return " ".join(str(m.get("seed", "?")) for m in runs)
+
+
 def ablation_row(variant: str, runs: list[dict]) -> dict:
     """One row of reports/tables/ablation.csv from the metrics of one variant's seeds."""
     first = runs[0]
@@ -61,6 +71,7 @@ def ablation_row(variant: str, runs: list[dict]) -> dict:
     row["train_seconds"] = round(float(np.mean([m["train_seconds"] for m in runs])), 1)
     row["data_note"] = _notes(runs)
     row.update(smart_columns(runs))
+    row["seed_list"] = seed_list(runs)
     ordered = ABLATION_COLUMNS + [c for c in row if c not in ABLATION_COLUMNS]
     return {c: row[c] for c in ordered}
 
@@ -103,7 +114,7 @@ def single_task_row(task: str, mode: str, runs: list[dict]) -> dict:
     return {"task": task, "mode": mode, "encoder": first["encoder"], "profile": first["profile"],
             "seeds": len(runs), "params_total": first["params_total"], "params_trainable": first["params_trainable"],
             "dev_acc": acc, "dev_acc_std": std,
-            "train_seconds": round(float(np.mean([m["train_seconds"] for m in runs])), 1)}
+            "train_seconds": round(float(np.mean([m["train_seconds"] for m in runs])), 1), "seed_list": seed_list(runs)}
 
 
 LADDER = ["baseline-finetune", "sampling", "advreg-literal", "advreg-only", "smart", "smart-cosine", "smart-simcse"]
@@ -111,8 +122,8 @@ LADDER = ["baseline-finetune", "sampling", "advreg-literal", "advreg-only", "sma
 
 def best_variant(profile: str, encoder: str, candidates: list[str] = LADDER) -> str:
     """The ladder variant with the highest overall dev score in reports/tables/ablation.csv."""
-    df = pd.read_csv(tables_dir() / "ablation.csv")
-    df = df[(df["profile"] == profile) & (df["encoder"] == encoder) & df["variant"].isin(candidates)]
+    df = ablation_rows(profile, encoder)
+    df = df[df["variant"].isin(candidates)]
     if df.empty:
         raise FileNotFoundError(f"no ladder rows for {profile}/{encoder} in {tables_dir() / 'ablation.csv'}: "
                                 "run notebooks 02-06 first")
@@ -122,7 +133,8 @@ def best_variant(profile: str, encoder: str, candidates: list[str] = LADDER) -> 
 def ensemble_metrics(scores: dict, members: list[dict], params_total: int, params_trainable: int) -> dict:
     """A metrics.json-like record for an ensemble, so ablation_row() can make its row."""
     first = members[0]
-    return {**scores, "encoder": first["encoder"], "profile": first["profile"], "params_total": params_total,
+    return {**scores, "encoder": first["encoder"], "profile": first["profile"], "seed": first.get("seed"),
+            "params_total": params_total,
             "params_trainable": params_trainable, "train_seconds": sum(m["train_seconds"] for m in members),
             "data_notes": sorted({n for m in members for n in m.get("data_notes", [])})}
 
@@ -135,21 +147,56 @@ def ladder_order(df: pd.DataFrame) -> pd.DataFrame:
         ["encoder", "profile", "_rank"], kind="stable").drop(columns="_rank")
 
 
-def ablation_rows(profile: str, encoder: str) -> pd.DataFrame:
-    """This profile's and encoder's rows of reports/tables/ablation.csv (empty when there is none)."""
-    path = tables_dir() / "ablation.csv"
+def _with_seed_list(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows saved before seed lists were recorded ran seeds 0..n-1: name them so."""
+    fill = df["seeds"].map(lambda n: " ".join(str(i) for i in range(int(n))))
+    return df.assign(seed_list=df["seed_list"].fillna(fill) if "seed_list" in df else fill)
+
+
+def canonical_rows(df: pd.DataFrame, setting: list[str]) -> pd.DataFrame:
+    """One row per ``setting`` (e.g. variant, encoder, profile): the one with its profile's own seeds
+    (config.PROFILE_SEEDS) where it exists, else the one with the most seeds; table order kept."""
+    from .config import PROFILE_SEEDS
+    if df.empty:
+        return df
+    df = _with_seed_list(df)
+    own = df.apply(lambda r: str(r["seed_list"]) == " ".join(map(str, PROFILE_SEEDS.get(r["profile"], []))), axis=1)
+    rank = df.assign(_own=own, _n=df["seeds"], _pos=range(len(df)))
+    keep = rank.sort_values(["_own", "_n", "_pos"]).groupby(setting, sort=False).tail(1)["_pos"]
+    return df.iloc[sorted(keep)].reset_index(drop=True)
+
+
+def read_rows(name: str, profile: str, encoder: str, setting: list[str]) -> pd.DataFrame:
+    """This profile's and encoder's canonical rows of reports/tables/<name> (empty when there is none)."""
+    path = tables_dir() / name
     if not path.exists():
-        return pd.DataFrame(columns=ABLATION_COLUMNS)
-    df = pd.read_csv(path)
-    return df[(df["profile"] == profile) & (df["encoder"] == encoder)].reset_index(drop=True)
+        return pd.DataFrame(columns=[*setting, "seeds", "seed_list"])
+    df = pd.read_csv(path, dtype={"seed_list": str})
+    return canonical_rows(df[(df["profile"] == profile) & (df["encoder"] == encoder)], setting)
+
+
+def ablation_rows(profile: str, encoder: str) -> pd.DataFrame:
+    """This profile's and encoder's ladder rows of reports/tables/ablation.csv, one per variant."""
+    return read_rows("ablation.csv", profile, encoder, ABLATION_KEY[:-1])
+
+
+def single_task_rows(profile: str, encoder: str) -> pd.DataFrame:
+    return read_rows("single_task.csv", profile, encoder, SINGLE_TASK_KEY[:-1])
+
+
+def _save(name: str, rows: list[dict], key: list[str], order=None) -> pd.DataFrame:
+    path = tables_dir() / name
+    if path.exists() and "seed_list" not in pd.read_csv(path, nrows=0).columns:    # a table from before seed lists
+        results.write_csv(path, _with_seed_list(pd.read_csv(path)))
+    return results.upsert_rows(path, rows, key, order)
 
 
 def save_ablation_rows(rows: list[dict]) -> pd.DataFrame:
-    return results.upsert_rows(tables_dir() / "ablation.csv", rows, ["variant", "encoder", "profile"], ladder_order)
+    return _save("ablation.csv", rows, ABLATION_KEY, ladder_order)
 
 
 def save_single_task_rows(rows: list[dict]) -> pd.DataFrame:
-    return results.upsert_rows(tables_dir() / "single_task.csv", rows, ["task", "mode", "encoder", "profile"])
+    return _save("single_task.csv", rows, SINGLE_TASK_KEY)
 
 
 def _fmt(value, std=None) -> str:
@@ -247,11 +294,7 @@ def significance_table(profile: str, encoder: str, seed: int = 0, n_boot: int = 
     if (ensemble_dir / "predictions-dev.csv").exists() and runs:
         runs["ensemble"] = ensemble_dir
         steps.append((best_variant(profile, encoder), "ensemble"))
-    table = tables_dir() / "ablation.csv"
-    rows_of = {}
-    if table.exists():
-        df = pd.read_csv(table)
-        rows_of = {r["variant"]: r for _, r in df[(df["profile"] == profile) & (df["encoder"] == encoder)].iterrows()}
+    rows_of = {r["variant"]: r for _, r in ablation_rows(profile, encoder).iterrows()}
     rows = []
     for before, after in steps:
         if before not in runs or after not in runs:
@@ -265,19 +308,18 @@ def significance_table(profile: str, encoder: str, seed: int = 0, n_boot: int = 
     return pd.DataFrame(rows)
 
 
-def results_section() -> str:
-    """The README's results block, from reports/tables."""
+def results_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
+    """The README's results block: the committed study's rows (profile ``profile``), from reports/tables."""
     parts = []
-    ablation, single = tables_dir() / "ablation.csv", tables_dir() / "single_task.csv"
-    if ablation.exists():
-        df = pd.read_csv(ablation)
+    df, single = ablation_rows(profile, encoder), single_task_rows(profile, encoder)
+    if len(df):
         parts += ["Multitask dev scores (`reports/tables/ablation.csv`):", "", ablation_markdown(df), ""]
         notes = sorted({n for n in df.get("data_note", pd.Series(dtype=str)).dropna() for n in n.split(" | ") if n})
         parts += [f"Data note: {n}." for n in notes]
         parts.append("")
-    if single.exists():
+    if len(single):
         parts += ["Single-task dev accuracy (`reports/tables/single_task.csv`):", "",
-                  single_task_markdown(pd.read_csv(single)), ""]
+                  single_task_markdown(single), ""]
     if not parts:
         parts = ["No results yet: run `make reproduce`."]
     return "\n".join(parts).strip()

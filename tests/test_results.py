@@ -7,6 +7,7 @@ import pytest
 
 from quarbert_lib import experiment, report, results
 from quarbert_lib.config import profile_config
+from quarbert_lib.paths import tables_dir
 from quarbert_lib.tasks import overall_score
 
 
@@ -141,11 +142,11 @@ def test_seed_test_is_welch_over_the_rows_mean_std_and_seeds():
 
 
 def test_ablation_rows_keep_the_ladder_order(isolated):
-    rows = [{"variant": v, "encoder": "e", "profile": "cpu", "overall": i} for i, v in
+    rows = [{"variant": v, "encoder": "e", "profile": "cpu", "overall": i, "seeds": 1, "seed_list": "0"} for i, v in
             enumerate(["ensemble", "smart", "sampling", "my-variant", "baseline-pretrain"])]
     table = report.save_ablation_rows(rows)
     assert list(table["variant"]) == ["baseline-pretrain", "sampling", "smart", "ensemble", "my-variant"]
-    table = report.save_ablation_rows([{"variant": "sampling", "encoder": "e", "profile": "cpu", "overall": 9}])
+    table = report.save_ablation_rows([{"variant": "sampling", "encoder": "e", "profile": "cpu", "overall": 9, "seeds": 1, "seed_list": "0"}])
     assert list(table["variant"]) == ["baseline-pretrain", "sampling", "smart", "ensemble", "my-variant"]
     assert table.set_index("variant").loc["sampling", "overall"] == 9
 
@@ -216,3 +217,31 @@ def test_figures_for_another_profile_leave_the_readme(isolated, monkeypatch, tmp
     readme.write_text("x\n<!-- results:start -->\nold\n<!-- results:end -->\n")
     assert figures.main(["--profile", "smoke", "--readme", str(readme)]) == 0
     assert "old" in readme.read_text()
+
+
+def test_override_run_with_one_seed_never_replaces_the_three_seed_row(isolated):
+    """Seeds are in the row key: a `-p seeds='[0]'` rerun writes its own row, and readers keep the study's."""
+    study = [{**_metrics(0.5, 0.8, 0.6), "seed": s} for s in (0, 1, 2)]
+    report.save_ablation_rows([report.ablation_row("sampling", study)])
+    before = pd.read_csv(tables_dir() / "ablation.csv", dtype={"seed_list": str})
+    report.save_ablation_rows([report.ablation_row("sampling", [{**_metrics(0.1, 0.1, 0.1), "seed": 0}])])
+    after = pd.read_csv(tables_dir() / "ablation.csv", dtype={"seed_list": str})
+    pd.testing.assert_frame_equal(after[after["seed_list"] == "0 1 2"].reset_index(drop=True), before)
+    assert sorted(after["seed_list"]) == ["0", "0 1 2"]
+    rows = report.ablation_rows("cpu", "minilm-l6")
+    assert rows["seed_list"].tolist() == ["0 1 2"] and rows["sst_acc"].iloc[0] == pytest.approx(0.5)
+    # the one-seed row replaces an earlier one-seed row of the same seed, and stays out of the study's view
+    report.save_ablation_rows([report.ablation_row("sampling", [{**_metrics(0.2, 0.2, 0.2), "seed": 0}])])
+    after = pd.read_csv(tables_dir() / "ablation.csv", dtype={"seed_list": str})
+    assert len(after) == 2 and after.loc[after["seed_list"] == "0", "sst_acc"].item() == pytest.approx(0.2)
+
+
+def test_canonical_rows_prefer_the_profiles_seeds_then_the_most_seeds():
+    df = pd.DataFrame([{"variant": "a", "profile": "cpu", "seeds": 1, "seed_list": "0", "x": 1},
+                       {"variant": "a", "profile": "cpu", "seeds": 3, "seed_list": "0 1 2", "x": 2},
+                       {"variant": "a", "profile": "cpu", "seeds": 4, "seed_list": "3 4 5 6", "x": 3},
+                       {"variant": "b", "profile": "cpu", "seeds": 1, "seed_list": "0", "x": 4},
+                       {"variant": "b", "profile": "cpu", "seeds": 2, "seed_list": "5 6", "x": 5},
+                       {"variant": "c", "profile": "cpu", "seeds": 2}])          # saved before seed lists
+    got = report.canonical_rows(df, ["variant", "profile"])
+    assert got["x"].fillna(0).tolist() == [2, 5, 0] and got["seed_list"].tolist() == ["0 1 2", "5 6", "0 1"]
