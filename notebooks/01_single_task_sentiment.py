@@ -25,6 +25,7 @@ from IPython.display import Markdown, display
 
 from quarbert_lib import profile_config, run_experiment
 from quarbert_lib import plots, report, results
+from quarbert_lib.notebook_findings import notebook_findings
 
 NOTEBOOK = "01_single_task_sentiment"
 MODES = {
@@ -63,3 +64,12 @@ plots.single_task_bars(mine);
 
 # %%
 plots.training_curves(run_dirs, "single_task_curves.png");
+
+# %% [markdown]
+# ## What this shows
+# Built by `notebook_findings` from the tables this notebook saved (no number typed by hand): each step's
+# difference of the seed means with Welch's verdict over seeds, the bootstrap verdict on seed 0, the paper's
+# delta for the same step, and the reason where a step is null (or the statement that it is unexplained).
+
+# %%
+display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))

@@ -26,6 +26,7 @@ from IPython.display import Markdown, display
 
 from quarbert_lib import plots, report
 from quarbert_lib.experiment import run_ladder_rows
+from quarbert_lib.notebook_findings import notebook_findings
 
 NOTEBOOK = "02_multitask_baseline"
 VARIANTS = ["baseline-pretrain", "baseline-finetune"]   # overrides: quarbert_lib.config.VARIANTS
@@ -46,3 +47,12 @@ plots.ablation_bars(mine, "ablation_baselines.png", variants=VARIANTS);
 
 # %%
 plots.training_curves(run_dirs, "multitask_baseline_curves.png");
+
+# %% [markdown]
+# ## What this shows
+# Built by `notebook_findings` from the tables this notebook saved (no number typed by hand): each step's
+# difference of the seed means with Welch's verdict over seeds, the bootstrap verdict on seed 0, the paper's
+# delta for the same step, and the reason where a step is null (or the statement that it is unexplained).
+
+# %%
+display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))

@@ -31,6 +31,7 @@ from quarbert_lib import plots, report, results
 from quarbert_lib.config import profile_config
 from quarbert_lib.experiment import run_ladder_rows, run_variant
 from quarbert_lib.paths import tables_dir
+from quarbert_lib.notebook_findings import notebook_findings
 
 NOTEBOOK = "03_task_sampling"
 
@@ -64,3 +65,12 @@ embeddings = pd.DataFrame(rows)
 results.write_csv(tables_dir() / "word_embeddings.csv", embeddings)
 display(embeddings[["word_embeddings", "seeds", "params_trainable", "sst_acc", "qqp_acc", "sts_pearson", "overall",
                     "train_seconds"]].round(4))
+
+# %% [markdown]
+# ## What this shows
+# Built by `notebook_findings` from the tables this notebook saved (no number typed by hand): each step's
+# difference of the seed means with Welch's verdict over seeds, the bootstrap verdict on seed 0, the paper's
+# delta for the same step, and the reason where a step is null (or the statement that it is unexplained).
+
+# %%
+display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))

@@ -46,11 +46,12 @@ sweep_seeds = [0]
 import pandas as pd
 from IPython.display import Markdown, display
 
-from quarbert_lib import findings, plots, report, smart_strength
+from quarbert_lib import plots, report, smart_strength
 from quarbert_lib.config import variant_config
 from quarbert_lib.experiment import run_ladder_rows, run_variant, sweep
 from quarbert_lib.paths import tables_dir
 from quarbert_lib.results import write_csv
+from quarbert_lib.notebook_findings import notebook_findings
 
 NOTEBOOK = "04_smart_mbpp"
 pd.set_option("display.width", 200)
@@ -165,8 +166,9 @@ plots.sweep_lines(radius_table, "radius", "radius_sweep.png",
 
 # %% [markdown]
 # ## What this shows
-# Built from the tables above by `findings.smart_findings` (no number typed by hand).
+# Built by `notebook_findings` from the tables this notebook saved (no number typed by hand): each step's
+# difference of the seed means with Welch's verdict over seeds, the bootstrap verdict on seed 0, the paper's
+# delta for the same step, and the reason where a step is null (or the statement that it is unexplained).
 
 # %%
-display(Markdown(findings.smart_findings(strength, report.ablation_rows(profile, encoder), lambda_table, radius_table,
-                                          smart_dropout, no_smart)))
+display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))

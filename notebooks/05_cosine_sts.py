@@ -19,6 +19,7 @@ from IPython.display import Markdown, display
 
 from quarbert_lib import plots, report
 from quarbert_lib.experiment import run_ladder_rows
+from quarbert_lib.notebook_findings import notebook_findings
 
 NOTEBOOK = "05_cosine_sts"
 
@@ -28,3 +29,12 @@ display(Markdown(report.ablation_markdown(mine)))
 
 # %%
 plots.training_curves(run_dirs, "cosine_curves.png");
+
+# %% [markdown]
+# ## What this shows
+# Built by `notebook_findings` from the tables this notebook saved (no number typed by hand): each step's
+# difference of the seed means with Welch's verdict over seeds, the bootstrap verdict on seed 0, the paper's
+# delta for the same step, and the reason where a step is null (or the statement that it is unexplained).
+
+# %%
+display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))

@@ -25,6 +25,7 @@ from quarbert_lib import bench, plots, report, results
 from quarbert_lib.experiment import run_ladder_rows
 from quarbert_lib.paths import tables_dir
 from quarbert_lib.results import write_csv
+from quarbert_lib.notebook_findings import notebook_findings
 
 NOTEBOOK = "06_simcse"
 
@@ -50,3 +51,12 @@ plots.training_curves(run_dirs, "simcse_curves.png");
 costs = bench.step_costs(["advreg-only", "smart", "smart-cosine", "smart-simcse"], profile, encoder, steps=cost_steps)
 write_csv(tables_dir() / "costs.csv", costs)
 display(costs)
+
+# %% [markdown]
+# ## What this shows
+# Built by `notebook_findings` from the tables this notebook saved (no number typed by hand): each step's
+# difference of the seed means with Welch's verdict over seeds, the bootstrap verdict on seed 0, the paper's
+# delta for the same step, and the reason where a step is null (or the statement that it is unexplained).
+
+# %%
+display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))

@@ -34,6 +34,7 @@ from quarbert_lib import ensemble, report, results
 from quarbert_lib.config import profile_seeds
 from quarbert_lib.experiment import ensure_predictions, run_variant
 from quarbert_lib.paths import tables_dir
+from quarbert_lib.notebook_findings import notebook_findings
 
 NOTEBOOK = "07_quartet_ensemble"
 variant = report.best_variant(profile, encoder) if recipe == "best" else recipe
@@ -110,3 +111,12 @@ subsets.loc[len(subsets)] = {"members": "all four, calibrated on the calib split
 subsets["recipe"], subsets["profile"], subsets["encoder"] = variant, profile, encoder
 results.write_csv(tables_dir() / "ensemble_subsets.csv", subsets)
 display(subsets)
+
+# %% [markdown]
+# ## What this shows
+# Built by `notebook_findings` from the tables this notebook saved (no number typed by hand): each step's
+# difference of the seed means with Welch's verdict over seeds, the bootstrap verdict on seed 0, the paper's
+# delta for the same step, and the reason where a step is null (or the statement that it is unexplained).
+
+# %%
+display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))

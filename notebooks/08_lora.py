@@ -35,6 +35,7 @@ from quarbert_lib.experiment import load_task_data, load_trained, run_variant
 from quarbert_lib.lora import LoraQuartet
 from quarbert_lib.model import load_encoder
 from quarbert_lib.paths import tables_dir
+from quarbert_lib.notebook_findings import notebook_findings
 
 NOTEBOOK = "08_lora"
 variant = report.best_variant(profile, encoder) if recipe == "best" else recipe
@@ -146,3 +147,12 @@ cost["rss_vs_one"] = cost["rss_models_mb"] / single["rss_models_mb"]
 cost["profile"], cost["encoder"] = profile, encoder
 results.write_csv(tables_dir() / "ensemble_cost.csv", cost)
 display(cost)
+
+# %% [markdown]
+# ## What this shows
+# Built by `notebook_findings` from the tables this notebook saved (no number typed by hand): each step's
+# difference of the seed means with Welch's verdict over seeds, the bootstrap verdict on seed 0, the paper's
+# delta for the same step, and the reason where a step is null (or the statement that it is unexplained).
+
+# %%
+display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))

@@ -29,6 +29,7 @@ from IPython.display import Image, Markdown, display
 
 from quarbert_lib import figures, report
 from quarbert_lib.paths import figures_dir, tables_dir
+from quarbert_lib.notebook_findings import notebook_findings
 
 t0 = time.perf_counter()
 results_md = figures.rebuild(profile, encoder, n_boot=n_boot)
@@ -61,3 +62,12 @@ display(Markdown(results_md.read_text()))
 for figure in sorted(figures_dir().glob("*.png")):
     print(figure.name)
     display(Image(filename=str(figure)))
+
+# %% [markdown]
+# ## What this shows
+# Built by `notebook_findings` from the tables this notebook saved (no number typed by hand): each step's
+# difference of the seed means with Welch's verdict over seeds, the bootstrap verdict on seed 0, the paper's
+# delta for the same step, and the reason where a step is null (or the statement that it is unexplained).
+
+# %%
+display(Markdown(notebook_findings('09_results', profile, encoder)))

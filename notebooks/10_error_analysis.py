@@ -14,11 +14,12 @@ source = "auto"          # "auto": the quartet ensemble if it exists, else the l
 
 # %%
 import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from quarbert_lib import browser
 from quarbert_lib.paths import tables_dir
 from quarbert_lib.results import write_csv
+from quarbert_lib.notebook_findings import notebook_findings
 
 sources = browser.registry_predictions(profile)
 preferred = [s for s in sources if s.startswith("07_quartet_ensemble/")] + sorted(
@@ -54,3 +55,12 @@ display(overlap)
 ui = browser.ErrorBrowser({name: path for name, path in sources.items() if "/sweep-" not in name})
 ui.source.value = chosen
 display(ui.widget)
+
+# %% [markdown]
+# ## What this shows
+# Built by `notebook_findings` from the tables this notebook saved (no number typed by hand): each step's
+# difference of the seed means with Welch's verdict over seeds, the bootstrap verdict on seed 0, the paper's
+# delta for the same step, and the reason where a step is null (or the statement that it is unexplained).
+
+# %%
+display(Markdown(notebook_findings('10_error_analysis', profile, "minilm-l6")))

@@ -31,6 +31,7 @@ from quarbert_lib.config import BUDGET_CAPS
 from quarbert_lib.experiment import budget_curve
 from quarbert_lib.figures import QUALITY_REFERENCES
 from quarbert_lib.paths import tables_dir
+from quarbert_lib.notebook_findings import notebook_findings
 
 NOTEBOOK = "11_quality_per_cpu_minute"
 
@@ -47,3 +48,12 @@ plots.quality_per_minute(budget, report.ablation_rows(profile, encoder), targets
 best = budget.loc[budget["overall"].idxmax()]
 display(Markdown(f"Best point: **{best['recipe']}** with cap {best['cap']}, epoch {best['epoch']}: overall {best['overall']:.3f} after "
                  f"{best['train_minutes']:.1f} training minutes. Data note: {best['data_note']}."))
+
+# %% [markdown]
+# ## What this shows
+# Built by `notebook_findings` from the tables this notebook saved (no number typed by hand): each step's
+# difference of the seed means with Welch's verdict over seeds, the bootstrap verdict on seed 0, the paper's
+# delta for the same step, and the reason where a step is null (or the statement that it is unexplained).
+
+# %%
+display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))

@@ -97,7 +97,7 @@ def smart_findings(strength: pd.DataFrame, ablation: pd.DataFrame, lambda_table:
     from .smart_strength import INERT_BELOW
     threshold = INERT_BELOW if threshold is None else threshold
     rows = {r["variant"]: r for _, r in ablation.iterrows()}
-    md = ["### Strength", *strength_findings(strength, threshold), "", "### Ladder rows (dev, mean over seeds)"]
+    md = ["#### Strength", *strength_findings(strength, threshold), "", "#### Ladder rows (dev, mean over seeds)"]
     for before, after in (("sampling", "advreg-literal"), ("sampling", "advreg-only"), ("advreg-literal", "advreg-only"),
                           ("advreg-only", "smart")):
         line = step_sentence(rows, before, after, ("overall", "sst_acc", "qqp_acc", "sts_pearson"))
@@ -107,7 +107,7 @@ def smart_findings(strength: pd.DataFrame, ablation: pd.DataFrame, lambda_table:
         md.append("- With SMART's noise drawn from its own generator, the literal row no longer reseeds the run's "
                   "dropout, so whatever separates it from `sampling` is the regularizer's own (tiny) gradient.")
     lam_std = rows["advreg-only"]["overall_std"] if "advreg-only" in rows else None
-    md += ["", "### λ_s sweep (Figure 3)", "- " + sweep_findings(lambda_table, "lambda", lam_std)]
+    md += ["", "#### λ_s sweep (Figure 3)", "- " + sweep_findings(lambda_table, "lambda", lam_std)]
     best = {c: lambda_table.loc[lambda_table[c].idxmax(), "lambda"] for c in ("sst_acc", "qqp_acc", "sts_pearson")}
     low = lambda_table["lambda"].min()
     shape = best["sst_acc"] <= min(1.0, lambda_table["lambda"].max()) and all(2 <= best[c] <= 10 for c in ("qqp_acc", "sts_pearson"))
@@ -115,7 +115,7 @@ def smart_findings(strength: pd.DataFrame, ablation: pd.DataFrame, lambda_table:
               f"{best['sst_acc']:g} (lowest tried: {low:g}), QQP at {best['qqp_acc']:g} and STS at {best['sts_pearson']:g}: "
               + ("the same shape, on one seed per point." if shape else "not the paper's shape, on one seed per point."))
     if len(radius_table):
-        md += ["", "### Radius sweep", "- " + sweep_findings(radius_table, "radius")]
+        md += ["", "#### Radius sweep", "- " + sweep_findings(radius_table, "radius")]
         if len(no_smart):
             base = float(no_smart["overall"].iloc[0])
             above = radius_table[radius_table["overall"] > base]["radius"].tolist()
@@ -130,7 +130,7 @@ def smart_findings(strength: pd.DataFrame, ablation: pd.DataFrame, lambda_table:
                           "does not depend on it: with `fresh` dropout, the consistency between two dropout masks "
                           "(see the radius-0 control under Strength).")
     if len(dropout_table):
-        md += ["", "### Dropout in the adversarial passes",
+        md += ["", "#### Dropout in the adversarial passes",
                "- " + "; ".join(f"`{r.smart_dropout}` {r.overall:.3f}" for r in dropout_table.itertuples())
                + " overall (one seed, short budget)."]
     return "\n".join(md)

@@ -48,3 +48,37 @@ def test_sweep_spread_against_seed_noise():
                                                 (float("nan"), 1, "one seed only")])
 def test_verdict_words(p, seeds, expected):
     assert findings.verdict({"seeds": seeds, "seed_p_value": p}).startswith(expected)
+
+
+def _save(name, rows):
+    from quarbert_lib.paths import tables_dir
+    tables_dir().mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(tables_dir() / name, index=False)
+
+
+def _ablation_row(variant, seeds, overall, std):
+    return {**_row(variant, seeds, overall, std), "encoder": "e", "profile": "cpu", "seed_list": " ".join(map(str, range(seeds))),
+            "params_total": 10, "params_trainable": 5, "train_seconds": 60.0}
+
+
+def test_notebook_section_states_each_steps_verdict_bootstrap_and_reason(isolated):
+    """A notebook's "What this shows": the step line from findings, the bootstrap verdict from significance.csv,
+    a measured reason for a known null step and "not explained" for an unknown one."""
+    from quarbert_lib import notebook_findings as nf
+    _save("ablation.csv", [_ablation_row("baseline-pretrain", 3, 0.60, 0.002), _ablation_row("baseline-finetune", 3, 0.70, 0.002),
+                           _ablation_row("sampling", 3, 0.701, 0.02), _ablation_row("advreg-literal", 1, 0.69, float("nan"))])
+    _save("significance.csv", [{"step": "baseline-finetune -> sampling", "task": t, "profile": "cpu", "encoder": "e",
+                                "seed": 0, "delta": d, "significant": s} for t, d, s in
+                               (("sst", 0.012, True), ("para", -0.004, False), ("sts", 0.0, False))])
+    text = nf.notebook_findings("02_multitask_baseline", "cpu", "e")
+    assert text.startswith("- `baseline-pretrain` → `baseline-finetune`: overall +0.100, holds over seeds")
+    assert "Why" not in text                                                  # a step that holds needs no excuse
+    text = nf.notebook_findings("03_task_sampling", "cpu", "e")
+    assert "overall +0.001, within seed noise" in text
+    assert "Paired bootstrap over dev examples (seed 0): SST +0.012 significant, QQP -0.004 not significant, " \
+           "STS +0.000 not significant." in text
+    assert text.endswith("Why the step does not help here is not explained by this study.")
+    lines = nf.step_lines([("sampling", "advreg-literal"), ("advreg-literal", "smart")], "cpu", "e")
+    assert "one seed only" in lines[0] and "Why: the paper's literal SMART is inert" in lines[0]
+    assert lines[1] == "- `advreg-literal` → `smart`: no row yet for `smart`."
+    assert nf.notebook_findings("10_error_analysis", "cpu", "e").startswith("_No saved results")

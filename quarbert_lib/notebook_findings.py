@@ -1,0 +1,241 @@
+"""Each numbered notebook's closing "What this shows" section, built from its saved tables.
+
+``notebook_findings(notebook, profile, encoder)`` returns Markdown: for every ladder step the notebook
+adds, the difference of the seed means with Welch's verdict over seeds (``findings.step_sentence``), the
+bootstrap verdict on seed 0's predictions where significance.csv has it, and the paper's delta for the
+same step. A step that comes out null or within seed noise names its reason where the study measured one,
+and says "not explained here" where it did not. results.md gathers the same sections
+(``all_sections``), so the notebook and the report can never disagree.
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from . import findings, report
+from .paths import tables_dir
+
+# Why a step can come out null or negative, where the study measured the reason (the notebook named).
+KNOWN_REASONS = {
+    ("sampling", "advreg-literal"): "the paper's literal SMART is inert: its gradient is about 1e-5 of the task "
+                                    "loss's (notebook 04, smart_strength.csv), so the row is `sampling` again",
+    ("sampling", "advreg-only"): "at the ladder's short budget SMART's term is mostly a dropout-consistency "
+                                 "penalty (notebook 04's radius-0 control), which holds learning back",
+    ("smart", "smart-cosine"): "the paper's head maps cos(u, v) through 5·σ(·), whose range stops short of the "
+                               "0-5 scale (see the range below)",
+}
+TITLES = {
+    "01_single_task_sentiment": "Single-task sentiment: frozen vs fine-tuned encoder",
+    "02_multitask_baseline": "Multitask baseline", "03_task_sampling": "Batch-level task sampling",
+    "04_smart_mbpp": "SMART and MBPP", "05_cosine_sts": "Cosine-similarity STS head", "06_simcse": "SimCSE stage",
+    "07_quartet_ensemble": "Quartet ensemble", "08_lora": "LoRA", "09_results": "The whole ladder",
+    "10_error_analysis": "Error analysis", "11_quality_per_cpu_minute": "Quality per CPU-minute",
+}
+# The ladder steps each notebook adds (the last notebook's row against the one before it).
+NOTEBOOK_STEPS = {
+    "02_multitask_baseline": [("baseline-pretrain", "baseline-finetune")],
+    "03_task_sampling": [("baseline-finetune", "sampling")],
+    "05_cosine_sts": [("smart", "smart-cosine")],
+    "06_simcse": [("smart-cosine", "smart-simcse")],
+    "08_lora": [("ensemble", "ensemble-lora")],
+}
+
+
+def _table(name: str, profile: str, encoder: str) -> pd.DataFrame | None:
+    path = tables_dir() / name
+    if not path.exists():
+        return None
+    df = pd.read_csv(path)
+    if "profile" in df:
+        df = df[df["profile"] == profile]
+    if "encoder" in df:
+        df = df[df["encoder"] == encoder]
+    return df.reset_index(drop=True)
+
+
+def _bootstrap_words(significance: pd.DataFrame | None, before: str, after: str) -> str:
+    """'bootstrap on seed 0: SST +0.010 significant, ...' from significance.csv, or ''."""
+    if significance is None or significance.empty:
+        return ""
+    rows = significance[significance["step"] == f"{before} -> {after}"]
+    if rows.empty:
+        return ""
+    names = {"sst": "SST", "para": "QQP", "sts": "STS"}
+    parts = [f"{names.get(r.task, r.task)} {r.delta:+.3f} {'significant' if r.significant else 'not significant'}"
+             for r in rows.itertuples()]
+    return "Paired bootstrap over dev examples (seed 0): " + ", ".join(parts) + "."
+
+
+def step_lines(steps: list[tuple[str, str]], profile: str, encoder: str) -> list[str]:
+    """The ladder lines of these steps, each with its bootstrap verdict and, when null, its reason."""
+    ablation = report.ablation_rows(profile, encoder)
+    rows = {r["variant"]: r for _, r in ablation.iterrows()}
+    significance = _table("significance.csv", profile, encoder)
+    out = []
+    for before, after in steps:
+        if before not in rows or after not in rows:
+            missing = [v for v in (before, after) if v not in rows]
+            out.append(f"- `{before}` → `{after}`: no row yet for {', '.join(f'`{m}`' for m in missing)}.")
+            continue
+        line = findings.ladder_findings(ablation, [(before, after)])
+        test = report.seed_test(rows[before], rows[after], "overall")
+        boot = _bootstrap_words(significance, before, after)
+        if boot:
+            line += " " + boot
+        null = findings.verdict(test).startswith(("within seed noise", "one seed only")) or test["delta_seed_mean"] < 0
+        if null:
+            reason = KNOWN_REASONS.get((before, after))
+            line += (f" Why: {reason}." if reason else " Why the step does not help here is not explained by this study.")
+        out.append(line)
+    return out
+
+
+def _single_task(profile: str, encoder: str) -> list[str]:
+    table = report.single_task_rows(profile, encoder)
+    out = []
+    for task, df in table.groupby("task", sort=False):
+        modes = df.set_index("mode")
+        if {"pretrain", "finetune"} <= set(modes.index):
+            a, b = modes.loc["pretrain"], modes.loc["finetune"]
+            seeds = int(min(a["seeds"], b["seeds"]))
+            word = "one seed only" if seeds < 2 else f"{seeds} seeds a side"
+            out.append(f"- {task.upper()}: fine-tuning the encoder moves dev accuracy from {a['dev_acc']:.3f} (frozen, "
+                       f"{int(a['params_trainable']):,} trainable parameters) to {b['dev_acc']:.3f} "
+                       f"({int(b['params_trainable']):,}), {b['dev_acc'] - a['dev_acc']:+.3f}; {word}.")
+    if out:
+        out.append("- The paper reports no single-task row; its frozen-vs-fine-tuned comparison is the multitask "
+                   "baseline of notebook 02.")
+    return out
+
+
+def _sampling_extras(profile: str, encoder: str) -> list[str]:
+    words = _table("word_embeddings.csv", profile, encoder)
+    if words is None or len(words) < 2:
+        return []
+    frozen, trainable = (words[words["word_embeddings"] == k].iloc[0] for k in ("frozen", "trainable"))
+    return [f"- Freezing the word-embedding table: overall {frozen['overall']:.3f} frozen against "
+            f"{trainable['overall']:.3f} trainable ({frozen['overall'] - trainable['overall']:+.3f}, one seed), "
+            f"{frozen['train_seconds']:.0f} s against {trainable['train_seconds']:.0f} s of training."]
+
+
+def _cosine_extras() -> list[str]:
+    low, high = (5 / (1 + math.exp(-c)) for c in (-1.0, 1.0))
+    return [f"- Range of the paper's STS map 5·σ(cos): [{low:.2f}, {high:.2f}] on the 0-5 scale, so no pair can be "
+            "predicted below or above it; `cosine-linear` (2.5 · (cos + 1)) reaches the whole scale."]
+
+
+def _ensemble(profile: str, encoder: str) -> list[str]:
+    rows = report.ablation_rows(profile, encoder)
+    out = []
+    if "ensemble" in set(rows["variant"]):
+        try:
+            best = report.best_variant(profile, encoder)
+        except FileNotFoundError:
+            best = None
+        if best:
+            out += step_lines([(best, "ensemble")], profile, encoder)
+    subsets = _table("ensemble_subsets.csv", profile, encoder)
+    if subsets is not None and len(subsets):
+        full = subsets[subsets["size"] == 4]
+        three = subsets[subsets["size"] == 3].dropna(subset=["overall"])
+        singles = subsets[subsets["size"] == 1]["members"].tolist()
+        if len(full) and len(three) and singles:
+            plain = full.iloc[0]
+            worst = three.loc[three["overall"].idxmin()]
+            left_out = [m for m in singles if m not in worst["members"].split(" + ")]
+            out.append(f"- Members (first seed's quartet): all four give overall {plain['overall']:.3f}; the three-member "
+                       f"subsets give {three['overall'].min():.3f} to {three['overall'].max():.3f}, the lowest without "
+                       f"{' and '.join(f'`{m}`' for m in left_out)}: that member matters most.")
+    return out
+
+
+def _lora(profile: str, encoder: str) -> list[str]:
+    out = step_lines(NOTEBOOK_STEPS["08_lora"], profile, encoder)
+    checks = _table("lora_checks.csv", profile, encoder)
+    if checks is not None and len(checks):
+        out.append(f"- Reloaded adapters reproduce the training runs' predictions to within "
+                   f"{checks['max_abs_diff'].max():.1e} (largest difference over {len(checks)} checks).")
+    return out
+
+
+def _errors(profile: str, encoder: str) -> list[str]:
+    out = []
+    summary = _table("error_summary.csv", profile, encoder)
+    if summary is not None and len(summary):
+        r = summary.iloc[0]
+        out.append(f"- Of the SST errors of `{r['source']}`, {r['sst_errors_within_one_level']:.0%} are off by one "
+                   "sentiment level: most mistakes are between neighbouring classes, not opposite ones.")
+    overlap = _table("quora_overlap_errors.csv", profile, encoder)
+    if overlap is not None and len(overlap) >= 2:
+        first, last = overlap.iloc[0], overlap.iloc[-1]
+        out.append(f"- Quora false positives grow with word overlap: {first['false_positive_rate']:.0%} of non-duplicates "
+                   f"are called duplicates at overlap {first['overlap']} against {last['false_positive_rate']:.0%} at "
+                   f"{last['overlap']}; false negatives move the other way ({first['false_negative_rate']:.0%} to "
+                   f"{last['false_negative_rate']:.0%}). The encoder judges pairs largely by shared words.")
+    return out
+
+
+def _budget(profile: str, encoder: str) -> list[str]:
+    budget = _table("quality_per_minute.csv", profile, encoder)
+    if budget is None or budget.empty:
+        return []
+    best = budget.loc[budget["overall"].idxmax()]
+    out = [f"- Best point: `{best['recipe']}`, cap {best['cap']}, epoch {int(best['epoch'])}: overall "
+           f"{best['overall']:.3f} after {best['train_minutes']:.1f} training minutes (one seed)."]
+    rows = report.ablation_rows(profile, encoder)
+    ladder = rows[~rows["variant"].str.startswith("ensemble")]
+    if len(ladder):
+        top = ladder.loc[ladder["overall"].idxmax()]
+        out.append(f"- The best ladder row, `{top['variant']}`, scores {top['overall']:.3f} after "
+                   f"{top['train_seconds'] / 60:.1f} minutes: "
+                   + ("more data and time beat every ladder step." if best["overall"] > top["overall"] else
+                      "the ladder's recipe is at least as good as longer training here."))
+    return out
+
+
+def notebook_findings(notebook: str, profile: str = "cpu", encoder: str = "minilm-l6") -> str:
+    """The notebook's "What this shows" section as Markdown ('' lines are left out)."""
+    lines: list[str] = []
+    if notebook == "01_single_task_sentiment":
+        lines = _single_task(profile, encoder)
+    elif notebook == "04_smart_mbpp":
+        lines = [smart_section(profile, encoder)]
+    elif notebook == "07_quartet_ensemble":
+        lines = _ensemble(profile, encoder)
+    elif notebook == "08_lora":
+        lines = _lora(profile, encoder)
+    elif notebook == "09_results":
+        lines = step_lines([*report.STEPS, *NOTEBOOK_STEPS["08_lora"]], profile, encoder)
+    elif notebook == "10_error_analysis":
+        lines = _errors(profile, encoder)
+    elif notebook == "11_quality_per_cpu_minute":
+        lines = _budget(profile, encoder)
+    if notebook in NOTEBOOK_STEPS and notebook != "08_lora":
+        lines = step_lines(NOTEBOOK_STEPS[notebook], profile, encoder) + lines
+    if notebook == "03_task_sampling":
+        lines += _sampling_extras(profile, encoder)
+    if notebook == "05_cosine_sts":
+        lines += _cosine_extras()
+    return "\n".join(lines) if lines else "_No saved results for this notebook yet: run it first._"
+
+
+def smart_section(profile: str, encoder: str) -> str:
+    """Notebook 04's findings (findings.smart_findings) from its saved tables."""
+    tables = {n: _table(f"{n}.csv", profile, encoder) for n in ("smart_strength", "lambda_sweep", "radius_sweep",
+                                                                   "smart_dropout", "lr_dropout")}
+    if any(t is None for t in tables.values()):
+        return "_Notebook 04's tables are not all saved yet._"
+    from .config import profile_config
+    grid = tables["lr_dropout"]
+    no_smart = grid[(grid["lr"] == profile_config(profile).train.lr) & (grid["dropout"] == 0.1)]
+    return findings.smart_findings(tables["smart_strength"], report.ablation_rows(profile, encoder),
+                                   tables["lambda_sweep"], tables["radius_sweep"], tables["smart_dropout"], no_smart)
+
+
+def all_sections(notebooks: list[str], profile: str = "cpu", encoder: str = "minilm-l6") -> list[str]:
+    """results.md's "What each notebook shows": one subsection per notebook."""
+    md = []
+    for nb in notebooks:
+        md += [f"### {nb[:2]} · {TITLES.get(nb, nb)}", "", notebook_findings(nb, profile, encoder), ""]
+    return md
