@@ -64,6 +64,36 @@ def execute(path: Path, parameters: dict, output_dir: Path, kernel: str = "pytho
             "executed": str(output.relative_to(REPO_ROOT)) if output.is_relative_to(REPO_ROOT) else str(output)}
 
 
+def code_cells(notebook) -> list[str]:
+    """The code cells' sources of a notebook (a jupytext/nbformat node), stripped, without papermill's
+    injected-parameters cell."""
+    return [c.source.strip() for c in notebook.cells if c.cell_type == "code"
+            and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+
+
+def source_mismatches(source: Path, executed: Path) -> list[str]:
+    """How the executed notebook's code differs from its jupytext source: one line per differing code
+    cell ('cell 3 differs: ...'), or a missing/extra cell count; [] when they match."""
+    import jupytext
+    import nbformat
+    if not executed.exists():
+        return [f"{executed} does not exist"]
+    ours, ran = code_cells(jupytext.read(source)), code_cells(nbformat.read(executed, as_version=4))
+    out = [f"code cell {i + 1} differs: source {a.splitlines()[0][:60] if a else ''!r}..."
+           for i, (a, b) in enumerate(zip(ours, ran)) if a != b]
+    if len(ours) != len(ran):
+        out.append(f"{len(ours)} code cells in {source.name}, {len(ran)} in {executed.name}")
+    return out
+
+
+def stale_notebooks(sources: list[Path] | None = None, executed_dir: Path | None = None) -> dict[str, list[str]]:
+    """{notebook: its mismatches} for each source (default: every numbered notebook) whose executed copy
+    in ``executed_dir`` (default: this profile's reports/executed) is not that source."""
+    executed_dir = executed_dir or reports_dir() / "executed"
+    found = {p.stem: source_mismatches(p, executed_dir / f"{p.stem}.ipynb") for p in (sources or discover())}
+    return {k: v for k, v in found.items() if v}
+
+
 def merge_summary(path: Path, outcomes: list[dict], profile: str) -> list[dict]:
     """summary.json across batches: one entry per notebook, its last outcome (status, seconds,
     error), with the profile and the commit that ran it; a partial batch replaces only its own."""
@@ -91,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="extra notebook parameter (a Python literal), repeatable")
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: python3)")
     parser.add_argument("--list", action="store_true", help="list the notebooks and exit")
+    parser.add_argument("--check", action="store_true",
+                        help="list the executed notebooks whose code differs from their source, and exit (1 if any)")
     args = parser.parse_args(argv)
 
     use_profile_reports(args.profile)      # reports/ for the study's profile, reports/<profile>/ otherwise
@@ -98,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print("\n".join(p.name for p in notebooks))
         return 0
+    if args.check:
+        stale = stale_notebooks(notebooks)
+        for name, problems in stale.items():
+            print(f"[reproduce] stale: reports/executed/{name}.ipynb: " + "; ".join(problems))
+        print(f"[reproduce] {len(notebooks) - len(stale)} of {len(notebooks)} executed notebooks match their source")
+        return 1 if stale else 0
     from .data import ensure_data
     ensure_data()                           # the course data, downloaded if absent; else one clear error, before any compute
     parameters = {"profile": args.profile}

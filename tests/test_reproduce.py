@@ -1,0 +1,80 @@
+"""The batch runner's bookkeeping: executed notebooks against their sources."""
+import jupytext
+import nbformat
+import pytest
+
+from quarbert_lib import reproduce
+from quarbert_lib.paths import REPO_ROOT
+
+# Executed notebooks whose source changed after their last execution, waiting for the runs they read to be
+# retrained (runs/ is not committed). Each batch that re-executes one takes it off this list; the test fails
+# both when a notebook here has become fresh and when one not here is stale.
+STALE_UNTIL_RERUN = {
+    "01_single_task_sentiment", "02_multitask_baseline", "03_task_sampling", "04_smart_mbpp", "05_cosine_sts",
+    "06_simcse", "07_quartet_ensemble", "08_lora", "09_results", "10_error_analysis", "11_quality_per_cpu_minute",
+}
+
+SOURCE = '''# %% tags=["parameters"]
+profile = "cpu"
+
+# %%
+x = 1
+
+# %% [markdown]
+# text
+
+# %%
+print(x + 1)
+'''
+
+
+def _executed(source_text: str, path):
+    """What papermill writes: the source's cells, plus an injected-parameters cell after the parameters."""
+    nb = jupytext.reads(source_text, fmt="py:percent")
+    injected = nbformat.v4.new_code_cell('profile = "smoke"\n', metadata={"tags": ["injected-parameters"]})
+    nb.cells.insert(1, injected)
+    nbformat.write(nb, path)
+    return path
+
+
+def test_an_executed_notebook_matches_its_source_until_a_code_cell_is_edited(tmp_path):
+    source = tmp_path / "01_demo.py"
+    source.write_text(SOURCE)
+    executed = _executed(SOURCE, tmp_path / "01_demo.ipynb")
+    assert reproduce.source_mismatches(source, executed) == []          # the injected cell does not count
+    source.write_text(SOURCE.replace("x = 1", "x = 2"))
+    assert reproduce.source_mismatches(source, executed) == ["code cell 2 differs: source 'x = 2'..."]
+    source.write_text(SOURCE + "\n# %%\nprint('one more')\n")
+    assert reproduce.source_mismatches(source, executed) == ["4 code cells in 01_demo.py, 3 in 01_demo.ipynb"]
+    source.write_text(SOURCE.replace("# text", "# other prose"))       # prose is not code
+    assert reproduce.source_mismatches(source, executed) == []
+    assert reproduce.source_mismatches(source, tmp_path / "missing.ipynb") == [f"{tmp_path / 'missing.ipynb'} does not exist"]
+
+
+def test_stale_notebooks_and_the_check_command(tmp_path, monkeypatch, capsys):
+    sources, executed = tmp_path / "notebooks", tmp_path / "reports" / "executed"
+    sources.mkdir(), executed.mkdir(parents=True)
+    for name in ("01_a", "02_b"):
+        (sources / f"{name}.py").write_text(SOURCE)
+        _executed(SOURCE, executed / f"{name}.ipynb")
+    (sources / "02_b.py").write_text(SOURCE.replace("x + 1", "x + 2"))
+    assert list(reproduce.stale_notebooks(sorted(sources.glob("*.py")), executed)) == ["02_b"]
+    monkeypatch.setenv("QUARBERT_REPORTS", str(tmp_path / "reports"))
+    monkeypatch.setattr(reproduce, "NOTEBOOK_DIR", sources)
+    monkeypatch.setattr(reproduce, "discover", lambda only=None, notebook_dir=sources: sorted(notebook_dir.glob("*.py")))
+    assert reproduce.main(["--check"]) == 1
+    out = capsys.readouterr().out
+    assert "stale: reports/executed/02_b.ipynb: code cell 3 differs" in out and "1 of 2 executed notebooks match" in out
+
+
+def test_committed_executed_notebooks_match_their_sources():
+    stale = reproduce.stale_notebooks(reproduce.discover(), REPO_ROOT / "reports" / "executed")
+    fresh_again = STALE_UNTIL_RERUN - set(stale)
+    assert not fresh_again, f"re-executed, take them off STALE_UNTIL_RERUN: {sorted(fresh_again)}"
+    unexpected = {k: v for k, v in stale.items() if k not in STALE_UNTIL_RERUN}
+    assert not unexpected, f"executed notebooks that do not match their source: {unexpected}"
+
+
+@pytest.mark.parametrize("name", sorted(STALE_UNTIL_RERUN))
+def test_the_stale_list_names_real_notebooks(name):
+    assert (REPO_ROOT / "notebooks" / f"{name}.py").exists()
