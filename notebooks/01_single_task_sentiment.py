@@ -17,6 +17,7 @@ encoder = "minilm-l6"    # minilm-l6 (packaged) | bert-base-uncased | a local pa
 seeds = [0]
 frozen_lr = 1e-3
 frozen_epochs = 3
+max_train = None         # cap on training examples per task (None: the profile's; the quick profile sets 400)
 force = False
 
 # %%
@@ -42,7 +43,8 @@ for task in ["sst", "cfimdb"]:
     for mode, overrides in MODES.items():
         runs = []
         for seed in seeds:
-            cfg = profile_config(profile, tasks=[task], model__encoder=encoder, train__seed=seed, **overrides)
+            cfg = profile_config(profile, tasks=[task], model__encoder=encoder, train__seed=seed, **overrides,
+                                 **({} if max_train is None else {"data__max_train_per_task": max_train}))
             name = f"{task}-{mode}-seed{seed}"
             runs.append(run_experiment(cfg, NOTEBOOK, name, force=force))
             run_dirs[f"{task}-{mode}"] = results.run_path(profile, NOTEBOOK, name)

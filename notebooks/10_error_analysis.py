@@ -9,7 +9,7 @@
 # in code. The offline Quora split caveat applies (see notebook 02).
 
 # %% tags=["parameters"]
-profile = "cpu"          # smoke | cpu | paper: whose registry runs to browse
+profile = "cpu"          # smoke | cpu | paper: whose runs (or saved predictions, reports/predictions/) to browse
 source = "auto"          # "auto": the quartet ensemble if it exists, else the latest ladder run; or "notebook/run"
 
 # %%
@@ -21,10 +21,8 @@ from quarbert_lib.paths import tables_dir
 from quarbert_lib.results import write_csv
 from quarbert_lib.notebook_findings import notebook_findings
 
-sources = browser.registry_predictions(profile)
-preferred = [s for s in sources if s.startswith("07_quartet_ensemble/")] + sorted(
-    (s for s in sources if s[:2] in {"02", "03", "04", "05", "06"} and "/sweep-" not in s), reverse=True)
-chosen = preferred[0] if source == "auto" else source
+sources = browser.prediction_sources(profile)      # the registry's runs, else the predictions saved in reports/
+chosen = browser.default_source(sources) if source == "auto" else source
 print("source:", chosen, "of", len(sources), "runs with dev predictions")
 predictions = browser.with_sentences(pd.read_csv(sources[chosen], dtype={"id": str}))
 

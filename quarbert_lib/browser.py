@@ -121,14 +121,14 @@ def member_predictions(ensemble_dir: Path, task: str, example_id: str) -> pd.Dat
     """What each member of an ensemble predicted for one example: a row per member (from the
     ensemble folder's members.json and each member's predictions-dev.csv), empty when the folder
     is not an ensemble's."""
-    from .paths import runs_dir
     from .results import read_json
+    from .saved_predictions import member_file
     index = Path(ensemble_dir) / "members.json"
     if not index.exists():
         return pd.DataFrame(columns=["member", "prediction", "confidence"])
     rows = []
     for member, folder in read_json(index).items():
-        frame = pd.read_csv(runs_dir() / folder / "predictions-dev.csv", dtype={"id": str})
+        frame = pd.read_csv(member_file(folder), dtype={"id": str})
         hit = frame[(frame["task"] == task) & (frame["id"] == str(example_id))]
         if len(hit):
             extra = {"score": float(hit["score"].iloc[0])} if "score" in hit and hit["score"].notna().any() else {}
@@ -173,13 +173,28 @@ def quora_errors_by_overlap(predictions: pd.DataFrame, bins=(0.0, 0.2, 0.4, 0.6,
     return pd.DataFrame(rows)
 
 
-def registry_predictions(profile: str) -> dict[str, Path]:
-    """Every run or ensemble folder of one profile's registry that holds dev predictions,
-    by 'notebook/run'."""
-    from .paths import runs_dir
-    root = runs_dir() / profile
-    found = sorted(root.rglob("predictions-dev.csv")) if root.exists() else []
-    return {str(p.parent.relative_to(root)): p for p in found}
+def prediction_sources(profile: str) -> dict[str, Path]:
+    """Every run or ensemble of one profile with dev predictions, by 'notebook/run': the registry's, then
+    the predictions saved in reports/predictions for the runs the registry does not hold. With neither, a
+    RunNotFound that names the notebooks to run."""
+    from .results import RunNotFound
+    from .saved_predictions import saved_dir, sources
+    found = sources(profile)
+    if not found:
+        from .paths import runs_dir
+        raise RunNotFound(f"no dev predictions for profile {profile!r} in {runs_dir() / profile} or {saved_dir()}: "
+                          f"run notebooks 02-07 first (`make reproduce PROFILE={profile} ONLY=\"02 03 04 05 06 07\"`)")
+    return found
+
+
+def default_source(sources: dict) -> str:
+    """The run to open first: the quartet ensemble, else the latest ladder row (notebooks 02-06, sweeps
+    aside), else the first source."""
+    ladder = sorted((s for s in sources if s[:2] in {"02", "03", "04", "05", "06"} and "/sweep-" not in s), reverse=True)
+    preferred = sorted(s for s in sources if s.startswith("07_quartet_ensemble/ensemble")) + ladder
+    if not sources:
+        raise ValueError("no sources to browse")
+    return preferred[0] if preferred else next(iter(sources))
 
 
 class ErrorBrowser:

@@ -8,8 +8,8 @@ screenshot.
 
     python -m quarbert_lib.browser_check --profile cpu --screenshot reports/figures/error_browser.png
 
-Needs Debian's ``chromium`` (/usr/bin/chromium; Playwright's own browser download fails
-offline), and the ``playwright`` and ``jupyterlab`` Python packages.
+Needs a Chromium (``quarbert_lib.chromium``: the system's or Playwright's; `make chromium` gets one
+without root where it can) and the ``playwright`` and ``jupyterlab`` Python packages.
 """
 from __future__ import annotations
 
@@ -30,7 +30,6 @@ import pandas as pd
 from . import browser
 from .paths import REPO_ROOT
 
-CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps dialing out, which this closed network refuses.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -165,14 +164,16 @@ def check(profile: str, screenshot: Path, workdir: Path | None = None, env: dict
     """Run notebook 10 in JupyterLab + headless Chromium, work its widgets, compare each view with
     error_table, save a screenshot; return what was checked (one dict per view)."""
     from playwright.sync_api import sync_playwright
-    if not Path(CHROMIUM).exists():
-        raise FileNotFoundError(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    from .chromium import ChromiumMissing, HOW, find
+    executable = find()
+    if executable is None:
+        raise ChromiumMissing(HOW)
     workdir = Path(workdir or tempfile.mkdtemp(prefix="quarbert-browser-"))
     workdir.mkdir(parents=True, exist_ok=True)
     notebook = _write_notebook(workdir, profile)
     checked = []
     with JupyterLab(workdir, env) as lab, sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        chromium = p.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS, headless=True)
         try:
             page = chromium.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{lab.url}/lab/tree/{notebook.name}?token={lab.token}")
@@ -184,7 +185,7 @@ def check(profile: str, screenshot: Path, workdir: Path | None = None, env: dict
             page.locator("table.error-table").first.wait_for(timeout=timeout_s * 1000)
             # The notebook picked a run; the checker reads which from the run dropdown, as a user would.
             source = _control(page, "run").evaluate("s => s.options[s.selectedIndex].text")
-            sources = browser.registry_predictions(profile)
+            sources = browser.prediction_sources(profile)
             predictions = browser.with_sentences(pd.read_csv(sources[source], dtype={"id": str}))
             first = _control(page, "task").evaluate("s => s.options[s.selectedIndex].text")
             checked.append({"source": source, **_expect(page, predictions, first, 60)})

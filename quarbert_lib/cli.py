@@ -15,12 +15,13 @@ DEBUG_ENV = "QUARBERT_DEBUG"
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
+    from .chromium import ChromiumMissing
     from .config import ConfigError
     from .data import DataError
     from .model import EncoderNotFound
     from .paths import DataNotFound
     from .results import RunNotFound
-    return ConfigError, DataError, EncoderNotFound, DataNotFound, RunNotFound
+    return ConfigError, DataError, EncoderNotFound, DataNotFound, RunNotFound, ChromiumMissing
 
 
 def run(main: Callable[[list[str]], int], argv: list[str] | None = None) -> int:

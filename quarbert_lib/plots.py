@@ -15,6 +15,33 @@ from .paths import figures_dir  # noqa: E402
 _METRICS = {"sst_acc": "SST acc", "qqp_acc": "QQP acc", "sts_pearson": "STS r", "overall": "overall"}
 
 
+def declutter(fig, ax, texts: list, obstacles: list | None = None, max_moves: int = 200) -> None:
+    """Move annotations (offset-point labels) up, lowest first, until no two labels' boxes overlap and none
+    overlaps an obstacle artist (e.g. the legend)."""
+    from matplotlib.text import Text
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box_of = lambda t: Text.get_window_extent(t, renderer)   # the label alone, not its leader line  # noqa: E731
+    placed = [o.get_window_extent(renderer) for o in (obstacles or [])]
+    for text in sorted(texts, key=lambda t: box_of(t).y0):
+        for _ in range(max_moves):
+            box = box_of(text)
+            hit = next((p for p in placed if box.overlaps(p)), None)
+            if hit is None:
+                break
+            dx, dy = text.xyann
+            text.xyann = (dx, dy + (hit.y1 - box.y0 + 1) * 72 / fig.dpi)   # pixels to points
+        placed.append(box_of(text))
+
+
+def label_boxes(fig, ax) -> list:
+    """Window boxes of the axes' text labels (for tests: no two may overlap)."""
+    from matplotlib.text import Text
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    return [Text.get_window_extent(t, renderer) for t in ax.texts if t.get_text()]
+
+
 def _save(fig, name: str) -> Path:
     path = figures_dir() / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,8 +81,20 @@ def ablation_bars(table: pd.DataFrame, name: str = "ablation.png", variants: lis
     ax.set_xlabel("")
     ax.set_ylabel("dev score (bars: seed mean; error bars: std)")
     ax.legend(ncols=5, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 1.2))
+    ax.set_title(f"Dev scores of the ladder rows ({_rows_caption(df)})", fontsize=9, pad=34)
     _save(fig, name)
     return fig
+
+
+def _rows_caption(df: pd.DataFrame) -> str:
+    """'cpu profile, minilm-l6; seeds 0 1 2 (1-seed rows: seed 0)' from table rows with profile/encoder/seed_list."""
+    parts = [", ".join(sorted(set(df[c].astype(str)))) + (" profile" if c == "profile" else "")
+             for c in ("profile", "encoder") if c in df and len(df)]
+    if "seed_list" in df and len(df):
+        parts.append("seeds " + " / ".join(sorted(set(df["seed_list"].astype(str)), key=len, reverse=True)))
+    elif "seeds" in df and len(df):
+        parts.append("seeds per row: " + ", ".join(sorted(set(df["seeds"].astype(int).astype(str)))))
+    return "; ".join(parts)
 
 
 def single_task_bars(table: pd.DataFrame, name: str = "single_task.png"):
@@ -63,26 +102,73 @@ def single_task_bars(table: pd.DataFrame, name: str = "single_task.png"):
     sns.barplot(table, x="task", y="dev_acc", hue="mode", ax=ax)
     ax.set_ylim(0, 1)
     ax.set_ylabel("dev accuracy")
+    ax.set_title(f"Single task: frozen (pretrain) vs fine-tuned encoder ({_rows_caption(table)})", fontsize=8)
     for container in ax.containers:
         ax.bar_label(container, fmt="%.3f", fontsize=8)
     _save(fig, name)
     return fig
 
 
+_TASK_LOSS = {"loss_sst": "SST cross-entropy", "loss_para": "QQP binary cross-entropy", "loss_sts": "STS loss",
+              "loss_cfimdb": "CFIMDB cross-entropy"}
+
+
+def run_caption(run_dirs: dict[str, Path]) -> str:
+    """'cpu profile, seeds 0, 1, 2' from the runs' metrics.json (or config.json while a run is unfinished)."""
+    import json
+    profiles, seeds = set(), set()
+    for run_dir in run_dirs.values():
+        for name in ("metrics.json", "config.json"):
+            path = Path(run_dir) / name
+            if path.exists():
+                m = json.loads(path.read_text())
+                profiles.add(m.get("profile", ""))
+                seed = m.get("seed", m.get("train", {}).get("seed"))
+                if seed is not None:
+                    seeds.add(int(seed))
+                break
+    return f"{', '.join(sorted(p for p in profiles if p))} profile, seed{'s' if len(seeds) != 1 else ''} " \
+           f"{', '.join(map(str, sorted(seeds)))}"
+
+
 def training_curves(run_dirs: dict[str, Path], name: str):
-    """Training loss (left) and dev mean score (right) against step, one line per run."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4))
-    for label, run_dir in run_dirs.items():
-        history = pd.read_csv(Path(run_dir) / "history.csv")
-        train = history[history["kind"] == "train"]
-        evals = history[history["kind"] == "eval"]
-        if len(train):
-            left.plot(train["step"], train["loss"], label=label)
-        if len(evals):
-            right.plot(evals["step"], evals["score"], marker="o", label=label)
-    left.set(xlabel="step", ylabel="training loss (mean over 25 steps)")
-    right.set(xlabel="step", ylabel="dev mean score")
-    left.legend(fontsize=8)
+    """One panel per task's training loss against step (each task's own loss: cross-entropy, BCE and MSE are
+    not on one scale), one line per run; then the dev scores: against step when a run was evaluated more than
+    once, else each run's final SST / QQP / STS as bars (never a panel of single dots)."""
+    histories = {label: pd.read_csv(Path(d) / "history.csv") for label, d in run_dirs.items()
+                 if (Path(d) / "history.csv").exists()}
+    loss_columns = [c for c in _TASK_LOSS if any(c in h for h in histories.values())] or ["loss"]
+    evals = {label: h[h["kind"] == "eval"] for label, h in histories.items()}
+    over_steps = any(len(e) > 1 for e in evals.values())
+    fig, axes = plt.subplots(1, len(loss_columns) + 1, figsize=(3.6 * (len(loss_columns) + 1), 3.4), squeeze=False)
+    axes = axes[0]
+    colors = dict(zip(histories, sns.color_palette(n_colors=max(1, len(histories)))))
+    for ax, column in zip(axes, loss_columns):
+        for label, h in histories.items():
+            train = h[h["kind"] == "train"]
+            if column in train and train[column].notna().any():
+                ax.plot(train["step"], train[column], label=label, color=colors[label])
+        ax.set(xlabel="optimizer step", ylabel="mean over 25 steps",
+               title=_TASK_LOSS.get(column, "training loss (all tasks' steps)"))
+    axes[0].legend(fontsize=7)
+    right = axes[-1]
+    if over_steps:
+        for label, e in evals.items():
+            right.plot(e["step"], e["score"], marker="o", label=label, color=colors[label])
+        right.set(xlabel="optimizer step", ylabel="dev mean score", title="dev score during training")
+    else:
+        skip = {"kind", "epoch", "step", "loss", "train_seconds", "score"}
+        metrics = list(dict.fromkeys(c for e in evals.values() for c in e.columns
+                                     if c not in skip and not c.startswith("loss_") and e[c].notna().any()))
+        width = 0.8 / max(1, len(evals))
+        for i, (label, e) in enumerate(evals.items()):
+            values = [float(e[c].iloc[-1]) if len(e) and c in e else float("nan") for c in metrics]
+            right.bar([m + i * width for m in range(len(metrics))], values, width, label=label, color=colors[label])
+        right.set_xticks([m + 0.4 - width / 2 for m in range(len(metrics))],
+                         [{"sst_acc": "SST acc", "para_acc": "QQP acc", "sts_pearson": "STS r"}.get(c, c) for c in metrics])
+        right.set(ylabel="dev score", title="dev scores at the end", ylim=(0, 1))
+    fig.suptitle(f"{Path(name).stem.replace('_', ' ')} ({run_caption(run_dirs)})", fontsize=9)
+    fig.tight_layout()
     _save(fig, name)
     return fig
 
@@ -128,7 +214,8 @@ def smart_strength(table: pd.DataFrame, name: str = "smart_strength.png", thresh
                     fontsize=7, va="bottom")
     ax.set(xscale="log", yscale="log", xlabel="perturbation size (epsilon, or radius per token)",
            ylabel="||grad SMART|| / ||grad task loss||")
-    ax.set_title("SMART's strength at the start of training (mean over tasks, lambda_s = 5, K = 1)", fontsize=9)
+    ax.set_title("SMART's strength at the start of training (mean over tasks, lambda_s = 5, K = 1"
+                 + (f"; {_rows_caption(table)}, each task's first batch)" if len(table) else ")"), fontsize=8)
     ax.legend(fontsize=7)
     _save(fig, name)
     return fig
@@ -139,24 +226,33 @@ def quality_per_minute(budget: pd.DataFrame, ladder: pd.DataFrame | None = None,
     """Overall dev score against training minutes: one line per recipe over its data caps (and
     epochs: 'all, ep 2'), the ladder rows as grey points, and horizontal reference lines
     (``targets``: {label: score})."""
-    fig, ax = plt.subplots(figsize=(6.5, 4.0))
+    fig, ax = plt.subplots(figsize=(7.5, 5.0))
+    texts = []
     for recipe, df in budget.groupby("recipe", sort=False):
         df = df.sort_values("train_minutes")
-        ax.plot(df["train_minutes"], df["overall"], marker="o", label=recipe)
+        line, = ax.plot(df["train_minutes"], df["overall"], marker="o", label=recipe)
         for r in df.itertuples():
             label = str(r.cap) if getattr(r, "epoch", 1) == 1 else f"{r.cap}, ep {r.epoch}"
-            ax.annotate(label, (r.train_minutes, r.overall), textcoords="offset points", xytext=(4, -10), fontsize=7)
+            texts.append(ax.annotate(label, (r.train_minutes, r.overall), textcoords="offset points", xytext=(4, -10),
+                                     fontsize=7, color=line.get_color()))
     if ladder is not None and len(ladder):
         ax.scatter(ladder["train_seconds"] / 60, ladder["overall"], color="grey", s=14, label="ladder rows (seed mean)")
         for r in ladder.itertuples():
-            ax.annotate(r.variant, (r.train_seconds / 60, r.overall), textcoords="offset points", xytext=(3, 3),
-                        fontsize=6, color="grey")
+            texts.append(ax.annotate(r.variant, (r.train_seconds / 60, r.overall), textcoords="offset points",
+                                     xytext=(3, 3), fontsize=6, color="grey",
+                                     arrowprops=dict(arrowstyle="-", color="grey", linewidth=0.4, shrinkA=0, shrinkB=2)))
     for label, score in (targets or {}).items():
         ax.axhline(score, linestyle="--", linewidth=0.8, color="black")
-        ax.annotate(label, xy=(0.01, score), xycoords=("axes fraction", "data"), fontsize=7, va="bottom")
+        texts.append(ax.annotate(label, xy=(0.01, score), xycoords=("axes fraction", "data"), textcoords="offset points",
+                                 xytext=(0, 1), fontsize=7, va="bottom"))
     ax.set_xscale("log")
-    ax.set(xlabel="training minutes (this machine)", ylabel="overall dev score")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set(xlabel="training minutes on this machine (log scale)", ylabel="overall dev score")
+    profile = budget["profile"].iloc[0] if "profile" in budget and len(budget) else ""
+    seeds = sorted({int(s) for s in budget["seed"]}) if "seed" in budget else []
+    ax.set_title(f"Quality per CPU-minute ({profile} profile, seed {', '.join(map(str, seeds))}; ladder rows: "
+                 "mean over their seeds)", fontsize=9)
+    legend = ax.legend(fontsize=7, loc="lower right")
+    declutter(fig, ax, texts, obstacles=[legend])
     _save(fig, name)
     return fig
 

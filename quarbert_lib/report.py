@@ -283,23 +283,22 @@ def significance_table(profile: str, encoder: str, seed: int = 0, n_boot: int = 
     predictions) and whether the CI excludes 0; beside it, the delta of the seed means and
     Welch's p-value over seeds, from ablation.csv."""
     from .evaluate import paired_bootstrap
+    from .saved_predictions import find
     runs = {}
-    for variant in {v for step in STEPS for v in step}:
+    for variant in {v for step in STEPS for v in step} | {"ensemble"}:
         try:
-            runs[variant] = results.find_run(f"{variant}-seed{seed}", profile, encoder)
+            runs[variant] = find(f"{variant}-seed{seed}", profile, encoder)     # the registry's, else the saved copy
         except FileNotFoundError:
             pass
     steps = list(STEPS)
-    ensemble_dir = results.run_path(profile, "07_quartet_ensemble", f"ensemble-seed{seed}")
-    if (ensemble_dir / "predictions-dev.csv").exists() and runs:
-        runs["ensemble"] = ensemble_dir
+    if "ensemble" in runs and len(runs) > 1:
         steps.append((best_variant(profile, encoder), "ensemble"))
     rows_of = {r["variant"]: r for _, r in ablation_rows(profile, encoder).iterrows()}
     rows = []
     for before, after in steps:
         if before not in runs or after not in runs:
             continue
-        a, b = (pd.read_csv(runs[v] / "predictions-dev.csv", dtype={"id": str}) for v in (before, after))
+        a, b = (pd.read_csv(runs[v], dtype={"id": str}) for v in (before, after))
         for task in ("sst", "para", "sts"):
             if (a["task"] == task).any() and (b["task"] == task).any():
                 rows.append({"step": f"{before} -> {after}", "profile": profile, "encoder": encoder, "seed": seed,

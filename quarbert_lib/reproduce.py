@@ -8,6 +8,10 @@ error; the others still run, and the summary lists what failed.
 
     python -m quarbert_lib.reproduce                       # every notebook, cpu profile
     python -m quarbert_lib.reproduce --only 01 02 -p seeds='[0, 1, 2]'
+    python -m quarbert_lib.reproduce --dry-run             # the plan: runs done and to train, estimated minutes
+
+Before the first notebook it prints the plan (quarbert_lib.plan); while the batch runs one progress bar
+over all its runs shows the ETA; at the end it prints the estimate against the actual time.
 """
 from __future__ import annotations
 
@@ -15,9 +19,11 @@ import argparse
 import ast
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
+from .config import PROFILE_NOTEBOOK_PARAMS, PROFILES
 from .paths import REPO_ROOT, reports_dir, use_profile_reports
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -86,12 +92,74 @@ def source_mismatches(source: Path, executed: Path) -> list[str]:
     return out
 
 
+def noise_counts(executed: Path) -> dict[str, int]:
+    """Progress bars (tqdm widgets or text bars) and warnings among an executed notebook's outputs."""
+    import re
+    import nbformat
+    bars = warnings = 0
+    for cell in nbformat.read(executed, as_version=4).cells:
+        for out in cell.get("outputs", []):
+            plain = "".join(out.get("data", {}).get("text/plain", ""))
+            text = "".join(out.get("text", "")) if out.get("output_type") == "stream" else ""
+            widget = "application/vnd.jupyter.widget-view+json" in out.get("data", {})
+            bars += int(bool(widget and re.search(r"\d+%\|", plain)) or bool(re.search(r"\d+%\|", text)))
+            warnings += len(re.findall(r"\w*Warning\b", text))
+    return {"progress_bars": bars, "warnings": warnings}
+
+
 def stale_notebooks(sources: list[Path] | None = None, executed_dir: Path | None = None) -> dict[str, list[str]]:
     """{notebook: its mismatches} for each source (default: every numbered notebook) whose executed copy
     in ``executed_dir`` (default: this profile's reports/executed) is not that source."""
     executed_dir = executed_dir or reports_dir() / "executed"
     found = {p.stem: source_mismatches(p, executed_dir / f"{p.stem}.ipynb") for p in (sources or discover())}
     return {k: v for k, v in found.items() if v}
+
+
+class BatchProgress:
+    """One tqdm bar over the batch, in estimated seconds: a planned run adds its estimate when its
+    metrics.json appears (polled from a thread, since the runs train inside notebook kernels), a notebook
+    adds its own estimate when it ends, so tqdm's rate and ETA compare real time with the plan."""
+
+    def __init__(self, planned: list, own_seconds: dict[str, float], poll_s: float = 5.0):
+        from tqdm.auto import tqdm
+        from .results import run_path
+        self.pending = {run_path(r.config.profile, r.notebook, r.name) / "metrics.json": r for r in planned if not r.done}
+        self.own, self.finished = dict(own_seconds), 0
+        total = sum(r.seconds for r in self.pending.values()) + sum(self.own.values())
+        self.bar = tqdm(total=max(1, round(total)), unit="s", desc="batch (estimated seconds done)", dynamic_ncols=True)
+        self._stop, self.poll_s, self.lock = threading.Event(), poll_s, threading.Lock()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _advance(self, seconds: float) -> None:
+        step = min(round(seconds), self.bar.total - self.bar.n)
+        if step > 0:
+            self.bar.update(step)
+
+    def check(self) -> list:
+        """Runs that finished since the last check (their estimates are added to the bar)."""
+        with self.lock:
+            done = [path for path in self.pending if path.exists()]
+            finished = [self.pending.pop(path) for path in done]
+        for run in finished:
+            self._advance(run.seconds)
+            self.finished += 1
+        if finished:
+            self.bar.set_postfix_str(f"runs {self.finished} trained, {len(self.pending)} to go")
+        return finished
+
+    def notebook_done(self, notebook: str) -> None:
+        self.check()
+        self._advance(self.own.pop(notebook, 0.0))
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            self.check()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.bar.close()
 
 
 def merge_summary(path: Path, outcomes: list[dict], profile: str) -> list[dict]:
@@ -114,13 +182,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m quarbert_lib.reproduce",
                                      description="Execute the numbered notebooks through papermill.",
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"],
+    parser.add_argument("--profile", default="cpu", choices=list(PROFILES),
                         help="budget profile passed to every notebook (default: cpu)")
     parser.add_argument("--only", nargs="*", help="notebook numbers or name prefixes, e.g. 01 02")
     parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                         help="extra notebook parameter (a Python literal), repeatable")
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: python3)")
     parser.add_argument("--list", action="store_true", help="list the notebooks and exit")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the plan (each notebook's runs, done or to train, and the estimated minutes) and exit")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="scale the recorded costs by a few measured warm-up steps of this machine (about a minute)")
     parser.add_argument("--check", action="store_true",
                         help="list the executed notebooks whose code differs from their source, and exit (1 if any)")
     args = parser.parse_args(argv)
@@ -144,15 +216,49 @@ def main(argv: list[str] | None = None) -> int:
         if not sep:
             parser.error(f"--param {item!r}: expected NAME=VALUE")
         parameters[name] = _literal(value)
+    from . import plan as planning
+    speed = 1.0
+    if args.calibrate:
+        speed = planning.calibrate(args.profile, parameters.get("encoder", "minilm-l6"), planning.recorded_costs(args.profile))
+        print(f"[reproduce] this machine runs at {speed:.2f}x the recorded seconds per step")
+    profile_params = PROFILE_NOTEBOOK_PARAMS.get(args.profile, {})
+    planned = planning.plan(notebooks, args.profile, {k: v for k, v in parameters.items() if k != "profile"}, speed,
+                            profile_params)
+    estimates = planning.notebook_estimates(planned, [p.stem for p in notebooks], speed)
+    print(planning.format_plan(planned, estimates), flush=True)
+    if args.dry_run:
+        return 0
+    own = {r.notebook: r.minutes * 60 - sum(p.seconds for p in planned if p.notebook == r.notebook)
+           for r in estimates.itertuples()}
+    progress = BatchProgress(planned, own)
     outcomes = []
-    for path in notebooks:
-        print(f"[reproduce] {path.name} with {parameters} ...", flush=True)
-        outcome = execute(path, parameters, reports_dir() / "executed", args.kernel)
-        print(f"[reproduce] {path.name}: {outcome['status']} in {outcome['seconds']} s {outcome['error']}", flush=True)
-        outcomes.append(outcome)
+    try:
+        for path in notebooks:
+            declared = planning.notebook_parameters(path)
+            params = {**{k: v for k, v in profile_params.items() if k in declared}, **parameters}
+            progress.bar.write(f"[reproduce] {path.name} with {params} ...")
+            with progress.lock:
+                trained_before = set(progress.pending)
+            outcome = execute(path, params, reports_dir() / "executed", args.kernel)
+            progress.notebook_done(path.stem)
+            with progress.lock:
+                trained = [m for m in trained_before - set(progress.pending) if m.exists()]
+            outcome["trained_runs"] = len(trained)
+            executed = REPO_ROOT / outcome["executed"] if not Path(outcome["executed"]).is_absolute() else Path(outcome["executed"])
+            if executed.exists():
+                outcome.update(noise_counts(executed))
+            outcome["overhead_seconds"] = round(max(0.0, outcome["seconds"] - sum(
+                json.loads(m.read_text()).get("wall_seconds", 0.0) for m in trained)), 1)
+            progress.bar.write(f"[reproduce] {path.name}: {outcome['status']} in {outcome['seconds']} s {outcome['error']}")
+            outcomes.append(outcome)
+    finally:
+        progress.close()
     merge_summary(reports_dir() / "executed" / "summary.json", outcomes, args.profile)
     failed = [o for o in outcomes if o["status"] != "ok"]
     total = sum(o["seconds"] for o in outcomes)
+    for o, est in zip(outcomes, estimates.itertuples()):
+        print(f"[reproduce] {o['notebook']}: estimated {est.minutes:.1f} min, took {o['seconds'] / 60:.1f} min")
+    print(f"[reproduce] estimated {estimates['minutes'].sum():.1f} min, took {total / 60:.1f} min")
     print(f"[reproduce] {len(outcomes) - len(failed)} ok, {len(failed)} failed, {total:.0f} s in all")
     for o in failed:
         print(f"[reproduce] FAILED {o['notebook']}: {o['error']}", file=sys.stderr)

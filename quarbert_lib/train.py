@@ -47,6 +47,7 @@ class TrainState:
     eval_seconds: float = 0.0
     running_loss: float = 0.0       # sum and count of losses since the last history entry,
     running_count: int = 0          # saved so a resumed run logs the same means
+    running_by_task: dict = field(default_factory=dict)   # task -> [loss sum, count]: per-task means in history
     history: list = field(default_factory=list)
 
 
@@ -221,11 +222,15 @@ class Trainer:
                 else:
                     consecutive_bad = 0
                     st.running_loss, st.running_count = st.running_loss + loss, st.running_count + 1
+                    total, count = st.running_by_task.get(task, [0.0, 0])
+                    st.running_by_task[task] = [total + loss, count + 1]
                 if st.global_step % self.log_every == 0 and st.running_count:
                     mean = st.running_loss / st.running_count
-                    st.history.append({"kind": "train", "epoch": st.epoch, "step": st.global_step, "loss": mean})
+                    # each task's own loss (cross-entropy, BCE, MSE are not on one scale: the mean mixes them)
+                    per_task = {f"loss_{t}": s / n for t, (s, n) in st.running_by_task.items() if n}
+                    st.history.append({"kind": "train", "epoch": st.epoch, "step": st.global_step, "loss": mean, **per_task})
                     bar.set_postfix(loss=f"{mean:.3f}")
-                    st.running_loss, st.running_count = 0.0, 0
+                    st.running_loss, st.running_count, st.running_by_task = 0.0, 0, {}
                 for callback in self.callbacks:
                     callback(self)
                 if self.state.global_step % self.cfg.checkpoint_every == 0:

@@ -1,4 +1,6 @@
 """error_table and the error summaries against hand-built predictions."""
+import io
+import json
 import math
 
 import pandas as pd
@@ -139,3 +141,54 @@ def test_widget_browser_compare_members_and_confusion_views(isolated):
     ui.compare.value = "multitask"
     pd.testing.assert_frame_equal(ui.comparison(), browser.compare_runs(ui.predictions(), ui.predictions("multitask"), "sst"))
     assert "{'broken': 1, 'fixed': 1}" in ui.compare_view.value and "compare-table" in ui.compare_view.value
+
+
+def _registry_run(root, notebook, run, frame, seed=0, members=None):
+    folder = root / "runs" / "cpu" / notebook / run
+    folder.mkdir(parents=True)
+    frame.to_csv(folder / "predictions-dev.csv", index=False)
+    if members is None:
+        (folder / "metrics.json").write_text(json.dumps({"profile": "cpu", "encoder": "minilm-l6", "seed": seed}))
+    else:
+        (folder / "members.json").write_text(json.dumps(members))
+    return folder
+
+
+def test_saved_predictions_let_a_clone_without_runs_browse(isolated):
+    """make figures saves seed 0 of the ladder rows and the quartet with its members; without runs/ the saved
+    copies answer find, sources and the member view; the registry wins where it has the run."""
+    import shutil
+
+    from quarbert_lib import saved_predictions
+    from quarbert_lib.results import RunNotFound
+    frame = PROBS.drop(columns=["sentence1", "sentence2"])
+    _registry_run(isolated, "03_task_sampling", "sampling-seed0", frame)
+    _registry_run(isolated, "03_task_sampling", "sampling-seed1", frame, seed=1)          # not seed 0: not saved
+    member = _registry_run(isolated, "07_quartet_ensemble", "specialist-sst-seed0", frame.assign(prediction=0))
+    _registry_run(isolated, "07_quartet_ensemble", "ensemble-seed0", frame,
+                  members={"sst-specialist": "cpu/07_quartet_ensemble/specialist-sst-seed0",
+                           "multitask": "cpu/03_task_sampling/sampling-seed0"})
+    files = saved_predictions.save("cpu", "minilm-l6")
+    names = sorted(f.parent.name for f in files)
+    assert names == ["ensemble-seed0", "sampling-seed0", "specialist-sst-seed0"]
+    first = {f: f.read_bytes() for f in files}
+    saved_predictions.save("cpu", "minilm-l6")
+    assert all(f.read_bytes() == b for f, b in first.items())                 # byte-identical: no git churn
+    assert all(f.stat().st_size < saved_predictions.MAX_BYTES for f in files)
+    assert saved_predictions.find("sampling-seed0", "cpu", "minilm-l6") == \
+        isolated / "runs" / "cpu" / "03_task_sampling" / "sampling-seed0" / "predictions-dev.csv"   # registry first
+    shutil.rmtree(isolated / "runs")
+    path = saved_predictions.find("sampling-seed0", "cpu", "minilm-l6")
+    assert path.name == "predictions-dev.csv.gz"
+    pd.testing.assert_frame_equal(pd.read_csv(path, dtype={"id": str}), pd.read_csv(io.StringIO(frame.to_csv(index=False)), dtype={"id": str}))
+    sources = browser.prediction_sources("cpu")
+    assert sorted(sources) == ["03_task_sampling/sampling-seed0", "07_quartet_ensemble/ensemble-seed0",
+                               "07_quartet_ensemble/specialist-sst-seed0"]
+    assert browser.default_source(sources) == "07_quartet_ensemble/ensemble-seed0"
+    members = browser.member_predictions(sources["07_quartet_ensemble/ensemble-seed0"].parent, "sst", "a")
+    assert members.set_index("member")["prediction"].to_dict() == {"sst-specialist": 0, "multitask": 3}
+    with pytest.raises(RunNotFound, match="run notebook 04_smart_mbpp"):
+        saved_predictions.find("smart-seed0", "cpu", "minilm-l6")
+    shutil.rmtree(saved_predictions.saved_dir())
+    with pytest.raises(RunNotFound, match="run notebooks 02-07 first"):
+        browser.prediction_sources("cpu")

@@ -16,6 +16,11 @@ def test_notebooks_hold_no_definitions():
         assert '# %% tags=["parameters"]' in code, path.name
 
 
+# The smoke pipeline's notebook parameters besides the encoder: small sweeps.
+SMALL_SWEEPS = {"lambdas": [1.0, 5.0], "learning_rates": [1e-3], "dropouts": [0.1, 0.3], "sweep_steps": 3, "cost_steps": 2,
+                "project_sizes": [1e-5, 1e-2], "normalize_sizes": [1.0], "radii": [0.1, 1.0]}
+
+
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, mini_data_dir, tiny_encoder_dir):
     """Every notebook, in order, through the batch runner in one isolated registry (as
@@ -25,9 +30,7 @@ def pipeline(tmp_path_factory, mini_data_dir, tiny_encoder_dir):
         mp.setenv("QUARBERT_DATA", str(mini_data_dir))
         mp.setenv("QUARBERT_RUNS", str(root / "runs"))
         mp.setenv("QUARBERT_REPORTS", str(root / "reports"))
-        params = ["-p", f"encoder={str(tiny_encoder_dir)!r}", "-p", "lambdas=[1.0, 5.0]", "-p", "learning_rates=[1e-3]",
-                  "-p", "dropouts=[0.1, 0.3]", "-p", "sweep_steps=3", "-p", "cost_steps=2",
-                  "-p", "project_sizes=[1e-5, 1e-2]", "-p", "normalize_sizes=[1.0]", "-p", "radii=[0.1, 1.0]"]
+        params = [a for k, v in {**SMALL_SWEEPS, "encoder": str(tiny_encoder_dir)}.items() for a in ("-p", f"{k}={v!r}")]
         code = reproduce.main(["--profile", "smoke", *params])
     summary = json.loads((root / "reports" / "executed" / "summary.json").read_text())
     return code, {s["notebook"]: s for s in summary}, root
@@ -180,3 +183,54 @@ def test_figures_rebuild_from_saved_results(pipeline, tiny_encoder_dir, monkeypa
     assert (significance["ci_low"] <= significance["delta"] + 1e-12).all()
     assert (root / "reports" / "figures" / "prediction_distributions_ensemble.png").exists()
     assert (root / "reports" / "figures" / "quality_per_minute.png").exists()
+
+
+def test_a_clone_without_runs_rebuilds_figures_and_browses_the_saved_predictions(pipeline, tiny_encoder_dir, mini_data_dir,
+                                                                                 monkeypatch, tmp_path):
+    """runs/ is not committed: make figures and notebook 10 work from reports/ alone (its saved predictions)."""
+    import shutil
+
+    from quarbert_lib import experiment, figures
+    code, summary, root = pipeline
+    reports = tmp_path / "reports"
+    shutil.copytree(root / "reports", reports)
+    monkeypatch.setenv("QUARBERT_DATA", str(mini_data_dir))
+    monkeypatch.setenv("QUARBERT_RUNS", str(tmp_path / "no-runs"))
+    monkeypatch.setenv("QUARBERT_REPORTS", str(reports))
+    monkeypatch.setattr(experiment, "Trainer", None)                     # nothing may train
+    saved = sorted(p.relative_to(reports / "predictions").parts[:2] for p in (reports / "predictions").glob("*/*/*.gz"))
+    assert ("07_quartet_ensemble", "ensemble-seed0") in saved and ("03_task_sampling", "sampling-seed0") in saved
+    text = figures.rebuild("smoke", str(tiny_encoder_dir), n_boot=50).read_text()
+    assert "## Figure 4: prediction distributions" in text and "(0 refreshed from the registry" in text
+    assert reproduce.main(["--profile", "smoke", "--only", "10"]) == 0
+    executed = json.loads((reports / "executed" / "10_error_analysis.ipynb").read_text())
+    printed = "".join("".join(o.get("text", "")) for c in executed["cells"] if c["cell_type"] == "code" for o in c["outputs"])
+    assert "source: 07_quartet_ensemble/ensemble-seed0" in printed
+
+
+def test_the_plan_is_what_the_pipeline_trained(pipeline, tiny_encoder_dir, mini_data_dir, monkeypatch, tmp_path):
+    """The planner lists exactly the runs the notebooks trained (all done afterwards), and on a registry with some
+    runs incomplete, exactly those are to train."""
+    import shutil
+
+    from quarbert_lib import plan
+    code, summary, root = pipeline
+    monkeypatch.setenv("QUARBERT_DATA", str(mini_data_dir))
+    monkeypatch.setenv("QUARBERT_RUNS", str(root / "runs"))
+    monkeypatch.setenv("QUARBERT_REPORTS", str(root / "reports"))
+    overrides = {**SMALL_SWEEPS, "encoder": str(tiny_encoder_dir)}
+    planned = plan.plan(reproduce.discover(), "smoke", overrides)
+    registry = {(p.parent.parent.name, p.parent.name) for p in (root / "runs" / "smoke").glob("*/*/metrics.json")}
+    assert {(r.notebook, r.name) for r in planned} == registry
+    assert all(r.done for r in planned) and all(r.seconds == 0 for r in planned)
+    shutil.copytree(root / "runs", tmp_path / "runs")
+    monkeypatch.setenv("QUARBERT_RUNS", str(tmp_path / "runs"))
+    unfinished = {("03_task_sampling", "sampling-seed0"), ("04_smart_mbpp", "sweep-radius0.1-seed0"),
+                  ("08_lora", "lora-sts-seed0")}
+    for notebook, run in unfinished:
+        (tmp_path / "runs" / "smoke" / notebook / run / "metrics.json").unlink()
+    planned = plan.plan(reproduce.discover(), "smoke", overrides)
+    assert {(r.notebook, r.name) for r in planned if not r.done} == unfinished
+    assert all(r.seconds > 0 for r in planned if not r.done)
+    table = plan.notebook_estimates(planned, [p.stem for p in reproduce.discover()])
+    assert table.set_index("notebook").loc["08_lora", "to_train"] == 1 and table["to_train"].sum() == 3

@@ -78,3 +78,18 @@ def test_committed_executed_notebooks_match_their_sources():
 @pytest.mark.parametrize("name", sorted(STALE_UNTIL_RERUN))
 def test_the_stale_list_names_real_notebooks(name):
     assert (REPO_ROOT / "notebooks" / f"{name}.py").exists()
+
+
+def test_noise_counts_finds_progress_bars_and_warnings(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": "m"},
+                                                     "text/plain": "train: 100%|##########| 9/9"}),
+        nbformat.v4.new_output("stream", name="stderr", text="Loading: 50%|#####     | 1/2\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="FutureWarning: x is deprecated\nUserWarning: y\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="overall 0.72 (a 95% CI)\n"),
+    ]
+    nb.cells.append(cell)
+    nbformat.write(nb, tmp_path / "n.ipynb")
+    assert reproduce.noise_counts(tmp_path / "n.ipynb") == {"progress_bars": 2, "warnings": 2}

