@@ -192,6 +192,7 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000
     curves = sorted((reports_dir() / "figures").glob("*_curves.png"))
     if curves:
         md += ["## Training curves", ""] + [line for c in curves for line in _figure(c.name, c.stem.replace("_", " "))]
+    plots.plt.close("all")      # the figures are saved; a batch rebuild must not keep them open
     out = reports_dir() / "results.md"
     results.atomic_write_text(out, "\n".join(md).rstrip() + "\n")
     return out
