@@ -392,13 +392,17 @@ BUDGET_RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
     "all-data": ("sampling", {"train__sampler": "proportional", "train__epochs": 3}),
     # the same with BERT's linear warmup and decay instead of a constant learning rate
     "all-data-linear": ("sampling", {"train__sampler": "proportional", "train__epochs": 3, "train__lr_schedule": "linear"}),
+    # issue 13: the best recipe with the ladder's working SMART (+ MBPP, the `smart` row), two epochs (SMART's step
+    # costs about 3x a plain one here: two epochs are about 80 training minutes)
+    "all-data-linear-smart": ("smart", {"train__sampler": "proportional", "train__epochs": 2, "train__lr_schedule": "linear"}),
 }
 # Data caps (training examples per task; None: all) of each recipe, by profile. The profile's own
 # cap of a plain ladder variant is the ladder row itself.
 BUDGET_CAPS: dict[str, dict[str, list[int | None]]] = {
     "smoke": {"sampling": [12, 24], "all-data": [24]},
     "quick": {"sampling": [300, 600, 1200]},
-    "cpu": {"sampling": [600, 1200, 2400, 4800, None], "all-data": [None], "all-data-linear": [None]},
+    "cpu": {"sampling": [600, 1200, 2400, 4800, None], "all-data": [None], "all-data-linear": [None],
+            "all-data-linear-smart": [None]},
     "paper": {"sampling": [2000, None]},
 }
 
@@ -419,6 +423,18 @@ def variant_config(variant: str, profile: str, **overrides: Any) -> ExperimentCo
     if variant not in VARIANTS:
         raise ConfigError(f"unknown variant {variant!r}: expected one of {list(VARIANTS)}")
     return profile_config(profile, **{**VARIANTS[variant], **overrides})
+
+
+def cost_kind(cfg: ExperimentConfig) -> str:
+    """What sets a training step's cost, as one string (the planner matches unrecorded runs on it):
+    the tasks, which passes a step makes (SMART's K, MBPP, SimCSE, LoRA, a frozen encoder), the
+    token budget and the batch."""
+    parts = ["+".join(cfg.tasks), f"len{cfg.data.max_length}", f"b{cfg.train.batch_size}"]
+    if cfg.smart.enabled:
+        parts.append(f"smart{cfg.smart.steps}-{cfg.smart.dropout}")
+    parts += [name for name, on in (("mbpp", cfg.mbpp.enabled), ("simcse", cfg.simcse.stage or cfg.simcse.joint_weight > 0),
+                                    ("lora", cfg.lora.enabled), ("frozen", cfg.model.freeze_encoder)) if on]
+    return " ".join(parts)
 
 
 def describe(cls=ExperimentConfig) -> str:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import BUDGET_CAPS, BUDGET_RECIPES, ExperimentConfig, profile_config, profile_seeds, variant_config
+from .config import (BUDGET_CAPS, BUDGET_RECIPES, ExperimentConfig, cost_kind, profile_config, profile_seeds,
+                     variant_config)
 from .paths import reports_dir, tables_dir
 
 # The numbered notebooks whose runs runs_for() mirrors.
@@ -70,8 +71,10 @@ def _best(p: dict) -> str:
         return "sampling"
 
 
-def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig]]:
-    """(notebook, run name, config) of every run ``notebook`` trains or reuses with parameters ``p``."""
+def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, str | None]]:
+    """(notebook, run name, config, ladder run it may reuse) of every run ``notebook`` trains or reuses with
+    parameters ``p``: notebook 11 reuses the ladder row `<variant>-seed<n>` of any notebook when its config is
+    the same (experiment.budget_curve)."""
     profile, n = p["profile"], notebook
     if notebook not in STUDY_NOTEBOOKS:      # a notebook the planner does not know trains nothing it can count
         return []
@@ -123,9 +126,9 @@ def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig]]:
         for recipe, caps in (p.get("recipes") or BUDGET_CAPS[profile]).items():
             variant, overrides = BUDGET_RECIPES.get(recipe, (recipe, {}))
             for cap in caps:
-                out += _variant(n, variant, p, [p["seed"]], f"{recipe}-cap{cap or 'all'}",
-                                data__max_train_per_task=cap, **overrides)
-    return out
+                out += [(*run, f"{variant}-seed{p['seed']}") for run in _variant(
+                    n, variant, p, [p["seed"]], f"{recipe}-cap{cap or 'all'}", data__max_train_per_task=cap, **overrides)]
+    return [run if len(run) == 4 else (*run, None) for run in out]
 
 
 _TRAIN_SIZES: dict[tuple, int] = {}
@@ -166,14 +169,16 @@ def _stem(run: str) -> str:
     return run.rsplit("-seed", 1)[0]
 
 
-def estimate_seconds(notebook: str, run: str, steps: int, costs: pd.DataFrame, speed: float = 1.0) -> float:
+def estimate_seconds(notebook: str, run: str, steps: int, costs: pd.DataFrame, speed: float = 1.0,
+                     kind: str | None = None) -> float:
     """Wall seconds of one run: steps x the median seconds per step of the recorded runs with the same name
-    (any seed) in the same notebook, else of that notebook's runs, else of all; plus their median
-    evaluation and loading seconds; times ``speed``."""
+    (any seed) in the same notebook, else of the same cost kind (config.cost_kind), else of that notebook's
+    runs, else of all; plus their median evaluation and loading seconds; times ``speed``."""
     if costs.empty:
         raise ValueError("no recorded run costs: run `python -m quarbert_lib.reproduce --calibrate` or train one run first")
     costs = costs[costs["steps"] > 0]
-    for match in (costs[(costs["notebook"] == notebook) & (costs["run"].map(_stem) == _stem(run))],
+    same_kind = costs[costs["kind"] == kind] if kind and "kind" in costs else costs.iloc[0:0]
+    for match in (costs[(costs["notebook"] == notebook) & (costs["run"].map(_stem) == _stem(run))], same_kind,
                   costs[costs["notebook"] == notebook], costs):
         if len(match):
             break
@@ -198,15 +203,21 @@ def plan(notebooks: list[Path], profile: str, overrides: dict | None = None, spe
     import re
 
     from .config import VARIANTS
-    from .results import complete_twin, is_complete, run_path
+    from .results import RunNotFound, complete_twin, find_run, is_complete, run_path
     costs, planned, seen, ladder = recorded_costs(profile), [], set(), set()
     ladder_name = re.compile(r"^(" + "|".join(map(re.escape, VARIANTS)) + r")-seed\d+$")
     for path in notebooks:
         params = {**notebook_parameters(path), **(notebook_params or {}), **(overrides or {}), "profile": profile}
-        for notebook, name, cfg in runs_for(path.stem, params):
+        for notebook, name, cfg, reuse in runs_for(path.stem, params):
             key = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
-            if (notebook, key) in seen or (notebook.startswith("11") and key in ladder):
+            if (notebook, key) in seen or key in ladder and reuse:
                 continue
+            if reuse:                           # a ladder row the registry already holds with this config
+                try:
+                    if is_complete(find_run(reuse, profile, cfg.model.encoder), cfg.to_dict()):
+                        continue
+                except RunNotFound:
+                    pass
             seen.add((notebook, key))
             if ladder_name.match(name):
                 ladder.add(key)
@@ -214,7 +225,8 @@ def plan(notebooks: list[Path], profile: str, overrides: dict | None = None, spe
                 complete_twin(profile, notebook, cfg.to_dict()) is not None
             steps = steps_of(cfg)
             planned.append(PlannedRun(notebook, name, cfg, steps, done,
-                                      0.0 if done else estimate_seconds(notebook, name, steps, costs, speed)))
+                                      0.0 if done else estimate_seconds(notebook, name, steps, costs, speed,
+                                                                        cost_kind(cfg))))
     return planned
 
 

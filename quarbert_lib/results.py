@@ -142,14 +142,17 @@ def upsert_rows(table: Path, rows: list[dict], key: list[str], order=None) -> pd
 def run_costs(profile: str) -> pd.DataFrame:
     """One row per complete run of ``profile`` in the registry: where it is, its encoder and
     seed, optimizer steps, and its training, evaluation and wall seconds (from metrics.json)."""
+    from .config import ExperimentConfig, cost_kind
     rows = []
     for p in sorted((runs_dir() / profile).glob("*/*/metrics.json")):
         m = read_json(p)
+        config = p.parent / "config.json"
+        kind = cost_kind(ExperimentConfig.from_dict(read_json(config))) if config.exists() else ""
         rows.append({"profile": profile, "notebook": p.parent.parent.name, "run": p.parent.name,
                      "encoder": m["encoder"], "seed": m.get("seed"), "steps": m.get("steps"),
-                     **{k: m.get(k) for k in ("train_seconds", "eval_seconds", "wall_seconds")}})
+                     **{k: m.get(k) for k in ("train_seconds", "eval_seconds", "wall_seconds")}, "kind": kind})
     return pd.DataFrame(rows, columns=["profile", "notebook", "run", "encoder", "seed", "steps",
-                                       "train_seconds", "eval_seconds", "wall_seconds"])
+                                       "train_seconds", "eval_seconds", "wall_seconds", "kind"])
 
 
 def write_members(ensemble_dir: Path, members: dict[str, Path]) -> Path:

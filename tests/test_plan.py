@@ -84,3 +84,15 @@ def test_the_batch_bar_advances_by_each_finished_runs_estimate(isolated):
 def test_the_planner_knows_every_numbered_notebook():
     from quarbert_lib.reproduce import discover
     assert tuple(p.stem for p in discover()) == plan.STUDY_NOTEBOOKS
+
+
+def test_an_unrecorded_run_is_estimated_from_runs_of_its_cost_kind():
+    from quarbert_lib.config import cost_kind, variant_config
+    smart, plain = (cost_kind(variant_config(v, "cpu")) for v in ("smart", "sampling"))
+    assert smart != plain and "smart1-fresh" in smart and "mbpp" in smart and plain == "sst+para+sts len128 b16"
+    costs = COSTS.assign(kind=[plain, plain, plain, smart])
+    # notebook 11 recorded only plain runs; a SMART recipe there costs what the SMART runs of notebook 04 cost
+    assert plan.estimate_seconds("11_quality_per_cpu_minute", "all-data-smart-seed0", 100, costs, kind=smart) == \
+        pytest.approx(100 * 2.0 + 30)
+    assert plan.estimate_seconds("11_quality_per_cpu_minute", "all-data-smart-seed0", 100, costs, kind="unseen") == \
+        pytest.approx(100 * statistics.median([0.5, 0.7, 0.6, 2.0]) + statistics.median([20.0, 20.0, 25.0, 30.0]))
