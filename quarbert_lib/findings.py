@@ -136,11 +136,11 @@ def smart_findings(strength: pd.DataFrame, ablation: pd.DataFrame, lambda_table:
     return "\n".join(md)
 
 
-def _paper_delta(paper: dict, before: str, after: str) -> str:
-    if before not in paper or after not in paper:
-        return "the paper has no such step"
-    d = {c: paper[after][c] - paper[before][c] for c in _TASK_COLUMNS}
-    return ("the paper: " + ", ".join(f"{_TASK_COLUMNS[c]} {d[c]:+.3f}" for c in _TASK_COLUMNS))
+def _direction(ours: float, theirs: float) -> str:
+    """'same direction', 'opposite' or 'no change here' (ours under half a point in the third decimal)."""
+    if abs(ours) < 5e-4:
+        return "no change here"
+    return "same direction" if np.sign(ours) == np.sign(theirs) else "opposite"
 
 
 def ladder_findings(ablation: pd.DataFrame, steps: list[tuple[str, str]], paper: dict | None = None) -> str:
@@ -157,12 +157,12 @@ def ladder_findings(ablation: pd.DataFrame, steps: list[tuple[str, str]], paper:
         settings = [smart_of(rows[v]) for v in (before, after)]
         if "off" not in settings and settings[0] != settings[1]:
             line += f" (**not like for like**: SMART `{settings[0]}` against `{settings[1]}`; rerun the later row)"
-        ours = rows[after]["overall"] - rows[before]["overall"]
         if before in paper and after in paper:
-            theirs = paper[after]["overall"] - paper[before]["overall"]
-            agree = "same direction as" if np.sign(ours) == np.sign(theirs) else "opposite direction to"
-            line += f". Overall {agree} {_paper_delta(paper, before, after)}"
+            line += ". Beside the paper's same step (ours vs the paper's): " + "; ".join(
+                f"{label} {rows[after][c] - rows[before][c]:+.3f} vs {paper[after][c] - paper[before][c]:+.3f} "
+                f"({_direction(rows[after][c] - rows[before][c], paper[after][c] - paper[before][c])})"
+                for c, label in _TASK_COLUMNS.items())
         else:
-            line += f"; {_paper_delta(paper, before, after)}"
+            line += "; the paper has no such step"
         out.append(f"- {line}.")
     return "\n".join(out)

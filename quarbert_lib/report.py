@@ -312,12 +312,14 @@ def results_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
     parts = []
     df, single = ablation_rows(profile, encoder), single_task_rows(profile, encoder)
     if len(df):
-        parts += ["Multitask dev scores (`reports/tables/ablation.csv`):", "", ablation_markdown(df), ""]
+        parts += [f"Multitask dev scores of the committed `{profile}` study (`reports/tables/ablation.csv`; the `seeds` "
+                  "column says how many seeds each row averages; paper columns: bert-base-uncased, Table 2):", "",
+                  ablation_markdown(df), ""]
         notes = sorted({n for n in df.get("data_note", pd.Series(dtype=str)).dropna() for n in n.split(" | ") if n})
         parts += [f"Data note: {n}." for n in notes]
         parts.append("")
     if len(single):
-        parts += ["Single-task dev accuracy (`reports/tables/single_task.csv`):", "",
+        parts += [f"Single-task dev accuracy of the `{profile}` study (`reports/tables/single_task.csv`):", "",
                   single_task_markdown(single), ""]
     if not parts:
         parts = ["No results yet: run `make reproduce`."]

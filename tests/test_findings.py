@@ -29,7 +29,8 @@ def test_a_step_that_holds_a_noise_step_and_a_one_seed_row():
     p_hold = ttest_ind_from_stats(0.720, 0.002, 3, 0.700, 0.002, 3, equal_var=False).pvalue
     assert lines[0].startswith("- `a` → `b`: overall +0.020, holds over seeds")
     assert f"Welch p = {p_hold:.3f}, 3 seeds a side" in lines[0]
-    assert "Overall same direction as the paper: SST +0.020, QQP +0.050, STS +0.100, overall +0.040" in lines[0]
+    assert ("Beside the paper's same step (ours vs the paper's): SST +0.000 vs +0.020 (no change here); QQP +0.000 vs "
+            "+0.050 (no change here); STS +0.000 vs +0.100 (no change here); overall +0.020 vs +0.040 (same direction)") in lines[0]
     assert lines[1].startswith("- `b` → `c`: overall +0.002, within seed noise")
     assert "the paper has no such step" in lines[1]
     assert lines[2].startswith("- `c` → `d`: overall +0.028, one seed only")
