@@ -85,11 +85,12 @@ for name, cfg in configs.items():
         checks.append({"member": name, "task": task, "check": "reloaded adapter vs training run",
                        "max_abs_diff": float(abs(again["prediction"].to_numpy(dtype=float) - before).max())})
 batch = data["dev"]["sts"].collate(list(range(8)))
-mixed = quartet.mixed_forward("sts", batch, ["sts", "multitask"])
-for name in ["sts", "multitask"]:
-    alone = quartet.member(name)("sts", batch)
-    checks.append({"member": name, "task": "sts", "check": "mixed-adapter batch vs adapter alone",
-                   "max_abs_diff": float((mixed[name] - alone).abs().max())})
+with torch.inference_mode():
+    mixed = quartet.mixed_forward("sts", batch, ["sts", "multitask"])
+    for name in ["sts", "multitask"]:
+        alone = quartet.member(name)("sts", batch)
+        checks.append({"member": name, "task": "sts", "check": "mixed-adapter batch vs adapter alone",
+                       "max_abs_diff": float((mixed[name] - alone).abs().max())})
 
 # %% [markdown]
 # ## Merged versus unmerged inference

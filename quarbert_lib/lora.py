@@ -8,6 +8,8 @@ by name, and keeps each member's heads, so four members cost about one model's m
 from __future__ import annotations
 
 import re
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -32,10 +34,20 @@ def peft_config(settings: LoraSettings):
                       target_modules=TARGETS[settings.targets], bias="none")
 
 
+@contextmanager
+def _known_peft_warnings():
+    """PEFT asks transformers for `is_gradient_checkpointing`, which transformers deprecates with a FutureWarning
+    on every wrap and load: a message to PEFT's authors, not to a reader of our notebooks."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
+
+
 def wrap_encoder(encoder: nn.Module, settings: LoraSettings, adapter_name: str = "default") -> nn.Module:
     """The encoder inside a PeftModel: base weights frozen, one trainable adapter."""
     from peft import get_peft_model
-    return get_peft_model(encoder, peft_config(settings), adapter_name=adapter_name)
+    with _known_peft_warnings():
+        return get_peft_model(encoder, peft_config(settings), adapter_name=adapter_name)
 
 
 def expected_lora_params(encoder: nn.Module, settings: LoraSettings) -> int:
@@ -72,9 +84,10 @@ class LoraQuartet(nn.Module):
                 raise ValueError(f"member {name!r} uses another encoder/pooling/pair encoding: {same}")
         base, self.tokenizer = load_encoder(first.model.encoder)
         names = list(members)
-        encoder = PeftModel.from_pretrained(base, str(members[names[0]][0] / ADAPTER_DIR), adapter_name=names[0])
-        for name in names[1:]:
-            encoder.load_adapter(str(members[name][0] / ADAPTER_DIR), adapter_name=name)
+        with _known_peft_warnings():
+            encoder = PeftModel.from_pretrained(base, str(members[names[0]][0] / ADAPTER_DIR), adapter_name=names[0])
+            for name in names[1:]:
+                encoder.load_adapter(str(members[name][0] / ADAPTER_DIR), adapter_name=name)
         self.encoder = encoder.eval()
         self.members = {}
         for name, (folder, cfg) in members.items():

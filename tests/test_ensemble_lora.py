@@ -139,3 +139,21 @@ def test_lora_runs_reload_merge_and_serve_mixed(isolated, tiny_encoder_dir):
     # the first 256 dev rows of each task; a serves sst and sts, b serves sts; a pair is two sentences
     assert list(modes["sentences"]) == [sst + 2 * 2 * sts] * 2
     assert list(modes.index) == ["switch adapters per member", "mixed-adapter batches"]
+
+
+def test_wrapping_shows_no_deprecation_warning_of_peft_itself(tiny_encoder_dir):
+    """PEFT's call of transformers' deprecated `is_gradient_checkpointing` is silenced in our wrapper only;
+    the bare call still warns (so the filter is needed, and narrow)."""
+    import warnings
+
+    from peft import get_peft_model
+
+    from quarbert_lib.lora import peft_config
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        wrap_encoder(load_encoder(str(tiny_encoder_dir))[0], LoraSettings(enabled=True))
+    assert not [w for w in caught if "is_gradient_checkpointing" in str(w.message)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        get_peft_model(load_encoder(str(tiny_encoder_dir))[0], peft_config(LoraSettings(enabled=True)))
+    assert [w for w in caught if "is_gradient_checkpointing" in str(w.message)]
