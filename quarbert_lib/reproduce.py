@@ -60,8 +60,11 @@ def execute(path: Path, parameters: dict, output_dir: Path, kernel: str = "pytho
     t0 = time.perf_counter()
     status, error = "ok", ""
     try:
+        # the kernel app's own log (ipykernel's note that a local kernel talks over unencrypted TCP) stays out
+        # of the batch's output; the cells' warnings still reach the executed notebook
         papermill.execute_notebook(node, str(output), parameters=parameters, kernel_name=kernel,
-                                   cwd=str(REPO_ROOT), progress_bar=False, log_output=False)
+                                   cwd=str(REPO_ROOT), progress_bar=False, log_output=False,
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except PapermillExecutionError as e:
         status, error = "failed", f"cell {e.exec_count}: {e.ename}: {e.evalue}"
     except Exception as e:  # kernel died, bad parameters, ...: report and keep going
