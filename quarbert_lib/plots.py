@@ -150,7 +150,11 @@ def training_curves(run_dirs: dict[str, Path], name: str):
                 ax.plot(train["step"], train[column], label=label, color=colors[label])
         ax.set(xlabel="optimizer step", ylabel="mean over 25 steps",
                title=_TASK_LOSS.get(column, "training loss (all tasks' steps)"))
-    axes[0].legend(fontsize=7)
+    if axes[0].lines:
+        axes[0].legend(fontsize=7)
+    else:                               # runs shorter than one logging interval log no training loss
+        axes[0].text(0.5, 0.5, "no training loss logged\n(fewer steps than one logging interval)",
+                     ha="center", va="center", transform=axes[0].transAxes, fontsize=8)
     right = axes[-1]
     if over_steps:
         for label, e in evals.items():

@@ -46,3 +46,14 @@ def test_training_curves_plot_each_tasks_loss_and_no_single_dot_panel(isolated, 
     else:
         assert len(last.lines) == 2 and len(last.lines[0].get_xdata()) == 3
     assert fig._suptitle.get_text() == "x curves (cpu profile, seeds 0, 1)"
+
+
+def test_training_curves_of_runs_too_short_to_log_a_loss_warn_nothing(isolated, tmp_path):
+    import warnings
+    folder = tmp_path / "short"
+    folder.mkdir()
+    pd.DataFrame([{"kind": "eval", "epoch": 0, "step": 3, "score": 0.5, "sst_acc": 0.4}]).to_csv(folder / "history.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plots.training_curves({"short": folder}, "short_curves.png")
+    assert "no training loss logged" in fig.axes[0].texts[0].get_text()
