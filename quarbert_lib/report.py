@@ -148,7 +148,10 @@ def ladder_order(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _with_seed_list(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows saved before seed lists were recorded ran seeds 0..n-1: name them so."""
+    """Rows saved before seed lists were recorded ran seeds 0..n-1: name them so (a row without a seed count:
+    one seed)."""
+    if "seeds" not in df:
+        df = df.assign(seeds=1)
     fill = df["seeds"].map(lambda n: " ".join(str(i) for i in range(int(n))))
     return df.assign(seed_list=df["seed_list"].fillna(fill) if "seed_list" in df else fill)
 
