@@ -238,7 +238,7 @@ def notebook_estimates(planned: list[PlannedRun], notebooks: list[str], speed: f
         mine = [r for r in planned if r.notebook == nb]
         own = speed * overhead.get(nb, DEFAULT_NOTEBOOK_SECONDS)
         rows.append({"notebook": nb, "done": sum(r.done for r in mine), "to_train": sum(not r.done for r in mine),
-                     "minutes": (sum(r.seconds for r in mine) + own) / 60})
+                     "own_seconds": own, "minutes": (sum(r.seconds for r in mine) + own) / 60})
     return pd.DataFrame(rows)
 
 

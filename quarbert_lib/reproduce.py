@@ -231,9 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     print(planning.format_plan(planned, estimates), flush=True)
     if args.dry_run:
         return 0
-    own = {r.notebook: r.minutes * 60 - sum(p.seconds for p in planned if p.notebook == r.notebook)
-           for r in estimates.itertuples()}
-    progress = BatchProgress(planned, own)
+    progress = BatchProgress(planned, dict(zip(estimates["notebook"], estimates["own_seconds"])))
     outcomes = []
     try:
         for path in notebooks:
@@ -247,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             with progress.lock:
                 trained = [m for m in trained_before - set(progress.pending) if m.exists()]
             outcome["trained_runs"] = len(trained)
-            executed = REPO_ROOT / outcome["executed"] if not Path(outcome["executed"]).is_absolute() else Path(outcome["executed"])
+            executed = REPO_ROOT / outcome["executed"]         # relative to the repository, or absolute
             if executed.exists():
                 outcome.update(noise_counts(executed))
             outcome["overhead_seconds"] = round(max(0.0, outcome["seconds"] - sum(
