@@ -14,6 +14,15 @@
 # (`config.BUDGET_RECIPES`) takes every batch of every task in a shuffled order for three epochs;
 # each epoch's dev evaluation is a point of its curve, timed when it was made. The offline Quora
 # split caveat of notebook 02 applies to every row.
+#
+# `all-data-linear-smart` is the same best recipe with the ladder's working SMART (the `smart` row: the
+# libraries' normalize/embedding perturbation of radius 1, fresh dropout, plus MBPP) for two epochs. It asks
+# whether adversarial regularization pays for its cost where it should matter most, at the longest budget;
+# the findings set it against the plain recipe at the same epoch and in the same minutes.
+#
+# `reuse_saved = True` redraws the curve from the points an earlier run of this notebook saved
+# (quality_per_minute.csv) for every run this machine's registry lacks, and trains only what is new; the
+# `source` column says where each point came from.
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
@@ -21,6 +30,7 @@ encoder = "minilm-l6"
 recipes = None           # None: config.BUDGET_CAPS[profile], e.g. {"sampling": [600, 1200, 2400, 4800, None], "all-data": [None]}
 seed = 0
 force = False
+reuse_saved = False      # True: a point whose run this machine's registry lacks is read from quality_per_minute.csv (an earlier run of this notebook) instead of retrained; column `source` says which
 
 # %%
 import pandas as pd
@@ -36,10 +46,11 @@ from quarbert_lib.notebook_findings import notebook_findings
 NOTEBOOK = "11_quality_per_cpu_minute"
 
 # %%
-budget = budget_curve(NOTEBOOK, recipes or BUDGET_CAPS[profile], profile, encoder, seed, force)
+budget = budget_curve(NOTEBOOK, recipes or BUDGET_CAPS[profile], profile, encoder, seed, force, reuse_saved)
 table = results.upsert_rows(tables_dir() / "quality_per_minute.csv", budget.to_dict("records"),
                             ["recipe", "cap", "epoch", "profile", "encoder", "seed"])
-display(budget[["recipe", "cap", "epoch", "steps", "train_minutes", "sst_acc", "qqp_acc", "sts_pearson", "overall"]].round(4))
+display(budget[["recipe", "cap", "epoch", "steps", "train_minutes", "sst_acc", "qqp_acc", "sts_pearson", "overall",
+                "source"]].round(4))
 
 # %%
 plots.quality_per_minute(budget, report.ablation_rows(profile, encoder), targets=QUALITY_REFERENCES);

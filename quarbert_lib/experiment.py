@@ -267,16 +267,20 @@ def run_variant(notebook: str, variant: str, profile: str, seeds: list[int], enc
 
 
 def sweep(notebook: str, variant: str, profile: str, seeds: list[int], encoder: str, force: bool, column: str,
-          field: str, values: list, run_name: str, **fixed) -> pd.DataFrame:
+          field: str, values: list, run_name: str, spread: bool = False, **fixed) -> pd.DataFrame:
     """A one-parameter sweep: for each value, every seed of ``variant`` with the override ``field=value``
     (e.g. 'smart__weight') plus ``fixed`` overrides, run as ``run_name.format(value)`` (a finished run
-    with the same config is reused); one report.sweep_row per value, its setting under ``column``."""
+    with the same config is reused); one report.sweep_row per value, its setting under ``column``.
+    ``spread``: rows are report.ablation_row's instead (each metric's seed std and the seed list, so a
+    point can be tested against a ladder row with report.seed_test), named ``run_name.format(value)``."""
     from . import report
     rows = []
     for value in values:
         runs, _ = run_variant(notebook, variant, profile, seeds, encoder, force, run_prefix=run_name.format(value),
                               **{field: value}, **fixed)
-        rows.append(report.sweep_row({column: value, "profile": profile, "encoder": encoder}, runs))
+        setting = {column: value, "profile": profile, "encoder": encoder}
+        rows.append(setting | report.ablation_row(run_name.format(value), runs) if spread else
+                    report.sweep_row(setting, runs))
     return pd.DataFrame(rows)
 
 
@@ -296,19 +300,23 @@ def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: lis
 
 
 def budget_curve(notebook: str, recipes: dict[str, list[int | None]], profile: str, encoder: str = "minilm-l6",
-                 seed: int = 0, force: bool = False) -> pd.DataFrame:
+                 seed: int = 0, force: bool = False, reuse_saved: bool = False) -> pd.DataFrame:
     """Quality against CPU time: each recipe (a name of ``config.BUDGET_RECIPES`` or a ladder
     variant) trained with each cap on the training examples per task (None: every example). A run
     that another notebook already made with the same config (the ladder row at the profile's own
     cap) is read from the registry, not retrained. A run of several epochs gives one point per
     epoch, from its dev evaluation at that epoch's end (history.csv), timed at that moment.
-    One row per point: recipe, cap, epoch, optimizer steps, train minutes, dev scores."""
+    ``reuse_saved``: a (recipe, cap) whose run this registry lacks is read from the points an earlier
+    run of the curve saved (quality_per_minute.csv) instead of retrained; column ``source`` says which.
+    One row per point: recipe, cap, epoch, optimizer steps, train minutes, dev scores, source."""
     from . import report
     from .config import BUDGET_RECIPES
+    saved = saved_budget_points(profile, encoder, seed) if reuse_saved and not force else None
     rows = []
     for recipe, caps in recipes.items():
         variant, overrides = BUDGET_RECIPES.get(recipe, (recipe, {}))
         for cap in caps:
+            name = f"{recipe}-cap{cap or 'all'}-seed{seed}"
             cfg = variant_config(variant, profile, model__encoder=encoder, train__seed=seed,
                                  data__max_train_per_task=cap, **overrides)
             run_dir = None
@@ -318,8 +326,12 @@ def budget_curve(notebook: str, recipes: dict[str, list[int | None]], profile: s
                     run_dir = ladder
             except FileNotFoundError:
                 pass
+            earlier = None if saved is None else saved[(saved["recipe"] == recipe) & (saved["cap"] == str(cap or "all"))]
+            if run_dir is None and earlier is not None and len(earlier) and \
+                    not results.run_path(profile, notebook, name).exists():     # a started run resumes instead
+                rows += earlier.assign(source="saved table").to_dict("records")
+                continue
             if run_dir is None:
-                name = f"{recipe}-cap{cap or 'all'}-seed{seed}"
                 metrics = run_experiment(cfg, notebook, name, force=force)
                 run_dir = results.run_path(profile, notebook, name)
             else:
@@ -327,8 +339,18 @@ def budget_curve(notebook: str, recipes: dict[str, list[int | None]], profile: s
             setting = {"recipe": recipe, "cap": cap or "all", "profile": profile, "encoder": encoder, "seed": seed}
             for point in epoch_points(run_dir, metrics):
                 rows.append(report.sweep_row({**setting, "epoch": point["epoch"]}, [point])
-                            | {"train_minutes": point["train_seconds"] / 60})
+                            | {"train_minutes": point["train_seconds"] / 60, "source": "registry"})
     return pd.DataFrame(rows)
+
+
+def saved_budget_points(profile: str, encoder: str, seed: int) -> pd.DataFrame:
+    """The points of quality_per_minute.csv for this profile, encoder and seed (caps as text: '600', 'all')."""
+    from .paths import tables_dir
+    path = tables_dir() / "quality_per_minute.csv"
+    if not path.exists():
+        return pd.DataFrame(columns=["recipe", "cap"])
+    table = pd.read_csv(path, dtype={"cap": str})
+    return table[(table["profile"] == profile) & (table["encoder"] == encoder) & (table["seed"] == seed)]
 
 
 def epoch_points(run_dir: Path, metrics: dict) -> list[dict]:

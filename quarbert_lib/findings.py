@@ -92,7 +92,7 @@ def sweep_findings(table: pd.DataFrame, x: str, seed_std: float | None = None) -
 
 def smart_findings(strength: pd.DataFrame, ablation: pd.DataFrame, lambda_table: pd.DataFrame,
                    radius_table: pd.DataFrame, dropout_table: pd.DataFrame, no_smart: pd.DataFrame,
-                   threshold: float | None = None) -> str:
+                   threshold: float | None = None, lambda_seeds: pd.DataFrame | None = None) -> str:
     """Notebook 04's closing section."""
     from .smart_strength import INERT_BELOW
     threshold = INERT_BELOW if threshold is None else threshold
@@ -114,6 +114,7 @@ def smart_findings(strength: pd.DataFrame, ablation: pd.DataFrame, lambda_table:
     md.append(f"- The paper's Figure 3 has SST best at low λ_s and QQP and STS best near 5. Here SST peaks at "
               f"{best['sst_acc']:g} (lowest tried: {low:g}), QQP at {best['qqp_acc']:g} and STS at {best['sts_pearson']:g}: "
               + ("the same shape, on one seed per point." if shape else "not the paper's shape, on one seed per point."))
+    md += seeded_lambda_lines(lambda_seeds, rows, lambda_table)
     if len(radius_table):
         md += ["", "#### Radius sweep", "- " + sweep_findings(radius_table, "radius")]
         if len(no_smart):
@@ -134,6 +135,30 @@ def smart_findings(strength: pd.DataFrame, ablation: pd.DataFrame, lambda_table:
                "- " + "; ".join(f"`{r.smart_dropout}` {r.overall:.3f}" for r in dropout_table.itertuples())
                + " overall (one seed, short budget)."]
     return "\n".join(md)
+
+
+def seeded_lambda_lines(lambda_seeds: pd.DataFrame | None, rows: dict, lambda_table: pd.DataFrame) -> list[str]:
+    """The λ points run on several seeds, tested (Welch) against λ_s = 5 (`advreg-only`) and against no SMART."""
+    if lambda_seeds is None or lambda_seeds.empty:
+        return []
+    out = []
+    for _, point in lambda_seeds.sort_values("lambda").iterrows():
+        name = f"λ_s = {point['lambda']:g}"
+        parts = []
+        for reference, label in (("advreg-only", "against λ_s = 5 (`advreg-only`)"),
+                                 ("sampling", "against no SMART (`sampling`)")):
+            if reference in rows:
+                tests = {c: seed_test(rows[reference], point, c) for c in _TASK_COLUMNS}
+                parts.append(f"{label}: overall {tests['overall']['delta_seed_mean']:+.3f}, "
+                             f"{verdict(tests['overall'])} (" + ", ".join(
+                                 f"{_TASK_COLUMNS[c]} {tests[c]['delta_seed_mean']:+.3f}"
+                                 for c in ("sst_acc", "qqp_acc", "sts_pearson")) + ")")
+        out.append(f"- {name} on {int(point['seeds'])} seeds: overall {point['overall']:.3f} ± "
+                   f"{point['overall_std']:.3f}; " + "; ".join(parts) + ".")
+    best = lambda_table.loc[lambda_table["overall"].idxmax(), "lambda"]
+    if best not in set(lambda_seeds["lambda"]):
+        out.append(f"- The seed-0 sweep's best point (λ_s = {best:g}) has one seed only.")
+    return out
 
 
 def _direction(ours: float, theirs: float) -> str:

@@ -46,7 +46,10 @@ def _table(name: str, profile: str, encoder: str) -> pd.DataFrame | None:
     path = tables_dir() / name
     if not path.exists():
         return None
-    df = pd.read_csv(path)
+    try:
+        df = pd.read_csv(path)
+    except pd.errors.EmptyDataError:        # a table the notebook saved with no rows (e.g. lambda_seeded = [])
+        return None
     if "profile" in df:
         df = df[df["profile"] == profile]
     if "encoder" in df:
@@ -191,6 +194,47 @@ def _budget(profile: str, encoder: str) -> list[str]:
                    f"{top['train_seconds'] / 60:.1f} minutes: "
                    + ("more data and time beat every ladder step." if best["overall"] > top["overall"] else
                       "the ladder's recipe is at least as good as longer training here."))
+        out += smart_recipe_lines(budget, ladder)
+    return out
+
+
+def smart_recipe_lines(budget: pd.DataFrame, ladder: pd.DataFrame) -> list[str]:
+    """Does SMART pay for its cost at the longest budget? Each `<recipe>-smart` against `<recipe>` at the same
+    epoch, and against the best the plain recipe reached in no more training minutes (one seed each: the
+    seed spread of the ladder's `smart` row is the yardstick for noise)."""
+    out = []
+    spread = ladder.loc[ladder["variant"] == "smart", "overall_std"]
+    noise = float(spread.iloc[0]) if len(spread) and pd.notna(spread.iloc[0]) else float("nan")
+    for recipe in budget["recipe"].unique():
+        base = recipe.removesuffix("-smart")
+        if base == recipe or base not in set(budget["recipe"]):
+            continue
+        plain = budget[budget["recipe"] == base]
+        for point in budget[budget["recipe"] == recipe].sort_values("epoch").itertuples():
+            same = plain[(plain["epoch"] == point.epoch) & (plain["cap"].astype(str) == str(point.cap))]
+            if same.empty:
+                continue
+            twin = same.iloc[0]
+            delta = point.overall - twin["overall"]
+            per_task = ", ".join(f"{label} {getattr(point, col) - twin[col]:+.3f}"
+                                 for label, col in (("SST", "sst_acc"), ("QQP", "qqp_acc"), ("STS", "sts_pearson")))
+            verdict = ("within the seed spread of the `smart` row" if abs(delta) <= 2 * noise else
+                       "beyond twice the seed spread of the `smart` row") if noise == noise else "one seed"
+            in_time = plain[plain["train_minutes"] <= point.train_minutes]["overall"].max()
+            if pd.isna(in_time):
+                cost = "The plain recipe has no point that fast to set it against."
+            else:
+                pays = "pays for its cost" if point.overall > in_time + (noise if noise == noise else 0) else \
+                    "does not pay for its cost"
+                cost = (f"In the same {point.train_minutes:.0f} minutes the plain recipe reaches {in_time:.3f}: "
+                        f"SMART {pays} here.")
+            out.append(f"- `{recipe}` against `{base}`, epoch {point.epoch}: overall {point.overall:.3f} against "
+                       f"{twin['overall']:.3f} ({delta:+.3f}: {per_task}; one seed each, {verdict}), after "
+                       f"{point.train_minutes:.1f} against {twin['train_minutes']:.1f} training minutes "
+                       f"({point.train_minutes / twin['train_minutes']:.1f}x). {cost}")
+        best = budget[budget["recipe"] == recipe]["overall"].max()
+        out.append(f"- The 0.76 goal: `{recipe}` reaches {best:.3f}, "
+                   + ("so it is met." if best >= 0.76 else f"{0.76 - best:.3f} short."))
     return out
 
 
@@ -230,7 +274,8 @@ def smart_section(profile: str, encoder: str) -> str:
     grid = tables["lr_dropout"]
     no_smart = grid[(grid["lr"] == profile_config(profile).train.lr) & (grid["dropout"] == 0.1)]
     return findings.smart_findings(tables["smart_strength"], report.ablation_rows(profile, encoder),
-                                   tables["lambda_sweep"], tables["radius_sweep"], tables["smart_dropout"], no_smart)
+                                   tables["lambda_sweep"], tables["radius_sweep"], tables["smart_dropout"], no_smart,
+                                   lambda_seeds=_table("lambda_seeds.csv", profile, encoder))
 
 
 def all_sections(notebooks: list[str], profile: str = "cpu", encoder: str = "minilm-l6") -> list[str]:

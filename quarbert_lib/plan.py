@@ -101,6 +101,8 @@ def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, s
         short = {"train__max_steps": p["sweep_steps"]}
         for lam in p["lambdas"]:
             out += _variant(n, "advreg-only", p, p["sweep_seeds"], f"sweep-lambda{lam:g}", smart__weight=lam)
+        for lam in p.get("lambda_seeded") or []:
+            out += _variant(n, "advreg-only", p, seeds(), f"sweep-lambda{lam:g}", smart__weight=lam)
         for r in p["radii"]:
             out += _variant(n, "advreg-only", p, p["sweep_seeds"], f"sweep-radius{r:g}", smart__radius=r, **short)
         for mode in p["smart_dropout_modes"]:
@@ -123,9 +125,15 @@ def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, s
             for name, tasks in (("sst", ["sst"]), ("para", ["para"]), ("sts", ["sts"]), ("multitask", ["sst", "para", "sts"])):
                 out += _variant(n, best, p, [s], f"lora-{name}", tasks=tasks, **lora)
     elif n.startswith("11"):
+        from .experiment import saved_budget_points
+        from .results import run_path
+        saved = saved_budget_points(profile, p["encoder"], p["seed"]) if p.get("reuse_saved") else None
         for recipe, caps in (p.get("recipes") or BUDGET_CAPS[profile]).items():
             variant, overrides = BUDGET_RECIPES.get(recipe, (recipe, {}))
             for cap in caps:
+                if saved is not None and ((saved["recipe"] == recipe) & (saved["cap"] == str(cap or "all"))).any() \
+                        and not run_path(profile, n, f"{recipe}-cap{cap or 'all'}-seed{p['seed']}").exists():
+                    continue                    # read from the saved curve (experiment.budget_curve), not trained
                 out += [(*run, f"{variant}-seed{p['seed']}") for run in _variant(
                     n, variant, p, [p["seed"]], f"{recipe}-cap{cap or 'all'}", data__max_train_per_task=cap, **overrides)]
     return [run if len(run) == 4 else (*run, None) for run in out]

@@ -83,3 +83,41 @@ def test_notebook_section_states_each_steps_verdict_bootstrap_and_reason(isolate
     assert "one seed only" in lines[0] and "Why: the paper's literal SMART is inert" in lines[0]
     assert lines[1] == "- `advreg-literal` → `smart`: no row yet for `smart`."
     assert nf.notebook_findings("10_error_analysis", "cpu", "e").startswith("_No saved results")
+
+
+def test_a_seeded_lambda_point_is_tested_against_the_ladder_rows():
+    """λ points run on several seeds: Welch against λ_s = 5 (`advreg-only`) and against no SMART (`sampling`)."""
+    rows = {"advreg-only": pd.Series(_row("advreg-only", 3, 0.706, 0.005)),
+            "sampling": pd.Series(_row("sampling", 3, 0.717, 0.004))}
+    seeded = pd.DataFrame([{**_row("sweep-lambda0.5", 3, 0.713, 0.002), "lambda": 0.5}])
+    sweep = pd.DataFrame({"lambda": [0.5, 1.0], "overall": [0.713, 0.716]})
+    lines = findings.seeded_lambda_lines(seeded, rows, sweep)
+    p_ladder = ttest_ind_from_stats(0.713, 0.002, 3, 0.706, 0.005, 3, equal_var=False).pvalue
+    p_plain = ttest_ind_from_stats(0.713, 0.002, 3, 0.717, 0.004, 3, equal_var=False).pvalue
+    assert lines[0].startswith("- λ_s = 0.5 on 3 seeds: overall 0.713 ± 0.002; against λ_s = 5 (`advreg-only`): "
+                               f"overall +0.007, within seed noise (Welch p = {p_ladder:.3f}, 3 seeds a side)")
+    assert f"against no SMART (`sampling`): overall -0.004, within seed noise (Welch p = {p_plain:.3f}" in lines[0]
+    assert lines[1] == "- The seed-0 sweep's best point (λ_s = 1) has one seed only."
+    assert findings.seeded_lambda_lines(None, rows, sweep) == []
+
+
+def test_the_smart_recipe_is_set_against_its_plain_twin_and_the_plain_curve():
+    """Notebook 11: `<recipe>-smart` against `<recipe>` at the same epoch, and against the best the plain recipe
+    reached in no more minutes (the `smart` row's seed std as the noise yardstick)."""
+    from quarbert_lib.notebook_findings import smart_recipe_lines
+    point = lambda recipe, epoch, minutes, overall: {"recipe": recipe, "cap": "all", "epoch": epoch,  # noqa: E731
+                                                      "train_minutes": minutes, "overall": overall, "sst_acc": overall,
+                                                      "qqp_acc": 0.8, "sts_pearson": 0.85}
+    budget = pd.DataFrame([point("all-data-linear", 1, 12.0, 0.730), point("all-data-linear", 2, 24.0, 0.752),
+                           point("all-data-linear", 3, 36.0, 0.754), point("all-data-linear-smart", 1, 40.0, 0.740),
+                           point("all-data-linear-smart", 2, 80.0, 0.760)])
+    ladder = pd.DataFrame([_row("smart", 3, 0.7136, 0.0023)])
+    lines = smart_recipe_lines(budget, ladder)
+    assert lines[0] == ("- `all-data-linear-smart` against `all-data-linear`, epoch 1: overall 0.740 against 0.730 "
+                        "(+0.010: SST +0.010, QQP +0.000, STS +0.000; one seed each, beyond twice the seed spread of the "
+                        "`smart` row), after 40.0 against 12.0 training minutes (3.3x). In the same 40 minutes the plain "
+                        "recipe reaches 0.754: SMART does not pay for its cost here.")
+    assert lines[1].endswith("In the same 80 minutes the plain recipe reaches 0.754: SMART pays for its cost here.")
+    assert "+0.008" in lines[1] and "(3.3x)" in lines[1]
+    assert lines[2] == "- The 0.76 goal: `all-data-linear-smart` reaches 0.760, so it is met."
+    assert smart_recipe_lines(budget[budget["recipe"] == "all-data-linear"], ladder) == []

@@ -96,3 +96,23 @@ def test_an_unrecorded_run_is_estimated_from_runs_of_its_cost_kind():
         pytest.approx(100 * 2.0 + 30)
     assert plan.estimate_seconds("11_quality_per_cpu_minute", "all-data-smart-seed0", 100, costs, kind="unseen") == \
         pytest.approx(100 * statistics.median([0.5, 0.7, 0.6, 2.0]) + statistics.median([20.0, 20.0, 25.0, 30.0]))
+
+
+def test_reuse_saved_reads_an_earlier_curve_point_instead_of_training(isolated):
+    """Notebook 11 with reuse_saved: a (recipe, cap) this registry lacks comes from quality_per_minute.csv
+    (marked 'saved table'), and the plan does not count it as a run to train; other caps still train."""
+    from quarbert_lib.experiment import budget_curve
+    from quarbert_lib.paths import runs_dir, tables_dir
+    tables_dir().mkdir(parents=True)
+    saved = {"recipe": "sampling", "cap": "600", "profile": "smoke", "encoder": "minilm-l6", "seed": 0, "epoch": 1,
+             "overall": 0.61, "train_minutes": 0.5}
+    other = {**saved, "profile": "cpu", "overall": 0.9}                      # another profile's point is not read
+    pd.DataFrame([saved, other]).to_csv(tables_dir() / "quality_per_minute.csv", index=False)
+    nb = "11_quality_per_cpu_minute"
+    curve = budget_curve(nb, {"sampling": [600]}, "smoke", "minilm-l6", 0, reuse_saved=True)
+    assert curve[["recipe", "cap", "overall", "source"]].to_dict("records") == \
+        [{"recipe": "sampling", "cap": "600", "overall": 0.61, "source": "saved table"}]
+    assert not (runs_dir() / "smoke").exists()                               # nothing trained
+    params = {"profile": "smoke", "encoder": "minilm-l6", "seed": 0, "recipes": {"sampling": [600, 24]}}
+    assert [r[1] for r in plan.runs_for(nb, {**params, "reuse_saved": True})] == ["sampling-cap24-seed0"]
+    assert [r[1] for r in plan.runs_for(nb, params)] == ["sampling-cap600-seed0", "sampling-cap24-seed0"]
