@@ -50,6 +50,7 @@ from IPython.display import Markdown, display
 from quarbert_lib import plots, report, smart_strength
 from quarbert_lib.config import profile_seeds, variant_config
 from quarbert_lib.experiment import run_ladder_rows, run_variant, sweep
+from quarbert_lib.figures import lambda_figure
 from quarbert_lib.paths import tables_dir
 from quarbert_lib.results import write_csv
 from quarbert_lib.notebook_findings import notebook_findings
@@ -118,12 +119,7 @@ write_csv(tables_dir() / "lambda_seeds.csv", lambda_seeds)
 display(Markdown(report.ablation_markdown(lambda_seeds)) if len(lambda_seeds) else "no λ point on several seeds")
 
 # %%
-three_seeds = pd.concat([mine[mine["variant"] == "advreg-only"].assign(**{"lambda": ladder_cfg.smart.weight}),
-                         lambda_seeds])
-plots.sweep_lines(lambda_table, "lambda", "lambda_sweep.png", marks=three_seeds,
-                  paper_x=(5.0, "paper: QQP, STS best near 5"),
-                  title=f"AdvReg ({ladder_cfg.smart.convention}/{ladder_cfg.smart.space}), {profile} profile, "
-                        f"{int(lambda_table['steps'].iloc[0])} steps, seed {sweep_seeds}; squares: 3 seeds");
+lambda_figure(lambda_table, mine, lambda_seeds, profile);
 
 # %% [markdown]
 # ## 4 · Radius sweep (`sweep_steps` steps)

@@ -24,7 +24,7 @@ def reproduce_summary(profile: str = "cpu", encoder: str = "minilm-l6") -> dict:
     every notebook (a partial batch is named, not summed); the wall minutes of the registry's runs
     (run_costs.csv); and the best overall dev score of this profile in ablation.csv and
     quality_per_minute.csv."""
-    from .paths import reports_dir, tables_dir
+    from .paths import reports_dir
     from .reproduce import discover
     out = {}
     summary = reports_dir() / "executed" / "summary.json"
@@ -33,7 +33,11 @@ def reproduce_summary(profile: str = "cpu", encoder: str = "minilm-l6") -> dict:
         out["reproduce_notebooks"] = ", ".join(f"{n['notebook'][:2]} {n['seconds'] / 60:.1f}" for n in notebooks)
         if {p.stem for p in discover()} <= {n["notebook"] for n in notebooks}:
             out["reproduce_minutes"] = sum(n["seconds"] for n in notebooks) / 60
-    mine = lambda name: _rows(tables_dir() / name, profile, encoder)  # noqa: E731
+    from .results import read_table
+
+    def mine(name: str) -> pd.DataFrame:
+        table = read_table(name, profile, encoder)
+        return pd.DataFrame(columns=["profile", "encoder"]) if table is None else table
     costs = mine("run_costs.csv")
     if len(costs):
         out["compute_minutes"], out["compute_runs"] = float(costs["wall_seconds"].sum()) / 60, len(costs)
@@ -44,13 +48,6 @@ def reproduce_summary(profile: str = "cpu", encoder: str = "minilm-l6") -> dict:
     if candidates:
         out["best_overall"], out["best_variant"] = max(candidates)
     return out
-
-
-def _rows(table: Path, profile: str, encoder: str) -> pd.DataFrame:
-    if not table.exists():
-        return pd.DataFrame(columns=["profile", "encoder"])
-    df = pd.read_csv(table)
-    return df[(df["profile"] == profile) & (df["encoder"] == encoder)]
 
 
 def write_report(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:

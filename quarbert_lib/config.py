@@ -377,7 +377,8 @@ PROFILE_SEEDS: dict[str, list[int]] = {"smoke": [0], "quick": [0], "cpu": [0, 1,
 # passes them and the planner (plan.py) reads them, so the plan is the batch.
 PROFILE_NOTEBOOK_PARAMS: dict[str, dict[str, Any]] = {
     "quick": {"max_train": 400, "frozen_epochs": 1,                                  # 01: CFIMDB's long reviews
-              "lambdas": [1.0, 5.0], "radii": [0.01, 1.0], "smart_dropout_modes": ["fresh", "same"],   # 04
+              "lambdas": [1.0, 5.0], "lambda_seeded": [], "radii": [0.01, 1.0],                    # 04
+              "smart_dropout_modes": ["fresh", "same"],
               "learning_rates": [5e-5], "dropouts": [0.1], "sweep_steps": 75,
               "project_sizes": [1e-5, 1e-2], "normalize_sizes": [1e-2, 1.0],
               "cost_steps": 3},                                                       # 06's step-cost measurement

@@ -14,6 +14,7 @@ import pandas as pd
 from . import bench_report, notebook_findings, plots, report, results, saved_predictions
 from .paths import REPO_ROOT, STUDY_PROFILE, reports_dir, tables_dir, use_profile_reports
 from .reproduce import discover
+from .results import read_table
 
 PAPER_NOTE = ("The paper's columns are its Table 2 (bert-base-uncased, dev; `quarbert_lib/paper/`); its overall is "
               "stated for the ensemble and computed with the course's formula for the other rows. The paper has no "
@@ -24,13 +25,19 @@ PAPER_NOTE = ("The paper's columns are its Table 2 (bert-base-uncased, dev; `qua
 QUALITY_REFERENCES = {"target 0.76 (issue 6)": 0.76, "paper, bert-base ensemble 0.782": 0.782}
 
 
-def _table(name: str) -> pd.DataFrame | None:
-    path = tables_dir() / name
-    return pd.read_csv(path) if path.exists() else None
-
-
-def _mine(df: pd.DataFrame, profile: str, encoder: str) -> pd.DataFrame:
-    return df[(df["profile"] == profile) & (df["encoder"] == encoder)]
+def lambda_figure(sweep: pd.DataFrame, ablation: pd.DataFrame | None, seeded: pd.DataFrame | None, profile: str):
+    """The paper's Figure 3 (lambda_sweep.png): the one-seed λ_s line, and as squares (mean ± std over seeds) the
+    `advreg-only` row at its own λ_s and the λ points run on several seeds (notebook 04's lambda_seeded)."""
+    from .config import variant_config
+    smart = variant_config("advreg-only", profile).smart
+    marks = [] if ablation is None else [ablation[ablation["variant"] == "advreg-only"].assign(**{"lambda": smart.weight})]
+    marks += [] if seeded is None else [seeded]
+    marks = pd.concat(marks) if marks else None
+    seeds = sorted({int(n) for n in marks["seeds"]}) if marks is not None and len(marks) else []
+    return plots.sweep_lines(sweep, "lambda", "lambda_sweep.png", marks=marks, paper_x=(5.0, "paper: QQP, STS best near 5"),
+                             title=f"AdvReg ({smart.convention}/{smart.space}), {profile} profile, "
+                                   f"{int(sweep['steps'].iloc[0])} steps; line: {int(sweep['seeds'].iloc[0])} seed(s) a point"
+                                   + (f"; squares: {'/'.join(map(str, seeds))} seeds" if seeds else ""))
 
 
 def _figure(name: str, caption: str) -> list[str]:
@@ -44,7 +51,7 @@ def _run_costs(profile: str) -> pd.DataFrame | None:
     current = results.run_costs(profile)
     if len(current):
         results.upsert_rows(tables_dir() / "run_costs.csv", current.to_dict("records"), ["profile", "notebook", "run"])
-    return _table("run_costs.csv")
+    return read_table("run_costs.csv")
 
 
 def _significance(profile: str, encoder: str, n_boot: int) -> pd.DataFrame:
@@ -61,18 +68,16 @@ def _significance(profile: str, encoder: str, n_boot: int) -> pd.DataFrame:
                                             kind="stable")
         results.upsert_rows(path, computed.assign(source="registry").to_dict("records"),
                             ["step", "task", "profile", "encoder", "seed"], by_step)
-    table = _table("significance.csv")
-    return table if table is None else _mine(table, profile, encoder)
+    return read_table("significance.csv", profile, encoder)
 
 
 def _smart_section(profile: str, encoder: str, ablation: pd.DataFrame | None) -> list[str]:
     """Notebook 04's strength table, radius and dropout sweeps and its findings, from the saved tables."""
     from .smart_strength import INERT_BELOW
-    strength, radius, dropout, grid, lam = (_table(n) for n in ("smart_strength.csv", "radius_sweep.csv",
-                                                                "smart_dropout.csv", "lr_dropout.csv", "lambda_sweep.csv"))
+    strength, radius, dropout, grid, lam = (read_table(n, profile, encoder) for n in (
+        "smart_strength.csv", "radius_sweep.csv", "smart_dropout.csv", "lr_dropout.csv", "lambda_sweep.csv"))
     if strength is None or radius is None or dropout is None or lam is None or ablation is None:
         return []
-    strength, radius, dropout, lam = (_mine(t, profile, encoder) for t in (strength, radius, dropout, lam))
     plots.smart_strength(strength[strength["setting"] == "grid"], "smart_strength.png", threshold=INERT_BELOW)
     base = grid[(grid["lr"] == 5e-5) & (grid["dropout"] == 0.1)] if grid is not None else pd.DataFrame()
     plots.sweep_lines(radius, "radius", "radius_sweep.png", reference=float(base["overall"].iloc[0]) if len(base) else None,
@@ -109,7 +114,7 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000
                "What each step shows, in words: [What each notebook shows](#what-each-notebook-shows), below.", ""]
         md += [f"Data note: {n}." for n in sorted({n for x in ablation["data_note"].dropna() for n in x.split(" | ") if n})]
         md += [""] + _figure("ablation_ladder.png", "Dev scores of every row (error bars: std over seeds)")
-    grid = _table("lr_dropout.csv")
+    grid = read_table("lr_dropout.csv", profile, encoder)
     if grid is not None:
         plots.grid_heatmap(grid, "lr", "dropout", "overall", "lr_dropout.png",
                            title=f"overall, {profile} profile, {int(grid['steps'].iloc[0])} steps (paper's best: lr 1e-5, dropout 0.1)")
@@ -117,10 +122,9 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000
             ["lr", "dropout", "steps", "SST", "QQP", "STS", "overall"],
             [[f"{r.lr:g}", f"{r.dropout:g}", int(r.steps), f"{r.sst_acc:.3f}", f"{r.qqp_acc:.3f}",
               f"{r.sts_pearson:.3f}", f"{r.overall:.3f}"] for r in grid.itertuples()]), ""]
-    sweep = _table("lambda_sweep.csv")
+    sweep = read_table("lambda_sweep.csv", profile, encoder)
     if sweep is not None:
-        plots.sweep_lines(sweep, "lambda", "lambda_sweep.png", paper_x=(5.0, "paper: QQP, STS best near 5"),
-                          title=f"AdvReg, {profile} profile, {int(sweep['steps'].iloc[0])} steps, {int(sweep['seeds'].iloc[0])} seed(s) a point")
+        lambda_figure(sweep, ablation, read_table("lambda_seeds.csv", profile, encoder), profile)
         md += ["## Figure 3: the λ_s sweep", ""] + _figure("lambda_sweep.png", "Dev metrics against λ_s (AdvReg)")
     md += _smart_section(profile, encoder, ablation)
     sources = {}
@@ -158,9 +162,8 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000
                                        f"{r.delta_seed_mean:+.3f}", "" if pd.isna(r.seed_p_value) else f"{r.seed_p_value:.3f}",
                                        r.source]
                                       for r in significance.itertuples()]), ""]
-    budget = _table("quality_per_minute.csv")
+    budget = read_table("quality_per_minute.csv", profile, encoder)
     if budget is not None:
-        budget = _mine(budget, profile, encoder)
         plots.quality_per_minute(budget, ablation, targets=QUALITY_REFERENCES)
         md += ["## Quality per CPU-minute", "", "Each recipe trained (seed 0) with a cap on the training examples "
                "per task; `all` keeps every example (the round-robin sampler then stops each epoch at the smallest "
@@ -172,21 +175,22 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000
                                        f"{r.qqp_acc:.3f}", f"{r.sts_pearson:.3f}", f"{r.overall:.3f}"]
                                       for r in budget.itertuples()]), ""]
         md += _figure("quality_per_minute.png", "Overall dev score against training minutes on this machine")
-    costs = _table("costs.csv")
+    costs = read_table("costs.csv")
     if costs is not None:
         md += ["## Cost per variant", "", report.markdown_table(
             ["variant", "seconds / step", "relative to plain"],
             [[r.variant, f"{r.seconds_per_step:.3f}", f"{r.relative:.2f}x"] for r in costs.itertuples()]), ""]
     for name, title in (("ensemble_subsets.csv", "Ensemble member subsets"), ("ensemble_cost.csv", "Serving cost")):
-        extra = _table(name)
+        extra = read_table(name)
         if extra is not None:
             md += [f"## {title}", "", report.markdown_table(list(extra.columns), extra.round(4).astype(str).values.tolist()), ""]
     spent = _run_costs(profile)
-    if spent is not None and len(_mine(spent, profile, encoder)):
+    spent = None if spent is None else spent[(spent["profile"] == profile) & (spent["encoder"] == encoder)]
+    if spent is not None and len(spent):
         md += ["## What the results cost", "", "Every complete run of this profile in the run registry "
                "(`reports/tables/run_costs.csv`, from each run's metrics.json): a `make reproduce` from scratch "
                "trains all of them, so its wall time is at least the total.", "",
-               report.cost_markdown(_mine(spent, profile, encoder)), ""]
+               report.cost_markdown(spent), ""]
     md += ["## What each notebook shows", "", "Each numbered notebook's closing section, built by "
            "`notebook_findings.notebook_findings` from the saved tables (the executed notebooks show the same text).", "",
            *notebook_findings.all_sections([p.stem for p in discover()], profile, encoder)]

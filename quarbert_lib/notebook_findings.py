@@ -14,7 +14,7 @@ import math
 import pandas as pd
 
 from . import findings, report
-from .paths import tables_dir
+from .results import read_table
 
 # Why a step can come out null or negative, where the study measured the reason (the notebook named).
 KNOWN_REASONS = {
@@ -42,21 +42,6 @@ NOTEBOOK_STEPS = {
 }
 
 
-def _table(name: str, profile: str, encoder: str) -> pd.DataFrame | None:
-    path = tables_dir() / name
-    if not path.exists():
-        return None
-    try:
-        df = pd.read_csv(path)
-    except pd.errors.EmptyDataError:        # a table the notebook saved with no rows (e.g. lambda_seeded = [])
-        return None
-    if "profile" in df:
-        df = df[df["profile"] == profile]
-    if "encoder" in df:
-        df = df[df["encoder"] == encoder]
-    return df.reset_index(drop=True)
-
-
 def _bootstrap_words(significance: pd.DataFrame | None, before: str, after: str) -> str:
     """'bootstrap on seed 0: SST +0.010 significant, ...' from significance.csv, or ''."""
     if significance is None or significance.empty:
@@ -74,7 +59,7 @@ def step_lines(steps: list[tuple[str, str]], profile: str, encoder: str) -> list
     """The ladder lines of these steps, each with its bootstrap verdict and, when null, its reason."""
     ablation = report.ablation_rows(profile, encoder)
     rows = {r["variant"]: r for _, r in ablation.iterrows()}
-    significance = _table("significance.csv", profile, encoder)
+    significance = read_table("significance.csv", profile, encoder)
     out = []
     for before, after in steps:
         if before not in rows or after not in rows:
@@ -113,7 +98,7 @@ def _single_task(profile: str, encoder: str) -> list[str]:
 
 
 def _sampling_extras(profile: str, encoder: str) -> list[str]:
-    words = _table("word_embeddings.csv", profile, encoder)
+    words = read_table("word_embeddings.csv", profile, encoder)
     if words is None or len(words) < 2:
         return []
     frozen, trainable = (words[words["word_embeddings"] == k].iloc[0] for k in ("frozen", "trainable"))
@@ -138,7 +123,7 @@ def _ensemble(profile: str, encoder: str) -> list[str]:
             best = None
         if best:
             out += step_lines([(best, "ensemble")], profile, encoder)
-    subsets = _table("ensemble_subsets.csv", profile, encoder)
+    subsets = read_table("ensemble_subsets.csv", profile, encoder)
     if subsets is not None and len(subsets):
         full = subsets[subsets["size"] == 4]
         three = subsets[subsets["size"] == 3].dropna(subset=["overall"])
@@ -155,7 +140,7 @@ def _ensemble(profile: str, encoder: str) -> list[str]:
 
 def _lora(profile: str, encoder: str) -> list[str]:
     out = step_lines(NOTEBOOK_STEPS["08_lora"], profile, encoder)
-    checks = _table("lora_checks.csv", profile, encoder)
+    checks = read_table("lora_checks.csv", profile, encoder)
     if checks is not None and len(checks):
         out.append(f"- Reloaded adapters reproduce the training runs' predictions to within "
                    f"{checks['max_abs_diff'].max():.1e} (largest difference over {len(checks)} checks).")
@@ -164,12 +149,12 @@ def _lora(profile: str, encoder: str) -> list[str]:
 
 def _errors(profile: str, encoder: str) -> list[str]:
     out = []
-    summary = _table("error_summary.csv", profile, encoder)
+    summary = read_table("error_summary.csv", profile, encoder)
     if summary is not None and len(summary):
         r = summary.iloc[0]
         out.append(f"- Of the SST errors of `{r['source']}`, {r['sst_errors_within_one_level']:.0%} are off by one "
                    "sentiment level: most mistakes are between neighbouring classes, not opposite ones.")
-    overlap = _table("quora_overlap_errors.csv", profile, encoder)
+    overlap = read_table("quora_overlap_errors.csv", profile, encoder)
     if overlap is not None and len(overlap) >= 2:
         first, last = overlap.iloc[0], overlap.iloc[-1]
         out.append(f"- Quora false positives grow with word overlap: {first['false_positive_rate']:.0%} of non-duplicates "
@@ -180,7 +165,7 @@ def _errors(profile: str, encoder: str) -> list[str]:
 
 
 def _budget(profile: str, encoder: str) -> list[str]:
-    budget = _table("quality_per_minute.csv", profile, encoder)
+    budget = read_table("quality_per_minute.csv", profile, encoder)
     if budget is None or budget.empty:
         return []
     best = budget.loc[budget["overall"].idxmax()]
@@ -266,7 +251,7 @@ def notebook_findings(notebook: str, profile: str = "cpu", encoder: str = "minil
 
 def smart_section(profile: str, encoder: str) -> str:
     """Notebook 04's findings (findings.smart_findings) from its saved tables."""
-    tables = {n: _table(f"{n}.csv", profile, encoder) for n in ("smart_strength", "lambda_sweep", "radius_sweep",
+    tables = {n: read_table(f"{n}.csv", profile, encoder) for n in ("smart_strength", "lambda_sweep", "radius_sweep",
                                                                    "smart_dropout", "lr_dropout")}
     if any(t is None for t in tables.values()):
         return "_Notebook 04's tables are not all saved yet._"
@@ -275,7 +260,7 @@ def smart_section(profile: str, encoder: str) -> str:
     no_smart = grid[(grid["lr"] == profile_config(profile).train.lr) & (grid["dropout"] == 0.1)]
     return findings.smart_findings(tables["smart_strength"], report.ablation_rows(profile, encoder),
                                    tables["lambda_sweep"], tables["radius_sweep"], tables["smart_dropout"], no_smart,
-                                   lambda_seeds=_table("lambda_seeds.csv", profile, encoder))
+                                   lambda_seeds=read_table("lambda_seeds.csv", profile, encoder))
 
 
 def all_sections(notebooks: list[str], profile: str = "cpu", encoder: str = "minilm-l6") -> list[str]:

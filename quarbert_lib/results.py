@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .paths import REPO_ROOT, runs_dir
+from .paths import REPO_ROOT, runs_dir, tables_dir
 from .tasks import TASKS
 
 
@@ -120,6 +120,22 @@ def locked(path: Path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_table(name: str, profile: str | None = None, encoder: str | None = None) -> pd.DataFrame | None:
+    """reports/tables/<name>, narrowed to ``profile`` and ``encoder`` where given and the table has those
+    columns; None when the file is absent or has no columns (a table saved with no rows)."""
+    path = tables_dir() / name
+    if not path.exists():
+        return None
+    try:
+        df = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return None
+    for column, value in (("profile", profile), ("encoder", encoder)):
+        if value is not None and column in df:
+            df = df[df[column] == value]
+    return df.reset_index(drop=True)
 
 
 def upsert_rows(table: Path, rows: list[dict], key: list[str], order=None) -> pd.DataFrame:

@@ -121,3 +121,30 @@ def test_the_smart_recipe_is_set_against_its_plain_twin_and_the_plain_curve():
     assert "+0.008" in lines[1] and "(3.3x)" in lines[1]
     assert lines[2] == "- The 0.76 goal: `all-data-linear-smart` reaches 0.760, so it is met."
     assert smart_recipe_lines(budget[budget["recipe"] == "all-data-linear"], ladder) == []
+
+
+def test_figure3_is_traced_to_the_reading_that_can_move_with_lambda():
+    strength = pd.DataFrame({"setting": ["advreg-literal"] * 3 + ["advreg-only"] * 3,
+                             "grad_ratio": [4e-6, 3.8e-5, 1e-5, 0.07, 0.29, 0.1]})
+    best = {"sst_acc": 0.5, "qqp_acc": 5.0, "sts_pearson": 0.5}
+    text = findings.figure3_source(strength, best, threshold=1e-4)
+    assert text.startswith("- Which reading gives Figure 3: not the equations'. At ε = 1e-5 the literal term's "
+                           "gradient is at most 3.8e-05 of the task loss's")
+    assert "the libraries' reading (the sweep above) puts SST, QQP where the paper has them" in text
+    assert "most likely came from a library implementation" in text
+    acting = findings.figure3_source(strength.assign(grad_ratio=0.2), {**best, "qqp_acc": 0.5}, threshold=1e-4)
+    assert acting == ("- Which reading gives Figure 3: both readings act here (the literal term's gradient reaches "
+                      "2.0e-01 of the task loss's); the libraries' reading (the sweep above) puts SST where the paper "
+                      "has it.")
+
+
+def test_dropout_modes_are_set_against_the_same_budget_without_smart():
+    modes = pd.DataFrame({"smart_dropout": ["fresh", "same", "off"], "overall": [0.616, 0.654, 0.653]})
+    lines = findings.dropout_lines(modes, pd.DataFrame({"overall": [0.660]}))
+    assert lines[0] == "- `fresh` 0.616; `same` 0.654; `off` 0.653 overall (one seed, short budget)."
+    assert lines[1] == ("- Against 0.660 without SMART at the same budget: `same`, `off` within 0.01 of it; `fresh` "
+                        "below it by more. `same` (the clean pass's masks) leaves only the perturbation's own effect, so "
+                        "the gap of `fresh` is what the disagreement of two dropout masks costs, not the adversarial part.")
+    close = findings.dropout_lines(modes.assign(overall=[0.655, 0.654, 0.653]), pd.DataFrame({"overall": [0.660]}))
+    assert close[1] == "- Against 0.660 without SMART at the same budget: `fresh`, `same`, `off` within 0.01 of it."
+    assert len(findings.dropout_lines(modes, pd.DataFrame())) == 1

@@ -57,3 +57,22 @@ def test_training_curves_of_runs_too_short_to_log_a_loss_warn_nothing(isolated, 
         warnings.simplefilter("error")
         fig = plots.training_curves({"short": folder}, "short_curves.png")
     assert "no training loss logged" in fig.axes[0].texts[0].get_text()
+
+
+def test_lambda_figure_marks_the_ladder_row_and_the_seeded_points(isolated):
+    """Figure 3 as notebook 04 and `make figures` both draw it: the one-seed line, and squares with the seed std
+    at λ_s 5 (the advreg-only row) and at every λ point run on several seeds."""
+    from quarbert_lib.figures import lambda_figure
+    metrics = {"sst_acc": 0.43, "qqp_acc": 0.80, "sts_pearson": 0.82, "overall": 0.71}
+    sweep = pd.DataFrame([{"lambda": lam, **metrics, "seeds": 1, "steps": 450} for lam in (0.5, 1.0, 5.0)])
+    stds = {f"{c}_std": 0.004 for c in metrics}
+    ablation = pd.DataFrame([{"variant": "advreg-only", "seeds": 3, **metrics, **stds},
+                             {"variant": "smart", "seeds": 3, **metrics, **stds}])
+    seeded = pd.DataFrame([{"lambda": 0.5, "variant": "sweep-lambda0.5", "seeds": 3, **metrics, **stds}])
+    ax = lambda_figure(sweep, ablation, seeded, "cpu").axes[0]
+    squares = [c for c in ax.containers if c.lines[0].get_marker() == "s"]
+    assert len(squares) == 2 * len(metrics)                      # two marked points, one square per metric each
+    assert sorted({float(c.lines[0].get_xdata()[0]) for c in squares}) == [0.5, 5.0]
+    assert ax.get_title() == ("AdvReg (normalize/embedding), cpu profile, 450 steps; line: 1 seed(s) a point; "
+                              "squares: 3 seeds")
+    assert len(lambda_figure(sweep, None, None, "cpu").axes[0].containers) == 0
