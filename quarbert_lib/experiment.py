@@ -345,12 +345,10 @@ def budget_curve(notebook: str, recipes: dict[str, list[int | None]], profile: s
 
 def saved_budget_points(profile: str, encoder: str, seed: int) -> pd.DataFrame:
     """The points of quality_per_minute.csv for this profile, encoder and seed (caps as text: '600', 'all')."""
-    from .paths import tables_dir
-    path = tables_dir() / "quality_per_minute.csv"
-    if not path.exists():
+    table = results.read_table("quality_per_minute.csv", profile, encoder)
+    if table is None:
         return pd.DataFrame(columns=["recipe", "cap"])
-    table = pd.read_csv(path, dtype={"cap": str})
-    return table[(table["profile"] == profile) & (table["encoder"] == encoder) & (table["seed"] == seed)]
+    return table[table["seed"] == seed].astype({"cap": str})
 
 
 def epoch_points(run_dir: Path, metrics: dict) -> list[dict]:

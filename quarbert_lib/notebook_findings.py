@@ -21,7 +21,8 @@ KNOWN_REASONS = {
     ("sampling", "advreg-literal"): "the paper's literal SMART is inert: its gradient is about 1e-5 of the task "
                                     "loss's (notebook 04, smart_strength.csv), so the row is `sampling` again",
     ("sampling", "advreg-only"): "at the ladder's short budget SMART's term is mostly a dropout-consistency "
-                                 "penalty (notebook 04's radius-0 control), which holds learning back",
+                                 "penalty (notebook 04's radius-0 control), which holds learning back at the "
+                                 "paper's λ_s = 5; at λ_s = 0.5 it costs nothing (notebook 04, lambda_seeds.csv)",
     ("smart", "smart-cosine"): "the paper's head maps cos(u, v) through 5·σ(·), whose range stops short of the "
                                "0-5 scale (see the range below)",
 }
