@@ -139,15 +139,28 @@ def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, s
     return [run if len(run) == 4 else (*run, None) for run in out]
 
 
-_TRAIN_SIZES: dict[tuple, int] = {}
+_SPLIT_SIZES: dict[tuple, dict[str, int]] = {}
+
+
+def _split_sizes(task: str, cfg: ExperimentConfig) -> dict[str, int]:
+    from .data import load_task
+    key = (task, json.dumps(dataclasses.asdict(cfg.data), sort_keys=True, default=str))
+    if key not in _SPLIT_SIZES:
+        _SPLIT_SIZES[key] = {name: len(rows) for name, rows in load_task(task, cfg.data).splits.items()}
+    return _SPLIT_SIZES[key]
 
 
 def _train_size(task: str, cfg: ExperimentConfig) -> int:
-    from .data import load_task
-    key = (task, json.dumps(dataclasses.asdict(cfg.data), sort_keys=True, default=str))
-    if key not in _TRAIN_SIZES:
-        _TRAIN_SIZES[key] = len(load_task(task, cfg.data).splits["train"])
-    return _TRAIN_SIZES[key]
+    return _split_sizes(task, cfg)["train"]
+
+
+def prediction_units(cfg: ExperimentConfig) -> int:
+    """Sentences a run encodes besides training: its dev and test splits (evaluation and the saved
+    predictions), a pair counting two. What a run costs beside its steps scales with it (the quick
+    profile caps dev and test at 1,000 per task)."""
+    from .tasks import TASKS
+    return sum((2 if TASKS[t].is_pair else 1) * sum(n for split, n in _split_sizes(t, cfg).items() if split in ("dev", "test"))
+               for t in cfg.tasks)
 
 
 def steps_of(cfg: ExperimentConfig) -> int:
@@ -178,10 +191,15 @@ def _stem(run: str) -> str:
 
 
 def estimate_seconds(notebook: str, run: str, steps: int, costs: pd.DataFrame, speed: float = 1.0,
-                     kind: str | None = None) -> float:
-    """Wall seconds of one run: steps x the median seconds per step of the recorded runs with the same name
-    (any seed) in the same notebook, else of the same cost kind (config.cost_kind), else of that notebook's
-    runs, else of all; plus their median evaluation and loading seconds; times ``speed``."""
+                     kind: str | None = None, cfg: ExperimentConfig | None = None) -> float:
+    """Wall seconds of one run: steps x the seconds per step of the recorded runs with the same name (any
+    seed) in the same notebook, else of the same cost kind (config.cost_kind), else of that notebook's runs,
+    else of all; plus their seconds beside training (evaluation, predictions, loading); times ``speed``.
+
+    Of the matching records it takes the fastest, not the median: sharing the two cores with anything
+    else only ever slows a run down (a run recorded beside another took 2-3x its time alone, run_costs.csv),
+    so the fastest record is the nearest to a machine running the batch alone. With ``cfg``, the seconds
+    beside training are scaled by its prediction_units against those of the records' profile."""
     if costs.empty:
         raise ValueError("no recorded run costs: run `python -m quarbert_lib.reproduce --calibrate` or train one run first")
     costs = costs[costs["steps"] > 0]
@@ -190,17 +208,27 @@ def estimate_seconds(notebook: str, run: str, steps: int, costs: pd.DataFrame, s
                   costs[costs["notebook"] == notebook], costs):
         if len(match):
             break
-    per_step = statistics.median(match["train_seconds"] / match["steps"])
-    rest = statistics.median(match["wall_seconds"] - match["train_seconds"])   # evaluation, loading, saving
+    per_step = float((match["train_seconds"] / match["steps"]).min())
+    rest = float((match["wall_seconds"] - match["train_seconds"]).min())    # evaluation, predictions, loading
+    if cfg is not None and "profile" in match and match["profile"].notna().any():
+        from .config import PROFILES
+        recorded_profile = match["profile"].mode().iloc[0]
+        if recorded_profile in PROFILES and recorded_profile != cfg.profile:
+            reference = profile_config(recorded_profile, tasks=cfg.tasks)
+            rest *= prediction_units(cfg) / prediction_units(reference)
     return speed * (steps * per_step + rest)
 
 
 def notebook_overheads() -> dict[str, float]:
-    """Seconds each notebook spent beside training, as the last batch recorded it in summary.json."""
-    path = reports_dir() / "executed" / "summary.json"
-    if not path.exists():
-        return {}
-    return {e["notebook"]: e["overhead_seconds"] for e in json.loads(path.read_text()) if "overhead_seconds" in e}
+    """Seconds each notebook spent beside training, as the last batch recorded it in this profile's
+    summary.json, else in the committed study's (a fresh clone's only record)."""
+    from .paths import REPO_ROOT
+    out: dict[str, float] = {}
+    for path in dict.fromkeys([REPO_ROOT / "reports" / "executed" / "summary.json",
+                               reports_dir() / "executed" / "summary.json"]):
+        if path.exists():           # this profile's records last, so they win
+            out.update({e["notebook"]: e["overhead_seconds"] for e in json.loads(path.read_text()) if "overhead_seconds" in e})
+    return out
 
 
 def plan(notebooks: list[Path], profile: str, overrides: dict | None = None, speed: float = 1.0,
@@ -234,7 +262,7 @@ def plan(notebooks: list[Path], profile: str, overrides: dict | None = None, spe
             steps = steps_of(cfg)
             planned.append(PlannedRun(notebook, name, cfg, steps, done,
                                       0.0 if done else estimate_seconds(notebook, name, steps, costs, speed,
-                                                                        cost_kind(cfg))))
+                                                                        cost_kind(cfg), cfg)))
     return planned
 
 

@@ -185,8 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m quarbert_lib.reproduce",
                                      description="Execute the numbered notebooks through papermill.",
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--profile", default="cpu", choices=list(PROFILES),
-                        help="budget profile passed to every notebook (default: cpu)")
+    parser.add_argument("--profile", default="quick", choices=list(PROFILES),
+                        help="budget profile passed to every notebook (default: quick, the one-hour study; cpu: the committed 3-seed study)")
     parser.add_argument("--only", nargs="*", help="notebook numbers or name prefixes, e.g. 01 02")
     parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                         help="extra notebook parameter (a Python literal), repeatable")
@@ -200,8 +200,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="list the executed notebooks whose code differs from their source, and exit (1 if any)")
     args = parser.parse_args(argv)
 
-    use_profile_reports(args.profile)      # reports/ for the study's profile, reports/<profile>/ otherwise
+    out = use_profile_reports(args.profile)      # reports/ for the study's profile, reports/<profile>/ otherwise
     notebooks = discover(args.only)
+    print(f"[reproduce] profile {args.profile}: tables, figures and executed notebooks go to {out}", flush=True)
     if args.list:
         print("\n".join(p.name for p in notebooks))
         return 0

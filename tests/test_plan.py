@@ -1,6 +1,5 @@
 """The batch plan: step counts against the trainer's, the ETA arithmetic, and the progress bar."""
 import json
-import statistics
 
 import pandas as pd
 import pytest
@@ -34,17 +33,38 @@ COSTS = pd.DataFrame([
 
 
 def test_estimate_uses_the_same_run_then_the_notebook_then_everything():
-    # the same run name (any seed): median 0.6 s/step, median 20 s beside training
-    assert plan.estimate_seconds("03_task_sampling", "sampling-seed7", 50, COSTS) == pytest.approx(50 * 0.6 + 20)
-    assert plan.estimate_seconds("03_task_sampling", "sampling-seed7", 50, COSTS, speed=0.5) == pytest.approx(0.5 * 50)
-    # another run of that notebook: that notebook's medians
-    assert plan.estimate_seconds("03_task_sampling", "other-seed0", 10, COSTS) == pytest.approx(10 * 0.6 + 20)
-    # a notebook nothing recorded: all runs' medians
-    per_step = statistics.median([0.5, 0.7, 0.6, 2.0])
-    rest = statistics.median([20.0, 20.0, 25.0, 30.0])
-    assert plan.estimate_seconds("05_cosine_sts", "smart-cosine-seed0", 10, COSTS) == pytest.approx(10 * per_step + rest)
+    # the same run name (any seed): the fastest record, 0.5 s/step and 20 s beside training
+    assert plan.estimate_seconds("03_task_sampling", "sampling-seed7", 50, COSTS) == pytest.approx(50 * 0.5 + 20)
+    assert plan.estimate_seconds("03_task_sampling", "sampling-seed7", 50, COSTS, speed=0.5) == pytest.approx(0.5 * (25 + 20))
+    # another run of that notebook: that notebook's records
+    assert plan.estimate_seconds("03_task_sampling", "other-seed0", 10, COSTS) == pytest.approx(10 * 0.5 + 20)
+    # a notebook nothing recorded: all runs' records
+    assert plan.estimate_seconds("04_smart_mbpp", "smart-seed3", 10, COSTS) == pytest.approx(10 * 2.0 + 30)
+    assert plan.estimate_seconds("05_cosine_sts", "smart-cosine-seed0", 10, COSTS) == pytest.approx(10 * 0.5 + 20)
     with pytest.raises(ValueError, match="no recorded run costs"):
         plan.estimate_seconds("03_task_sampling", "sampling-seed0", 1, COSTS.iloc[0:0])
+
+
+def test_the_time_beside_training_scales_with_the_dev_and_test_sentences(isolated, mini_data_dir):
+    """A quick run evaluates and predicts on at most max_dev_per_task rows per split: its seconds beside
+    training are the cpu records' times its share of their sentences (pairs count two)."""
+    from quarbert_lib.data import load_task
+    cpu = profile_config("cpu", tasks=["sst", "para"], data__data_dir=str(mini_data_dir))
+    quick = profile_config("quick", tasks=["sst", "para"], data__data_dir=str(mini_data_dir),
+                           data__max_dev_per_task=3)
+    units = {}
+    for name, cfg in (("cpu", cpu), ("quick", quick)):
+        splits = {t: load_task(t, cfg.data).splits for t in cfg.tasks}
+        units[name] = sum((2 if t == "para" else 1) * (len(s["dev"]) + len(s.get("test", []))) for t, s in splits.items())
+        assert plan.prediction_units(cfg) == units[name]
+    assert 0 < units["quick"] < units["cpu"]
+    costs = COSTS.assign(profile="cpu")
+    plan._SPLIT_SIZES.clear()
+    # the records are the cpu profile's: the dev and test share of a quick run scales the 20 s
+    estimate = plan.estimate_seconds("03_task_sampling", "sampling-seed0", 10, costs, cfg=quick)
+    assert estimate == pytest.approx(10 * 0.5 + 20 * units["quick"] / units["cpu"])
+    # the records' own profile: unscaled
+    assert plan.estimate_seconds("03_task_sampling", "sampling-seed0", 10, costs, cfg=cpu) == pytest.approx(10 * 0.5 + 20)
 
 
 def test_notebook_estimates_and_the_plan_text(isolated):
@@ -95,7 +115,7 @@ def test_an_unrecorded_run_is_estimated_from_runs_of_its_cost_kind():
     assert plan.estimate_seconds("11_quality_per_cpu_minute", "all-data-smart-seed0", 100, costs, kind=smart) == \
         pytest.approx(100 * 2.0 + 30)
     assert plan.estimate_seconds("11_quality_per_cpu_minute", "all-data-smart-seed0", 100, costs, kind="unseen") == \
-        pytest.approx(100 * statistics.median([0.5, 0.7, 0.6, 2.0]) + statistics.median([20.0, 20.0, 25.0, 30.0]))
+        pytest.approx(100 * 0.5 + 20)
 
 
 def test_reuse_saved_reads_an_earlier_curve_point_instead_of_training(isolated):

@@ -6,11 +6,6 @@ import pytest
 from quarbert_lib import reproduce
 from quarbert_lib.paths import REPO_ROOT
 
-# Executed notebooks whose source changed after their last execution, waiting for the runs they read to be
-# retrained (runs/ is not committed). Each batch that re-executes one takes it off this list; the test fails
-# both when a notebook here has become fresh and when one not here is stale.
-STALE_UNTIL_RERUN = {"02_multitask_baseline", "07_quartet_ensemble", "08_lora"}
-
 SOURCE = '''# %% tags=["parameters"]
 profile = "cpu"
 
@@ -65,16 +60,12 @@ def test_stale_notebooks_and_the_check_command(tmp_path, monkeypatch, capsys):
 
 
 def test_committed_executed_notebooks_match_their_sources():
-    stale = reproduce.stale_notebooks(reproduce.discover(), REPO_ROOT / "reports" / "executed")
-    fresh_again = STALE_UNTIL_RERUN - set(stale)
-    assert not fresh_again, f"re-executed, take them off STALE_UNTIL_RERUN: {sorted(fresh_again)}"
-    unexpected = {k: v for k, v in stale.items() if k not in STALE_UNTIL_RERUN}
-    assert not unexpected, f"executed notebooks that do not match their source: {unexpected}"
-
-
-@pytest.mark.parametrize("name", sorted(STALE_UNTIL_RERUN))
-def test_the_stale_list_names_real_notebooks(name):
-    assert (REPO_ROOT / "notebooks" / f"{name}.py").exists()
+    """Every numbered notebook has a committed executed copy whose code is its source's."""
+    notebooks = reproduce.discover()
+    missing = [p.stem for p in notebooks if not (REPO_ROOT / "reports" / "executed" / f"{p.stem}.ipynb").exists()]
+    assert not missing, f"never executed: {missing}"
+    stale = reproduce.stale_notebooks(notebooks, REPO_ROOT / "reports" / "executed")
+    assert not stale, f"executed notebooks that do not match their source (rerun them): {stale}"
 
 
 def test_noise_counts_finds_progress_bars_and_warnings(tmp_path):
@@ -90,3 +81,25 @@ def test_noise_counts_finds_progress_bars_and_warnings(tmp_path):
     nb.cells.append(cell)
     nbformat.write(nb, tmp_path / "n.ipynb")
     assert reproduce.noise_counts(tmp_path / "n.ipynb") == {"progress_bars": 2, "warnings": 2}
+
+
+@pytest.mark.parametrize("args, reproduce_profile, figures_profile", [
+    ([], "quick", "cpu"),                       # the default main job is the one-hour study; figures: the committed one
+    (["PROFILE=cpu"], "cpu", "cpu"),
+    (["PROFILE=smoke"], "smoke", "smoke"),
+])
+def test_make_reproduce_defaults_to_the_quick_profile(args, reproduce_profile, figures_profile):
+    import subprocess
+    make = lambda target: subprocess.run(["make", "-n", "-B", target, *args], cwd=REPO_ROOT, text=True,  # noqa: E731
+                                         capture_output=True, check=True).stdout
+    commands = make("reproduce").splitlines()
+    assert any(f"quarbert_lib.reproduce --profile {reproduce_profile}" in c for c in commands)
+    assert any(f"quarbert_lib.figures --profile {reproduce_profile}" in c for c in commands)
+    assert any(f"quarbert_lib.figures --profile {figures_profile}" in c for c in make("figures").splitlines())
+
+
+def test_the_batch_runner_defaults_to_the_quick_profile(monkeypatch, capsys):
+    monkeypatch.setenv("QUARBERT_REPORTS", "")          # unset for use_profile_reports, restored after the test
+    assert reproduce.main(["--list"]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"[reproduce] profile quick: tables, figures and executed notebooks go to {REPO_ROOT / 'reports' / 'quick'}\n")
