@@ -67,7 +67,21 @@ def test_the_time_beside_training_scales_with_the_dev_and_test_sentences(isolate
     assert plan.estimate_seconds("03_task_sampling", "sampling-seed0", 10, costs, cfg=cpu) == pytest.approx(10 * 0.5 + 20)
 
 
-def test_notebook_estimates_and_the_plan_text(isolated):
+def test_notebook_overheads_prefer_this_profiles_record_then_the_committed_studys(isolated):
+    from quarbert_lib.paths import REPO_ROOT, reports_dir
+    committed = {e["notebook"]: e["overhead_seconds"] for e in
+                 json.loads((REPO_ROOT / "reports" / "executed" / "summary.json").read_text())}
+    (reports_dir() / "executed").mkdir(parents=True)
+    (reports_dir() / "executed" / "summary.json").write_text(json.dumps(
+        [{"notebook": "03_task_sampling", "status": "ok", "seconds": 7.0, "overhead_seconds": 7.0}]))
+    overheads = plan.notebook_overheads()
+    assert overheads["03_task_sampling"] == 7.0
+    assert {k: v for k, v in overheads.items() if k != "03_task_sampling"} == \
+        {k: v for k, v in committed.items() if k != "03_task_sampling"}
+
+
+def test_notebook_estimates_and_the_plan_text(isolated, monkeypatch):
+    monkeypatch.setattr(plan, "notebook_overheads", lambda: {})      # nothing recorded: the default per notebook
     cfg = profile_config("smoke")
     planned = [plan.PlannedRun("03_task_sampling", "sampling-seed0", cfg, 100, done=True),
                plan.PlannedRun("03_task_sampling", "sampling-seed1", cfg, 100, seconds=90.0),
