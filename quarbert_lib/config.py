@@ -306,9 +306,11 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     },
     # `quick`: the whole study on one seed within an hour on 2 cores, venv included: the cpu profile's model
     # and learning rates on half its training examples (notebook 11's curve: the sampling row keeps 0.695 of
-    # its 0.713 at 1,200 examples per task, in half the time) and 1,000 dev examples per task.
+    # its 0.713 at 1,200 examples per task, in half the time; at 600 it falls to 0.594, STS not yet learned),
+    # and 600 dev and test examples per task: evaluation and predictions are a third of a cpu run's wall time
+    # (baseline-finetune: 82 of 252 s), and one seed resolves no 0.01 step at any dev size.
     "quick": {
-        "data": {"max_length": 128, "max_train_per_task": 1200, "max_dev_per_task": 1000, "skip_bad_rows": True},
+        "data": {"max_length": 128, "max_train_per_task": 1200, "max_dev_per_task": 600, "skip_bad_rows": True},
         "model": {"freeze_word_embeddings": True},
         "train": {"lr": 5e-5, "head_lr": 1e-3, "epochs": 1, "batch_size": 16, "checkpoint_every": 100},
         "simcse": {"stage_steps": 50},
@@ -379,7 +381,7 @@ PROFILE_NOTEBOOK_PARAMS: dict[str, dict[str, Any]] = {
     "quick": {"max_train": 400, "frozen_epochs": 1,                                  # 01: CFIMDB's long reviews
               "lambdas": [1.0, 5.0], "lambda_seeded": [], "radii": [0.01, 1.0],                    # 04
               "smart_dropout_modes": ["fresh", "same"],
-              "learning_rates": [5e-5], "dropouts": [0.1], "sweep_steps": 75,
+              "learning_rates": [5e-5], "dropouts": [0.1], "sweep_steps": 60,
               "project_sizes": [1e-5, 1e-2], "normalize_sizes": [1e-2, 1.0],
               "cost_steps": 3},                                                       # 06's step-cost measurement
 }
