@@ -305,12 +305,13 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "train": {"lr": 5e-5, "head_lr": 1e-3, "epochs": 1, "batch_size": 16, "checkpoint_every": 100},
     },
     # `quick`: the whole study on one seed within an hour on 2 cores, venv included: the cpu profile's model
-    # and learning rates on half its training examples (notebook 11's curve: the sampling row keeps 0.695 of
-    # its 0.713 at 1,200 examples per task, in half the time; at 600 it falls to 0.594, STS not yet learned),
-    # and 600 dev and test examples per task: evaluation and predictions are a third of a cpu run's wall time
-    # (baseline-finetune: 82 of 252 s), and one seed resolves no 0.01 step at any dev size.
+    # and learning rates on 1,000 training examples per task (notebook 11's curve: the sampling row scores 0.695
+    # at 1,200 examples per task against 0.713 at 2,400; at 600 it falls to 0.594, STS not yet learned), and 400
+    # dev and test examples per task (one seed resolves no 0.01 step at any dev size). Measured from a fresh clone
+    # here, the first version (1,200 / 600, λ sweep on 2 points, 60-step sweeps) ran 23-42 % over the planner's
+    # 60-minute estimate in its first three notebooks, i.e. about 75 minutes: it was cut to this.
     "quick": {
-        "data": {"max_length": 128, "max_train_per_task": 1200, "max_dev_per_task": 600, "skip_bad_rows": True},
+        "data": {"max_length": 128, "max_train_per_task": 1000, "max_dev_per_task": 400, "skip_bad_rows": True},
         "model": {"freeze_word_embeddings": True},
         "train": {"lr": 5e-5, "head_lr": 1e-3, "epochs": 1, "batch_size": 16, "checkpoint_every": 100},
         "simcse": {"stage_steps": 50},
@@ -379,11 +380,12 @@ PROFILE_SEEDS: dict[str, list[int]] = {"smoke": [0], "quick": [0], "cpu": [0, 1,
 # passes them and the planner (plan.py) reads them, so the plan is the batch.
 PROFILE_NOTEBOOK_PARAMS: dict[str, dict[str, Any]] = {
     "quick": {"max_train": 400, "frozen_epochs": 1,                                  # 01: CFIMDB's long reviews
-              "lambdas": [1.0, 5.0], "lambda_seeded": [], "radii": [0.01, 1.0],                    # 04
+              "lambdas": [5.0], "lambda_seeded": [], "radii": [0.01, 1.0],   # 04: λ 5 is the ladder row itself
+              # (each further λ point is a SMART run at the ladder budget, 5 minutes here)
               "smart_dropout_modes": ["fresh", "same"],
-              "learning_rates": [5e-5], "dropouts": [0.1], "sweep_steps": 60,
+              "learning_rates": [5e-5], "dropouts": [0.1], "sweep_steps": 40,
               "project_sizes": [1e-5, 1e-2], "normalize_sizes": [1e-2, 1.0],
-              "cost_steps": 3},                                                       # 06's step-cost measurement
+              "cost_steps": 2},                                                       # 06's step-cost measurement
 }
 
 
@@ -403,7 +405,7 @@ BUDGET_RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
 # cap of a plain ladder variant is the ladder row itself.
 BUDGET_CAPS: dict[str, dict[str, list[int | None]]] = {
     "smoke": {"sampling": [12, 24], "all-data": [24]},
-    "quick": {"sampling": [600, 1200]},      # 1,200 is the ladder row of notebook 03, reused
+    "quick": {"sampling": [500, 1000]},      # 1,000 is the ladder row of notebook 03, reused
     "cpu": {"sampling": [600, 1200, 2400, 4800, None], "all-data": [None], "all-data-linear": [None],
             "all-data-linear-smart": [None]},
     "paper": {"sampling": [2000, None]},

@@ -80,8 +80,12 @@ def ablation_bars(table: pd.DataFrame, name: str = "ablation.png", variants: lis
     ax.set_ylim(max(0.0, lo - 0.05), min(1.0, hi + 0.05))
     ax.set_xlabel("")
     ax.set_ylabel("dev score (bars: seed mean; error bars: std)")
-    ax.legend(ncols=5, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 1.2))
-    ax.set_title(f"Dev scores of the ladder rows ({_rows_caption(df)})", fontsize=9, pad=34)
+    # the legend sits on the axes' top edge and the title above it, padded by the legend's drawn height (a fixed
+    # pad let a one-row legend cover the title when the figure is wide)
+    legend = ax.legend(ncols=5, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    fig.canvas.draw()
+    legend_points = legend.get_window_extent().height * 72 / fig.dpi
+    ax.set_title(f"Dev scores of the ladder rows ({_rows_caption(df)})", fontsize=9, pad=legend_points + 4)
     _save(fig, name)
     return fig
 

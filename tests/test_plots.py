@@ -22,6 +22,20 @@ def test_quality_per_minute_labels_never_overlap(isolated):
     assert "cpu profile, seed 0" in fig.axes[0].get_title()
 
 
+@pytest.mark.parametrize("rows", [2, 10])
+def test_the_ablation_figures_title_and_legend_do_not_overlap(isolated, rows):
+    table = pd.DataFrame([{"variant": f"row-{i}", "sst_acc": 0.4, "qqp_acc": 0.8, "sts_pearson": 0.8, "overall": 0.7,
+                           "profile": "cpu", "encoder": "minilm-l6", "seeds": 3, "seed_list": "0 1 2"} for i in range(rows)])
+    fig = plots.ablation_bars(table, paper={})
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    title, legend = ax.title.get_window_extent(renderer), ax.get_legend().get_window_extent(renderer)
+    axes_box = ax.get_window_extent(renderer)
+    assert not title.overlaps(legend) and title.y0 >= legend.y1       # the title above the legend
+    assert not legend.overlaps(axes_box) or legend.y0 >= axes_box.y1 - 1  # the legend above the bars
+    assert "cpu profile" in ax.get_title()
+
+
 def _run(folder, seed, evals, tasks=("sst", "para", "sts")):
     folder.mkdir(parents=True)
     rows = [{"kind": "train", "epoch": 0, "step": s, "loss": 1.0 / s, **{f"loss_{t}": i + 1.0 / s for i, t in enumerate(tasks)}}
