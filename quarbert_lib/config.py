@@ -385,7 +385,11 @@ PROFILE_NOTEBOOK_PARAMS: dict[str, dict[str, Any]] = {
               "smart_dropout_modes": ["fresh", "same"],
               "learning_rates": [5e-5], "dropouts": [0.1], "sweep_steps": 40,
               "project_sizes": [1e-5, 1e-2], "normalize_sizes": [1e-2, 1.0],
-              "cost_steps": 2},                                                       # 06's step-cost measurement
+              "cost_steps": 2,                                                        # 06's step-cost measurement
+              # 07, 08: the quartet's recipe. "best" ranks one-seed rows: measured here, quick's best row was
+              # smart-simcse by 0.0003 over sampling, and its SMART + SimCSE specialists and LoRA members took
+              # 4-6x the time of sampling's. The full study's best row (3 seeds) is sampling.
+              "recipe": "sampling"},
 }
 
 
