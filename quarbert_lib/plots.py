@@ -85,7 +85,7 @@ def ablation_bars(table: pd.DataFrame, name: str = "ablation.png", variants: lis
     legend = ax.legend(ncols=5, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0))
     fig.canvas.draw()
     legend_points = legend.get_window_extent().height * 72 / fig.dpi
-    ax.set_title(f"Dev scores of the ladder rows ({_rows_caption(df)})", fontsize=9, pad=legend_points + 4)
+    ax.set_title(f"Dev scores of the ladder rows ({_rows_caption(df)})", fontsize=9, pad=legend_points + 9)  # + descent
     _save(fig, name)
     return fig
 

@@ -253,9 +253,10 @@ def main(argv: list[str] | None = None) -> int:
                 json.loads(m.read_text()).get("wall_seconds", 0.0) for m in trained)), 1)
             progress.bar.write(f"[reproduce] {path.name}: {outcome['status']} in {outcome['seconds']} s {outcome['error']}")
             outcomes.append(outcome)
+            # recorded as each notebook ends, so a batch stopped part-way keeps the notebooks it finished
+            merge_summary(reports_dir() / "executed" / "summary.json", [outcome], args.profile)
     finally:
         progress.close()
-    merge_summary(reports_dir() / "executed" / "summary.json", outcomes, args.profile)
     failed = [o for o in outcomes if o["status"] != "ok"]
     total = sum(o["seconds"] for o in outcomes)
     for o, est in zip(outcomes, estimates.itertuples()):

@@ -144,6 +144,26 @@ def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
         assert len(pd.read_csv(tables / "sts_worst.csv")) == 10
 
 
+def test_a_batch_stopped_part_way_keeps_the_notebooks_it_finished_in_the_summary(isolated, tmp_path, monkeypatch):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    for name in ("01_done", "02_stopped"):
+        (folder / f"{name}.py").write_text('# %% tags=["parameters"]\nprofile = "cpu"\n# %%\nx = 1\n')
+    monkeypatch.setattr(reproduce, "NOTEBOOK_DIR", folder)
+    monkeypatch.setattr(reproduce, "discover", lambda only=None, notebook_dir=folder: sorted(folder.glob("*.py")))
+    execute = reproduce.execute
+
+    def interrupted_at_the_second(path, *args, **kwargs):      # Ctrl-C while the second notebook runs
+        if path.stem == "02_stopped":
+            raise KeyboardInterrupt
+        return execute(path, *args, **kwargs)
+    monkeypatch.setattr(reproduce, "execute", interrupted_at_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        reproduce.main(["--profile", "smoke"])
+    summary = json.loads((isolated / "reports" / "executed" / "summary.json").read_text())
+    assert [(s["notebook"], s["status"]) for s in summary] == [("01_done", "ok")]
+
+
 def test_failed_notebook_is_reported_and_others_run(isolated, tmp_path, monkeypatch, capsys):
     folder = tmp_path / "nbs"
     folder.mkdir()
