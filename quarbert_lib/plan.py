@@ -150,14 +150,10 @@ def _split_sizes(task: str, cfg: ExperimentConfig) -> dict[str, int]:
     return _SPLIT_SIZES[key]
 
 
-def _train_size(task: str, cfg: ExperimentConfig) -> int:
-    return _split_sizes(task, cfg)["train"]
-
-
 def prediction_units(cfg: ExperimentConfig) -> int:
     """Sentences a run encodes besides training: its dev and test splits (evaluation and the saved
     predictions), a pair counting two. What a run costs beside its steps scales with it (the quick
-    profile caps dev and test at 1,000 per task)."""
+    profile caps dev and test at 400 per task)."""
     from .tasks import TASKS
     return sum((2 if TASKS[t].is_pair else 1) * sum(n for split, n in _split_sizes(t, cfg).items() if split in ("dev", "test"))
                for t in cfg.tasks)
@@ -167,7 +163,7 @@ def steps_of(cfg: ExperimentConfig) -> int:
     """Optimizer steps of a config, as the trainer counts them (sampler.epoch_schedule's length per epoch
     times the epochs, capped by max_steps), from the training split sizes alone."""
     t = cfg.train
-    batches = {task: math.ceil(_train_size(task, cfg) / t.batch_size) for task in cfg.tasks}
+    batches = {task: math.ceil(_split_sizes(task, cfg)["train"] / t.batch_size) for task in cfg.tasks}
     per_epoch = len(batches) * min(batches.values()) if t.sampler == "round-robin" else sum(batches.values())
     total = per_epoch * t.epochs
     return min(total, t.max_steps) if t.max_steps else total
@@ -227,9 +223,9 @@ def estimate_seconds(notebook: str, run: str, steps: int, costs: pd.DataFrame, s
 def notebook_overheads() -> dict[str, float]:
     """Seconds each notebook spent beside training, as the last batch recorded it in this profile's
     summary.json, else in the committed study's (a fresh clone's only record)."""
-    from .paths import REPO_ROOT
+    from .paths import STUDY_PROFILE, profile_reports_dir
     out: dict[str, float] = {}
-    for path in dict.fromkeys([REPO_ROOT / "reports" / "executed" / "summary.json",
+    for path in dict.fromkeys([profile_reports_dir(STUDY_PROFILE) / "executed" / "summary.json",
                                reports_dir() / "executed" / "summary.json"]):
         if path.exists():           # this profile's records last, so they win
             out.update({e["notebook"]: e["overhead_seconds"] for e in json.loads(path.read_text()) if "overhead_seconds" in e})
