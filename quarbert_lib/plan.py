@@ -22,7 +22,7 @@ import pandas as pd
 
 from .config import (BUDGET_CAPS, BUDGET_RECIPES, ExperimentConfig, cost_kind, profile_config, profile_seeds,
                      variant_config)
-from .paths import reports_dir, tables_dir
+from .paths import REPO_ROOT, reports_dir, tables_dir
 
 # The numbered notebooks whose runs runs_for() mirrors.
 STUDY_NOTEBOOKS = ("01_single_task_sentiment", "02_multitask_baseline", "03_task_sampling", "04_smart_mbpp",
@@ -30,6 +30,9 @@ STUDY_NOTEBOOKS = ("01_single_task_sentiment", "02_multitask_baseline", "03_task
                    "11_quality_per_cpu_minute")
 # Seconds of a notebook's own work beside its runs (tables, figures, ensembling, checks) when nothing recorded it.
 DEFAULT_NOTEBOOK_SECONDS = 30.0
+# Each profile's last recorded batch, notebook by notebook (record_notebook_seconds): committed, because a
+# batch of a profile other than the study's writes only ignored reports.
+NOTEBOOK_SECONDS_CSV = REPO_ROOT / "reports" / "tables" / "notebook_seconds.csv"
 
 
 @dataclasses.dataclass
@@ -192,10 +195,12 @@ def estimate_seconds(notebook: str, run: str, steps: int, costs: pd.DataFrame, s
     seed) in the same notebook, else of the same cost kind (config.cost_kind), else of that notebook's runs,
     else of all; plus their seconds beside training (evaluation, predictions, loading); times ``speed``.
 
-    Of the matching records it takes the fastest, not the median: sharing the two cores with anything
-    else only ever slows a run down (a run recorded beside another took 2-3x its time alone, run_costs.csv),
-    so the fastest record is the nearest to a machine running the batch alone. With ``cfg``, the seconds
-    beside training are scaled by its prediction_units against those of the records' profile."""
+    Of the matching records it takes the median. The fastest record (this function's earlier choice, on the
+    argument that sharing the cores only slows a run) came out 21 % low on the runs of the measured `quick`
+    batch from a fresh clone (2,100 against 2,546 s), the median 10 % low: this machine's speed varies by
+    about that much between days, and the median of three seeds still ignores one record that shared the
+    cores. With ``cfg``, the seconds beside training are scaled by its prediction_units against those of
+    the records' profile."""
     if costs.empty:
         raise ValueError("no recorded run costs: run `python -m quarbert_lib.reproduce --calibrate` or train one run first")
     costs = costs[costs["steps"] > 0]
@@ -204,13 +209,13 @@ def estimate_seconds(notebook: str, run: str, steps: int, costs: pd.DataFrame, s
                   costs[costs["notebook"] == notebook], costs):
         if len(match):
             break
-    per_step = float((match["train_seconds"] / match["steps"]).min())
+    per_step = float((match["train_seconds"] / match["steps"]).median())
     # evaluation, predictions, loading: set by the tasks' dev and test sets, not by how a step trains, so any
     # record of the same tasks (kind's first word) counts
     same_tasks = costs[costs["kind"].fillna("").str.split(" ").str[0] == kind.split(" ")[0]] \
         if kind and "kind" in costs else costs.iloc[0:0]
-    beside = pd.concat([match, same_tasks])
-    rest = float((beside["wall_seconds"] - beside["train_seconds"]).min())
+    beside = pd.concat([match, same_tasks]).drop_duplicates()
+    rest = float((beside["wall_seconds"] - beside["train_seconds"]).median())
     if cfg is not None and "profile" in match and match["profile"].notna().any():
         from .config import PROFILES
         recorded_profile = match["profile"].mode().iloc[0]
@@ -220,16 +225,46 @@ def estimate_seconds(notebook: str, run: str, steps: int, costs: pd.DataFrame, s
     return speed * (steps * per_step + rest)
 
 
-def notebook_overheads() -> dict[str, float]:
-    """Seconds each notebook spent beside training, as the last batch recorded it in this profile's
-    summary.json, else in the committed study's (a fresh clone's only record)."""
+def notebook_overheads(profile: str | None = None) -> dict[str, float]:
+    """Seconds each notebook spent beside training: as this profile's last batch recorded it in its
+    summary.json, else as NOTEBOOK_SECONDS_CSV holds it for ``profile`` (a fresh clone's record of a batch
+    that writes only ignored reports, such as `quick`), else as the committed study's summary.json has it.
+    A notebook's own work (08's serving cost, 06's step costs) depends on its profile's dev sets and
+    settings: the study's seconds were three times the `quick` batch's."""
     from .paths import STUDY_PROFILE, profile_reports_dir
     out: dict[str, float] = {}
-    for path in dict.fromkeys([profile_reports_dir(STUDY_PROFILE) / "executed" / "summary.json",
-                               reports_dir() / "executed" / "summary.json"]):
-        if path.exists():           # this profile's records last, so they win
-            out.update({e["notebook"]: e["overhead_seconds"] for e in json.loads(path.read_text()) if "overhead_seconds" in e})
+    study = profile_reports_dir(STUDY_PROFILE) / "executed" / "summary.json"
+    if study.exists():
+        out.update(_overheads(json.loads(study.read_text())))
+    if profile and NOTEBOOK_SECONDS_CSV.exists():
+        recorded = pd.read_csv(NOTEBOOK_SECONDS_CSV)
+        out.update(_overheads(recorded[recorded["profile"] == profile].to_dict("records")))
+    own = reports_dir() / "executed" / "summary.json"
+    if own != study and own.exists():       # this profile's records last, so they win
+        out.update(_overheads(json.loads(own.read_text())))
     return out
+
+
+def _overheads(entries: list[dict]) -> dict[str, float]:
+    return {e["notebook"]: float(e["overhead_seconds"]) for e in entries if pd.notna(e.get("overhead_seconds"))}
+
+
+def record_notebook_seconds(summary: Path) -> pd.DataFrame:
+    """Copy a batch's per-notebook seconds (its summary.json) into NOTEBOOK_SECONDS_CSV, replacing that
+    profile's rows, so that a fresh clone plans that profile with them. Only notebooks that ended `ok`."""
+    entries = [e for e in json.loads(Path(summary).read_text()) if e.get("status") == "ok"]
+    if not entries:
+        raise ValueError(f"{summary}: no notebook ended ok, nothing to record")
+    profiles = {e.get("profile") for e in entries}
+    if len(profiles) != 1 or None in profiles:
+        raise ValueError(f"{summary}: expected one profile in its entries' 'profile' field, found {sorted(map(str, profiles))}")
+    new = pd.DataFrame(entries)[["profile", "notebook", "seconds", "trained_runs", "overhead_seconds", "commit", "finished"]]
+    if NOTEBOOK_SECONDS_CSV.exists():
+        old = pd.read_csv(NOTEBOOK_SECONDS_CSV)
+        new = pd.concat([old[old["profile"] != new["profile"].iloc[0]], new], ignore_index=True)
+    NOTEBOOK_SECONDS_CSV.parent.mkdir(parents=True, exist_ok=True)
+    new.to_csv(NOTEBOOK_SECONDS_CSV, index=False)
+    return new
 
 
 def plan(notebooks: list[Path], profile: str, overrides: dict | None = None, speed: float = 1.0,
@@ -267,9 +302,10 @@ def plan(notebooks: list[Path], profile: str, overrides: dict | None = None, spe
     return planned
 
 
-def notebook_estimates(planned: list[PlannedRun], notebooks: list[str], speed: float = 1.0) -> pd.DataFrame:
+def notebook_estimates(planned: list[PlannedRun], notebooks: list[str], speed: float = 1.0,
+                       profile: str | None = None) -> pd.DataFrame:
     """Per notebook: runs done, runs to train, and estimated minutes (its runs plus its own work)."""
-    overhead = notebook_overheads()
+    overhead = notebook_overheads(profile)
     rows = []
     for nb in notebooks:
         mine = [r for r in planned if r.notebook == nb]

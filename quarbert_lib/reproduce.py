@@ -196,10 +196,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="print the plan (each notebook's runs, done or to train, and the estimated minutes) and exit")
     parser.add_argument("--calibrate", action="store_true",
                         help="scale the recorded costs by a few measured warm-up steps of this machine (about a minute)")
+    parser.add_argument("--record-seconds", metavar="SUMMARY_JSON",
+                        help="copy a finished batch's per-notebook seconds (its executed/summary.json) into the committed "
+                             "reports/tables/notebook_seconds.csv, which a fresh clone plans that profile with, and exit")
     parser.add_argument("--check", action="store_true",
                         help="list the executed notebooks whose code differs from their source, and exit (1 if any)")
     args = parser.parse_args(argv)
 
+    if args.record_seconds:
+        from .plan import NOTEBOOK_SECONDS_CSV, record_notebook_seconds
+        rows = record_notebook_seconds(Path(args.record_seconds))
+        print(f"[reproduce] {NOTEBOOK_SECONDS_CSV}: {len(rows)} rows, profiles {sorted(rows['profile'].unique())}")
+        return 0
     out = use_profile_reports(args.profile)      # reports/ for the study's profile, reports/<profile>/ otherwise
     notebooks = discover(args.only)
     print(f"[reproduce] profile {args.profile}: tables, figures and executed notebooks go to {out}", flush=True)
@@ -228,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     profile_params = PROFILE_NOTEBOOK_PARAMS.get(args.profile, {})
     planned = planning.plan(notebooks, args.profile, {k: v for k, v in parameters.items() if k != "profile"}, speed,
                             profile_params)
-    estimates = planning.notebook_estimates(planned, [p.stem for p in notebooks], speed)
+    estimates = planning.notebook_estimates(planned, [p.stem for p in notebooks], speed, args.profile)
     print(planning.format_plan(planned, estimates), flush=True)
     if args.dry_run:
         return 0

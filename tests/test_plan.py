@@ -33,14 +33,18 @@ COSTS = pd.DataFrame([
 
 
 def test_estimate_uses_the_same_run_then_the_notebook_then_everything():
-    # the same run name (any seed): the fastest record, 0.5 s/step and 20 s beside training
-    assert plan.estimate_seconds("03_task_sampling", "sampling-seed7", 50, COSTS) == pytest.approx(50 * 0.5 + 20)
-    assert plan.estimate_seconds("03_task_sampling", "sampling-seed7", 50, COSTS, speed=0.5) == pytest.approx(0.5 * (25 + 20))
+    # the same run name (any seed): the median record, 0.6 s/step (of 0.5, 0.7, 0.6) and 20 s beside training
+    assert plan.estimate_seconds("03_task_sampling", "sampling-seed7", 50, COSTS) == pytest.approx(50 * 0.6 + 20)
+    assert plan.estimate_seconds("03_task_sampling", "sampling-seed7", 50, COSTS, speed=0.5) == pytest.approx(0.5 * (30 + 20))
     # another run of that notebook: that notebook's records
-    assert plan.estimate_seconds("03_task_sampling", "other-seed0", 10, COSTS) == pytest.approx(10 * 0.5 + 20)
-    # a notebook nothing recorded: all runs' records
+    assert plan.estimate_seconds("03_task_sampling", "other-seed0", 10, COSTS) == pytest.approx(10 * 0.6 + 20)
+    # a notebook nothing recorded: all runs' records (medians of 0.5, 0.6, 0.7, 2.0 and of 20, 20, 25, 30)
     assert plan.estimate_seconds("04_smart_mbpp", "smart-seed3", 10, COSTS) == pytest.approx(10 * 2.0 + 30)
-    assert plan.estimate_seconds("05_cosine_sts", "smart-cosine-seed0", 10, COSTS) == pytest.approx(10 * 0.5 + 20)
+    assert plan.estimate_seconds("05_cosine_sts", "smart-cosine-seed0", 10, COSTS) == pytest.approx(10 * 0.65 + 22.5)
+    # one seed that shared the cores (3x slower) moves the median of four to the middle two, not to itself
+    contended = pd.concat([COSTS, pd.DataFrame([("03_task_sampling", "sampling-seed3", 100, 150.0, 10.0, 170.0)],
+                                               columns=COSTS.columns)])
+    assert plan.estimate_seconds("03_task_sampling", "sampling-seed7", 10, contended) == pytest.approx(10 * 0.65 + 20)
     with pytest.raises(ValueError, match="no recorded run costs"):
         plan.estimate_seconds("03_task_sampling", "sampling-seed0", 1, COSTS.iloc[0:0])
 
@@ -62,26 +66,61 @@ def test_the_time_beside_training_scales_with_the_dev_and_test_sentences(isolate
     plan._SPLIT_SIZES.clear()
     # the records are the cpu profile's: the dev and test share of a quick run scales the 20 s
     estimate = plan.estimate_seconds("03_task_sampling", "sampling-seed0", 10, costs, cfg=quick)
-    assert estimate == pytest.approx(10 * 0.5 + 20 * units["quick"] / units["cpu"])
+    assert estimate == pytest.approx(10 * 0.6 + 20 * units["quick"] / units["cpu"])
     # the records' own profile: unscaled
-    assert plan.estimate_seconds("03_task_sampling", "sampling-seed0", 10, costs, cfg=cpu) == pytest.approx(10 * 0.5 + 20)
+    assert plan.estimate_seconds("03_task_sampling", "sampling-seed0", 10, costs, cfg=cpu) == pytest.approx(10 * 0.6 + 20)
 
 
-def test_notebook_overheads_prefer_this_profiles_record_then_the_committed_studys(isolated):
+def test_notebook_overheads_prefer_this_profiles_batch_then_its_committed_record_then_the_studys(isolated, monkeypatch):
     from quarbert_lib.paths import REPO_ROOT, reports_dir
     committed = {e["notebook"]: e["overhead_seconds"] for e in
                  json.loads((REPO_ROOT / "reports" / "executed" / "summary.json").read_text())}
+    monkeypatch.setattr(plan, "NOTEBOOK_SECONDS_CSV", isolated / "notebook_seconds.csv")
+    pd.DataFrame([("quick", "08_lora", 93.5), ("quick", "06_simcse", 35.4), ("other", "01_single_task_sentiment", 1.0)],
+                 columns=["profile", "notebook", "overhead_seconds"]).to_csv(plan.NOTEBOOK_SECONDS_CSV, index=False)
+    assert plan.notebook_overheads() == committed                   # no profile: the study's alone
     (reports_dir() / "executed").mkdir(parents=True)
     (reports_dir() / "executed" / "summary.json").write_text(json.dumps(
-        [{"notebook": "03_task_sampling", "status": "ok", "seconds": 7.0, "overhead_seconds": 7.0}]))
-    overheads = plan.notebook_overheads()
-    assert overheads["03_task_sampling"] == 7.0
-    assert {k: v for k, v in overheads.items() if k != "03_task_sampling"} == \
-        {k: v for k, v in committed.items() if k != "03_task_sampling"}
+        [{"notebook": "03_task_sampling", "status": "ok", "seconds": 7.0, "overhead_seconds": 7.0},
+         {"notebook": "06_simcse", "status": "ok", "seconds": 40.0, "overhead_seconds": 30.0}]))
+    overheads = plan.notebook_overheads("quick")
+    assert overheads == {**committed, "08_lora": 93.5, "03_task_sampling": 7.0, "06_simcse": 30.0}
+
+
+def test_recorded_notebook_seconds_replace_that_profiles_rows_only(isolated, monkeypatch):
+    from quarbert_lib import reproduce
+    monkeypatch.setattr(plan, "NOTEBOOK_SECONDS_CSV", isolated / "tables" / "notebook_seconds.csv")
+    entry = {"status": "ok", "seconds": 10.0, "trained_runs": 1, "overhead_seconds": 2.0, "commit": "abc", "finished": "t"}
+    batch = isolated / "summary.json"
+    batch.write_text(json.dumps([{**entry, "notebook": "01_a", "profile": "cpu"}]))
+    plan.record_notebook_seconds(batch)
+    batch.write_text(json.dumps([{**entry, "notebook": "01_a", "profile": "quick"},
+                                 {**entry, "notebook": "02_b", "profile": "quick", "status": "failed"}]))
+    assert reproduce.main(["--record-seconds", str(batch)]) == 0
+    batch.write_text(json.dumps([{**entry, "notebook": "02_b", "profile": "quick", "overhead_seconds": 5.0}]))
+    plan.record_notebook_seconds(batch)                              # a later quick batch replaces quick's rows
+    saved = pd.read_csv(plan.NOTEBOOK_SECONDS_CSV)
+    assert saved[["profile", "notebook", "overhead_seconds"]].values.tolist() == [["cpu", "01_a", 2.0], ["quick", "02_b", 5.0]]
+    batch.write_text(json.dumps([{**entry, "notebook": "01_a", "status": "failed", "profile": "quick"}]))
+    with pytest.raises(ValueError, match="no notebook ended ok"):
+        plan.record_notebook_seconds(batch)
+    batch.write_text(json.dumps([{**entry, "notebook": "01_a", "profile": "quick"}, {**entry, "notebook": "02_b", "profile": "cpu"}]))
+    with pytest.raises(ValueError, match="expected one profile"):
+        plan.record_notebook_seconds(batch)
+
+
+def test_a_fresh_clone_plans_the_quick_profile_with_its_recorded_batch(isolated):
+    """reports/tables/notebook_seconds.csv is committed: without any quick batch of its own, the plan takes
+    each notebook's own seconds from the measured quick batch, not from the cpu study's (3x as long)."""
+    recorded = pd.read_csv(plan.NOTEBOOK_SECONDS_CSV)
+    quick = recorded[recorded["profile"] == "quick"].set_index("notebook")["overhead_seconds"]
+    assert sorted(quick.index) == sorted(plan.STUDY_NOTEBOOKS)
+    overheads = plan.notebook_overheads("quick")
+    assert {nb: overheads[nb] for nb in plan.STUDY_NOTEBOOKS} == quick.to_dict()
 
 
 def test_notebook_estimates_and_the_plan_text(isolated, monkeypatch):
-    monkeypatch.setattr(plan, "notebook_overheads", lambda: {})      # nothing recorded: the default per notebook
+    monkeypatch.setattr(plan, "notebook_overheads", lambda profile=None: {})      # nothing recorded: the default per notebook
     cfg = profile_config("smoke")
     planned = [plan.PlannedRun("03_task_sampling", "sampling-seed0", cfg, 100, done=True),
                plan.PlannedRun("03_task_sampling", "sampling-seed1", cfg, 100, seconds=90.0),
@@ -126,14 +165,14 @@ def test_an_unrecorded_run_is_estimated_from_runs_of_its_cost_kind():
     assert smart != plain and "smart1-fresh" in smart and "mbpp" in smart and plain == "sst+para+sts len128 b16"
     costs = COSTS.assign(kind=[plain, plain, plain, smart])
     # notebook 11 recorded only plain runs; a SMART recipe there steps as the SMART runs of notebook 04 step, and
-    # evaluates as fast as any run on the same tasks (20 s beside training: a plain run's record)
+    # evaluates as the runs on the same tasks do (22.5 s beside training: the median of all four records, each once)
     assert plan.estimate_seconds("11_quality_per_cpu_minute", "all-data-smart-seed0", 100, costs, kind=smart) == \
-        pytest.approx(100 * 2.0 + 20)
+        pytest.approx(100 * 2.0 + 22.5)
     only_sst = "sst len128 b16"
     assert plan.estimate_seconds("04_smart_mbpp", "smart-seed1", 100, costs.assign(kind=[only_sst] * 3 + [smart]),
                                  kind=smart) == pytest.approx(100 * 2.0 + 30)     # other tasks' records do not count
     assert plan.estimate_seconds("11_quality_per_cpu_minute", "all-data-smart-seed0", 100, costs, kind="unseen") == \
-        pytest.approx(100 * 0.5 + 20)
+        pytest.approx(100 * 0.65 + 22.5)
 
 
 def test_reuse_saved_reads_an_earlier_curve_point_instead_of_training(isolated):
