@@ -258,7 +258,9 @@ def record_notebook_seconds(summary: Path) -> pd.DataFrame:
     profiles = {e.get("profile") for e in entries}
     if len(profiles) != 1 or None in profiles:
         raise ValueError(f"{summary}: expected one profile in its entries' 'profile' field, found {sorted(map(str, profiles))}")
-    new = pd.DataFrame(entries)[["profile", "notebook", "seconds", "trained_runs", "overhead_seconds", "commit", "finished"]]
+    # an older batch's entries may lack a field: it is left empty, never a KeyError
+    new = pd.DataFrame(entries).reindex(columns=["profile", "notebook", "seconds", "trained_runs", "overhead_seconds",
+                                                 "commit", "finished"])
     if NOTEBOOK_SECONDS_CSV.exists():
         old = pd.read_csv(NOTEBOOK_SECONDS_CSV)
         new = pd.concat([old[old["profile"] != new["profile"].iloc[0]], new], ignore_index=True)

@@ -97,10 +97,12 @@ def test_recorded_notebook_seconds_replace_that_profiles_rows_only(isolated, mon
     batch.write_text(json.dumps([{**entry, "notebook": "01_a", "profile": "quick"},
                                  {**entry, "notebook": "02_b", "profile": "quick", "status": "failed"}]))
     assert reproduce.main(["--record-seconds", str(batch)]) == 0
-    batch.write_text(json.dumps([{**entry, "notebook": "02_b", "profile": "quick", "overhead_seconds": 5.0}]))
+    batch.write_text(json.dumps([{"notebook": "02_b", "profile": "quick", "status": "ok", "seconds": 6.0,
+                                  "overhead_seconds": 5.0}]))          # an older entry without commit or runs
     plan.record_notebook_seconds(batch)                              # a later quick batch replaces quick's rows
     saved = pd.read_csv(plan.NOTEBOOK_SECONDS_CSV)
     assert saved[["profile", "notebook", "overhead_seconds"]].values.tolist() == [["cpu", "01_a", 2.0], ["quick", "02_b", 5.0]]
+    assert saved["commit"].isna().tolist() == [False, True]
     batch.write_text(json.dumps([{**entry, "notebook": "01_a", "status": "failed", "profile": "quick"}]))
     with pytest.raises(ValueError, match="no notebook ended ok"):
         plan.record_notebook_seconds(batch)
