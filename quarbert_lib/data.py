@@ -82,7 +82,15 @@ def _parse_label(spec: TaskSpec, raw: str) -> float | int:
 
 def load_csv(path, spec: TaskSpec, has_labels: bool = True, skip_bad_rows: bool = False
              ) -> tuple[list[Example], LoadReport]:
-    """Read one course file (tab-separated, csv quoting, optional BOM)."""
+    """Read one course file (tab-separated, csv quoting, optional BOM): (examples, report).
+
+    Each record is one physical line with one field per header column; no field holds a tab or a line
+    break (true of every course file). A record that breaks this (a stray double quote that swallowed the
+    next lines, a tab inside a sentence), a missing field, an empty or duplicate id, an empty sentence in
+    a labelled file or a label out of range raises DataError(file, line, field); with ``skip_bad_rows``
+    it is skipped and counted instead, one entry per physical line it covered, so rows kept plus rows
+    skipped equal the lines read. Unlabelled (test) rows keep empty sentences: every id gets an answer.
+    """
     path = Path(path)
     raw = path.read_bytes()
     try:
@@ -115,21 +123,18 @@ def load_csv(path, spec: TaskSpec, has_labels: bool = True, skip_bad_rows: bool 
             raise DataError(path, line, "<row>", f"unreadable ({e})") from None
         if not row or (len(row) == 1 and not row[0].strip()):
             continue  # blank line: no record
-        report.rows += 1
+        last = reader.line_num          # > line when a quoted field ran over a line break
+        report.rows += last - line + 1
         try:
-            values = {}
-            for name in needed:
-                i = col[name]
-                if i >= len(row):
-                    raise _RowError(name, f"missing (row has {len(row)} fields, header {len(header)})")
-                values[name] = row[i]
+            values = _record_fields(row, header, col, needed, line, last)
             ex_id = values["id"].strip()
             if not ex_id:
                 raise _RowError("id", "empty")
             if ex_id in seen_ids:
                 raise _RowError("id", f"duplicate of line {seen_ids[ex_id]}")
             for name in sentence_fields:
-                if not values[name].strip():
+                # an unlabelled (test) row is answered whatever it holds: an empty sentence is encoded as one
+                if has_labels and not values[name].strip():
                     raise _RowError(name, "empty sentence")
             label = None
             if has_labels:
@@ -141,6 +146,8 @@ def load_csv(path, spec: TaskSpec, has_labels: bool = True, skip_bad_rows: bool 
             if not skip_bad_rows:
                 raise DataError(path, line, e.field, e.reason) from None
             report.skipped.append((line, e.field, e.reason))
+            report.skipped += [(ln, "<row>", f"joined to line {line}'s record by a quoted line break")
+                               for ln in range(line + 1, last + 1)]
             continue
         seen_ids[ex_id] = line
         examples.append(Example(ex_id, values[sentence_fields[0]].strip(),
@@ -159,6 +166,30 @@ def notice(text: str) -> None:
     if text not in _NOTICED:
         _NOTICED.add(text)
         print(f"[quarbert] {text}", file=sys.stderr)
+
+
+# Course fields never hold these: a field that does was joined to its neighbours by a stray quote or tab.
+_FIELD_BREAKERS = {"\t": "a tab", "\n": "a line break", "\r": "a line break"}
+
+
+def _record_fields(row: list[str], header: list[str], col: dict[str, int], needed: list[str],
+                   line: int, last: int) -> dict[str, str]:
+    """The needed fields of one record, after checking its shape: one field per header column, none
+    holding a tab or a line break, the record on one physical line. Raises _RowError naming the field."""
+    for i, value in enumerate(row):
+        broken = next((what for ch, what in _FIELD_BREAKERS.items() if ch in value), None)
+        if broken:
+            name = header[i].strip() if i < len(header) and header[i].strip() else f"<column {i + 1}>"
+            joined = (f"; a double quote opened in it joined lines {line}-{last} into one record"
+                      if last > line else "")
+            raise _RowError(name, f"holds {broken}, which course fields never do (an unbalanced double quote?)"
+                            + joined)
+    for name in needed:
+        if col[name] >= len(row):
+            raise _RowError(name, f"missing (row has {len(row)} fields, header {len(header)})")
+    if len(row) > len(header):
+        raise _RowError("<row>", f"has {len(row)} fields, header {len(header)} (a tab inside a field?)")
+    return {name: row[col[name]] for name in needed}
 
 
 class _RowError(Exception):

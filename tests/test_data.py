@@ -80,6 +80,53 @@ def test_header_problems(tmp_path):
     assert err.value.line == 2
 
 
+# The smallest input of each record-shape fault: an unbalanced double quote that swallows the next row
+# (csv quoting joins them into one record holding a tab and a line break), a tab inside an unquoted
+# sentence (one field too many), and the same in a pair file and in an unlabelled test file.
+SWALLOWED = '\tid\tsentence\tsentiment\n0\tbbb\t"Second one is bad\t1\n1\tccc\tThird is "great" fun\t4\n'
+
+
+def test_a_stray_quote_that_swallows_the_next_row_is_an_error_not_one_example(tmp_path):
+    path = _write(tmp_path / "sst.csv", SWALLOWED)
+    with pytest.raises(DataError) as err:
+        load_csv(path, TASKS["sst"])
+    assert (err.value.line, err.value.field) == (2, "sentence")
+    assert "holds a tab" in err.value.reason and "joined lines 2-3" in err.value.reason
+    examples, report = load_csv(path, TASKS["sst"], skip_bad_rows=True)
+    assert examples == [] and report.rows == 2                     # row ccc is counted, not silently gone
+    assert [(ln, f) for ln, f, _ in report.skipped] == [(2, "sentence"), (3, "<row>")]
+    assert "joined to line 2" in report.skipped[1][2]
+
+
+@pytest.mark.parametrize("spec, text, has_labels, line, field", [
+    ("sst", "\tid\tsentence\tsentiment\n0\ta\tok\t1\n1\tb\tgood\tfun\t2\n", True, 3, "<row>"),
+    ("para", '\tid\tsentence1\tsentence2\tis_duplicate\n0\tq1\t"Why?\tHow?\t1.0\n1\tq2\tA?\tB?\t0.0\n', True, 2,
+     "sentence1"),
+    ("sts", '\tid\tsentence1\tsentence2\n0\ts1\tA man\t"runs .\n1\ts2\tA dog\tbarks .\n', False, 2, "sentence2"),
+])
+def test_record_shape_is_checked_in_every_course_layout(tmp_path, spec, text, has_labels, line, field):
+    path = _write(tmp_path / "f.csv", text)
+    with pytest.raises(DataError) as err:
+        load_csv(path, TASKS[spec], has_labels)
+    assert (err.value.line, err.value.field) == (line, field)
+
+
+def test_the_real_course_files_load_as_before():
+    """Every record of the course's files is one line with one field per column: the shape check keeps
+    them all, quora-dev's doubled quotes inside fields included, and skips its two known bad rows only."""
+    from quarbert_lib.paths import DataNotFound
+    try:
+        root = resolve_data_dir()
+    except DataNotFound:
+        pytest.skip("no course data on this machine (CI has ../shared/data/cs224n)")
+    expected = {("ids-sst-train.csv", "sst", True): (8544, []), ("ids-sst-test-student.csv", "sst", False): (2210, []),
+                ("quora-dev.csv", "para", True): (20212, [(2577, "is_duplicate"), (14222, "sentence2")]),
+                ("sts-dev.csv", "sts", True): (863, []), ("sts-test-student.csv", "sts", False): (1725, [])}
+    for (name, task, labels), (kept, skipped) in expected.items():
+        examples, report = load_csv(root / name, TASKS[task], labels, skip_bad_rows=True)
+        assert (len(examples), [(ln, f) for ln, f, _ in report.skipped]) == (kept, skipped), name
+
+
 def test_skip_bad_rows_counts_and_reports(tmp_path, capsys):
     path = _write(tmp_path / "mixed.csv", "\tid\tsentence\tsentiment\n0\ta\tok\t1\n1\tb\t\t1\n2\tc\tfine\t9\n3\td\tgood\t4\n")
     examples, report = load_csv(path, TASKS["sst"], skip_bad_rows=True)
