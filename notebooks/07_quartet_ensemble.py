@@ -82,7 +82,7 @@ for seed, (members, metrics) in quartets.items():
     test = ensemble.ensemble(ensemble.load_predictions(members, "test", missing_ok=True))
     for split, frames in (("dev", plain), ("test", test)):
         for task, frame in frames.groupby("task"):
-            results.write_course_output(out_dir, task, frame, split)
+            results.write_course_output(out_dir, task, frame, split, ids=frame["id"])  # members agree: combine checks
     member_metrics = list(metrics.values())
     per_seed.append(report.ensemble_metrics(ensemble.scores(plain), member_metrics,
                                             sum(m["params_total"] for m in member_metrics),

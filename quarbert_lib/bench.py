@@ -48,7 +48,8 @@ def step_costs(variants: list[str] | dict[str, tuple[str, dict]], profile: str =
         for label, (variant, overrides) in variants.items():
             cfg = variant_config(variant, profile, model__encoder=encoder, train__max_steps=warmup + steps,
                                  train__sampler="round-robin", train__precision=precision, **overrides)
-            model, tokenizer = build_model(cfg.tasks, cfg.model, seed=0, lora=cfg.lora)
+            model, tokenizer = build_model(cfg.tasks, cfg.model, seed=0, lora=cfg.lora,
+                                           max_length=cfg.data.max_length)
             if data is None:  # one tokenization for all variants (same encoder, same tokenizer)
                 data, *_ = load_task_data(cfg, tokenizer)
             seconds: list[float] = []
@@ -242,7 +243,7 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
     kind = "cpu" if device.type == "cpu" else "gpu"
     if "throughput" in sections or "steps" in sections:
         cfg = variant_config("sampling", profile, model__encoder=encoder)
-        _, tokenizer = build_model(cfg.tasks, cfg.model)
+        _, tokenizer = build_model(cfg.tasks, cfg.model, max_length=cfg.data.max_length)
         data, *_ = load_task_data(cfg, tokenizer)
         sample, infer_sample = ({t: TaskData(TASKS[t], d.examples[:n], tokenizer, cfg.data.max_length)
                                  for t, d in data["train"].items()} for n in (per_task, INFER_FACTOR * per_task))

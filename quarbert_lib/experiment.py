@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from .losses import MomentumTeacher, MultitaskObjective, SimCSEObjective, SimCSE
 from .model import build_model, pick_device, resolve_precision
 from .paths import resolve_data_dir
 from .tasks import SENTENCES, overall_score
-from .train import BEST, CHECKPOINT, Trainer
+from .train import BEST, CHECKPOINT, Trainer, check_trainable
 
 
 def load_task_data(cfg: ExperimentConfig, tokenizer) -> tuple[dict, dict, list[str], list[str]]:
@@ -100,7 +101,7 @@ def run_simcse_stage(cfg: ExperimentConfig, model, train: dict[str, TaskData], t
                             checkpoint_every=cfg.train.checkpoint_every, precision=cfg.train.precision)
     pool = sentence_pool(train, tokenizer, cfg.data.max_length)
     stage = Trainer(model, SimCSEObjective(sc.temperature), {"sentences": pool}, stage_cfg, out_dir=out_dir,
-                    device=device)
+                    device=device, belongs_to={"simcse_stage_of": cfg.to_dict()})
     state = stage.fit()
     return {"simcse_sentences": len(pool), "simcse_steps": state.global_step,
             "simcse_seconds": round(state.train_seconds, 1)}
@@ -142,14 +143,15 @@ def write_predictions(model, data: dict, cfg: ExperimentConfig, path: Path, devi
             results.write_csv(path / f"predictions-{split}.csv", pd.concat(frames.values(), ignore_index=True))
         if split in ("dev", "test"):            # the course starter's output files
             for task, frame in frames.items():
-                results.write_course_output(path, task, frame, split)
+                results.write_course_output(path, task, frame, split, ids=[e.id for e in data[split][task].examples])
     return out
 
 
 def load_trained(path: Path, device: str = "cpu"):
     """(config, model with its best weights, tokenizer) of a finished run folder."""
     cfg = ExperimentConfig.from_dict(results.read_json(Path(path) / "config.json"))
-    model, tokenizer = build_model(cfg.tasks, cfg.model, seed=cfg.train.seed, lora=cfg.lora)
+    model, tokenizer = build_model(cfg.tasks, cfg.model, seed=cfg.train.seed, lora=cfg.lora,
+                                   max_length=cfg.data.max_length)
     model.load_state_dict(torch.load(Path(path) / BEST, map_location=device))
     return cfg, model.to(device).eval(), tokenizer
 
@@ -185,15 +187,16 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
         return results.read_json(path / "metrics.json")
     main = distributed.is_main()
     stale = (path / "config.json").exists() and not results.same_config(results.read_json(path / "config.json"), config)
-    if main and (force or stale):
-        for name in ("metrics.json", CHECKPOINT, BEST):
-            (path / name).unlink(missing_ok=True)
+    if main and (force or stale) and path.exists():
+        # every derived file goes: results, checkpoints, best weights, sub-stages (simcse-stage/), adapters
+        shutil.rmtree(path)
     if main:
         results.write_json(path / "config.json", config)
     distributed.barrier()                # every rank sees the same folder before resuming from it
 
     wall0 = time.perf_counter()
-    model, tokenizer = build_model(cfg.tasks, cfg.model, seed=cfg.train.seed, lora=cfg.lora)
+    model, tokenizer = build_model(cfg.tasks, cfg.model, seed=cfg.train.seed, lora=cfg.lora,
+                                   max_length=cfg.data.max_length)
     data, skipped, notes, summaries = load_task_data(cfg, tokenizer)
     torch.manual_seed(cfg.train.seed)
 
@@ -206,6 +209,7 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
         last_eval.update(frames=frames)
         return metrics_of(frames)
 
+    check_trainable(data["train"])       # an empty task: say so before any stage or step
     stage = {}
     if cfg.simcse.stage:
         stage = run_simcse_stage(cfg, model, data["train"], tokenizer, path / "simcse-stage", device)
@@ -214,7 +218,7 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     trainer = Trainer(model, objective, data["train"], cfg.train,
                       evaluate=evaluate, score=mean_normalized_score,
                       out_dir=path, pair_encoding=pair, device=device, callbacks=list(callbacks),
-                      param_groups=param_groups(model, cfg), precision=precision)
+                      param_groups=param_groups(model, cfg), precision=precision, belongs_to=config)
     print(f"[quarbert] {notebook}/{run_name}: {trainer.total_steps()} steps on {device} ({precision}); " + "; ".join(summaries),
           file=sys.stderr)
     state = trainer.fit()

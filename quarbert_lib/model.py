@@ -10,7 +10,7 @@ import os
 import torch
 from torch import nn
 
-from .config import ModelConfig
+from .config import ConfigError, ModelConfig
 from .tasks import TASKS
 
 PACKAGED_ENCODER = "minilm-l6"
@@ -184,12 +184,28 @@ class MultitaskBERT(nn.Module):
         return total, trainable
 
 
-def build_model(tasks: list[str], cfg: ModelConfig, seed: int = 0, lora=None):
+def check_fits_encoder(encoder, tokenizer, name: str, max_length: int | None) -> None:
+    """Config values the loaded encoder must accept, checked before any step so that none fails deep in
+    the model: ``data.max_length`` (tokens per sequence, [CLS] and [SEP] included) within its position
+    table, and a tokenizer whose ids all have a row in its embedding table. Raises ConfigError."""
+    positions = getattr(encoder.config, "max_position_embeddings", None)
+    if max_length is not None and positions is not None and max_length > positions:
+        raise ConfigError(f"data.max_length = {max_length} is more than encoder {name!r} has positions "
+                          f"({positions}): set data.max_length to at most {positions}")
+    vocab = getattr(encoder.config, "vocab_size", None)
+    if vocab is not None and len(tokenizer) > vocab:
+        raise ConfigError(f"model.encoder = {name!r}: its tokenizer has {len(tokenizer)} ids, its embedding table "
+                          f"{vocab} rows: the tokenizer is not this encoder's")
+
+
+def build_model(tasks: list[str], cfg: ModelConfig, seed: int = 0, lora=None, max_length: int | None = None):
     """(model, tokenizer); heads (and LoRA adapters) are initialised from ``seed``.
     With ``lora`` (an enabled LoraSettings) the encoder is wrapped by PEFT: its own weights
-    frozen, the adapter and the heads trainable."""
+    frozen, the adapter and the heads trainable. ``max_length`` (data.max_length) is checked against
+    the encoder (check_fits_encoder: ConfigError)."""
     overrides = {} if cfg.encoder_dropout is None else {"hidden_dropout_prob": cfg.encoder_dropout}
     encoder, tokenizer = load_encoder(cfg.encoder, **overrides)
+    check_fits_encoder(encoder, tokenizer, cfg.encoder, max_length)
     torch.manual_seed(seed)
     if lora is not None and lora.enabled:
         from .lora import wrap_encoder

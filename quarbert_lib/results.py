@@ -78,14 +78,72 @@ def complete_twin(profile: str, notebook: str, config: dict) -> Path | None:
     return None
 
 
-def write_course_output(path: Path, task: str, predictions: pd.DataFrame, split: str = "test") -> Path:
+class CourseOutputError(ValueError):
+    """A course output file that is malformed or does not answer every input id exactly once."""
+
+
+def _check_answers(target: Path, answered: list[str], ids) -> None:
+    """Raise CourseOutputError unless ``answered`` holds each of ``ids`` exactly once and nothing else."""
+    expected = [str(i) for i in ids]
+    counts = pd.Series(answered, dtype=object).value_counts()
+    twice = sorted(counts[counts > 1].index)
+    missing = sorted(set(expected) - set(answered))
+    extra = sorted(set(answered) - set(expected))
+    if twice or missing or extra or len(answered) != len(expected):
+        parts = [f"{len(v)} {what} ({', '.join(v[:3])}{', ...' if len(v) > 3 else ''})"
+                 for what, v in (("ids missing", missing), ("ids answered twice", twice), ("unknown ids", extra)) if v]
+        raise CourseOutputError(f"{target}: {len(answered)} answers for {len(expected)} input ids: " + "; ".join(parts))
+
+
+def write_course_output(path: Path, task: str, predictions: pd.DataFrame, split: str = "test", *, ids) -> Path:
     """The course starter's output file for a split ('sst-dev-output.csv', 'sts-test-output.csv', ...): its
-    header line, spelling included ('Predicted_Similiary'), then 'id , prediction ' per line."""
-    name, header = TASKS[task].test_output
-    lines = [header] + [f"{i} , {p} " for i, p in zip(predictions["id"], predictions["prediction"])]
+    header line, spelling included ('Predicted_Similiary'), then 'id , prediction ' per line.
+
+    ``ids``: the input file's ids; each must be answered exactly once (else CourseOutputError, nothing
+    written). A regression score is clipped to the task's label range (STS: 0-5), the range the course's
+    files use; predictions-*.csv keep the raw score, from which the reported Pearson r is computed.
+    """
+    spec = TASKS[task]
+    name, header = spec.test_output
     target = Path(path) / name.replace("-test-", f"-{split}-")
+    answered = [str(i) for i in predictions["id"]]
+    _check_answers(target, answered, ids)
+    values = predictions["prediction"]
+    if spec.kind == "regress":
+        values = values.clip(*spec.label_range)
+    lines = [header] + [f"{i} , {p} " for i, p in zip(answered, values)]
     atomic_write_text(target, "\n".join(lines) + "\n")
     return target
+
+
+def read_course_output(path: Path, task: str, ids=None) -> pd.DataFrame:
+    """A course output file back as (id, prediction) rows, checked line by line: the task's header, then
+    'id , prediction ' with a number in the task's range. ``ids``: also check each is answered exactly
+    once. Raises CourseOutputError naming the file, the line and what is wrong."""
+    path, spec = Path(path), TASKS[task]
+    lines = path.read_text(encoding="utf-8").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    header = spec.test_output[1]
+    if not lines or lines[0] != header:
+        raise CourseOutputError(f"{path}, line 1: header {lines[0] if lines else ''!r}, expected {header!r}")
+    lo, hi = spec.label_range
+    rows = []
+    for n, line in enumerate(lines[1:], start=2):
+        fields = line.split(" , ")
+        try:
+            if len(fields) != 2 or not fields[0].strip() or not fields[1].endswith(" "):
+                raise ValueError("expected 'id , prediction '")
+            value = float(fields[1])
+            if not lo <= value <= hi or (spec.kind != "regress" and value != int(value)):
+                raise ValueError(f"prediction {fields[1].strip()!r} outside {lo:g}-{hi:g}")
+        except ValueError as e:
+            raise CourseOutputError(f"{path}, line {n}: {line!r}: {e}") from None
+        rows.append((fields[0], value))
+    frame = pd.DataFrame(rows, columns=["id", "prediction"])
+    if ids is not None:
+        _check_answers(path, frame["id"].tolist(), ids)
+    return frame
 
 
 def git_commit() -> str:

@@ -102,7 +102,7 @@ def sweep(cfg, settings: list[dict], batches: dict[str, dict] | None = None) -> 
     from .experiment import load_task_data, smart_regularizer
     from .config import ExperimentConfig
     from .model import build_model
-    model, tokenizer = build_model(cfg.tasks, cfg.model, seed=cfg.train.seed)
+    model, tokenizer = build_model(cfg.tasks, cfg.model, seed=cfg.train.seed, max_length=cfg.data.max_length)
     if batches is None:
         data, *_ = load_task_data(cfg, tokenizer)
         batches = fixed_batches(data["train"], cfg.train.batch_size, cfg.train.seed, cfg.model.pair_encoding)

@@ -6,11 +6,15 @@ an ``evaluate(model) -> metrics`` and a ``score(metrics) -> float`` that picks t
 checkpoint. Single-task and multitask runs, and every regularizer, use this same loop.
 
 Resumable: every ``checkpoint_every`` steps and at each epoch end it saves, atomically,
-the model, optimizer, position in the epoch's schedule and all RNG states. A new
-Trainer on the same directory continues from there and ends bit-identical on CPU.
+the model, optimizer, position in the epoch's schedule and all RNG states, with a fingerprint
+of what it belongs to (the caller's config and the model's parameter names and shapes). A new
+Trainer on the same directory with the same fingerprint continues from there and ends
+bit-identical on CPU; one with another fingerprint starts afresh and says so.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import random
@@ -33,6 +37,29 @@ CHECKPOINT, BEST = "checkpoint.pt", "model.pt"
 
 class NonFiniteLossError(RuntimeError):
     pass
+
+
+class NothingToTrain(ValueError):
+    """A task of the training data has no examples, so its schedule is empty (a user error)."""
+
+
+def check_trainable(train_data: dict) -> None:
+    """Raise NothingToTrain naming each task whose training data holds no example: a run with an
+    empty task would take 0 of its steps (round-robin) or none at all, and be recorded as trained."""
+    empty = [t for t, d in train_data.items() if len(d) == 0]
+    if not train_data or empty:
+        files = ", ".join(f"{t} ({getattr(getattr(train_data[t], 'spec', None), 'files', {}).get('train', 'no file')})"
+                          for t in empty)
+        raise NothingToTrain(f"no training examples for task(s) {files or '(none given)'}: nothing to train; "
+                             "fix the file or leave the task out of `tasks`")
+
+
+def state_fingerprint(model: torch.nn.Module, belongs_to: dict | None) -> str:
+    """SHA-256 (hex) of what resumable state belongs to: ``belongs_to`` (a config dict, JSON-able) and the
+    model's parameter names and shapes (another encoder never loads into it)."""
+    shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
+    text = json.dumps({"config": belongs_to, "shapes": shapes}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -79,7 +106,12 @@ class Trainer:
                  score: Callable[[dict], float] | None = None, out_dir: str | os.PathLike | None = None,
                  pair_encoding: str = "siamese", device: torch.device | str = "cpu",
                  callbacks: list[Callable] = (), max_consecutive_nonfinite: int = 20, log_every: int = 25,
-                 param_groups: list[dict] | None = None, precision: str | None = None):
+                 param_groups: list[dict] | None = None, precision: str | None = None,
+                 belongs_to: dict | None = None):
+        """``belongs_to``: what a checkpoint in ``out_dir`` must have been written for to be resumed (the
+        run's config); checkpoints are fingerprinted with it and the model's shapes (state_fingerprint).
+        Raises NothingToTrain when a task of ``train_data`` is empty."""
+        check_trainable(train_data)
         self.model, self.objective, self.train_data, self.cfg = model, objective, train_data, cfg
         self.evaluate, self.score = evaluate, score or (lambda m: -m.get("loss", 0.0))
         self.out_dir = Path(out_dir) if out_dir else None
@@ -97,6 +129,7 @@ class Trainer:
         self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
         self.state = TrainState()
         self._total_steps: int | None = None
+        self.fingerprint = state_fingerprint(model, belongs_to if belongs_to is not None else asdict(cfg))
 
     # -- schedule ---------------------------------------------------------------
     def schedule(self, epoch: int) -> list[tuple[str, list[int]]]:
@@ -126,7 +159,8 @@ class Trainer:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
         atomic_torch_save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                           "objective": self._objective_state(), "state": asdict(self.state), "rng": _rng_state()},
+                           "objective": self._objective_state(), "state": asdict(self.state), "rng": _rng_state(),
+                           "fingerprint": self.fingerprint},
                           self.out_dir / CHECKPOINT)
 
     def _objective_state(self) -> dict | None:
@@ -137,6 +171,13 @@ class Trainer:
         if path is None or not path.exists():
             return False
         ckpt = torch.load(path, map_location=self.device, weights_only=False)
+        if ckpt.get("fingerprint") != self.fingerprint:
+            # written for another config or model: resuming would train (or skip training) the wrong weights
+            if distributed.is_main():
+                for stale in (path, self.out_dir / BEST):
+                    stale.unlink(missing_ok=True)
+            print(f"[quarbert] {path} was written for another config or encoder: not resumed, training from the start")
+            return False
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if ckpt.get("objective") is not None:

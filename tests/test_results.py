@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,7 @@ def test_course_output_files_use_the_starters_strings(tmp_path):
     #   f.write(f"id \t Predicted_Sentiment \n"); f.write(f"{p} , {s} \n")
     #   f.write(f"id \t Predicted_Is_Paraphrase \n") ... f.write(f"id \t Predicted_Similiary \n")
     frame = pd.DataFrame({"id": ["a1", "b2"], "prediction": [3, 0]})
-    out = results.write_course_output(tmp_path, "sst", frame)
+    out = results.write_course_output(tmp_path, "sst", frame, ids=["a1", "b2"])
     assert out.name == "sst-test-output.csv"
     assert out.read_text() == "id \t Predicted_Sentiment \na1 , 3 \nb2 , 0 \n"
     one = pd.DataFrame({"id": ["x"], "prediction": [1]})
@@ -62,9 +63,45 @@ def test_course_output_files_use_the_starters_strings(tmp_path):
                 "sts": "id \t Predicted_Similiary "}
     for task, header in expected.items():
         for split in ("dev", "test"):
-            path = results.write_course_output(tmp_path, task, one, split)
+            path = results.write_course_output(tmp_path, task, one, split, ids=["x"])
             assert path.name == f"{task}-{split}-output.csv"
             assert path.read_text() == f"{header}\nx , 1 \n"
+
+
+def test_a_course_output_answers_every_input_id_exactly_once(tmp_path):
+    frame = pd.DataFrame({"id": ["a", "b"], "prediction": [1, 0]})
+    for ids, says in ((["a", "b", "c"], "1 ids missing (c)"), (["a"], "1 unknown ids (b)")):
+        with pytest.raises(results.CourseOutputError, match=r"2 answers for \d input ids: " + re.escape(says)):
+            results.write_course_output(tmp_path, "sst", frame, ids=ids)
+    twice = pd.DataFrame({"id": ["a", "a"], "prediction": [1, 0]})
+    with pytest.raises(results.CourseOutputError, match=r"ids answered twice \(a\)"):
+        results.write_course_output(tmp_path, "sst", twice, ids=["a", "a"])
+    assert not any(tmp_path.iterdir())                                  # nothing written
+
+
+def test_sts_course_scores_are_clipped_to_the_label_range_and_read_back(tmp_path):
+    frame = pd.DataFrame({"id": ["p", "q", "r"], "prediction": [-0.16, 2.5, 5.3]})
+    out = results.write_course_output(tmp_path, "sts", frame, "dev", ids=["p", "q", "r"])
+    assert out.read_text() == "id \t Predicted_Similiary \np , 0.0 \nq , 2.5 \nr , 5.0 \n"
+    back = results.read_course_output(out, "sts", ids=["r", "q", "p"])
+    assert back.to_dict("list") == {"id": ["p", "q", "r"], "prediction": [0.0, 2.5, 5.0]}
+    with pytest.raises(results.CourseOutputError, match="1 ids missing"):
+        results.read_course_output(out, "sts", ids=["p", "q", "r", "s"])
+
+
+@pytest.mark.parametrize("text, line, says", [
+    ("id \t Predicted_Sentiment \na , 3 \n", 1, "expected 'id \\t Predicted_Similiary '"),
+    ("id \t Predicted_Similiary \na , 3.5\n", 2, "expected 'id , prediction '"),
+    ("id \t Predicted_Similiary \na , 7 \n", 2, "outside 0-5"),
+    ("id \t Predicted_Similiary \na , x \n", 2, "could not convert"),
+    ("id \t Predicted_Similiary \na , 1 , 2 \n", 2, "expected 'id , prediction '"),
+])
+def test_a_malformed_course_output_names_file_and_line(tmp_path, text, line, says):
+    path = tmp_path / "sts-test-output.csv"
+    path.write_text(text)
+    with pytest.raises(results.CourseOutputError) as err:
+        results.read_course_output(path, "sts")
+    assert f"{path}, line {line}" in str(err.value) and says in str(err.value)
 
 
 def test_atomic_write_leaves_no_temporary_files(tmp_path):
