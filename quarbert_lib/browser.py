@@ -3,9 +3,14 @@
 Everything here is a pure function of a predictions DataFrame (a run's or an ensemble's
 ``predictions-dev.csv``) joined with the dev sentences, so it is testable without a UI;
 the ipywidgets browser only calls it.
+
+Every string the browser puts into its HTML widgets that comes from data (sentences, ids, labels, run,
+member and task names, paths) is HTML-escaped: a Quora question about showing a ``<div>`` must read as
+that text, not insert an element.
 """
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -197,6 +202,19 @@ def default_source(sources: dict) -> str:
     return preferred[0] if preferred else next(iter(sources))
 
 
+def escape_text(value) -> str:
+    """``str(value)`` safe as HTML element text: ``&``, ``<`` and ``>`` escaped, so a sentence holding
+    ``<b>`` or ``&amp;`` shows those characters. Quotes stay as they are: the browser puts data only
+    into element text, never into an attribute."""
+    return html.escape(str(value), quote=False)
+
+
+def table_html(frame: pd.DataFrame, classes: str, **kwargs) -> str:
+    """``frame`` as an HTML table (``DataFrame.to_html`` with ``classes`` and ``kwargs``) whose cells and
+    headers are escaped; passing ``escape`` raises a TypeError, so no caller can turn the escaping off."""
+    return frame.to_html(classes=classes, escape=True, **kwargs)
+
+
 class ErrorBrowser:
     """An ipywidgets browser over ``error_table``: pick a run, a task, label filters, an error and a
     confidence threshold, a text search and a sort; see the rows, one row's detail (and for an
@@ -291,18 +309,19 @@ class ErrorBrowser:
         table = self.current()
         columns = [c for c in ("id", "gold", "prediction", "error", "confidence", "sentence1", "sentence2")
                    if c in table and not (c == "confidence" and table[c].isna().all())]
-        self.table.value = (f"<b>{len(table)}</b> rows of {self.task.value}"
-                            + table[columns].head(self.rows_shown).to_html(index=False, classes="error-table",
-                                                                           float_format="{:.3f}".format))
+        task = escape_text(self.task.value)
+        self.table.value = (f"<b>{len(table)}</b> rows of {task}"
+                            + table_html(table[columns].head(self.rows_shown), "error-table", index=False,
+                                         float_format="{:.3f}".format))
         self.confusion_view.value = ("" if self.task.value != "sst" or table.empty else
                                      f"<b>SST confusion of these {len(table)} rows</b> (rows gold, columns predicted)"
-                                     + sst_confusion(table.assign(task="sst")).to_html(classes="confusion-table"))
+                                     + table_html(sst_confusion(table.assign(task="sst")), "confusion-table"))
         comparison = self.comparison()
         self.compare_view.value = "" if comparison is None else (
-            f"<b>{len(comparison)}</b> {self.task.value} examples where <i>{self.compare.value}</i> differs from "
-            f"<i>{self.source.value}</i>: {change_counts(comparison)}"
-            + comparison.drop(columns=[c for c in ("sentence2",) if c in comparison]).head(self.rows_shown).to_html(
-                index=False, classes="compare-table", float_format="{:.3f}".format))
+            f"<b>{len(comparison)}</b> {task} examples where <i>{escape_text(self.compare.value)}</i> differs from "
+            f"<i>{escape_text(self.source.value)}</i>: {escape_text(change_counts(comparison))}"
+            + table_html(comparison.drop(columns=[c for c in ("sentence2",) if c in comparison]).head(self.rows_shown),
+                         "compare-table", index=False, float_format="{:.3f}".format))
         ids = list(table["id"].head(self.rows_shown))
         self.row.options = ids
         if ids and self.row.value not in ids:
@@ -319,16 +338,17 @@ class ErrorBrowser:
         members = member_predictions(Path(source).parent, self.task.value, self.row.value) \
             if isinstance(source, (str, Path)) else pd.DataFrame()
         self.members_view.value = "" if members.empty else (
-            "<b>What each member said</b>" + members.to_html(index=False, classes="member-table",
-                                                             float_format="{:.3f}".format))
+            "<b>What each member said</b>" + table_html(members, "member-table", index=False,
+                                                        float_format="{:.3f}".format))
         r = hit.iloc[0]
         probs = {c: round(float(r[c]), 3) for c in r.index if c.startswith("prob") or c == "score"}
-        self.detail.value = (f"<p><b>{r['id']}</b> gold {r['gold']} · predicted {r['prediction']} · {probs}</p>"
-                             f"<p>1: {r.get('sentence1', '')}</p>"
-                             + (f"<p>2: {r['sentence2']}</p>" if pd.notna(r.get("sentence2")) else ""))
+        e = escape_text
+        self.detail.value = (f"<p><b>{e(r['id'])}</b> gold {e(r['gold'])} · predicted {e(r['prediction'])} · {e(probs)}</p>"
+                             f"<p>1: {e(r.get('sentence1', ''))}</p>"
+                             + (f"<p>2: {e(r['sentence2'])}</p>" if pd.notna(r.get("sentence2")) else ""))
 
     def export(self, path: str | None = None) -> str:
         target = path or self.export_path.value
         self.current().to_csv(target, index=False)
-        self.status.value = f"exported {len(self.current())} rows to {target}"
+        self.status.value = f"exported {len(self.current())} rows to {escape_text(target)}"
         return target

@@ -58,6 +58,16 @@ def notebook_parameters(path: Path) -> dict:
     return {}
 
 
+def notebook_arguments(declared: dict, profile: str, profile_params: dict | None = None,
+                       overrides: dict | None = None) -> dict:
+    """The parameters the batch passes one notebook whose parameters cell declares the names in ``declared``:
+    the profile, then the profile's notebook parameters (config.PROFILE_NOTEBOOK_PARAMS), then the command
+    line's ``overrides``, each only where the notebook declares that name. Papermill would inject any other
+    name with one warning that names no notebook, and the notebook would never read it."""
+    given = {"profile": profile, **(profile_params or {}), **(overrides or {})}
+    return {name: value for name, value in given.items() if name in declared}
+
+
 def _variant(notebook: str, variant: str, p: dict, seeds: list[int], prefix: str | None = None, **overrides):
     return [(notebook, f"{prefix or variant}-seed{s}",
              variant_config(variant, p["profile"], model__encoder=p["encoder"], train__seed=s, **overrides)) for s in seeds]
@@ -271,9 +281,11 @@ def record_notebook_seconds(summary: Path) -> pd.DataFrame:
 
 def plan(notebooks: list[Path], profile: str, overrides: dict | None = None, speed: float = 1.0,
          notebook_params: dict | None = None) -> list[PlannedRun]:
-    """Every planned run of the batch, done or to train, with its estimated seconds. As the registry does it,
-    a run with the config of one planned before it in the same notebook (a sweep point that is that notebook's
-    ladder row) is that run, and notebook 11 reuses a ladder row (`<variant>-seed<n>`) of any notebook."""
+    """Every planned run of the batch, done or to train, with its estimated seconds. Each notebook is planned
+    with its parameters cell's defaults and, of ``notebook_params`` and ``overrides``, only the names it
+    declares (notebook_arguments: what the batch passes it). As the registry does it, a run with the config
+    of one planned before it in the same notebook (a sweep point that is that notebook's ladder row) is that
+    run, and notebook 11 reuses a ladder row (`<variant>-seed<n>`) of any notebook."""
     import re
 
     from .config import VARIANTS
@@ -281,7 +293,10 @@ def plan(notebooks: list[Path], profile: str, overrides: dict | None = None, spe
     costs, planned, seen, ladder = recorded_costs(profile), [], set(), set()
     ladder_name = re.compile(r"^(" + "|".join(map(re.escape, VARIANTS)) + r")-seed\d+$")
     for path in notebooks:
-        params = {**notebook_parameters(path), **(notebook_params or {}), **(overrides or {}), "profile": profile}
+        declared = notebook_parameters(path)
+        # what the notebook will run with (reproduce passes it the same notebook_arguments); runs_for names
+        # every run under the batch's profile, so that stays even where a notebook does not declare it
+        params = {**declared, **notebook_arguments(declared, profile, notebook_params, overrides), "profile": profile}
         for notebook, name, cfg, reuse in runs_for(path.stem, params):
             key = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
             if (notebook, key) in seen or key in ladder and reuse:

@@ -1,10 +1,12 @@
 """Batch runner: execute the numbered notebooks through papermill (the CLI behind `make reproduce`).
 
 The jupytext percent files in notebooks/ are the source. Each is read with jupytext (papermill
-cannot execute a .py percent file itself, papermill issue #365), executed with the profile as a
-parameter, and saved to reports/executed/. Finished runs are skipped by the registry, so a rerun
-continues where the last one stopped. A failing notebook is reported with its failing cell's
-error; the others still run, and the summary lists what failed.
+cannot execute a .py percent file itself, papermill issue #365), executed with the profile, the
+profile's notebook parameters and the ``-p`` parameters, each only where its parameters cell declares
+that name, and saved to reports/executed/. A malformed ``-p``, a name that no selected notebook declares
+or a value of the wrong type stops the batch with one line before any compute. Finished runs are
+skipped by the registry, so a rerun continues where the last one stopped. A failing notebook is
+reported with its failing cell's error; the others still run, and the summary lists what failed.
 
     python -m quarbert_lib.reproduce                       # every notebook, cpu profile
     python -m quarbert_lib.reproduce --only 01 02 -p seeds='[0, 1, 2]'
@@ -17,16 +19,30 @@ from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import json
+import re
 import sys
 import threading
 import time
 from pathlib import Path
 
-from .config import PROFILE_NOTEBOOK_PARAMS, PROFILES
+from . import plan as planning
+from .config import PROFILE_NOTEBOOK_PARAMS, PROFILES, ConfigError
 from .paths import REPO_ROOT, reports_dir, use_profile_reports
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+# A -p value that is no Python literal passes as a string only when it reads as a bare word, model name or
+# path (`-p encoder=bert-base-uncased`, `-p recipe=sampling`): `[0, 1` or `1e-4x` is a typo, and passed on
+# as a string it would fail deep inside a notebook, or not at all.
+BARE_STRING = re.compile(r"[A-Za-z_./~][\w.\-/~:+]*")
+
+
+class ParameterError(ConfigError):
+    """A ``-p NAME=VALUE`` the selected notebooks cannot take: not NAME=VALUE, a value that is neither a
+    Python literal nor a bare word, a name that no selected notebook declares in its parameters cell, or a
+    value whose type cannot replace a declared default. A ConfigError, so the command line (cli.run, which
+    lists ConfigError among its user errors) prints it as one ``error:`` line and exits 2."""
 
 
 def discover(only: list[str] | None = None, notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
@@ -39,11 +55,80 @@ def discover(only: list[str] | None = None, notebook_dir: Path = NOTEBOOK_DIR) -
     return found
 
 
-def _literal(text: str):
+def _literal(item: str, text: str):
+    """``text`` as a Python literal, else as a bare string (BARE_STRING); ParameterError naming ``item``
+    (the whole -p) otherwise."""
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        return text  # a bare string
+        if BARE_STRING.fullmatch(text):
+            return text
+        raise ParameterError(f"-p {item!r}: the value {text!r} is neither a Python literal (a number, a list, "
+                             f"True, None, a quoted string) nor a bare name or path") from None
+
+
+def parse_parameters(items: list[str]) -> dict:
+    """The command line's ``-p NAME=VALUE`` items as {name: value}: each value a Python literal, or a bare
+    word or path taken as a string; of two items with one name the later wins. Raises ParameterError for an
+    item that is not NAME=VALUE, a name that is no Python identifier, a value that is neither, and for
+    ``profile``, which --profile sets (the plan and the reports folder follow it, not a -p)."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ParameterError(f"-p {item!r}: expected NAME=VALUE, e.g. -p seeds='[0, 1]'")
+        if not name.isidentifier():
+            raise ParameterError(f"-p {item!r}: {name!r} is not a parameter name (a Python identifier)")
+        if name == "profile":
+            raise ParameterError(f"-p {item!r}: use --profile, which the plan, the reports folder and every "
+                                 f"notebook follow")
+        out[name] = _literal(item, value.strip())
+    return out
+
+
+def fits(value, default) -> bool:
+    """Whether a -p ``value`` can stand where a notebook's parameters cell has ``default``: anything where
+    the default is None (these notebooks' 'not set', such as seeds = None), None anywhere (an explicit 'not
+    set'), True/False for a bool, an int for an int, any number for a float, a list or tuple for either,
+    else the default's own type."""
+    if value is None or default is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):        # bool is an int to isinstance
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, int):
+        return isinstance(value, int)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
+
+
+def check_parameters(overrides: dict, declared: dict[str, dict]) -> None:
+    """Check the command line's parameters against the notebooks of ``declared`` ({notebook stem: its
+    parameters cell's defaults}, plan.notebook_parameters). Raises ParameterError, on one line that lists
+    the valid names and suggests the closest one, for a name no notebook declares, or a value whose type
+    cannot replace the default of a notebook that declares it (``fits``: `-p seed='[7]'` meant for seeds,
+    where notebook 11 declares seed = 0). Unchecked, papermill passes an unknown name on with one warning
+    that names no notebook, and every notebook runs with its defaults."""
+    valid = sorted({name for params in declared.values() for name in params} - {"profile"})
+    listed = f"valid names: {', '.join(valid) or 'none'}"
+
+    def hint(name: str) -> str:
+        close = difflib.get_close_matches(name, [v for v in valid if v != name], n=1)
+        return f" (did you mean {close[0]}?)" if close else ""
+
+    unknown = [name for name in overrides if name not in valid]
+    if unknown:
+        numbers = " ".join(stem.split("_")[0] for stem in declared)
+        raise ParameterError(f"-p {', '.join(name + hint(name) for name in unknown)}: not a parameter of the "
+                             f"selected notebooks ({numbers}); {listed}")
+    for name, value in overrides.items():
+        for stem, params in declared.items():
+            if name in params and not fits(value, params[name]):
+                raise ParameterError(f"-p {name}={value!r}: {type(value).__name__} where {stem} declares "
+                                     f"{name} = {params[name]!r}{hint(name)}; {listed}")
 
 
 def execute(path: Path, parameters: dict, output_dir: Path, kernel: str = "python3") -> dict:
@@ -189,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="budget profile passed to every notebook (default: quick, the one-hour study; cpu: the committed 3-seed study)")
     parser.add_argument("--only", nargs="*", help="notebook numbers or name prefixes, e.g. 01 02")
     parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra notebook parameter (a Python literal), repeatable")
+                        help="notebook parameter (a Python literal, or a bare name or path as a string), repeatable; "
+                             "passed to the selected notebooks that declare NAME, an error if none does")
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: python3)")
     parser.add_argument("--list", action="store_true", help="list the notebooks and exit")
     parser.add_argument("--dry-run", action="store_true",
@@ -204,9 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.record_seconds:
-        from .plan import NOTEBOOK_SECONDS_CSV, record_notebook_seconds
-        rows = record_notebook_seconds(Path(args.record_seconds))
-        print(f"[reproduce] {NOTEBOOK_SECONDS_CSV}: {len(rows)} rows, profiles {sorted(rows['profile'].unique())}")
+        rows = planning.record_notebook_seconds(Path(args.record_seconds))
+        print(f"[reproduce] {planning.NOTEBOOK_SECONDS_CSV}: {len(rows)} rows, profiles {sorted(rows['profile'].unique())}")
         return 0
     out = use_profile_reports(args.profile)      # reports/ for the study's profile, reports/<profile>/ otherwise
     notebooks = discover(args.only)
@@ -220,22 +305,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[reproduce] stale: reports/executed/{name}.ipynb: " + "; ".join(problems))
         print(f"[reproduce] {len(notebooks) - len(stale)} of {len(notebooks)} executed notebooks match their source")
         return 1 if stale else 0
+    # the -p parameters against the notebooks' parameters cells first: a typo stops here, before the data
+    # download, the calibration, the plan or any notebook
+    overrides = parse_parameters(args.param)
+    declared = {path: planning.notebook_parameters(path) for path in notebooks}
+    check_parameters(overrides, {path.stem: names for path, names in declared.items()})
+    for name in overrides:
+        takers = [path.stem for path, names in declared.items() if name in names]
+        if len(takers) < len(declared):
+            print(f"[reproduce] -p {name} goes to {', '.join(takers)} only: the other selected notebooks "
+                  f"do not declare it", flush=True)
     from .data import ensure_data
     ensure_data()                           # the course data, downloaded if absent; else one clear error, before any compute
-    parameters = {"profile": args.profile}
-    for item in args.param:
-        name, sep, value = item.partition("=")
-        if not sep:
-            parser.error(f"--param {item!r}: expected NAME=VALUE")
-        parameters[name] = _literal(value)
-    from . import plan as planning
     speed = 1.0
     if args.calibrate:
-        speed = planning.calibrate(args.profile, parameters.get("encoder", "minilm-l6"), planning.recorded_costs(args.profile))
+        speed = planning.calibrate(args.profile, overrides.get("encoder", "minilm-l6"), planning.recorded_costs(args.profile))
         print(f"[reproduce] this machine runs at {speed:.2f}x the recorded seconds per step")
     profile_params = PROFILE_NOTEBOOK_PARAMS.get(args.profile, {})
-    planned = planning.plan(notebooks, args.profile, {k: v for k, v in parameters.items() if k != "profile"}, speed,
-                            profile_params)
+    planned = planning.plan(notebooks, args.profile, overrides, speed, profile_params)
     estimates = planning.notebook_estimates(planned, [p.stem for p in notebooks], speed, args.profile)
     print(planning.format_plan(planned, estimates), flush=True)
     if args.dry_run:
@@ -244,8 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = []
     try:
         for path in notebooks:
-            declared = planning.notebook_parameters(path)
-            params = {**{k: v for k, v in profile_params.items() if k in declared}, **parameters}
+            params = planning.notebook_arguments(declared[path], args.profile, profile_params, overrides)
             progress.bar.write(f"[reproduce] {path.name} with {params} ...")
             with progress.lock:
                 trained_before = set(progress.pending)
