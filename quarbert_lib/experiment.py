@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from . import distributed, results
+from . import distributed, records, results
 from .config import ExperimentConfig, TrainConfig, profile_seeds, variant_config
 from .data import Example, TaskData, load_task
 from .evaluate import mean_normalized_score, metrics_of, predict
@@ -182,8 +182,8 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     device, pair = pick_device(cfg.train.device), cfg.model.pair_encoding
     precision = effective_precision(cfg, device)
     distributed.setup(device)            # under torchrun / accelerate launch; a no-op otherwise
-    if not force and results.is_complete(path, config):
-        print(f"[quarbert] {notebook}/{run_name}: complete, skipped (force=True retrains)")
+    if not force and records.restore_run(cfg.profile, notebook, run_name, config):
+        print(f"[quarbert] {notebook}/{run_name}: complete, skipped (its record or registry folder; force=True retrains)")
         return results.read_json(path / "metrics.json")
     main = distributed.is_main()
     stale = (path / "config.json").exists() and not results.same_config(results.read_json(path / "config.json"), config)
@@ -251,6 +251,8 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     }
     results.write_json(path / "metrics.json", out)   # last: marks the run complete
     (path / CHECKPOINT).unlink(missing_ok=True)      # resumable state is no longer needed
+    if cfg.profile in records.RECORDED_PROFILES:
+        records.save(path, records.record_path(cfg.profile, notebook, run_name))
     return out
 
 
@@ -263,6 +265,8 @@ def run_variant(notebook: str, variant: str, profile: str, seeds: list[int], enc
         cfg = variant_config(variant, profile, model__encoder=encoder, train__seed=seed, **overrides)
         name = f"{run_prefix or variant}-seed{seed}"
         # a sweep point equal to a finished run (the ladder's, another sweep's) is that run: never trained twice
+        if not force:
+            records.restore_missing(profile, notebook)    # a twin may be recorded, not yet in the registry
         twin = None if force else results.complete_twin(profile, notebook, cfg.to_dict())
         name = twin.name if twin is not None else name
         runs.append(run_experiment(cfg, notebook, name, force=force))

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from . import plan as planning
+from . import records
 from .config import PROFILE_NOTEBOOK_PARAMS, PROFILES, ConfigError
 from .paths import REPO_ROOT, reports_dir, use_profile_reports
 
@@ -317,6 +318,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"do not declare it", flush=True)
     from .data import ensure_data
     ensure_data()                           # the course data, downloaded if absent; else one clear error, before any compute
+    restored = records.restore_missing(args.profile)   # committed run records count as done: the registry gets them
+    if restored:
+        print(f"[reproduce] {len(restored)} runs restored from {records.records_dir() / args.profile} "
+              "(results only: no weights)", flush=True)
     speed = 1.0
     if args.calibrate:
         speed = planning.calibrate(args.profile, overrides.get("encoder", "minilm-l6"), planning.recorded_costs(args.profile))
@@ -347,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
                 json.loads(m.read_text()).get("wall_seconds", 0.0) for m in trained)), 1)
             progress.bar.write(f"[reproduce] {path.name}: {outcome['status']} in {outcome['seconds']} s {outcome['error']}")
             outcomes.append(outcome)
+            if args.profile in records.RECORDED_PROFILES:
+                records.export(args.profile)              # the study's finished runs, as committed records
             # recorded as each notebook ends, so a batch stopped part-way keeps the notebooks it finished
             merge_summary(reports_dir() / "executed" / "summary.json", [outcome], args.profile)
     finally:

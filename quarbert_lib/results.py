@@ -109,8 +109,8 @@ def write_course_output(path: Path, task: str, predictions: pd.DataFrame, split:
     answered = [str(i) for i in predictions["id"]]
     _check_answers(target, answered, ids)
     values = predictions["prediction"]
-    if spec.kind == "regress":
-        values = values.clip(*spec.label_range)
+    # a class is written as an integer even when read back from a CSV whose column also holds STS scores
+    values = values.clip(*spec.label_range) if spec.kind == "regress" else values.astype(int)
     lines = [header] + [f"{i} , {p} " for i, p in zip(answered, values)]
     atomic_write_text(target, "\n".join(lines) + "\n")
     return target

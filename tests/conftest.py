@@ -3,8 +3,12 @@ course data folder written in the course's exact CSV format."""
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a model hub; fail fast instead of retrying
+# Tests never read or write the committed run records (records/): a run they train must train, not restore.
+# A test about the committed records names that folder itself.
+os.environ["QUARBERT_RECORDS"] = tempfile.mkdtemp(prefix="quarbert-records-")
 
 import csv
 import random
@@ -73,8 +77,9 @@ def mini_data_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def isolated(tmp_path, monkeypatch, mini_data_dir):
-    """Point data, runs and reports at temporary folders."""
+    """Point data, runs, records and reports at temporary folders."""
     monkeypatch.setenv("QUARBERT_DATA", str(mini_data_dir))
+    monkeypatch.setenv("QUARBERT_RECORDS", str(tmp_path / "records"))
     monkeypatch.setenv("QUARBERT_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("QUARBERT_REPORTS", str(tmp_path / "reports"))
     return tmp_path

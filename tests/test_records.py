@@ -1,0 +1,81 @@
+"""Run records: a finished run's results kept without weights, restored instead of retraining."""
+import gzip
+import shutil
+
+import pytest
+
+from quarbert_lib import experiment, records, results
+from quarbert_lib.config import profile_config
+
+
+def _cfg(encoder, **kw):
+    return profile_config("smoke", tasks=["sst", "para", "sts"], model__encoder=str(encoder), train__max_steps=3, **kw)
+
+
+@pytest.fixture
+def recorded_smoke(isolated, monkeypatch):
+    """The smoke profile recorded like the study's (its records under the test's own folder)."""
+    monkeypatch.setattr(records, "RECORDED_PROFILES", ("smoke",))
+    return isolated
+
+
+def _refuse_training(monkeypatch):
+    class Refuse:
+        def __init__(self, *a, **k):
+            raise AssertionError("a recorded run must not train")
+    monkeypatch.setattr(experiment, "Trainer", Refuse)
+
+
+def test_a_finished_run_leaves_a_record_without_weights(recorded_smoke, tiny_encoder_dir):
+    experiment.run_experiment(_cfg(tiny_encoder_dir), "nb", "run")
+    record = records.record_path("smoke", "nb", "run")
+    assert record == recorded_smoke / "records" / "smoke" / "nb" / "run"
+    assert sorted(p.name for p in record.iterdir()) == [
+        "config.json", "history.csv.gz", "metrics.json", "predictions-calib.csv.gz", "predictions-dev.csv.gz",
+        "predictions-test.csv.gz"]
+    run = results.run_path("smoke", "nb", "run")
+    assert gzip.decompress((record / "predictions-dev.csv.gz").read_bytes()) == (run / "predictions-dev.csv").read_bytes()
+    first = (record / "history.csv.gz").read_bytes()
+    records.save(run, record)                                              # the same results, the same bytes
+    assert (record / "history.csv.gz").read_bytes() == first
+
+
+def test_a_fresh_clone_restores_the_run_instead_of_training_it(recorded_smoke, tiny_encoder_dir, monkeypatch):
+    trained = experiment.run_experiment(_cfg(tiny_encoder_dir), "nb", "run")
+    run = results.run_path("smoke", "nb", "run")
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.suffix in (".json", ".csv")}
+    shutil.rmtree(recorded_smoke / "runs")                                 # runs/ lost with the machine
+    _refuse_training(monkeypatch)
+    assert experiment.run_experiment(_cfg(tiny_encoder_dir), "nb", "run") == trained
+    after = {p.name: p.read_bytes() for p in run.iterdir()}
+    assert after == before                     # results and the course's output files, byte for byte; no model.pt
+    with pytest.raises(AssertionError, match="must not train"):          # a changed config retrains
+        experiment.run_experiment(_cfg(tiny_encoder_dir, train__seed=1), "nb", "run")
+
+
+def test_a_sweep_point_equal_to_a_recorded_run_is_that_run(recorded_smoke, tiny_encoder_dir, monkeypatch):
+    experiment.run_experiment(_cfg(tiny_encoder_dir), "nb", "ladder")
+    shutil.rmtree(recorded_smoke / "runs")
+    assert records.find_twin("smoke", "nb", _cfg(tiny_encoder_dir).to_dict()).name == "ladder"
+    assert records.find_twin("smoke", "nb", _cfg(tiny_encoder_dir, train__seed=5).to_dict()) is None
+    restored = records.restore_missing("smoke", "nb")
+    assert [p.name for p in restored] == ["ladder"]
+    assert results.complete_twin("smoke", "nb", _cfg(tiny_encoder_dir).to_dict()).name == "ladder"
+    assert records.restore_missing("smoke", "nb") == []                   # a registry run is never overwritten
+
+
+def test_an_ensemble_folder_is_recorded_and_restored(recorded_smoke, tiny_encoder_dir):
+    experiment.run_experiment(_cfg(tiny_encoder_dir), "nb", "member")
+    member = results.run_path("smoke", "nb", "member")
+    ensemble = results.run_path("smoke", "ens", "ensemble-seed0")
+    ensemble.mkdir(parents=True)
+    results.write_members(ensemble, {"multitask": member})
+    shutil.copy(member / "predictions-dev.csv", ensemble / "predictions-dev.csv")
+    assert [p.name for p in records.export("smoke")] == ["ensemble-seed0", "member"]
+    shutil.rmtree(recorded_smoke / "runs")
+    assert sorted(p.name for p in records.restore_missing("smoke")) == ["ensemble-seed0", "member"]
+    assert (ensemble / "members.json").exists() and (ensemble / "sst-dev-output.csv").exists()
+    with pytest.raises(FileNotFoundError, match="not a finished run"):
+        records.save(recorded_smoke / "runs", recorded_smoke / "nowhere")
+    assert records.size_bytes("smoke") == sum(p.stat().st_size for p in (recorded_smoke / "records").rglob("*")
+                                              if p.is_file())
