@@ -51,7 +51,7 @@ for seed in profile_seeds(profile, seeds):
         runs, folders = run_variant(NOTEBOOK, variant, profile, [seed], encoder, force,
                                     run_prefix=f"specialist-{task}", tasks=[task])
         members[f"{task}-specialist"], metrics[f"{task}-specialist"] = next(iter(folders.values())), runs[0]
-    members["multitask"] = results.find_run(f"{variant}-seed{seed}", profile, encoder)
+    members["multitask"] = results.find_run(results.run_name(variant, seed=seed), profile, encoder)
     metrics["multitask"] = results.read_json(members["multitask"] / "metrics.json")
     for folder in members.values():
         ensure_predictions(folder)
@@ -74,7 +74,7 @@ for seed, (members, metrics) in quartets.items():
     plain = ensemble.ensemble(devs[seed])
     calibrations[seed] = ensemble.fit_calibration(ensemble.load_predictions(members, "calib"))
     calibrated_by_seed[seed] = ensemble.ensemble(devs[seed], calibrations[seed])
-    out_dir = results.run_path(profile, NOTEBOOK, f"ensemble-seed{seed}")
+    out_dir = results.run_path(profile, NOTEBOOK, results.run_name("ensemble", seed=seed))
     results.write_csv(out_dir / "predictions-dev.csv", plain)
     results.write_csv(out_dir / "predictions-dev-calibrated.csv", calibrated_by_seed[seed])
     results.write_json(out_dir / "calibration.json", calibrations[seed])

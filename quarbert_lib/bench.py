@@ -25,6 +25,7 @@ from .config import variant_config
 from .experiment import build_objective, load_task_data, param_groups
 from .model import build_model, pick_device
 from .paths import REPO_ROOT
+from .results import find_run, run_name
 from .train import Trainer
 
 
@@ -235,7 +236,7 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
     from . import speed
     from .data import TaskData
     from .paths import tables_dir
-    from .results import find_run, write_csv, write_json
+    from .results import write_csv, write_json
     from .tasks import TASKS
 
     t0, rows = time.perf_counter(), []
@@ -264,8 +265,8 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
         try:
             from .report import best_variant   # the quartets of notebooks 07 and 08
             members = lora_members(profile, encoder)
-            full = {m: find_run(f"specialist-{m}-seed0", profile, encoder) for m in ("sst", "para", "sts")}
-            full["multitask"] = find_run(f"{best_variant(profile, encoder)}-seed0", profile, encoder)
+            full = {m: find_run(run_name("specialist", m, seed=0), profile, encoder) for m in ("sst", "para", "sts")}
+            full["multitask"] = find_run(run_name(best_variant(profile, encoder), seed=0), profile, encoder)
             serving = serving_costs({"four full models": ("full", full), "LoRA quartet, one backbone": ("lora-quartet", members)})
             rows += [{"section": "quartet", "path": r.setup, "seconds": r.inference_seconds,
                       "params_held": r.params_held, "tensor_mb": r.tensor_mb, "rss_models_mb": r.rss_models_mb}
@@ -301,8 +302,7 @@ def pass_rows(encoder: str, tokenizer, sample: dict, batch_size: int, reps: int,
 
 def lora_members(profile: str, encoder: str) -> dict[str, Path]:
     """The LoRA quartet of notebook 08 in the registry (FileNotFoundError when it has not run)."""
-    from .results import find_run
-    return {m: find_run(f"lora-{m}-seed0", profile, encoder) for m in ("sst", "para", "sts", "multitask")}
+    return {m: find_run(run_name("lora", m, seed=0), profile, encoder) for m in ("sst", "para", "sts", "multitask")}
 
 
 def main(argv: list[str] | None = None) -> int:

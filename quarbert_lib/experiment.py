@@ -263,7 +263,7 @@ def run_variant(notebook: str, variant: str, profile: str, seeds: list[int], enc
     runs, folders = [], {}
     for seed in seeds:
         cfg = variant_config(variant, profile, model__encoder=encoder, train__seed=seed, **overrides)
-        name = f"{run_prefix or variant}-seed{seed}"
+        name = results.run_name(run_prefix or variant, seed=seed)
         # a sweep point equal to a finished run (the ladder's, another sweep's) is that run: never trained twice
         if not force:
             records.restore_missing(profile, notebook)    # a twin may be recorded, not yet in the registry
@@ -324,12 +324,12 @@ def budget_curve(notebook: str, recipes: dict[str, list[int | None]], profile: s
     for recipe, caps in recipes.items():
         variant, overrides = BUDGET_RECIPES.get(recipe, (recipe, {}))
         for cap in caps:
-            name = f"{recipe}-cap{cap or 'all'}-seed{seed}"
+            name = results.run_name(recipe, f"cap{cap or 'all'}", seed=seed)
             cfg = variant_config(variant, profile, model__encoder=encoder, train__seed=seed,
                                  data__max_train_per_task=cap, **overrides)
             run_dir = None
             try:
-                ladder = results.find_run(f"{variant}-seed{seed}", profile, encoder)
+                ladder = results.find_run(results.run_name(variant, seed=seed), profile, encoder)
                 if not force and results.is_complete(ladder, cfg.to_dict()):
                     run_dir = ladder
             except FileNotFoundError:

@@ -14,7 +14,7 @@ import pandas as pd
 from . import bench_report, notebook_findings, plots, report, results, saved_predictions
 from .paths import REPO_ROOT, STUDY_PROFILE, reports_dir, tables_dir, use_profile_reports
 from .reproduce import discover
-from .results import read_table
+from .results import read_table, run_name
 
 PAPER_NOTE = ("The paper's columns are its Table 2 (bert-base-uncased, dev; `quarbert_lib/paper/`); its overall is "
               "stated for the ensemble and computed with the course's formula for the other rows. The paper has no "
@@ -130,7 +130,7 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000
     sources = {}
     for label in ([report.best_variant(profile, encoder)] if ablation is not None and len(ablation) else []) + ["ensemble"]:
         try:
-            sources[label] = saved_predictions.find(f"{label}-seed0", profile, encoder)   # registry, else saved
+            sources[label] = saved_predictions.find(run_name(label, seed=0), profile, encoder)   # registry, else saved
         except FileNotFoundError:
             pass
     saved = sorted(p.stem.removeprefix("prediction_distributions_") for p in

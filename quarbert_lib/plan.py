@@ -23,6 +23,7 @@ import pandas as pd
 from .config import (BUDGET_CAPS, BUDGET_RECIPES, ExperimentConfig, cost_kind, profile_config, profile_seeds,
                      variant_config)
 from .paths import REPO_ROOT, reports_dir, tables_dir
+from .results import SEED_TAG, run_name, run_stem
 
 # The numbered notebooks whose runs runs_for() mirrors.
 STUDY_NOTEBOOKS = ("01_single_task_sentiment", "02_multitask_baseline", "03_task_sampling", "04_smart_mbpp",
@@ -69,7 +70,7 @@ def notebook_arguments(declared: dict, profile: str, profile_params: dict | None
 
 
 def _variant(notebook: str, variant: str, p: dict, seeds: list[int], prefix: str | None = None, **overrides):
-    return [(notebook, f"{prefix or variant}-seed{s}",
+    return [(notebook, run_name(prefix or variant, seed=s),
              variant_config(variant, p["profile"], model__encoder=p["encoder"], train__seed=s, **overrides)) for s in seeds]
 
 
@@ -97,8 +98,8 @@ def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, s
         modes = {"pretrain": dict(model__freeze_encoder=True, train__lr=p["frozen_lr"], train__epochs=p["frozen_epochs"]),
                  "finetune": {}}
         cap = {} if p.get("max_train") is None else {"data__max_train_per_task": p["max_train"]}
-        out = [(n, f"{task}-{mode}-seed{s}", profile_config(profile, tasks=[task], model__encoder=p["encoder"],
-                                                            train__seed=s, **ov, **cap))
+        out = [(n, run_name(task, mode, seed=s), profile_config(profile, tasks=[task], model__encoder=p["encoder"],
+                                                               train__seed=s, **ov, **cap))
                for task in ("sst", "cfimdb") for mode, ov in modes.items() for s in p["seeds"]]
     elif n.startswith("02"):
         out = [r for v in ("baseline-pretrain", "baseline-finetune") for r in _variant(n, v, p, seeds())]
@@ -145,9 +146,9 @@ def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, s
             variant, overrides = BUDGET_RECIPES.get(recipe, (recipe, {}))
             for cap in caps:
                 if saved is not None and ((saved["recipe"] == recipe) & (saved["cap"] == str(cap or "all"))).any() \
-                        and not run_path(profile, n, f"{recipe}-cap{cap or 'all'}-seed{p['seed']}").exists():
+                        and not run_path(profile, n, run_name(recipe, f"cap{cap or 'all'}", seed=p["seed"])).exists():
                     continue                    # read from the saved curve (experiment.budget_curve), not trained
-                out += [(*run, f"{variant}-seed{p['seed']}") for run in _variant(
+                out += [(*run, run_name(variant, seed=p["seed"])) for run in _variant(
                     n, variant, p, [p["seed"]], f"{recipe}-cap{cap or 'all'}", data__max_train_per_task=cap, **overrides)]
     return [run if len(run) == 4 else (*run, None) for run in out]
 
@@ -195,10 +196,6 @@ def recorded_costs(profile: str) -> pd.DataFrame:
     return df.drop_duplicates(["notebook", "run"], keep="first").reset_index(drop=True)
 
 
-def _stem(run: str) -> str:
-    return run.rsplit("-seed", 1)[0]
-
-
 def estimate_seconds(notebook: str, run: str, steps: int, costs: pd.DataFrame, speed: float = 1.0,
                      kind: str | None = None, cfg: ExperimentConfig | None = None) -> float:
     """Wall seconds of one run: steps x the seconds per step of the recorded runs with the same name (any
@@ -215,7 +212,7 @@ def estimate_seconds(notebook: str, run: str, steps: int, costs: pd.DataFrame, s
         raise ValueError("no recorded run costs: run `python -m quarbert_lib.reproduce --calibrate` or train one run first")
     costs = costs[costs["steps"] > 0]
     same_kind = costs[costs["kind"] == kind] if kind and "kind" in costs else costs.iloc[0:0]
-    for match in (costs[(costs["notebook"] == notebook) & (costs["run"].map(_stem) == _stem(run))], same_kind,
+    for match in (costs[(costs["notebook"] == notebook) & (costs["run"].map(run_stem) == run_stem(run))], same_kind,
                   costs[costs["notebook"] == notebook], costs):
         if len(match):
             break
@@ -291,7 +288,7 @@ def plan(notebooks: list[Path], profile: str, overrides: dict | None = None, spe
     from .config import VARIANTS
     from .results import RunNotFound, complete_twin, find_run, is_complete, run_path
     costs, planned, seen, ladder = recorded_costs(profile), [], set(), set()
-    ladder_name = re.compile(r"^(" + "|".join(map(re.escape, VARIANTS)) + r")-seed\d+$")
+    ladder_name = re.compile(r"^(" + "|".join(map(re.escape, VARIANTS)) + r")" + re.escape(SEED_TAG) + r"\d+$")
     for path in notebooks:
         declared = notebook_parameters(path)
         # what the notebook will run with (reproduce passes it the same notebook_arguments); runs_for names
@@ -347,7 +344,7 @@ def calibrate(profile: str, encoder: str, costs: pd.DataFrame, steps: int = 6) -
     """This machine's speed against the recorded costs: a few measured steps of the plain `sampling` row,
     over the recorded seconds per step of that row (1.0 when nothing recorded it)."""
     from .bench import step_costs
-    recorded = costs[costs["run"].map(_stem) == "sampling"] if len(costs) else costs
+    recorded = costs[costs["run"].map(run_stem) == "sampling"] if len(costs) else costs
     if recorded.empty:
         return 1.0
     measured = float(step_costs([], profile, encoder, steps=steps, warmup=2)["seconds_per_step"].iloc[0])

@@ -13,6 +13,7 @@ import pandas as pd
 
 from . import results
 from .paths import REPO_ROOT, tables_dir
+from .results import run_name
 from .tasks import overall_score
 
 ABLATION_COLUMNS = ["variant", "encoder", "profile", "seeds", "params_total", "params_trainable",
@@ -290,7 +291,7 @@ def significance_table(profile: str, encoder: str, seed: int = 0, n_boot: int = 
     runs = {}
     for variant in {v for step in STEPS for v in step} | {"ensemble"}:
         try:
-            runs[variant] = find(f"{variant}-seed{seed}", profile, encoder)     # the registry's, else the saved copy
+            runs[variant] = find(run_name(variant, seed=seed), profile, encoder)     # the registry's, else the saved copy
         except FileNotFoundError:
             pass
     steps = list(STEPS)

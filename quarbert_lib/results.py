@@ -23,6 +23,20 @@ from .paths import REPO_ROOT, runs_dir, tables_dir
 from .tasks import TASKS
 
 
+SEED_TAG = "-seed"   # a run name ends in -seed<N>: run_name builds it, run_stem takes it off
+
+
+def run_name(*parts, seed: int) -> str:
+    """The one way a run is named: its parts joined by '-', then '-seed<N>', e.g. run_name('specialist',
+    'sst', seed=0) = 'specialist-sst-seed0', run_name('sampling', 'cap600', seed=2) = 'sampling-cap600-seed2'."""
+    return "-".join(str(p) for p in parts) + f"{SEED_TAG}{int(seed)}"
+
+
+def run_stem(name: str) -> str:
+    """A run name without its seed: 'specialist-sst-seed0' -> 'specialist-sst'."""
+    return name.rsplit(SEED_TAG, 1)[0]
+
+
 def run_path(profile: str, notebook: str, run_name: str) -> Path:
     """A run's folder: runs/<profile>/<notebook>/<run_name>. The profile is part of the path so a
     smoke rerun of a notebook never retrains over (or replaces) the cpu or paper runs."""

@@ -14,13 +14,13 @@ import shutil
 from pathlib import Path
 
 from .paths import reports_dir, runs_dir
-from .results import RunNotFound, find_run, read_json, write_json
+from .results import RunNotFound, find_run, read_json, run_name, write_json
 
 DEV = "predictions-dev.csv"
 SAVED = DEV + ".gz"
 MAX_BYTES = 5 * 1024 * 1024
 # The runs whose predictions are saved: seed 0 of each ladder row, and the two quartet ensembles with their members.
-ENSEMBLES = {"ensemble-seed0": "07_quartet_ensemble", "ensemble-lora-seed0": "08_lora"}
+ENSEMBLES = {run_name("ensemble", seed=0): "07_quartet_ensemble", run_name("ensemble-lora", seed=0): "08_lora"}
 # Which notebook trains a run, by its name's start (for the message when neither copy exists).
 TRAINED_BY = {"baseline": "02_multitask_baseline", "sampling": "03_task_sampling", "advreg": "04_smart_mbpp",
               "smart-cosine": "05_cosine_sts", "smart-simcse": "06_simcse", "smart": "04_smart_mbpp",
@@ -63,7 +63,7 @@ def save(profile: str, encoder: str) -> list[Path]:
     folders = []
     for variant in VARIANTS:
         try:
-            folders.append(find_run(f"{variant}-seed0", profile, encoder))
+            folders.append(find_run(run_name(variant, seed=0), profile, encoder))
         except RunNotFound:
             pass
     for run, notebook in ENSEMBLES.items():

@@ -282,3 +282,14 @@ def test_canonical_rows_prefer_the_profiles_seeds_then_the_most_seeds():
                        {"variant": "c", "profile": "cpu", "seeds": 2}])          # saved before seed lists
     got = report.canonical_rows(df, ["variant", "profile"])
     assert got["x"].fillna(0).tolist() == [2, 5, 0] and got["seed_list"].tolist() == ["0 1 2", "5 6", "0 1"]
+
+
+def test_a_run_name_is_built_by_one_function():
+    assert results.run_name("specialist", "sst", seed=0) == "specialist-sst-seed0"
+    assert results.run_name("sampling", "cap600", seed=2) == "sampling-cap600-seed2"
+    assert results.run_stem(results.run_name("smart-simcse", seed=1)) == "smart-simcse"
+    from quarbert_lib.paths import REPO_ROOT
+    sources = [*(REPO_ROOT / "quarbert_lib").rglob("*.py"), *(REPO_ROOT / "notebooks").glob("*.py")]
+    builders = sorted(str(p.relative_to(REPO_ROOT)) for p in sources
+                      if re.search(r"-seed\{|-seed0\b|\"-seed\"", p.read_text(encoding="utf-8")))
+    assert builders == ["quarbert_lib/results.py"]            # SEED_TAG and run_name, nowhere else
