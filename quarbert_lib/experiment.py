@@ -251,7 +251,7 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     }
     results.write_json(path / "metrics.json", out)   # last: marks the run complete
     (path / CHECKPOINT).unlink(missing_ok=True)      # resumable state is no longer needed
-    if cfg.profile in records.RECORDED_PROFILES:
+    if records.writable(cfg.profile):
         records.save(path, records.record_path(cfg.profile, notebook, run_name))
     return out
 

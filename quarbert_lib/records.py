@@ -28,7 +28,8 @@ from pathlib import Path
 import pandas as pd
 
 from .paths import REPO_ROOT, runs_dir
-from .results import (atomic_write_text, is_complete, read_json, run_path, same_config, write_course_output)
+from .results import (atomic_write_text, git_commit, is_complete, read_json, run_path, same_config,
+                      write_course_output)
 
 RECORDS_ENV = "QUARBERT_RECORDS"
 # Profiles whose records live in the repository: the committed study, and the paper's settings on a GPU.
@@ -38,6 +39,14 @@ COURSE_OUTPUT_SUFFIX = "-output.csv"
 
 def records_dir() -> Path:
     return Path(os.environ.get(RECORDS_ENV) or REPO_ROOT / "records")
+
+
+def writable(profile: str) -> bool:
+    """Whether runs of ``profile`` leave records: a study profile, and a clean tree (results.git_commit), since
+    records are committed and must come from committed code; or a QUARBERT_RECORDS folder named elsewhere."""
+    if profile not in RECORDED_PROFILES:
+        return False
+    return bool(os.environ.get(RECORDS_ENV)) or not git_commit().endswith("-dirty")
 
 
 def record_path(profile: str, notebook: str, run_name: str) -> Path:

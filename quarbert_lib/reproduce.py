@@ -21,6 +21,7 @@ import argparse
 import ast
 import difflib
 import json
+import os
 import re
 import sys
 import threading
@@ -30,7 +31,8 @@ from pathlib import Path
 from . import plan as planning
 from . import records
 from .config import PROFILE_NOTEBOOK_PARAMS, PROFILES, ConfigError
-from .paths import REPO_ROOT, reports_dir, use_profile_reports
+from .paths import REPO_ROOT, REPORTS_ENV, STUDY_PROFILE, reports_dir, use_profile_reports
+from .results import CODE_PATHS, git_commit
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 # A -p value that is no Python literal passes as a string only when it reads as a bare word, model name or
@@ -294,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = planning.record_notebook_seconds(Path(args.record_seconds))
         print(f"[reproduce] {planning.NOTEBOOK_SECONDS_CSV}: {len(rows)} rows, profiles {sorted(rows['profile'].unique())}")
         return 0
+    redirected = bool(os.environ.get(REPORTS_ENV))   # the reports go to a folder the user named
     out = use_profile_reports(args.profile)      # reports/ for the study's profile, reports/<profile>/ otherwise
     notebooks = discover(args.only)
     print(f"[reproduce] profile {args.profile}: tables, figures and executed notebooks go to {out}", flush=True)
@@ -332,6 +335,10 @@ def main(argv: list[str] | None = None) -> int:
     print(planning.format_plan(planned, estimates), flush=True)
     if args.dry_run:
         return 0
+    if args.profile == STUDY_PROFILE and not redirected and git_commit().endswith("-dirty"):
+        raise ConfigError(f"the committed study (profile {STUDY_PROFILE}) is executed only from committed code, and "
+                          f"{', '.join(CODE_PATHS)} differ from {git_commit()[:-6]}: commit first, run another "
+                          f"profile, or set {REPORTS_ENV} and {records.RECORDS_ENV} to other folders")
     progress = BatchProgress(planned, dict(zip(estimates["notebook"], estimates["own_seconds"])))
     outcomes = []
     try:
@@ -352,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
                 json.loads(m.read_text()).get("wall_seconds", 0.0) for m in trained)), 1)
             progress.bar.write(f"[reproduce] {path.name}: {outcome['status']} in {outcome['seconds']} s {outcome['error']}")
             outcomes.append(outcome)
-            if args.profile in records.RECORDED_PROFILES:
+            if records.writable(args.profile):
                 records.export(args.profile)              # the study's finished runs, as committed records
             # recorded as each notebook ends, so a batch stopped part-way keeps the notebooks it finished
             merge_summary(reports_dir() / "executed" / "summary.json", [outcome], args.profile)

@@ -160,13 +160,18 @@ def read_course_output(path: Path, task: str, ids=None) -> pd.DataFrame:
     return frame
 
 
+CODE_PATHS = ("quarbert_lib", "notebooks", "requirements.txt", "pyproject.toml")
+
+
 def git_commit() -> str:
+    """The short commit of the code, with '-dirty' when the library, notebooks or pins differ from it."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                              text=True, timeout=10)
-        # reports/ is this pipeline's own output: rewriting it does not make the code dirty
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!reports"],
-                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        # the code that makes results: the library (new modules too), the notebooks and the pins; reports/ and
+        # records/ are this pipeline's own output, so rewriting them does not make the code dirty
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *CODE_PATHS], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
         return (out.stdout.strip() or "unknown") + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"

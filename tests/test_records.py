@@ -79,3 +79,25 @@ def test_an_ensemble_folder_is_recorded_and_restored(recorded_smoke, tiny_encode
         records.save(recorded_smoke / "runs", recorded_smoke / "nowhere")
     assert records.size_bytes("smoke") == sum(p.stat().st_size for p in (recorded_smoke / "records").rglob("*")
                                               if p.is_file())
+
+
+def test_the_committed_study_runs_only_from_committed_code(isolated, monkeypatch, capsys):
+    from quarbert_lib import cli, reproduce
+    monkeypatch.setattr(reproduce, "git_commit", lambda: "abc1234-dirty")
+    monkeypatch.setattr(reproduce, "execute", lambda *a, **k: pytest.fail("a notebook ran from a dirty tree"))
+    monkeypatch.delenv("QUARBERT_REPORTS")
+    assert cli.run(reproduce.main, ["--profile", "cpu", "--only", "10"]) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("error: the committed study (profile cpu) is executed only from committed code")
+    assert "differ from abc1234: commit first" in line
+
+
+def test_records_are_written_for_study_profiles_from_a_clean_tree_only(monkeypatch):
+    monkeypatch.setattr(records, "git_commit", lambda: "abc1234-dirty")
+    monkeypatch.delenv("QUARBERT_RECORDS")
+    assert not records.writable("cpu") and not records.writable("smoke")
+    monkeypatch.setattr(records, "git_commit", lambda: "abc1234")
+    assert records.writable("cpu") and records.writable("paper") and not records.writable("quick")
+    monkeypatch.setattr(records, "git_commit", lambda: "abc1234-dirty")
+    monkeypatch.setenv("QUARBERT_RECORDS", "/elsewhere")                  # a folder named elsewhere is not committed
+    assert records.writable("cpu")
