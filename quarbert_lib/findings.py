@@ -1,35 +1,42 @@
 """What a notebook's numbers say, in words, built from its saved tables (no number typed by hand).
 
 Each function returns Markdown for a notebook's closing "What this shows" section. The verdict
-for a difference between two ablation rows comes from Welch's test over their seeds
-(``report.seed_test``): "holds over seeds", "within seed noise", or "one seed only".
+for a difference between two ablation rows is the study's policy (``verdicts``): the difference of the
+seed means with its 95% interval, and helps / hurts / equivalent / inconclusive after Holm's correction
+over the tests of the same table, against a stated margin; "one seed only" where a row has one seed.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from .report import seed_test, smart_of
+from . import verdicts
+from .report import smart_of, study_verdicts
 
 _TASK_COLUMNS = {"sst_acc": "SST", "qqp_acc": "QQP", "sts_pearson": "STS", "overall": "overall"}
 
 
-def verdict(test: dict, alpha: float = 0.05) -> str:
-    """Words for a seed_test result."""
-    if pd.isna(test.get("seeds")) or test["seeds"] < 2 or pd.isna(test.get("seed_p_value")):
+def verdict(test: dict) -> str:
+    """Words for one row of a verdicts.verdict_table: 'inconclusive (95% CI [-0.025, +0.052], Welch p 0.301,
+    Holm 1.000)'; an equivalent step gives its equivalence p too; 'one seed only' without an interval."""
+    if pd.isna(test.get("p")):
         return "one seed only"
-    word = "holds over seeds" if test["seed_p_value"] < alpha else "within seed noise"
-    return f"{word} (Welch p = {test['seed_p_value']:.3f}, {int(test['seeds'])} seeds a side)"
+    equivalence = (f", equivalence p {test['p_equivalence']:.3f}, Holm {test['p_equivalence_holm']:.3f}, margin "
+                   f"±{test['margin']:g}") if test["verdict"] == "equivalent" else ""
+    return (f"{test['verdict']} (95% CI [{test['ci_low']:+.3f}, {test['ci_high']:+.3f}], Welch p {test['p']:.3f}, "
+            f"Holm {test['p_holm']:.3f}{equivalence})")
 
 
-def step_sentence(rows: dict, before: str, after: str, columns=("overall",)) -> str:
-    """'`a` -> `b`: overall +0.004, within seed noise (...)' for two ablation rows, or '' if either is missing."""
+def step_sentence(rows: dict, before: str, after: str, columns=("overall",), table: pd.DataFrame | None = None) -> str:
+    """'`a` → `b`: overall +0.004, inconclusive (...)' for two ablation rows, or '' if either is missing.
+    ``table``: the verdict table the step belongs to (its Holm family); default, the family of this step's
+    ``columns`` alone."""
     if before not in rows or after not in rows:
         return ""
-    parts = []
-    for column in columns:
-        test = seed_test(rows[before], rows[after], column)
-        parts.append(f"{_TASK_COLUMNS[column]} {test['delta_seed_mean']:+.3f}, {verdict(test)}")
+    if table is None or table.empty or not (table["step"] == f"{before} -> {after}").any():
+        table = verdicts.verdict_table(pd.DataFrame([rows[before], rows[after]]), [(before, after)], columns)
+    mine = table[table["step"] == f"{before} -> {after}"].set_index("metric")
+    parts = [f"{_TASK_COLUMNS[c]} {mine.loc[c, 'effect']:+.3f}, {verdict(mine.loc[c].to_dict())}" for c in columns]
     return f"`{before}` → `{after}`: " + "; ".join(parts)
 
 
@@ -97,10 +104,11 @@ def smart_findings(strength: pd.DataFrame, ablation: pd.DataFrame, lambda_table:
     from .smart_strength import INERT_BELOW
     threshold = INERT_BELOW if threshold is None else threshold
     rows = {r["variant"]: r for _, r in ablation.iterrows()}
+    family = study_verdicts(ablation)
     md = ["#### Strength", *strength_findings(strength, threshold), "", "#### Ladder rows (dev, mean over seeds)"]
     for before, after in (("sampling", "advreg-literal"), ("sampling", "advreg-only"), ("advreg-literal", "advreg-only"),
                           ("advreg-only", "smart")):
-        line = step_sentence(rows, before, after, ("overall", "sst_acc", "qqp_acc", "sts_pearson"))
+        line = step_sentence(rows, before, after, ("overall", "sst_acc", "qqp_acc", "sts_pearson"), family)
         if line:
             md.append(f"- {line}.")
     if "sampling" in rows and "advreg-literal" in rows:
@@ -181,17 +189,21 @@ def seeded_lambda_lines(lambda_seeds: pd.DataFrame | None, rows: dict, lambda_ta
     if lambda_seeds is None or lambda_seeds.empty:
         return []
     out = []
-    for _, point in lambda_seeds.sort_values("lambda").iterrows():
-        name = f"λ_s = {point['lambda']:g}"
+    points = lambda_seeds.sort_values("lambda").assign(variant=lambda d: [f"λ_s = {x:g}" for x in d["lambda"]])
+    references = [(r, label) for r, label in (("advreg-only", "against λ_s = 5 (`advreg-only`)"),
+                                              ("sampling", "against no SMART (`sampling`)")) if r in rows]
+    # one Holm family: every point against every reference, on every metric
+    table = verdicts.verdict_table(pd.concat([pd.DataFrame([rows[r] for r, _ in references]), points]),
+                                   [(r, p) for p in points["variant"] for r, _ in references])
+    for _, point in points.iterrows():
+        name = point["variant"]
         parts = []
-        for reference, label in (("advreg-only", "against λ_s = 5 (`advreg-only`)"),
-                                 ("sampling", "against no SMART (`sampling`)")):
-            if reference in rows:
-                tests = {c: seed_test(rows[reference], point, c) for c in _TASK_COLUMNS}
-                parts.append(f"{label}: overall {tests['overall']['delta_seed_mean']:+.3f}, "
-                             f"{verdict(tests['overall'])} (" + ", ".join(
-                                 f"{_TASK_COLUMNS[c]} {tests[c]['delta_seed_mean']:+.3f}"
-                                 for c in ("sst_acc", "qqp_acc", "sts_pearson")) + ")")
+        for reference, label in references:
+            tests = table[table["step"] == f"{reference} -> {name}"].set_index("metric")
+            parts.append(f"{label}: overall {tests.loc['overall', 'effect']:+.3f}, "
+                         f"{verdict(tests.loc['overall'].to_dict())} (" + ", ".join(
+                             f"{_TASK_COLUMNS[c]} {tests.loc[c, 'effect']:+.3f}"
+                             for c in ("sst_acc", "qqp_acc", "sts_pearson")) + ")")
         out.append(f"- {name} on {int(point['seeds'])} seeds: overall {point['overall']:.3f} ± "
                    f"{point['overall_std']:.3f}; " + "; ".join(parts) + ".")
     best = lambda_table.loc[lambda_table["overall"].idxmax(), "lambda"]
@@ -207,15 +219,19 @@ def _direction(ours: float, theirs: float) -> str:
     return "same direction" if np.sign(ours) == np.sign(theirs) else "opposite"
 
 
-def ladder_findings(ablation: pd.DataFrame, steps: list[tuple[str, str]], paper: dict | None = None) -> str:
+def ladder_findings(ablation: pd.DataFrame, steps: list[tuple[str, str]], paper: dict | None = None,
+                    family: pd.DataFrame | None = None) -> str:
     """One line per ladder step: the overall delta of the seed means with its verdict, then each task's,
-    then the paper's deltas for the same step and whether ours goes the same way overall."""
+    then the paper's deltas for the same step and whether ours goes the same way overall. ``family``: the
+    verdict table whose Holm correction the verdicts take (report.verdict_table: the whole study's steps);
+    default, the whole study's (report.study_verdicts)."""
     from .report import paper_dev
     paper = paper_dev() if paper is None else paper
     rows = {r["variant"]: r for _, r in ablation.iterrows()}
+    table = study_verdicts(ablation) if family is None else family
     out = []
     for before, after in steps:
-        line = step_sentence(rows, before, after, tuple(_TASK_COLUMNS)[::-1])
+        line = step_sentence(rows, before, after, tuple(_TASK_COLUMNS)[::-1], table)
         if not line:
             continue
         settings = [smart_of(rows[v]) for v in (before, after)]

@@ -1,9 +1,9 @@
 """Each numbered notebook's closing "What this shows" section, built from its saved tables.
 
 ``notebook_findings(notebook, profile, encoder)`` returns Markdown: for every ladder step the notebook
-adds, the difference of the seed means with Welch's verdict over seeds (``findings.step_sentence``), the
+adds, the difference of the seed means with its interval and the study's verdict (``verdicts``), the
 bootstrap verdict on seed 0's predictions where significance.csv has it, and the paper's delta for the
-same step. A step that comes out null or within seed noise names its reason where the study measured one,
+same step. A step that does not help (hurts, equivalent or inconclusive) names its reason where the study measured one,
 and says "not explained here" where it did not. results.md gathers the same sections
 (``all_sections``), so the notebook and the report can never disagree.
 """
@@ -61,19 +61,25 @@ def step_lines(steps: list[tuple[str, str]], profile: str, encoder: str) -> list
     ablation = report.ablation_rows(profile, encoder)
     rows = {r["variant"]: r for _, r in ablation.iterrows()}
     significance = read_table("significance.csv", profile, encoder)
+    family = report.study_verdicts(ablation)
     out = []
     for before, after in steps:
         if before not in rows or after not in rows:
             missing = [v for v in (before, after) if v not in rows]
             out.append(f"- `{before}` → `{after}`: no row yet for {', '.join(f'`{m}`' for m in missing)}.")
             continue
-        line = findings.ladder_findings(ablation, [(before, after)])
-        test = report.seed_test(rows[before], rows[after], "overall")
+        line = findings.ladder_findings(ablation, [(before, after)], family=family)
+        test = family[(family["step"] == f"{before} -> {after}") & (family["metric"] == "overall")]
         boot = _bootstrap_words(significance, before, after)
         if boot:
             line += " " + boot
-        null = findings.verdict(test).startswith(("within seed noise", "one seed only")) or test["delta_seed_mean"] < 0
-        if null:
+        null = test.empty or test["verdict"].iloc[0] != "helps"     # hurts, equivalent or inconclusive: why?
+        if null and not test.empty and test["verdict"].iloc[0] == "inconclusive" \
+                and test["effect"].iloc[0] > test["margin"].iloc[0]:
+            line += (f" The effect is beyond the margin (±{test['margin'].iloc[0]:g}) but, corrected for the study's "
+                     f"{len(family)} tests, {int(test['seeds_before'].iloc[0])} against {int(test['seeds_after'].iloc[0])} "
+                     "seeds cannot separate it from seed noise: more seeds would tell.")
+        elif null:
             reason = KNOWN_REASONS.get((before, after))
             line += (f" Why: {reason}." if reason else " Why the step does not help here is not explained by this study.")
         out.append(line)

@@ -302,3 +302,35 @@ def prediction_distributions(predictions: pd.DataFrame, name: str = "prediction_
         fig.suptitle(title)
     _save(fig, name)
     return fig
+
+
+_VERDICT_COLOURS = {"helps": "#1a7f37", "hurts": "#cf222e", "equivalent": "#0969da", "inconclusive": "#6e7781"}
+
+
+def step_effects(table: pd.DataFrame, name: str = "step_effects.png", metric: str = "overall"):
+    """The study at a glance: one row per step (a verdicts.verdict_table), its effect on ``metric`` (the
+    difference of the seed means) with its 95% interval, coloured by its verdict; the grey band is the
+    margin (the smallest effect of interest), crosses are the paper's effect for the same step."""
+    rows = table[table["metric"] == metric].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.6))
+    y = list(range(len(rows)))[::-1]                            # the first step on top
+    margin = float(rows["margin"].iloc[0]) if len(rows) else 0.0
+    ax.axvspan(-margin, margin, color="0.9", zorder=0, label=f"margin ±{margin:g}")
+    ax.axvline(0, color="0.4", lw=0.8, zorder=1)
+    for yi, r in zip(y, rows.itertuples()):
+        colour = _VERDICT_COLOURS.get(r.verdict, "black")
+        if not pd.isna(r.ci_low):
+            ax.plot([r.ci_low, r.ci_high], [yi, yi], color=colour, lw=2.5, solid_capstyle="butt", zorder=2)
+        ax.plot(r.effect, yi, "o", color=colour, ms=7, zorder=3)
+        if not pd.isna(r.paper_effect):
+            ax.plot(r.paper_effect, yi, "x", color="black", ms=7, mew=1.5, zorder=3)
+    ax.set_yticks(y, [f"{s}\n({v})" for s, v in zip(rows["step"], rows["verdict"])], fontsize=8)
+    handles = [plt.Line2D([], [], color=c, marker="o", lw=2.5, label=v) for v, c in _VERDICT_COLOURS.items()]
+    handles += [plt.Line2D([], [], color="black", marker="x", lw=0, label="paper's effect"),
+                matplotlib.patches.Patch(color="0.9", label=f"margin ±{margin:g}")]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    ax.set_xlabel(f"effect on {_METRICS.get(metric, metric)} (after - before, difference of seed means, 95% CI)")
+    ax.set_title(f"Each step's effect on the dev {_METRICS.get(metric, metric)} score, Holm-corrected verdicts")
+    ax.grid(axis="x", alpha=0.3)
+    _save(fig, name)
+    return fig

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import results
+from . import results, verdicts
 from .paths import REPO_ROOT, tables_dir
 from .results import run_name
 from .tasks import overall_score
@@ -265,6 +265,21 @@ STEPS = [("baseline-finetune", "sampling"), ("sampling", "advreg-literal"), ("sa
 
 
 _TASK_COLUMN = {"sst": "sst_acc", "para": "qqp_acc", "sts": "sts_pearson"}
+
+
+def study_steps(ablation: pd.DataFrame) -> list[tuple[str, str]]:
+    """Every step the study's verdicts compare (one Holm family): frozen -> fine-tuned, the ladder's STEPS, the best single model
+    -> the quartet, the quartet -> the LoRA quartet; only those whose two rows ``ablation`` holds."""
+    present = set(ablation["variant"])
+    ladder = ablation[ablation["variant"].isin(LADDER)]
+    best = ladder.loc[ladder["overall"].idxmax(), "variant"] if len(ladder) else None
+    steps = [("baseline-pretrain", "baseline-finetune"), *STEPS, (best, "ensemble"), ("ensemble", "ensemble-lora")]
+    return [(a, b) for a, b in steps if a in present and b in present]
+
+
+def study_verdicts(ablation: pd.DataFrame) -> pd.DataFrame:
+    """The study's verdict table (verdicts.verdict_table over study_steps, with the paper's effects)."""
+    return verdicts.verdict_table(ablation, study_steps(ablation), paper=paper_dev())
 
 
 def seed_test(before: pd.Series | None, after: pd.Series | None, column: str) -> dict:

@@ -1,10 +1,10 @@
-"""The generated findings against hand-made tables: a step that holds over seeds, one within seed
-noise, and a one-seed row."""
+"""The generated findings against hand-made tables: a step that helps, an inconclusive one and a one-seed
+row, in the study's verdict words (verdicts.py), with Welch's p checked against scipy."""
 import pandas as pd
 import pytest
 from scipy.stats import ttest_ind_from_stats
 
-from quarbert_lib import findings
+from quarbert_lib import findings, verdicts
 
 PAPER = {"a": {"sst_acc": 0.5, "qqp_acc": 0.8, "sts_pearson": 0.7, "overall": 0.7},
          "b": {"sst_acc": 0.52, "qqp_acc": 0.85, "sts_pearson": 0.8, "overall": 0.74}}
@@ -27,11 +27,12 @@ def test_a_step_that_holds_a_noise_step_and_a_one_seed_row():
     lines = text.splitlines()
     assert len(lines) == 3                                           # a missing row is left out, not invented
     p_hold = ttest_ind_from_stats(0.720, 0.002, 3, 0.700, 0.002, 3, equal_var=False).pvalue
-    assert lines[0].startswith("- `a` → `b`: overall +0.020, holds over seeds")
-    assert f"Welch p = {p_hold:.3f}, 3 seeds a side" in lines[0]
+    assert lines[0].startswith("- `a` → `b`: overall +0.020, helps (95% CI [")
+    # the step's own family: its four metrics (the three tasks do not move: p = 1), so Holm multiplies by 4
+    assert f"Welch p {p_hold:.3f}, Holm {min(1, 4 * p_hold):.3f})" in lines[0]
     assert ("Beside the paper's same step (ours vs the paper's): SST +0.000 vs +0.020 (no change here); QQP +0.000 vs "
             "+0.050 (no change here); STS +0.000 vs +0.100 (no change here); overall +0.020 vs +0.040 (same direction)") in lines[0]
-    assert lines[1].startswith("- `b` → `c`: overall +0.002, within seed noise")
+    assert lines[1].startswith("- `b` → `c`: overall +0.002, inconclusive (95% CI [")
     assert "the paper has no such step" in lines[1]
     assert lines[2].startswith("- `c` → `d`: overall +0.028, one seed only")
 
@@ -45,10 +46,14 @@ def test_sweep_spread_against_seed_noise():
     assert "not clearly larger" in findings.sweep_findings(sweep, "lambda", seed_std=0.01)
 
 
-@pytest.mark.parametrize("p, seeds, expected", [(0.01, 3, "holds over seeds"), (0.3, 3, "within seed noise"),
-                                                (float("nan"), 1, "one seed only")])
-def test_verdict_words(p, seeds, expected):
-    assert findings.verdict({"seeds": seeds, "seed_p_value": p}).startswith(expected)
+def test_verdict_words():
+    test = {"verdict": "equivalent", "effect": 0.001, "ci_low": -0.004, "ci_high": 0.006, "p": 0.5, "p_holm": 1.0,
+            "p_equivalence": 0.004, "p_equivalence_holm": 0.012, "margin": 0.01, "seeds_before": 3, "seeds_after": 5}
+    assert findings.verdict(test) == ("equivalent (95% CI [-0.004, +0.006], Welch p 0.500, Holm 1.000, equivalence p "
+                                      "0.004, Holm 0.012, margin ±0.01)")
+    assert findings.verdict({**test, "verdict": "inconclusive"}) == \
+        "inconclusive (95% CI [-0.004, +0.006], Welch p 0.500, Holm 1.000)"
+    assert findings.verdict({**test, "p": float("nan")}) == "one seed only"
 
 
 def _save(name, rows):
@@ -72,10 +77,10 @@ def test_notebook_section_states_each_steps_verdict_bootstrap_and_reason(isolate
                                 "seed": 0, "delta": d, "significant": s} for t, d, s in
                                (("sst", 0.012, True), ("para", -0.004, False), ("sts", 0.0, False))])
     text = nf.notebook_findings("02_multitask_baseline", "cpu", "e")
-    assert text.startswith("- `baseline-pretrain` → `baseline-finetune`: overall +0.100, holds over seeds")
+    assert text.startswith("- `baseline-pretrain` → `baseline-finetune`: overall +0.100, helps")
     assert "Why" not in text                                                  # a step that holds needs no excuse
     text = nf.notebook_findings("03_task_sampling", "cpu", "e")
-    assert "overall +0.001, within seed noise" in text
+    assert "overall +0.001, inconclusive" in text
     assert "Paired bootstrap over dev examples (seed 0): SST +0.012 significant, QQP -0.004 not significant, " \
            "STS +0.000 not significant." in text
     assert text.endswith("Why the step does not help here is not explained by this study.")
@@ -94,9 +99,13 @@ def test_a_seeded_lambda_point_is_tested_against_the_ladder_rows():
     lines = findings.seeded_lambda_lines(seeded, rows, sweep)
     p_ladder = ttest_ind_from_stats(0.713, 0.002, 3, 0.706, 0.005, 3, equal_var=False).pvalue
     p_plain = ttest_ind_from_stats(0.713, 0.002, 3, 0.717, 0.004, 3, equal_var=False).pvalue
+    # one Holm family of 8 tests (2 references x 4 metrics); the three tasks do not move (p = 1)
+    holm = verdicts.holm([p_ladder, 1, 1, 1, p_plain, 1, 1, 1])
     assert lines[0].startswith("- λ_s = 0.5 on 3 seeds: overall 0.713 ± 0.002; against λ_s = 5 (`advreg-only`): "
-                               f"overall +0.007, within seed noise (Welch p = {p_ladder:.3f}, 3 seeds a side)")
-    assert f"against no SMART (`sampling`): overall -0.004, within seed noise (Welch p = {p_plain:.3f}" in lines[0]
+                               f"overall +0.007, inconclusive (95% CI [")
+    assert f"Welch p {p_ladder:.3f}, Holm {holm[0]:.3f})" in lines[0]
+    assert f"against no SMART (`sampling`): overall -0.004, inconclusive (95% CI [" in lines[0]
+    assert f"Welch p {p_plain:.3f}, Holm {holm[4]:.3f})" in lines[0]
     assert lines[1] == "- The seed-0 sweep's best point (λ_s = 1) has one seed only."
     assert findings.seeded_lambda_lines(None, rows, sweep) == []
 
