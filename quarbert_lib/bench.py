@@ -188,6 +188,8 @@ STEP_SETTINGS = {"SMART K=1 (AdvReg)": ("advreg-only", {}),
                  "SMART K=0 (noise only, R3F)": ("advreg-only", {"smart__steps": 0}),
                  "SMART K=1, adversarial passes without dropout": ("advreg-only", {"smart__dropout": "off"}),
                  "SMART K=0, adversarial pass without dropout": ("advreg-only", {"smart__steps": 0, "smart__dropout": "off"}),
+                 # R-Drop beside SMART: one more forward and backward pass of the batch under fresh dropout masks
+                 "R-Drop (two dropout passes)": ("rdrop", {}),
                  "MBPP only": ("sampling", {"mbpp__enabled": True}),
                  "SMART K=1 + MBPP": ("smart", {}),
                  "LoRA (r=8, qkv)": ("sampling", {"lora__enabled": True})}

@@ -24,8 +24,7 @@ def reproduce_summary(profile: str = "cpu", encoder: str = "minilm-l6") -> dict:
     every notebook (a partial batch is named, not summed); the wall minutes of the registry's runs
     (run_costs.csv); and the best overall dev score of this profile in ablation.csv and
     quality_per_minute.csv."""
-    from .paths import reports_dir
-    from .reproduce import discover
+    from .paths import discover, reports_dir
     out = {}
     summary = reports_dir() / "executed" / "summary.json"
     if summary.exists():

@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .errors import UserError
+
 ENV = "QUARBERT_CHROMIUM"
 SYSTEM = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome", "/snap/bin/chromium",
           "/Applications/Chromium.app/Contents/MacOS/Chromium",
@@ -24,7 +26,7 @@ HOW = ("no Chromium for the real-browser check: install one (Debian: `sudo apt-g
        f"`python -m playwright install chromium`) or set {ENV} to a Chromium binary")
 
 
-class ChromiumMissing(RuntimeError):
+class ChromiumMissing(UserError, RuntimeError):
     """No Chromium could be found or got (a user error: the message says how to get one)."""
 
 

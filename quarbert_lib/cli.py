@@ -11,17 +11,15 @@ import os
 import sys
 from typing import Callable
 
+from .errors import UserError
+
 DEBUG_ENV = "QUARBERT_DEBUG"
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
-    from .chromium import ChromiumMissing
-    from .config import ConfigError
-    from .data import DataError
-    from .model import EncoderNotFound
-    from .paths import DataNotFound
-    from .results import RunNotFound
-    return ConfigError, DataError, EncoderNotFound, DataNotFound, RunNotFound, ChromiumMissing
+    """The exceptions printed as one line: every UserError (config, data, encoder, missing run, nothing to
+    train, course output, notebook parameter, Chromium), whichever module raises it."""
+    return (UserError,)
 
 
 def run(main: Callable[[list[str]], int], argv: list[str] | None = None) -> int:

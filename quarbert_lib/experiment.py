@@ -16,37 +16,20 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from . import distributed, records, results
+from . import distributed, records, results, smart_strength
 from .config import ExperimentConfig, TrainConfig, profile_seeds, variant_config
-from .data import Example, TaskData, load_task
+from .data import Example, TaskData, load_task_data
 from .evaluate import mean_normalized_score, metrics_of, predict
-from .losses import MomentumTeacher, MultitaskObjective, SimCSEObjective, SimCSERegularizer, SmartRegularizer
+from .losses import MultitaskObjective, SimCSEObjective, SmartRegularizer
 from .model import build_model, pick_device, resolve_precision
 from .paths import resolve_data_dir
 from .tasks import SENTENCES, overall_score
 from .train import BEST, CHECKPOINT, Trainer, check_trainable
 
 
-def load_task_data(cfg: ExperimentConfig, tokenizer) -> tuple[dict, dict, list[str], list[str]]:
-    """({split: {task: TaskData}}, {task: examples skipped}, data notes, load summaries)."""
-    by_split: dict[str, dict[str, TaskData]] = {"train": {}, "dev": {}, "test": {}, "calib": {}}
-    skipped, notes, summaries = {}, [], []
-    for task in cfg.tasks:
-        loaded = load_task(task, cfg.data)
-        for split, examples in loaded.splits.items():
-            by_split[split][task] = TaskData(loaded.spec, examples, tokenizer, cfg.data.max_length)
-        skipped[task] = sum(len(r.skipped) for r in loaded.reports)
-        summaries += [r.summary() for r in loaded.reports]
-        if loaded.note:
-            notes.append(loaded.note)
-    return by_split, skipped, notes, summaries
-
-
 def smart_regularizer(cfg: ExperimentConfig) -> SmartRegularizer:
     """The config's SMART term, its noise generator seeded by the run's seed."""
-    sm = cfg.smart
-    return SmartRegularizer(sm.weight, sm.epsilon, sm.sigma, sm.eta, sm.steps, sm.norm, sm.dropout, sm.task_weights,
-                            sm.convention, sm.space, sm.radius, seed=cfg.train.seed)
+    return SmartRegularizer.from_config(cfg.smart, seed=cfg.train.seed)
 
 
 def smart_setting(cfg: ExperimentConfig) -> str:
@@ -59,15 +42,13 @@ def smart_setting(cfg: ExperimentConfig) -> str:
 
 
 def build_objective(cfg: ExperimentConfig, model: torch.nn.Module) -> MultitaskObjective:
-    """The task losses plus the regularizers the config enables (order: SMART, MBPP, SimCSE)."""
+    """The task losses plus the regularizers the config enables, each built by its registered builder from its
+    section, in the registry's order (losses.registry: SMART, MBPP, SimCSE, R-Drop), seeded by the run's seed."""
     regularizers = {}
-    sm = cfg.smart
-    if sm.enabled:
-        regularizers["smart"] = smart_regularizer(cfg)
-    if cfg.mbpp.enabled:
-        regularizers["mbpp"] = MomentumTeacher(model, cfg.mbpp.mu, cfg.mbpp.beta)
-    if cfg.simcse.joint_weight > 0:
-        regularizers["simcse"] = SimCSERegularizer(cfg.simcse.joint_weight, cfg.simcse.temperature)
+    for entry, section in cfg.regularizer_sections():
+        module = entry.build(section, model, cfg.train.seed)
+        if module is not None:                  # None: the section is off
+            regularizers[entry.name] = module
     return MultitaskObjective(cfg.tasks, regularizers)
 
 
@@ -110,7 +91,6 @@ def run_simcse_stage(cfg: ExperimentConfig, model, train: dict[str, TaskData], t
 def smart_guard(cfg: ExperimentConfig, model, train: dict[str, TaskData], device) -> dict:
     """SMART's strength at the start of training (smart_strength.measure on each task's first batch) and a
     warning per task where it is inert, for metrics.json. Measuring changes nothing in the run."""
-    from . import smart_strength
     batches = smart_strength.fixed_batches(train, cfg.train.batch_size, cfg.train.seed, cfg.model.pair_encoding)
     batches = {t: {k: v.to(device) for k, v in b.items()} for t, b in batches.items()}
     rows = smart_strength.measure(model.to(device), smart_regularizer(cfg), batches)

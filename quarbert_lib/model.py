@@ -11,12 +11,14 @@ import torch
 from torch import nn
 
 from .config import ConfigError, ModelConfig
+from .adapters import wrap_encoder
+from .errors import UserError
 from .tasks import TASKS
 
 PACKAGED_ENCODER = "minilm-l6"
 
 
-class EncoderNotFound(OSError):
+class EncoderNotFound(UserError, OSError):
     pass
 
 
@@ -208,7 +210,6 @@ def build_model(tasks: list[str], cfg: ModelConfig, seed: int = 0, lora=None, ma
     check_fits_encoder(encoder, tokenizer, cfg.encoder, max_length)
     torch.manual_seed(seed)
     if lora is not None and lora.enabled:
-        from .lora import wrap_encoder
         encoder = wrap_encoder(encoder, lora)
     return MultitaskBERT(encoder, tasks, cfg), tokenizer
 

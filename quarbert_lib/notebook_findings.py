@@ -120,6 +120,41 @@ def _cosine_extras() -> list[str]:
             "predicted below or above it; `cosine-linear` (2.5 · (cos + 1)) reaches the whole scale."]
 
 
+# What each notebook's step asks of the encoder's prior: the metric it would have to move beyond it.
+PRIOR_QUESTIONS = {
+    "02_multitask_baseline": ("overall", "the frozen encoder's prior (zero-shot STS and QQP, linear-probe SST)"),
+    "05_cosine_sts": ("sts_pearson", "a cosine STS head reads the very geometry the encoder was trained for"),
+    "06_simcse": ("sts_pearson", "SimCSE's contrastive objective is the one the encoder was already trained with, "
+                                 "on about a billion pairs against these 100 steps"),
+    "07_quartet_ensemble": ("overall", "every member starts from the same prior, so their errors agree where it is wrong"),
+}
+
+
+def prior_lines(notebook: str, profile: str, encoder: str) -> list[str]:
+    """The encoder's prior (encoder_prior.csv, prior.measure) beside the rows this notebook reports."""
+    table = read_table("encoder_prior.csv", profile, encoder)
+    if table is None or notebook not in PRIOR_QUESTIONS:
+        return []
+    values = dict(zip(table["metric"], table["value"]))
+    metric, why = PRIOR_QUESTIONS[notebook]
+    if metric not in values:
+        return []
+    rows = report.ablation_rows(profile, encoder)
+    ladder = rows[rows["variant"].isin([*report.LADDER, "ensemble"])]
+    if not len(ladder):
+        return []
+    best = ladder.loc[ladder[metric].idxmax()]
+    label = {"overall": "overall", "sts_pearson": "STS r"}[metric]
+    line = (f"- **The encoder's prior.** With no weight trained, the frozen encoder scores {label} "
+            f"{values[metric]:.3f}")
+    if metric == "overall":
+        line += (f" (STS r {values['sts_pearson']:.3f} from the cosine alone, QQP {values['qqp_acc']:.3f} from a cosine "
+                 f"threshold, SST {values['sst_acc']:.3f} from a linear probe)")
+    line += (f"; the best row here, `{best['variant']}`, scores {best[metric]:.3f} ({best[metric] - values[metric]:+.3f}). "
+             f"What is left to gain is that margin: {why}.")
+    return [line]
+
+
 def _ensemble(profile: str, encoder: str) -> list[str]:
     rows = report.ablation_rows(profile, encoder)
     out = []
@@ -253,6 +288,7 @@ def notebook_findings(notebook: str, profile: str = "cpu", encoder: str = "minil
         lines += _sampling_extras(profile, encoder)
     if notebook == "05_cosine_sts":
         lines += _cosine_extras()
+    lines += prior_lines(notebook, profile, encoder)
     return "\n".join(lines) if lines else "_No saved results for this notebook yet: run it first._"
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .errors import UserError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ENV, RUNS_ENV, REPORTS_ENV = "QUARBERT_DATA", "QUARBERT_RUNS", "QUARBERT_REPORTS"
 # The file every candidate data dir must hold to count as one.
@@ -28,7 +30,7 @@ def data_dir_candidates(explicit: str | os.PathLike | None = None) -> list[tuple
     return out
 
 
-class DataNotFound(FileNotFoundError):
+class DataNotFound(UserError, FileNotFoundError):
     """No course data where the resolution order looked (a user error: the message says the fix)."""
 
 
@@ -64,6 +66,19 @@ def use_profile_reports(profile: str) -> Path:
     if not os.environ.get(REPORTS_ENV):
         os.environ[REPORTS_ENV] = str(profile_reports_dir(profile))
     return reports_dir()
+
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+
+
+def discover(only: list[str] | None = None, notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
+    """notebooks/NN_*.py in number order, optionally filtered by number or name prefix."""
+    found = sorted(p for p in notebook_dir.glob("[0-9][0-9]_*.py"))
+    if only:
+        found = [p for p in found if any(p.stem.startswith(o) for o in only)]
+        if not found:
+            raise SystemExit(f"no notebook matches {only} in {notebook_dir}")
+    return found
 
 
 def runs_dir() -> Path:

@@ -31,10 +31,9 @@ from pathlib import Path
 from . import plan as planning
 from . import records
 from .config import PROFILE_NOTEBOOK_PARAMS, PROFILES, ConfigError
-from .paths import REPO_ROOT, REPORTS_ENV, STUDY_PROFILE, reports_dir, use_profile_reports
+from .paths import NOTEBOOK_DIR, REPO_ROOT, REPORTS_ENV, STUDY_PROFILE, discover, reports_dir, use_profile_reports  # noqa: F401
 from .results import CODE_PATHS, git_commit
 
-NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 # A -p value that is no Python literal passes as a string only when it reads as a bare word, model name or
 # path (`-p encoder=bert-base-uncased`, `-p recipe=sampling`): `[0, 1` or `1e-4x` is a typo, and passed on
 # as a string it would fail deep inside a notebook, or not at all.
@@ -46,16 +45,6 @@ class ParameterError(ConfigError):
     Python literal nor a bare word, a name that no selected notebook declares in its parameters cell, or a
     value whose type cannot replace a declared default. A ConfigError, so the command line (cli.run, which
     lists ConfigError among its user errors) prints it as one ``error:`` line and exits 2."""
-
-
-def discover(only: list[str] | None = None, notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
-    """notebooks/NN_*.py in number order, optionally filtered by number or name prefix."""
-    found = sorted(p for p in notebook_dir.glob("[0-9][0-9]_*.py"))
-    if only:
-        found = [p for p in found if any(p.stem.startswith(o) for o in only)]
-        if not found:
-            raise SystemExit(f"no notebook matches {only} in {notebook_dir}")
-    return found
 
 
 def _literal(item: str, text: str):

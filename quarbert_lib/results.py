@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .errors import UserError
 from .paths import REPO_ROOT, runs_dir, tables_dir
 from .tasks import TASKS
 
@@ -92,7 +93,7 @@ def complete_twin(profile: str, notebook: str, config: dict) -> Path | None:
     return None
 
 
-class CourseOutputError(ValueError):
+class CourseOutputError(UserError, ValueError):
     """A course output file that is malformed or does not answer every input id exactly once."""
 
 
@@ -256,7 +257,7 @@ def write_members(ensemble_dir: Path, members: dict[str, Path]) -> Path:
     return path
 
 
-class RunNotFound(FileNotFoundError):
+class RunNotFound(UserError, FileNotFoundError):
     """A result that needs a run the registry does not hold yet (a user error: the message names the notebook)."""
 
 

@@ -16,7 +16,10 @@ import math
 import pandas as pd
 import torch
 
+from .config import ExperimentConfig
+from .data import load_task_data
 from .losses import SmartRegularizer, TaskLoss, replayed_rng, rng_snapshot
+from .model import build_model
 from .tasks import TASKS
 
 # Below this ratio of gradient norms, ||grad R|| / ||grad L_task||, a task's SMART term is inert.
@@ -99,9 +102,6 @@ def sweep(cfg, settings: list[dict], batches: dict[str, dict] | None = None) -> 
     """``measure`` for each setting (SmartConfig fields overriding ``cfg.smart``, e.g.
     {'convention': 'project', 'space': 'word', 'epsilon': 1e-3}) on one model at its start and on
     the same fixed batches: one row per setting and task."""
-    from .experiment import load_task_data, smart_regularizer
-    from .config import ExperimentConfig
-    from .model import build_model
     model, tokenizer = build_model(cfg.tasks, cfg.model, seed=cfg.train.seed, max_length=cfg.data.max_length)
     if batches is None:
         data, *_ = load_task_data(cfg, tokenizer)
@@ -111,7 +111,7 @@ def sweep(cfg, settings: list[dict], batches: dict[str, dict] | None = None) -> 
         d = cfg.to_dict()
         d["smart"].update(setting)
         one = ExperimentConfig.from_dict(d).validate()
-        for row in measure(model, smart_regularizer(one), batches, task_grads):
+        for row in measure(model, SmartRegularizer.from_config(one.smart, seed=one.train.seed), batches, task_grads):
             rows.append({"profile": one.profile, "encoder": one.model.encoder, "convention": one.smart.convention, "space": one.smart.space, "size": one.smart.size,
                          "weight": one.smart.weight, "steps": one.smart.steps, **row})
     return pd.DataFrame(rows)

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from . import distributed
 from .config import TrainConfig
+from .errors import UserError
 from .model import autocast, resolve_precision
 from .sampler import epoch_schedule
 
@@ -39,7 +40,7 @@ class NonFiniteLossError(RuntimeError):
     pass
 
 
-class NothingToTrain(ValueError):
+class NothingToTrain(UserError, ValueError):
     """A task of the training data has no examples, so its schedule is empty (a user error)."""
 
 

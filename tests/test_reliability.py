@@ -16,7 +16,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from quarbert_lib import experiment, results
+from quarbert_lib import data, experiment, results
 from quarbert_lib.config import ConfigError, profile_config
 from quarbert_lib.data import DataError, load_csv
 from quarbert_lib.model import EncoderNotFound
@@ -239,7 +239,7 @@ def test_validation_happens_before_any_data_is_read(isolated, monkeypatch, tiny_
     def no_data(*a, **k):
         raise AssertionError("data was read")
 
-    monkeypatch.setattr(experiment, "load_task", no_data)
+    monkeypatch.setattr(data, "load_task", no_data)          # what load_task_data reads every file with
     for override, field in (({"lora__r": 0}, "lora.r"), ({"train__batch_size": 0}, "train.batch_size"),
                             ({"smart__epsilon": -1.0}, "smart.epsilon"), ({"mbpp__beta": 1.5}, "mbpp.beta"),
                             ({"train__lr": -1e-5}, "train.lr")):

@@ -1,0 +1,140 @@
+"""``python -m quarbert_lib COMMAND ...``: one entry for using trained models and for the study's tools.
+
+    predict RUN_OR_FOLDER --sentence TEXT [--sentence ...] [--pair S1 S2 ...] [--csv FILE] [--stdin] [--json]
+    export  RUN_OR_FOLDER DEST
+
+RUN_OR_FOLDER is a run, ensemble or export folder, or a registry name (a complete run, or an ensemble
+folder such as ensemble-seed<N>) looked up under ``--profile`` (default cpu) and ``--encoder`` (default
+minilm-l6). The other commands pass their arguments to the module of the same name:
+``python -m quarbert_lib figures --profile quick`` is ``python -m quarbert_lib.figures --profile quick``.
+
+A user's mistake (a folder that is not a model, a missing file, a bad CSV) prints one line and exits 2
+(cli.run); ``--debug`` shows the traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from pathlib import Path
+
+# Nothing imports this module, so importing the subcommands' modules here makes no import circle.
+from . import bench, browser_check, chromium, data, experiment, figures, records, reproduce, serve
+from .cli import run
+
+PASS_THROUGH = {
+    "reproduce": (reproduce, "execute the numbered notebooks (python -m quarbert_lib.reproduce)"),
+    "figures": (figures, "rebuild figures and tables from saved results (python -m quarbert_lib.figures)"),
+    "bench": (bench, "speed benchmarks (python -m quarbert_lib.bench)"),
+    "data": (data, "download the course data (python -m quarbert_lib.data)"),
+    "experiment": (experiment, "train and evaluate one config into the registry (python -m quarbert_lib.experiment)"),
+    "records": (records, "save or restore run records (python -m quarbert_lib.records)"),
+    "chromium": (chromium, "find or install the headless browser (python -m quarbert_lib.chromium)"),
+    "browser-check": (browser_check,
+                      "check the error browser in a real browser (python -m quarbert_lib.browser_check)"),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m quarbert_lib",
+                                  description="Use trained models (predict, export) and run the study's tools.",
+                                  formatter_class=argparse.RawDescriptionHelpFormatter,
+                                  epilog=__doc__.split("\n", 2)[2])
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("predict", help="score sentences and sentence pairs with a run, an ensemble or an export")
+    p.add_argument("model", metavar="RUN_OR_FOLDER", help="a run, ensemble or export folder, or a registry name")
+    p.add_argument("--sentence", action="append", default=[], metavar="TEXT",
+                   help="a sentence for the sentence tasks (SST); repeat for more")
+    p.add_argument("--pair", action="append", nargs=2, default=[], metavar=("S1", "S2"),
+                   help="a sentence pair for the pair tasks (paraphrase, STS); repeat for more")
+    p.add_argument("--csv", action="append", default=[], type=Path, metavar="FILE",
+                   help="a CSV (or tab-separated) file with a column 'sentence', or columns 'sentence1' and "
+                        "'sentence2', or all three")
+    p.add_argument("--stdin", action="store_true",
+                   help="read standard input: one input per line, a pair as S1<TAB>S2")
+    p.add_argument("--json", action="store_true", help="JSON lines, one object per input, instead of a table")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    e = sub.add_parser("export", help="write a run, an ensemble or the LoRA quartet to a self-contained folder")
+    e.add_argument("model", metavar="RUN_OR_FOLDER", help="a run, ensemble or export folder, or a registry name")
+    e.add_argument("dest", type=Path, metavar="DEST", help="a new (or empty) folder")
+    for cmd in (p, e):
+        cmd.add_argument("--profile", default="cpu", help="where a registry name is looked up (default cpu)")
+        cmd.add_argument("--encoder", default="minilm-l6", help="the run's encoder for a registry name (default minilm-l6)")
+    for name, (_, what) in PASS_THROUGH.items():
+        sub.add_parser(name, help=what, add_help=False)   # listed in --help; main() hands the arguments on
+    return top
+
+
+def read_csv_inputs(path: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """(sentences, pairs) of a CSV file: column 'sentence' gives sentences, columns 'sentence1' and
+    'sentence2' pairs (tab-separated when the header holds a tab, as the course files are; a field a row
+    lacks is empty). Raises serve.InputError for a missing file or a header with neither."""
+    if not path.is_file():
+        raise serve.InputError(f"--csv {path}: no such file")
+    text = path.read_text(encoding="utf-8-sig")
+    delimiter = "\t" if "\t" in text.split("\n", 1)[0] else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    col = {name.strip(): i for i, name in enumerate(next(reader, []))}
+    has_pairs = "sentence1" in col and "sentence2" in col
+    if "sentence" not in col and not has_pairs:
+        raise serve.InputError(f"--csv {path}: header {[c for c in col if c]} has no column 'sentence' "
+                               "nor columns 'sentence1' and 'sentence2'")
+    rows = [r for r in reader if any(field.strip() for field in r)]
+    field = lambda row, name: row[col[name]] if col[name] < len(row) else ""  # noqa: E731
+    sentences = [field(r, "sentence") for r in rows] if "sentence" in col else []
+    pairs = [(field(r, "sentence1"), field(r, "sentence2")) for r in rows] if has_pairs else []
+    return sentences, pairs
+
+
+def read_lines(lines) -> tuple[list[str], list[tuple[str, str]]]:
+    """(sentences, pairs) from text lines: a line with a tab is a pair (split at the first tab), any other
+    non-blank line a sentence."""
+    sentences, pairs = [], []
+    for line in lines:
+        line = line.rstrip("\r\n")
+        if "\t" in line:
+            a, b = line.split("\t", 1)
+            pairs.append((a, b))
+        elif line.strip():
+            sentences.append(line)
+    return sentences, pairs
+
+
+def predict_command(args) -> int:
+    sentences, pairs = list(args.sentence), [tuple(p) for p in args.pair]
+    for path in args.csv:
+        more, more_pairs = read_csv_inputs(path)
+        sentences += more
+        pairs += more_pairs
+    if args.stdin:
+        more, more_pairs = read_lines(sys.stdin)
+        sentences += more
+        pairs += more_pairs
+    if not sentences and not pairs:
+        raise serve.InputError("nothing to score: give --sentence TEXT, --pair S1 S2, --csv FILE or --stdin")
+    scorer = serve.load(serve.resolve(args.model, args.profile, args.encoder), args.device)
+    scores = scorer.score(sentences, pairs)
+    print(serve.to_json_lines(scores) if args.json else serve.to_table(scores))
+    return 0
+
+
+def export_command(args) -> int:
+    source = serve.resolve(args.model, args.profile, args.encoder)
+    dest = serve.export(source, args.dest)
+    manifest = serve.read_manifest(dest)
+    print(f"exported {source} to {dest} (kind {manifest['kind']}; members: {', '.join(manifest['members'])}; "
+          f"tasks: {', '.join(manifest['tasks'])})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in PASS_THROUGH:
+        return PASS_THROUGH[argv[0]][0].main(argv[1:]) or 0
+    args = parser().parse_args(argv)
+    return predict_command(args) if args.command == "predict" else export_command(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(main))

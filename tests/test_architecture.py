@@ -1,0 +1,85 @@
+"""The house's shape, read from the code with ast: no import circle, and the core never imports the study."""
+import ast
+from pathlib import Path
+
+from quarbert_lib.paths import REPO_ROOT
+
+PACKAGE = REPO_ROOT / "quarbert_lib"
+# The core (data, model, losses, training, and cli: the one-line error wrapper that imports only errors) knows
+# nothing of the study, its reports, its batch runner or its bench.
+CORE = {"errors", "paths", "tasks", "configbase", "config", "losses", "adapters", "data", "model", "sampler",
+        "distributed", "train", "evaluate", "cli"}
+STUDY_AND_ABOVE = {"experiment", "records", "results", "report", "findings", "notebook_findings", "figures", "plots",
+                   "plan", "reproduce", "bench", "bench_report", "browser", "browser_check", "saved_predictions",
+                   "smart_strength", "speed", "verdicts", "prior", "serve", "ensemble", "lora", "chromium", "__main__"}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts) or "__init__"
+
+
+def imports_of(path: Path, modules: set[str]) -> set[str]:
+    """Every package module that ``path`` imports, anywhere in the file (function bodies too)."""
+    me = module_name(path)
+    package = me.split(".")[:-1] if path.name != "__init__.py" else me.split(".")
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package[: len(package) - (node.level - 1)] + (node.module.split(".") if node.module else [])
+            candidates = [".".join(base)] + [".".join(base + [a.name]) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("quarbert_lib."):
+            base = node.module.split(".")[1:]
+            candidates = [".".join(base)] + [".".join(base + [a.name]) for a in node.names]
+        elif isinstance(node, ast.Import):
+            candidates = [a.name.removeprefix("quarbert_lib.") for a in node.names if a.name.startswith("quarbert_lib.")]
+        else:
+            continue
+        found |= {c for c in candidates if c in modules and c != me}
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    names = set(files) - {"__init__"}
+    return {m: imports_of(p, names) for m, p in files.items() if m != "__init__"}
+
+
+def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as a path [a, b, ..., a], or None (depth-first search with colours)."""
+    colour, stack = {m: 0 for m in edges}, []
+
+    def visit(m):
+        colour[m] = 1
+        stack.append(m)
+        for n in sorted(edges[m]):
+            if colour[n] == 1:
+                return stack[stack.index(n):] + [n]
+            if colour[n] == 0 and (cycle := visit(n)):
+                return cycle
+        colour[m] = 2
+        stack.pop()
+        return None
+
+    for m in sorted(edges):
+        if colour[m] == 0 and (cycle := visit(m)):
+            return cycle
+    return None
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_package_has_no_import_circle():
+    assert find_cycle(graph()) is None
+
+
+def test_the_core_never_imports_the_study_or_anything_above_it():
+    edges = graph()
+    top = lambda m: m.split(".")[0]  # noqa: E731
+    assert {top(m) for m in edges} <= CORE | STUDY_AND_ABOVE, "a new module: place it in CORE or STUDY_AND_ABOVE"
+    upward = sorted((m, n) for m, targets in edges.items() if top(m) in CORE
+                    for n in targets if top(n) in STUDY_AND_ABOVE)
+    assert upward == []
