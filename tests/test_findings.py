@@ -157,3 +157,15 @@ def test_dropout_modes_are_set_against_the_same_budget_without_smart():
     close = findings.dropout_lines(modes.assign(overall=[0.655, 0.654, 0.653]), pd.DataFrame({"overall": [0.660]}))
     assert close[1] == "- Against 0.660 without SMART at the same budget: `fresh`, `same`, `off` within 0.01 of it."
     assert len(findings.dropout_lines(modes, pd.DataFrame())) == 1
+
+
+def test_the_encoder_prior_is_set_beside_the_notebooks_row(isolated):
+    from quarbert_lib import notebook_findings as nf
+    _save("ablation.csv", [_ablation_row("smart-cosine", 3, 0.70, 0.002)])
+    assert nf.prior_lines("05_cosine_sts", "cpu", "e") == []                      # no prior measured yet
+    _save("encoder_prior.csv", [{"profile": "cpu", "encoder": "e", "task": "sts", "metric": "sts_pearson", "value": 0.838}])
+    line, = nf.prior_lines("05_cosine_sts", "cpu", "e")
+    assert line.startswith("- **The encoder's prior.** With no weight trained, the frozen encoder scores STS r 0.838; "
+                           "`smart-cosine` scores 0.800 (-0.038 against it, below what the untrained encoder already "
+                           "scores): a cosine STS head")
+    assert nf.prior_lines("03_task_sampling", "cpu", "e") == []
