@@ -83,3 +83,17 @@ def isolated(tmp_path, monkeypatch, mini_data_dir):
     monkeypatch.setenv("QUARBERT_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("QUARBERT_REPORTS", str(tmp_path / "reports"))
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def parts(tiny_encoder_dir, mini_data_dir):
+    """(encoder dir, {task: TaskData of 16 training examples}) for sst, para and sts: one task of each head kind."""
+    from quarbert_lib.config import DataConfig
+    from quarbert_lib.data import TaskData, load_task
+    from quarbert_lib.model import load_encoder
+    _, tokenizer = load_encoder(str(tiny_encoder_dir))
+    data = {}
+    for t in ("sst", "para", "sts"):
+        loaded = load_task(t, DataConfig(data_dir=str(mini_data_dir)))
+        data[t] = TaskData(loaded.spec, loaded.splits["train"][:16], tokenizer, 24)
+    return tiny_encoder_dir, data

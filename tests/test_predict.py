@@ -113,6 +113,13 @@ def api_scores(source) -> pd.DataFrame:
 # ---------------------------------------------------------------- scoring
 
 
+
+def assert_same_scores(before, after):
+    """Every score column of two ``Scorer.score`` frames within 1e-6 (NaN where a task has no head)."""
+    numbers = [c for c in before.columns if c.startswith(("sst_", "para_", "sts_"))]
+    np.testing.assert_allclose(after[numbers].to_numpy(float), before[numbers].to_numpy(float), rtol=0, atol=1e-6,
+                               equal_nan=True)
+
 def test_a_runs_scores_are_its_saved_dev_predictions(registry):
     run = registry.runs["multi"]
     scorer = serve.load(run)
@@ -207,9 +214,7 @@ def test_a_run_exports_in_the_hugging_face_layout_and_loads_back_alone(registry,
         after = loaded.score(SENTENCES, [PAIR])
         for task in ("sst", "para", "sts"):
             assert_same_as_registry(score_dev(loaded, run, task), saved_dev(run), task)
-    numbers = [c for c in before.columns if c.startswith(("sst_", "para_", "sts_"))]
-    np.testing.assert_allclose(after[numbers].to_numpy(float), before[numbers].to_numpy(float), rtol=0, atol=1e-6,
-                               equal_nan=True)
+    assert_same_scores(before, after)
 
 
 def test_an_ensemble_exports_one_folder_per_member(registry, monkeypatch, tmp_path):
@@ -227,9 +232,7 @@ def test_an_ensemble_exports_one_folder_per_member(registry, monkeypatch, tmp_pa
         after = loaded.score(SENTENCES, [PAIR])
         for task in ("sst", "para", "sts"):
             assert_same_as_registry(score_dev(loaded, registry.runs["multi"], task), expected, task)
-    numbers = [c for c in before.columns if c.startswith(("sst_", "para_", "sts_"))]
-    np.testing.assert_allclose(after[numbers].to_numpy(float), before[numbers].to_numpy(float), rtol=0, atol=1e-6,
-                               equal_nan=True)
+    assert_same_scores(before, after)
 
 
 def test_the_lora_quartet_exports_one_backbone_and_its_adapters(registry, monkeypatch, tmp_path):
@@ -252,9 +255,7 @@ def test_the_lora_quartet_exports_one_backbone_and_its_adapters(registry, monkey
         after = loaded.score(SENTENCES, [PAIR])
         for task in ("sst", "para", "sts"):
             assert_same_as_registry(score_dev(loaded, registry.runs["lora-multi"], task), expected, task)
-    numbers = [c for c in before.columns if c.startswith(("sst_", "para_", "sts_"))]
-    np.testing.assert_allclose(after[numbers].to_numpy(float), before[numbers].to_numpy(float), rtol=0, atol=1e-6,
-                               equal_nan=True)
+    assert_same_scores(before, after)
 
 
 def test_folders_that_are_not_models_name_the_folder_and_the_missing_file(registry, tmp_path):

@@ -7,7 +7,6 @@ import torch
 from torch.nn import functional as F
 
 from quarbert_lib.config import ConfigError, ExperimentConfig, ModelConfig, cost_kind, profile_config, variant_config
-from quarbert_lib.data import DataConfig, TaskData, load_task
 from quarbert_lib.experiment import build_objective
 from quarbert_lib.losses import (MbppConfig, MomentumTeacher, MultitaskObjective, RdropConfig, RDropRegularizer,
                                  SimcseConfig, SimCSERegularizer, SmartConfig, SmartRegularizer, regularizers)
@@ -17,16 +16,6 @@ from quarbert_lib.results import same_config
 from quarbert_lib.tasks import TASKS as SPECS
 
 TASKS = ["sst", "para", "sts"]          # one task of each head kind: classify, binary, regress
-
-
-@pytest.fixture(scope="module")
-def parts(tiny_encoder_dir, mini_data_dir):
-    _, tokenizer = load_encoder(str(tiny_encoder_dir))
-    data = {}
-    for t in TASKS:
-        loaded = load_task(t, DataConfig(data_dir=str(mini_data_dir)))
-        data[t] = TaskData(loaded.spec, loaded.splits["train"][:16], tokenizer, 24)
-    return tiny_encoder_dir, data
 
 
 def _model(parts, seed=0):

@@ -7,7 +7,6 @@ import torch
 from torch.nn import functional as F
 
 from quarbert_lib.config import ConfigError, ModelConfig, TrainConfig, profile_config
-from quarbert_lib.data import DataConfig, TaskData, load_task
 from quarbert_lib.losses import (MomentumTeacher, MultitaskObjective, SimCSELoss, SmartRegularizer, rng_snapshot,
                                  symmetric_bernoulli_kl, symmetric_kl)
 from quarbert_lib.model import MultitaskBERT, load_encoder
@@ -15,16 +14,6 @@ from quarbert_lib.sampler import epoch_schedule
 from quarbert_lib.train import Trainer
 
 TASKS = ["sst", "para", "sts"]
-
-
-@pytest.fixture(scope="module")
-def parts(tiny_encoder_dir, mini_data_dir):
-    _, tokenizer = load_encoder(str(tiny_encoder_dir))
-    data = {}
-    for t in TASKS:
-        loaded = load_task(t, DataConfig(data_dir=str(mini_data_dir)))
-        data[t] = TaskData(loaded.spec, loaded.splits["train"][:16], tokenizer, 24)
-    return tiny_encoder_dir, data
 
 
 def _model(parts, seed=0, **cfg):
