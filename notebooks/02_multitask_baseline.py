@@ -24,7 +24,7 @@ force = False
 # %%
 from IPython.display import Markdown, display
 
-from quarbert_lib import plots, prior, report
+from quarbert_lib import plots, report
 from quarbert_lib.experiment import run_ladder_rows
 from quarbert_lib.notebook_findings import notebook_findings
 
@@ -40,18 +40,7 @@ print(*sorted({n for n in mine["data_note"].dropna() for n in n.split(" | ")}), 
 # overall = (SST acc + QQP acc + (STS r + 1) / 2) / 3, the course's score.
 
 # %%
-display(Markdown(report.ablation_markdown(mine[mine["variant"].isin(VARIANTS)])))
-
-# %% [markdown]
-# ## The encoder's prior, before any training
-# all-MiniLM-L6-v2 was trained contrastively on about a billion sentence pairs, Quora duplicates among them. What
-# does it score with no weight trained? STS: Pearson r of the cosine of its mean-pooled embeddings; QQP: the
-# accuracy of a cosine threshold fitted on the Quora training split (this profile's cap); SST: notebook 01's
-# linear probe (the frozen encoder with a trained head). Every later step is measured against what this leaves.
-# `quarbert_lib.prior`; the table is read back when saved, `force=True` measures again.
-
-# %%
-display(prior.measure(profile, encoder, force))
+display(Markdown(report.ablation_markdown(mine)))
 
 # %%
 plots.ablation_bars(mine, "ablation_baselines.png", variants=VARIANTS);
@@ -62,9 +51,8 @@ plots.training_curves(run_dirs, "multitask_baseline_curves.png");
 # %% [markdown]
 # ## What this shows
 # Built by `notebook_findings` from the tables this notebook saved (no number typed by hand): each step's
-# difference of the seed means with its interval and the study's verdict (`quarbert_lib.verdicts`), the bootstrap
-# verdict on seed 0, the paper's delta for the same step, the encoder's prior, and the reason where a step does
-# not help (or the statement that it is unexplained).
+# difference of the seed means with Welch's verdict over seeds, the bootstrap verdict on seed 0, the paper's
+# delta for the same step, and the reason where a step is null (or the statement that it is unexplained).
 
 # %%
 display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 # Nothing imports this module, so importing the subcommands' modules here makes no import circle.
-from . import bench, browser_check, chromium, data, experiment, figures, records, reproduce, serve
+from . import bench, browser_check, chromium, data, experiment, figures, prior, records, reproduce, serve
 from .cli import run
 
 PASS_THROUGH = {
@@ -30,6 +30,7 @@ PASS_THROUGH = {
     "data": (data, "download the course data (python -m quarbert_lib.data)"),
     "experiment": (experiment, "train and evaluate one config into the registry (python -m quarbert_lib.experiment)"),
     "records": (records, "save or restore run records (python -m quarbert_lib.records)"),
+    "prior": (prior, "measure the frozen encoder's prior (python -m quarbert_lib.prior)"),
     "chromium": (chromium, "find or install the headless browser (python -m quarbert_lib.chromium)"),
     "browser-check": (browser_check,
                       "check the error browser in a real browser (python -m quarbert_lib.browser_check)"),

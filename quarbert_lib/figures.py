@@ -135,8 +135,8 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000
     md += _verdict_section(report.ablation_rows(profile, encoder))
     prior_table = read_table("encoder_prior.csv", profile, encoder)
     if prior_table is not None and len(prior_table):
-        md += ["## The encoder's prior", "", "What the frozen encoder scores before any training (`quarbert_lib.prior`, "
-               "notebook 02): all-MiniLM-L6-v2 was trained contrastively on about a billion sentence pairs, Quora "
+        md += ["## The encoder's prior", "", "What the frozen encoder scores before any training (`python -m quarbert_lib prior --profile cpu`, "
+               "`quarbert_lib/prior.py`): all-MiniLM-L6-v2 was trained contrastively on about a billion sentence pairs, Quora "
                "duplicates among them, so every ladder row starts from this and a step can only add what it leaves.", "",
                report.markdown_table(["task", "method", "dev score", "detail"],
                                      [[r.task, r.method, f"{r.value:.3f}", r.detail] for r in prior_table.itertuples()]), ""]

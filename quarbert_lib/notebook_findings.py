@@ -134,7 +134,7 @@ PRIOR_QUESTIONS = {
 
 
 def prior_lines(notebook: str, profile: str, encoder: str) -> list[str]:
-    """The encoder's prior (encoder_prior.csv, prior.measure) beside the row this notebook adds."""
+    """The encoder's prior (encoder_prior.csv: `python -m quarbert_lib prior`) beside the row this notebook adds."""
     table = read_table("encoder_prior.csv", profile, encoder)
     if table is None or notebook not in PRIOR_QUESTIONS:
         return []

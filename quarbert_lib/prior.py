@@ -15,6 +15,8 @@ weight trained:
 """
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 import pandas as pd
 import torch
@@ -23,7 +25,7 @@ from .config import DataConfig, ModelConfig, profile_config
 from .data import TaskData, load_task
 from .evaluate import predict, task_metric
 from .model import build_model
-from .paths import tables_dir
+from .paths import tables_dir, use_profile_reports
 from .results import RunNotFound, find_run, read_json, read_table, run_name, upsert_rows
 from .tasks import normalized_score
 
@@ -108,3 +110,20 @@ def measure(profile: str, encoder: str = "minilm-l6", force: bool = False) -> pd
     table = table[["profile", "encoder", *[c for c in table.columns if c not in ("profile", "encoder")]]]
     upsert_rows(tables_dir() / PRIOR_TABLE, table.to_dict("records"), ["profile", "encoder", "task"])
     return table.reset_index(drop=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m quarbert_lib.prior",
+                                     description="Measure the frozen encoder's prior into reports/tables/encoder_prior.csv.")
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--encoder", default="minilm-l6")
+    parser.add_argument("--force", action="store_true", help="measure again even when the table holds this profile")
+    args = parser.parse_args(argv)
+    use_profile_reports(args.profile)
+    print(measure(args.profile, args.encoder, args.force).to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    from .cli import run
+    raise SystemExit(run(main))
