@@ -5,7 +5,6 @@ import torch
 from quarbert_lib import smart_strength
 from quarbert_lib.config import ModelConfig, variant_config
 from quarbert_lib.data import DataConfig, TaskData, load_task
-from test_regularizers import parts  # noqa: F401  (the tiny encoder and 16 examples per task)
 from quarbert_lib.experiment import run_variant, smart_regularizer
 from quarbert_lib.losses import MultitaskObjective, SmartRegularizer, normalized_step, rng_snapshot
 from quarbert_lib.model import MultitaskBERT, load_encoder
