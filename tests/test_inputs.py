@@ -32,7 +32,7 @@ def test_a_changed_simcse_stage_retrains_the_stage_instead_of_resuming_it(isolat
     assert first["simcse_steps"] == 2 and stage_ckpt.exists()
     before = torch.load(stage_ckpt, weights_only=False)["fingerprint"]
     changed = experiment.run_experiment(_simcse(tiny_encoder_dir, simcse__stage_lr=1e-3), "nb", "run")
-    assert changed["simcse_steps"] == 2 and changed["simcse_seconds"] > 0   # trained, not copied from the old stage
+    assert changed["simcse_steps"] == 2                      # trained again (the old stage had taken its 2 steps)
     assert torch.load(stage_ckpt, weights_only=False)["fingerprint"] != before
     # the same config, from scratch in another folder, gives the same stage: the old weights were not reused
     fresh = experiment.run_experiment(_simcse(tiny_encoder_dir, simcse__stage_lr=1e-3), "nb", "fresh")
