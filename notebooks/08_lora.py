@@ -118,7 +118,7 @@ display(checks)
 trainable, per_seed = adapters + heads, []
 for s, (seed_members, seed_metrics) in quartets.items():
     plain = ensemble.ensemble(ensemble.load_predictions(seed_members, "dev"))
-    results.write_csv(results.run_path(profile, NOTEBOOK, f"ensemble-lora-seed{s}") / "predictions-dev.csv", plain)
+    results.write_csv(results.run_path(profile, NOTEBOOK, results.run_name("ensemble-lora", seed=s)) / "predictions-dev.csv", plain)
     per_seed.append(report.ensemble_metrics(ensemble.scores(plain), list(seed_metrics.values()), params_total, trainable))
 display(pd.DataFrame([{"seed": s, **{k: m[k] for k in ("sst_acc", "para_acc", "sts_pearson")}}
                       for s, m in zip(quartets, per_seed)]).round(4))
@@ -132,8 +132,8 @@ print(f"trainable / total = {trainable / params_total:.4f}")
 # ## Serving cost: one model, four full models, the LoRA quartet on one backbone
 
 # %%
-full = {f"{t}-specialist": results.find_run(f"specialist-{t}-seed{seed}", profile, encoder) for t in ["sst", "para", "sts"]}
-full["multitask"] = results.find_run(f"{variant}-seed{seed}", profile, encoder)
+full = {f"{t}-specialist": results.find_run(results.run_name("specialist", t, seed=seed), profile, encoder) for t in ["sst", "para", "sts"]}
+full["multitask"] = results.find_run(results.run_name(variant, seed=seed), profile, encoder)
 cost = bench.serving_costs({
     "one full model": ("full", {"multitask": full["multitask"]}),
     "four full models": ("full", full),
