@@ -337,6 +337,17 @@ def results_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
         notes = sorted({n for n in df.get("data_note", pd.Series(dtype=str)).dropna() for n in n.split(" | ") if n})
         parts += [f"Data note: {n}." for n in notes]
         parts.append("")
+        overall = study_verdicts(df).query("metric == 'overall'")
+        if len(overall):
+            parts += ["Each step's effect on the overall score: the difference of the seed means with its 95% Welch "
+                      "interval, and the study's verdict (Holm-corrected over all the steps' tests on the overall "
+                      f"score and each task; margin ±{verdicts.MARGINS['overall']:g}; `quarbert_lib/verdicts.py`, "
+                      "`reports/results.md`):", "",
+                      markdown_table(["step", "effect", "95% CI", "Holm p", "verdict", "paper's effect"],
+                                     [[r.step, f"{r.effect:+.3f}", "" if pd.isna(r.ci_low) else
+                                       f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]", "" if pd.isna(r.p_holm) else
+                                       f"{r.p_holm:.3f}", r.verdict, "" if pd.isna(r.paper_effect) else
+                                       f"{r.paper_effect:+.3f}"] for r in overall.itertuples()]), ""]
     if len(single):
         parts += [f"Single-task dev accuracy of the `{profile}` study (`reports/tables/single_task.csv`):", "",
                   single_task_markdown(single), ""]
