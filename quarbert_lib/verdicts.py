@@ -32,6 +32,8 @@ from scipy import stats
 ALPHA = 0.05
 MARGINS = {"overall": 0.01, "sst_acc": 0.015, "qqp_acc": 0.01, "sts_pearson": 0.01}
 VERDICTS = ("helps", "hurts", "equivalent", "inconclusive")
+COLUMNS = ["step", "metric", "effect", "ci_low", "ci_high", "p", "p_equivalence", "margin", "seeds_before",
+           "seeds_after", "paper_effect", "p_holm", "p_equivalence_holm", "verdict"]
 
 
 def welch(mean_a: float, std_a: float, n_a: int, mean_b: float, std_b: float, n_b: int) -> tuple[float, float, float]:
@@ -105,9 +107,9 @@ def verdict_table(ablation: pd.DataFrame, steps: list[tuple[str, str]], columns=
                     and not pd.isna(paper[after].get(column)):
                 theirs = paper[after][column] - paper[before][column]
             out.append({"step": f"{before} -> {after}", **test, "paper_effect": theirs})
+    if not out:
+        return pd.DataFrame(columns=COLUMNS)          # no step has both rows: the same columns, no row
     table = pd.DataFrame(out)
-    if not len(table):
-        return table
     table["p_holm"] = holm(table["p"])
     table["p_equivalence_holm"] = holm(table["p_equivalence"])
     table["verdict"] = [verdict(e, p, q, alpha) for e, p, q in

@@ -63,3 +63,9 @@ def test_verdict_table_corrects_over_the_whole_table_and_sets_the_paper_beside()
     assert table.loc[0, "paper_effect"] == pytest.approx(0.1) and np.isnan(table.loc[1, "paper_effect"])
     assert verdicts.verdict_counts(table) == {
         v: int(((table["metric"] == "overall") & (table["verdict"] == v)).sum()) for v in verdicts.VERDICTS}
+
+
+def test_a_table_without_steps_keeps_its_columns():
+    empty = verdicts.verdict_table(pd.DataFrame([_row("x", A)]), [("x", "y")])
+    assert list(empty.columns) == verdicts.COLUMNS and empty.empty
+    assert empty.query("metric == 'overall'").empty and verdicts.verdict_counts(empty)["inconclusive"] == 0
