@@ -45,7 +45,7 @@ for task in ["sst", "cfimdb"]:
         for seed in seeds:
             cfg = profile_config(profile, tasks=[task], model__encoder=encoder, train__seed=seed, **overrides,
                                  **({} if max_train is None else {"data__max_train_per_task": max_train}))
-            name = f"{task}-{mode}-seed{seed}"
+            name = results.run_name(task, mode, seed=seed)
             runs.append(run_experiment(cfg, NOTEBOOK, name, force=force))
             run_dirs[f"{task}-{mode}"] = results.run_path(profile, NOTEBOOK, name)
         rows.append(report.single_task_row(task, mode, runs))
