@@ -288,6 +288,10 @@ VARIANTS["advreg-literal"] = {**VARIANTS["sampling"], "smart__enabled": True}
 VARIANTS["advreg-only"] = {**VARIANTS["sampling"], **SMART_LIBRARY}
 VARIANTS["smart"] = {**VARIANTS["advreg-only"], "mbpp__enabled": True}
 VARIANTS["smart-cosine"] = {**VARIANTS["smart"], "model__sts_head": "cosine-sigmoid"}
+# The cosine head's map as a control, off the ladder: 2.5 * (cos + 1) reaches the whole 0-5 range where the paper's
+# 5 * sigmoid(cos) stops at [1.34, 3.66]. Pearson r is unchanged by an affine map of the predictions, but the two maps
+# differ in the MSE training signal (sigmoid's slope is at most 5/4 against 2.5), so the map can still matter.
+VARIANTS["smart-cosine-linear"] = {**VARIANTS["smart-cosine"], "model__sts_head": "cosine-linear"}
 VARIANTS["smart-simcse"] = {**VARIANTS["smart-cosine"], "simcse__stage": True, "simcse__joint_weight": 0.1}
 # R-Drop (Liang et al., 2021) beside SMART: a branch off 'sampling', not a step above smart-simcse. alpha = 1.0: the
 # top of the small range (0.1 to 1) the paper tunes alpha in for GLUE fine-tuning, and exactly the weight the authors'

@@ -37,7 +37,7 @@ TITLES = {
 NOTEBOOK_STEPS = {
     "02_multitask_baseline": [("baseline-pretrain", "baseline-finetune")],
     "03_task_sampling": [("baseline-finetune", "sampling")],
-    "05_cosine_sts": [("smart", "smart-cosine")],
+    "05_cosine_sts": [("smart", "smart-cosine"), ("smart-cosine", "smart-cosine-linear")],
     "06_simcse": [("smart-cosine", "smart-simcse")],
     "08_lora": [("ensemble", "ensemble-lora")],
 }

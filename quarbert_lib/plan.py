@@ -126,7 +126,7 @@ def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, s
                 out += _variant(n, "sampling", p, p["sweep_seeds"], f"sweep-lr{lr:g}-dropout{d:g}", train__lr=lr,
                                 model__hidden_dropout=d, model__encoder_dropout=d, **short)
     elif n.startswith("05"):
-        out = _variant(n, "smart-cosine", p, seeds())
+        out = [r for v in ("smart-cosine", "smart-cosine-linear") for r in _variant(n, v, p, seeds())]
     elif n.startswith("06"):
         out = _variant(n, "smart-simcse", p, seeds())
     elif n.startswith("07"):

@@ -261,7 +261,7 @@ def single_task_markdown(df: pd.DataFrame) -> str:
 # Consecutive ladder steps whose difference the significance table tests.
 STEPS = [("baseline-finetune", "sampling"), ("sampling", "advreg-literal"), ("sampling", "advreg-only"),
          ("advreg-only", "smart"),
-         ("smart", "smart-cosine"), ("smart-cosine", "smart-simcse")]
+         ("smart", "smart-cosine"), ("smart-cosine", "smart-cosine-linear"), ("smart-cosine", "smart-simcse")]
 
 
 _TASK_COLUMN = {"sst": "sst_acc", "para": "qqp_acc", "sts": "sts_pearson"}

@@ -23,7 +23,7 @@ MAX_BYTES = 5 * 1024 * 1024
 ENSEMBLES = {run_name("ensemble", seed=0): "07_quartet_ensemble", run_name("ensemble-lora", seed=0): "08_lora"}
 # Which notebook trains a run, by its name's start (for the message when neither copy exists).
 TRAINED_BY = {"baseline": "02_multitask_baseline", "sampling": "03_task_sampling", "advreg": "04_smart_mbpp",
-              "smart-cosine": "05_cosine_sts", "smart-simcse": "06_simcse", "smart": "04_smart_mbpp",
+              "smart-cosine": "05_cosine_sts", "smart-cosine-linear": "05_cosine_sts", "smart-simcse": "06_simcse", "smart": "04_smart_mbpp",
               "specialist": "07_quartet_ensemble", "ensemble-lora": "08_lora", "lora": "08_lora",
               "ensemble": "07_quartet_ensemble"}
 
