@@ -2,6 +2,7 @@
 
     predict RUN_OR_FOLDER --sentence TEXT [--sentence ...] [--pair S1 S2 ...] [--csv FILE] [--stdin] [--json]
     export  RUN_OR_FOLDER DEST
+    submit  [RUN_OR_FOLDER] [--dest FOLDER]     (default: the study's best model; see quarbert_lib.submit)
 
 RUN_OR_FOLDER is a run, ensemble or export folder, or a registry name (a complete run, or an ensemble
 folder such as ensemble-seed<N>) looked up under ``--profile`` (default cpu) and ``--encoder`` (default
@@ -20,7 +21,7 @@ import sys
 from pathlib import Path
 
 # Nothing imports this module, so importing the subcommands' modules here makes no import circle.
-from . import bench, browser_check, chromium, data, experiment, figures, prior, records, reproduce, serve
+from . import bench, browser_check, chromium, data, experiment, figures, prior, records, reproduce, serve, submit
 from .cli import run
 
 PASS_THROUGH = {
@@ -59,7 +60,15 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="write a run, an ensemble or the LoRA quartet to a self-contained folder")
     e.add_argument("model", metavar="RUN_OR_FOLDER", help="a run, ensemble or export folder, or a registry name")
     e.add_argument("dest", type=Path, metavar="DEST", help="a new (or empty) folder")
-    for cmd in (p, e):
+    s = sub.add_parser("submit", help="write a model's dev and test outputs in the course's format into one folder, "
+                                      "every id checked")
+    s.add_argument("model", metavar="RUN_OR_FOLDER", nargs="?", default="best",
+                   help="a run, ensemble or export folder, or a registry name (default 'best': the ablation table's "
+                        "best row, at its best seed)")
+    s.add_argument("--dest", type=Path, default=submit.DEFAULT_DEST,
+                   help=f"the folder to write (default {submit.DEFAULT_DEST.relative_to(submit.REPO_ROOT)})")
+    s.add_argument("--device", default="cpu", help="torch device, where the model must score (default cpu)")
+    for cmd in (p, e, s):
         cmd.add_argument("--profile", default="cpu", help="where a registry name is looked up (default cpu)")
         cmd.add_argument("--encoder", default="minilm-l6", help="the run's encoder for a registry name (default minilm-l6)")
     for name, (_, what) in PASS_THROUGH.items():
@@ -129,12 +138,19 @@ def export_command(args) -> int:
     return 0
 
 
+def submit_command(args) -> int:
+    source = (submit.best_model(args.profile, args.encoder) if args.model == "best"
+              else serve.resolve(args.model, args.profile, args.encoder))
+    print(submit.summary(submit.write_submission(source, args.dest, args.device), source))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in PASS_THROUGH:
         return PASS_THROUGH[argv[0]][0].main(argv[1:]) or 0
     args = parser().parse_args(argv)
-    return predict_command(args) if args.command == "predict" else export_command(args)
+    return {"predict": predict_command, "export": export_command, "submit": submit_command}[args.command](args)
 
 
 if __name__ == "__main__":

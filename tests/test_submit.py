@@ -1,0 +1,135 @@
+"""The course submission (quarbert_lib.submit, python -m quarbert_lib submit): the files are the model's own
+course outputs, every input id is answered once, an absent input is reported, a model that lacks saved
+predictions for some ids scores them, and the best model is the ablation table's best row at its best seed."""
+import shutil
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quarbert_lib import __main__ as entry
+from quarbert_lib import cli, ensemble, results, submit
+from quarbert_lib.config import profile_config
+from quarbert_lib.data import load_task
+from quarbert_lib.experiment import run_experiment
+
+TASKS3 = ["sst", "para", "sts"]
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory, tiny_encoder_dir, mini_data_dir):
+    """Two tiny multitask runs (seeds 0 and 1), a run whose dev predictions stop at 10 examples per task (a
+    capped profile), a single-task run, and the ensemble of the two multitask runs."""
+    root = tmp_path_factory.mktemp("submit")
+    with pytest.MonkeyPatch.context() as mp:
+        for env, sub in (("QUARBERT_RUNS", "runs"), ("QUARBERT_REPORTS", "reports"), ("QUARBERT_RECORDS", "records")):
+            mp.setenv(env, str(root / sub))
+        mp.setenv("QUARBERT_DATA", str(mini_data_dir))
+        runs = {}
+        whole = {"data__max_dev_per_task": None}     # the smoke profile caps dev and test at 16 per task
+        for name, tasks, seed, extra in (("multi-seed0", TASKS3, 0, whole), ("multi-seed1", TASKS3, 1, whole),
+                                         ("capped", TASKS3, 0, {"data__max_dev_per_task": 5}),
+                                         ("sst-only", ["sst"], 0, whole)):
+            cfg = profile_config("smoke", tasks=tasks, model__encoder=str(tiny_encoder_dir), train__max_steps=3,
+                                 train__seed=seed, **extra)
+            run_experiment(cfg, "nb", name)
+            runs[name] = results.run_path("smoke", "nb", name)
+        ens = results.run_path("smoke", "ensembles", "multi-ens-seed0")
+        results.write_members(ens, {"a": runs["multi-seed0"], "b": runs["multi-seed1"]})
+        yield SimpleNamespace(root=root, runs=runs, ensemble=ens, data=mini_data_dir, mp=mp)
+
+
+def course_ids(task: str, split: str) -> list[str]:
+    return [e.id for e in load_task(task).splits[split]]
+
+
+def test_a_run_submits_its_own_course_outputs(registry, tmp_path):
+    files = submit.write_submission(registry.runs["multi-seed0"], tmp_path)
+    written = {(f.task, f.split): f for f in files}
+    assert set(written) == {(t, s) for t in TASKS3 for s in ("dev", "test")}
+    # the mini data folder has no quora-test-student.csv: reported, not invented
+    assert written["para", "test"].path is None and "quora-test-student.csv" in written["para", "test"].note
+    assert not (tmp_path / "para-test-output.csv").exists()
+    # the Quora dev output answers the offline split, and says so
+    assert "quora-train.csv absent" in written["para", "dev"].note
+    for (task, split), f in written.items():
+        if f.path is None:
+            continue
+        assert f.source == "saved predictions"
+        assert f.path.read_bytes() == (registry.runs["multi-seed0"] / f.path.name).read_bytes()
+        assert f.inputs == len(course_ids(task, split)) > 0
+        back = results.read_course_output(f.path, task, ids=course_ids(task, split))
+        assert sorted(back["id"]) == sorted(course_ids(task, split))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f.path.name for f in files if f.path)
+
+
+def test_an_ensemble_submits_its_members_average(registry, tmp_path):
+    submit.write_submission(registry.ensemble, tmp_path)
+    members = {"a": registry.runs["multi-seed0"], "b": registry.runs["multi-seed1"]}
+    expected = ensemble.ensemble(ensemble.load_predictions(members, "test", missing_ok=True))
+    for task in ("sst", "sts"):
+        got = results.read_course_output(tmp_path / f"{task}-test-output.csv", task)
+        want = expected[expected["task"] == task]
+        values = want["prediction"].clip(0, 5) if task == "sts" else want["prediction"]
+        assert got["id"].tolist() == want["id"].tolist()
+        np.testing.assert_allclose(got["prediction"].to_numpy(float), values.to_numpy(float), rtol=0, atol=1e-12)
+    # the two members disagree somewhere, so the average is not one member's answer
+    one = results.read_course_output(registry.runs["multi-seed0"] / "sts-test-output.csv", "sts")
+    assert not np.allclose(one["prediction"], results.read_course_output(tmp_path / "sts-test-output.csv", "sts")["prediction"])
+
+
+def test_ids_the_saved_predictions_miss_are_scored(registry, tmp_path):
+    """The capped run predicted 5 dev examples per task: its dev outputs are scored over every course id,
+    and agree with its saved predictions on the 5 it has."""
+    run = registry.runs["capped"]
+    files = {(f.task, f.split): f for f in submit.write_submission(run, tmp_path)}
+    saved = pd.read_csv(run / "predictions-dev.csv", dtype={"id": str})
+    for task in TASKS3:
+        f = files[task, "dev"]
+        assert f.source == "scored" and f.inputs == len(course_ids(task, "dev")) > 5
+        got = results.read_course_output(f.path, task, ids=course_ids(task, "dev")).set_index("id")["prediction"]
+        mine = saved[saved["task"] == task].set_index("id")["prediction"]
+        mine = mine.clip(0, 5) if task == "sts" else mine
+        assert len(mine) == 5
+        np.testing.assert_allclose(got[mine.index].to_numpy(float), mine.to_numpy(float), rtol=0, atol=1e-6)
+
+
+def test_a_model_without_every_course_task_is_refused(registry, tmp_path):
+    with pytest.raises(submit.SubmissionError, match=r"missing \['para', 'sts'\]"):
+        submit.write_submission(registry.runs["sst-only"], tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_best_model_is_the_best_row_at_its_best_seed(registry, tmp_path):
+    """Rows ranked by their seed mean; the winning row's seed with the higher overall dev score; a row
+    without any folder in the registry is passed over."""
+    overall = {name: results.read_json(registry.runs[name] / "metrics.json")["overall"]
+               for name in ("multi-seed0", "multi-seed1")}
+    best_seed = max(overall, key=overall.get)
+    tables = registry.root / "reports" / "tables"
+    tables.mkdir(parents=True, exist_ok=True)
+    rows = [("ghost", 0.99, "0 1"), ("multi", 0.50, "0 1"), ("sst-only", 0.10, "0")]
+    pd.DataFrame([{"variant": v, "encoder": "minilm-l6", "profile": "smoke", "overall": o, "seed_list": s}
+                  for v, o, s in rows]).to_csv(tables / "ablation.csv", index=False)
+    # the tiny runs record their encoder's path as their encoder
+    encoder = results.read_json(registry.runs["multi-seed0"] / "metrics.json")["encoder"]
+    table = pd.read_csv(tables / "ablation.csv").assign(encoder=encoder)
+    table.to_csv(tables / "ablation.csv", index=False)
+    assert submit.best_model("smoke", encoder) == registry.runs[best_seed]
+    table[table["variant"] == "ghost"].to_csv(tables / "ablation.csv", index=False)
+    with pytest.raises(submit.SubmissionError, match="none of the 1 ablation rows"):
+        submit.best_model("smoke", encoder)
+
+
+def test_submit_command_writes_the_folder_and_errors_are_one_line(registry, tmp_path, capsys):
+    assert cli.run(entry.main, ["submit", str(registry.runs["multi-seed0"]), "--dest", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "sst-test-output.csv: 20 ids answered, each once (saved predictions)" in out
+    assert "para-test: MISSING" in out
+    not_a_model = tmp_path / "empty"
+    not_a_model.mkdir()
+    assert cli.run(entry.main, ["submit", str(not_a_model), "--dest", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a run, an ensemble or an export" in err[0]
+    shutil.rmtree(tmp_path / "out")
