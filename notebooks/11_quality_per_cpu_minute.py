@@ -6,7 +6,7 @@
 # score is set against its training minutes on this machine. The ladder rows (seed means) are
 # drawn as grey points. The curve answers two questions the ablation table cannot: where the
 # `cpu` profile's budget (its cap per task, one epoch) sits on it, and what the best
-# recipe would need to reach the 0.76 target of issue 6 (the paper's bert-base GPU ensemble:
+# recipe would need to reach the project's 0.76 target (the paper's bert-base GPU ensemble:
 # 0.782).
 #
 # With every example (`all`), the round-robin sampler still ends each epoch when the smallest

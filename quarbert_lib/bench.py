@@ -230,7 +230,7 @@ def random_encoder(out_dir: str | os.PathLike, tokenizer_dir: str | os.PathLike,
 def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 64, reps: int = 3,
               cost_steps: int = 9, sections: tuple[str, ...] = SECTIONS,
               encoder_label: str | None = None, cost_repeats: int = 3) -> tuple[pd.DataFrame, Path]:
-    """The measurements of issue 6 in one process: reports/tables/bench.csv and reports/benchmarks.md.
+    """The speed benchmark in one process: reports/tables/bench.csv and reports/benchmarks.md.
     With fewer ``sections``, only those are measured and replace their rows in the saved bench.csv.
     On a CUDA GPU (picked as training picks it) the rows go to bench_gpu.csv, with bf16 rows added."""
     import torch

@@ -1,5 +1,5 @@
 """reports/benchmarks.md from the saved bench files, without measuring: the tables, the GPU
-section, the reproduce time and best score, and issue 6's targets judged against them."""
+section, the reproduce time and best score, and the speed and quality targets judged against them."""
 from __future__ import annotations
 
 import json
@@ -72,7 +72,7 @@ def _get(df: pd.DataFrame, section: str, path: str, column: str) -> float:
 
 
 def targets(df: pd.DataFrame, summary: dict) -> list[tuple[str, float, str, bool]]:
-    """(what, measured, target, met) for each of issue 6's targets."""
+    """(what, measured, target, met) for each of the project's speed and quality targets."""
     train = _get(df, "train", "default", "sentences_per_s") / _get(df, "train", "naive", "sentences_per_s")
     infer = _get(df, "inference", "default", "sentences_per_s") / _get(df, "inference", "naive", "sentences_per_s")
     floor = _get(df, "train", "default", "floor_fraction")
@@ -206,7 +206,7 @@ def benchmarks_markdown(df: pd.DataFrame, info: dict, summary: dict, seconds: fl
                   markdown_table(["mode", "seconds", "sentences/s"],
                                  [[r.path, _fmt(r.seconds), _fmt(r.sentences / r.seconds, "{:.1f}")]
                                   for r in adapters.itertuples()]), ""]
-    lines += ["## Targets (issue 6)", "",
+    lines += ["## Targets", "",
               markdown_table(["target", "measured", "wanted", "met"],
                              [[w, _fmt(m, "{:.3f}"), t, "yes" if ok else "no"] for w, m, t, ok in targets(df, summary)]), ""]
     if "reproduce_notebooks" in summary:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import results, verdicts
+from . import records, results, verdicts
 from .paths import REPO_ROOT, tables_dir
 from .results import run_name
 from .tasks import overall_score
@@ -239,6 +239,8 @@ def smart_of(r: pd.Series) -> str:
     setting = r.get("smart")
     if isinstance(setting, str) and setting:
         return setting
+    if r["variant"] in ("ensemble", "ensemble-lora"):
+        return "its members' recipe"
     return "off" if r["variant"] in ("baseline-pretrain", "baseline-finetune", "sampling") else "literal (not recorded)"
 
 
@@ -326,16 +328,111 @@ def significance_table(profile: str, encoder: str, seed: int = 0, n_boot: int = 
     return pd.DataFrame(rows)
 
 
+METRIC_LABELS = {"overall": "overall", "sst_acc": "SST acc", "qqp_acc": "QQP acc", "sts_pearson": "STS r"}
+
+
+def _ci(r) -> str:
+    return "" if pd.isna(r.ci_low) else f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]"
+
+
+def verdict_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
+    """The README's verdict in five lines, every number from reports/tables (ablation, verdicts, the encoder's
+    prior, quality per CPU-minute) and the paper's Table 2. An empty string when there are no ladder rows."""
+    df = ablation_rows(profile, encoder)
+    if df.empty:
+        return ""
+    table = study_verdicts(df)
+    rows = {r["variant"]: r for _, r in df.iterrows()}
+    counts, steps = verdicts.verdict_counts(table, None), table["step"].nunique()
+    named = lambda word: ", ".join(f"`{r.step}` on {METRIC_LABELS[r.metric]}"  # noqa: E731
+                                   for r in table.itertuples() if r.verdict == word)
+    overall = table[table["metric"] == "overall"]
+    width = float(((overall["ci_high"] - overall["ci_low"]) / 2).median()) if len(overall) else float("nan")
+    helped = [r for r in table.itertuples() if r.verdict == "helps" and r.step != "baseline-pretrain -> baseline-finetune"]
+    headline = ("No step of the ladder beyond fine-tuning is shown to help." if not helped else
+                f"{len(helped)} test(s) show a step beyond fine-tuning helping.")
+    listed = {v: f" ({named(v)})" if counts[v] else "" for v in ("helps", "hurts")}
+    lines = [f"- **{headline}** {steps} step{'' if steps == 1 else 's'}, each tested on the overall score and each "
+             f"task ({len(table)} tests, Holm-corrected, margins ±{min(verdicts.MARGINS.values()):g} to "
+             f"±{max(verdicts.MARGINS.values()):g}): {counts['helps']} help{listed['helps']}, "
+             f"{counts['hurts']} hurt{listed['hurts']}, {counts['equivalent']} equivalent, "
+             f"{counts['inconclusive']} inconclusive. With {_seed_range(df)} seeds a row, a step's 95% interval on the "
+             f"overall score is about ±{width:.3f} wide (median): inconclusive is not \"no effect\"."]
+    ft = overall[overall["step"] == "baseline-pretrain -> baseline-finetune"]
+    if len(ft):
+        r = next(ft.itertuples())
+        largest = overall.loc[overall["effect"].abs().idxmax(), "step"] == r.step
+        lines.append(f"- **Fine-tuning the encoder{' is the largest effect' if largest else ''}:** {r.effect:+.3f} "
+                     f"overall over heads on the frozen encoder (95% CI {_ci(r)}; Holm p {r.p_holm:.2f}, so "
+                     f"{r.verdict} after the correction).")
+    prior = results.read_table("encoder_prior.csv", profile, encoder)
+    ladder = df[df["variant"].isin([*LADDER, "ensemble", "ensemble-lora"])]
+    best = ladder.loc[ladder["overall"].idxmax()] if len(ladder) else None
+    if prior is not None and len(prior) and best is not None:
+        v = {r.metric: r.value for r in prior.itertuples()}
+        tuned = rows.get("baseline-finetune")
+        lines.append(f"- **The encoder's prior is most of the score.** all-MiniLM-L6-v2, frozen and zero-shot, scores STS r "
+                     f"{v.get('sts_pearson', float('nan')):.3f} (cosine), QQP {v.get('qqp_acc', float('nan')):.3f} "
+                     f"(a cosine threshold) and SST {v.get('sst_acc', float('nan')):.3f} (a linear probe): overall "
+                     f"{v.get('overall', float('nan')):.3f}, against "
+                     f"{'' if tuned is None else f'{tuned.overall:.3f} fine-tuned and '}{best['overall']:.3f} for the "
+                     f"best row (`{best['variant']}`). It was trained on sentence pairs, Quora duplicates among them.")
+    curve = results.read_table("quality_per_minute.csv", profile, encoder)
+    if curve is not None and len(curve) and best is not None:
+        top = curve.loc[curve["overall"].idxmax()]
+        lines.append(f"- **More data and epochs beat every step:** the plain recipe on every training example "
+                     f"(`{top['recipe']}`, epoch {int(top['epoch'])}, seed {int(top['seed'])}) reaches "
+                     f"{top['overall']:.3f} after {top['train_minutes']:.1f} training minutes, against "
+                     f"{best['overall']:.3f} for the best row on the ladder's {int(ladder['seeds'].max())}-seed budget "
+                     "(2,400 examples per task, one epoch).")
+    paper = paper_dev()
+    if best is not None and "baseline-finetune" in paper and "baseline-finetune" in rows:
+        top_paper = max(paper.items(), key=lambda kv: kv[1]["overall"])
+        lines.append(f"- **The paper's gains do not carry over** to this encoder and budget: its ladder climbs from "
+                     f"{paper['baseline-finetune']['overall']:.3f} (fine-tuned) to {top_paper[1]['overall']:.3f} "
+                     f"(`{top_paper[0]}`, bert-base-uncased, ten epochs on all data); here from "
+                     f"{rows['baseline-finetune']['overall']:.3f} to {best['overall']:.3f}.")
+    return "\n".join(lines)
+
+
+def _seed_range(df: pd.DataFrame) -> str:
+    lo, hi = int(df["seeds"].min()), int(df["seeds"].max())
+    return f"{lo}" if lo == hi else f"{lo}-{hi}"
+
+
+def ensemble_recipe_note(df: pd.DataFrame, profile: str, encoder: str) -> str:
+    """What the ensemble rows average, against the paper's quartet (which averaged SMART + SimCSE members)."""
+    if not df["variant"].isin(["ensemble", "ensemble-lora"]).any():
+        return ""
+    try:
+        recipe = best_variant(profile, encoder)
+    except FileNotFoundError:
+        return ""
+    return (f"`ensemble` and `ensemble-lora` average three specialists and one multitask model trained with the best "
+            f"ladder row's recipe, `{recipe}`; the paper's quartet (its columns beside them) averaged SMART + SimCSE "
+            "members.")
+
+
 def results_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
-    """The README's results block: the committed study's rows (profile ``profile``), from reports/tables."""
+    """The README's results block: the committed study's rows (profile ``profile``), from reports/tables, in
+    the columns a reader compares (reports/results.md has them all)."""
     parts = []
-    df, single = ablation_rows(profile, encoder), single_task_rows(profile, encoder)
+    df = ablation_rows(profile, encoder)
     if len(df):
-        parts += [f"Multitask dev scores of the committed `{profile}` study (`reports/tables/ablation.csv`; the `seeds` "
-                  "column says how many seeds each row averages; paper columns: bert-base-uncased, Table 2):", "",
-                  ablation_markdown(df), ""]
+        paper = paper_dev()
+        table = markdown_table(
+            ["variant", "seeds", "SST acc", "QQP acc", "STS r", "overall", "paper overall", "train s"],
+            [[f"`{r['variant']}`", int(r["seeds"]),
+              *[_fmt(r[c], r.get(f"{c}_std") if int(r["seeds"]) > 1 else None)
+                for c in ("sst_acc", "qqp_acc", "sts_pearson", "overall")],
+              f"{paper[r['variant']]['overall']:.3f}" if r["variant"] in paper else "–",
+              f"{r['train_seconds']:.0f}" if pd.notna(r["train_seconds"]) else ""] for _, r in df.iterrows()])
+        parts += [f"Multitask dev scores of the committed `{profile}` study, mean ± std over seeds "
+                  "(`reports/tables/ablation.csv`; all columns in `reports/results.md`; paper: bert-base-uncased, its "
+                  "Table 2):", "", table, ""]
         notes = sorted({n for n in df.get("data_note", pd.Series(dtype=str)).dropna() for n in n.split(" | ") if n})
         parts += [f"Data note: {n}." for n in notes]
+        parts += [note for note in [ensemble_recipe_note(df, profile, encoder)] if note]
         parts.append("")
         overall = study_verdicts(df).query("metric == 'overall'")
         if len(overall):
@@ -344,26 +441,70 @@ def results_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
                       f"score and each task; margin ±{verdicts.MARGINS['overall']:g}; `quarbert_lib/verdicts.py`, "
                       "`reports/results.md`):", "",
                       markdown_table(["step", "effect", "95% CI", "Holm p", "verdict", "paper's effect"],
-                                     [[r.step, f"{r.effect:+.3f}", "" if pd.isna(r.ci_low) else
-                                       f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]", "" if pd.isna(r.p_holm) else
+                                     [[r.step, f"{r.effect:+.3f}", _ci(r), "" if pd.isna(r.p_holm) else
                                        f"{r.p_holm:.3f}", r.verdict, "" if pd.isna(r.paper_effect) else
                                        f"{r.paper_effect:+.3f}"] for r in overall.itertuples()]), ""]
-    if len(single):
-        parts += [f"Single-task dev accuracy of the `{profile}` study (`reports/tables/single_task.csv`):", "",
-                  single_task_markdown(single), ""]
     if not parts:
         parts = ["No results yet: run `make reproduce`."]
     return "\n".join(parts).strip()
 
 
-def update_readme(readme: Path = REPO_ROOT / "README.md") -> bool:
-    """Replace the text between the results markers; True if the README changed."""
+def run_costs_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
+    """docs/timing.md's table: the committed study's runs (reports/tables/run_costs.csv) summed by notebook."""
+    costs = results.read_table("run_costs.csv", profile, encoder)
+    if costs is None or costs.empty:
+        return "No run costs recorded yet."
+    by = costs.groupby("notebook").agg(runs=("run", "size"), train=("train_seconds", "sum"), wall=("wall_seconds", "sum"))
+    rows = [[f"`{r.Index}`", str(r.runs), f"{r.train / 60:.1f}", f"{r.wall / 60:.1f}"] for r in by.itertuples()]
+    rows.append(["**all**", f"**{int(by['runs'].sum())}**", f"**{by['train'].sum() / 60:.1f}**", f"**{by['wall'].sum() / 60:.1f}**"])
+    return (f"The `{profile}` study's runs as last trained, from `reports/tables/run_costs.csv` (`make figures` rebuilds "
+            "this table; a run's wall minutes include its evaluation and prediction files; some runs shared the "
+            "cores with other work, so their minutes are upper bounds):\n\n"
+            + markdown_table(["notebook", "runs", "training min", "wall min"], rows))
+
+
+def records_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
+    """The README's line on the committed run records: where, how many runs of which notebooks, how big."""
+    root = records.records_dir() / profile
+    runs = sorted(p.parent for p in root.glob("*/*/config.json")) if root.is_dir() else []
+    members = sorted(p.parent for p in root.glob("*/*/members.json")) if root.is_dir() else []
+    notebooks = sorted({p.parent.name[:2] for p in [*runs, *members]})
+    if not runs:
+        return f"No run is recorded under `records/{profile}/` yet."
+    plural = lambda n, word: f"{n} {word}{'' if n == 1 else 's'}"  # noqa: E731
+    return (f"Run records: `records/{profile}/` holds {plural(len(runs), 'run')} (and {plural(len(members), 'ensemble')}) "
+            "of notebooks "
+            f"{', '.join(notebooks)}: {records.size_bytes(profile) / 1e6:.1f} MB, no weights "
+            "(`python -m quarbert_lib records size`). A recorded run is restored, not trained.")
+
+
+# The generated blocks of the README and docs/: <!-- name:start --> ... <!-- name:end -->, each rebuilt by its
+# function of (profile, encoder) from reports/tables.
+README_BLOCKS = {"verdict": verdict_section, "records": records_section, "results": results_section}
+DOC_BLOCKS = {"docs/timing.md": {"run-costs": run_costs_section}}
+
+
+def update_docs(root: Path = REPO_ROOT, profile: str = "cpu", encoder: str = "minilm-l6") -> list[Path]:
+    """Rebuild the generated blocks of the docs/ pages (DOC_BLOCKS); the pages that changed."""
+    return [root / page for page, blocks in DOC_BLOCKS.items()
+            if update_readme(root / page, profile, encoder, blocks)]
+
+
+def update_readme(readme: Path = REPO_ROOT / "README.md", profile: str = "cpu", encoder: str = "minilm-l6",
+                  blocks: dict | None = None) -> bool:
+    """Replace the text of each generated block (``blocks``, default README_BLOCKS) that the file holds; True
+    if it changed. Raises ValueError when the file holds none of them."""
     text = readme.read_text(encoding="utf-8")
-    if README_START not in text or README_END not in text:
-        raise ValueError(f"{readme} lacks the markers {README_START} ... {README_END}")
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    new = f"{head}{README_START}\n{results_section()}\n{README_END}{tail}"
+    new, found = text, 0
+    for name, build in (blocks or README_BLOCKS).items():
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        if start in new and end in new:
+            head, rest = new.split(start, 1)
+            _, tail = rest.split(end, 1)
+            new, found = f"{head}{start}\n{build(profile, encoder)}\n{end}{tail}", found + 1
+    if not found:
+        names = ", ".join(f"<!-- {n}:start --> ... <!-- {n}:end -->" for n in (blocks or README_BLOCKS))
+        raise ValueError(f"{readme} lacks the markers {names}")
     if new != text:
         results.atomic_write_text(readme, new)
     return new != text

@@ -147,7 +147,8 @@ def write_submission(folder: str | Path, dest: str | Path = DEFAULT_DEST, device
 
 def summary(files: list[OutputFile], folder: Path) -> str:
     """A table of what was written, for the command line."""
-    lines = [f"submission of {folder}:"]
+    shown = folder.relative_to(Path.cwd()) if folder.is_absolute() and folder.is_relative_to(Path.cwd()) else folder
+    lines = [f"submission of {shown}:"]
     for f in files:
         where = f"{f.path.name}: {f.inputs} ids answered, each once ({f.source})" if f.path else f"{f.task}-{f.split}: MISSING"
         lines.append(f"  {where}{'; ' + f.note if f.note else ''}")

@@ -92,7 +92,7 @@ def test_bench_end_to_end_on_the_tiny_encoder(isolated, tiny_encoder_dir, monkey
     train = df[df["section"] == "train"].set_index("path")
     assert train.loc["naive", "gflop_per_step"] > train.loc["+ dynamic padding", "gflop_per_step"]
     text = md.read_text()
-    assert "## Targets (issue 6)" in text and "training throughput, default / naive" in text
+    assert "## Targets" in text and "training throughput, default / naive" in text
     passes = df[df["section"] == "pass"].set_index("path")
     assert list(passes.index) == list(speed.PASSES) and passes.loc["forward", "relative"] == 1.0
     assert "### The passes a step is made of" in text
@@ -197,7 +197,7 @@ def test_gpu_section_is_added_from_its_own_files(isolated, tiny_encoder_dir, mon
     text = bench.write_report("smoke", str(tiny_encoder_dir)).read_text()
     section = text[text.index("## On a GPU: NVIDIA Test"):]
     assert "random weights" in section and bench_report.train_table(gpu) in section and bench_report.inference_table(gpu) in section
-    assert text.index("## Targets (issue 6)") < text.index("## On a GPU")   # targets are the CPU's
+    assert text.index("## Targets") < text.index("## On a GPU")   # targets are the CPU's
 
 
 def test_random_encoder_has_the_configured_sizes_and_checks_the_vocabulary(tmp_path, tiny_encoder_dir):
