@@ -8,7 +8,7 @@
 #
 # How to read the numbers:
 # - Rows with `seeds` > 1 report the mean over seeds, and `*_std` columns the standard deviation
-#   across them. The dev sets are small (SST dev 1,101 sentences, STS dev 864 pairs), so one
+#   across them. The dev sets are small (SST dev 1,101 sentences, STS dev 863 pairs), so one
 #   run's luck can be as large as an ablation step.
 # - Significance is a paired bootstrap over the same dev examples (seed 0's predictions): a step
 #   counts as real when the 95% CI of its delta excludes 0.

@@ -11,7 +11,6 @@ import argparse
 import dataclasses
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -72,10 +71,6 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
-
-
 def serve(mode: str, members: dict[str, Path]) -> dict:
     """Load the members ('full': each run's own model; 'lora-quartet': one backbone plus every
     member's adapter) and predict every member's tasks on the dev sets. Run it in a fresh
@@ -122,7 +117,6 @@ def serve(mode: str, members: dict[str, Path]) -> dict:
                 predict(model, data["dev"][task], task, cfg.train.eval_batch_size, cfg.model.pair_encoding)
     return {"mode": mode, "members": len(members), "params_held": int(sum(params.values())),
             "tensor_mb": round(sum(storages.values()) / 2**20, 1), "rss_models_mb": round(loaded - before, 1),
-            "peak_rss_mb": round(_peak_rss_mb(), 1),
             "inference_seconds": round(time.perf_counter() - t0, 1)}
 
 

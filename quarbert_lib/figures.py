@@ -240,6 +240,9 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000
     for name, title in (("ensemble_subsets.csv", "Ensemble member subsets"), ("ensemble_cost.csv", "Serving cost")):
         extra = read_table(name)
         if extra is not None:
+            # the process's peak RSS was the data loading's, the same for every serving setup: it measured
+            # nothing and is no longer recorded (tables made before keep the column)
+            extra = extra.drop(columns=["peak_rss_mb"], errors="ignore")
             md += [f"## {title}", "", report.markdown_table(list(extra.columns), extra.round(4).astype(str).values.tolist()), ""]
     spent = _run_costs(profile)
     spent = None if spent is None else spent[(spent["profile"] == profile) & (spent["encoder"] == encoder)]

@@ -83,7 +83,8 @@ def test_notebook_section_states_each_steps_verdict_bootstrap_and_reason(isolate
     assert "overall +0.001, inconclusive" in text
     assert "Paired bootstrap over dev examples (seed 0): SST +0.012 significant, QQP -0.004 not significant, " \
            "STS +0.000 not significant." in text
-    assert text.endswith("Why the step does not help here is not explained by this study.")
+    assert text.endswith("Why: " + nf.KNOWN_REASONS["baseline-finetune", "sampling"] + ".")
+    assert nf.KNOWN_REASONS["baseline-finetune", "sampling"].startswith("open:")       # no control yet: said so
     lines = nf.step_lines([("sampling", "advreg-literal"), ("advreg-literal", "smart")], "cpu", "e")
     assert "one seed only" in lines[0] and "Why: the paper's literal SMART is inert" in lines[0]
     assert lines[1] == "- `advreg-literal` → `smart`: no row yet for `smart`."
@@ -125,7 +126,7 @@ def test_the_smart_recipe_is_set_against_its_plain_twin_and_the_plain_curve():
     assert lines[0] == ("- `all-data-linear-smart` against `all-data-linear`, epoch 1: overall 0.740 against 0.730 "
                         "(+0.010: SST +0.010, QQP +0.000, STS +0.000; one seed each, beyond twice the seed spread of the "
                         "`smart` row), after 40.0 against 12.0 training minutes (3.3x). In the same 40 minutes the plain "
-                        "recipe reaches 0.754: SMART does not pay for its cost here.")
+                        "recipe reaches 0.754: SMART is not shown to pay for its cost (one seed a point) here.")
     assert lines[1].endswith("In the same 80 minutes the plain recipe reaches 0.754: SMART pays for its cost here.")
     assert "+0.008" in lines[1] and "(3.3x)" in lines[1]
     assert lines[2] == "- The 0.76 goal: `all-data-linear-smart` reaches 0.760, so it is met."
@@ -169,3 +170,30 @@ def test_the_encoder_prior_is_set_beside_the_notebooks_row(isolated):
                            "`smart-cosine` scores 0.800 (-0.038 against it, below what the untrained encoder already "
                            "scores): a cosine STS head")
     assert nf.prior_lines("03_task_sampling", "cpu", "e") == []
+
+
+def test_a_null_steps_reason_comes_from_its_control_and_the_prior(isolated):
+    """smart -> smart-cosine: without the control row the reason says it is untested; with it, the reason quotes
+    the control's own verdict-table numbers; SimCSE's reason quotes the encoder's prior; a step with neither is
+    stated open."""
+    from quarbert_lib import notebook_findings as nf
+    from quarbert_lib import report
+    _save("encoder_prior.csv", [{"profile": "cpu", "encoder": "e", "task": "sts", "method": "cosine",
+                                 "metric": "sts_pearson", "value": 0.838, "detail": ""}])
+    rows = [_ablation_row("smart", 3, 0.714, 0.002), _ablation_row("smart-cosine", 3, 0.712, 0.004)]
+    _save("ablation.csv", rows)
+    family = report.study_verdicts(report.ablation_rows("cpu", "e"))
+    assert nf.measured_reason("smart", "smart-cosine", family, "cpu", "e").startswith(
+        "untested: the paper's map 5·σ(cos) stops short of the 0-5 scale")
+    _save("ablation.csv", rows + [{**_ablation_row("smart-cosine-linear", 3, 0.713, 0.004), "sts_pearson": 0.83}])
+    family = report.study_verdicts(report.ablation_rows("cpu", "e"))
+    control = family[(family["step"] == "smart-cosine -> smart-cosine-linear") & (family["metric"] == "sts_pearson")].iloc[0]
+    assert control["effect"] == pytest.approx(0.83 - 0.8)
+    reason = nf.measured_reason("smart", "smart-cosine", family, "cpu", "e")
+    said = {"helps": "the map's range is a reason", "inconclusive": "the map's range is not settled"}[control["verdict"]]
+    assert reason == (f"{said}: the whole 0-5 range (`smart-cosine-linear`) moves STS r by +0.030 (95% CI "
+                      f"[{control['ci_low']:+.3f}, {control['ci_high']:+.3f}], {control['verdict']}); the frozen "
+                      "encoder's cosine alone scores STS r 0.838 (its prior, below), so a head that reads the same "
+                      "geometry has little to add")
+    assert "STS r 0.838 (the prior, below)" in nf.measured_reason("smart-cosine", "smart-simcse", family, "cpu", "e")
+    assert nf.measured_reason("x", "y", family, "cpu", "e") is None and ("x", "y") not in nf.KNOWN_REASONS
