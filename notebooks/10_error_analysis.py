@@ -16,7 +16,7 @@ source = "auto"          # "auto": the quartet ensemble if it exists, else the l
 import pandas as pd
 from IPython.display import Markdown, display
 
-from quarbert_lib import browser
+from quarbert_lib import browser, evaluate, plots, saved_predictions
 from quarbert_lib.paths import tables_dir
 from quarbert_lib.results import write_csv
 from quarbert_lib.notebook_findings import notebook_findings
@@ -43,6 +43,36 @@ display(worst[["id", "gold", "prediction", "error", "sentence1", "sentence2"]])
 overlap = browser.quora_errors_by_overlap(predictions)
 write_csv(tables_dir() / "quora_overlap_errors.csv", overlap)
 display(overlap)
+
+# %% [markdown]
+# ## SST class by class
+# Accuracy hides which classes a model can tell apart. Precision, recall and F1 of each of the five
+# sentiment classes (0 very negative ... 4 very positive), and the confusion matrix (rows: gold).
+
+# %%
+sst = predictions[predictions["task"] == "sst"]
+per_class = evaluate.per_class(sst, "sst").assign(source=chosen)
+write_csv(tables_dir() / "sst_per_class.csv", per_class)
+display(per_class.round(3))
+display(evaluate.confusion(sst, "sst"))
+
+# %% [markdown]
+# ## Calibration, before and after the quartet's calibration
+# Is a probability of 0.8 right 80% of the time? Reliability diagrams bin the dev examples by the
+# probability given to the predicted label and set each bin's accuracy against it; the expected
+# calibration error (ECE, Guo et al. 2017) is the count-weighted gap. Notebook 07 fits the quartet's
+# member temperatures and weights on the `calib` split (never on dev); its calibrated dev predictions
+# are compared with the plain average here.
+
+# %%
+stages = {"plain average": predictions}
+calibrated = saved_predictions.calibrated_beside(sources[chosen])
+if calibrated is not None:
+    stages["calibrated"] = pd.read_csv(calibrated, dtype={"id": str})
+reliability = evaluate.reliability_by_stage(stages, ["sst", "para"]).assign(source=chosen)
+write_csv(tables_dir() / "reliability.csv", reliability)
+display(evaluate.calibration_errors(reliability).round(4))
+plots.reliability_diagrams(reliability, "reliability.png", title=f"Calibration of {chosen} on dev");
 
 # %% [markdown]
 # ## Browse the errors

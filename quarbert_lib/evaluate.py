@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from .model import autocast
 from .tasks import TASKS, normalized_score
@@ -91,3 +92,70 @@ def paired_bootstrap(task: str, a: pd.DataFrame, b: pd.DataFrame, n_boot: int = 
     low, high = np.quantile(deltas, [alpha / 2, 1 - alpha / 2])
     return {"task": task, "delta": task_metric(task, b) - task_metric(task, a), "ci_low": float(low),
             "ci_high": float(high), "significant": bool(low > 0 or high < 0)}
+
+
+# ---------------------------------------------------------------- error analysis: per class and calibration
+
+def per_class(predictions: pd.DataFrame, task: str = "sst") -> pd.DataFrame:
+    """Precision, recall, F1 and support of each class of a classification task's predictions (columns gold,
+    prediction), one row a class, by scikit-learn's precision_recall_fscore_support (zero_division 0)."""
+    labels = list(range(TASKS[task].num_labels)) if TASKS[task].kind == "classify" else [0, 1]
+    gold, pred = predictions["gold"].astype(int), predictions["prediction"].astype(int)
+    p, r, f, n = precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0)
+    correct = [int(((gold == k) & (pred == k)).sum()) for k in labels]
+    return pd.DataFrame({"class": labels, "precision": p, "recall": r, "f1": f, "support": n, "correct": correct})
+
+
+def confusion(predictions: pd.DataFrame, task: str = "sst") -> pd.DataFrame:
+    """The confusion matrix (rows: gold class, columns: predicted class; counts), scikit-learn's."""
+    labels = list(range(TASKS[task].num_labels)) if TASKS[task].kind == "classify" else [0, 1]
+    matrix = confusion_matrix(predictions["gold"].astype(int), predictions["prediction"].astype(int), labels=labels)
+    return pd.DataFrame(matrix, index=pd.Index(labels, name="gold"), columns=pd.Index(labels, name="predicted"))
+
+
+def top_label_confidence(predictions: pd.DataFrame, task: str) -> tuple[np.ndarray, np.ndarray]:
+    """(confidence, correct) per example: the probability the model gave its predicted label (SST: the largest
+    class probability; paraphrase: p or 1 - p), and whether that label is the gold one. Shapes (N,), (N,)."""
+    if TASKS[task].kind == "classify":
+        probs = predictions[[f"prob_{k}" for k in range(TASKS[task].num_labels)]].to_numpy(float)   # (N, C)
+        confidence = probs.max(1)
+    elif TASKS[task].kind == "binary":
+        p = predictions["prob"].to_numpy(float)                                                       # (N,)
+        confidence = np.where(predictions["prediction"].to_numpy(int) == 1, p, 1 - p)
+    else:
+        raise ValueError(f"{task}: calibration needs class probabilities, and {task!r} is a regression task")
+    return confidence, (predictions["prediction"].to_numpy(int) == predictions["gold"].to_numpy(int))
+
+
+def reliability(predictions: pd.DataFrame, task: str, bins: int = 10) -> pd.DataFrame:
+    """The reliability diagram's table: top-label confidence in ``bins`` equal-width bins over [0, 1] (the last
+    closed), each bin's count, mean confidence and accuracy (Guo et al. 2017, "On Calibration of Modern Neural
+    Networks", section 2). Empty bins are left out."""
+    confidence, correct = top_label_confidence(predictions, task)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    rows = [{"bin": b, "low": edges[b], "high": edges[b + 1], "count": int((which == b).sum()),
+             "confidence": float(confidence[which == b].mean()), "accuracy": float(correct[which == b].mean())}
+            for b in range(bins) if (which == b).any()]
+    return pd.DataFrame(rows, columns=["bin", "low", "high", "count", "confidence", "accuracy"])
+
+
+def expected_calibration_error(table: pd.DataFrame) -> float:
+    """ECE of a reliability table: sum over bins of count / N * |accuracy - confidence| (Guo et al. 2017, eq. 3)."""
+    n = table["count"].sum()
+    return float((table["count"] / n * (table["accuracy"] - table["confidence"]).abs()).sum())
+
+
+def reliability_by_stage(stages: dict[str, pd.DataFrame], tasks=("sst", "para"), bins: int = 10) -> pd.DataFrame:
+    """``reliability`` of each task of each set of predictions ({stage: predictions of several tasks}, e.g. an
+    ensemble before and after its calibration), stacked with columns task and stage."""
+    parts = [reliability(frame[frame["task"] == task], task, bins).assign(task=task, stage=stage)
+             for stage, frame in stages.items() for task in tasks if (frame["task"] == task).any()]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def calibration_errors(table: pd.DataFrame) -> pd.DataFrame:
+    """ECE and example count of each (task, stage) of a reliability_by_stage table."""
+    return pd.DataFrame([{"task": task, "stage": stage, "ece": expected_calibration_error(rows),
+                          "examples": int(rows["count"].sum())}
+                         for (task, stage), rows in table.groupby(["task", "stage"], sort=False)])

@@ -13,7 +13,7 @@ import math
 
 import pandas as pd
 
-from . import findings, report
+from . import evaluate, findings, report
 from .results import read_table
 
 # Why a step can come out null or negative, where the study measured the reason (the notebook named), or the
@@ -246,6 +246,25 @@ def _errors(profile: str, encoder: str) -> list[str]:
                    f"are called duplicates at overlap {first['overlap']} against {last['false_positive_rate']:.0%} at "
                    f"{last['overlap']}; false negatives move the other way ({first['false_negative_rate']:.0%} to "
                    f"{last['false_negative_rate']:.0%}). The encoder judges pairs largely by shared words.")
+    classes = read_table("sst_per_class.csv")
+    if classes is not None and len(classes) == 5:
+        by = classes.set_index("class")
+        worst = by["f1"].idxmin()
+        out.append(f"- SST class by class (`{classes['source'].iloc[0]}`): the neutral class (2) gets "
+                   f"{int(by.loc[2, 'correct'])} of {int(by.loc[2, 'support'])} sentences right (recall "
+                   f"{by.loc[2, 'recall']:.0%}, F1 {by.loc[2, 'f1']:.2f}); F1 per class "
+                   + ", ".join(f"{k}: {v:.2f}" for k, v in by["f1"].items())
+                   + f" (macro {by['f1'].mean():.2f}); the weakest is class {worst}.")
+    table = read_table("reliability.csv")
+    if table is not None and len(table):
+        errors = evaluate.calibration_errors(table)
+        parts = []
+        for task, rows in errors.groupby("task", sort=False):
+            ece = dict(zip(rows["stage"], rows["ece"]))
+            parts.append(f"{ {'sst': 'SST', 'para': 'QQP'}.get(task, task)} "
+                         + " → ".join(f"{e:.3f} ({stage})" for stage, e in ece.items()))
+        out.append(f"- Expected calibration error (10 bins, top-label confidence) of `{table['source'].iloc[0]}`: "
+                   + "; ".join(parts) + ".")
     return out
 
 

@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from .evaluate import expected_calibration_error  # noqa: E402
 from .paths import figures_dir  # noqa: E402
 
 _METRICS = {"sst_acc": "SST acc", "qqp_acc": "QQP acc", "sts_pearson": "STS r", "overall": "overall"}
@@ -332,5 +333,28 @@ def step_effects(table: pd.DataFrame, name: str = "step_effects.png", metric: st
     ax.set_xlabel(f"effect on {_METRICS.get(metric, metric)} (after - before, difference of seed means, 95% CI)")
     ax.set_title(f"Each step's effect on the dev {_METRICS.get(metric, metric)} score, Holm-corrected verdicts")
     ax.grid(axis="x", alpha=0.3)
+    _save(fig, name)
+    return fig
+
+
+def reliability_diagrams(table: pd.DataFrame, name: str = "reliability.png", title: str = ""):
+    """Reliability diagrams from reports/tables/reliability.csv (evaluate.reliability rows with columns task and
+    stage): one panel a task, each stage's accuracy against its mean top-label confidence per bin, marker area
+    by the bin's count, ECE in the legend; the diagonal is perfect calibration."""
+    tasks = list(dict.fromkeys(table["task"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 4.0), squeeze=False)
+    labels = {"sst": "SST-5", "para": "Quora paraphrase"}
+    for ax, task in zip(axes[0], tasks):
+        ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="perfect calibration")
+        for (stage, rows), color in zip(table[table["task"] == task].groupby("stage", sort=False), ("C0", "C3", "C2")):
+            n, ece = rows["count"].sum(), expected_calibration_error(rows)
+            ax.plot(rows["confidence"], rows["accuracy"], color=color, lw=1.2, label=f"{stage}: ECE {ece:.3f}")
+            ax.scatter(rows["confidence"], rows["accuracy"], s=10 + 300 * rows["count"] / n, color=color, alpha=0.6)
+        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean top-label confidence in the bin", ylabel="accuracy in the bin",
+               title=f"{labels.get(task, task)} ({int(rows['count'].sum())} dev examples)")
+        ax.legend(fontsize=8, loc="upper left")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     _save(fig, name)
     return fig

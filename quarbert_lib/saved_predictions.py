@@ -18,6 +18,7 @@ from .results import RunNotFound, find_run, read_json, run_name, write_json
 
 DEV = "predictions-dev.csv"
 SAVED = DEV + ".gz"
+CALIBRATED = "predictions-dev-calibrated.csv"     # an ensemble's, with the calibration fitted on `calib` (notebook 07)
 MAX_BYTES = 5 * 1024 * 1024
 # The runs whose predictions are saved: seed 0 of each ladder row, and the two quartet ensembles with their members.
 ENSEMBLES = {run_name("ensemble", seed=0): "07_quartet_ensemble", run_name("ensemble-lora", seed=0): "08_lora"}
@@ -54,6 +55,8 @@ def _save_run(folder: Path, profile: str) -> Path:
                                      "encoder": meta.get("encoder"), "seed": meta.get("seed")})
     if (folder / "members.json").exists():
         shutil.copyfile(folder / "members.json", target / "members.json")
+    if (folder / CALIBRATED).exists():
+        _gzip(folder / CALIBRATED, target / (CALIBRATED + ".gz"))
     return target / SAVED
 
 
@@ -97,6 +100,12 @@ def find(run: str, profile: str, encoder: str) -> Path:
                      if run.startswith(prefix)), "the notebook that trains it")
     raise RunNotFound(f"no dev predictions of {run!r} ({profile}, {encoder}) in {runs_dir()} or {saved_dir()}: "
                       f"run notebook {notebook} (`make reproduce ONLY={notebook[:2]}`)")
+
+
+def calibrated_beside(predictions: Path) -> Path | None:
+    """An ensemble's calibrated dev predictions beside its plain ones (a registry file or a saved copy), or None."""
+    path = Path(predictions).parent / (CALIBRATED + (".gz" if Path(predictions).name.endswith(".gz") else ""))
+    return path if path.exists() else None
 
 
 def sources(profile: str) -> dict[str, Path]:
