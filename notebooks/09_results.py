@@ -32,7 +32,8 @@ from quarbert_lib.paths import figures_dir, tables_dir
 from quarbert_lib.notebook_findings import notebook_findings
 
 t0 = time.perf_counter()
-results_md = figures.rebuild(profile, encoder, n_boot=n_boot)
+figures.collect(profile, encoder, n_boot=n_boot)       # the registry's predictions, run costs, bootstraps
+results_md = figures.rebuild(profile, encoder)
 print(f"rebuilt {results_md} in {time.perf_counter() - t0:.1f} s, without training")
 
 # %% [markdown]

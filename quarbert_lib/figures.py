@@ -35,7 +35,12 @@ def lambda_figure(sweep: pd.DataFrame, ablation: pd.DataFrame | None, seeded: pd
     marks += [] if seeded is None else [seeded]
     marks = pd.concat(marks) if marks else None
     seeds = sorted({int(n) for n in marks["seeds"]}) if marks is not None and len(marks) else []
+    plain = None if ablation is None else ablation[ablation["variant"] == "sampling"]
+    reference = float(plain["overall"].iloc[0]) if plain is not None and len(plain) else None
     return plots.sweep_lines(sweep, "lambda", "lambda_sweep.png", marks=marks, paper_x=(5.0, "paper: QQP, STS best near 5"),
+                             reference=reference, reference_label=(
+                                 f"overall without SMART (sampling, {int(plain['seeds'].iloc[0])} seeds)"
+                                 if reference is not None else ""),
                              title=f"AdvReg ({smart.convention}/{smart.space}), {profile} profile, "
                                    f"{int(sweep['steps'].iloc[0])} steps; line: {int(sweep['seeds'].iloc[0])} seed(s) a point"
                                    + (f"; squares: {'/'.join(map(str, seeds))} seeds" if seeds else ""))
@@ -45,31 +50,28 @@ def _figure(name: str, caption: str) -> list[str]:
     return [f"![{caption}](figures/{name})", "", f"*{caption}*", ""] if (reports_dir() / "figures" / name).exists() else []
 
 
-def _run_costs(profile: str) -> pd.DataFrame | None:
-    """reports/tables/run_costs.csv: each run in the registry replaces its own row; runs of earlier
-    batches that are not here keep theirs (a clone without runs/, or a batch of one notebook, loses
-    nothing)."""
+def collect(profile: str, encoder: str, n_boot: int = 2000) -> list[Path]:
+    """What the batch gathers from the run registry into reports/, once (notebook 09; ``--collect``), never while
+    drawing: the dev predictions the reports rest on (saved_predictions.save), the study's verdict table
+    (verdicts.csv), each run's cost into run_costs.csv, and the paired bootstraps of significance.csv. Runs of earlier batches that the registry
+    does not hold keep their rows, so a clone without runs/ or a batch of one notebook loses nothing. Returns
+    the prediction files saved."""
+    saved = saved_predictions.save(profile, encoder)
+    results.write_csv(tables_dir() / "verdicts.csv", report.study_verdicts(report.ablation_rows(profile, encoder)))
     current = results.run_costs(profile)
     if len(current):
         results.upsert_rows(tables_dir() / "run_costs.csv", current.to_dict("records"), ["profile", "notebook", "run"])
-    return read_table("run_costs.csv")
-
-
-def _significance(profile: str, encoder: str, n_boot: int) -> pd.DataFrame:
-    """significance.csv: each step computed from the registry where both runs exist (source
-    'registry'); the other steps keep the rows an earlier batch computed (source 'saved'), so a clone
-    without runs/ or a partial batch loses nothing. This profile's and encoder's rows, in ladder order."""
     path = tables_dir() / "significance.csv"
     if path.exists():
         results.write_csv(path, pd.read_csv(path).assign(source="saved"))
     computed = report.significance_table(profile, encoder, n_boot=n_boot)
-    if len(computed):
+    if len(computed):       # each step computed from the registry where both runs exist (source 'registry')
         order = {f"{a} -> {b}": i for i, (a, b) in enumerate(report.STEPS)}
         by_step = lambda df: df.sort_values("step", key=lambda c: c.map(lambda x: order.get(x, len(order))),  # noqa: E731
                                             kind="stable")
         results.upsert_rows(path, computed.assign(source="registry").to_dict("records"),
                             ["step", "task", "profile", "encoder", "seed"], by_step)
-    return read_table("significance.csv", profile, encoder)
+    return saved
 
 
 def _smart_section(profile: str, encoder: str, ablation: pd.DataFrame | None) -> list[str]:
@@ -80,10 +82,12 @@ def _smart_section(profile: str, encoder: str, ablation: pd.DataFrame | None) ->
     if strength is None or radius is None or dropout is None or lam is None or ablation is None:
         return []
     plots.smart_strength(strength[strength["setting"] == "grid"], "smart_strength.png", threshold=INERT_BELOW)
-    base = grid[(grid["lr"] == 5e-5) & (grid["dropout"] == 0.1)] if grid is not None else pd.DataFrame()
+    # the reference: the lr x dropout grid's point at the profile's own lr and dropout (the same short budget)
+    train, model = profile_config(profile).train, profile_config(profile).model
+    base = grid[(grid["lr"] == train.lr) & (grid["dropout"] == model.hidden_dropout)] if grid is not None else pd.DataFrame()
     plots.sweep_lines(radius, "radius", "radius_sweep.png", reference=float(base["overall"].iloc[0]) if len(base) else None,
-                      title=f"AdvReg radius, {profile} profile, {int(radius['steps'].iloc[0])} steps, seed 0; dashed: "
-                            "overall without SMART")
+                      reference_label=f"without SMART, lr {train.lr:g}, seed 0",
+                      title=f"AdvReg radius, {profile} profile, {int(radius['steps'].iloc[0])} steps, seed 0")
     md = ["## SMART: which reading of the paper, how strong, and what it does (notebook 04)", "",
           "`reports/tables/smart_strength.csv`: SMART's gradient norm over the task loss's on each task's first "
           "batch at the start of training, for each convention, space and size.", ""]
@@ -98,8 +102,7 @@ def _verdict_section(ablation: pd.DataFrame) -> list[str]:
     per-task verdicts saved in reports/tables/verdicts.csv."""
     if not len(ablation):
         return []
-    table = report.study_verdicts(ablation)
-    results.write_csv(tables_dir() / "verdicts.csv", table)
+    table = report.study_verdicts(ablation)          # collect saves the same table as verdicts.csv
     plots.step_effects(table)
     overall = table[table["metric"] == "overall"]
     counts = verdicts.verdict_counts(table, None)
@@ -140,15 +143,13 @@ def profile_note(profile: str) -> list[str]:
             "other, not with the study's.", ""]
 
 
-def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000) -> Path:
-    """Figures from tables and predictions, significance.csv, results.md; return results.md's path.
-    First saves the registry's dev predictions that the reports rest on (saved_predictions.save), so the
-    figures, significance and the error browser work from reports/ alone where runs/ is absent."""
-    saved = saved_predictions.save(profile, encoder)
+def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
+    """Every figure and results.md, drawn from the saved tables and the dev predictions saved in reports/
+    (``collect`` gathers them); nothing here writes a table. Returns results.md's path."""
     md = [f"# Results ({profile} profile, encoder {encoder})", "",
-          "Generated by `python -m quarbert_lib.figures` from `reports/tables/`, the run registry and the dev "
-          f"predictions saved in `reports/predictions/` ({len(saved)} refreshed from the registry this time); "
-          "no number here is typed by hand.", ""]
+          "Generated by `python -m quarbert_lib.figures` from `reports/tables/` and the dev predictions saved in "
+          "`reports/predictions/` (which the batch collects from the run registry: notebook 09, or "
+          "`python -m quarbert_lib.figures --collect`); no number here is typed by hand.", ""]
     md += profile_note(profile)
     md += _verdict_section(report.ablation_rows(profile, encoder))
     prior_table = read_table("encoder_prior.csv", profile, encoder)
@@ -173,8 +174,10 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000
         md += [""] + _figure("ablation_ladder.png", "Dev scores of every row (error bars: std over seeds)")
     grid = read_table("lr_dropout.csv", profile, encoder)
     if grid is not None:
+        in_grid = ((grid["lr"] == 1e-5) & (grid["dropout"] == 0.1)).any()
         plots.grid_heatmap(grid, "lr", "dropout", "overall", "lr_dropout.png",
-                           title=f"overall, {profile} profile, {int(grid['steps'].iloc[0])} steps (paper's best: lr 1e-5, dropout 0.1)")
+                           title=f"overall, {profile} profile, {int(grid['steps'].iloc[0])} steps, seed 0; the paper's best, "
+                                 f"lr 1e-5 with dropout 0.1, is {'in' if in_grid else 'outside'} this grid")
         md += ["## Table 3: learning rate × dropout", "", report.markdown_table(
             ["lr", "dropout", "steps", "SST", "QQP", "STS", "overall"],
             [[f"{r.lr:g}", f"{r.dropout:g}", int(r.steps), f"{r.sst_acc:.3f}", f"{r.qqp_acc:.3f}",
@@ -201,7 +204,7 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000
     for label in (s for s in saved if s not in sources):    # drawn by an earlier batch whose runs are not here
         md += _figure(f"prediction_distributions_{label}.png", f"{label} (saved figure, from an earlier batch's "
                       "predictions): SST label distribution and confusion matrix; STS score distributions")
-    significance = _significance(profile, encoder, n_boot)
+    significance = read_table("significance.csv", profile, encoder)
     if significance is not None and len(significance):
         md += ["## Which steps are real", "",
                "Left: a paired bootstrap over the dev examples (2,000 resamples of seed 0's predictions); a step is "
@@ -244,7 +247,7 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6", n_boot: int = 2000
             # nothing and is no longer recorded (tables made before keep the column)
             extra = extra.drop(columns=["peak_rss_mb"], errors="ignore")
             md += [f"## {title}", "", report.markdown_table(list(extra.columns), extra.round(4).astype(str).values.tolist()), ""]
-    spent = _run_costs(profile)
+    spent = read_table("run_costs.csv")
     spent = None if spent is None else spent[(spent["profile"] == profile) & (spent["encoder"] == encoder)]
     if spent is not None and len(spent):
         md += ["## What the results cost", "", "Every complete run of this profile in the run registry "
@@ -268,14 +271,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--encoder", default="minilm-l6")
     parser.add_argument("--readme", default=str(REPO_ROOT / "README.md"))
+    parser.add_argument("--collect", action="store_true",
+                        help="first gather the registry's predictions, run costs and bootstraps into reports/ (the "
+                             "batch does this in notebook 09)")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     use_profile_reports(args.profile)      # reports/ for the study's profile, reports/<profile>/ otherwise
+    if args.collect:
+        collect(args.profile, args.encoder)
     out = rebuild(args.profile, args.encoder)
     rebuilt = [str(out)]
     if args.profile == STUDY_PROFILE:      # the README's tables are the committed study's
         report.update_readme(Path(args.readme))
-        report.update_docs()
+        report.update_docs(Path(args.readme).parent)        # the docs/ beside that README
         rebuilt.append(args.readme)
     if (tables_dir() / "bench_meta.json").exists():    # its reproduce and best-score rows read these tables
         bench_report.write_report(args.profile, args.encoder)

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from .evaluate import expected_calibration_error  # noqa: E402
+from .evaluate import confusion, expected_calibration_error  # noqa: E402
 from .paths import figures_dir  # noqa: E402
 
 _METRICS = {"sst_acc": "SST acc", "qqp_acc": "QQP acc", "sts_pearson": "STS r", "overall": "overall"}
@@ -81,12 +81,10 @@ def ablation_bars(table: pd.DataFrame, name: str = "ablation.png", variants: lis
     ax.set_ylim(max(0.0, lo - 0.05), min(1.0, hi + 0.05))
     ax.set_xlabel("")
     ax.set_ylabel("dev score (bars: seed mean; error bars: std)")
-    # the legend sits on the axes' top edge and the title above it, padded by the legend's drawn height (a fixed
-    # pad let a one-row legend cover the title when the figure is wide)
-    legend = ax.legend(ncols=5, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0))
-    fig.canvas.draw()
-    legend_points = legend.get_window_extent().height * 72 / fig.dpi
-    ax.set_title(f"Dev scores of the ladder rows ({_rows_caption(df)})", fontsize=9, pad=legend_points + 9)  # + descent
+    # the legend stands right of the axes: above them, a five-entry legend is wider than a two-row figure and
+    # covered the title
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    ax.set_title(f"Dev scores of the ladder rows ({_rows_caption(df)})", fontsize=9)
     _save(fig, name)
     return fig
 
@@ -184,7 +182,7 @@ def training_curves(run_dirs: dict[str, Path], name: str):
 
 def sweep_lines(table: pd.DataFrame, x: str, name: str, logx: bool = True, title: str = "",
                 marks: pd.DataFrame | None = None, reference: float | None = None,
-                paper_x: tuple[float, str] | None = None):
+                paper_x: tuple[float, str] | None = None, reference_label: str = "overall without SMART"):
     """Per-task dev metric against one hyperparameter (the paper's Figure 3 for lambda). ``marks``:
     rows with the same columns plus ``*_std`` (e.g. the ladder row's seeds) drawn as error bars."""
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
@@ -197,14 +195,15 @@ def sweep_lines(table: pd.DataFrame, x: str, name: str, logx: bool = True, title
         ax.annotate(paper_x[1], xy=(paper_x[0], 0.02), xycoords=("data", "axes fraction"), fontsize=7, rotation=90,
                     ha="right", va="bottom")
     if reference is not None:          # the overall score of a reference run, dashed in overall's color
-        ax.axhline(reference, linestyle="--", linewidth=1, color=sns.color_palette()[len(_METRICS) - 1])
+        ax.axhline(reference, linestyle="--", linewidth=1, color=sns.color_palette()[len(_METRICS) - 1],
+                   label=f"{reference_label} ({reference:.3f})")
     if logx:
         ax.set_xscale("log")
     ax.set_xticks(list(table[x]), [f"{v:g}" for v in table[x]])
     ax.set(xlabel=x, ylabel="dev score")
     if title:
         ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)   # beside: no line hidden
     _save(fig, name)
     return fig
 
@@ -241,11 +240,15 @@ def quality_per_minute(budget: pd.DataFrame, ladder: pd.DataFrame | None = None,
         df = df.sort_values("train_minutes")
         line, = ax.plot(df["train_minutes"], df["overall"], marker="o", label=recipe)
         for r in df.itertuples():
-            label = str(r.cap) if getattr(r, "epoch", 1) == 1 else f"{r.cap}, ep {r.epoch}"
+            # a multi-epoch recipe's points differ by epoch only: "ep N" (its cap, all, is in the caption)
+            one_epoch = "epoch" not in df or df["epoch"].nunique() == 1
+            label = str(r.cap) if one_epoch else f"ep {r.epoch}"
             texts.append(ax.annotate(label, (r.train_minutes, r.overall), textcoords="offset points", xytext=(4, -10),
                                      fontsize=7, color=line.get_color()))
     if ladder is not None and len(ladder):
-        ax.scatter(ladder["train_seconds"] / 60, ladder["overall"], color="grey", s=14, label="ladder rows (seed mean)")
+        spread = ladder["overall_std"] if "overall_std" in ladder else None
+        ax.errorbar(ladder["train_seconds"] / 60, ladder["overall"], yerr=spread, fmt="o", color="grey", ms=3.5,
+                    capsize=2, lw=0.8, label="ladder rows (seed mean ± std)")
         for r in ladder.itertuples():
             texts.append(ax.annotate(r.variant, (r.train_seconds / 60, r.overall), textcoords="offset points",
                                      xytext=(3, 3), fontsize=6, color="grey",
@@ -277,28 +280,48 @@ def grid_heatmap(table: pd.DataFrame, rows: str, cols: str, value: str, name: st
 
 
 def prediction_distributions(predictions: pd.DataFrame, name: str = "prediction_distributions.png", title: str = ""):
-    """The paper's Figure 4: SST predicted vs true label counts and the confusion matrix; STS
-    predicted vs true score histograms (how conservative the model is at the extremes)."""
-    sst, sts = predictions[predictions["task"] == "sst"], predictions[predictions["task"] == "sts"]
-    fig, (counts, confusion, scores) = plt.subplots(1, 3, figsize=(15, 3.8))
+    """The paper's Figure 4 and more, from dev predictions: SST predicted vs true label counts and the confusion
+    matrix (evaluate.confusion); the paraphrase probability of true duplicates and of non-duplicates; STS
+    predicted vs true scores, unclipped (a linear head can predict outside the labels' 0-5 range, drawn as
+    dashed lines; Pearson r is computed from these raw scores)."""
+    sst, para, sts = (predictions[predictions["task"] == t] for t in ("sst", "para", "sts"))
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.2), layout="constrained")
+    (counts, confusion_ax), (probs, scores) = axes
     if len(sst):
         labels = range(5)
         gold = sst["gold"].astype(int).value_counts().reindex(labels, fill_value=0)
         pred = sst["prediction"].astype(int).value_counts().reindex(labels, fill_value=0)
         counts.bar([x - 0.2 for x in labels], gold, width=0.4, label="true")
         counts.bar([x + 0.2 for x in labels], pred, width=0.4, label="predicted")
-        counts.set(xlabel="SST label", ylabel="dev sentences", title="SST label distribution")
+        counts.set(xlabel="SST label (0 very negative ... 4 very positive)", ylabel="dev sentences",
+                   title=f"SST label distribution ({len(sst)} sentences)")
         counts.legend(fontsize=8)
-        matrix = pd.crosstab(sst["gold"].astype(int), sst["prediction"].astype(int)).reindex(
-            index=labels, columns=labels, fill_value=0)
-        sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", ax=confusion, cbar=False)
-        confusion.set(xlabel="predicted", ylabel="true", title="SST confusion matrix")
+        sns.heatmap(confusion(sst, "sst"), annot=True, fmt="d", cmap="Blues", ax=confusion_ax, cbar=False)
+        confusion_ax.set(xlabel="predicted", ylabel="true", title="SST confusion matrix (rows: true label)")
+    if len(para):
+        bins = [i * 0.05 for i in range(21)]
+        for label, text in ((0, "not duplicates"), (1, "duplicates")):
+            probs.hist(para.loc[para["gold"].astype(int) == label, "prob"], bins=bins, alpha=0.6,
+                       label=f"true {text} ({int((para['gold'].astype(int) == label).sum())})")
+        probs.axvline(0.5, color="0.3", lw=1, ls="--", label="decision threshold 0.5")
+        probs.set(xlabel="predicted paraphrase probability", ylabel="dev pairs",
+                  title=f"Quora paraphrase probability by true label ({len(para)} pairs)")
+        probs.legend(fontsize=8, loc="upper center")
     if len(sts):
-        bins = [i * 0.25 for i in range(21)]
+        predicted = sts["prediction"].astype(float)
+        low, high = min(0.0, float(predicted.min())), max(5.0, float(predicted.max()))
+        bins = [low + i * 0.25 for i in range(int((high - low) / 0.25) + 2)]
         scores.hist(sts["gold"].astype(float), bins=bins, alpha=0.6, label="true")
-        scores.hist(sts["prediction"].astype(float).clip(0, 5), bins=bins, alpha=0.6, label="predicted (clipped to 0-5)")
-        scores.set(xlabel="STS score", ylabel="dev pairs", title="STS score distribution")
-        scores.legend(fontsize=8)
+        outside = int(((predicted < 0) | (predicted > 5)).sum())
+        scores.hist(predicted, bins=bins, alpha=0.6, label=f"predicted ({outside} outside 0-5)")
+        for edge in (0, 5):
+            scores.axvline(edge, color="0.3", lw=1, ls="--")
+        scores.set(xlabel="STS score (dashed: the labels' range)", ylabel="dev pairs",
+                   title=f"STS score distribution ({len(sts)} pairs)")
+        scores.legend(fontsize=8, loc="upper left")
+    for ax in axes.flat:
+        if not ax.has_data():
+            ax.set_axis_off()
     if title:
         fig.suptitle(title)
     _save(fig, name)

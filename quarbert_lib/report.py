@@ -485,9 +485,10 @@ DOC_BLOCKS = {"docs/timing.md": {"run-costs": run_costs_section}}
 
 
 def update_docs(root: Path = REPO_ROOT, profile: str = "cpu", encoder: str = "minilm-l6") -> list[Path]:
-    """Rebuild the generated blocks of the docs/ pages (DOC_BLOCKS); the pages that changed."""
+    """Rebuild the generated blocks of the docs/ pages (DOC_BLOCKS) under ``root`` that exist; the pages that
+    changed."""
     return [root / page for page, blocks in DOC_BLOCKS.items()
-            if update_readme(root / page, profile, encoder, blocks)]
+            if (root / page).is_file() and update_readme(root / page, profile, encoder, blocks)]
 
 
 def update_readme(readme: Path = REPO_ROOT / "README.md", profile: str = "cpu", encoder: str = "minilm-l6",

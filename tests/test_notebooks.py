@@ -186,7 +186,8 @@ def test_figures_rebuild_from_saved_results(pipeline, tiny_encoder_dir, monkeypa
     monkeypatch.setenv("QUARBERT_REPORTS", str(root / "reports"))
     from quarbert_lib import experiment, figures
     monkeypatch.setattr(experiment, "Trainer", None)          # nothing may train
-    out = figures.rebuild("smoke", str(tiny_encoder_dir), n_boot=50)
+    figures.collect("smoke", str(tiny_encoder_dir), n_boot=50)      # the batch's gathering (notebook 09)
+    out = figures.rebuild("smoke", str(tiny_encoder_dir))
     text = out.read_text()
     for heading in ("Table 1", "Table 2", "Table 3", "Figure 3", "Figure 4", "paired bootstrap", "Cost per variant",
                     "Quality per CPU-minute", "What the results cost", "## What each notebook shows", "### 09 · The whole ladder",
@@ -220,8 +221,10 @@ def test_a_clone_without_runs_rebuilds_figures_and_browses_the_saved_predictions
     monkeypatch.setattr(experiment, "Trainer", None)                     # nothing may train
     saved = sorted(p.relative_to(reports / "predictions").parts[:2] for p in (reports / "predictions").glob("*/*/*.gz"))
     assert ("07_quartet_ensemble", "ensemble-seed0") in saved and ("03_task_sampling", "sampling-seed0") in saved
-    text = figures.rebuild("smoke", str(tiny_encoder_dir), n_boot=50).read_text()
-    assert "## Figure 4: prediction distributions" in text and "(0 refreshed from the registry" in text
+    tables = {p: p.read_bytes() for p in (reports / "tables").glob("*")}
+    text = figures.rebuild("smoke", str(tiny_encoder_dir)).read_text()
+    assert "## Figure 4: prediction distributions" in text
+    assert {p: p.read_bytes() for p in (reports / "tables").glob("*")} == tables       # drawing writes no table
     assert reproduce.main(["--profile", "smoke", "--only", "10"]) == 0
     executed = json.loads((reports / "executed" / "10_error_analysis.ipynb").read_text())
     printed = "".join("".join(o.get("text", "")) for c in executed["cells"] if c["cell_type"] == "code" for o in c["outputs"])

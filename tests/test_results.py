@@ -280,7 +280,8 @@ def test_significance_keeps_saved_rows_without_runs(isolated):
                            "seed": 0, "delta": 0.01, "ci_low": 0.0, "ci_high": 0.02, "significant": False}])
     tables_dir().mkdir(parents=True, exist_ok=True)
     saved.to_csv(tables_dir() / "significance.csv", index=False)
-    table = figures._significance("cpu", "minilm-l6", n_boot=10)      # no runs/: nothing to recompute
+    figures.collect("cpu", "minilm-l6", n_boot=10)      # no runs/: nothing to recompute
+    table = pd.read_csv(tables_dir() / "significance.csv")
     assert len(table) == 1 and table["source"].tolist() == ["saved"] and table["delta"].tolist() == [0.01]
 
 
@@ -301,6 +302,21 @@ def test_figures_for_another_profile_leave_the_readme(isolated, monkeypatch, tmp
     readme.write_text("x\n<!-- results:start -->\nold\n<!-- results:end -->\n")
     assert figures.main(["--profile", "smoke", "--readme", str(readme)]) == 0
     assert "old" in readme.read_text()
+
+
+def test_drawing_writes_no_table(isolated, monkeypatch):
+    """`make figures` draws from saved tables: it writes figures and results.md, never a table (collect does that)."""
+    from quarbert_lib import figures
+    from quarbert_lib.paths import reports_dir
+    report.save_ablation_rows([report.ablation_row(v, [_metrics(0.5, 0.8, 0.6)]) for v in ("sampling", "smart")])
+    before = {p: p.read_bytes() for p in (reports_dir() / "tables").glob("*")}
+    calls = []
+    monkeypatch.setattr(figures, "collect", lambda *a, **k: calls.append(a))
+    readme = isolated / "README.md"
+    readme.write_text("<!-- results:start -->\n<!-- results:end -->\n")
+    assert figures.main(["--profile", "cpu", "--readme", str(readme)]) == 0
+    assert calls == [] and "`sampling`" in readme.read_text() and (reports_dir() / "results.md").is_file()
+    assert {p: p.read_bytes() for p in (reports_dir() / "tables").glob("*")} == before
 
 
 def test_override_run_with_one_seed_never_replaces_the_three_seed_row(isolated):
