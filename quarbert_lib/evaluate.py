@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
+from scipy import stats
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from .model import autocast
@@ -75,23 +76,49 @@ def bootstrap_ci(task: str, predictions: pd.DataFrame, n_boot: int = 1000, seed:
     return float(np.quantile(stats, alpha / 2)), float(np.quantile(stats, 1 - alpha / 2))
 
 
-def paired_bootstrap(task: str, a: pd.DataFrame, b: pd.DataFrame, n_boot: int = 2000, seed: int = 0,
-                     alpha: float = 0.05) -> dict:
-    """Difference metric(b) - metric(a) on the same dev examples, with a paired percentile
-    bootstrap CI: both systems are scored on the same resampled examples each time."""
-    a = a.sort_values("id").reset_index(drop=True)
-    b = b.sort_values("id").reset_index(drop=True)
-    if a["id"].tolist() != b["id"].tolist():
-        raise ValueError(f"{task}: the two prediction sets cover different examples")
-    rng = np.random.default_rng(seed)
-    n = len(a)
-    deltas = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
-        deltas.append(task_metric(task, b.iloc[idx]) - task_metric(task, a.iloc[idx]))
-    low, high = np.quantile(deltas, [alpha / 2, 1 - alpha / 2])
-    return {"task": task, "delta": task_metric(task, b) - task_metric(task, a), "ci_low": float(low),
-            "ci_high": float(high), "significant": bool(low > 0 or high < 0)}
+def _aligned(frames: list[pd.DataFrame], ids: list[str], task: str) -> tuple[np.ndarray, np.ndarray]:
+    """(gold (N,), predictions (S, N)) of several seeds' prediction frames, rows in the order of ``ids``."""
+    preds = []
+    for frame in frames:
+        frame = frame.set_index(frame["id"].astype(str))
+        if sorted(frame.index) != sorted(ids):
+            raise ValueError(f"{task}: the prediction sets cover different examples")
+        preds.append(frame.loc[ids, "prediction"].to_numpy(float))
+    return frames[0].set_index(frames[0]["id"].astype(str)).loc[ids, "gold"].to_numpy(float), np.stack(preds)
+
+
+def _seed_mean_metric(task: str, gold: np.ndarray, preds: np.ndarray) -> float:
+    """The task metric averaged over seeds: gold (N,), preds (S, N)."""
+    if TASKS[task].metric == "pearson":
+        return float(np.mean([np.corrcoef(gold, p)[0, 1] for p in preds]))
+    return float((preds == gold).mean())
+
+
+def paired_bootstrap(task: str, before: list[pd.DataFrame], after: list[pd.DataFrame], margin: float = 0.0,
+                     n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> dict:
+    """A step's effect on the dev set and how much another draw of dev examples could move it: the mean over
+    seeds of metric(after) minus the mean over seeds of metric(before), every seed's predictions scored on
+    the same resampled examples (a paired percentile bootstrap over dev examples, scipy.stats.bootstrap).
+
+    ``before``, ``after``: each seed's prediction frame (id, gold, prediction) of the two rows, over the same
+    examples (else ValueError). ``margin``: the smallest effect of interest (verdicts.MARGINS); the verdict is
+    'helps' / 'hurts' when the whole interval is beyond +margin / -margin, 'within margin' when it lies inside
+    ±margin, 'inconclusive' otherwise, so a difference too small to matter is never called significant.
+    Returns task, delta, ci_low, ci_high, margin, verdict, significant (helps or hurts), bootstrap_seeds
+    ('before/after' seed counts).
+    """
+    ids = sorted(before[0]["id"].astype(str))
+    gold, a = _aligned(before, ids, task)             # (N,), (S_a, N)
+    _, b = _aligned(after, ids, task)                 # (S_b, N)
+    delta = _seed_mean_metric(task, gold, b) - _seed_mean_metric(task, gold, a)
+    statistic = lambda idx: _seed_mean_metric(task, gold[idx], b[:, idx]) - _seed_mean_metric(task, gold[idx], a[:, idx])  # noqa: E731
+    res = stats.bootstrap((np.arange(len(ids)),), statistic, n_resamples=n_boot, confidence_level=1 - alpha,
+                          method="percentile", vectorized=False, random_state=np.random.default_rng(seed))
+    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    verdict = ("helps" if low > margin else "hurts" if high < -margin else
+               "within margin" if -margin <= low and high <= margin else "inconclusive")
+    return {"task": task, "delta": delta, "ci_low": low, "ci_high": high, "margin": margin, "verdict": verdict,
+            "significant": verdict in ("helps", "hurts"), "bootstrap_seeds": f"{len(a)}/{len(b)}"}
 
 
 # ---------------------------------------------------------------- error analysis: per class and calibration

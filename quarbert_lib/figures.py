@@ -62,15 +62,17 @@ def collect(profile: str, encoder: str, n_boot: int = 2000) -> list[Path]:
     if len(current):
         results.upsert_rows(tables_dir() / "run_costs.csv", current.to_dict("records"), ["profile", "notebook", "run"])
     path = tables_dir() / "significance.csv"
-    if path.exists():
-        results.write_csv(path, pd.read_csv(path).assign(source="saved"))
+    if path.exists():       # rows of an earlier batch; those of seed 0 alone (before every seed was used) go
+        old = pd.read_csv(path)
+        results.write_csv(path, old[old.get("verdict", pd.Series(index=old.index)).notna()].drop(
+            columns=["seed"], errors="ignore").assign(source="saved"))
     computed = report.significance_table(profile, encoder, n_boot=n_boot)
     if len(computed):       # each step computed from the registry where both runs exist (source 'registry')
-        order = {f"{a} -> {b}": i for i, (a, b) in enumerate(report.STEPS)}
+        order = {f"{a} -> {b}": i for i, (a, b) in enumerate(report.study_steps(report.ablation_rows(profile, encoder)))}
         by_step = lambda df: df.sort_values("step", key=lambda c: c.map(lambda x: order.get(x, len(order))),  # noqa: E731
                                             kind="stable")
         results.upsert_rows(path, computed.assign(source="registry").to_dict("records"),
-                            ["step", "task", "profile", "encoder", "seed"], by_step)
+                            ["step", "task", "profile", "encoder"], by_step)
     return saved
 
 
@@ -207,20 +209,20 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
     significance = read_table("significance.csv", profile, encoder)
     if significance is not None and len(significance):
         md += ["## Which steps are real", "",
-               "Left: a paired bootstrap over the dev examples (2,000 resamples of seed 0's predictions); a step is "
-               "significant when its 95% CI excludes 0. Right: the difference of the seed means and Welch's t-test "
-               "over seeds (from the `seeds` runs of each row; with 3 seeds a side the test is weak, and it is "
-               "empty where a row has a single seed). The first asks whether the dev set could have produced "
-               "the gap; the second whether another seed could. `source`: `registry` rows were computed from "
-               "the runs now in runs/; `saved` rows come from an earlier batch whose runs are not here, and "
-               "compare the rows as they were then (before the library reading of SMART was added, every SMART row was the inert literal "
-               "setting).", "",
-               report.markdown_table(["step", "task", "delta (seed 0)", "95% CI", "significant", "seeds",
-                                      "delta of seed means", "Welch p", "source"],
+               "Left: a paired bootstrap over the dev examples (2,000 resamples, `scipy.stats.bootstrap`): the "
+               "difference of the seed means on the dev set, every seed's predictions of both rows scored on the "
+               "same resampled examples (`bootstrap seeds`: before/after). A step **helps** or **hurts** only when "
+               "its whole 95% interval lies beyond the task's margin (the smallest effect of interest, "
+               "`verdicts.MARGINS`), is **within margin** when the interval lies inside it, and is "
+               "**inconclusive** otherwise. It asks whether another draw of dev examples could have produced the "
+               "gap. Right: Welch's t-test over seeds (`reports/tables/verdicts.csv` corrects it for the number of "
+               "tests): whether another seed could. `source`: `registry` rows were computed from the runs of the "
+               "last batch; `saved` rows come from an earlier batch.", "",
+               report.markdown_table(["step", "task", "delta", "95% CI", "margin", "bootstrap verdict", "bootstrap seeds",
+                                      "Welch p (raw)", "source"],
                                      [[r.step, r.task, f"{r.delta:+.3f}", f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]",
-                                       "yes" if r.significant else "no", "" if pd.isna(r.seeds) else int(r.seeds),
-                                       f"{r.delta_seed_mean:+.3f}", "" if pd.isna(r.seed_p_value) else f"{r.seed_p_value:.3f}",
-                                       r.source]
+                                       "" if pd.isna(r.margin) else f"±{r.margin:g}", r.verdict, r.bootstrap_seeds,
+                                       "" if pd.isna(r.seed_p_value) else f"{r.seed_p_value:.3f}", r.source]
                                       for r in significance.itertuples()]), ""]
     budget = read_table("quality_per_minute.csv", profile, encoder)
     if budget is not None:

@@ -87,16 +87,18 @@ NOTEBOOK_STEPS = {
 
 
 def _bootstrap_words(significance: pd.DataFrame | None, before: str, after: str) -> str:
-    """'bootstrap on seed 0: SST +0.010 significant, ...' from significance.csv, or ''."""
-    if significance is None or significance.empty:
+    """'Paired bootstrap over dev examples (3/3 seeds; margins ±...): SST +0.010 inconclusive, ...' from
+    significance.csv, or ''."""
+    if significance is None or significance.empty or "verdict" not in significance:
         return ""
     rows = significance[significance["step"] == f"{before} -> {after}"]
     if rows.empty:
         return ""
     names = {"sst": "SST", "para": "QQP", "sts": "STS"}
-    parts = [f"{names.get(r.task, r.task)} {r.delta:+.3f} {'significant' if r.significant else 'not significant'}"
+    parts = [f"{names.get(r.task, r.task)} {r.delta:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}] {r.verdict}"
              for r in rows.itertuples()]
-    return "Paired bootstrap over dev examples (seed 0): " + ", ".join(parts) + "."
+    return (f"Paired bootstrap over dev examples ({rows['bootstrap_seeds'].iloc[0]} seeds, each interval judged "
+            "against its task's margin): " + ", ".join(parts) + ".")
 
 
 def step_lines(steps: list[tuple[str, str]], profile: str, encoder: str) -> list[str]:

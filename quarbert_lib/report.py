@@ -298,33 +298,39 @@ def seed_test(before: pd.Series | None, after: pd.Series | None, column: str) ->
     return out
 
 
-def significance_table(profile: str, encoder: str, seed: int = 0, n_boot: int = 2000) -> pd.DataFrame:
-    """For each ladder step (and the best single model -> the ensemble): the per-task dev delta
-    against the previous row, its paired bootstrap 95% CI over the dev examples (seed ``seed``'s
-    predictions) and whether the CI excludes 0; beside it, the delta of the seed means and
-    Welch's p-value over seeds, from ablation.csv."""
+def significance_table(profile: str, encoder: str, n_boot: int = 2000) -> pd.DataFrame:
+    """For each step of the study (study_steps) and task: the dev delta of the seed means and its paired
+    bootstrap 95% CI over the dev examples, every seed's predictions of both rows resampled together
+    (evaluate.paired_bootstrap), judged against the task's margin (verdicts.MARGINS); beside it, the
+    difference of the seed means and Welch's p over seeds from ablation.csv. A row's predictions are the
+    registry's, else the saved copy in reports/predictions/ (seed 0 only); a step missing either is left out."""
     from .evaluate import paired_bootstrap
     from .saved_predictions import find
-    runs = {}
-    for variant in {v for step in STEPS for v in step} | {"ensemble"}:
-        try:
-            runs[variant] = find(run_name(variant, seed=seed), profile, encoder)     # the registry's, else the saved copy
-        except FileNotFoundError:
-            pass
-    steps = list(STEPS)
-    if "ensemble" in runs and len(runs) > 1:
-        steps.append((best_variant(profile, encoder), "ensemble"))
-    rows_of = {r["variant"]: r for _, r in ablation_rows(profile, encoder).iterrows()}
+    ablation = ablation_rows(profile, encoder)
+    rows_of = {r["variant"]: r for _, r in ablation.iterrows()}
+    frames: dict[str, list[pd.DataFrame]] = {}
+    for variant, row in rows_of.items():
+        seeds = [int(s) for s in str(row.get("seed_list", "0")).split()] if pd.notna(row.get("seed_list")) else [0]
+        found = []
+        for seed in seeds:
+            try:
+                found.append(pd.read_csv(find(run_name(variant, seed=seed), profile, encoder), dtype={"id": str}))
+            except FileNotFoundError:
+                continue
+        if found:
+            frames[variant] = found
     rows = []
-    for before, after in steps:
-        if before not in runs or after not in runs:
+    for before, after in study_steps(ablation):
+        if before not in frames or after not in frames:
             continue
-        a, b = (pd.read_csv(runs[v], dtype={"id": str}) for v in (before, after))
         for task in ("sst", "para", "sts"):
-            if (a["task"] == task).any() and (b["task"] == task).any():
-                rows.append({"step": f"{before} -> {after}", "profile": profile, "encoder": encoder, "seed": seed,
-                             **paired_bootstrap(task, a[a["task"] == task], b[b["task"] == task], n_boot),
-                             **seed_test(rows_of.get(before), rows_of.get(after), _TASK_COLUMN[task])})
+            a = [f[f["task"] == task] for f in frames[before]]
+            b = [f[f["task"] == task] for f in frames[after]]
+            if all(len(f) for f in a + b):
+                column = _TASK_COLUMN[task]
+                rows.append({"step": f"{before} -> {after}", "profile": profile, "encoder": encoder,
+                             **paired_bootstrap(task, a, b, verdicts.MARGINS[column], n_boot),
+                             **seed_test(rows_of.get(before), rows_of.get(after), column)})
     return pd.DataFrame(rows)
 
 

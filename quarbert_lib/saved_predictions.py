@@ -14,14 +14,15 @@ import shutil
 from pathlib import Path
 
 from .paths import reports_dir, runs_dir
-from .results import RunNotFound, find_run, read_json, run_name, write_json
+from .results import RunNotFound, find_run, read_json, run_name, run_stem, write_json
 
 DEV = "predictions-dev.csv"
 SAVED = DEV + ".gz"
 CALIBRATED = "predictions-dev-calibrated.csv"     # an ensemble's, with the calibration fitted on `calib` (notebook 07)
 MAX_BYTES = 5 * 1024 * 1024
 # The runs whose predictions are saved: seed 0 of each ladder row, and the two quartet ensembles with their members.
-ENSEMBLES = {run_name("ensemble", seed=0): "07_quartet_ensemble", run_name("ensemble-lora", seed=0): "08_lora"}
+ENSEMBLE_NOTEBOOKS = {"ensemble": "07_quartet_ensemble", "ensemble-lora": "08_lora"}
+ENSEMBLES = {run_name(stem, seed=0): notebook for stem, notebook in ENSEMBLE_NOTEBOOKS.items()}
 # Which notebook trains a run, by its name's start (for the message when neither copy exists).
 TRAINED_BY = {"baseline": "02_multitask_baseline", "sampling": "03_task_sampling", "advreg": "04_smart_mbpp",
               "smart-cosine": "05_cosine_sts", "smart-cosine-linear": "05_cosine_sts", "smart-simcse": "06_simcse", "smart": "04_smart_mbpp",
@@ -86,8 +87,9 @@ def member_file(member: str) -> Path:
 
 def find(run: str, profile: str, encoder: str) -> Path:
     """The dev predictions file of a run: the registry's when it holds the run, else the saved copy."""
-    if run in ENSEMBLES and (runs_dir() / profile / ENSEMBLES[run] / run / DEV).exists():   # an ensemble has no metrics.json
-        return runs_dir() / profile / ENSEMBLES[run] / run / DEV
+    notebook = ENSEMBLE_NOTEBOOKS.get(run_stem(run))
+    if notebook and (runs_dir() / profile / notebook / run / DEV).exists():   # an ensemble has no metrics.json
+        return runs_dir() / profile / notebook / run / DEV
     try:
         return find_run(run, profile, encoder) / DEV
     except RunNotFound:

@@ -74,15 +74,17 @@ def test_notebook_section_states_each_steps_verdict_bootstrap_and_reason(isolate
     _save("ablation.csv", [_ablation_row("baseline-pretrain", 3, 0.60, 0.002), _ablation_row("baseline-finetune", 3, 0.70, 0.002),
                            _ablation_row("sampling", 3, 0.701, 0.02), _ablation_row("advreg-literal", 1, 0.69, float("nan"))])
     _save("significance.csv", [{"step": "baseline-finetune -> sampling", "task": t, "profile": "cpu", "encoder": "e",
-                                "seed": 0, "delta": d, "significant": s} for t, d, s in
-                               (("sst", 0.012, True), ("para", -0.004, False), ("sts", 0.0, False))])
+                                "delta": d, "ci_low": d - 0.01, "ci_high": d + 0.01, "verdict": v, "bootstrap_seeds": "3/3"}
+                               for t, d, v in (("sst", 0.032, "helps"), ("para", -0.004, "within margin"),
+                                               ("sts", 0.0, "inconclusive"))])
     text = nf.notebook_findings("02_multitask_baseline", "cpu", "e")
     assert text.startswith("- `baseline-pretrain` → `baseline-finetune`: overall +0.100, helps")
     assert "Why" not in text                                                  # a step that holds needs no excuse
     text = nf.notebook_findings("03_task_sampling", "cpu", "e")
     assert "overall +0.001, inconclusive" in text
-    assert "Paired bootstrap over dev examples (seed 0): SST +0.012 significant, QQP -0.004 not significant, " \
-           "STS +0.000 not significant." in text
+    assert ("Paired bootstrap over dev examples (3/3 seeds, each interval judged against its task's margin): SST +0.032 "
+            "[+0.022, +0.042] helps, QQP -0.004 [-0.014, +0.006] within margin, STS +0.000 [-0.010, +0.010] "
+            "inconclusive.") in text
     assert text.endswith("Why: " + nf.KNOWN_REASONS["baseline-finetune", "sampling"] + ".")
     assert nf.KNOWN_REASONS["baseline-finetune", "sampling"].startswith("open:")       # no control yet: said so
     lines = nf.step_lines([("sampling", "advreg-literal"), ("advreg-literal", "smart")], "cpu", "e")

@@ -198,18 +198,38 @@ def test_run_costs_and_records_blocks(isolated, tmp_path):
                                         "restored, not trained.")
 
 
-def test_paired_bootstrap_against_a_hand_case():
+def test_paired_bootstrap_over_seeds_against_a_reference_computation():
+    """The delta is the difference of the seed means; the interval is the percentile interval of that difference
+    over the same resampled example indices, recomputed here with numpy from scipy's own draws; the verdict
+    needs the whole interval beyond the margin."""
+    from scipy import stats
     from quarbert_lib.evaluate import paired_bootstrap
-    ids = [f"x{i}" for i in range(200)]
-    gold = [i % 2 for i in range(200)]
-    a = pd.DataFrame({"id": ids, "gold": gold, "prediction": [1 - g if i < 100 else g for i, g in enumerate(gold)]})
-    b = pd.DataFrame({"id": ids, "gold": gold, "prediction": gold})
-    better = paired_bootstrap("para", a, b, n_boot=300)
-    assert better["delta"] == pytest.approx(0.5) and better["significant"] and better["ci_low"] > 0.3
-    same = paired_bootstrap("para", b, b.sample(frac=1, random_state=0), n_boot=100)
-    assert same["delta"] == 0 and same["ci_low"] == same["ci_high"] == 0 and not same["significant"]
+    rng = np.random.default_rng(3)
+    ids = [f"x{i}" for i in range(300)]
+    gold = rng.integers(0, 2, 300)
+    frame = lambda pred: pd.DataFrame({"id": ids, "gold": gold, "prediction": pred})  # noqa: E731
+    flip = lambda p: np.where(rng.random(300) < p, 1 - gold, gold)  # noqa: E731
+    before = [frame(flip(0.30)), frame(flip(0.32))]                  # two seeds, ~0.69 accuracy
+    after = [frame(flip(0.10)), frame(flip(0.12)), frame(flip(0.11))]  # three seeds, ~0.89
+    acc = lambda frames, idx: np.mean([(f["prediction"].to_numpy()[idx] == gold[idx]).mean() for f in frames])  # noqa: E731
+    every = np.arange(300)
+    out = paired_bootstrap("para", [f.sample(frac=1, random_state=1) for f in before], after, margin=0.01,
+                           n_boot=400, seed=5)                         # row order does not matter
+    assert out["delta"] == pytest.approx(acc(after, every) - acc(before, every))
+    order = np.argsort(ids)          # the bootstrap indexes the examples sorted by id
+    res = stats.bootstrap((every,), lambda idx: acc(after, order[idx]) - acc(before, order[idx]), n_resamples=400,
+                          method="percentile", vectorized=False, random_state=np.random.default_rng(5))
+    assert (out["ci_low"], out["ci_high"]) == pytest.approx((res.confidence_interval.low, res.confidence_interval.high))
+    assert out["verdict"] == "helps" and out["significant"] and out["bootstrap_seeds"] == "2/3"
+    # the interval clears 0 but straddles a margin of 0.2: not called a help; inside a margin of 0.3: within it
+    assert res.confidence_interval.low < 0.2 < res.confidence_interval.high
+    assert paired_bootstrap("para", before, after, margin=0.2, n_boot=400, seed=5)["verdict"] == "inconclusive"
+    assert paired_bootstrap("para", before, after, margin=0.3, n_boot=400, seed=5)["verdict"] == "within margin"
+    same = paired_bootstrap("para", after, after, margin=0.01, n_boot=100)
+    assert same["delta"] == 0 and same["ci_low"] == same["ci_high"] == 0 and same["verdict"] == "within margin"
+    assert not same["significant"]
     with pytest.raises(ValueError, match="different examples"):
-        paired_bootstrap("para", a, b.iloc[1:])
+        paired_bootstrap("para", before, [after[0].iloc[1:]])
 
 
 def test_seed_test_is_welch_over_the_rows_mean_std_and_seeds():
@@ -277,12 +297,17 @@ def test_significance_keeps_saved_rows_without_runs(isolated):
     from quarbert_lib import figures
     from quarbert_lib.paths import tables_dir
     saved = pd.DataFrame([{"step": "sampling -> advreg-only", "task": "sst", "profile": "cpu", "encoder": "minilm-l6",
-                           "seed": 0, "delta": 0.01, "ci_low": 0.0, "ci_high": 0.02, "significant": False}])
+                           "delta": 0.01, "ci_low": 0.0, "ci_high": 0.02, "margin": 0.015, "verdict": "inconclusive",
+                           "significant": False, "bootstrap_seeds": "3/3"},
+                          # a row of the older table (seed 0 alone, no verdict against a margin): not kept
+                          {"step": "sampling -> smart", "task": "sst", "profile": "cpu", "encoder": "minilm-l6",
+                           "seed": 0, "delta": 0.02, "ci_low": 0.01, "ci_high": 0.03, "significant": True}])
     tables_dir().mkdir(parents=True, exist_ok=True)
     saved.to_csv(tables_dir() / "significance.csv", index=False)
     figures.collect("cpu", "minilm-l6", n_boot=10)      # no runs/: nothing to recompute
     table = pd.read_csv(tables_dir() / "significance.csv")
     assert len(table) == 1 and table["source"].tolist() == ["saved"] and table["delta"].tolist() == [0.01]
+    assert "seed" not in table
 
 
 def test_each_profile_but_the_studys_reports_apart(monkeypatch):
