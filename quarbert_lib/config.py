@@ -36,7 +36,7 @@ class DataConfig:
     max_train_per_task: int | None = _help(
         "Cap on training examples per task (a seeded subset); None keeps all.", None)
     max_dev_per_task: int | None = _help(
-        "Cap on dev examples per task (smoke runs only; reported scores use the full dev set).", None)
+        "Cap on dev and test examples per task (the smoke and quick profiles; the cpu study uses the full sets).", None)
     quora_dev_percent: int = _help(
         "Offline Quora split: percent of quora-dev.csv ids (by SHA-1 hash) held out as dev.", 20)
     skip_bad_rows: bool = _help("Skip malformed CSV rows (counted and reported) instead of raising.", False)

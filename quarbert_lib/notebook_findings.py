@@ -15,6 +15,7 @@ import pandas as pd
 
 from . import evaluate, findings, report
 from .results import read_table
+from .study import BY_NAME, STEPS, TITLES
 
 # Why a step can come out null or negative, where the study measured the reason (the notebook named), or the
 # honest "open" sentence where the control that would tell is not run yet.
@@ -67,23 +68,6 @@ def measured_reason(before: str, after: str, family: pd.DataFrame, profile: str,
         return (f"SimCSE's contrastive objective is the one the encoder was trained with, on about a billion pairs "
                 f"against this stage's 100 steps; its cosine already scores STS r {sts_prior:.3f} (the prior, below)")
     return None
-
-
-TITLES = {
-    "01_single_task_sentiment": "Single-task sentiment: frozen vs fine-tuned encoder",
-    "02_multitask_baseline": "Multitask baseline", "03_task_sampling": "Batch-level task sampling",
-    "04_smart_mbpp": "SMART and MBPP", "05_cosine_sts": "Cosine-similarity STS head", "06_simcse": "SimCSE stage",
-    "07_quartet_ensemble": "Quartet ensemble", "08_lora": "LoRA", "09_results": "The whole ladder",
-    "10_error_analysis": "Error analysis", "11_quality_per_cpu_minute": "Quality per CPU-minute",
-}
-# The ladder steps each notebook adds (the last notebook's row against the one before it).
-NOTEBOOK_STEPS = {
-    "02_multitask_baseline": [("baseline-pretrain", "baseline-finetune")],
-    "03_task_sampling": [("baseline-finetune", "sampling")],
-    "05_cosine_sts": [("smart", "smart-cosine"), ("smart-cosine", "smart-cosine-linear")],
-    "06_simcse": [("smart-cosine", "smart-simcse")],
-    "08_lora": [("ensemble", "ensemble-lora")],
-}
 
 
 def _bootstrap_words(significance: pd.DataFrame | None, before: str, after: str) -> str:
@@ -226,7 +210,7 @@ def _ensemble(profile: str, encoder: str) -> list[str]:
 
 
 def _lora(profile: str, encoder: str) -> list[str]:
-    out = step_lines(NOTEBOOK_STEPS["08_lora"], profile, encoder)
+    out = step_lines(list(BY_NAME["08_lora"].steps), profile, encoder)
     checks = read_table("lora_checks.csv", profile, encoder)
     if checks is not None and len(checks):
         out.append(f"- Reloaded adapters reproduce the training runs' predictions to within "
@@ -344,13 +328,14 @@ def notebook_findings(notebook: str, profile: str = "cpu", encoder: str = "minil
     elif notebook == "08_lora":
         lines = _lora(profile, encoder)
     elif notebook == "09_results":
-        lines = step_lines([*report.STEPS, *NOTEBOOK_STEPS["08_lora"]], profile, encoder)
+        lines = step_lines([*STEPS, *BY_NAME["08_lora"].steps], profile, encoder)
     elif notebook == "10_error_analysis":
         lines = _errors(profile, encoder)
     elif notebook == "11_quality_per_cpu_minute":
         lines = _budget(profile, encoder)
-    if notebook in NOTEBOOK_STEPS and notebook != "08_lora":
-        lines = step_lines(NOTEBOOK_STEPS[notebook], profile, encoder) + lines
+    steps = BY_NAME[notebook].steps if notebook in BY_NAME else ()
+    if steps and notebook not in ("04_smart_mbpp", "08_lora"):     # those two state their steps in their own sections
+        lines = step_lines(list(steps), profile, encoder) + lines
     if notebook == "03_task_sampling":
         lines += _sampling_extras(profile, encoder)
     if notebook == "05_cosine_sts":

@@ -24,11 +24,10 @@ from .config import (BUDGET_CAPS, BUDGET_RECIPES, ExperimentConfig, cost_kind, p
                      variant_config)
 from .paths import REPO_ROOT, reports_dir, tables_dir
 from .results import SEED_TAG, run_name, run_stem
+from .study import BY_NAME, NOTEBOOK_NAMES
 
-# The numbered notebooks whose runs runs_for() mirrors.
-STUDY_NOTEBOOKS = ("01_single_task_sentiment", "02_multitask_baseline", "03_task_sampling", "04_smart_mbpp",
-                   "05_cosine_sts", "06_simcse", "07_quartet_ensemble", "08_lora", "09_results", "10_error_analysis",
-                   "11_quality_per_cpu_minute")
+# The numbered notebooks whose runs runs_for() mirrors: the study's (study.NOTEBOOK_NAMES).
+STUDY_NOTEBOOKS = NOTEBOOK_NAMES
 # Seconds of a notebook's own work beside its runs (tables, figures, ensembling, checks) when nothing recorded it.
 DEFAULT_NOTEBOOK_SECONDS = 30.0
 # Each profile's last recorded batch, notebook by notebook (record_notebook_seconds): committed, because a
@@ -102,7 +101,7 @@ def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, s
                                                                train__seed=s, **ov, **cap))
                for task in ("sst", "cfimdb") for mode, ov in modes.items() for s in p["seeds"]]
     elif n.startswith("02"):
-        out = [r for v in ("baseline-pretrain", "baseline-finetune") for r in _variant(n, v, p, seeds())]
+        out = [r for v in BY_NAME[n].rows for r in _variant(n, v, p, seeds())]
     elif n.startswith("03"):
         out = _variant(n, "sampling", p, seeds())
         default_frozen = profile_config(profile).model.freeze_word_embeddings
@@ -126,9 +125,9 @@ def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, s
                 out += _variant(n, "sampling", p, p["sweep_seeds"], f"sweep-lr{lr:g}-dropout{d:g}", train__lr=lr,
                                 model__hidden_dropout=d, model__encoder_dropout=d, **short)
     elif n.startswith("05"):
-        out = [r for v in ("smart-cosine", "smart-cosine-linear") for r in _variant(n, v, p, seeds())]
+        out = [r for v in BY_NAME[n].rows for r in _variant(n, v, p, seeds())]
     elif n.startswith("06"):
-        out = _variant(n, "smart-simcse", p, seeds())
+        out = [r for v in BY_NAME[n].rows for r in _variant(n, v, p, seeds())]
     elif n.startswith("07"):
         best = _best(p)
         for s in seeds():

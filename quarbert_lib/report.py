@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from . import records, results, verdicts
+from .study import ENSEMBLES, LADDER
+from .study import study_steps as _study_steps
 from .paths import REPO_ROOT, tables_dir
 from .results import run_name
 from .tasks import overall_score
@@ -118,10 +120,7 @@ def single_task_row(task: str, mode: str, runs: list[dict]) -> dict:
             "train_seconds": round(float(np.mean([m["train_seconds"] for m in runs])), 1), "seed_list": seed_list(runs)}
 
 
-LADDER = ["baseline-finetune", "sampling", "advreg-literal", "advreg-only", "smart", "smart-cosine", "smart-simcse"]
-
-
-def best_variant(profile: str, encoder: str, candidates: list[str] = LADDER) -> str:
+def best_variant(profile: str, encoder: str, candidates=LADDER) -> str:
     """The ladder variant with the highest overall dev score in reports/tables/ablation.csv."""
     df = ablation_rows(profile, encoder)
     df = df[df["variant"].isin(candidates)]
@@ -143,7 +142,7 @@ def ensemble_metrics(scores: dict, members: list[dict], params_total: int, param
 def ladder_order(df: pd.DataFrame) -> pd.DataFrame:
     """Rows by encoder, profile, then the ladder's order (VARIANTS, then the ensembles, then others)."""
     from .config import VARIANTS
-    rank = {v: i for i, v in enumerate([*VARIANTS, "ensemble", "ensemble-lora"])}
+    rank = {v: i for i, v in enumerate([*VARIANTS, *ENSEMBLES])}
     return df.assign(_rank=df["variant"].map(lambda v: rank.get(v, len(rank)))).sort_values(
         ["encoder", "profile", "_rank"], kind="stable").drop(columns="_rank")
 
@@ -239,7 +238,7 @@ def smart_of(r: pd.Series) -> str:
     setting = r.get("smart")
     if isinstance(setting, str) and setting:
         return setting
-    if r["variant"] in ("ensemble", "ensemble-lora"):
+    if r["variant"] in ENSEMBLES:
         return "its members' recipe"
     return "off" if r["variant"] in ("baseline-pretrain", "baseline-finetune", "sampling") else "literal (not recorded)"
 
@@ -261,22 +260,16 @@ def single_task_markdown(df: pd.DataFrame) -> str:
 
 
 # Consecutive ladder steps whose difference the significance table tests.
-STEPS = [("baseline-finetune", "sampling"), ("sampling", "advreg-literal"), ("sampling", "advreg-only"),
-         ("advreg-only", "smart"),
-         ("smart", "smart-cosine"), ("smart-cosine", "smart-cosine-linear"), ("smart-cosine", "smart-simcse")]
-
-
 _TASK_COLUMN = {"sst": "sst_acc", "para": "qqp_acc", "sts": "sts_pearson"}
 
 
 def study_steps(ablation: pd.DataFrame) -> list[tuple[str, str]]:
-    """Every step the study's verdicts compare (one Holm family): frozen -> fine-tuned, the ladder's STEPS, the best single model
-    -> the quartet, the quartet -> the LoRA quartet; only those whose two rows ``ablation`` holds."""
+    """Every step the study's verdicts compare (one Holm family; study.study_steps), with the best ladder row of
+    ``ablation`` as the quartet's start; only the steps whose two rows ``ablation`` holds."""
     present = set(ablation["variant"])
     ladder = ablation[ablation["variant"].isin(LADDER)]
     best = ladder.loc[ladder["overall"].idxmax(), "variant"] if len(ladder) else None
-    steps = [("baseline-pretrain", "baseline-finetune"), *STEPS, (best, "ensemble"), ("ensemble", "ensemble-lora")]
-    return [(a, b) for a, b in steps if a in present and b in present]
+    return [(a, b) for a, b in _study_steps(best) if a in present and b in present]
 
 
 def study_verdicts(ablation: pd.DataFrame) -> pd.DataFrame:
@@ -368,36 +361,37 @@ def verdict_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
     if len(ft):
         r = next(ft.itertuples())
         largest = overall.loc[overall["effect"].abs().idxmax(), "step"] == r.step
-        lines.append(f"- **Fine-tuning the encoder{' is the largest effect' if largest else ''}:** {r.effect:+.3f} "
+        lines.append(f"- **Fine-tuning the encoder{' is the largest effect measured' if largest else ''}:** {r.effect:+.3f} "
                      f"overall over heads on the frozen encoder (95% CI {_ci(r)}; Holm p {r.p_holm:.2f}, so "
                      f"{r.verdict} after the correction).")
     prior = results.read_table("encoder_prior.csv", profile, encoder)
-    ladder = df[df["variant"].isin([*LADDER, "ensemble", "ensemble-lora"])]
+    ladder = df[df["variant"].isin([*LADDER, *ENSEMBLES])]
     best = ladder.loc[ladder["overall"].idxmax()] if len(ladder) else None
     if prior is not None and len(prior) and best is not None:
         v = {r.metric: r.value for r in prior.itertuples()}
         tuned = rows.get("baseline-finetune")
-        lines.append(f"- **The encoder's prior is most of the score.** all-MiniLM-L6-v2, frozen and zero-shot, scores STS r "
-                     f"{v.get('sts_pearson', float('nan')):.3f} (cosine), QQP {v.get('qqp_acc', float('nan')):.3f} "
-                     f"(a cosine threshold) and SST {v.get('sst_acc', float('nan')):.3f} (a linear probe): overall "
+        lines.append(f"- **The encoder's prior is most of the score.** all-MiniLM-L6-v2, frozen, scores STS r "
+                     f"{v.get('sts_pearson', float('nan')):.3f} (its cosine, zero-shot), QQP {v.get('qqp_acc', float('nan')):.3f} "
+                     f"(a cosine threshold fitted on the training split) and SST {v.get('sst_acc', float('nan')):.3f} "
+                     "(a linear probe on it): overall "
                      f"{v.get('overall', float('nan')):.3f}, against "
                      f"{'' if tuned is None else f'{tuned.overall:.3f} fine-tuned and '}{best['overall']:.3f} for the "
                      f"best row (`{best['variant']}`). It was trained on sentence pairs, Quora duplicates among them.")
     curve = results.read_table("quality_per_minute.csv", profile, encoder)
     if curve is not None and len(curve) and best is not None:
         top = curve.loc[curve["overall"].idxmax()]
-        lines.append(f"- **More data and epochs beat every step:** the plain recipe on every training example "
-                     f"(`{top['recipe']}`, epoch {int(top['epoch'])}, seed {int(top['seed'])}) reaches "
-                     f"{top['overall']:.3f} after {top['train_minutes']:.1f} training minutes, against "
-                     f"{best['overall']:.3f} for the best row on the ladder's {int(ladder['seeds'].max())}-seed budget "
-                     "(2,400 examples per task, one epoch).")
-    paper = paper_dev()
-    if best is not None and "baseline-finetune" in paper and "baseline-finetune" in rows:
-        top_paper = max(paper.items(), key=lambda kv: kv[1]["overall"])
-        lines.append(f"- **The paper's gains do not carry over** to this encoder and budget: its ladder climbs from "
-                     f"{paper['baseline-finetune']['overall']:.3f} (fine-tuned) to {top_paper[1]['overall']:.3f} "
-                     f"(`{top_paper[0]}`, bert-base-uncased, ten epochs on all data); here from "
-                     f"{rows['baseline-finetune']['overall']:.3f} to {best['overall']:.3f}.")
+        lines.append(f"- **More data and epochs score above every row:** the plain recipe on every training example "
+                     f"(`{top['recipe']}`, epoch {int(top['epoch'])}, one seed) reaches {top['overall']:.3f} after "
+                     f"{top['train_minutes']:.1f} training minutes, against {best['overall']:.3f} for the best row "
+                     f"(mean of {int(best['seeds'])} seeds at the ladder's budget: 2,400 examples per task, one epoch).")
+    with_paper = overall.dropna(subset=["paper_effect"])
+    if len(with_paper):
+        outside = [f"`{r.step.split(' -> ')[1]}` ({r.paper_effect:+.3f} against {_ci(r)})" for r in with_paper.itertuples()
+                   if not r.ci_low <= r.paper_effect <= r.ci_high]
+        inside = [f"`{r.step.split(' -> ')[1]}`" for r in with_paper.itertuples() if r.ci_low <= r.paper_effect <= r.ci_high]
+        lines.append("- **Against the paper** (bert-base-uncased, ten epochs on all data), its effect on the overall "
+                     f"score lies outside our 95% interval for {', '.join(outside) or 'no step'}"
+                     + (f", and inside it for {', '.join(inside)}." if inside else "."))
     return "\n".join(lines)
 
 
@@ -408,7 +402,7 @@ def _seed_range(df: pd.DataFrame) -> str:
 
 def ensemble_recipe_note(df: pd.DataFrame, profile: str, encoder: str) -> str:
     """What the ensemble rows average, against the paper's quartet (which averaged SMART + SimCSE members)."""
-    if not df["variant"].isin(["ensemble", "ensemble-lora"]).any():
+    if not df["variant"].isin(list(ENSEMBLES)).any():
         return ""
     try:
         recipe = best_variant(profile, encoder)

@@ -15,19 +15,15 @@ from pathlib import Path
 
 from .paths import reports_dir, runs_dir
 from .results import RunNotFound, find_run, read_json, run_name, run_stem, write_json
+from .study import ENSEMBLES as ENSEMBLE_NOTEBOOKS
+from .study import trained_by
 
 DEV = "predictions-dev.csv"
 SAVED = DEV + ".gz"
 CALIBRATED = "predictions-dev-calibrated.csv"     # an ensemble's, with the calibration fitted on `calib` (notebook 07)
 MAX_BYTES = 5 * 1024 * 1024
 # The runs whose predictions are saved: seed 0 of each ladder row, and the two quartet ensembles with their members.
-ENSEMBLE_NOTEBOOKS = {"ensemble": "07_quartet_ensemble", "ensemble-lora": "08_lora"}
-ENSEMBLES = {run_name(stem, seed=0): notebook for stem, notebook in ENSEMBLE_NOTEBOOKS.items()}
-# Which notebook trains a run, by its name's start (for the message when neither copy exists).
-TRAINED_BY = {"baseline": "02_multitask_baseline", "sampling": "03_task_sampling", "advreg": "04_smart_mbpp",
-              "smart-cosine": "05_cosine_sts", "smart-cosine-linear": "05_cosine_sts", "smart-simcse": "06_simcse", "smart": "04_smart_mbpp",
-              "specialist": "07_quartet_ensemble", "ensemble-lora": "08_lora", "lora": "08_lora",
-              "ensemble": "07_quartet_ensemble"}
+ENSEMBLES = {run_name(row, seed=0): notebook for row, notebook in ENSEMBLE_NOTEBOOKS.items()}
 
 
 def saved_dir() -> Path:
@@ -98,8 +94,7 @@ def find(run: str, profile: str, encoder: str) -> Path:
         m = read_json(meta)
         if m["profile"] == profile and m.get("encoder") in (encoder, None):
             return meta.parent / SAVED
-    notebook = next((nb for prefix, nb in sorted(TRAINED_BY.items(), key=lambda kv: -len(kv[0]))
-                     if run.startswith(prefix)), "the notebook that trains it")
+    notebook = trained_by(run) or "the notebook that trains it"
     raise RunNotFound(f"no dev predictions of {run!r} ({profile}, {encoder}) in {runs_dir()} or {saved_dir()}: "
                       f"run notebook {notebook} (`make reproduce ONLY={notebook[:2]}`)")
 

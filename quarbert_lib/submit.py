@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import ensemble, serve
+from . import ensemble, records, serve
 from .config import ExperimentConfig
 from .data import Example, load_task
 from .errors import UserError
@@ -63,8 +63,10 @@ def _seed_overall(folder: Path) -> float:
 
 
 def best_model(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
-    """The folder of the study's best model (see the module's docstring). Raises SubmissionError when no
-    row of the ablation table has a run or ensemble folder in the registry."""
+    """The folder of the study's best model (see the module's docstring), after restoring the profile's run
+    records into the registry (a fresh clone has no runs/). Raises SubmissionError when no row of the ablation
+    table has a run or ensemble folder."""
+    records.restore_missing(profile)
     path = (reports_dir() if os.environ.get(REPORTS_ENV) else profile_reports_dir(profile)) / "tables" / "ablation.csv"
     table = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=["profile", "encoder"])
     table = table[(table["profile"] == profile) & (table["encoder"] == encoder)]

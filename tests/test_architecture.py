@@ -11,7 +11,7 @@ CORE = {"errors", "paths", "tasks", "configbase", "config", "losses", "adapters"
         "distributed", "train", "evaluate", "cli"}
 STUDY_AND_ABOVE = {"experiment", "records", "results", "report", "findings", "notebook_findings", "figures", "plots",
                    "plan", "reproduce", "bench", "bench_report", "browser", "browser_check", "saved_predictions",
-                   "smart_strength", "speed", "verdicts", "prior", "serve", "submit", "ensemble", "lora", "chromium", "__main__"}
+                   "smart_strength", "speed", "verdicts", "prior", "serve", "submit", "study", "ensemble", "lora", "chromium", "__main__"}
 
 
 def module_name(path: Path) -> str:

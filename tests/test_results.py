@@ -171,6 +171,9 @@ def test_readme_verdict_block_says_what_the_verdict_table_says(isolated, tmp_pat
     ft = table[(table["metric"] == "overall")].iloc[0]
     assert f"{ft.effect:+.3f} overall over heads on the frozen encoder (95% CI [{ft.ci_low:+.3f}, {ft.ci_high:+.3f}]" in text
     assert counts["helps"] + counts["hurts"] > 0     # the hand-made rows differ by far more than the margins
+    where = "inside" if ft.ci_low <= ft.paper_effect <= ft.ci_high else "outside"
+    assert (f"lies {where} our 95% interval for `baseline-finetune`" in text if where == "outside" else
+            "inside it for `baseline-finetune`." in text)
     readme = tmp_path / "README.md"
     readme.write_text("a\n<!-- verdict:start -->\nx\n<!-- verdict:end -->\nb\n<!-- records:start -->\n<!-- records:end -->\n")
     assert report.update_readme(readme) and text in readme.read_text()

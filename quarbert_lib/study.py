@@ -1,0 +1,66 @@
+"""The study as data, in one place: its notebooks and their titles, the rows each adds to the ablation table
+(and so which notebook trains a run), the ladder's order, the steps the verdicts compare, and the ensembles.
+
+Everything that names the study's structure reads this module: the planner (plan.py), the tables and verdicts
+(report.py), the findings (notebook_findings.py) and the saved predictions (saved_predictions.py). A row's
+config is config.VARIANTS[row] on a profile; a run's name is results.run_name(row, seed=...), the one builder.
+Adding a step is one NotebookSpec entry here (and its notebook).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NotebookSpec:
+    """One numbered notebook: ``rows`` are the ablation rows it adds (config.VARIANTS names, or an ensemble),
+    ``steps`` the (before, after) comparisons it states, ``runs`` the prefixes of its other runs' names."""
+    name: str
+    title: str
+    rows: tuple[str, ...] = ()
+    steps: tuple[tuple[str, str], ...] = ()
+    runs: tuple[str, ...] = ()
+
+
+NOTEBOOKS = (
+    NotebookSpec("01_single_task_sentiment", "Single-task sentiment: frozen vs fine-tuned encoder", runs=("sst", "cfimdb")),
+    NotebookSpec("02_multitask_baseline", "Multitask baseline", ("baseline-pretrain", "baseline-finetune"),
+                 (("baseline-pretrain", "baseline-finetune"),)),
+    NotebookSpec("03_task_sampling", "Batch-level task sampling", ("sampling",), (("baseline-finetune", "sampling"),)),
+    NotebookSpec("04_smart_mbpp", "SMART and MBPP", ("advreg-literal", "advreg-only", "smart"),
+                 (("sampling", "advreg-literal"), ("sampling", "advreg-only"), ("advreg-only", "smart")), runs=("sweep",)),
+    # smart-cosine-linear is a control, off the ladder: the cosine head's map, 2.5 (cos + 1) against 5 sigma(cos)
+    NotebookSpec("05_cosine_sts", "Cosine-similarity STS head", ("smart-cosine", "smart-cosine-linear"),
+                 (("smart", "smart-cosine"), ("smart-cosine", "smart-cosine-linear"))),
+    NotebookSpec("06_simcse", "SimCSE stage", ("smart-simcse",), (("smart-cosine", "smart-simcse"),)),
+    # the quartet's step starts from the best ladder row, known only from the table (study_steps)
+    NotebookSpec("07_quartet_ensemble", "Quartet ensemble", ("ensemble",), runs=("specialist",)),
+    NotebookSpec("08_lora", "LoRA", ("ensemble-lora",), (("ensemble", "ensemble-lora"),), runs=("lora",)),
+    NotebookSpec("09_results", "The whole ladder"),
+    NotebookSpec("10_error_analysis", "Error analysis"),
+    NotebookSpec("11_quality_per_cpu_minute", "Quality per CPU-minute"),
+)
+BY_NAME = {nb.name: nb for nb in NOTEBOOKS}
+NOTEBOOK_NAMES = tuple(BY_NAME)
+TITLES = {nb.name: nb.title for nb in NOTEBOOKS}
+
+# The ladder: each row adds one thing to the one before it (controls such as smart-cosine-linear are off it).
+LADDER = ("baseline-finetune", "sampling", "advreg-literal", "advreg-only", "smart", "smart-cosine", "smart-simcse")
+# The rows that average several models, and the notebook that writes each one's folder.
+ENSEMBLES = {row: nb.name for nb in NOTEBOOKS for row in nb.rows if row.startswith("ensemble")}
+# The ladder's steps after the baselines, in order (notebooks 03-06).
+STEPS = tuple(step for nb in NOTEBOOKS[2:6] for step in nb.steps)
+
+
+def study_steps(best: str | None) -> list[tuple[str, str]]:
+    """Every step of the study's one Holm family, in order: frozen -> fine-tuned, the ladder's STEPS, the best
+    single row (``best``) -> the quartet, the quartet -> the LoRA quartet."""
+    quartet = [(best, "ensemble")] if best else []
+    return [*BY_NAME["02_multitask_baseline"].steps, *STEPS, *quartet, *BY_NAME["08_lora"].steps]
+
+
+def trained_by(run: str) -> str | None:
+    """The notebook that trains a run (by its name: a row's, or one of a notebook's other run prefixes), or None."""
+    owners = [(key, nb.name) for nb in NOTEBOOKS for key in (*nb.rows, *nb.runs)]
+    matches = [(key, name) for key, name in owners if run == key or run.startswith(key + "-")]
+    return max(matches, key=lambda m: len(m[0]))[1] if matches else None
