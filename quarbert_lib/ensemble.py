@@ -19,7 +19,7 @@ import pandas as pd
 from scipy.optimize import minimize_scalar
 
 from .evaluate import metrics_of
-from .tasks import TASKS, overall_score
+from .tasks import TASKS, metrics_key, overall_score, study_columns
 
 
 class DuplicateMemberError(ValueError):
@@ -179,6 +179,6 @@ def subset_table(dev: dict[str, pd.DataFrame]) -> pd.DataFrame:
     for k in range(1, len(names) + 1):
         for subset in itertools.combinations(names, k):
             s = scores(ensemble({n: dev[n] for n in subset}))
-            rows.append({"members": " + ".join(subset), "size": k, "sst_acc": s.get("sst_acc"),
-                         "qqp_acc": s.get("para_acc"), "sts_pearson": s.get("sts_pearson"), "overall": s["overall"]})
+            rows.append({"members": " + ".join(subset), "size": k,
+                         **{c: s.get(metrics_key(c)) for c in study_columns()}, "overall": s["overall"]})
     return pd.DataFrame(rows)

@@ -101,7 +101,7 @@ def paired_bootstrap(task: str, before: list[pd.DataFrame], after: list[pd.DataF
     the same resampled examples (a paired percentile bootstrap over dev examples, scipy.stats.bootstrap).
 
     ``before``, ``after``: each seed's prediction frame (id, gold, prediction) of the two rows, over the same
-    examples (else ValueError). ``margin``: the smallest effect of interest (verdicts.MARGINS); the verdict is
+    examples (else ValueError). ``margin``: the smallest effect of interest (verdicts.margins()); the verdict is
     'helps' / 'hurts' when the whole interval is beyond +margin / -margin, 'within margin' when it lies inside
     ±margin, 'inconclusive' otherwise, so a difference too small to matter is never called significant.
     Returns task, delta, ci_low, ci_high, margin, verdict, significant (helps or hurts), bootstrap_seeds

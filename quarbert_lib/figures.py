@@ -114,7 +114,7 @@ def _verdict_section(ablation: pd.DataFrame) -> list[str]:
             "score, with its 95% Welch interval. A step **helps** or **hurts** when Welch's test, Holm-corrected over "
             f"all {len(table)} tests of `reports/tables/verdicts.csv` (every step on the overall score and each "
             "task), rejects no effect and equivalence is not shown; it is **equivalent** when two one-sided tests "
-            f"(Holm-corrected too) put the whole effect inside the margin (overall ±{verdicts.MARGINS['overall']:g}, "
+            f"(Holm-corrected too) put the whole effect inside the margin (overall ±{verdicts.OVERALL_MARGIN:g}, "
             "about one dev-set standard error; `verdicts.py` says why for each task); **inconclusive** otherwise, "
             "which is not \"no effect\": the interval shows what the data still allow.", "",
             report.markdown_table(
@@ -213,7 +213,7 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
                "difference of the seed means on the dev set, every seed's predictions of both rows scored on the "
                "same resampled examples (`bootstrap seeds`: before/after). A step **helps** or **hurts** only when "
                "its whole 95% interval lies beyond the task's margin (the smallest effect of interest, "
-               "`verdicts.MARGINS`), is **within margin** when the interval lies inside it, and is "
+               "`verdicts.margins()`), is **within margin** when the interval lies inside it, and is "
                "**inconclusive** otherwise. It asks whether another draw of dev examples could have produced the "
                "gap. Right: Welch's t-test over seeds (`reports/tables/verdicts.csv` corrects it for the number of "
                "tests): whether another seed could. `source`: `registry` rows were computed from the runs of the "

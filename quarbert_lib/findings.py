@@ -12,8 +12,13 @@ import pandas as pd
 
 from . import verdicts
 from .report import smart_of, study_verdicts
+from .tasks import STUDY_TASKS, TASKS, study_columns
 
-_TASK_COLUMNS = {"sst_acc": "SST", "qqp_acc": "QQP", "sts_pearson": "STS", "overall": "overall"}
+
+
+def _short() -> dict[str, str]:
+    """{table column: the task's short name} of the study's tasks (tasks.STUDY_TASKS), then 'overall'."""
+    return {**{TASKS[t].table_column: TASKS[t].short for t in STUDY_TASKS}, "overall": "overall"}
 
 
 def verdict(test: dict) -> str:
@@ -36,7 +41,7 @@ def step_sentence(rows: dict, before: str, after: str, columns=("overall",), tab
     if table is None or table.empty or not (table["step"] == f"{before} -> {after}").any():
         table = verdicts.verdict_table(pd.DataFrame([rows[before], rows[after]]), [(before, after)], columns)
     mine = table[table["step"] == f"{before} -> {after}"].set_index("metric")
-    parts = [f"{_TASK_COLUMNS[c]} {mine.loc[c, 'effect']:+.3f}, {verdict(mine.loc[c].to_dict())}" for c in columns]
+    parts = [f"{_short()[c]} {mine.loc[c, 'effect']:+.3f}, {verdict(mine.loc[c].to_dict())}" for c in columns]
     return f"`{before}` → `{after}`: " + "; ".join(parts)
 
 
@@ -87,7 +92,7 @@ def sweep_findings(table: pd.DataFrame, x: str, seed_std: float | None = None) -
     """The sweep's spread against the seed noise, and where each task peaks."""
     spread = table["overall"].max() - table["overall"].min()
     peaks = ", ".join(f"{label} at {x} = {table.loc[table[c].idxmax(), x]:g}"
-                      for c, label in _TASK_COLUMNS.items() if c in table)
+                      for c, label in _short().items() if c in table)
     noise = ""
     if seed_std is not None and not pd.isna(seed_std) and seed_std > 0:
         noise = (f" That spread is {spread / seed_std:.1f} times the seed std of the 3-seed row "
@@ -202,8 +207,7 @@ def seeded_lambda_lines(lambda_seeds: pd.DataFrame | None, rows: dict, lambda_ta
             tests = table[table["step"] == f"{reference} -> {name}"].set_index("metric")
             parts.append(f"{label}: overall {tests.loc['overall', 'effect']:+.3f}, "
                          f"{verdict(tests.loc['overall'].to_dict())} (" + ", ".join(
-                             f"{_TASK_COLUMNS[c]} {tests.loc[c, 'effect']:+.3f}"
-                             for c in ("sst_acc", "qqp_acc", "sts_pearson")) + ")")
+                             f"{_short()[c]} {tests.loc[c, 'effect']:+.3f}" for c in study_columns()) + ")")
         out.append(f"- {name} on {int(point['seeds'])} seeds: overall {point['overall']:.3f} ± "
                    f"{point['overall_std']:.3f}; " + "; ".join(parts) + ".")
     best = lambda_table.loc[lambda_table["overall"].idxmax(), "lambda"]
@@ -231,7 +235,7 @@ def ladder_findings(ablation: pd.DataFrame, steps: list[tuple[str, str]], paper:
     table = study_verdicts(ablation) if family is None else family
     out = []
     for before, after in steps:
-        line = step_sentence(rows, before, after, tuple(_TASK_COLUMNS)[::-1], table)
+        line = step_sentence(rows, before, after, ("overall", *reversed(study_columns())), table)
         if not line:
             continue
         settings = [smart_of(rows[v]) for v in (before, after)]
@@ -241,7 +245,7 @@ def ladder_findings(ablation: pd.DataFrame, steps: list[tuple[str, str]], paper:
             line += ". Beside the paper's same step (ours vs the paper's): " + "; ".join(
                 f"{label} {rows[after][c] - rows[before][c]:+.3f} vs {paper[after][c] - paper[before][c]:+.3f} "
                 f"({_direction(rows[after][c] - rows[before][c], paper[after][c] - paper[before][c])})"
-                for c, label in _TASK_COLUMNS.items())
+                for c, label in _short().items() if c in paper[after] and c in paper[before])
         else:
             line += "; the paper has no such step"
         out.append(f"- {line}.")

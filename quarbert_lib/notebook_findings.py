@@ -16,6 +16,7 @@ import pandas as pd
 from . import evaluate, findings, report
 from .results import read_table
 from .study import BY_NAME, STEPS, TITLES
+from .tasks import STUDY_TASKS, TASKS
 
 # Why a step can come out null or negative, where the study measured the reason (the notebook named), or the
 # honest "open" sentence where the control that would tell is not run yet.
@@ -78,8 +79,7 @@ def _bootstrap_words(significance: pd.DataFrame | None, before: str, after: str)
     rows = significance[significance["step"] == f"{before} -> {after}"]
     if rows.empty:
         return ""
-    names = {"sst": "SST", "para": "QQP", "sts": "STS"}
-    parts = [f"{names.get(r.task, r.task)} {r.delta:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}] {r.verdict}"
+    parts = [f"{TASKS[r.task].short if r.task in TASKS else r.task} {r.delta:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}] {r.verdict}"
              for r in rows.itertuples()]
     return (f"Paired bootstrap over dev examples ({rows['bootstrap_seeds'].iloc[0]} seeds, each interval judged "
             "against its task's margin): " + ", ".join(parts) + ".")
@@ -293,8 +293,8 @@ def smart_recipe_lines(budget: pd.DataFrame, ladder: pd.DataFrame) -> list[str]:
                 continue
             twin = same.iloc[0]
             delta = point.overall - twin["overall"]
-            per_task = ", ".join(f"{label} {getattr(point, col) - twin[col]:+.3f}"
-                                 for label, col in (("SST", "sst_acc"), ("QQP", "qqp_acc"), ("STS", "sts_pearson")))
+            per_task = ", ".join(f"{TASKS[t].short} {getattr(point, TASKS[t].table_column) - twin[TASKS[t].table_column]:+.3f}"
+                                 for t in STUDY_TASKS)
             verdict = ("within the seed spread of the `smart` row" if abs(delta) <= 2 * noise else
                        "beyond twice the seed spread of the `smart` row") if noise == noise else "one seed"
             in_time = plain[plain["train_minutes"] <= point.train_minutes]["overall"].max()

@@ -12,8 +12,8 @@ import seaborn as sns  # noqa: E402
 
 from .evaluate import confusion, expected_calibration_error  # noqa: E402
 from .paths import figures_dir  # noqa: E402
+from .tasks import TASKS, metric_labels  # noqa: E402
 
-_METRICS = {"sst_acc": "SST acc", "qqp_acc": "QQP acc", "sts_pearson": "STS r", "overall": "overall"}
 
 
 def declutter(fig, ax, texts: list, obstacles: list | None = None, max_moves: int = 200) -> None:
@@ -58,14 +58,15 @@ def ablation_bars(table: pd.DataFrame, name: str = "ablation.png", variants: lis
     from .report import paper_dev
     paper = paper_dev() if paper is None else paper
     df = (table if variants is None else table[table["variant"].isin(variants)]).reset_index(drop=True)
-    long = df.melt(id_vars=["variant"], value_vars=list(_METRICS), var_name="metric", value_name="dev")
-    long["metric"] = long["metric"].map(_METRICS)
+    long = df.melt(id_vars=["variant"], value_vars=list(metric_labels()), var_name="metric", value_name="dev")
+    long["metric"] = long["metric"].map(metric_labels())
     fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(df), 3.8))
     sns.barplot(long, x="variant", y="dev", hue="metric", ax=ax)
     shown, labelled = list(long["dev"].dropna()), False
     for i, row in df.iterrows():
-        for j, metric in enumerate(_METRICS):
-            x = i + (j - 1.5) * 0.2
+        n = len(metric_labels())
+        for j, metric in enumerate(metric_labels()):
+            x = i + (j - (n - 1) / 2) * 0.8 / n          # seaborn's dodge: n hues share 0.8 of a group
             std = row.get(f"{metric}_std")
             if pd.notna(std):
                 ax.errorbar(x, row[metric], yerr=std, color="k", capsize=2, lw=1)
@@ -75,7 +76,7 @@ def ablation_bars(table: pd.DataFrame, name: str = "ablation.png", variants: lis
                            label=None if labelled else "paper (bert-base, Table 2)")
                 labelled, shown = True, shown + [value]
         if int(row.get("seeds", 1)) == 1:
-            ax.annotate("1 seed", (i, max(row[m] for m in _METRICS)), textcoords="offset points", xytext=(0, 8),
+            ax.annotate("1 seed", (i, max(row[m] for m in metric_labels())), textcoords="offset points", xytext=(0, 8),
                         ha="center", fontsize=7, color="dimgray")
     lo, hi = min(shown), max(shown)
     ax.set_ylim(max(0.0, lo - 0.05), min(1.0, hi + 0.05))
@@ -172,7 +173,7 @@ def training_curves(run_dirs: dict[str, Path], name: str):
             values = [float(e[c].iloc[-1]) if len(e) and c in e else float("nan") for c in metrics]
             right.bar([m + i * width for m in range(len(metrics))], values, width, label=label, color=colors[label])
         right.set_xticks([m + 0.4 - width / 2 for m in range(len(metrics))],
-                         [{"sst_acc": "SST acc", "para_acc": "QQP acc", "sts_pearson": "STS r"}.get(c, c) for c in metrics])
+                         [{TASKS[t].metric_name: TASKS[t].label for t in TASKS}.get(c, c) for c in metrics])
         right.set(ylabel="dev score", title="dev scores at the end", ylim=(0, 1))
     fig.suptitle(f"{Path(name).stem.replace('_', ' ')} ({run_caption(run_dirs)})", fontsize=9)
     fig.tight_layout()
@@ -186,7 +187,7 @@ def sweep_lines(table: pd.DataFrame, x: str, name: str, logx: bool = True, title
     """Per-task dev metric against one hyperparameter (the paper's Figure 3 for lambda). ``marks``:
     rows with the same columns plus ``*_std`` (e.g. the ladder row's seeds) drawn as error bars."""
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for (metric, label), color in zip(_METRICS.items(), sns.color_palette()):
+    for (metric, label), color in zip(metric_labels().items(), sns.color_palette()):
         ax.plot(table[x], table[metric], marker="o", label=label, color=color)
         for r in (marks.to_dict("records") if marks is not None else []):
             ax.errorbar(r[x], r[metric], yerr=r.get(f"{metric}_std"), color=color, capsize=3, marker="s", ms=4)
@@ -195,7 +196,7 @@ def sweep_lines(table: pd.DataFrame, x: str, name: str, logx: bool = True, title
         ax.annotate(paper_x[1], xy=(paper_x[0], 0.02), xycoords=("data", "axes fraction"), fontsize=7, rotation=90,
                     ha="right", va="bottom")
     if reference is not None:          # the overall score of a reference run, dashed in overall's color
-        ax.axhline(reference, linestyle="--", linewidth=1, color=sns.color_palette()[len(_METRICS) - 1],
+        ax.axhline(reference, linestyle="--", linewidth=1, color=sns.color_palette()[len(metric_labels()) - 1],
                    label=f"{reference_label} ({reference:.3f})")
     if logx:
         ax.set_xscale("log")
@@ -353,8 +354,8 @@ def step_effects(table: pd.DataFrame, name: str = "step_effects.png", metric: st
     handles += [plt.Line2D([], [], color="black", marker="x", lw=0, label="paper's effect"),
                 matplotlib.patches.Patch(color="0.9", label=f"margin ±{margin:g}")]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    ax.set_xlabel(f"effect on {_METRICS.get(metric, metric)} (after - before, difference of seed means, 95% CI)")
-    ax.set_title(f"Each step's effect on the dev {_METRICS.get(metric, metric)} score, Holm-corrected verdicts")
+    ax.set_xlabel(f"effect on {metric_labels().get(metric, metric)} (after - before, difference of seed means, 95% CI)")
+    ax.set_title(f"Each step's effect on the dev {metric_labels().get(metric, metric)} score, Holm-corrected verdicts")
     ax.grid(axis="x", alpha=0.3)
     _save(fig, name)
     return fig

@@ -16,10 +16,15 @@ from .study import ENSEMBLES, LADDER
 from .study import study_steps as _study_steps
 from .paths import REPO_ROOT, tables_dir
 from .results import run_name
-from .tasks import overall_score
+from .tasks import STUDY_TASKS, TASKS, metric_labels, metrics_key, normalized_score, overall_score, study_columns
 
-ABLATION_COLUMNS = ["variant", "encoder", "profile", "seeds", "params_total", "params_trainable",
-                    "sst_acc", "qqp_acc", "sts_pearson", "overall", "train_seconds"]
+def ablation_columns() -> list[str]:
+    """The ablation table's leading columns: the row's identity, then each study task's metric (tasks.STUDY_TASKS)."""
+    return ["variant", "encoder", "profile", "seeds", "params_total", "params_trainable", *study_columns(), "overall",
+            "train_seconds"]
+
+
+
 SINGLE_TASK_COLUMNS = ["task", "mode", "encoder", "profile", "seeds", "params_total", "params_trainable",
                        "dev_acc", "train_seconds"]
 # A row is keyed by what it means, its seeds included: a run of one seed (a `-p seeds='[0]'` override) writes
@@ -37,13 +42,14 @@ def paper_dev() -> dict[str, dict[str, float]]:
     df = pd.read_csv(PAPER_DIR / "table2_dev.csv")
     out = {}
     for r in df.to_dict("records"):
-        scores = {c: float(r[c]) for c in ("sst_acc", "qqp_acc", "sts_pearson")}
+        scores = {TASKS[t].table_column: float(r[TASKS[t].table_column]) for t in TASKS if TASKS[t].table_column in r}
         stated = r.get("overall")
-        scores["overall"] = float(stated) if pd.notna(stated) else overall_score(
-            {"sst_acc": scores["sst_acc"], "para_acc": scores["qqp_acc"], "sts_pearson": scores["sts_pearson"]})
+        # the paper's own three tasks' course score, whatever the study's tasks are
+        by_column = {TASKS[t].table_column: t for t in TASKS}
+        scores["overall"] = float(stated) if pd.notna(stated) else float(np.mean(
+            [normalized_score(by_column[c], v) for c, v in scores.items()]))
         out[r["variant"]] = scores
     return out
-_METRIC_MAP = {"sst_acc": "sst_acc", "qqp_acc": "para_acc", "sts_pearson": "sts_pearson"}
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
@@ -68,14 +74,14 @@ def ablation_row(variant: str, runs: list[dict]) -> dict:
     first = runs[0]
     row = {"variant": variant, "encoder": first["encoder"], "profile": first["profile"], "seeds": len(runs),
            "params_total": first["params_total"], "params_trainable": first["params_trainable"]}
-    for column, key in _METRIC_MAP.items():
-        row[column], row[f"{column}_std"] = _mean_std([m.get(key) for m in runs])
+    for column in study_columns():
+        row[column], row[f"{column}_std"] = _mean_std([m.get(metrics_key(column)) for m in runs])
     row["overall"], row["overall_std"] = _mean_std([overall_score(m) for m in runs])
     row["train_seconds"] = round(float(np.mean([m["train_seconds"] for m in runs])), 1)
     row["data_note"] = _notes(runs)
     row.update(smart_columns(runs))
     row["seed_list"] = seed_list(runs)
-    ordered = ABLATION_COLUMNS + [c for c in row if c not in ABLATION_COLUMNS]
+    ordered = ablation_columns() + [c for c in row if c not in ablation_columns()]
     return {c: row[c] for c in ordered}
 
 
@@ -91,8 +97,8 @@ def smart_columns(runs: list[dict]) -> dict:
 def sweep_row(setting: dict, runs: list[dict]) -> dict:
     """One point of a hyperparameter sweep: the setting, then mean dev metrics over seeds."""
     row = dict(setting)
-    for column, key in _METRIC_MAP.items():
-        row[column] = _mean_std([m.get(key) for m in runs])[0]
+    for column in study_columns():
+        row[column] = _mean_std([m.get(metrics_key(column)) for m in runs])[0]
     row["overall"] = _mean_std([overall_score(m) for m in runs])[0]
     row["seeds"], row["steps"] = len(runs), runs[0]["steps"]
     row["train_seconds"] = round(float(np.mean([m["train_seconds"] for m in runs])), 1)
@@ -224,11 +230,12 @@ def ablation_markdown(df: pd.DataFrame) -> str:
         paper = paper_dev().get(r["variant"], {})
         rows.append([r["variant"], r["encoder"], r["profile"], int(r["seeds"]),
                      f"{r['params_trainable'] / 1e6:.1f}M / {r['params_total'] / 1e6:.1f}M",
-                     *[_fmt(r[c], r.get(f"{c}_std")) for c in ("sst_acc", "qqp_acc", "sts_pearson", "overall")],
-                     *[_fmt(paper.get(c)) for c in ("sst_acc", "qqp_acc", "sts_pearson", "overall")],
+                     *[_fmt(r[c], r.get(f"{c}_std")) for c in metric_labels()],
+                     *[_fmt(paper.get(c)) for c in metric_labels()],
                      f"{r['train_seconds']:.0f}", _smart_cell(r)])
-    return markdown_table(["variant", "encoder", "profile", "seeds", "trainable / total", "SST acc", "QQP acc",
-                           "STS r", "overall", "paper SST", "paper QQP", "paper STS", "paper overall", "train s",
+    labels = metric_labels()
+    return markdown_table(["variant", "encoder", "profile", "seeds", "trainable / total", *labels.values(),
+                           *[f"paper {TASKS[t].short}" for t in STUDY_TASKS], "paper overall", "train s",
                            "SMART (grad ratio)"], rows)
 
 
@@ -260,7 +267,6 @@ def single_task_markdown(df: pd.DataFrame) -> str:
 
 
 # Consecutive ladder steps whose difference the significance table tests.
-_TASK_COLUMN = {"sst": "sst_acc", "para": "qqp_acc", "sts": "sts_pearson"}
 
 
 def study_steps(ablation: pd.DataFrame) -> list[tuple[str, str]]:
@@ -294,7 +300,7 @@ def seed_test(before: pd.Series | None, after: pd.Series | None, column: str) ->
 def significance_table(profile: str, encoder: str, n_boot: int = 2000) -> pd.DataFrame:
     """For each step of the study (study_steps) and task: the dev delta of the seed means and its paired
     bootstrap 95% CI over the dev examples, every seed's predictions of both rows resampled together
-    (evaluate.paired_bootstrap), judged against the task's margin (verdicts.MARGINS); beside it, the
+    (evaluate.paired_bootstrap), judged against the task's margin (verdicts.margins()); beside it, the
     difference of the seed means and Welch's p over seeds from ablation.csv. A row's predictions are the
     registry's, else the saved copy in reports/predictions/ (seed 0 only); a step missing either is left out."""
     from .evaluate import paired_bootstrap
@@ -316,18 +322,15 @@ def significance_table(profile: str, encoder: str, n_boot: int = 2000) -> pd.Dat
     for before, after in study_steps(ablation):
         if before not in frames or after not in frames:
             continue
-        for task in ("sst", "para", "sts"):
+        for task in STUDY_TASKS:
             a = [f[f["task"] == task] for f in frames[before]]
             b = [f[f["task"] == task] for f in frames[after]]
             if all(len(f) for f in a + b):
-                column = _TASK_COLUMN[task]
+                column = TASKS[task].table_column
                 rows.append({"step": f"{before} -> {after}", "profile": profile, "encoder": encoder,
-                             **paired_bootstrap(task, a, b, verdicts.MARGINS[column], n_boot),
+                             **paired_bootstrap(task, a, b, verdicts.margins()[column], n_boot),
                              **seed_test(rows_of.get(before), rows_of.get(after), column)})
     return pd.DataFrame(rows)
-
-
-METRIC_LABELS = {"overall": "overall", "sst_acc": "SST acc", "qqp_acc": "QQP acc", "sts_pearson": "STS r"}
 
 
 def _ci(r) -> str:
@@ -343,7 +346,7 @@ def verdict_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
     table = study_verdicts(df)
     rows = {r["variant"]: r for _, r in df.iterrows()}
     counts, steps = verdicts.verdict_counts(table, None), table["step"].nunique()
-    named = lambda word: ", ".join(f"`{r.step}` on {METRIC_LABELS[r.metric]}"  # noqa: E731
+    named = lambda word: ", ".join(f"`{r.step}` on {metric_labels()[r.metric]}"  # noqa: E731
                                    for r in table.itertuples() if r.verdict == word)
     overall = table[table["metric"] == "overall"]
     width = float(((overall["ci_high"] - overall["ci_low"]) / 2).median()) if len(overall) else float("nan")
@@ -352,8 +355,8 @@ def verdict_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
                 f"{len(helped)} test(s) show a step beyond fine-tuning helping.")
     listed = {v: f" ({named(v)})" if counts[v] else "" for v in ("helps", "hurts")}
     lines = [f"- **{headline}** {steps} step{'' if steps == 1 else 's'}, each tested on the overall score and each "
-             f"task ({len(table)} tests, Holm-corrected, margins ±{min(verdicts.MARGINS.values()):g} to "
-             f"±{max(verdicts.MARGINS.values()):g}): {counts['helps']} help{listed['helps']}, "
+             f"task ({len(table)} tests, Holm-corrected, margins ±{min(verdicts.margins().values()):g} to "
+             f"±{max(verdicts.margins().values()):g}): {counts['helps']} help{listed['helps']}, "
              f"{counts['hurts']} hurt{listed['hurts']}, {counts['equivalent']} equivalent, "
              f"{counts['inconclusive']} inconclusive. With {_seed_range(df)} seeds a row, a step's 95% interval on the "
              f"overall score is about ±{width:.3f} wide (median): inconclusive is not \"no effect\"."]
@@ -421,10 +424,10 @@ def results_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
     if len(df):
         paper = paper_dev()
         table = markdown_table(
-            ["variant", "seeds", "SST acc", "QQP acc", "STS r", "overall", "paper overall", "train s"],
+            ["variant", "seeds", *metric_labels().values(), "paper overall", "train s"],
             [[f"`{r['variant']}`", int(r["seeds"]),
               *[_fmt(r[c], r.get(f"{c}_std") if int(r["seeds"]) > 1 else None)
-                for c in ("sst_acc", "qqp_acc", "sts_pearson", "overall")],
+                for c in metric_labels()],
               f"{paper[r['variant']]['overall']:.3f}" if r["variant"] in paper else "–",
               f"{r['train_seconds']:.0f}" if pd.notna(r["train_seconds"]) else ""] for _, r in df.iterrows()])
         parts += [f"Multitask dev scores of the committed `{profile}` study, mean ± std over seeds "
@@ -438,7 +441,7 @@ def results_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
         if len(overall):
             parts += ["Each step's effect on the overall score: the difference of the seed means with its 95% Welch "
                       "interval, and the study's verdict (Holm-corrected over all the steps' tests on the overall "
-                      f"score and each task; margin ±{verdicts.MARGINS['overall']:g}; `quarbert_lib/verdicts.py`, "
+                      f"score and each task; margin ±{verdicts.OVERALL_MARGIN:g}; `quarbert_lib/verdicts.py`, "
                       "`reports/results.md`):", "",
                       markdown_table(["step", "effect", "95% CI", "Holm p", "verdict", "paper's effect"],
                                      [[r.step, f"{r.effect:+.3f}", _ci(r), "" if pd.isna(r.p_holm) else

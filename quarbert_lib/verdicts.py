@@ -29,8 +29,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .tasks import STUDY_TASKS, TASKS
+
 ALPHA = 0.05
-MARGINS = {"overall": 0.01, "sst_acc": 0.015, "qqp_acc": 0.01, "sts_pearson": 0.01}
+def margins() -> dict[str, float]:
+    """The smallest effect of interest of each column: the overall score's, then each study task's own
+    (tasks.TaskSpec.margin: SST 0.015, QQP 0.01, STS 0.01, derived above)."""
+    return {"overall": OVERALL_MARGIN, **{TASKS[t].table_column: TASKS[t].margin for t in STUDY_TASKS}}
+
+
+OVERALL_MARGIN = 0.01
 VERDICTS = ("helps", "hurts", "equivalent", "inconclusive")
 COLUMNS = ["step", "metric", "effect", "ci_low", "ci_high", "p", "p_equivalence", "margin", "seeds_before",
            "seeds_after", "paper_effect", "p_holm", "p_equivalence_holm", "verdict"]
@@ -47,9 +55,9 @@ def welch(mean_a: float, std_a: float, n_a: int, mean_b: float, std_b: float, n_
 
 def step_test(before: dict, after: dict, column: str, margin: float | None = None, alpha: float = ALPHA) -> dict:
     """One step's effect on ``column`` from two ablation rows (``column``, ``column_std``, ``seeds``): effect,
-    its (1 - alpha) interval, Welch's p, the TOST p for +-``margin`` (default MARGINS[column]), seeds a side.
+    its (1 - alpha) interval, Welch's p, the TOST p for +-``margin`` (default margins()[column]), seeds a side.
     With fewer than 2 seeds a side only the effect is known: interval and p are NaN."""
-    margin = MARGINS[column] if margin is None else margin
+    margin = margins()[column] if margin is None else margin
     n_a, n_b = int(before["seeds"]), int(after["seeds"])
     effect = float(after[column] - before[column])
     out = {"metric": column, "effect": effect, "ci_low": np.nan, "ci_high": np.nan, "p": np.nan,
@@ -90,11 +98,12 @@ def verdict(effect: float, p_holm: float, p_equivalence_holm: float, alpha: floa
     return "inconclusive"
 
 
-def verdict_table(ablation: pd.DataFrame, steps: list[tuple[str, str]], columns=tuple(MARGINS),
+def verdict_table(ablation: pd.DataFrame, steps: list[tuple[str, str]], columns: tuple[str, ...] | None = None,
                   paper: dict | None = None, alpha: float = ALPHA) -> pd.DataFrame:
     """One row per step and metric of the steps whose two rows ``ablation`` holds: effect, interval, raw and
     Holm-adjusted p of both tests (Holm over the whole table), margin, verdict and, where ``paper`` (the
     paper's dev table, {variant: {column: value}}) has both rows, the paper's effect for the same step."""
+    columns = tuple(margins()) if columns is None else columns
     rows = {r["variant"]: r for _, r in ablation.iterrows()}
     out = []
     for before, after in steps:

@@ -9,7 +9,7 @@ import pytest
 from quarbert_lib import experiment, report, results, verdicts
 from quarbert_lib.config import profile_config
 from quarbert_lib.paths import tables_dir
-from quarbert_lib.tasks import overall_score
+from quarbert_lib.tasks import metric_labels, overall_score
 
 
 def _cfg(encoder, **kw):
@@ -130,7 +130,7 @@ def _metrics(sst, para, sts, seconds=10.0):
 def test_ablation_row_means_stds_and_overall():
     runs = [_metrics(0.5, 0.8, 0.6, 10), _metrics(0.4, 0.9, 0.8, 20)]
     row = report.ablation_row("sampling", runs)
-    assert list(row)[:11] == report.ABLATION_COLUMNS
+    assert list(row)[:11] == report.ablation_columns()
     assert row["seeds"] == 2 and row["sst_acc"] == pytest.approx(0.45) and row["qqp_acc"] == pytest.approx(0.85)
     assert row["sst_acc_std"] == pytest.approx(0.0707107, rel=1e-5)          # sample std of (0.5, 0.4)
     o1, o2 = (0.5 + 0.8 + 0.8) / 3, (0.4 + 0.9 + 0.9) / 3
@@ -165,7 +165,7 @@ def test_readme_verdict_block_says_what_the_verdict_table_says(isolated, tmp_pat
     text = report.verdict_section()
     assert "No step of the ladder beyond fine-tuning is shown to help." in text     # the one step is fine-tuning
     assert f"1 step, each tested on the overall score and each task ({len(table)} tests" in text
-    helped = ", ".join(f"`{r.step}` on {report.METRIC_LABELS[r.metric]}" for r in table.itertuples() if r.verdict == "helps")
+    helped = ", ".join(f"`{r.step}` on {metric_labels()[r.metric]}" for r in table.itertuples() if r.verdict == "helps")
     assert f"{counts['helps']} help ({helped}), {counts['hurts']} hurt, {counts['equivalent']} equivalent, " \
            f"{counts['inconclusive']} inconclusive" in text
     ft = table[(table["metric"] == "overall")].iloc[0]
