@@ -96,6 +96,9 @@ class TrainConfig:
     sampler_temperature: float = _help("Temperature T of the 'temperature' sampler: p_task ~ n_task ** (1/T).", 2.0)
     checkpoint_every: int = _help("Save a resumable checkpoint every N steps (and at each epoch end).", 200)
     eval_batch_size: int = _help("Batch size for dev and test prediction.", 64)
+    eval_train_examples: int = _help(
+        "At each evaluation, also score the first N training examples of each task (history.csv columns "
+        "train_<metric>): the train-dev gap of a regime that can overfit. 0: dev only.", 0)
     precision: str = _help(
         "'fp32'; 'bf16' (autocast; weights and optimizer stay fp32); or 'auto': bf16 on a CUDA GPU that "
         "supports it, except with SMART's epsilon below bf16's resolution, else fp32. Measured (reports/"
@@ -180,6 +183,8 @@ class ExperimentConfig:
         _check(t.lr_schedule in LR_SCHEDULES, "train.lr_schedule", t.lr_schedule, f"one of {LR_SCHEDULES}")
         _check(0 <= t.warmup_ratio < 1, "train.warmup_ratio", t.warmup_ratio, "0 <= ratio < 1")
         _check(t.eval_batch_size >= 1, "train.eval_batch_size", t.eval_batch_size, "an integer >= 1")
+        _check(isinstance(t.eval_train_examples, int) and t.eval_train_examples >= 0, "train.eval_train_examples",
+               t.eval_train_examples, "an integer >= 0")
         _check(t.grad_clip is None or t.grad_clip > 0, "train.grad_clip", t.grad_clip, "None or > 0")
         _check(t.sampler in SAMPLERS, "train.sampler", t.sampler, f"one of {SAMPLERS}")
         _check(t.checkpoint_every >= 1, "train.checkpoint_every", t.checkpoint_every, "an integer >= 1")

@@ -181,13 +181,19 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     torch.manual_seed(cfg.train.seed)
 
     last_eval: dict = {}
+    # the first N training examples of each task, scored beside dev at every evaluation (the train-dev gap)
+    n_probe = cfg.train.eval_train_examples
+    train_probe = {t: TaskData(d.spec, d.examples[:n_probe], tokenizer, cfg.data.max_length)
+                   for t, d in data["train"].items()} if n_probe else {}
 
     def evaluate(m) -> dict:
-        """Dev metrics for the trainer; keeps the predictions of the weights it evaluated."""
+        """Dev metrics for the trainer (and train_<metric> on the training probe, which no score reads);
+        keeps the dev predictions of the weights it evaluated."""
         frames = {t: predict(m, d, t, cfg.train.eval_batch_size, pair, device, precision)
                   for t, d in data["dev"].items()}
         last_eval.update(frames=frames)
-        return metrics_of(frames)
+        probe = {t: predict(m, d, t, cfg.train.eval_batch_size, pair, device, precision) for t, d in train_probe.items()}
+        return {**metrics_of(frames), **{f"train_{k}": v for k, v in metrics_of(probe).items()}}
 
     check_trainable(data["train"])       # an empty task: say so before any stage or step
     stage = {}
