@@ -16,10 +16,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from . import distributed, records, results, smart_strength
-from .config import ExperimentConfig, TrainConfig, profile_seeds, variant_config
+from . import distributed, records, report, results, smart_strength
+from .config import BUDGET_RECIPES, ExperimentConfig, TrainConfig, profile_seeds, variant_config
 from .data import Example, TaskData, load_task_data
 from .evaluate import mean_normalized_score, metrics_of, predict
+from .lora import save_lora
 from .losses import MultitaskObjective, SimCSEObjective, SmartRegularizer
 from .model import build_model, pick_device, resolve_precision
 from .paths import resolve_data_dir
@@ -216,7 +217,6 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     predictions = write_predictions(model, data, cfg, path, device, known=reuse)
     dev = predictions["dev"]
     if cfg.lora.enabled:
-        from .lora import save_lora
         save_lora(model, path)
     results.write_csv(path / "history.csv", pd.DataFrame(state.history))
     total, trainable = model.param_counts()
@@ -267,7 +267,6 @@ def sweep(notebook: str, variant: str, profile: str, seeds: list[int], encoder: 
     with the same config is reused); one report.sweep_row per value, its setting under ``column``.
     ``spread``: rows are report.ablation_row's instead (each metric's seed std and the seed list, so a
     point can be tested against a ladder row with report.seed_test), named ``run_name.format(value)``."""
-    from . import report
     rows = []
     for value in values:
         runs, _ = run_variant(notebook, variant, profile, seeds, encoder, force, run_prefix=run_name.format(value),
@@ -282,7 +281,6 @@ def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: lis
                     encoder: str = "minilm-l6", force: bool = False) -> tuple[pd.DataFrame, dict[str, Path]]:
     """Train (or skip) every seed of each variant (None: the profile's seeds), upsert their rows
     into reports/tables/ablation.csv; return this profile's and encoder's rows and the run folders."""
-    from . import report
     seeds = profile_seeds(profile, seeds)
     rows, folders = [], {}
     for variant in variants:
@@ -303,8 +301,6 @@ def budget_curve(notebook: str, recipes: dict[str, list[int | None]], profile: s
     ``reuse_saved``: a (recipe, cap) whose run this registry lacks is read from the points an earlier
     run of the curve saved (quality_per_minute.csv) instead of retrained; column ``source`` says which.
     One row per point: recipe, cap, epoch, optimizer steps, train minutes, dev scores, source."""
-    from . import report
-    from .config import BUDGET_RECIPES
     saved = saved_budget_points(profile, encoder, seed) if reuse_saved and not force else None
     rows = []
     for recipe, caps in recipes.items():

@@ -12,10 +12,11 @@ from pathlib import Path
 import pandas as pd
 
 from . import bench_report, notebook_findings, plots, report, results, saved_predictions, verdicts
-from .config import PROFILE_NOTEBOOK_PARAMS, profile_config, profile_seeds
+from .config import PROFILE_NOTEBOOK_PARAMS, profile_config, profile_seeds, variant_config
 from .paths import REPO_ROOT, STUDY_PROFILE, reports_dir, tables_dir, use_profile_reports
 from .reproduce import discover
 from .results import read_table, run_name
+from .smart_strength import INERT_BELOW
 
 PAPER_NOTE = ("The paper's columns are its Table 2 (bert-base-uncased, dev; `quarbert_lib/paper/`); its overall is "
               "stated for the ensemble and computed with the course's formula for the other rows. The paper has no "
@@ -29,7 +30,6 @@ QUALITY_REFERENCES = {"project target 0.76": 0.76, "paper, bert-base ensemble 0.
 def lambda_figure(sweep: pd.DataFrame, ablation: pd.DataFrame | None, seeded: pd.DataFrame | None, profile: str):
     """The paper's Figure 3 (lambda_sweep.png): the one-seed λ_s line, and as squares (mean ± std over seeds) the
     `advreg-only` row at its own λ_s and the λ points run on several seeds (notebook 04's lambda_seeded)."""
-    from .config import variant_config
     smart = variant_config("advreg-only", profile).smart
     marks = [] if ablation is None else [ablation[ablation["variant"] == "advreg-only"].assign(**{"lambda": smart.weight})]
     marks += [] if seeded is None else [seeded]
@@ -78,7 +78,6 @@ def collect(profile: str, encoder: str, n_boot: int = 2000) -> list[Path]:
 
 def _smart_section(profile: str, encoder: str, ablation: pd.DataFrame | None) -> list[str]:
     """Notebook 04's strength table, radius and dropout sweeps and its findings, from the saved tables."""
-    from .smart_strength import INERT_BELOW
     strength, radius, dropout, grid, lam = (read_table(n, profile, encoder) for n in (
         "smart_strength.csv", "radius_sweep.csv", "smart_dropout.csv", "lr_dropout.csv", "lambda_sweep.csv"))
     if strength is None or radius is None or dropout is None or lam is None or ablation is None:

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from . import verdicts
-from .report import smart_of, study_verdicts
+from .report import paper_dev, smart_of, study_verdicts
+from .smart_strength import INERT_BELOW
 from .tasks import STUDY_TASKS, TASKS, study_columns
 
 
@@ -106,7 +107,6 @@ def smart_findings(strength: pd.DataFrame, ablation: pd.DataFrame, lambda_table:
                    radius_table: pd.DataFrame, dropout_table: pd.DataFrame, no_smart: pd.DataFrame,
                    threshold: float | None = None, lambda_seeds: pd.DataFrame | None = None) -> str:
     """Notebook 04's closing section."""
-    from .smart_strength import INERT_BELOW
     threshold = INERT_BELOW if threshold is None else threshold
     rows = {r["variant"]: r for _, r in ablation.iterrows()}
     family = study_verdicts(ablation)
@@ -229,7 +229,6 @@ def ladder_findings(ablation: pd.DataFrame, steps: list[tuple[str, str]], paper:
     then the paper's deltas for the same step and whether ours goes the same way overall. ``family``: the
     verdict table whose Holm correction the verdicts take (report.verdict_table: the whole study's steps);
     default, the whole study's (report.study_verdicts)."""
-    from .report import paper_dev
     paper = paper_dev() if paper is None else paper
     rows = {r["variant"]: r for _, r in ablation.iterrows()}
     table = study_verdicts(ablation) if family is None else family

@@ -14,6 +14,7 @@ import math
 import pandas as pd
 
 from . import evaluate, findings, report
+from .config import profile_config
 from .results import read_table
 from .study import BY_NAME, STEPS, TITLES
 from .tasks import STUDY_TASKS, TASKS
@@ -350,7 +351,6 @@ def smart_section(profile: str, encoder: str) -> str:
                                                                    "smart_dropout", "lr_dropout")}
     if any(t is None for t in tables.values()):
         return "_Notebook 04's tables are not all saved yet._"
-    from .config import profile_config
     grid = tables["lr_dropout"]
     no_smart = grid[(grid["lr"] == profile_config(profile).train.lr) & (grid["dropout"] == 0.1)]
     return findings.smart_findings(tables["smart_strength"], report.ablation_rows(profile, encoder),

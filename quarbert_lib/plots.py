@@ -1,6 +1,7 @@
 """Figures from saved results (reports/tables/*.csv, runs/*/history.csv), never from training."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib
@@ -9,9 +10,11 @@ matplotlib.use("Agg")  # files only; notebooks still show the returned figure
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 
 from .evaluate import confusion, expected_calibration_error  # noqa: E402
 from .paths import figures_dir  # noqa: E402
+from .report import paper_dev  # noqa: E402
 from .tasks import TASKS, metric_labels  # noqa: E402
 
 
@@ -19,7 +22,6 @@ from .tasks import TASKS, metric_labels  # noqa: E402
 def declutter(fig, ax, texts: list, obstacles: list | None = None, max_moves: int = 200) -> None:
     """Move annotations (offset-point labels) up, lowest first, until no two labels' boxes overlap and none
     overlaps an obstacle artist (e.g. the legend)."""
-    from matplotlib.text import Text
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     box_of = lambda t: Text.get_window_extent(t, renderer)   # the label alone, not its leader line  # noqa: E731
@@ -37,7 +39,6 @@ def declutter(fig, ax, texts: list, obstacles: list | None = None, max_moves: in
 
 def label_boxes(fig, ax) -> list:
     """Window boxes of the axes' text labels (for tests: no two may overlap)."""
-    from matplotlib.text import Text
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     return [Text.get_window_extent(t, renderer) for t in ax.texts if t.get_text()]
@@ -55,7 +56,6 @@ def ablation_bars(table: pd.DataFrame, name: str = "ablation.png", variants: lis
     """Grouped bars: one group per variant, one bar per dev metric, std over seeds as error bars, the
     paper's Table 2 value (``paper``: {variant: {metric: value}}; None reads report.paper_dev()) as a
     black dash. The y axis is zoomed to the values shown; rows of a single seed are labelled so."""
-    from .report import paper_dev
     paper = paper_dev() if paper is None else paper
     df = (table if variants is None else table[table["variant"].isin(variants)]).reset_index(drop=True)
     long = df.melt(id_vars=["variant"], value_vars=list(metric_labels()), var_name="metric", value_name="dev")
@@ -119,7 +119,6 @@ _TASK_LOSS = {"loss_sst": "SST cross-entropy", "loss_para": "QQP binary cross-en
 
 def run_caption(run_dirs: dict[str, Path]) -> str:
     """'cpu profile, seeds 0, 1, 2' from the runs' metrics.json (or config.json while a run is unfinished)."""
-    import json
     profiles, seeds = set(), set()
     for run_dir in run_dirs.values():
         for name in ("metrics.json", "config.json"):

@@ -10,12 +10,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import ttest_ind_from_stats
 
 from . import records, results, verdicts
-from .study import ENSEMBLES, LADDER
-from .study import study_steps as _study_steps
+from .config import PROFILE_SEEDS, VARIANTS
+from .evaluate import paired_bootstrap
 from .paths import REPO_ROOT, tables_dir
 from .results import run_name
+from .saved_predictions import find
+from .study import ENSEMBLES, LADDER
+from .study import study_steps as _study_steps
 from .tasks import STUDY_TASKS, TASKS, metric_labels, metrics_key, normalized_score, overall_score, study_columns
 
 def ablation_columns() -> list[str]:
@@ -147,7 +151,6 @@ def ensemble_metrics(scores: dict, members: list[dict], params_total: int, param
 
 def ladder_order(df: pd.DataFrame) -> pd.DataFrame:
     """Rows by encoder, profile, then the ladder's order (VARIANTS, then the ensembles, then others)."""
-    from .config import VARIANTS
     rank = {v: i for i, v in enumerate([*VARIANTS, *ENSEMBLES])}
     return df.assign(_rank=df["variant"].map(lambda v: rank.get(v, len(rank)))).sort_values(
         ["encoder", "profile", "_rank"], kind="stable").drop(columns="_rank")
@@ -165,7 +168,6 @@ def _with_seed_list(df: pd.DataFrame) -> pd.DataFrame:
 def canonical_rows(df: pd.DataFrame, setting: list[str]) -> pd.DataFrame:
     """One row per ``setting`` (e.g. variant, encoder, profile): the one with its profile's own seeds
     (config.PROFILE_SEEDS) where it exists, else the one with the most seeds; table order kept."""
-    from .config import PROFILE_SEEDS
     if df.empty:
         return df
     df = _with_seed_list(df)
@@ -286,7 +288,6 @@ def study_verdicts(ablation: pd.DataFrame) -> pd.DataFrame:
 def seed_test(before: pd.Series | None, after: pd.Series | None, column: str) -> dict:
     """The step's delta over seeds: difference of the seed means and Welch's t-test p-value from
     the two rows' mean, std and seed count in ablation.csv (NaN below 2 seeds a side)."""
-    from scipy.stats import ttest_ind_from_stats
     if before is None or after is None:
         return {"seeds": np.nan, "delta_seed_mean": np.nan, "seed_p_value": np.nan}
     n_b, n_a = int(before["seeds"]), int(after["seeds"])
@@ -303,8 +304,6 @@ def significance_table(profile: str, encoder: str, n_boot: int = 2000) -> pd.Dat
     (evaluate.paired_bootstrap), judged against the task's margin (verdicts.margins()); beside it, the
     difference of the seed means and Welch's p over seeds from ablation.csv. A row's predictions are the
     registry's, else the saved copy in reports/predictions/ (seed 0 only); a step missing either is left out."""
-    from .evaluate import paired_bootstrap
-    from .saved_predictions import find
     ablation = ablation_rows(profile, encoder)
     rows_of = {r["variant"]: r for _, r in ablation.iterrows()}
     frames: dict[str, list[pd.DataFrame]] = {}

@@ -13,6 +13,7 @@ import gzip
 import shutil
 from pathlib import Path
 
+from .config import VARIANTS
 from .paths import reports_dir, runs_dir
 from .results import RunNotFound, find_run, read_json, run_name, run_stem, write_json
 from .study import ENSEMBLES as ENSEMBLE_NOTEBOOKS
@@ -59,7 +60,6 @@ def _save_run(folder: Path, profile: str) -> Path:
 
 def save(profile: str, encoder: str) -> list[Path]:
     """Save the predictions of every run the reports rest on that the registry holds; return the files."""
-    from .config import VARIANTS
     folders = []
     for variant in VARIANTS:
         try:
