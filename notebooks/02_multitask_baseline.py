@@ -18,7 +18,7 @@
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
 encoder = "minilm-l6"    # minilm-l6 (packaged) | bert-base-uncased | a local path
-seeds = None             # None: the profile's seeds (cpu: 0, 1, 2; mean and std are reported)
+seeds = None             # None: the study's (cpu: 0-4, study.notebook_seeds; mean and std are reported)
 force = False
 
 # %%

@@ -22,7 +22,7 @@
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
 encoder = "minilm-l6"
-seeds = None             # None: the profile's seeds (cpu: 0, 1, 2): one quartet per seed
+seeds = None             # None: the study's (cpu: 0-4, study.notebook_seeds): one quartet per seed
 recipe = "best"          # "best" or a ladder variant name
 force = False
 
@@ -31,7 +31,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from quarbert_lib import ensemble, report, results
-from quarbert_lib.config import profile_seeds
+from quarbert_lib.study import notebook_seeds
 from quarbert_lib.experiment import ensure_predictions, run_variant
 from quarbert_lib.paths import tables_dir
 from quarbert_lib.notebook_findings import notebook_findings
@@ -45,7 +45,7 @@ print("recipe:", variant)
 
 # %%
 quartets = {}                       # seed -> (members, their metrics)
-for seed in profile_seeds(profile, seeds):
+for seed in notebook_seeds(NOTEBOOK, profile, seeds):
     members, metrics = {}, {}
     for task in ["sst", "para", "sts"]:
         runs, folders = run_variant(NOTEBOOK, variant, profile, [seed], encoder, force,

@@ -6,7 +6,7 @@
 # encoder's blocks). The encoder's own weights stay frozen; the task heads stay trainable
 # and are saved beside each adapter. Four adapters make the LoRA quartet: three specialists
 # and one multitask model, each with the best ladder variant's recipe, as in notebook 07.
-# One quartet per seed (the profile's seeds); the row `ensemble-lora` is the mean and std of
+# One quartet per seed (the study's seeds); the row `ensemble-lora` is the mean and std of
 # their plain ensembles, and the checks and serving costs below use the first seed's quartet.
 #
 # The quartet is then served from **one** frozen backbone holding all four adapters, and
@@ -16,7 +16,7 @@
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
 encoder = "minilm-l6"
-seeds = None             # None: the profile's seeds (cpu: 0, 1, 2): one LoRA quartet per seed
+seeds = None             # None: the study's (cpu: 0-4, study.notebook_seeds): one LoRA quartet per seed
 recipe = "best"
 lora_lr = 5e-4
 lora_r = 8
@@ -29,7 +29,7 @@ import torch
 from IPython.display import Markdown, display
 
 from quarbert_lib import bench, ensemble, report, results
-from quarbert_lib.config import profile_seeds
+from quarbert_lib.study import notebook_seeds
 from quarbert_lib.evaluate import predict
 from quarbert_lib.experiment import load_task_data, load_trained, run_variant
 from quarbert_lib.lora import LoraQuartet
@@ -47,7 +47,7 @@ print("recipe:", variant, lora)
 
 # %%
 quartets = {}                       # seed -> (members, their metrics)
-for seed in profile_seeds(profile, seeds):
+for seed in notebook_seeds(NOTEBOOK, profile, seeds):
     members, metrics = {}, {}
     for name, tasks in [("sst", ["sst"]), ("para", ["para"]), ("sts", ["sts"]), ("multitask", ["sst", "para", "sts"])]:
         runs, folders = run_variant(NOTEBOOK, variant, profile, [seed], encoder, force,

@@ -9,22 +9,33 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
+import torch
+from transformers import AutoTokenizer, BertConfig, BertModel
 
+from . import speed
 from .bench_report import INFER_FACTOR, RANDOM_BERT_BASE, SECTIONS, table_names, write_report
-from .config import variant_config
-from .experiment import build_objective, load_task_data, param_groups
-from .model import build_model, pick_device
-from .paths import REPO_ROOT
-from .results import find_run, run_name
+from .config import ExperimentConfig, variant_config
+from .data import TaskData
+from .evaluate import predict
+from .experiment import build_objective, load_task_data, load_trained, param_groups
+from .lora import LoraQuartet
+from .model import build_model, pick_device, resolve_encoder
+from .paths import REPO_ROOT, tables_dir
+from .report import best_variant
+from .results import find_run, read_json, run_name, write_csv, write_json
+from .tasks import TASKS
 from .train import Trainer
 
 
@@ -75,19 +86,6 @@ def serve(mode: str, members: dict[str, Path]) -> dict:
     """Load the members ('full': each run's own model; 'lora-quartet': one backbone plus every
     member's adapter) and predict every member's tasks on the dev sets. Run it in a fresh
     process (``serving_costs`` does) so that memory figures belong to this mode alone."""
-    import gc
-
-    import torch
-
-    from .config import ExperimentConfig
-    from .evaluate import predict
-    from .experiment import load_task_data, load_trained
-    from .lora import LoraQuartet
-    from transformers import AutoTokenizer
-
-    from .model import resolve_encoder
-    from .results import read_json
-
     configs = {n: ExperimentConfig.from_dict(read_json(Path(f) / "config.json")) for n, f in members.items()}
     first = next(iter(configs.values()))
     # the tokenizer only: loading an encoder here would put backbone pages in memory before `before`
@@ -137,13 +135,6 @@ def adapter_modes(members: dict[str, Path], rows_per_task: int = 256, reps: int 
     """The LoRA quartet's two ways to serve one backbone, on the first ``rows_per_task`` dev rows of
     each task: switching the active adapter per member (one pass per member), or PEFT's
     mixed-adapter batches (one pass, the batch repeated once per member). Median seconds."""
-    import torch
-
-    from .config import ExperimentConfig
-    from .evaluate import predict
-    from .lora import LoraQuartet
-    from .results import read_json
-
     configs = {n: ExperimentConfig.from_dict(read_json(Path(f) / "config.json")) for n, f in members.items()}
     quartet = LoraQuartet({n: (Path(f), configs[n]) for n, f in members.items()})
     first = next(iter(configs.values()))
@@ -190,9 +181,6 @@ STEP_SETTINGS = {"SMART K=1 (AdvReg)": ("advreg-only", {}),
 
 
 def machine() -> dict:
-    import platform
-
-    import torch
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
@@ -208,13 +196,11 @@ def random_encoder(out_dir: str | os.PathLike, tokenizer_dir: str | os.PathLike,
     bert-base-uncased, 110M parameters), with the tokenizer of ``tokenizer_dir`` (any uncased BERT
     vocabulary of 30,522 tokens, such as MiniLM's). For timing where the hub is out of reach: a
     step's speed does not depend on the weights' values."""
-    from transformers import AutoTokenizer, BertConfig, BertModel
     out = Path(out_dir)
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     config = config or BertConfig()
     if len(tokenizer) != config.vocab_size:
         raise ValueError(f"tokenizer in {tokenizer_dir} has {len(tokenizer)} tokens, config.vocab_size is {config.vocab_size}")
-    import torch
     torch.manual_seed(0)
     BertModel(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -227,14 +213,6 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
     """The speed benchmark in one process: reports/tables/bench.csv and reports/benchmarks.md.
     With fewer ``sections``, only those are measured and replace their rows in the saved bench.csv.
     On a CUDA GPU (picked as training picks it) the rows go to bench_gpu.csv, with bf16 rows added."""
-    import torch
-
-    from . import speed
-    from .data import TaskData
-    from .paths import tables_dir
-    from .results import write_csv, write_json
-    from .tasks import TASKS
-
     t0, rows = time.perf_counter(), []
     device = pick_device("auto")
     kind = "cpu" if device.type == "cpu" else "gpu"
@@ -258,8 +236,7 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
                  for r in costs.itertuples()]
         rows += pass_rows(encoder, tokenizer, sample, cfg.train.batch_size, reps, device)
     if "quartet" in sections and kind == "cpu":
-        try:
-            from .report import best_variant   # the quartets of notebooks 07 and 08
+        try:   # the quartets of notebooks 07 and 08
             members = lora_members(profile, encoder)
             full = {m: find_run(run_name("specialist", m, seed=0), profile, encoder) for m in ("sst", "para", "sts")}
             full["multitask"] = find_run(run_name(best_variant(profile, encoder), seed=0), profile, encoder)
@@ -287,7 +264,6 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
 def pass_rows(encoder: str, tokenizer, sample: dict, batch_size: int, reps: int, device) -> list[dict]:
     """bench.csv rows of section 'pass': seconds of each of speed.PASSES over the default path's
     training batches (median of ``reps`` after a warm-up), and each relative to the forward pass."""
-    from . import speed
     model = speed.fresh_model(encoder, list(sample), True, device=device)
     steps = speed.batch_makers(speed.DEFAULT_PATH, tokenizer, sample, batch_size, training=True)
     seconds = {kind: speed.median_seconds(lambda k=kind: speed.pass_seconds(model, steps, k, device), reps)
@@ -334,7 +310,6 @@ def main(argv: list[str] | None = None) -> int:
         sections = tuple(x for x in args.only if not (args.no_quartet and x == "quartet"))
         encoder, label = args.encoder, None
         if args.random_bert_base:
-            import tempfile
             encoder = str(random_encoder(tempfile.mkdtemp(prefix="bert-base-random-"), args.random_bert_base))
             label = RANDOM_BERT_BASE
         _, out = run_bench(args.profile, encoder, args.per_task, args.reps, args.cost_steps, sections, label,

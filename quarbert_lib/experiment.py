@@ -24,6 +24,7 @@ from .lora import save_lora
 from .losses import MultitaskObjective, SimCSEObjective, SmartRegularizer
 from .model import build_model, pick_device, resolve_precision
 from .paths import resolve_data_dir
+from .study import notebook_seeds
 from .tasks import SENTENCES, overall_score
 from .train import BEST, CHECKPOINT, Trainer, check_trainable
 
@@ -281,7 +282,7 @@ def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: lis
                     encoder: str = "minilm-l6", force: bool = False) -> tuple[pd.DataFrame, dict[str, Path]]:
     """Train (or skip) every seed of each variant (None: the profile's seeds), upsert their rows
     into reports/tables/ablation.csv; return this profile's and encoder's rows and the run folders."""
-    seeds = profile_seeds(profile, seeds)
+    seeds = notebook_seeds(notebook, profile, seeds)
     rows, folders = [], {}
     for variant in variants:
         runs, found = run_variant(notebook, variant, profile, seeds, encoder, force)

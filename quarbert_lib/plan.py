@@ -24,7 +24,7 @@ from .config import (BUDGET_CAPS, BUDGET_RECIPES, ExperimentConfig, cost_kind, p
                      variant_config)
 from .paths import REPO_ROOT, reports_dir, tables_dir
 from .results import SEED_TAG, run_name, run_stem
-from .study import BY_NAME, NOTEBOOK_NAMES
+from .study import BY_NAME, NOTEBOOK_NAMES, notebook_seeds
 
 # The numbered notebooks whose runs runs_for() mirrors: the study's (study.NOTEBOOK_NAMES).
 STUDY_NOTEBOOKS = NOTEBOOK_NAMES
@@ -91,7 +91,8 @@ def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, s
     profile, n = p["profile"], notebook
     if notebook not in STUDY_NOTEBOOKS:      # a notebook the planner does not know trains nothing it can count
         return []
-    seeds = lambda key="seeds": profile_seeds(profile, p.get(key))  # noqa: E731
+    seeds = lambda key="seeds": (notebook_seeds(n, profile, p.get(key)) if key == "seeds"  # noqa: E731
+                                 else profile_seeds(profile, p.get(key)))
     out = []
     if n.startswith("01"):
         modes = {"pretrain": dict(model__freeze_encoder=True, train__lr=p["frozen_lr"], train__epochs=p["frozen_epochs"]),

@@ -10,23 +10,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .config import profile_seeds
+
 
 @dataclass(frozen=True)
 class NotebookSpec:
     """One numbered notebook: ``rows`` are the ablation rows it adds (config.VARIANTS names, or an ensemble),
-    ``steps`` the (before, after) comparisons it states, ``runs`` the prefixes of its other runs' names."""
+    ``steps`` the (before, after) comparisons it states, ``runs`` the prefixes of its other runs' names,
+    ``seeds`` how many seeds its rows get where the profile trains several (0: the profile's number)."""
     name: str
     title: str
     rows: tuple[str, ...] = ()
     steps: tuple[tuple[str, str], ...] = ()
     runs: tuple[str, ...] = ()
+    seeds: int = 0
+
+
+# Rows whose runs cost under about ten minutes on the study's 2-core CPU get five seeds instead of three: with
+# three, a step's 95% interval is about +-0.01 to +-0.04 wide and most verdicts are inconclusive; the longer
+# rows (SMART with its sweeps, SimCSE, notebook 11) keep three.
+CHEAP_SEEDS = 5
 
 
 NOTEBOOKS = (
     NotebookSpec("01_single_task_sentiment", "Single-task sentiment: frozen vs fine-tuned encoder", runs=("sst", "cfimdb")),
     NotebookSpec("02_multitask_baseline", "Multitask baseline", ("baseline-pretrain", "baseline-finetune"),
-                 (("baseline-pretrain", "baseline-finetune"),)),
-    NotebookSpec("03_task_sampling", "Batch-level task sampling", ("sampling",), (("baseline-finetune", "sampling"),)),
+                 (("baseline-pretrain", "baseline-finetune"),), seeds=CHEAP_SEEDS),
+    NotebookSpec("03_task_sampling", "Batch-level task sampling", ("sampling",), (("baseline-finetune", "sampling"),),
+                 seeds=CHEAP_SEEDS),
     NotebookSpec("04_smart_mbpp", "SMART and MBPP", ("advreg-literal", "advreg-only", "smart"),
                  (("sampling", "advreg-literal"), ("sampling", "advreg-only"), ("advreg-only", "smart")), runs=("sweep",)),
     # smart-cosine-linear is a control, off the ladder: the cosine head's map, 2.5 (cos + 1) against 5 sigma(cos)
@@ -34,8 +45,9 @@ NOTEBOOKS = (
                  (("smart", "smart-cosine"), ("smart-cosine", "smart-cosine-linear"))),
     NotebookSpec("06_simcse", "SimCSE stage", ("smart-simcse",), (("smart-cosine", "smart-simcse"),)),
     # the quartet's step starts from the best ladder row, known only from the table (study_steps)
-    NotebookSpec("07_quartet_ensemble", "Quartet ensemble", ("ensemble",), runs=("specialist",)),
-    NotebookSpec("08_lora", "LoRA", ("ensemble-lora",), (("ensemble", "ensemble-lora"),), runs=("lora",)),
+    NotebookSpec("07_quartet_ensemble", "Quartet ensemble", ("ensemble",), runs=("specialist",), seeds=CHEAP_SEEDS),
+    NotebookSpec("08_lora", "LoRA", ("ensemble-lora",), (("ensemble", "ensemble-lora"),), runs=("lora",),
+                 seeds=CHEAP_SEEDS),
     NotebookSpec("09_results", "The whole ladder"),
     NotebookSpec("10_error_analysis", "Error analysis"),
     NotebookSpec("11_quality_per_cpu_minute", "Quality per CPU-minute"),
@@ -57,6 +69,16 @@ def study_steps(best: str | None) -> list[tuple[str, str]]:
     single row (``best``) -> the quartet, the quartet -> the LoRA quartet."""
     quartet = [(best, "ensemble")] if best else []
     return [*BY_NAME["02_multitask_baseline"].steps, *STEPS, *quartet, *BY_NAME["08_lora"].steps]
+
+
+def notebook_seeds(notebook: str, profile: str, seeds: list[int] | None = None) -> list[int]:
+    """The seeds a notebook trains its rows with: ``seeds`` when given; else, where the profile trains several
+    seeds and the notebook's runs are cheap (NotebookSpec.seeds), seeds 0 to seeds - 1; else the profile's."""
+    chosen = profile_seeds(profile, seeds)
+    spec = BY_NAME.get(notebook)
+    if seeds is None and spec is not None and spec.seeds and len(chosen) > 1:
+        return list(range(spec.seeds))
+    return chosen
 
 
 def trained_by(run: str) -> str | None:
