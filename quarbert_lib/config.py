@@ -309,7 +309,8 @@ VARIANTS["rdrop"] = {**VARIANTS["sampling"], "rdrop__weight": RDROP_ALPHA}
 
 
 # Seeds of each ladder row by profile. The dev sets are small (SST dev 1,101 sentences), so one
-# run's luck can exceed an ablation step: the cpu profile trains every ladder row three times.
+# run's luck can exceed an ablation step: the cpu profile trains every ladder row three times (five where a run is
+# cheap: study.notebook_seeds).
 PROFILE_SEEDS: dict[str, list[int]] = {"smoke": [0], "quick": [0], "cpu": [0, 1, 2], "paper": [0, 1, 2]}
 
 

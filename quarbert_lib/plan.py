@@ -15,16 +15,24 @@ import ast
 import dataclasses
 import json
 import math
+import re
 import statistics
 from pathlib import Path
 
+import jupytext
 import pandas as pd
 
-from .config import (BUDGET_CAPS, BUDGET_RECIPES, ExperimentConfig, cost_kind, profile_config, profile_seeds,
-                     variant_config)
-from .paths import REPO_ROOT, reports_dir, tables_dir
-from .results import SEED_TAG, run_name, run_stem
+from .bench import step_costs
+from .config import (BUDGET_CAPS, BUDGET_RECIPES, PROFILES, VARIANTS, ExperimentConfig, cost_kind, profile_config,
+                     profile_seeds, variant_config)
+from .data import load_task
+from .experiment import saved_budget_points
+from .paths import REPO_ROOT, STUDY_PROFILE, profile_reports_dir, reports_dir, tables_dir
+from .report import best_variant
+from .results import (SEED_TAG, RunNotFound, complete_twin, find_run, is_complete, run_costs, run_name, run_path,
+                      run_stem)
 from .study import BY_NAME, NOTEBOOK_NAMES, notebook_seeds
+from .tasks import TASKS
 
 # The numbered notebooks whose runs runs_for() mirrors: the study's (study.NOTEBOOK_NAMES).
 STUDY_NOTEBOOKS = NOTEBOOK_NAMES
@@ -47,7 +55,6 @@ class PlannedRun:
 
 def notebook_parameters(path: Path) -> dict:
     """The literal defaults of a jupytext notebook's parameters cell."""
-    import jupytext
     for cell in jupytext.read(path).cells:
         if "parameters" in cell.get("metadata", {}).get("tags", []):
             out = {}
@@ -77,7 +84,6 @@ def _best(p: dict) -> str:
     """The recipe of notebooks 07 and 08: the best ladder row so far ('sampling' before any row exists)."""
     if p.get("recipe", "best") != "best":
         return p["recipe"]
-    from .report import best_variant
     try:
         return best_variant(p["profile"], p["encoder"])
     except FileNotFoundError:
@@ -139,8 +145,6 @@ def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, s
             for name, tasks in (("sst", ["sst"]), ("para", ["para"]), ("sts", ["sts"]), ("multitask", ["sst", "para", "sts"])):
                 out += _variant(n, best, p, [s], f"lora-{name}", tasks=tasks, **lora)
     elif n.startswith("11"):
-        from .experiment import saved_budget_points
-        from .results import run_path
         saved = saved_budget_points(profile, p["encoder"], p["seed"]) if p.get("reuse_saved") else None
         for recipe, caps in (p.get("recipes") or BUDGET_CAPS[profile]).items():
             variant, overrides = BUDGET_RECIPES.get(recipe, (recipe, {}))
@@ -157,7 +161,6 @@ _SPLIT_SIZES: dict[tuple, dict[str, int]] = {}
 
 
 def _split_sizes(task: str, cfg: ExperimentConfig) -> dict[str, int]:
-    from .data import load_task
     key = (task, json.dumps(dataclasses.asdict(cfg.data), sort_keys=True, default=str))
     if key not in _SPLIT_SIZES:
         _SPLIT_SIZES[key] = {name: len(rows) for name, rows in load_task(task, cfg.data).splits.items()}
@@ -168,7 +171,6 @@ def prediction_units(cfg: ExperimentConfig) -> int:
     """Sentences a run encodes besides training: its dev and test splits (evaluation and the saved
     predictions), a pair counting two. What a run costs beside its steps scales with it (the quick
     profile caps dev and test at 400 per task)."""
-    from .tasks import TASKS
     return sum((2 if TASKS[t].is_pair else 1) * sum(n for split, n in _split_sizes(t, cfg).items() if split in ("dev", "test"))
                for t in cfg.tasks)
 
@@ -186,8 +188,6 @@ def steps_of(cfg: ExperimentConfig) -> int:
 def recorded_costs(profile: str) -> pd.DataFrame:
     """Per-run costs recorded so far: the registry's runs of this profile (results.run_costs), then this
     profile's saved reports/tables/run_costs.csv, then the committed study's (a fresh clone's only record)."""
-    from .paths import REPO_ROOT
-    from .results import run_costs
     frames = [run_costs(profile)]
     for saved in dict.fromkeys([tables_dir() / "run_costs.csv", REPO_ROOT / "reports" / "tables" / "run_costs.csv"]):
         if saved.exists():
@@ -224,7 +224,6 @@ def estimate_seconds(notebook: str, run: str, steps: int, costs: pd.DataFrame, s
     beside = pd.concat([match, same_tasks]).drop_duplicates()
     rest = float((beside["wall_seconds"] - beside["train_seconds"]).median())
     if cfg is not None and "profile" in match and match["profile"].notna().any():
-        from .config import PROFILES
         recorded_profile = match["profile"].mode().iloc[0]
         if recorded_profile in PROFILES and recorded_profile != cfg.profile:
             reference = profile_config(recorded_profile, tasks=cfg.tasks)
@@ -238,7 +237,6 @@ def notebook_overheads(profile: str | None = None) -> dict[str, float]:
     that writes only ignored reports, such as `quick`), else as the committed study's summary.json has it.
     A notebook's own work (08's serving cost, 06's step costs) depends on its profile's dev sets and
     settings: the study's seconds were three times the `quick` batch's."""
-    from .paths import STUDY_PROFILE, profile_reports_dir
     out: dict[str, float] = {}
     study = profile_reports_dir(STUDY_PROFILE) / "executed" / "summary.json"
     if study.exists():
@@ -283,10 +281,6 @@ def plan(notebooks: list[Path], profile: str, overrides: dict | None = None, spe
     declares (notebook_arguments: what the batch passes it). As the registry does it, a run with the config
     of one planned before it in the same notebook (a sweep point that is that notebook's ladder row) is that
     run, and notebook 11 reuses a ladder row (`<variant>-seed<n>`) of any notebook."""
-    import re
-
-    from .config import VARIANTS
-    from .results import RunNotFound, complete_twin, find_run, is_complete, run_path
     costs, planned, seen, ladder = recorded_costs(profile), [], set(), set()
     ladder_name = re.compile(r"^(" + "|".join(map(re.escape, VARIANTS)) + r")" + re.escape(SEED_TAG) + r"\d+$")
     for path in notebooks:
@@ -343,7 +337,6 @@ def format_plan(planned: list[PlannedRun], table: pd.DataFrame) -> str:
 def calibrate(profile: str, encoder: str, costs: pd.DataFrame, steps: int = 6) -> float:
     """This machine's speed against the recorded costs: a few measured steps of the plain `sampling` row,
     over the recorded seconds per step of that row (1.0 when nothing recorded it)."""
-    from .bench import step_costs
     recorded = costs[costs["run"].map(run_stem) == "sampling"] if len(costs) else costs
     if recorded.empty:
         return 1.0
