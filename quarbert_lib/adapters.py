@@ -8,6 +8,7 @@ import re
 import warnings
 from contextlib import contextmanager
 
+from peft import LoraConfig, get_peft_model
 from torch import nn
 
 from .config import LoraSettings
@@ -21,7 +22,6 @@ TARGETS = {
 
 
 def peft_config(settings: LoraSettings):
-    from peft import LoraConfig
     return LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
                       target_modules=TARGETS[settings.targets], bias="none")
 
@@ -37,7 +37,6 @@ def _known_peft_warnings():
 
 def wrap_encoder(encoder: nn.Module, settings: LoraSettings, adapter_name: str = "default") -> nn.Module:
     """The encoder inside a PeftModel: base weights frozen, one trainable adapter."""
-    from peft import get_peft_model
     with _known_peft_warnings():
         return get_peft_model(encoder, peft_config(settings), adapter_name=adapter_name)
 

@@ -14,11 +14,15 @@ import html
 import re
 from pathlib import Path
 
+import ipywidgets as w
 import numpy as np
 import pandas as pd
 
 from .config import DataConfig
 from .data import load_task
+from .paths import runs_dir
+from .results import RunNotFound, read_json
+from .saved_predictions import member_file, saved_dir, sources
 from .tasks import TASKS
 
 SORTS = ("error", "confidence", "gold", "prediction", "id")
@@ -126,8 +130,6 @@ def member_predictions(ensemble_dir: Path, task: str, example_id: str) -> pd.Dat
     """What each member of an ensemble predicted for one example: a row per member (from the
     ensemble folder's members.json and each member's predictions-dev.csv), empty when the folder
     is not an ensemble's."""
-    from .results import read_json
-    from .saved_predictions import member_file
     index = Path(ensemble_dir) / "members.json"
     if not index.exists():
         return pd.DataFrame(columns=["member", "prediction", "confidence"])
@@ -182,11 +184,8 @@ def prediction_sources(profile: str) -> dict[str, Path]:
     """Every run or ensemble of one profile with dev predictions, by 'notebook/run': the registry's, then
     the predictions saved in reports/predictions for the runs the registry does not hold. With neither, a
     RunNotFound that names the notebooks to run."""
-    from .results import RunNotFound
-    from .saved_predictions import saved_dir, sources
     found = sources(profile)
     if not found:
-        from .paths import runs_dir
         raise RunNotFound(f"no dev predictions for profile {profile!r} in {runs_dir() / profile} or {saved_dir()}: "
                           f"run notebooks 02-07 first (`make reproduce PROFILE={profile} ONLY=\"02 03 04 05 06 07\"`)")
     return found
@@ -223,7 +222,6 @@ class ErrorBrowser:
     the library function of the current settings."""
 
     def __init__(self, sources: dict, data: DataConfig | None = None, rows_shown: int = 25):
-        import ipywidgets as w
         self._w, self.sources, self.data, self.rows_shown = w, dict(sources), data, rows_shown
         self._cache: dict[str, pd.DataFrame] = {}
         self.source = w.Dropdown(options=list(self.sources), description="run")

@@ -25,9 +25,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import jupytext
 import pandas as pd
 
 from . import browser
+from .chromium import HOW, ChromiumMissing, find
 from .paths import REPO_ROOT
 
 # Without the background-networking flags Chromium keeps dialing out, which this closed network refuses.
@@ -49,7 +51,6 @@ def _free_port() -> int:
 
 def _write_notebook(workdir: Path, profile: str) -> Path:
     """notebooks/10 as .ipynb with this profile as its parameter (as papermill would inject it)."""
-    import jupytext
     node = jupytext.read(NOTEBOOK)
     for cell in node.cells:
         if "parameters" in cell.metadata.get("tags", []):
@@ -163,8 +164,7 @@ def check(profile: str, screenshot: Path, workdir: Path | None = None, env: dict
           timeout_s: float = 240.0) -> list[dict]:
     """Run notebook 10 in JupyterLab + headless Chromium, work its widgets, compare each view with
     error_table, save a screenshot; return what was checked (one dict per view)."""
-    from playwright.sync_api import sync_playwright
-    from .chromium import ChromiumMissing, HOW, find
+    from playwright.sync_api import sync_playwright   # optional dependency, may be absent: only this check needs it
     executable = find()
     if executable is None:
         raise ChromiumMissing(HOW)

@@ -33,7 +33,7 @@ class ChromiumMissing(UserError, RuntimeError):
 def playwright_chromium() -> Path | None:
     """Where Playwright keeps its own Chromium, if it has downloaded one."""
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import sync_playwright   # optional dependency, may be absent: see the except
         with sync_playwright() as p:
             path = Path(p.chromium.executable_path)
     except Exception:   # no playwright, or no driver: then there is no Playwright Chromium either

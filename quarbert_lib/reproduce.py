@@ -28,11 +28,18 @@ import threading
 import time
 from pathlib import Path
 
+import jupytext
+import nbformat
+import papermill
+from papermill.exceptions import PapermillExecutionError
+from tqdm.auto import tqdm
+
+from . import data
 from . import plan as planning
 from . import records
 from .config import PROFILE_NOTEBOOK_PARAMS, PROFILES, ConfigError
 from .paths import NOTEBOOK_DIR, REPO_ROOT, REPORTS_ENV, STUDY_PROFILE, discover, reports_dir, use_profile_reports  # noqa: F401
-from .results import CODE_PATHS, git_commit
+from .results import CODE_PATHS, git_commit, run_path
 
 # A -p value that is no Python literal passes as a string only when it reads as a bare word, model name or
 # path (`-p encoder=bert-base-uncased`, `-p recipe=sampling`): `[0, 1` or `1e-4x` is a typo, and passed on
@@ -125,10 +132,6 @@ def check_parameters(overrides: dict, declared: dict[str, dict]) -> None:
 
 def execute(path: Path, parameters: dict, output_dir: Path, kernel: str = "python3") -> dict:
     """Run one notebook; return {notebook, status, seconds, error}."""
-    import jupytext
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / f"{path.stem}.ipynb"
     node = jupytext.read(path)
@@ -160,8 +163,6 @@ def code_cells(notebook) -> list[str]:
 def source_mismatches(source: Path, executed: Path) -> list[str]:
     """How the executed notebook's code differs from its jupytext source: one line per differing code
     cell ('cell 3 differs: ...'), or a missing/extra cell count; [] when they match."""
-    import jupytext
-    import nbformat
     if not executed.exists():
         return [f"{executed} does not exist"]
     ours, ran = code_cells(jupytext.read(source)), code_cells(nbformat.read(executed, as_version=4))
@@ -174,8 +175,6 @@ def source_mismatches(source: Path, executed: Path) -> list[str]:
 
 def noise_counts(executed: Path) -> dict[str, int]:
     """Progress bars (tqdm widgets or text bars) and warnings among an executed notebook's outputs."""
-    import re
-    import nbformat
     bars = warnings = 0
     for cell in nbformat.read(executed, as_version=4).cells:
         for out in cell.get("outputs", []):
@@ -201,8 +200,6 @@ class BatchProgress:
     adds its own estimate when it ends, so tqdm's rate and ETA compare real time with the plan."""
 
     def __init__(self, planned: list, own_seconds: dict[str, float], poll_s: float = 5.0):
-        from tqdm.auto import tqdm
-        from .results import run_path
         self.pending = {run_path(r.config.profile, r.notebook, r.name) / "metrics.json": r for r in planned if not r.done}
         self.own, self.finished = dict(own_seconds), 0
         total = sum(r.seconds for r in self.pending.values()) + sum(self.own.values())
@@ -245,7 +242,6 @@ class BatchProgress:
 def merge_summary(path: Path, outcomes: list[dict], profile: str) -> list[dict]:
     """summary.json across batches: one entry per notebook, its last outcome (status, seconds,
     error), with the profile and the commit that ran it; a partial batch replaces only its own."""
-    from .results import git_commit
     entries = {}
     if path.exists():
         entries = {e["notebook"]: e for e in json.loads(path.read_text())}
@@ -308,8 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(takers) < len(declared):
             print(f"[reproduce] -p {name} goes to {', '.join(takers)} only: the other selected notebooks "
                   f"do not declare it", flush=True)
-    from .data import ensure_data
-    ensure_data()                           # the course data, downloaded if absent; else one clear error, before any compute
+    data.ensure_data()                      # the course data, downloaded if absent; else one clear error, before any compute
     restored = records.restore_missing(args.profile)   # committed run records count as done: the registry gets them
     if restored:
         print(f"[reproduce] {len(restored)} runs restored from {records.records_dir() / args.profile} "

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .config import ConfigError, ExperimentConfig, cost_kind
 from .errors import UserError
 from .paths import REPO_ROOT, runs_dir, tables_dir
 from .tasks import TASKS
@@ -67,7 +68,6 @@ def read_json(path: Path):
 def same_config(saved: dict, config: dict) -> bool:
     """Equal once the saved config is read back through ExperimentConfig, so fields added to
     the dataclasses later (with defaults that keep the old behaviour) do not invalidate runs."""
-    from .config import ConfigError, ExperimentConfig
     try:
         saved = ExperimentConfig.from_dict(saved).to_dict()
     except (ConfigError, TypeError):
@@ -236,7 +236,6 @@ def upsert_rows(table: Path, rows: list[dict], key: list[str], order=None) -> pd
 def run_costs(profile: str) -> pd.DataFrame:
     """One row per complete run of ``profile`` in the registry: where it is, its encoder and
     seed, optimizer steps, and its training, evaluation and wall seconds (from metrics.json)."""
-    from .config import ExperimentConfig, cost_kind
     rows = []
     for p in sorted((runs_dir() / profile).glob("*/*/metrics.json")):
         m = read_json(p)

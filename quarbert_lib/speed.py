@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from .config import ModelConfig
 from .data import Example, TaskData
@@ -206,7 +207,6 @@ def median_seconds(run: Callable[[], float], reps: int, warmup: int = 1) -> floa
 def matmul_flops(fn: Callable[[], None]) -> int:
     """FLOPs of the matrix products (mm, bmm, addmm, SDPA, ...) that ``fn`` runs, forward and
     backward, as torch's FlopCounterMode counts them."""
-    from torch.utils.flop_counter import FlopCounterMode
     with FlopCounterMode(display=False) as counter:
         fn()
     return int(counter.get_total_flops())
