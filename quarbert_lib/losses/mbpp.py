@@ -40,6 +40,13 @@ class MomentumTeacher(nn.Module):
     and the penalty mu * D(f(x; theta), f(x; theta~)) keeps each update near it. The teacher is
     a deep copy (its own storage), runs without gradients with the clean pass's dropout masks,
     and is saved with the objective's state_dict, so resume restores it.
+
+    Why not ``torch.optim.swa_utils.AveragedModel`` with ``get_ema_multi_avg_fn(beta)``: its first
+    ``update_parameters`` copies the model instead of averaging (the teacher would need a priming call to start
+    at theta_0, as SMART's does), it keeps the copy under ``.module`` with an ``n_averaged`` buffer (every SMART +
+    MBPP checkpoint's layout would change), and its ``_foreach_lerp_`` rounds differently from the EMA as
+    written, so the recorded MBPP runs would no longer be reproduced bit for bit from their configs. The update
+    below is the recurrence above, one line.
     """
 
     def __init__(self, model: nn.Module, mu: float = 1.0, beta: float = 0.995, divergence=divergence_for):
