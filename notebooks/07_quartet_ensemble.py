@@ -115,8 +115,9 @@ display(subsets)
 # %% [markdown]
 # ## What this shows
 # Built by `notebook_findings` from the tables this notebook saved (no number typed by hand): each step's
-# difference of the seed means with Welch's verdict over seeds, the bootstrap verdict on seed 0, the paper's
-# delta for the same step, and the reason where a step is null (or the statement that it is unexplained).
+# difference of the seed means with the study's verdict (Holm-corrected over all its tests), the paired bootstrap
+# over every seed's dev predictions judged against the task's margin, the paper's delta for the same step, and the
+# reason where a step is null (measured, or stated open).
 
 # %%
 display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))

@@ -24,7 +24,7 @@ from .lora import save_lora
 from .losses import MultitaskObjective, SimCSEObjective, SmartRegularizer
 from .model import build_model, pick_device, resolve_precision
 from .paths import resolve_data_dir
-from .study import notebook_seeds
+from .study import BY_NAME, notebook_seeds
 from .tasks import SENTENCES, overall_score
 from .train import BEST, CHECKPOINT, Trainer, check_trainable
 
@@ -280,8 +280,9 @@ def sweep(notebook: str, variant: str, profile: str, seeds: list[int], encoder: 
 
 def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: list[int] | None = None,
                     encoder: str = "minilm-l6", force: bool = False) -> tuple[pd.DataFrame, dict[str, Path]]:
-    """Train (or skip) every seed of each variant (None: the profile's seeds), upsert their rows
-    into reports/tables/ablation.csv; return this profile's and encoder's rows and the run folders."""
+    """Train (or skip) every seed of each variant (None: the study's seeds, study.notebook_seeds), upsert their
+    rows into reports/tables/ablation.csv; return this profile's and encoder's rows of these variants and of the
+    rows the notebook's steps compare against (study.NOTEBOOKS), and the run folders."""
     seeds = notebook_seeds(notebook, profile, seeds)
     rows, folders = [], {}
     for variant in variants:
@@ -289,7 +290,11 @@ def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: lis
         rows.append(report.ablation_row(variant, runs))
         folders.update(found)
     report.save_ablation_rows(rows)
-    return report.ablation_rows(profile, encoder), folders
+    # the notebook's own rows and those its steps compare against, not the whole study's table (which later
+    # notebooks change)
+    shown = set(variants) | {before for before, _ in (BY_NAME[notebook].steps if notebook in BY_NAME else ())}
+    table = report.ablation_rows(profile, encoder)
+    return table[table["variant"].isin(shown)].reset_index(drop=True), folders
 
 
 def budget_curve(notebook: str, recipes: dict[str, list[int | None]], profile: str, encoder: str = "minilm-l6",
