@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ import pandas as pd
 from scipy.optimize import minimize_scalar
 
 from .evaluate import metrics_of
+from .results import atomic_write_text
 from .tasks import TASKS, metrics_key, overall_score, study_columns
 
 
@@ -26,17 +28,41 @@ class DuplicateMemberError(ValueError):
     pass
 
 
-def checkpoint_hash(run_dir: Path) -> str:
-    """SHA-256 of what makes a member: its weights (model.pt), or adapter + heads for LoRA."""
+WEIGHTS_HASH = "weights.json"      # a run's weight hash, kept in its record (records keep no weights)
+
+
+def weight_files(run_dir: Path) -> list[Path]:
+    """The files that make a member: model.pt, or for a LoRA run its adapter's safetensors and heads.pt."""
     run_dir = Path(run_dir)
-    files = sorted((run_dir / "adapter").rglob("*.safetensors")) + [run_dir / "heads.pt"] \
-        if (run_dir / "adapter").exists() else [run_dir / "model.pt"]
+    if (run_dir / "adapter").exists():
+        return sorted((run_dir / "adapter").rglob("*.safetensors")) + [run_dir / "heads.pt"]
+    return [run_dir / "model.pt"]
+
+
+def checkpoint_hash(run_dir: Path) -> str:
+    """SHA-256 of what makes a member: its weights (weight_files) when the run folder holds them, else the hash its
+    record kept (weights.json, written by ``record_weights_hash``). Raises FileNotFoundError with neither."""
+    run_dir = Path(run_dir)
+    files = weight_files(run_dir)
+    if not all(f.is_file() for f in files):
+        if (run_dir / WEIGHTS_HASH).is_file():
+            return json.loads((run_dir / WEIGHTS_HASH).read_text())["sha256"]
+        raise FileNotFoundError(f"{run_dir}: neither its weights ({', '.join(f.name for f in files)}) nor "
+                                f"{WEIGHTS_HASH}: retrain the run (force=True)")
     digest = hashlib.sha256()
     for f in files:
         with open(f, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def record_weights_hash(run_dir: Path) -> None:
+    """Write weights.json (the weights' SHA-256) into a run folder that holds its weights, so that its record,
+    which keeps no weights, still tells this member from another (check_distinct)."""
+    run_dir = Path(run_dir)
+    if all(f.is_file() for f in weight_files(run_dir)):
+        atomic_write_text(run_dir / WEIGHTS_HASH, json.dumps({"sha256": checkpoint_hash(run_dir)}) + "\n")
 
 
 def check_distinct(members: dict[str, Path]) -> dict[str, str]:

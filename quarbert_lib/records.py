@@ -4,7 +4,8 @@ A run folder in the registry (runs/<profile>/<notebook>/<run>/, ignored by git) 
 checkpoints beside the results. Its **record**, records/<profile>/<notebook>/<run>/ (committed for the
 study profiles), keeps the results alone:
 
-    config.json, metrics.json, members.json, calibration.json ...   every JSON file, as is
+    config.json, metrics.json, members.json, calibration.json ...   every JSON file, as is (weights.json: the
+                                                                     weights' SHA-256, ensemble.record_weights_hash)
     history.csv.gz, predictions-<split>.csv.gz ...                   every CSV, gzip-compressed
 
 never weights, checkpoints, adapters or sub-stage folders, and never the course's output files, which are
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .ensemble import record_weights_hash
 from .paths import REPO_ROOT, runs_dir
 from .results import (atomic_write_text, git_commit, is_complete, read_json, run_path, same_config,
                       write_course_output)
@@ -81,6 +83,7 @@ def save(run_dir: Path, record_dir: Path) -> Path:
     run_dir, record_dir = Path(run_dir), Path(record_dir)
     if not any((run_dir / name).exists() for name in ("metrics.json", "members.json")):
         raise FileNotFoundError(f"{run_dir} is not a finished run (no metrics.json or members.json)")
+    record_weights_hash(run_dir)         # the weights stay behind; their hash goes with the record
     files = _recorded_files(run_dir)
     if record_dir.exists():
         shutil.rmtree(record_dir)

@@ -71,6 +71,23 @@ def test_duplicate_members_are_refused(tmp_path):
         ensemble.check_distinct({"a": tmp_path / "a", "b": tmp_path / "b", "c": tmp_path / "c"})
 
 
+def test_a_recorded_member_is_told_apart_by_its_weights_hash(tmp_path):
+    """A record keeps no weights: weights.json carries their hash, so a restored quartet is still checked."""
+    import hashlib
+    for name, payload in (("a", b"one"), ("b", b"two")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.pt").write_bytes(payload)
+        ensemble.record_weights_hash(tmp_path / name)
+        (tmp_path / name / "model.pt").unlink()                   # as restored from its record
+    assert ensemble.check_distinct({"a": tmp_path / "a", "b": tmp_path / "b"}) == \
+        {"a": hashlib.sha256(b"one").hexdigest(), "b": hashlib.sha256(b"two").hexdigest()}
+    (tmp_path / "c").mkdir()
+    with pytest.raises(FileNotFoundError, match="neither its weights"):
+        ensemble.check_distinct({"c": tmp_path / "c"})
+    ensemble.record_weights_hash(tmp_path / "c")                   # no weights: nothing written
+    assert not (tmp_path / "c" / ensemble.WEIGHTS_HASH).exists()
+
+
 def test_subset_table_has_every_subset():
     a = _frame("sst", ["x"], [1], prediction=[1], **{f"prob_{k}": [float(k == 1)] for k in range(5)})
     b = _frame("sst", ["x"], [1], prediction=[0], **{f"prob_{k}": [float(k == 0)] for k in range(5)})

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from quarbert_lib import experiment, records, results
+from quarbert_lib import ensemble, experiment, records, results
 from quarbert_lib.config import profile_config
 
 
@@ -32,8 +32,10 @@ def test_a_finished_run_leaves_a_record_without_weights(recorded_smoke, tiny_enc
     assert record == recorded_smoke / "records" / "smoke" / "nb" / "run"
     assert sorted(p.name for p in record.iterdir()) == [
         "config.json", "history.csv.gz", "metrics.json", "predictions-calib.csv.gz", "predictions-dev.csv.gz",
-        "predictions-test.csv.gz"]
+        "predictions-test.csv.gz", "weights.json"]
     run = results.run_path("smoke", "nb", "run")
+    # the weights stay behind, their hash goes with the record
+    assert results.read_json(record / "weights.json") == {"sha256": ensemble.checkpoint_hash(run)}
     assert gzip.decompress((record / "predictions-dev.csv.gz").read_bytes()) == (run / "predictions-dev.csv").read_bytes()
     first = (record / "history.csv.gz").read_bytes()
     records.save(run, record)                                              # the same results, the same bytes
