@@ -166,7 +166,7 @@ def training_curves(run_dirs: dict[str, Path], name: str):
     else:
         skip = {"kind", "epoch", "step", "loss", "train_seconds", "score"}
         metrics = list(dict.fromkeys(c for e in evals.values() for c in e.columns
-                                     if c not in skip and not c.startswith("loss_") and e[c].notna().any()))
+                                     if c not in skip and not c.startswith(("loss_", "train_")) and e[c].notna().any()))
         width = 0.8 / max(1, len(evals))
         for i, (label, e) in enumerate(evals.items()):
             values = [float(e[c].iloc[-1]) if len(e) and c in e else float("nan") for c in metrics]
