@@ -18,7 +18,7 @@ from .evaluate import paired_bootstrap
 from .paths import REPO_ROOT, tables_dir
 from .results import run_name
 from .saved_predictions import find
-from .study import ENSEMBLES, LADDER
+from .study import ENSEMBLES, LADDER, row_seeds
 from .study import study_steps as _study_steps
 from .tasks import STUDY_TASKS, TASKS, metric_labels, metrics_key, normalized_score, overall_score, study_columns
 
@@ -166,12 +166,15 @@ def _with_seed_list(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def canonical_rows(df: pd.DataFrame, setting: list[str]) -> pd.DataFrame:
-    """One row per ``setting`` (e.g. variant, encoder, profile): the one with its profile's own seeds
-    (config.PROFILE_SEEDS) where it exists, else the one with the most seeds; table order kept."""
+    """One row per ``setting`` (e.g. variant, encoder, profile): the one with the study's seeds for it (a
+    variant's: study.row_seeds; else config.PROFILE_SEEDS) where it exists, else the one with the most seeds;
+    table order kept."""
     if df.empty:
         return df
     df = _with_seed_list(df)
-    own = df.apply(lambda r: str(r["seed_list"]) == " ".join(map(str, PROFILE_SEEDS.get(r["profile"], []))), axis=1)
+    study_seeds = lambda r: (row_seeds(r["variant"], r["profile"]) if "variant" in r  # noqa: E731
+                             else PROFILE_SEEDS.get(r["profile"], []))
+    own = df.apply(lambda r: str(r["seed_list"]) == " ".join(map(str, study_seeds(r))), axis=1)
     rank = df.assign(_own=own, _n=df["seeds"], _pos=range(len(df)))
     keep = rank.sort_values(["_own", "_n", "_pos"]).groupby(setting, sort=False).tail(1)["_pos"]
     return df.iloc[sorted(keep)].reset_index(drop=True)

@@ -81,6 +81,11 @@ def notebook_seeds(notebook: str, profile: str, seeds: list[int] | None = None) 
     return chosen
 
 
+def row_seeds(row: str, profile: str) -> list[int]:
+    """The seeds the study trains a row with (its notebook's, notebook_seeds), e.g. 'sampling' on cpu: 0-4."""
+    return notebook_seeds(trained_by(row) or "", profile)
+
+
 def trained_by(run: str) -> str | None:
     """The notebook that trains a run (by its name: a row's, or one of a notebook's other run prefixes), or None."""
     owners = [(key, nb.name) for nb in NOTEBOOKS for key in (*nb.rows, *nb.runs)]

@@ -373,6 +373,11 @@ def test_canonical_rows_prefer_the_profiles_seeds_then_the_most_seeds():
                        {"variant": "c", "profile": "cpu", "seeds": 2}])          # saved before seed lists
     got = report.canonical_rows(df, ["variant", "profile"])
     assert got["x"].fillna(0).tolist() == [2, 5, 0] and got["seed_list"].tolist() == ["0 1 2", "5 6", "0 1"]
+    # the study's seeds are the row's notebook's (study.row_seeds): five for sampling, three for smart
+    rows = pd.DataFrame([{"variant": v, "profile": "cpu", "seeds": len(sl.split()), "seed_list": sl}
+                         for v in ("sampling", "smart") for sl in ("0 1 2", "0 1 2 3 4")])
+    got = report.canonical_rows(rows, ["variant", "profile"])
+    assert got["seed_list"].tolist() == ["0 1 2 3 4", "0 1 2"]
 
 
 def test_a_run_name_is_built_by_one_function():
