@@ -31,6 +31,8 @@ KNOWN_REASONS = {
     ("baseline-finetune", "sampling"): "open: batch-level sampling fixes task imbalance, and the ladder caps every "
                                        "task at the same 2,400 examples, so there is no imbalance for it to fix; the "
                                        "control at the tasks' natural sizes is not run yet",
+    ("smart-cosine", "smart-cosine-linear"): "a control, not a step of the ladder: it tests whether the 5·σ map's "
+                                             "range is why the cosine head does not help (the line above)",
     ("advreg-only", "smart"): "open: MBPP holds the model near its recent past, a regulariser against overfitting, and "
                               "one epoch on 2,400 examples per task does not overfit (notebook 11's plain recipe still "
                               "climbs for two full-data epochs); the control in a regime that overfits is not run yet",
@@ -86,11 +88,13 @@ def _bootstrap_words(significance: pd.DataFrame | None, before: str, after: str)
             "against its task's margin): " + ", ".join(parts) + ".")
 
 
-def step_lines(steps: list[tuple[str, str]], profile: str, encoder: str) -> list[str]:
-    """The ladder lines of these steps, each with its bootstrap verdict and, when null, its reason."""
+def step_lines(steps: list[tuple[str, str]], profile: str, encoder: str, bootstrap: bool = False) -> list[str]:
+    """The ladder lines of these steps, each with its verdict and, when null, its reason. ``bootstrap``: add the
+    paired bootstrap of significance.csv, which the batch collects in notebook 09, after the notebooks that train
+    the rows (so only notebook 09, and results.md, state it: a notebook before 09 would show the last batch's)."""
     ablation = report.ablation_rows(profile, encoder)
     rows = {r["variant"]: r for _, r in ablation.iterrows()}
-    significance = read_table("significance.csv", profile, encoder)
+    significance = read_table("significance.csv", profile, encoder) if bootstrap else None
     family = report.study_verdicts(ablation)
     out = []
     for before, after in steps:
@@ -329,7 +333,7 @@ def notebook_findings(notebook: str, profile: str = "cpu", encoder: str = "minil
     elif notebook == "08_lora":
         lines = _lora(profile, encoder)
     elif notebook == "09_results":
-        lines = step_lines([*STEPS, *BY_NAME["08_lora"].steps], profile, encoder)
+        lines = step_lines([*STEPS, *BY_NAME["08_lora"].steps], profile, encoder, bootstrap=True)
     elif notebook == "10_error_analysis":
         lines = _errors(profile, encoder)
     elif notebook == "11_quality_per_cpu_minute":

@@ -82,9 +82,12 @@ def test_notebook_section_states_each_steps_verdict_bootstrap_and_reason(isolate
     assert "Why" not in text                                                  # a step that holds needs no excuse
     text = nf.notebook_findings("03_task_sampling", "cpu", "e")
     assert "overall +0.001, inconclusive" in text
+    assert "Paired bootstrap" not in text              # collected by notebook 09, after this notebook runs
+    text = nf.notebook_findings("09_results", "cpu", "e")
     assert ("Paired bootstrap over dev examples (3/3 seeds, each interval judged against its task's margin): SST +0.032 "
             "[+0.022, +0.042] helps, QQP -0.004 [-0.014, +0.006] within margin, STS +0.000 [-0.010, +0.010] "
             "inconclusive.") in text
+    text = nf.notebook_findings("03_task_sampling", "cpu", "e")
     assert text.endswith("Why: " + nf.KNOWN_REASONS["baseline-finetune", "sampling"] + ".")
     assert nf.KNOWN_REASONS["baseline-finetune", "sampling"].startswith("open:")       # no control yet: said so
     lines = nf.step_lines([("sampling", "advreg-literal"), ("advreg-literal", "smart")], "cpu", "e")
