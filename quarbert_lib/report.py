@@ -354,7 +354,8 @@ def verdict_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
     width = float(((overall["ci_high"] - overall["ci_low"]) / 2).median()) if len(overall) else float("nan")
     helped = [r for r in table.itertuples() if r.verdict == "helps" and r.step != "baseline-pretrain -> baseline-finetune"]
     headline = ("No step of the ladder beyond fine-tuning is shown to help." if not helped else
-                f"{len(helped)} test(s) show a step beyond fine-tuning helping.")
+                f"Beyond fine-tuning, {len(helped)} of {len(table)} tests show{'s' if len(helped) == 1 else ''} a step "
+                "helping: " + ", ".join(f"`{r.step}` on {metric_labels()[r.metric]}" for r in helped) + ".")
     listed = {v: f" ({named(v)})" if counts[v] else "" for v in ("helps", "hurts")}
     lines = [f"- **{headline}** {steps} step{'' if steps == 1 else 's'}, each tested on the overall score and each "
              f"task ({len(table)} tests, Holm-corrected, margins ±{min(verdicts.margins().values()):g} to "
