@@ -25,7 +25,10 @@ def _hand_built_predictions(data_dir: Path) -> pd.DataFrame:
                 pred = 1.0 - e.label if i % 3 == 0 else e.label
             else:
                 pred = round(min(5.0, max(0.0, e.label + rng.uniform(-1.5, 1.5))), 3)
-            rows.append({"id": e.id, "task": task, "gold": e.label, "prediction": pred})
+            # the probabilities a run writes beside its labels (notebook 10's calibration reads them)
+            probs = ({f"prob_{k}": 0.6 if k == pred else 0.1 for k in range(5)} if task == "sst" else
+                     {"prob": 0.8 if pred == 1 else 0.2} if task == "para" else {"score": pred})
+            rows.append({"id": e.id, "task": task, "gold": e.label, "prediction": pred, **probs})
     return pd.DataFrame(rows)
 
 
