@@ -85,7 +85,8 @@ def ablation_row(variant: str, runs: list[dict]) -> dict:
     row["data_note"] = _notes(runs)
     row.update(smart_columns(runs))
     row["seed_list"] = seed_list(runs)
-    ordered = ablation_columns() + [c for c in row if c not in ablation_columns()]
+    leading = ablation_columns()
+    ordered = leading + [c for c in row if c not in leading]
     return {c: row[c] for c in ordered}
 
 

@@ -87,8 +87,7 @@ def best_model(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
 
 
 def _configs(folder: Path, kind: str) -> list[ExperimentConfig]:
-    if kind == "export":
-        return [m.cfg for m in serve.load_export(folder).members.values()]
+    """The configs of a run's or an ensemble's members (an export's come with its loaded scorer)."""
     folders = serve.read_members(folder).values() if kind == "ensemble" else [folder]
     return [ExperimentConfig.from_dict(read_json(Path(f) / "config.json")) for f in folders]
 
@@ -115,14 +114,16 @@ def write_submission(folder: str | Path, dest: str | Path = DEFAULT_DEST, device
     model lacks a course task, results.CourseOutputError when an output would not answer its input's ids."""
     folder, dest = Path(folder), Path(dest)
     kind = serve.folder_kind(folder)
-    configs = _configs(folder, kind)
+    # an export has no saved predictions: it is loaded once, to score, and its members carry their configs
+    scorer = serve.load_export(folder, device) if kind == "export" else None
+    configs = [m.cfg for m in scorer.members.values()] if scorer else _configs(folder, kind)
     tasks = {t for cfg in configs for t in cfg.tasks}
     if missing := [t for t in COURSE_TASKS if t not in tasks]:
         raise SubmissionError(f"{folder}: the model predicts {sorted(tasks)}, a submission needs {list(COURSE_TASKS)} "
                               f"(missing {missing}): submit a multitask run or an ensemble")
     # the course files in full, read as the model read them (a profile's dev/test cap lifted)
     data_cfg = dataclasses.replace(configs[0].data, max_dev_per_task=None)
-    scorer, out = None, []
+    out = []
     dest.mkdir(parents=True, exist_ok=True)
     for task in COURSE_TASKS:
         loaded = load_task(task, data_cfg)

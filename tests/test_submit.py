@@ -133,3 +133,15 @@ def test_submit_command_writes_the_folder_and_errors_are_one_line(registry, tmp_
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is not a run, an ensemble or an export" in err[0]
     shutil.rmtree(tmp_path / "out")
+
+
+def test_an_export_is_scored_and_answers_as_its_run(registry, tmp_path):
+    """An export has no saved predictions: every file is scored, and agrees with the run's own to 1e-6."""
+    from quarbert_lib import serve
+    export = serve.export(registry.runs["multi-seed0"], tmp_path / "export")
+    files = [f for f in submit.write_submission(export, tmp_path / "out") if f.path]
+    assert files and all(f.source == "scored" for f in files)
+    for f in files:
+        mine = results.read_course_output(f.path, f.task).set_index("id")["prediction"]
+        run = results.read_course_output(registry.runs["multi-seed0"] / f.path.name, f.task).set_index("id")["prediction"]
+        np.testing.assert_allclose(mine[run.index].to_numpy(float), run.to_numpy(float), rtol=0, atol=1e-6)
