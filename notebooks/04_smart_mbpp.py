@@ -29,8 +29,8 @@
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
 encoder = "minilm-l6"
-seeds = None             # None: the profile's seeds (cpu: 0, 1, 2; mean and std are reported)
-literal_seeds = None     # seeds of the advreg-literal row (None: the profile's)
+seeds = None             # None: the study's (cpu: 0-4, study.notebook_seeds; mean and std are reported)
+literal_seeds = None     # seeds of the advreg-literal row (None: the study's, as for seeds)
 force = False
 project_sizes = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
 normalize_sizes = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]

@@ -108,6 +108,9 @@ def _verdict_section(ablation: pd.DataFrame) -> list[str]:
     overall = table[table["metric"] == "overall"]
     counts = verdicts.verdict_counts(table, None)
     fmt = lambda v, spec: "" if pd.isna(v) else format(v, spec)  # noqa: E731
+    half = (overall["ci_high"] - overall["ci_low"]).dropna() / 2
+    seeds_low = int(overall[["seeds_before", "seeds_after"]].min().min())
+    seeds_high = int(overall[["seeds_before", "seeds_after"]].max().max())
     return ["## The study's verdict", "",
             "Each step's effect is the difference of the seed means (after - before) on the course's overall dev "
             "score, with its 95% Welch interval. A step **helps** or **hurts** when Welch's test, Holm-corrected over "
@@ -122,9 +125,9 @@ def _verdict_section(ablation: pd.DataFrame) -> list[str]:
                   fmt(r.p, ".3f"), fmt(r.p_holm, ".3f"), fmt(r.p_equivalence_holm, ".3f"), f"**{r.verdict}**",
                   f"{r.seeds_before} / {r.seeds_after}", fmt(r.paper_effect, "+.3f")] for r in overall.itertuples()]), "",
             f"Of the {len(table)} tests (steps x overall and the three tasks): " + ", ".join(
-                f"{n} {v}" for v, n in counts.items()) + ". With three seeds a side the intervals are "
-            "±0.01 to ±0.04 wide, so most steps are inconclusive: more seeds (or a larger effect) are needed to "
-            "tell.", ""] + _figure("step_effects.png", "Each step's effect on the overall dev score with its 95% CI; "
+                f"{n} {v}" for v, n in counts.items()) + f". With {seeds_low} to {seeds_high} seeds a side the overall "
+            f"intervals are ±{half.min():.3f} to ±{half.max():.3f} wide (median ±{half.median():.3f}), so an "
+            "inconclusive step needs more seeds (or a larger effect) to tell.", ""] + _figure("step_effects.png", "Each step's effect on the overall dev score with its 95% CI; "
                                    "grey band: the margin; crosses: the paper's effect for the same step")
 
 
