@@ -24,23 +24,23 @@ venv: $(STAMP)
 
 # Execute notebooks/NN_*.py through papermill (finished runs are skipped), then refresh README.
 reproduce: venv
-	$(BIN)/python -m quarbert_lib.reproduce --profile $(RUN_PROFILE) $(if $(ONLY),--only $(ONLY))
-	$(BIN)/python -m quarbert_lib.figures --profile $(RUN_PROFILE)
+	$(BIN)/python -m quarbert_lib reproduce --profile $(RUN_PROFILE) $(if $(ONLY),--only $(ONLY))
+	$(BIN)/python -m quarbert_lib figures --profile $(RUN_PROFILE)
 
 # Rebuild every figure, reports/results.md and the README table from saved results, without training.
 figures: venv
-	$(BIN)/python -m quarbert_lib.figures --profile $(STUDY_PROFILE)
+	$(BIN)/python -m quarbert_lib figures --profile $(STUDY_PROFILE)
 
 # Naive vs default training/inference throughput, FLOP floor, regularizer and LoRA step costs,
 # quartet serving -> reports/tables/bench.csv and reports/benchmarks.md (about 10 minutes here).
 bench: venv
-	$(BIN)/python -m quarbert_lib.bench --profile $(STUDY_PROFILE)
+	$(BIN)/python -m quarbert_lib bench --profile $(STUDY_PROFILE)
 
-# A Chromium for the real-browser test, without root where possible (quarbert_lib/chromium.py): one found
+# A Chromium for the real-browser test, without root where possible (quarbert_lib/checks/chromium.py): one found
 # (QUARBERT_CHROMIUM, the system's, Playwright's), else Debian's package where apt works, else Playwright's
 # download. If none can be had, this prints one line and the real-browser test fails with it (never skips).
 chromium: venv
-	-$(BIN)/python -m quarbert_lib.chromium
+	-$(BIN)/python -m quarbert_lib chromium
 
 test: venv chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -48,7 +48,7 @@ test: venv chromium
 # Notebook 10's browser in JupyterLab + Chromium over this profile's runs, checked against
 # error_table; saves reports/figures/error_browser.png.
 browser-check: venv chromium
-	$(BIN)/python -m quarbert_lib.browser_check --profile $(STUDY_PROFILE)
+	$(BIN)/python -m quarbert_lib browser-check --profile $(STUDY_PROFILE)
 
 clean-runs:
 	rm -rf runs

@@ -25,8 +25,9 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from quarbert_lib import profile_config, run_experiment
-from quarbert_lib import plots, report, results
-from quarbert_lib.notebook_findings import notebook_findings
+from quarbert_lib.reporting import plots, report
+from quarbert_lib.reporting.notebook_findings import notebook_findings
+from quarbert_lib.study import results, tables
 
 NOTEBOOK = "01_single_task_sentiment"
 MODES = {
@@ -48,14 +49,14 @@ for task in ["sst", "cfimdb"]:
             name = results.run_name(task, mode, seed=seed)
             runs.append(run_experiment(cfg, NOTEBOOK, name, force=force))
             run_dirs[f"{task}-{mode}"] = results.run_path(profile, NOTEBOOK, name)
-        rows.append(report.single_task_row(task, mode, runs))
+        rows.append(tables.single_task_row(task, mode, runs))
 
 # %% [markdown]
 # ## Table 1: dev accuracy
 
 # %%
-report.save_single_task_rows(rows)
-mine = report.single_task_rows(profile, encoder)
+tables.save_single_task_rows(rows)
+mine = tables.single_task_rows(profile, encoder)
 display(Markdown(report.single_task_markdown(mine)))
 
 # %%

@@ -18,18 +18,18 @@
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
 encoder = "minilm-l6"    # minilm-l6 (packaged) | bert-base-uncased | a local path
-seeds = None             # None: the study's (cpu: 0-4, study.notebook_seeds; mean and std are reported)
+seeds = None             # None: the study's (cpu: 0-4, spec.notebook_seeds; mean and std are reported)
 force = False
 
 # %%
 from IPython.display import Markdown, display
 
-from quarbert_lib import plots, report
-from quarbert_lib.experiment import run_ladder_rows
-from quarbert_lib.notebook_findings import notebook_findings
+from quarbert_lib.reporting import plots, report
+from quarbert_lib.reporting.notebook_findings import notebook_findings
+from quarbert_lib.study.experiment import run_ladder_rows
 
 NOTEBOOK = "02_multitask_baseline"
-VARIANTS = ["baseline-pretrain", "baseline-finetune"]   # overrides: quarbert_lib.config.VARIANTS
+VARIANTS = ["baseline-pretrain", "baseline-finetune"]   # overrides: quarbert_lib.core.config.VARIANTS
 
 # %%
 mine, run_dirs = run_ladder_rows(NOTEBOOK, VARIANTS, profile, seeds, encoder, force)

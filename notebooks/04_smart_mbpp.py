@@ -29,7 +29,7 @@
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
 encoder = "minilm-l6"
-seeds = None             # None: the study's (cpu: 0-4, study.notebook_seeds; mean and std are reported)
+seeds = None             # None: the study's (cpu: 0-4, spec.notebook_seeds; mean and std are reported)
 literal_seeds = None     # seeds of the advreg-literal row (None: the study's, as for seeds)
 force = False
 project_sizes = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
@@ -47,13 +47,14 @@ sweep_seeds = [0]
 import pandas as pd
 from IPython.display import Markdown, display
 
-from quarbert_lib import plots, report, smart_strength
-from quarbert_lib.config import profile_seeds, variant_config
-from quarbert_lib.experiment import run_ladder_rows, run_variant, sweep
-from quarbert_lib.figures import lambda_figure
-from quarbert_lib.paths import tables_dir
-from quarbert_lib.results import write_csv
-from quarbert_lib.notebook_findings import notebook_findings
+from quarbert_lib.base.paths import tables_dir
+from quarbert_lib.core.config import profile_seeds, variant_config
+from quarbert_lib.reporting import plots, report
+from quarbert_lib.reporting.figures import lambda_figure
+from quarbert_lib.reporting.notebook_findings import notebook_findings
+from quarbert_lib.study import smart_strength, tables
+from quarbert_lib.study.experiment import run_ladder_rows, run_variant, sweep
+from quarbert_lib.study.results import write_csv
 
 NOTEBOOK = "04_smart_mbpp"
 pd.set_option("display.width", 200)
@@ -156,7 +157,7 @@ for lr in learning_rates:
         runs, _ = run_variant(NOTEBOOK, "sampling", profile, sweep_seeds, encoder, force,
                               run_prefix=f"sweep-lr{lr:g}-dropout{p:g}", train__lr=lr, model__hidden_dropout=p,
                               model__encoder_dropout=p, train__max_steps=sweep_steps)
-        grid_rows.append(report.sweep_row({"lr": lr, "dropout": p, "profile": profile, "encoder": encoder}, runs))
+        grid_rows.append(tables.sweep_row({"lr": lr, "dropout": p, "profile": profile, "encoder": encoder}, runs))
 grid_table = pd.DataFrame(grid_rows)
 write_csv(tables_dir() / "lr_dropout.csv", grid_table)
 display(grid_table)

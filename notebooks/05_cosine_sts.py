@@ -19,9 +19,9 @@ force = False
 # %%
 from IPython.display import Markdown, display
 
-from quarbert_lib import plots, report
-from quarbert_lib.experiment import run_ladder_rows
-from quarbert_lib.notebook_findings import notebook_findings
+from quarbert_lib.reporting import plots, report
+from quarbert_lib.reporting.notebook_findings import notebook_findings
+from quarbert_lib.study.experiment import run_ladder_rows
 
 NOTEBOOK = "05_cosine_sts"
 

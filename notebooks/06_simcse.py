@@ -21,11 +21,13 @@ cost_steps = 9
 # %%
 from IPython.display import Markdown, display
 
-from quarbert_lib import bench, plots, report, results
-from quarbert_lib.experiment import run_ladder_rows
-from quarbert_lib.paths import tables_dir
-from quarbert_lib.results import write_csv
-from quarbert_lib.notebook_findings import notebook_findings
+from quarbert_lib.base.paths import tables_dir
+from quarbert_lib.benchmarks import bench
+from quarbert_lib.reporting import plots, report
+from quarbert_lib.reporting.notebook_findings import notebook_findings
+from quarbert_lib.study import results
+from quarbert_lib.study.experiment import run_ladder_rows
+from quarbert_lib.study.results import write_csv
 
 NOTEBOOK = "06_simcse"
 

@@ -22,7 +22,7 @@
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
 encoder = "minilm-l6"
-seeds = None             # None: the study's (cpu: 0-4, study.notebook_seeds): one quartet per seed
+seeds = None             # None: the study's (cpu: 0-4, spec.notebook_seeds): one quartet per seed
 recipe = "best"          # "best" or a ladder variant name
 force = False
 
@@ -30,14 +30,15 @@ force = False
 import pandas as pd
 from IPython.display import Markdown, display
 
-from quarbert_lib import ensemble, report, results
-from quarbert_lib.study import notebook_seeds
-from quarbert_lib.experiment import ensure_predictions, run_variant
-from quarbert_lib.paths import tables_dir
-from quarbert_lib.notebook_findings import notebook_findings
+from quarbert_lib.base.paths import tables_dir
+from quarbert_lib.reporting import report
+from quarbert_lib.reporting.notebook_findings import notebook_findings
+from quarbert_lib.study import ensemble, results, tables
+from quarbert_lib.study.experiment import ensure_predictions, run_variant
+from quarbert_lib.study.spec import notebook_seeds
 
 NOTEBOOK = "07_quartet_ensemble"
-variant = report.best_variant(profile, encoder) if recipe == "best" else recipe
+variant = tables.best_variant(profile, encoder) if recipe == "best" else recipe
 print("recipe:", variant)
 
 # %% [markdown]
@@ -84,7 +85,7 @@ for seed, (members, metrics) in quartets.items():
         for task, frame in frames.groupby("task"):
             results.write_course_output(out_dir, task, frame, split, ids=frame["id"])  # members agree: combine checks
     member_metrics = list(metrics.values())
-    per_seed.append(report.ensemble_metrics(ensemble.scores(plain), member_metrics,
+    per_seed.append(tables.ensemble_metrics(ensemble.scores(plain), member_metrics,
                                             sum(m["params_total"] for m in member_metrics),
                                             sum(m["params_trainable"] for m in member_metrics)))
 display(pd.DataFrame([{"seed": s, **{k: m[k] for k in ("sst_acc", "para_acc", "sts_pearson")}}
@@ -94,9 +95,9 @@ display(Markdown(f"Calibration of seed {first}'s quartet:"))
 display(pd.DataFrame(calibrations[first]).T)
 
 # %%
-row = report.ablation_row("ensemble", per_seed)
-report.save_ablation_rows([row])
-mine = report.ablation_rows(profile, encoder)
+row = tables.ablation_row("ensemble", per_seed)
+tables.save_ablation_rows([row])
+mine = tables.shown_rows(NOTEBOOK, profile, encoder, also=(variant,))   # this notebook's row and those it compares with
 display(Markdown(report.ablation_markdown(mine)))
 
 # %% [markdown]

@@ -4,7 +4,7 @@
 # Nothing here trains. The tables under `reports/tables/` (written by notebooks 01-08) and the
 # run registry's saved predictions are the only inputs; this notebook rebuilds
 # `reports/results.md`, its figures under `reports/figures/` and `reports/tables/significance.csv`
-# from them, exactly as `make figures` (`python -m quarbert_lib.figures`) does, and shows them.
+# from them, exactly as `make figures` (`python -m quarbert_lib figures`) does, and shows them.
 #
 # How to read the numbers:
 # - Rows with `seeds` > 1 report the mean over seeds, and `*_std` columns the standard deviation
@@ -27,9 +27,10 @@ import time
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
-from quarbert_lib import figures, report
-from quarbert_lib.paths import figures_dir, tables_dir
-from quarbert_lib.notebook_findings import notebook_findings
+from quarbert_lib.base.paths import figures_dir, tables_dir
+from quarbert_lib.reporting import figures
+from quarbert_lib.reporting.notebook_findings import notebook_findings
+from quarbert_lib.study import tables
 
 t0 = time.perf_counter()
 figures.collect(profile, encoder, n_boot=n_boot)       # the registry's predictions, run costs, bootstraps
@@ -40,7 +41,7 @@ print(f"rebuilt {results_md} in {time.perf_counter() - t0:.1f} s, without traini
 # ## Table 2: the ablation ladder, with seeds and std
 
 # %%
-mine = report.ablation_rows(profile, encoder)
+mine = tables.ablation_rows(profile, encoder)
 columns = [c for c in ("variant", "seeds", "sst_acc", "sst_acc_std", "qqp_acc", "qqp_acc_std", "sts_pearson",
                        "sts_pearson_std", "overall", "overall_std", "params_total", "params_trainable",
                        "train_seconds") if c in mine]

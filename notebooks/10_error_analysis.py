@@ -5,7 +5,7 @@
 # STS predictions are conservative at the extremes; Quora errors follow lexical overlap. This
 # notebook measures those observations on any run's or ensemble's saved dev predictions, then
 # opens a browser over them. Every view of the browser is exactly
-# `quarbert_lib.browser.error_table(...)` of its settings, so what you see can be reproduced
+# `quarbert_lib.reporting.browser.error_table(...)` of its settings, so what you see can be reproduced
 # in code. The offline Quora split caveat applies (see notebook 02).
 
 # %% tags=["parameters"]
@@ -16,10 +16,12 @@ source = "auto"          # "auto": the quartet ensemble if it exists, else the l
 import pandas as pd
 from IPython.display import Markdown, display
 
-from quarbert_lib import browser, evaluate, plots, saved_predictions
-from quarbert_lib.paths import tables_dir
-from quarbert_lib.results import write_csv
-from quarbert_lib.notebook_findings import notebook_findings
+from quarbert_lib.base.paths import tables_dir
+from quarbert_lib.core import evaluate
+from quarbert_lib.reporting import browser, plots
+from quarbert_lib.reporting.notebook_findings import notebook_findings
+from quarbert_lib.study import saved_predictions
+from quarbert_lib.study.results import write_csv
 
 sources = browser.prediction_sources(profile)      # the registry's runs, else the predictions saved in reports/
 chosen = browser.default_source(sources) if source == "auto" else source

@@ -36,12 +36,13 @@ reuse_saved = False      # True: a point whose run this machine's registry lacks
 import pandas as pd
 from IPython.display import Markdown, display
 
-from quarbert_lib import plots, report, results
-from quarbert_lib.config import BUDGET_CAPS
-from quarbert_lib.experiment import budget_curve
-from quarbert_lib.figures import QUALITY_REFERENCES
-from quarbert_lib.paths import tables_dir
-from quarbert_lib.notebook_findings import notebook_findings
+from quarbert_lib.base.paths import tables_dir
+from quarbert_lib.core.config import BUDGET_CAPS
+from quarbert_lib.reporting import plots
+from quarbert_lib.reporting.figures import QUALITY_REFERENCES
+from quarbert_lib.reporting.notebook_findings import notebook_findings
+from quarbert_lib.study import results, tables
+from quarbert_lib.study.experiment import budget_curve
 
 NOTEBOOK = "11_quality_per_cpu_minute"
 
@@ -53,7 +54,7 @@ display(budget[["recipe", "cap", "epoch", "steps", "train_minutes", "sst_acc", "
                 "source"]].round(4))
 
 # %%
-plots.quality_per_minute(budget, report.ablation_rows(profile, encoder), targets=QUALITY_REFERENCES);
+plots.quality_per_minute(budget, tables.ablation_rows(profile, encoder), targets=QUALITY_REFERENCES);
 
 # %%
 best = budget.loc[budget["overall"].idxmax()]

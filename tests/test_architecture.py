@@ -1,17 +1,14 @@
-"""The house's shape, read from the code with ast: no import circle, and the core never imports the study."""
+"""The house's shape, read from the code with ast: no import circle, and no room imports a room above it."""
 import ast
 from pathlib import Path
 
-from quarbert_lib.paths import REPO_ROOT
+from quarbert_lib.base.paths import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "quarbert_lib"
-# The core (data, model, losses, training, and cli: the one-line error wrapper that imports only errors) knows
-# nothing of the study, its reports, its batch runner or its bench.
-CORE = {"errors", "paths", "tasks", "configbase", "config", "losses", "adapters", "data", "model", "sampler",
-        "distributed", "train", "evaluate", "cli"}
-STUDY_AND_ABOVE = {"experiment", "records", "results", "report", "findings", "notebook_findings", "figures", "plots",
-                   "plan", "reproduce", "bench", "bench_report", "browser", "browser_check", "saved_predictions",
-                   "smart_strength", "speed", "verdicts", "prior", "serve", "submit", "study", "ensemble", "lora", "chromium", "__main__"}
+# The rooms, lowest first (docs/architecture.md): a module may import its own room and the rooms below it, never
+# one above. The package's __init__ (its public names) and __main__ (the command line) stand above them all.
+LAYERS = ("base", "losses", "core", "study", "reporting", "benchmarks", "batch", "checks")
+TOP = {"__init__", "__main__"}
 
 
 def module_name(path: Path) -> str:
@@ -76,13 +73,29 @@ def test_the_package_has_no_import_circle():
     assert find_cycle(graph()) is None
 
 
-def test_the_core_never_imports_the_study_or_anything_above_it():
-    edges = graph()
-    top = lambda m: m.split(".")[0]  # noqa: E731
-    assert {top(m) for m in edges} <= CORE | STUDY_AND_ABOVE, "a new module: place it in CORE or STUDY_AND_ABOVE"
-    upward = sorted((m, n) for m, targets in edges.items() if top(m) in CORE
-                    for n in targets if top(n) in STUDY_AND_ABOVE)
-    assert upward == []
+def room(module: str) -> str:
+    return module.split(".")[0]
+
+
+def upward_imports(edges: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """(importer, imported) pairs where a module imports a room above its own."""
+    rank = {name: i for i, name in enumerate(LAYERS)}
+    return sorted((m, n) for m, targets in edges.items() if m not in TOP
+                  for n in targets if rank[room(n)] > rank[room(m)])
+
+
+def test_every_module_lives_in_a_room():
+    assert {room(m) for m in graph()} - TOP <= set(LAYERS), "a new module: put it in one of LAYERS' subpackages"
+    assert not [p.name for p in PACKAGE.glob("*.py") if p.stem not in TOP], "the package root holds only __init__ and __main__"
+
+
+def test_the_layer_check_finds_an_upward_import():
+    assert upward_imports({"core.model": {"base.tasks"}, "study.results": {"reporting.report"}}) == \
+        [("study.results", "reporting.report")]
+
+
+def test_no_room_imports_a_room_above_it():
+    assert upward_imports(graph()) == []
 
 
 # Optional dependencies a user may lack, imported where they are used (each import handles or names its absence).

@@ -6,11 +6,12 @@ import pandas as pd
 import pytest
 import torch
 
-from quarbert_lib import bench, bench_report, speed
-from quarbert_lib.config import DataConfig
-from quarbert_lib.data import TaskData, load_task
-from quarbert_lib.model import load_encoder
-from quarbert_lib.tasks import TASKS
+from quarbert_lib.base.tasks import TASKS
+from quarbert_lib.benchmarks import bench, speed
+from quarbert_lib.core.config import DataConfig
+from quarbert_lib.core.data import TaskData, load_task
+from quarbert_lib.core.model import load_encoder
+from quarbert_lib.reporting import bench_report
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +111,8 @@ def test_bench_end_to_end_on_the_tiny_encoder(isolated, tiny_encoder_dir, monkey
 def test_reproduce_time_is_judged_only_on_a_batch_of_every_notebook(isolated):
     import json
 
-    from quarbert_lib.paths import reports_dir
-    from quarbert_lib.reproduce import discover
+    from quarbert_lib.base.paths import reports_dir
+    from quarbert_lib.batch.reproduce import discover
     executed = reports_dir() / "executed"
     executed.mkdir(parents=True)
     names = [p.stem for p in discover()]
@@ -187,8 +188,8 @@ def test_gpu_section_is_added_from_its_own_files(isolated, tiny_encoder_dir, mon
     monkeypatch.setattr(speed, "TRAIN_PATHS", EAGER_PATHS)
     df, md = bench.run_bench("smoke", str(tiny_encoder_dir), per_task=8, reps=1, cost_steps=1, sections=("throughput",))
     assert "On a GPU" not in md.read_text()
-    from quarbert_lib.paths import tables_dir
-    from quarbert_lib.results import read_json, write_json
+    from quarbert_lib.base.paths import tables_dir
+    from quarbert_lib.study.results import read_json, write_json
     meta = read_json(tables_dir() / "bench_meta.json")
     gpu = df.assign(device="cuda")
     gpu.to_csv(tables_dir() / "bench_gpu.csv", index=False)
@@ -228,8 +229,8 @@ def test_compiled_path_is_timed_after_compiling_with_the_default_flops(sample, t
 
 
 def test_reproduce_summary_sums_the_registry_and_takes_the_best_of_every_table(isolated):
-    from quarbert_lib import results
-    from quarbert_lib.paths import tables_dir
+    from quarbert_lib.base.paths import tables_dir
+    from quarbert_lib.study import results
     for notebook, run, wall in (("02_x", "a-seed0", 60.0), ("11_y", "b-seed0", 120.0)):
         results.write_json(results.run_path("cpu", notebook, run) / "metrics.json",
                            {"encoder": "minilm-l6", "seed": 0, "steps": 5, "train_seconds": wall / 2,
@@ -251,8 +252,8 @@ def test_reproduce_summary_sums_the_registry_and_takes_the_best_of_every_table(i
 
 def test_smart_pass_ratio_and_the_ascent_pass_leaves_weights_alone(sample, tiny_encoder_dir):
     # plain = forward + backward = 2 s; SMART K=1 adds 1.5 s of ascent and 2 s of adversarial pass
-    assert speed.smart_pass_ratio(1.0, 2.0, 1.5, steps=1) == 2.75
-    assert speed.smart_pass_ratio(1.0, 2.0, 1.5, steps=0) == 2.0
+    assert bench_report.smart_pass_ratio(1.0, 2.0, 1.5, steps=1) == 2.75
+    assert bench_report.smart_pass_ratio(1.0, 2.0, 1.5, steps=0) == 2.0
     tokenizer, data = sample
     small = {t: TaskData(TASKS[t], d.examples[:4], tokenizer, 128) for t, d in data.items()}
     model = speed.fresh_model(str(tiny_encoder_dir), list(small), True)

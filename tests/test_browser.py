@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import pytest
 
-from quarbert_lib import browser
+from quarbert_lib.reporting import browser
 
 PRED = pd.DataFrame([
     # id, task, gold, prediction, sentence1, sentence2
@@ -47,8 +47,8 @@ def test_summaries():
 
 
 def test_with_sentences_joins_dev_text(mini_data_dir):
-    from quarbert_lib.config import DataConfig
-    from quarbert_lib.data import load_task
+    from quarbert_lib.core.config import DataConfig
+    from quarbert_lib.core.data import load_task
     dev = load_task("sts", DataConfig(data_dir=str(mini_data_dir))).splits["dev"][:3]
     preds = pd.DataFrame({"id": [e.id for e in dev], "task": "sts", "gold": [e.label for e in dev], "prediction": 2.0})
     joined = browser.with_sentences(preds, DataConfig(data_dir=str(mini_data_dir)))
@@ -112,7 +112,7 @@ def test_sst_confusion_counts_every_level():
 
 
 def test_widget_browser_compare_members_and_confusion_views(isolated):
-    from quarbert_lib import results
+    from quarbert_lib.study import results
     second = PROBS.copy()
     second.loc[second["id"] == "a", "prediction"] = 4                  # fixed
     second.loc[second["id"] == "c", "prediction"] = 1                  # broken
@@ -159,8 +159,8 @@ def test_saved_predictions_let_a_clone_without_runs_browse(isolated):
     copies answer find, sources and the member view; the registry wins where it has the run."""
     import shutil
 
-    from quarbert_lib import saved_predictions
-    from quarbert_lib.results import RunNotFound
+    from quarbert_lib.study import saved_predictions
+    from quarbert_lib.study.results import RunNotFound
     frame = PROBS.drop(columns=["sentence1", "sentence2"])
     _registry_run(isolated, "03_task_sampling", "sampling-seed0", frame)
     _registry_run(isolated, "03_task_sampling", "sampling-seed1", frame, seed=1)          # not seed 0: not saved

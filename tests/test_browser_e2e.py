@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from quarbert_lib import browser_check
-from quarbert_lib.config import DataConfig
-from quarbert_lib.data import load_task
+from quarbert_lib.checks import browser_check
+from quarbert_lib.core.config import DataConfig
+from quarbert_lib.core.data import load_task
 
 
 def _hand_built_predictions(data_dir: Path) -> pd.DataFrame:
@@ -40,7 +40,8 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 @pytest.mark.slow
 def test_error_browser_in_jupyterlab_and_chromium(tmp_path, mini_data_dir, monkeypatch):
-    from quarbert_lib import browser, results
+    from quarbert_lib.reporting import browser
+    from quarbert_lib.study import results
     runs, reports = tmp_path / "runs", tmp_path / "reports"
     env = {"QUARBERT_DATA": str(mini_data_dir), "QUARBERT_RUNS": str(runs), "QUARBERT_REPORTS": str(reports)}
     for key, value in env.items():
@@ -83,7 +84,7 @@ def test_error_browser_in_jupyterlab_and_chromium(tmp_path, mini_data_dir, monke
 def test_a_wrong_view_is_reported(mini_data_dir, monkeypatch):
     """The comparison itself can fail: a page showing the right count but the rows in another
     order raises BrowserCheckError; the exact rows pass."""
-    from quarbert_lib.browser import error_table
+    from quarbert_lib.reporting.browser import error_table
     predictions = _hand_built_predictions(mini_data_dir)
     want = list(error_table(predictions, "sst")["id"].head(browser_check.ROWS_SHOWN))
 

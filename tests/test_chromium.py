@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from quarbert_lib import chromium
+from quarbert_lib.checks import chromium
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from quarbert_lib import cli
-from quarbert_lib.config import profile_config
+from quarbert_lib.base import cli
+from quarbert_lib.core.config import profile_config
 
 
 def _cli(args, env_extra, cwd):
@@ -32,9 +32,9 @@ def _one_error_line(result):
 
 def test_missing_data_dir_is_one_line_and_exit_2(tmp_path, tiny_encoder_dir):
     env = {"QUARBERT_DATA": str(tmp_path / "nowhere"), "QUARBERT_RUNS": str(tmp_path / "runs")}
-    result = _cli(["quarbert_lib.experiment", "01_x", "r", "--config", _config(tmp_path, tiny_encoder_dir)], env, tmp_path)
+    result = _cli(["quarbert_lib.study.experiment", "01_x", "r", "--config", _config(tmp_path, tiny_encoder_dir)], env, tmp_path)
     line = _one_error_line(result)
-    assert "QUARBERT_DATA" in line and "python -m quarbert_lib.data download" in line
+    assert "QUARBERT_DATA" in line and "python -m quarbert_lib data download" in line
     assert not (tmp_path / "runs").exists()                      # stopped before anything was written
 
 
@@ -49,9 +49,9 @@ def test_malformed_row_names_file_line_and_field(tmp_path, tiny_encoder_dir, min
     (broken / "ids-sst-train.csv").write_text("\n".join(lines) + "\n")
     cfg = _config(tmp_path, tiny_encoder_dir, data__skip_bad_rows=False)
     env = {"QUARBERT_DATA": str(broken), "QUARBERT_RUNS": str(tmp_path / "runs")}
-    line = _one_error_line(_cli(["quarbert_lib.experiment", "01_x", "r", "--config", cfg], env, tmp_path))
+    line = _one_error_line(_cli(["quarbert_lib.study.experiment", "01_x", "r", "--config", cfg], env, tmp_path))
     assert "ids-sst-train.csv" in line and "line 4" in line and "sentiment" in line
-    debug = _cli(["quarbert_lib.experiment", "01_x", "r", "--config", cfg, "--debug"], env, tmp_path)
+    debug = _cli(["quarbert_lib.study.experiment", "01_x", "r", "--config", cfg, "--debug"], env, tmp_path)
     assert debug.returncode != 0 and "Traceback" in debug.stderr and "DataError" in debug.stderr
 
 

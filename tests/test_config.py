@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from quarbert_lib.config import ConfigError, ExperimentConfig, profile_config
+from quarbert_lib.core.config import ConfigError, ExperimentConfig, profile_config
 
 
 def test_profiles_differ_as_documented():
@@ -49,14 +49,14 @@ def test_unknown_names_are_rejected():
 def test_every_field_has_help():
     import dataclasses
 
-    from quarbert_lib.config import DataConfig, ModelConfig, TrainConfig
+    from quarbert_lib.core.config import DataConfig, ModelConfig, TrainConfig
     for cls in (ExperimentConfig, DataConfig, ModelConfig, TrainConfig):
         for f in dataclasses.fields(cls):
             assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help text"
 
 
 def test_profile_seeds_default_and_explicit():
-    from quarbert_lib.config import profile_seeds
+    from quarbert_lib.core.config import profile_seeds
     assert profile_seeds("cpu") == [0, 1, 2]
     assert profile_seeds("smoke") == [0]
     assert profile_seeds("cpu", [4]) == [4]

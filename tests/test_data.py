@@ -2,12 +2,12 @@ import hashlib
 
 import pytest
 import torch
-
 from conftest import write_course_file
-from quarbert_lib.config import DataConfig
-from quarbert_lib.data import DataError, TaskData, download, load_csv, load_task, quora_hash_split
-from quarbert_lib.paths import resolve_data_dir
-from quarbert_lib.tasks import TASKS
+
+from quarbert_lib.base.paths import resolve_data_dir
+from quarbert_lib.base.tasks import TASKS
+from quarbert_lib.core.config import DataConfig
+from quarbert_lib.core.data import DataError, TaskData, download, load_csv, load_task, quora_hash_split
 
 
 def _write(path, text):
@@ -114,7 +114,7 @@ def test_record_shape_is_checked_in_every_course_layout(tmp_path, spec, text, ha
 def test_the_real_course_files_load_as_before():
     """Every record of the course's files is one line with one field per column: the shape check keeps
     them all, quora-dev's doubled quotes inside fields included, and skips its two known bad rows only."""
-    from quarbert_lib.paths import DataNotFound
+    from quarbert_lib.base.paths import DataNotFound
     try:
         root = resolve_data_dir()
     except DataNotFound:
@@ -136,7 +136,7 @@ def test_skip_bad_rows_counts_and_reports(tmp_path, capsys):
 
 
 def test_quora_split_is_deterministic_disjoint_and_by_hash(mini_data_dir):
-    from quarbert_lib.data import Example
+    from quarbert_lib.core.data import Example
     examples = [Example(f"id{i}", "a", "b", i % 2) for i in range(2000)]
     train, dev = quora_hash_split(examples, 20)
     train2, dev2 = quora_hash_split(list(reversed(examples)), 20)
@@ -190,7 +190,7 @@ def tokenizer(tiny_encoder_dir):
 
 
 def test_collate_single_siamese_and_cross(tokenizer):
-    from quarbert_lib.data import Example
+    from quarbert_lib.core.data import Example
     sst = TaskData(TASKS["sst"], [Example("a", "good movie", label=3), Example("b", "bad", label=0)], tokenizer, 16)
     batch = sst.collate([0, 1])
     good, movie, bad = tokenizer.convert_tokens_to_ids(["good", "movie", "bad"])
@@ -210,7 +210,7 @@ def test_collate_single_siamese_and_cross(tokenizer):
 
 
 def test_cross_pairs_truncate_longest_first(tokenizer):
-    from quarbert_lib.data import Example
+    from quarbert_lib.core.data import Example
     long = " ".join(["good"] * 20)
     data = TaskData(TASKS["para"], [Example("p", long, "bad movie", 1)], tokenizer, 10)
     row = data.collate([0], "cross")["input_ids"][0]
@@ -263,13 +263,13 @@ def course_server(mini_data_dir):
 
 
 def _no_data_anywhere(monkeypatch, tmp_path):
-    from quarbert_lib import paths
+    from quarbert_lib.base import paths
     monkeypatch.delenv(paths.DATA_ENV, raising=False)
     monkeypatch.setattr(paths, "data_dir_candidates", lambda explicit=None: [("./data", tmp_path / "data")])
 
 
 def test_missing_data_is_downloaded_from_the_course_repository(tmp_path, monkeypatch, course_server, mini_data_dir):
-    from quarbert_lib.data import ensure_data
+    from quarbert_lib.core.data import ensure_data
     _no_data_anywhere(monkeypatch, tmp_path)
     got = ensure_data(tmp_path / "data", base_url=course_server)
     assert got == tmp_path / "data"
@@ -280,15 +280,16 @@ def test_missing_data_is_downloaded_from_the_course_repository(tmp_path, monkeyp
 
 
 def test_offline_without_data_stops_before_any_compute(tmp_path, monkeypatch, capsys):
-    from quarbert_lib import cli, reproduce
+    from quarbert_lib.base import cli
+    from quarbert_lib.batch import reproduce
     _no_data_anywhere(monkeypatch, tmp_path)
     monkeypatch.setattr(reproduce, "execute", lambda *a, **k: pytest.fail("a notebook ran without data"))
     closed = "http://127.0.0.1:9/"                                 # the discard port: nothing listens
-    monkeypatch.setattr("quarbert_lib.data.COURSE_REPO_URL", closed)
-    monkeypatch.setattr("quarbert_lib.data.ensure_data.__defaults__", (tmp_path / "data", closed))
+    monkeypatch.setattr("quarbert_lib.core.data.COURSE_REPO_URL", closed)
+    monkeypatch.setattr("quarbert_lib.core.data.ensure_data.__defaults__", (tmp_path / "data", closed))
     assert cli.run(reproduce.main, ["--profile", "smoke", "--only", "01"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     line = err[-1]
     assert line.startswith("error: no course data found") and "QUARBERT_DATA" in line
-    assert "python -m quarbert_lib.data download" in line and "Traceback" not in "\n".join(err)
+    assert "python -m quarbert_lib data download" in line and "Traceback" not in "\n".join(err)
     assert not any((tmp_path / "data").glob("*.csv"))             # nothing half-downloaded left behind

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import torch
 
-from quarbert_lib import experiment
-from quarbert_lib.config import profile_config
-from quarbert_lib.paths import REPO_ROOT
-from quarbert_lib.results import run_path
+from quarbert_lib.base.paths import REPO_ROOT
+from quarbert_lib.core.config import profile_config
+from quarbert_lib.study import experiment
+from quarbert_lib.study.results import run_path
 
 
 def _cfg(encoder):
@@ -56,7 +56,7 @@ def test_two_process_gloo_run_matches_one_process(isolated, tiny_encoder_dir, tm
     config = tmp_path / "cfg.json"
     config.write_text(json.dumps(cfg.to_dict()))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.run([*LAUNCHERS[launcher], "-m", "quarbert_lib.experiment", "ddp", "two-process", "--config", str(config)],
+    proc = subprocess.run([*LAUNCHERS[launcher], "-m", "quarbert_lib", "experiment", "ddp", "two-process", "--config", str(config)],
                           env=env, capture_output=True, text=True, timeout=600, cwd=REPO_ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     folder = run_path("smoke", "ddp", "two-process")

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 import torch
 
-from quarbert_lib import ensemble
-from quarbert_lib.config import LoraSettings, ModelConfig, profile_config
-from quarbert_lib.experiment import run_experiment
-from quarbert_lib.lora import LoraQuartet, expected_lora_params, wrap_encoder
-from quarbert_lib.model import MultitaskBERT, load_encoder
-from quarbert_lib.results import run_path
+from quarbert_lib.core.config import LoraSettings, ModelConfig, profile_config
+from quarbert_lib.core.model import MultitaskBERT, load_encoder
+from quarbert_lib.study import ensemble
+from quarbert_lib.study.experiment import run_experiment
+from quarbert_lib.study.lora import LoraQuartet, expected_lora_params, wrap_encoder
+from quarbert_lib.study.results import run_path
 
 
 def _frame(task, ids, gold, **cols):
@@ -122,8 +122,8 @@ def test_lora_runs_reload_merge_and_serve_mixed(isolated, tiny_encoder_dir):
     quartet = LoraQuartet(folders)
     _, tokenizer = load_encoder(str(tiny_encoder_dir))
     saved = pd.read_csv(folders["a"][0] / "predictions-dev.csv")
-    from quarbert_lib.evaluate import predict
-    from quarbert_lib.experiment import load_task_data
+    from quarbert_lib.core.evaluate import predict
+    from quarbert_lib.study.experiment import load_task_data
     data, *_ = load_task_data(folders["a"][1], tokenizer)
     again = predict(quartet.member("a"), data["dev"]["sts"], "sts", 16)
     expected = saved[saved["task"] == "sts"]["prediction"].to_numpy()
@@ -136,7 +136,7 @@ def test_lora_runs_reload_merge_and_serve_mixed(isolated, tiny_encoder_dir):
             torch.testing.assert_close(mixed[name], quartet.member(name)("sts", batch), rtol=0, atol=1e-5)
         assert not torch.allclose(mixed["a"], mixed["b"])                 # two different adapters
 
-    from quarbert_lib.experiment import load_trained
+    from quarbert_lib.study.experiment import load_trained
     _, unmerged, _ = load_trained(folders["a"][0])
     _, merged, _ = load_trained(folders["a"][0])
     merged.encoder = merged.encoder.merge_and_unload()
@@ -146,11 +146,11 @@ def test_lora_runs_reload_merge_and_serve_mixed(isolated, tiny_encoder_dir):
     one_full = sum(p.numel() for p in unmerged.parameters())
     assert backbone_once < 1.1 * one_full
 
-    from quarbert_lib.bench import adapter_modes
+    from quarbert_lib.benchmarks.bench import adapter_modes
     modes = adapter_modes({n: f for n, (f, _) in folders.items()}, reps=1).set_index("path")
     import dataclasses
 
-    from quarbert_lib.data import load_task
+    from quarbert_lib.core.data import load_task
     uncapped = dataclasses.replace(folders["a"][1].data, max_dev_per_task=256)
     sst, sts = (len(load_task(t, uncapped).splits["dev"]) for t in ("sst", "sts"))
     # the first 256 dev rows of each task; a serves sst and sts, b serves sts; a pair is two sentences
@@ -165,7 +165,7 @@ def test_wrapping_shows_no_deprecation_warning_of_peft_itself(tiny_encoder_dir):
 
     from peft import get_peft_model
 
-    from quarbert_lib.lora import peft_config
+    from quarbert_lib.study.lora import peft_config
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         wrap_encoder(load_encoder(str(tiny_encoder_dir))[0], LoraSettings(enabled=True))

@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quarbert_lib import evaluate, plots, saved_predictions
+from quarbert_lib.core import evaluate
+from quarbert_lib.reporting import plots
+from quarbert_lib.study import saved_predictions
 
 
 def sst_frame(gold, pred, probs=None):
@@ -81,8 +83,8 @@ def test_calibrated_predictions_are_found_beside_plain_ones(tmp_path):
 
 
 def test_findings_quote_the_neutral_class_and_the_ece(isolated):
-    from quarbert_lib import notebook_findings as nf
-    from quarbert_lib.paths import tables_dir
+    from quarbert_lib.base.paths import tables_dir
+    from quarbert_lib.reporting import notebook_findings as nf
     tables_dir().mkdir(parents=True, exist_ok=True)
     gold = [2] * 10 + [0, 1, 3, 4]
     pred = [2, 2, 1, 1, 3, 3, 3, 3, 3, 1, 0, 1, 3, 4]

@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 from scipy.stats import ttest_ind_from_stats
 
-from quarbert_lib import findings, verdicts
+from quarbert_lib.reporting import findings, verdicts
+from quarbert_lib.study import tables
 
 PAPER = {"a": {"sst_acc": 0.5, "qqp_acc": 0.8, "sts_pearson": 0.7, "overall": 0.7},
          "b": {"sst_acc": 0.52, "qqp_acc": 0.85, "sts_pearson": 0.8, "overall": 0.74}}
@@ -57,7 +58,7 @@ def test_verdict_words():
 
 
 def _save(name, rows):
-    from quarbert_lib.paths import tables_dir
+    from quarbert_lib.base.paths import tables_dir
     tables_dir().mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(tables_dir() / name, index=False)
 
@@ -70,7 +71,7 @@ def _ablation_row(variant, seeds, overall, std):
 def test_notebook_section_states_each_steps_verdict_bootstrap_and_reason(isolated):
     """A notebook's "What this shows": the step line from findings, the bootstrap verdict from significance.csv,
     a measured reason for a known null step and "not explained" for an unknown one."""
-    from quarbert_lib import notebook_findings as nf
+    from quarbert_lib.reporting import notebook_findings as nf
     _save("ablation.csv", [_ablation_row("baseline-pretrain", 3, 0.60, 0.002), _ablation_row("baseline-finetune", 3, 0.70, 0.002),
                            _ablation_row("sampling", 3, 0.701, 0.02), _ablation_row("advreg-literal", 1, 0.69, float("nan"))])
     _save("significance.csv", [{"step": "baseline-finetune -> sampling", "task": t, "profile": "cpu", "encoder": "e",
@@ -88,8 +89,9 @@ def test_notebook_section_states_each_steps_verdict_bootstrap_and_reason(isolate
             "[+0.022, +0.042] helps, QQP -0.004 [-0.014, +0.006] within margin, STS +0.000 [-0.010, +0.010] "
             "inconclusive.") in text
     text = nf.notebook_findings("03_task_sampling", "cpu", "e")
-    assert text.endswith("Why: " + nf.KNOWN_REASONS["baseline-finetune", "sampling"] + ".")
-    assert nf.KNOWN_REASONS["baseline-finetune", "sampling"].startswith("open:")       # no control yet: said so
+    assert "Why: open: batch-level sampling fixes task imbalance" in text               # no control yet: said so
+    assert text.endswith("- `baseline-finetune-natural` → `sampling-natural`: no row yet for `baseline-finetune-natural`, "
+                         "`sampling-natural`.")
     lines = nf.step_lines([("sampling", "advreg-literal"), ("advreg-literal", "smart")], "cpu", "e")
     assert "one seed only" in lines[0] and "Why: the paper's literal SMART is inert" in lines[0]
     assert lines[1] == "- `advreg-literal` → `smart`: no row yet for `smart`."
@@ -119,7 +121,7 @@ def test_a_seeded_lambda_point_is_tested_against_the_ladder_rows():
 def test_the_smart_recipe_is_set_against_its_plain_twin_and_the_plain_curve():
     """Notebook 11: `<recipe>-smart` against `<recipe>` at the same epoch, and against the best the plain recipe
     reached in no more minutes (the `smart` row's seed std as the noise yardstick)."""
-    from quarbert_lib.notebook_findings import smart_recipe_lines
+    from quarbert_lib.reporting.notebook_findings import smart_recipe_lines
     point = lambda recipe, epoch, minutes, overall: {"recipe": recipe, "cap": "all", "epoch": epoch,  # noqa: E731
                                                       "train_minutes": minutes, "overall": overall, "sst_acc": overall,
                                                       "qqp_acc": 0.8, "sts_pearson": 0.85}
@@ -166,7 +168,7 @@ def test_dropout_modes_are_set_against_the_same_budget_without_smart():
 
 
 def test_the_encoder_prior_is_set_beside_the_notebooks_row(isolated):
-    from quarbert_lib import notebook_findings as nf
+    from quarbert_lib.reporting import notebook_findings as nf
     _save("ablation.csv", [_ablation_row("smart-cosine", 3, 0.70, 0.002)])
     assert nf.prior_lines("05_cosine_sts", "cpu", "e") == []                      # no prior measured yet
     _save("encoder_prior.csv", [{"profile": "cpu", "encoder": "e", "task": "sts", "metric": "sts_pearson", "value": 0.838}])
@@ -181,17 +183,17 @@ def test_a_null_steps_reason_comes_from_its_control_and_the_prior(isolated):
     """smart -> smart-cosine: without the control row the reason says it is untested; with it, the reason quotes
     the control's own verdict-table numbers; SimCSE's reason quotes the encoder's prior; a step with neither is
     stated open."""
-    from quarbert_lib import notebook_findings as nf
-    from quarbert_lib import report
+    from quarbert_lib.reporting import notebook_findings as nf
+    from quarbert_lib.reporting import report
     _save("encoder_prior.csv", [{"profile": "cpu", "encoder": "e", "task": "sts", "method": "cosine",
                                  "metric": "sts_pearson", "value": 0.838, "detail": ""}])
     rows = [_ablation_row("smart", 3, 0.714, 0.002), _ablation_row("smart-cosine", 3, 0.712, 0.004)]
     _save("ablation.csv", rows)
-    family = report.study_verdicts(report.ablation_rows("cpu", "e"))
+    family = report.study_verdicts(tables.ablation_rows("cpu", "e"))
     assert nf.measured_reason("smart", "smart-cosine", family, "cpu", "e").startswith(
         "untested: the paper's map 5·σ(cos) stops short of the 0-5 scale")
     _save("ablation.csv", rows + [{**_ablation_row("smart-cosine-linear", 3, 0.713, 0.004), "sts_pearson": 0.83}])
-    family = report.study_verdicts(report.ablation_rows("cpu", "e"))
+    family = report.study_verdicts(tables.ablation_rows("cpu", "e"))
     control = family[(family["step"] == "smart-cosine -> smart-cosine-linear") & (family["metric"] == "sts_pearson")].iloc[0]
     assert control["effect"] == pytest.approx(0.83 - 0.8)
     reason = nf.measured_reason("smart", "smart-cosine", family, "cpu", "e")
@@ -202,3 +204,26 @@ def test_a_null_steps_reason_comes_from_its_control_and_the_prior(isolated):
                       "geometry has little to add")
     assert "STS r 0.838 (the prior, below)" in nf.measured_reason("smart-cosine", "smart-simcse", family, "cpu", "e")
     assert nf.measured_reason("x", "y", family, "cpu", "e") is None and ("x", "y") not in nf.KNOWN_REASONS
+
+
+def test_the_imbalance_control_is_the_reason_for_sampling_at_equal_caps(isolated):
+    """Sampling's null at equal caps is read against the natural-size control: its overall test and the training
+    examples each task had (train_examples.csv)."""
+    from quarbert_lib.reporting import notebook_findings as nf
+    from quarbert_lib.reporting import report
+    _save("ablation.csv", [_ablation_row("baseline-finetune", 5, 0.700, 0.004), _ablation_row("sampling", 5, 0.701, 0.004),
+                           _ablation_row("baseline-finetune-natural", 3, 0.710, 0.004),
+                           _ablation_row("sampling-natural", 3, 0.730, 0.004)])
+    _save("train_examples.csv", [{"run": f"{v}-seed{s}", "task": t, "train_examples": n, "profile": "cpu", "encoder": "e"}
+                                 for v in ("baseline-finetune-natural", "sampling-natural") for s in (0, 1)
+                                 for t, n in (("sst", 8544), ("para", 16193), ("sts", 6040))])
+    family = report.study_verdicts(tables.ablation_rows("cpu", "e"))
+    control = family[(family["step"] == "baseline-finetune-natural -> sampling-natural")
+                     & (family["metric"] == "overall")].iloc[0]
+    assert control["effect"] == pytest.approx(0.02)
+    said = {"helps": "imbalance is a reason: at the tasks' natural sizes",
+            "inconclusive": "not settled by the imbalance control: at natural sizes"}[control["verdict"]]
+    assert nf.measured_reason("baseline-finetune", "sampling", family, "cpu", "e") == (
+        f"{said} (SST 8,544, QQP 16,193, STS 6,040 training examples: the largest task 2.7x the smallest) sampling "
+        f"against sequential training moves overall by +0.020 (95% CI [{control['ci_low']:+.3f}, "
+        f"{control['ci_high']:+.3f}], {control['verdict']})")

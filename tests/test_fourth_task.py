@@ -5,9 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quarbert_lib import notebook_findings, plots, report, tasks
-from quarbert_lib.config import profile_config
-from quarbert_lib.experiment import run_ladder_rows
+from quarbert_lib.base import tasks
+from quarbert_lib.core.config import profile_config
+from quarbert_lib.reporting import notebook_findings, plots, report
+from quarbert_lib.study.experiment import run_ladder_rows
 
 
 @pytest.fixture

@@ -7,14 +7,15 @@ import shutil
 import pandas as pd
 import pytest
 import torch
-
 from conftest import write_course_file
-from quarbert_lib import cli, experiment, results
-from quarbert_lib.config import ConfigError, DataConfig, ModelConfig, TrainConfig, profile_config
-from quarbert_lib.data import TaskData, load_task
+
+from quarbert_lib.base import cli
+from quarbert_lib.core.config import ConfigError, DataConfig, ModelConfig, TrainConfig, profile_config
+from quarbert_lib.core.data import TaskData, load_task
+from quarbert_lib.core.model import MultitaskBERT, build_model, load_encoder
+from quarbert_lib.core.train import CHECKPOINT, NothingToTrain, Trainer
 from quarbert_lib.losses import MultitaskObjective
-from quarbert_lib.model import MultitaskBERT, build_model, load_encoder
-from quarbert_lib.train import CHECKPOINT, NothingToTrain, Trainer
+from quarbert_lib.study import experiment, results
 
 
 def _cfg(encoder, **kw):

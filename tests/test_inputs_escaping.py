@@ -1,7 +1,7 @@
 """Data reaches the error browser's HTML widgets as text: every sentence, id, run and member name is escaped."""
 import pandas as pd
 
-from quarbert_lib import browser
+from quarbert_lib.reporting import browser
 
 DIV = "How do I show a <div> when a link is clicked?"     # a real quora-dev.csv question, near enough
 AMP = "Tom &amp; Jerry"                                      # must show as written, not as 'Tom & Jerry'
@@ -64,7 +64,7 @@ def test_compare_view_escapes_run_names_and_sentences():
 
 
 def test_members_view_escapes_member_names(isolated):
-    from quarbert_lib import results
+    from quarbert_lib.study import results
     folders = {}
     for name, frame in (("<b>bold</b> member", PAIRS), ("Tom &amp; Jerry", PAIRS.assign(prediction=[1, 1, 0]))):
         folders[name] = results.run_path("smoke", "07_quartet_ensemble", f"member{len(folders)}")

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from quarbert_lib.config import ModelConfig
+from quarbert_lib.core.config import ModelConfig
+from quarbert_lib.core.model import EncoderNotFound, MultitaskBERT, load_encoder
 from quarbert_lib.losses import MultitaskObjective, TaskLoss
-from quarbert_lib.model import EncoderNotFound, MultitaskBERT, load_encoder
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,10 @@
 and passed only to the notebooks that declare them."""
 import pytest
 
-from quarbert_lib import cli, plan, reproduce
-from quarbert_lib.config import PROFILE_NOTEBOOK_PARAMS
-from quarbert_lib.paths import REPO_ROOT
+from quarbert_lib.base import cli
+from quarbert_lib.base.paths import REPO_ROOT
+from quarbert_lib.batch import plan, reproduce
+from quarbert_lib.core.config import PROFILE_NOTEBOOK_PARAMS
 
 NB_A = '''# %% tags=["parameters"]
 profile = "cpu"
@@ -74,7 +75,7 @@ def nothing_runs(isolated, monkeypatch):
     """A record of every call to the data check, the planner and the executor (each a stub)."""
     monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
     ran = []
-    from quarbert_lib import data
+    from quarbert_lib.core import data
     monkeypatch.setattr(data, "ensure_data", lambda *a, **k: ran.append(("ensure_data", a)))
     monkeypatch.setattr(plan, "plan", lambda *a, **k: ran.append(("plan", a)))
     monkeypatch.setattr(reproduce, "execute", lambda *a, **k: ran.append(("execute", a)))

@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from quarbert_lib import reproduce
+from quarbert_lib.batch import reproduce
 
 NOTEBOOKS = [p.stem for p in reproduce.discover()]
 
@@ -126,7 +126,7 @@ def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
     if notebook.startswith("08"):
         row = ablation.loc["ensemble-lora"]
         assert row["params_trainable"] / row["params_total"] <= 0.05
-        from quarbert_lib import ensemble     # the row is the mean of the per-seed ensembles (smoke: seed 0)
+        from quarbert_lib.study import ensemble  # the row is the mean of the per-seed ensembles (smoke: seed 0)
         plain = pd.read_csv(root / "runs" / "smoke" / "08_lora" / "ensemble-lora-seed0" / "predictions-dev.csv",
                             dtype={"id": str})
         assert row["seeds"] == 1 and row["sst_acc"] == pytest.approx(ensemble.scores(plain)["sst_acc"])
@@ -184,7 +184,8 @@ def test_figures_rebuild_from_saved_results(pipeline, tiny_encoder_dir, monkeypa
     code, summary, root = pipeline
     monkeypatch.setenv("QUARBERT_RUNS", str(root / "runs"))
     monkeypatch.setenv("QUARBERT_REPORTS", str(root / "reports"))
-    from quarbert_lib import experiment, figures
+    from quarbert_lib.reporting import figures
+    from quarbert_lib.study import experiment
     monkeypatch.setattr(experiment, "Trainer", None)          # nothing may train
     figures.collect("smoke", str(tiny_encoder_dir), n_boot=50)      # the batch's gathering (notebook 09)
     out = figures.rebuild("smoke", str(tiny_encoder_dir))
@@ -211,7 +212,8 @@ def test_a_clone_without_runs_rebuilds_figures_and_browses_the_saved_predictions
     """runs/ is not committed: make figures and notebook 10 work from reports/ alone (its saved predictions)."""
     import shutil
 
-    from quarbert_lib import experiment, figures
+    from quarbert_lib.reporting import figures
+    from quarbert_lib.study import experiment
     code, summary, root = pipeline
     reports = tmp_path / "reports"
     shutil.copytree(root / "reports", reports)
@@ -231,12 +233,39 @@ def test_a_clone_without_runs_rebuilds_figures_and_browses_the_saved_predictions
     assert "source: 07_quartet_ensemble/ensemble-seed0" in printed
 
 
+@pytest.mark.slow
+def test_notebook_08_without_weights_reads_what_a_measuring_run_saved(pipeline, tiny_encoder_dir, mini_data_dir,
+                                                                      monkeypatch, tmp_path):
+    """A clone has records, not weights: notebook 08 then reads lora_params/lora_checks/ensemble_cost.csv (saved
+    by the run that measured them) and makes the same ensemble-lora row, training nothing."""
+    import shutil
+
+    from quarbert_lib.study import experiment, lora_checks
+    code, summary, root = pipeline
+    weights = shutil.ignore_patterns("model.pt", "checkpoint.pt", "heads.pt", "adapter")
+    shutil.copytree(root / "runs", tmp_path / "runs", ignore=weights)
+    shutil.copytree(root / "reports", tmp_path / "reports")
+    monkeypatch.setenv("QUARBERT_DATA", str(mini_data_dir))
+    monkeypatch.setenv("QUARBERT_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("QUARBERT_REPORTS", str(tmp_path / "reports"))
+    monkeypatch.setattr(experiment, "Trainer", None)                     # nothing may train
+    measured = {n: (root / "reports" / "tables" / n).read_bytes() for n in lora_checks.MEASURED}
+    params = [a for k, v in {**SMALL_SWEEPS, "encoder": str(tiny_encoder_dir)}.items() for a in ("-p", f"{k}={v!r}")]
+    assert reproduce.main(["--profile", "smoke", "--only", "08", *params]) == 0
+    assert {n: (tmp_path / "reports" / "tables" / n).read_bytes() for n in lora_checks.MEASURED} == measured
+    executed = json.loads((tmp_path / "reports" / "executed" / "08_lora.ipynb").read_text())
+    printed = "".join("".join(o.get("text", "")) for c in executed["cells"] if c["cell_type"] == "code" for o in c["outputs"])
+    assert "read from the tables a measuring run saved" in printed
+    row = lambda base: pd.read_csv(base / "reports" / "tables" / "ablation.csv").set_index("variant").loc["ensemble-lora"]  # noqa: E731
+    assert row(tmp_path).equals(row(root))
+
+
 def test_the_plan_is_what_the_pipeline_trained(pipeline, tiny_encoder_dir, mini_data_dir, monkeypatch, tmp_path):
     """The planner lists exactly the runs the notebooks trained (all done afterwards), and on a registry with some
     runs incomplete, exactly those are to train."""
     import shutil
 
-    from quarbert_lib import plan
+    from quarbert_lib.batch import plan
     code, summary, root = pipeline
     monkeypatch.setenv("QUARBERT_DATA", str(mini_data_dir))
     monkeypatch.setenv("QUARBERT_RUNS", str(root / "runs"))

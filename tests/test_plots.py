@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from quarbert_lib import plots
+from quarbert_lib.reporting import plots
 
 
 def test_quality_per_minute_labels_never_overlap(isolated):
@@ -79,7 +79,7 @@ def test_training_curves_of_runs_too_short_to_log_a_loss_warn_nothing(isolated, 
 def test_lambda_figure_marks_the_ladder_row_and_the_seeded_points(isolated):
     """Figure 3 as notebook 04 and `make figures` both draw it: the one-seed line, and squares with the seed std
     at λ_s 5 (the advreg-only row) and at every λ point run on several seeds."""
-    from quarbert_lib.figures import lambda_figure
+    from quarbert_lib.reporting.figures import lambda_figure
     metrics = {"sst_acc": 0.43, "qqp_acc": 0.80, "sts_pearson": 0.82, "overall": 0.71}
     sweep = pd.DataFrame([{"lambda": lam, **metrics, "seeds": 1, "steps": 450} for lam in (0.5, 1.0, 5.0)])
     stds = {f"{c}_std": 0.004 for c in metrics}

@@ -5,12 +5,13 @@ import copy
 import pytest
 import torch
 
-from quarbert_lib.config import BF16_MIN_SMART_EPSILON, ConfigError, DataConfig, ModelConfig, TrainConfig, profile_config
-from quarbert_lib.data import TaskData, load_task
-from quarbert_lib.evaluate import predict
+from quarbert_lib.core.config import (BF16_MIN_SMART_EPSILON, ConfigError, DataConfig, ModelConfig, TrainConfig,
+                                      profile_config)
+from quarbert_lib.core.data import TaskData, load_task
+from quarbert_lib.core.evaluate import predict
+from quarbert_lib.core.model import MultitaskBERT, load_encoder, resolve_precision
+from quarbert_lib.core.train import Trainer
 from quarbert_lib.losses import MultitaskObjective
-from quarbert_lib.model import MultitaskBERT, load_encoder, resolve_precision
-from quarbert_lib.train import Trainer
 
 
 def test_auto_is_bf16_only_on_a_cuda_gpu_with_bf16_and_without_a_tiny_smart_epsilon(monkeypatch):

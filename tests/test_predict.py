@@ -1,4 +1,4 @@
-"""Using trained models (quarbert_lib.serve, python -m quarbert_lib): scores equal the registry's predictions,
+"""Using trained models (quarbert_lib.study.serve, python -m quarbert_lib): scores equal the registry's predictions,
 ensembles average as the quartet does, exports load back to the same numbers without the registry or the
 encoder, and every user mistake is one line."""
 import io
@@ -17,11 +17,12 @@ import pytest
 import torch
 
 from quarbert_lib import __main__ as entry
-from quarbert_lib import cli, ensemble, results, serve
-from quarbert_lib.config import ExperimentConfig, profile_config
-from quarbert_lib.data import load_task
-from quarbert_lib.experiment import run_experiment
-from quarbert_lib.paths import REPO_ROOT
+from quarbert_lib.base import cli
+from quarbert_lib.base.paths import REPO_ROOT
+from quarbert_lib.core.config import ExperimentConfig, profile_config
+from quarbert_lib.core.data import load_task
+from quarbert_lib.study import ensemble, results, serve
+from quarbert_lib.study.experiment import run_experiment
 
 LORA = dict(lora__enabled=True, lora__r=4, lora__alpha=8.0, lora__dropout=0.0)
 # name, tasks, seed, LoRA: a multitask run, a second run sharing two tasks (an ensemble of two), two LoRA runs

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from quarbert_lib import prior
-from quarbert_lib.config import DataConfig
-from quarbert_lib.data import load_task
-from quarbert_lib.model import load_encoder
+from quarbert_lib.core.config import DataConfig
+from quarbert_lib.core.data import load_task
+from quarbert_lib.core.model import load_encoder
+from quarbert_lib.study import prior
 
 
 def test_best_threshold_is_the_most_accurate_cut():

@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-from quarbert_lib import ensemble, experiment, records, results
-from quarbert_lib.config import profile_config
+from quarbert_lib.core.config import profile_config
+from quarbert_lib.study import ensemble, experiment, records, results
 
 
 def _cfg(encoder, **kw):
@@ -84,7 +84,8 @@ def test_an_ensemble_folder_is_recorded_and_restored(recorded_smoke, tiny_encode
 
 
 def test_the_committed_study_runs_only_from_committed_code(isolated, monkeypatch, capsys):
-    from quarbert_lib import cli, reproduce
+    from quarbert_lib.base import cli
+    from quarbert_lib.batch import reproduce
     monkeypatch.setattr(reproduce, "git_commit", lambda: "abc1234-dirty")
     monkeypatch.setattr(reproduce, "execute", lambda *a, **k: pytest.fail("a notebook ran from a dirty tree"))
     monkeypatch.delenv("QUARBERT_REPORTS")

@@ -3,11 +3,12 @@ of training examples, and report.learning_curve turns history.csv into the train
 import pandas as pd
 import pytest
 
-from quarbert_lib import report, results
-from quarbert_lib.config import ConfigError, profile_config
-from quarbert_lib.data import TaskData, load_task
-from quarbert_lib.evaluate import metrics_of, predict
-from quarbert_lib.experiment import load_trained, run_experiment
+from quarbert_lib.core.config import ConfigError, profile_config
+from quarbert_lib.core.data import TaskData, load_task
+from quarbert_lib.core.evaluate import metrics_of, predict
+from quarbert_lib.reporting import report
+from quarbert_lib.study import results
+from quarbert_lib.study.experiment import load_trained, run_experiment
 
 
 def test_the_training_probe_is_scored_beside_dev(isolated, tiny_encoder_dir):

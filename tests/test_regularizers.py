@@ -6,12 +6,12 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from quarbert_lib.config import ConfigError, ModelConfig, TrainConfig, profile_config
+from quarbert_lib.core.config import ConfigError, ModelConfig, TrainConfig, profile_config
+from quarbert_lib.core.model import MultitaskBERT, load_encoder
+from quarbert_lib.core.sampler import epoch_schedule
+from quarbert_lib.core.train import Trainer
 from quarbert_lib.losses import (MomentumTeacher, MultitaskObjective, SimCSELoss, SmartRegularizer, rng_snapshot,
                                  symmetric_bernoulli_kl, symmetric_kl)
-from quarbert_lib.model import MultitaskBERT, load_encoder
-from quarbert_lib.sampler import epoch_schedule
-from quarbert_lib.train import Trainer
 
 TASKS = ["sst", "para", "sts"]
 

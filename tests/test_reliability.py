@@ -16,12 +16,13 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from quarbert_lib import data, experiment, results
-from quarbert_lib.config import ConfigError, profile_config
-from quarbert_lib.data import DataError, load_csv
-from quarbert_lib.model import EncoderNotFound
-from quarbert_lib.paths import REPO_ROOT
-from quarbert_lib.tasks import TASKS
+from quarbert_lib.base.paths import REPO_ROOT
+from quarbert_lib.base.tasks import TASKS
+from quarbert_lib.core import data
+from quarbert_lib.core.config import ConfigError, profile_config
+from quarbert_lib.core.data import DataError, load_csv
+from quarbert_lib.core.model import EncoderNotFound
+from quarbert_lib.study import experiment, results
 
 CASES = {"structured": 0, "arbitrary": 0}   # inputs tried, reported by test_cases_were_tried
 
@@ -128,7 +129,7 @@ def test_cases_were_tried():
 
 # -- interruption ------------------------------------------------------------------------------
 def _run_cli(env, cfg_path, name, wait=True):
-    args = [sys.executable, "-m", "quarbert_lib.experiment", "nb", name, "--config", str(cfg_path)]
+    args = [sys.executable, "-m", "quarbert_lib", "experiment", "nb", name, "--config", str(cfg_path)]
     proc = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if wait:
         _, err = proc.communicate(timeout=600)
@@ -175,8 +176,8 @@ def test_sigkill_mid_epoch_then_rerun_matches_an_uninterrupted_run(tmp_path, tin
 SAVER = textwrap.dedent("""
     import sys, torch
     from pathlib import Path
-    from quarbert_lib.results import write_json
-    from quarbert_lib.train import atomic_torch_save
+    from quarbert_lib.study.results import write_json
+    from quarbert_lib.core.train import atomic_torch_save
     target = Path(sys.argv[1])
     i = 0
     print("ready", flush=True)
@@ -218,7 +219,7 @@ def test_same_config_and_seed_give_identical_results(tmp_path, monkeypatch, mini
 WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from quarbert_lib.results import upsert_rows, write_json
+    from quarbert_lib.study.results import upsert_rows, write_json
     table, who = Path(sys.argv[1]), sys.argv[2]
     for i in range(25):
         upsert_rows(table, [{"variant": f"{who}-{i}", "profile": "cpu", "value": i}], ["variant", "profile"])

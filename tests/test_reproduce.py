@@ -3,8 +3,9 @@ import jupytext
 import nbformat
 import pytest
 
-from quarbert_lib import reproduce
-from quarbert_lib.paths import REPO_ROOT
+from quarbert_lib.base.paths import REPO_ROOT
+from quarbert_lib.batch import reproduce
+from test_staleness import AWAITING_RECORDS
 
 SOURCE = '''# %% tags=["parameters"]
 profile = "cpu"
@@ -60,11 +61,13 @@ def test_stale_notebooks_and_the_check_command(tmp_path, monkeypatch, capsys):
 
 
 def test_committed_executed_notebooks_match_their_sources():
-    """Every numbered notebook has a committed executed copy whose code is its source's."""
+    """Every numbered notebook has a committed executed copy whose code is its source's (but those awaiting records)."""
     notebooks = reproduce.discover()
     missing = [p.stem for p in notebooks if not (REPO_ROOT / "reports" / "executed" / f"{p.stem}.ipynb").exists()]
     assert not missing, f"never executed: {missing}"
     stale = reproduce.stale_notebooks(notebooks, REPO_ROOT / "reports" / "executed")
+    # a notebook awaiting its records cannot be re-executed from them yet (test_staleness keeps that list honest)
+    stale = {nb: cells for nb, cells in stale.items() if nb not in AWAITING_RECORDS}
     assert not stale, f"executed notebooks that do not match their source (rerun them): {stale}"
 
 
@@ -93,9 +96,9 @@ def test_make_reproduce_defaults_to_the_quick_profile(args, reproduce_profile, f
     make = lambda target: subprocess.run(["make", "-n", "-B", target, *args], cwd=REPO_ROOT, text=True,  # noqa: E731
                                          capture_output=True, check=True).stdout
     commands = make("reproduce").splitlines()
-    assert any(f"quarbert_lib.reproduce --profile {reproduce_profile}" in c for c in commands)
-    assert any(f"quarbert_lib.figures --profile {reproduce_profile}" in c for c in commands)
-    assert any(f"quarbert_lib.figures --profile {figures_profile}" in c for c in make("figures").splitlines())
+    assert any(f"quarbert_lib.batch.reproduce --profile {reproduce_profile}" in c for c in commands)
+    assert any(f"quarbert_lib.reporting.figures --profile {reproduce_profile}" in c for c in commands)
+    assert any(f"quarbert_lib.reporting.figures --profile {figures_profile}" in c for c in make("figures").splitlines())
 
 
 def test_the_batch_runner_defaults_to_the_quick_profile(monkeypatch, capsys):

@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quarbert_lib import experiment, report, results, verdicts
-from quarbert_lib.config import profile_config
-from quarbert_lib.paths import tables_dir
-from quarbert_lib.tasks import metric_labels, overall_score
+from quarbert_lib.base.paths import tables_dir
+from quarbert_lib.base.tasks import metric_labels, overall_score
+from quarbert_lib.core.config import profile_config
+from quarbert_lib.reporting import report, verdicts
+from quarbert_lib.study import experiment, results, tables
 
 
 def _cfg(encoder, **kw):
@@ -129,8 +130,8 @@ def _metrics(sst, para, sts, seconds=10.0):
 
 def test_ablation_row_means_stds_and_overall():
     runs = [_metrics(0.5, 0.8, 0.6, 10), _metrics(0.4, 0.9, 0.8, 20)]
-    row = report.ablation_row("sampling", runs)
-    assert list(row)[:11] == report.ablation_columns()
+    row = tables.ablation_row("sampling", runs)
+    assert list(row)[:11] == tables.ablation_columns()
     assert row["seeds"] == 2 and row["sst_acc"] == pytest.approx(0.45) and row["qqp_acc"] == pytest.approx(0.85)
     assert row["sst_acc_std"] == pytest.approx(0.0707107, rel=1e-5)          # sample std of (0.5, 0.4)
     o1, o2 = (0.5 + 0.8 + 0.8) / 3, (0.4 + 0.9 + 0.9) / 3
@@ -140,7 +141,7 @@ def test_ablation_row_means_stds_and_overall():
 
 
 def test_readme_results_block_is_generated(isolated, tmp_path):
-    report.save_ablation_rows([report.ablation_row("baseline-finetune", [_metrics(0.5, 0.8, 0.6)])])
+    tables.save_ablation_rows([tables.ablation_row("baseline-finetune", [_metrics(0.5, 0.8, 0.6)])])
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{report.README_START}\nold\n{report.README_END}\nend\n")
     assert report.update_readme(readme)
@@ -153,14 +154,14 @@ def test_readme_results_block_is_generated(isolated, tmp_path):
 
 
 def _seeded(variant, scores):
-    return report.ablation_row(variant, [_metrics(*s) for s in scores])
+    return tables.ablation_row(variant, [_metrics(*s) for s in scores])
 
 
 def test_readme_verdict_block_says_what_the_verdict_table_says(isolated, tmp_path):
     """Counts and the fine-tuning effect in the README's verdict lines are the verdict table's own."""
-    report.save_ablation_rows([_seeded("baseline-pretrain", [(0.30, 0.70, 0.40), (0.32, 0.71, 0.45), (0.31, 0.72, 0.42)]),
+    tables.save_ablation_rows([_seeded("baseline-pretrain", [(0.30, 0.70, 0.40), (0.32, 0.71, 0.45), (0.31, 0.72, 0.42)]),
                                _seeded("baseline-finetune", [(0.40, 0.80, 0.80), (0.42, 0.79, 0.82), (0.41, 0.81, 0.81)])])
-    table = report.study_verdicts(report.ablation_rows("cpu", "minilm-l6"))
+    table = report.study_verdicts(tables.ablation_rows("cpu", "minilm-l6"))
     counts = verdicts.verdict_counts(table, None)
     text = report.verdict_section()
     assert "No step of the ladder beyond fine-tuning is shown to help." in text     # the one step is fine-tuning
@@ -184,11 +185,11 @@ def test_readme_verdict_block_says_what_the_verdict_table_says(isolated, tmp_pat
 
 
 def test_run_costs_and_records_blocks(isolated, tmp_path):
-    tables = tmp_path / "reports" / "tables"
-    tables.mkdir(parents=True)
+    table_dir = tmp_path / "reports" / "tables"
+    table_dir.mkdir(parents=True)
     pd.DataFrame([{"profile": "cpu", "encoder": "minilm-l6", "notebook": nb, "run": run, "train_seconds": t, "wall_seconds": w}
                   for nb, run, t, w in (("02_x", "a-seed0", 60, 90), ("02_x", "a-seed1", 120, 150),
-                                        ("05_y", "b-seed0", 30, 36))]).to_csv(tables / "run_costs.csv", index=False)
+                                        ("05_y", "b-seed0", 30, 36))]).to_csv(table_dir / "run_costs.csv", index=False)
     text = report.run_costs_section()
     assert "| `02_x` | 2 | 3.0 | 4.0 |" in text and "| `05_y` | 1 | 0.5 | 0.6 |" in text
     assert "| **all** | **3** | **3.5** | **4.6** |" in text
@@ -206,7 +207,8 @@ def test_paired_bootstrap_over_seeds_against_a_reference_computation():
     over the same resampled example indices, recomputed here with numpy from scipy's own draws; the verdict
     needs the whole interval beyond the margin."""
     from scipy import stats
-    from quarbert_lib.evaluate import paired_bootstrap
+
+    from quarbert_lib.core.evaluate import paired_bootstrap
     rng = np.random.default_rng(3)
     ids = [f"x{i}" for i in range(300)]
     gold = rng.integers(0, 2, 300)
@@ -238,7 +240,7 @@ def test_paired_bootstrap_over_seeds_against_a_reference_computation():
 def test_seed_test_is_welch_over_the_rows_mean_std_and_seeds():
     from scipy.stats import ttest_ind
 
-    from quarbert_lib.report import seed_test
+    from quarbert_lib.reporting.report import seed_test
     a, b = [0.40, 0.42, 0.41], [0.45, 0.47, 0.44]
     row = lambda xs: pd.Series({"seeds": len(xs), "sst_acc": np.mean(xs), "sst_acc_std": np.std(xs, ddof=1)})  # noqa: E731
     got = seed_test(row(a), row(b), "sst_acc")
@@ -251,9 +253,9 @@ def test_seed_test_is_welch_over_the_rows_mean_std_and_seeds():
 def test_ablation_rows_keep_the_ladder_order(isolated):
     rows = [{"variant": v, "encoder": "e", "profile": "cpu", "overall": i, "seeds": 1, "seed_list": "0"} for i, v in
             enumerate(["ensemble", "smart", "sampling", "my-variant", "baseline-pretrain"])]
-    table = report.save_ablation_rows(rows)
+    table = tables.save_ablation_rows(rows)
     assert list(table["variant"]) == ["baseline-pretrain", "sampling", "smart", "ensemble", "my-variant"]
-    table = report.save_ablation_rows([{"variant": "sampling", "encoder": "e", "profile": "cpu", "overall": 9, "seeds": 1, "seed_list": "0"}])
+    table = tables.save_ablation_rows([{"variant": "sampling", "encoder": "e", "profile": "cpu", "overall": 9, "seeds": 1, "seed_list": "0"}])
     assert list(table["variant"]) == ["baseline-pretrain", "sampling", "smart", "ensemble", "my-variant"]
     assert table.set_index("variant").loc["sampling", "overall"] == 9
 
@@ -274,7 +276,7 @@ def test_epoch_points_are_each_epochs_evaluation(tmp_path):
          "train_seconds": 4.0},
         {"data_notes": ["a note"], "sst_acc": 0.5, "para_acc": 0.8, "sts_pearson": 0.7, "epoch": 2, "steps": 20,
          "train_seconds": 9.0}]
-    row = report.sweep_row({"epoch": 1}, [points[0]])
+    row = tables.sweep_row({"epoch": 1}, [points[0]])
     assert row["overall"] == pytest.approx((0.4 + 0.7 + 0.8) / 3) and row["steps"] == 10
 
     history.iloc[:2].to_csv(tmp_path / "history.csv", index=False)      # one epoch: metrics.json itself
@@ -286,7 +288,7 @@ def test_epoch_points_are_each_epochs_evaluation(tmp_path):
 
 
 def test_summary_merges_batches_one_entry_per_notebook(tmp_path):
-    from quarbert_lib.reproduce import merge_summary
+    from quarbert_lib.batch.reproduce import merge_summary
     path = tmp_path / "summary.json"
     merge_summary(path, [{"notebook": "01_a", "status": "ok", "seconds": 1.0, "error": ""},
                          {"notebook": "02_b", "status": "failed", "seconds": 2.0, "error": "x"}], "cpu")
@@ -297,8 +299,8 @@ def test_summary_merges_batches_one_entry_per_notebook(tmp_path):
 
 
 def test_significance_keeps_saved_rows_without_runs(isolated):
-    from quarbert_lib import figures
-    from quarbert_lib.paths import tables_dir
+    from quarbert_lib.base.paths import tables_dir
+    from quarbert_lib.reporting import figures
     saved = pd.DataFrame([{"step": "sampling -> advreg-only", "task": "sst", "profile": "cpu", "encoder": "minilm-l6",
                            "delta": 0.01, "ci_low": 0.0, "ci_high": 0.02, "margin": 0.015, "verdict": "inconclusive",
                            "significant": False, "bootstrap_seeds": "3/3"},
@@ -314,7 +316,7 @@ def test_significance_keeps_saved_rows_without_runs(isolated):
 
 
 def test_each_profile_but_the_studys_reports_apart(monkeypatch):
-    from quarbert_lib import paths
+    from quarbert_lib.base import paths
     monkeypatch.delenv(paths.REPORTS_ENV, raising=False)
     assert paths.use_profile_reports("cpu") == paths.REPO_ROOT / "reports"
     monkeypatch.delenv(paths.REPORTS_ENV)
@@ -325,7 +327,7 @@ def test_each_profile_but_the_studys_reports_apart(monkeypatch):
 
 
 def test_figures_for_another_profile_leave_the_readme(isolated, monkeypatch, tmp_path):
-    from quarbert_lib import figures
+    from quarbert_lib.reporting import figures
     readme = tmp_path / "README.md"
     readme.write_text("x\n<!-- results:start -->\nold\n<!-- results:end -->\n")
     assert figures.main(["--profile", "smoke", "--readme", str(readme)]) == 0
@@ -334,9 +336,9 @@ def test_figures_for_another_profile_leave_the_readme(isolated, monkeypatch, tmp
 
 def test_drawing_writes_no_table(isolated, monkeypatch):
     """`make figures` draws from saved tables: it writes figures and results.md, never a table (collect does that)."""
-    from quarbert_lib import figures
-    from quarbert_lib.paths import reports_dir
-    report.save_ablation_rows([report.ablation_row(v, [_metrics(0.5, 0.8, 0.6)]) for v in ("sampling", "smart")])
+    from quarbert_lib.base.paths import reports_dir
+    from quarbert_lib.reporting import figures
+    tables.save_ablation_rows([tables.ablation_row(v, [_metrics(0.5, 0.8, 0.6)]) for v in ("sampling", "smart")])
     before = {p: p.read_bytes() for p in (reports_dir() / "tables").glob("*")}
     calls = []
     monkeypatch.setattr(figures, "collect", lambda *a, **k: calls.append(a))
@@ -350,16 +352,16 @@ def test_drawing_writes_no_table(isolated, monkeypatch):
 def test_override_run_with_one_seed_never_replaces_the_three_seed_row(isolated):
     """Seeds are in the row key: a `-p seeds='[0]'` rerun writes its own row, and readers keep the study's."""
     study = [{**_metrics(0.5, 0.8, 0.6), "seed": s} for s in (0, 1, 2)]
-    report.save_ablation_rows([report.ablation_row("sampling", study)])
+    tables.save_ablation_rows([tables.ablation_row("sampling", study)])
     before = pd.read_csv(tables_dir() / "ablation.csv", dtype={"seed_list": str})
-    report.save_ablation_rows([report.ablation_row("sampling", [{**_metrics(0.1, 0.1, 0.1), "seed": 0}])])
+    tables.save_ablation_rows([tables.ablation_row("sampling", [{**_metrics(0.1, 0.1, 0.1), "seed": 0}])])
     after = pd.read_csv(tables_dir() / "ablation.csv", dtype={"seed_list": str})
     pd.testing.assert_frame_equal(after[after["seed_list"] == "0 1 2"].reset_index(drop=True), before)
     assert sorted(after["seed_list"]) == ["0", "0 1 2"]
-    rows = report.ablation_rows("cpu", "minilm-l6")
+    rows = tables.ablation_rows("cpu", "minilm-l6")
     assert rows["seed_list"].tolist() == ["0 1 2"] and rows["sst_acc"].iloc[0] == pytest.approx(0.5)
     # the one-seed row replaces an earlier one-seed row of the same seed, and stays out of the study's view
-    report.save_ablation_rows([report.ablation_row("sampling", [{**_metrics(0.2, 0.2, 0.2), "seed": 0}])])
+    tables.save_ablation_rows([tables.ablation_row("sampling", [{**_metrics(0.2, 0.2, 0.2), "seed": 0}])])
     after = pd.read_csv(tables_dir() / "ablation.csv", dtype={"seed_list": str})
     assert len(after) == 2 and after.loc[after["seed_list"] == "0", "sst_acc"].item() == pytest.approx(0.2)
 
@@ -371,12 +373,12 @@ def test_canonical_rows_prefer_the_profiles_seeds_then_the_most_seeds():
                        {"variant": "b", "profile": "cpu", "seeds": 1, "seed_list": "0", "x": 4},
                        {"variant": "b", "profile": "cpu", "seeds": 2, "seed_list": "5 6", "x": 5},
                        {"variant": "c", "profile": "cpu", "seeds": 2}])          # saved before seed lists
-    got = report.canonical_rows(df, ["variant", "profile"])
+    got = tables.canonical_rows(df, ["variant", "profile"])
     assert got["x"].fillna(0).tolist() == [2, 5, 0] and got["seed_list"].tolist() == ["0 1 2", "5 6", "0 1"]
-    # the study's seeds are the row's notebook's (study.row_seeds): five for sampling, three for smart
+    # the study's seeds are the row's notebook's (spec.row_seeds): five for sampling, three for smart-cosine
     rows = pd.DataFrame([{"variant": v, "profile": "cpu", "seeds": len(sl.split()), "seed_list": sl}
-                         for v in ("sampling", "smart") for sl in ("0 1 2", "0 1 2 3 4")])
-    got = report.canonical_rows(rows, ["variant", "profile"])
+                         for v in ("sampling", "smart-cosine") for sl in ("0 1 2", "0 1 2 3 4")])
+    got = tables.canonical_rows(rows, ["variant", "profile"])
     assert got["seed_list"].tolist() == ["0 1 2 3 4", "0 1 2"]
 
 
@@ -384,8 +386,8 @@ def test_a_run_name_is_built_by_one_function():
     assert results.run_name("specialist", "sst", seed=0) == "specialist-sst-seed0"
     assert results.run_name("sampling", "cap600", seed=2) == "sampling-cap600-seed2"
     assert results.run_stem(results.run_name("smart-simcse", seed=1)) == "smart-simcse"
-    from quarbert_lib.paths import REPO_ROOT
+    from quarbert_lib.base.paths import REPO_ROOT
     sources = [*(REPO_ROOT / "quarbert_lib").rglob("*.py"), *(REPO_ROOT / "notebooks").glob("*.py")]
     builders = sorted(str(p.relative_to(REPO_ROOT)) for p in sources
                       if re.search(r"-seed\{|-seed0\b|\"-seed\"", p.read_text(encoding="utf-8")))
-    assert builders == ["quarbert_lib/results.py"]            # SEED_TAG and run_name, nowhere else
+    assert builders == ["quarbert_lib/study/results.py"]            # SEED_TAG and run_name, nowhere else

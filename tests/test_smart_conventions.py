@@ -2,13 +2,13 @@
 import pytest
 import torch
 
-from quarbert_lib import smart_strength
-from quarbert_lib.config import ModelConfig, variant_config
-from quarbert_lib.data import DataConfig, TaskData, load_task
-from quarbert_lib.experiment import run_variant, smart_regularizer
+from quarbert_lib.core.config import ModelConfig, variant_config
+from quarbert_lib.core.data import DataConfig, TaskData, load_task
+from quarbert_lib.core.model import MultitaskBERT, load_encoder
 from quarbert_lib.losses import MultitaskObjective, SmartRegularizer, normalized_step, rng_snapshot
-from quarbert_lib.model import MultitaskBERT, load_encoder
-from quarbert_lib.report import smart_columns
+from quarbert_lib.study import smart_strength
+from quarbert_lib.study.experiment import run_variant, smart_regularizer
+from quarbert_lib.study.tables import smart_columns
 
 TASKS = ["sst", "para", "sts"]
 
@@ -169,7 +169,7 @@ def test_guard_result_lands_in_the_ablation_row():
 
 
 def test_sweep_point_equal_to_a_finished_run_is_that_run(isolated, monkeypatch):
-    from quarbert_lib import results
+    from quarbert_lib.study import results
     names = []
 
     def fake_run(cfg, notebook, name, force=False):        # writes what a finished run leaves
@@ -179,7 +179,7 @@ def test_sweep_point_equal_to_a_finished_run_is_that_run(isolated, monkeypatch):
         results.write_json(path / "metrics.json", {})
         return {}
 
-    monkeypatch.setattr("quarbert_lib.experiment.run_experiment", fake_run)
+    monkeypatch.setattr("quarbert_lib.study.experiment.run_experiment", fake_run)
     run_variant("04_smart_mbpp", "advreg-only", "cpu", [0])
     _, folders = run_variant("04_smart_mbpp", "advreg-only", "cpu", [0], run_prefix="sweep-lambda5", smart__weight=5.0)
     run_variant("04_smart_mbpp", "advreg-only", "cpu", [0], run_prefix="sweep-lambda2", smart__weight=2.0)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from quarbert_lib import figures, notebook_findings
-from quarbert_lib.paths import REPO_ROOT
-from quarbert_lib.study import NOTEBOOK_NAMES
+from quarbert_lib.base.paths import REPO_ROOT
+from quarbert_lib.reporting import figures, notebook_findings
+from quarbert_lib.study.spec import NOTEBOOK_NAMES
 
 REPORTS = REPO_ROOT / "reports"
 # Notebooks that train runs whose records are not committed yet (so their executed copies predate the code):

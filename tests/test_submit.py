@@ -1,4 +1,4 @@
-"""The course submission (quarbert_lib.submit, python -m quarbert_lib submit): the files are the model's own
+"""The course submission (quarbert_lib.study.submit, python -m quarbert_lib submit): the files are the model's own
 course outputs, every input id is answered once, an absent input is reported, a model that lacks saved
 predictions for some ids scores them, and the best model is the ablation table's best row at its best seed."""
 import shutil
@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 
 from quarbert_lib import __main__ as entry
-from quarbert_lib import cli, ensemble, results, submit
-from quarbert_lib.config import profile_config
-from quarbert_lib.data import load_task
-from quarbert_lib.experiment import run_experiment
+from quarbert_lib.base import cli
+from quarbert_lib.core.config import profile_config
+from quarbert_lib.core.data import load_task
+from quarbert_lib.study import ensemble, results, submit
+from quarbert_lib.study.experiment import run_experiment
 
 TASKS3 = ["sst", "para", "sts"]
 
@@ -137,7 +138,7 @@ def test_submit_command_writes_the_folder_and_errors_are_one_line(registry, tmp_
 
 def test_an_export_is_scored_and_answers_as_its_run(registry, tmp_path):
     """An export has no saved predictions: every file is scored, and agrees with the run's own to 1e-6."""
-    from quarbert_lib import serve
+    from quarbert_lib.study import serve
     export = serve.export(registry.runs["multi-seed0"], tmp_path / "export")
     files = [f for f in submit.write_submission(export, tmp_path / "out") if f.path]
     assert files and all(f.source == "scored" for f in files)

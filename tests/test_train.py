@@ -1,13 +1,13 @@
 import pytest
 import torch
 
-from quarbert_lib.config import DataConfig, ModelConfig, TrainConfig
-from quarbert_lib.data import TaskData, load_task
-from quarbert_lib.evaluate import mean_normalized_score, metrics_of, predict
+from quarbert_lib.core.config import DataConfig, ModelConfig, TrainConfig
+from quarbert_lib.core.data import TaskData, load_task
+from quarbert_lib.core.evaluate import mean_normalized_score, metrics_of, predict
+from quarbert_lib.core.model import MultitaskBERT, load_encoder
+from quarbert_lib.core.sampler import epoch_schedule
+from quarbert_lib.core.train import BEST, CHECKPOINT, NonFiniteLossError, Trainer
 from quarbert_lib.losses import MultitaskObjective
-from quarbert_lib.model import MultitaskBERT, load_encoder
-from quarbert_lib.sampler import epoch_schedule
-from quarbert_lib.train import BEST, CHECKPOINT, NonFiniteLossError, Trainer
 
 TASKS = ["sst", "para", "sts"]
 

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from quarbert_lib import verdicts
+from quarbert_lib.reporting import verdicts
 
 A = np.array([0.701, 0.712, 0.694])          # a step's seeds before
 B = np.array([0.721, 0.716, 0.730])          # and after

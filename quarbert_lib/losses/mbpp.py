@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..configbase import _check, _help
+from ..base.configbase import _check, _help
 from .divergences import divergence_for
 from .dropout import replayed_rng
 from .registry import register

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..tasks import TASKS
+from ..base.tasks import TASKS
 from .dropout import rng_snapshot
 
 

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..configbase import _check, _help
+from ..base.configbase import _check, _help
 from .registry import register
 
 

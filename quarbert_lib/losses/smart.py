@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..configbase import _check, _help
-from ..tasks import TASKS
+from ..base.configbase import _check, _help
+from ..base.tasks import TASKS
 from .divergences import divergence_for
 from .dropout import dropout_mode
 from .registry import register

@@ -1,0 +1,347 @@
+"""The batch's plan before any compute, and its ETA while it runs (bookkeeping of `make reproduce`).
+
+``plan(notebooks, profile, overrides)`` lists every run each notebook will ask the registry for, with
+the notebook's own parameters (its parameters cell, the profile's notebook parameters, then the command
+line's), marks each done or to train, and estimates its wall seconds: its optimizer steps times a
+seconds-per-step that the registry recorded for the same run (or, failing that, the same notebook),
+plus its recorded evaluation and loading time, all scaled by ``speed`` (this machine against the one
+that recorded them; ``calibrate`` measures it in a few warm-up steps). ``runs_for`` mirrors the notebooks'
+calls to ``run_variant`` / ``run_ladder_rows`` / ``sweep`` / ``budget_curve``; tests/test_plan.py checks it
+against the registry that the smoke pipeline leaves, run by run.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import math
+import re
+import statistics
+from pathlib import Path
+
+import jupytext
+import pandas as pd
+
+from ..base.paths import REPO_ROOT, STUDY_PROFILE, profile_reports_dir, reports_dir, tables_dir
+from ..base.tasks import TASKS
+from ..benchmarks.bench import step_costs
+from ..core.config import (BUDGET_CAPS, BUDGET_RECIPES, PROFILES, VARIANTS, ExperimentConfig, cost_kind, profile_config,
+                           profile_seeds, variant_config)
+from ..core.data import load_task
+from ..study.experiment import saved_budget_points
+from ..study.results import (SEED_TAG, RunNotFound, complete_twin, find_run, is_complete, run_costs, run_name, run_path,
+                             run_stem)
+from ..study.spec import BY_NAME, NOTEBOOK_NAMES, notebook_seeds
+from ..study.tables import best_variant
+
+# The numbered notebooks whose runs runs_for() mirrors: the study's (spec.NOTEBOOK_NAMES).
+STUDY_NOTEBOOKS = NOTEBOOK_NAMES
+# Seconds of a notebook's own work beside its runs (tables, figures, ensembling, checks) when nothing recorded it.
+DEFAULT_NOTEBOOK_SECONDS = 30.0
+# Each profile's last recorded batch, notebook by notebook (record_notebook_seconds): committed, because a
+# batch of a profile other than the study's writes only ignored reports.
+NOTEBOOK_SECONDS_CSV = REPO_ROOT / "reports" / "tables" / "notebook_seconds.csv"
+
+
+@dataclasses.dataclass
+class PlannedRun:
+    notebook: str
+    name: str
+    config: ExperimentConfig
+    steps: int
+    done: bool = False
+    seconds: float = 0.0            # estimated wall seconds (0 when done)
+
+
+def notebook_parameters(path: Path) -> dict:
+    """The literal defaults of a jupytext notebook's parameters cell."""
+    for cell in jupytext.read(path).cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            out = {}
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    out[node.targets[0].id] = ast.literal_eval(node.value)
+            return out
+    return {}
+
+
+def notebook_arguments(declared: dict, profile: str, profile_params: dict | None = None,
+                       overrides: dict | None = None) -> dict:
+    """The parameters the batch passes one notebook whose parameters cell declares the names in ``declared``:
+    the profile, then the profile's notebook parameters (config.PROFILE_NOTEBOOK_PARAMS), then the command
+    line's ``overrides``, each only where the notebook declares that name. Papermill would inject any other
+    name with one warning that names no notebook, and the notebook would never read it."""
+    given = {"profile": profile, **(profile_params or {}), **(overrides or {})}
+    return {name: value for name, value in given.items() if name in declared}
+
+
+def _variant(notebook: str, variant: str, p: dict, seeds: list[int], prefix: str | None = None, **overrides):
+    return [(notebook, run_name(prefix or variant, seed=s),
+             variant_config(variant, p["profile"], model__encoder=p["encoder"], train__seed=s, **overrides)) for s in seeds]
+
+
+def _best(p: dict) -> str:
+    """The recipe of notebooks 07 and 08: the best ladder row so far ('sampling' before any row exists)."""
+    if p.get("recipe", "best") != "best":
+        return p["recipe"]
+    try:
+        return best_variant(p["profile"], p["encoder"])
+    except FileNotFoundError:
+        return "sampling"
+
+
+def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, str | None]]:
+    """(notebook, run name, config, ladder run it may reuse) of every run ``notebook`` trains or reuses with
+    parameters ``p``: notebook 11 reuses the ladder row `<variant>-seed<n>` of any notebook when its config is
+    the same (experiment.budget_curve)."""
+    profile, n = p["profile"], notebook
+    if notebook not in STUDY_NOTEBOOKS:      # a notebook the planner does not know trains nothing it can count
+        return []
+    seeds = lambda key="seeds": (notebook_seeds(n, profile, p.get(key)) if key == "seeds"  # noqa: E731
+                                 else profile_seeds(profile, p.get(key)))
+    out = []
+    if n.startswith("01"):
+        modes = {"pretrain": dict(model__freeze_encoder=True, train__lr=p["frozen_lr"], train__epochs=p["frozen_epochs"]),
+                 "finetune": {}}
+        cap = {} if p.get("max_train") is None else {"data__max_train_per_task": p["max_train"]}
+        out = [(n, run_name(task, mode, seed=s), profile_config(profile, tasks=[task], model__encoder=p["encoder"],
+                                                               train__seed=s, **ov, **cap))
+               for task in ("sst", "cfimdb") for mode, ov in modes.items() for s in p["seeds"]]
+    elif n.startswith("02"):
+        out = [r for v in BY_NAME[n].rows for r in _variant(n, v, p, seeds())]
+    elif n.startswith("03"):
+        out = _variant(n, "sampling", p, seeds())
+        default_frozen = profile_config(profile).model.freeze_word_embeddings
+        out += _variant(n, "sampling", p, p["embedding_seeds"],
+                        f"sampling-word-embeddings-{'trainable' if default_frozen else 'frozen'}",
+                        model__freeze_word_embeddings=not default_frozen)
+        if p.get("imbalance_control", True):
+            out += [r for v in ("baseline-finetune-natural", "sampling-natural")
+                    for r in _variant(n, v, p, notebook_seeds(n, profile, p.get("seeds"), v))]
+    elif n.startswith("04"):
+        out = _variant(n, "advreg-literal", p, seeds("literal_seeds"))
+        out += [r for v in ("advreg-only", "smart") for r in _variant(n, v, p, seeds())]
+        short = {"train__max_steps": p["sweep_steps"]}
+        for lam in p["lambdas"]:
+            out += _variant(n, "advreg-only", p, p["sweep_seeds"], f"sweep-lambda{lam:g}", smart__weight=lam)
+        for lam in p.get("lambda_seeded") or []:
+            out += _variant(n, "advreg-only", p, seeds(), f"sweep-lambda{lam:g}", smart__weight=lam)
+        for r in p["radii"]:
+            out += _variant(n, "advreg-only", p, p["sweep_seeds"], f"sweep-radius{r:g}", smart__radius=r, **short)
+        for mode in p["smart_dropout_modes"]:
+            out += _variant(n, "advreg-only", p, p["sweep_seeds"], f"sweep-dropout-{mode}", smart__dropout=mode, **short)
+        for lr in p["learning_rates"]:
+            for d in p["dropouts"]:
+                out += _variant(n, "sampling", p, p["sweep_seeds"], f"sweep-lr{lr:g}-dropout{d:g}", train__lr=lr,
+                                model__hidden_dropout=d, model__encoder_dropout=d, **short)
+    elif n.startswith("05"):
+        out = [r for v in BY_NAME[n].rows for r in _variant(n, v, p, seeds())]
+    elif n.startswith("06"):
+        out = [r for v in BY_NAME[n].rows for r in _variant(n, v, p, seeds())]
+    elif n.startswith("07"):
+        best = _best(p)
+        for s in seeds():
+            out += [r for task in ("sst", "para", "sts") for r in _variant(n, best, p, [s], f"specialist-{task}", tasks=[task])]
+    elif n.startswith("08"):
+        best, lora = _best(p), dict(lora__enabled=True, lora__r=p["lora_r"], lora__alpha=p["lora_alpha"], train__lr=p["lora_lr"])
+        for s in seeds():
+            for name, tasks in (("sst", ["sst"]), ("para", ["para"]), ("sts", ["sts"]), ("multitask", ["sst", "para", "sts"])):
+                out += _variant(n, best, p, [s], f"lora-{name}", tasks=tasks, **lora)
+    elif n.startswith("11"):
+        saved = saved_budget_points(profile, p["encoder"], p["seed"]) if p.get("reuse_saved") else None
+        for recipe, caps in (p.get("recipes") or BUDGET_CAPS[profile]).items():
+            variant, overrides = BUDGET_RECIPES.get(recipe, (recipe, {}))
+            for cap in caps:
+                if saved is not None and ((saved["recipe"] == recipe) & (saved["cap"] == str(cap or "all"))).any() \
+                        and not run_path(profile, n, run_name(recipe, f"cap{cap or 'all'}", seed=p["seed"])).exists():
+                    continue                    # read from the saved curve (experiment.budget_curve), not trained
+                out += [(*run, run_name(variant, seed=p["seed"])) for run in _variant(
+                    n, variant, p, [p["seed"]], f"{recipe}-cap{cap or 'all'}", data__max_train_per_task=cap, **overrides)]
+    return [run if len(run) == 4 else (*run, None) for run in out]
+
+
+_SPLIT_SIZES: dict[tuple, dict[str, int]] = {}
+
+
+def _split_sizes(task: str, cfg: ExperimentConfig) -> dict[str, int]:
+    key = (task, json.dumps(dataclasses.asdict(cfg.data), sort_keys=True, default=str))
+    if key not in _SPLIT_SIZES:
+        _SPLIT_SIZES[key] = {name: len(rows) for name, rows in load_task(task, cfg.data).splits.items()}
+    return _SPLIT_SIZES[key]
+
+
+def prediction_units(cfg: ExperimentConfig) -> int:
+    """Sentences a run encodes besides training: its dev and test splits (evaluation and the saved
+    predictions), a pair counting two. What a run costs beside its steps scales with it (the quick
+    profile caps dev and test at 400 per task)."""
+    return sum((2 if TASKS[t].is_pair else 1) * sum(n for split, n in _split_sizes(t, cfg).items() if split in ("dev", "test"))
+               for t in cfg.tasks)
+
+
+def steps_of(cfg: ExperimentConfig) -> int:
+    """Optimizer steps of a config, as the trainer counts them (sampler.epoch_schedule's length per epoch
+    times the epochs, capped by max_steps), from the training split sizes alone."""
+    t = cfg.train
+    batches = {task: math.ceil(_split_sizes(task, cfg)["train"] / t.batch_size) for task in cfg.tasks}
+    per_epoch = len(batches) * min(batches.values()) if t.sampler == "round-robin" else sum(batches.values())
+    total = per_epoch * t.epochs
+    return min(total, t.max_steps) if t.max_steps else total
+
+
+def recorded_costs(profile: str) -> pd.DataFrame:
+    """Per-run costs recorded so far: the registry's runs of this profile (results.run_costs), then this
+    profile's saved reports/tables/run_costs.csv, then the committed study's (a fresh clone's only record)."""
+    frames = [run_costs(profile)]
+    for saved in dict.fromkeys([tables_dir() / "run_costs.csv", REPO_ROOT / "reports" / "tables" / "run_costs.csv"]):
+        if saved.exists():
+            frames.append(pd.read_csv(saved))
+    df = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
+    return df.drop_duplicates(["notebook", "run"], keep="first").reset_index(drop=True)
+
+
+def estimate_seconds(notebook: str, run: str, steps: int, costs: pd.DataFrame, speed: float = 1.0,
+                     kind: str | None = None, cfg: ExperimentConfig | None = None) -> float:
+    """Wall seconds of one run: steps x the seconds per step of the recorded runs with the same name (any
+    seed) in the same notebook, else of the same cost kind (config.cost_kind), else of that notebook's runs,
+    else of all; plus their seconds beside training (evaluation, predictions, loading); times ``speed``.
+
+    Of the matching records it takes the median. The fastest record (this function's earlier choice, on the
+    argument that sharing the cores only slows a run) came out 21 % low on the runs of the measured `quick`
+    batch from a fresh clone (2,100 against 2,546 s), the median 10 % low: this machine's speed varies by
+    about that much between days, and the median of three seeds still ignores one record that shared the
+    cores. With ``cfg``, the seconds beside training are scaled by its prediction_units against those of
+    the records' profile."""
+    if costs.empty:
+        raise ValueError("no recorded run costs: run `python -m quarbert_lib reproduce --calibrate` or train one run first")
+    costs = costs[costs["steps"] > 0]
+    same_kind = costs[costs["kind"] == kind] if kind and "kind" in costs else costs.iloc[0:0]
+    for match in (costs[(costs["notebook"] == notebook) & (costs["run"].map(run_stem) == run_stem(run))], same_kind,
+                  costs[costs["notebook"] == notebook], costs):
+        if len(match):
+            break
+    per_step = float((match["train_seconds"] / match["steps"]).median())
+    # evaluation, predictions, loading: set by the tasks' dev and test sets, not by how a step trains, so any
+    # record of the same tasks (kind's first word) counts
+    same_tasks = costs[costs["kind"].fillna("").str.split(" ").str[0] == kind.split(" ")[0]] \
+        if kind and "kind" in costs else costs.iloc[0:0]
+    beside = pd.concat([match, same_tasks]).drop_duplicates()
+    rest = float((beside["wall_seconds"] - beside["train_seconds"]).median())
+    if cfg is not None and "profile" in match and match["profile"].notna().any():
+        recorded_profile = match["profile"].mode().iloc[0]
+        if recorded_profile in PROFILES and recorded_profile != cfg.profile:
+            reference = profile_config(recorded_profile, tasks=cfg.tasks)
+            rest *= prediction_units(cfg) / prediction_units(reference)
+    return speed * (steps * per_step + rest)
+
+
+def notebook_overheads(profile: str | None = None) -> dict[str, float]:
+    """Seconds each notebook spent beside training: as this profile's last batch recorded it in its
+    summary.json, else as NOTEBOOK_SECONDS_CSV holds it for ``profile`` (a fresh clone's record of a batch
+    that writes only ignored reports, such as `quick`), else as the committed study's summary.json has it.
+    A notebook's own work (08's serving cost, 06's step costs) depends on its profile's dev sets and
+    settings: the study's seconds were three times the `quick` batch's."""
+    out: dict[str, float] = {}
+    study = profile_reports_dir(STUDY_PROFILE) / "executed" / "summary.json"
+    if study.exists():
+        out.update(_overheads(json.loads(study.read_text())))
+    if profile and NOTEBOOK_SECONDS_CSV.exists():
+        recorded = pd.read_csv(NOTEBOOK_SECONDS_CSV)
+        out.update(_overheads(recorded[recorded["profile"] == profile].to_dict("records")))
+    own = reports_dir() / "executed" / "summary.json"
+    if own != study and own.exists():       # this profile's records last, so they win
+        out.update(_overheads(json.loads(own.read_text())))
+    return out
+
+
+def _overheads(entries: list[dict]) -> dict[str, float]:
+    return {e["notebook"]: float(e["overhead_seconds"]) for e in entries if pd.notna(e.get("overhead_seconds"))}
+
+
+def record_notebook_seconds(summary: Path) -> pd.DataFrame:
+    """Copy a batch's per-notebook seconds (its summary.json) into NOTEBOOK_SECONDS_CSV, replacing that
+    profile's rows, so that a fresh clone plans that profile with them. Only notebooks that ended `ok`."""
+    entries = [e for e in json.loads(Path(summary).read_text()) if e.get("status") == "ok"]
+    if not entries:
+        raise ValueError(f"{summary}: no notebook ended ok, nothing to record")
+    profiles = {e.get("profile") for e in entries}
+    if len(profiles) != 1 or None in profiles:
+        raise ValueError(f"{summary}: expected one profile in its entries' 'profile' field, found {sorted(map(str, profiles))}")
+    # an older batch's entries may lack a field: it is left empty, never a KeyError
+    new = pd.DataFrame(entries).reindex(columns=["profile", "notebook", "seconds", "trained_runs", "overhead_seconds",
+                                                 "commit", "finished"])
+    if NOTEBOOK_SECONDS_CSV.exists():
+        old = pd.read_csv(NOTEBOOK_SECONDS_CSV)
+        new = pd.concat([old[old["profile"] != new["profile"].iloc[0]], new], ignore_index=True)
+    NOTEBOOK_SECONDS_CSV.parent.mkdir(parents=True, exist_ok=True)
+    new.to_csv(NOTEBOOK_SECONDS_CSV, index=False)
+    return new
+
+
+def plan(notebooks: list[Path], profile: str, overrides: dict | None = None, speed: float = 1.0,
+         notebook_params: dict | None = None) -> list[PlannedRun]:
+    """Every planned run of the batch, done or to train, with its estimated seconds. Each notebook is planned
+    with its parameters cell's defaults and, of ``notebook_params`` and ``overrides``, only the names it
+    declares (notebook_arguments: what the batch passes it). As the registry does it, a run with the config
+    of one planned before it in the same notebook (a sweep point that is that notebook's ladder row) is that
+    run, and notebook 11 reuses a ladder row (`<variant>-seed<n>`) of any notebook."""
+    costs, planned, seen, ladder = recorded_costs(profile), [], set(), set()
+    ladder_name = re.compile(r"^(" + "|".join(map(re.escape, VARIANTS)) + r")" + re.escape(SEED_TAG) + r"\d+$")
+    for path in notebooks:
+        declared = notebook_parameters(path)
+        # what the notebook will run with (reproduce passes it the same notebook_arguments); runs_for names
+        # every run under the batch's profile, so that stays even where a notebook does not declare it
+        params = {**declared, **notebook_arguments(declared, profile, notebook_params, overrides), "profile": profile}
+        for notebook, name, cfg, reuse in runs_for(path.stem, params):
+            key = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
+            if (notebook, key) in seen or key in ladder and reuse:
+                continue
+            if reuse:                           # a ladder row the registry already holds with this config
+                try:
+                    if is_complete(find_run(reuse, profile, cfg.model.encoder), cfg.to_dict()):
+                        continue
+                except RunNotFound:
+                    pass
+            seen.add((notebook, key))
+            if ladder_name.match(name):
+                ladder.add(key)
+            done = is_complete(run_path(profile, notebook, name), cfg.to_dict()) or \
+                complete_twin(profile, notebook, cfg.to_dict()) is not None
+            steps = steps_of(cfg)
+            planned.append(PlannedRun(notebook, name, cfg, steps, done,
+                                      0.0 if done else estimate_seconds(notebook, name, steps, costs, speed,
+                                                                        cost_kind(cfg), cfg)))
+    return planned
+
+
+def notebook_estimates(planned: list[PlannedRun], notebooks: list[str], speed: float = 1.0,
+                       profile: str | None = None) -> pd.DataFrame:
+    """Per notebook: runs done, runs to train, and estimated minutes (its runs plus its own work)."""
+    overhead = notebook_overheads(profile)
+    rows = []
+    for nb in notebooks:
+        mine = [r for r in planned if r.notebook == nb]
+        own = speed * overhead.get(nb, DEFAULT_NOTEBOOK_SECONDS)
+        rows.append({"notebook": nb, "done": sum(r.done for r in mine), "to_train": sum(not r.done for r in mine),
+                     "own_seconds": own, "minutes": (sum(r.seconds for r in mine) + own) / 60})
+    return pd.DataFrame(rows)
+
+
+def format_plan(planned: list[PlannedRun], table: pd.DataFrame) -> str:
+    lines = []
+    for row in table.itertuples():
+        lines.append(f"{row.notebook}: {row.done} done, {row.to_train} to train, ~{row.minutes:.1f} min")
+        lines += [f"    {'done ' if r.done else 'train'} {r.name} ({r.steps} steps"
+                  + ("" if r.done else f", ~{r.seconds / 60:.1f} min") + ")" for r in planned if r.notebook == row.notebook]
+    lines.append(f"total: {int(table['done'].sum())} runs done, {int(table['to_train'].sum())} to train, "
+                 f"~{table['minutes'].sum():.1f} min")
+    return "\n".join(lines)
+
+
+def calibrate(profile: str, encoder: str, costs: pd.DataFrame, steps: int = 6) -> float:
+    """This machine's speed against the recorded costs: a few measured steps of the plain `sampling` row,
+    over the recorded seconds per step of that row (1.0 when nothing recorded it)."""
+    recorded = costs[costs["run"].map(run_stem) == "sampling"] if len(costs) else costs
+    if recorded.empty:
+        return 1.0
+    measured = float(step_costs([], profile, encoder, steps=steps, warmup=2)["seconds_per_step"].iloc[0])
+    return measured / statistics.median(recorded["train_seconds"] / recorded["steps"])

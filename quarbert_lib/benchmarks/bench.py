@@ -1,0 +1,336 @@
+"""Speed and memory measurements.
+
+- ``step_costs``: seconds per training step of each ladder variant, relative to a plain
+  multitask step, measured in one process on the same batches.
+- ``serving_costs``: parameters held, resident memory and inference seconds of a set of
+  ensemble members, each setup in a fresh process (``python -m quarbert_lib bench serve``).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+from transformers import AutoTokenizer, BertConfig, BertModel
+
+from ..base.paths import REPO_ROOT, tables_dir
+from ..base.tasks import TASKS
+from ..core.config import ExperimentConfig, variant_config
+from ..core.data import TaskData
+from ..core.evaluate import predict
+from ..core.model import build_model, pick_device, resolve_encoder
+from ..core.train import Trainer
+from ..reporting.bench_report import INFER_FACTOR, RANDOM_BERT_BASE, SECTIONS, table_names, write_report
+from ..study.experiment import build_objective, load_task_data, load_trained, param_groups
+from ..study.lora import LoraQuartet
+from ..study.results import find_run, read_json, run_name, write_csv, write_json
+from ..study.tables import best_variant
+from . import speed
+
+
+def step_costs(variants: list[str] | dict[str, tuple[str, dict]], profile: str = "cpu", encoder: str = "minilm-l6",
+               steps: int = 9, warmup: int = 3, baseline: str = "sampling", precision: str = "fp32",
+               repeats: int = 1) -> pd.DataFrame:
+    """Seconds per optimizer step after ``warmup`` steps, each variant on the same round-robin
+    batches: the median over rounds (one step of every task, in the same order) of the round's
+    seconds, divided by the tasks per round. A round, not a step, is the unit because a pair
+    task's step costs twice a single-sentence step; ``relative`` divides by ``baseline``.
+    With ``repeats`` > 1 every variant is run that many times, in turn (baseline, A, B, baseline,
+    A, B, ...), and the median is over all their rounds: a slow spell of a shared machine then
+    falls on every variant alike instead of on the one that happened to be running.
+    ``variants``: ladder variant names, or {label: (variant, overrides)} for other settings.
+    Every variant runs at one ``precision`` (fp32 by default), so that the ratios compare steps."""
+    if not isinstance(variants, dict):
+        variants = {v: (v, {}) for v in variants}
+    variants = {baseline: (baseline, {}), **variants}
+    data, rounds = None, {label: [] for label in variants}
+    for _ in range(repeats):
+        for label, (variant, overrides) in variants.items():
+            cfg = variant_config(variant, profile, model__encoder=encoder, train__max_steps=warmup + steps,
+                                 train__sampler="round-robin", train__precision=precision, **overrides)
+            model, tokenizer = build_model(cfg.tasks, cfg.model, seed=0, lora=cfg.lora,
+                                           max_length=cfg.data.max_length)
+            if data is None:  # one tokenization for all variants (same encoder, same tokenizer)
+                data, *_ = load_task_data(cfg, tokenizer)
+            seconds: list[float] = []
+            record = lambda t: seconds.append(t.state.train_seconds - sum(seconds))  # noqa: E731
+            Trainer(model, build_objective(cfg, model), data["train"], cfg.train, device=pick_device(cfg.train.device),
+                    callbacks=[record], param_groups=param_groups(model, cfg), precision=precision).fit()
+            k = min(len(cfg.tasks), steps)   # fewer timed steps than tasks: one short round
+            rounds[label] += [sum(seconds[i:i + k]) / k for i in range(warmup, warmup + steps - k + 1, k)]
+    df = pd.DataFrame([{"variant": label, "profile": profile, "encoder": encoder, "steps_timed": steps * repeats,
+                        "seconds_per_step": statistics.median(r), "precision": precision}
+                       for label, r in rounds.items()])
+    df["relative"] = df["seconds_per_step"] / df.loc[df["variant"] == baseline, "seconds_per_step"].iloc[0]
+    return df
+
+
+# -- serving the quartet: four full models against four LoRA adapters on one backbone ---------
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def serve(mode: str, members: dict[str, Path]) -> dict:
+    """Load the members ('full': each run's own model; 'lora-quartet': one backbone plus every
+    member's adapter) and predict every member's tasks on the dev sets. Run it in a fresh
+    process (``serving_costs`` does) so that memory figures belong to this mode alone."""
+    configs = {n: ExperimentConfig.from_dict(read_json(Path(f) / "config.json")) for n, f in members.items()}
+    first = next(iter(configs.values()))
+    # the tokenizer only: loading an encoder here would put backbone pages in memory before `before`
+    tokenizer = AutoTokenizer.from_pretrained(resolve_encoder(first.model.encoder))
+    all_tasks = list(dict.fromkeys(t for c in configs.values() for t in c.tasks))
+    data, *_ = load_task_data(dataclasses.replace(first, tasks=all_tasks), tokenizer)
+    gc.collect()
+    before = _rss_mb()
+    if mode == "lora-quartet":
+        quartet = LoraQuartet({n: (Path(f), configs[n]) for n, f in members.items()})
+        models, pick = None, quartet.member
+        held = [*quartet.parameters(), *quartet.buffers()]
+    elif mode == "full":
+        models = {n: load_trained(Path(f))[1] for n, f in members.items()}
+        pick = models.__getitem__
+        held = [t for m in models.values() for t in (*m.parameters(), *m.buffers())]
+    else:
+        raise ValueError(f"unknown serving mode {mode!r}: expected 'full' or 'lora-quartet'")
+    loaded = _rss_mb()
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in held}   # shared ones once
+    params = {p.data_ptr(): p.numel() for p in held if isinstance(p, torch.nn.Parameter)}
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        for name, cfg in configs.items():
+            model = pick(name)
+            for task in cfg.tasks:
+                predict(model, data["dev"][task], task, cfg.train.eval_batch_size, cfg.model.pair_encoding)
+    return {"mode": mode, "members": len(members), "params_held": int(sum(params.values())),
+            "tensor_mb": round(sum(storages.values()) / 2**20, 1), "rss_models_mb": round(loaded - before, 1),
+            "inference_seconds": round(time.perf_counter() - t0, 1)}
+
+
+def serving_costs(setups: dict[str, tuple[str, dict[str, Path]]]) -> pd.DataFrame:
+    """{label: (mode, members)} -> one row each, each measured in its own fresh process."""
+    rows = []
+    for label, (mode, members) in setups.items():
+        args = [sys.executable, "-m", "quarbert_lib", "bench", "serve", "--mode", mode]
+        args += [f"{n}={f}" for n, f in members.items()]
+        proc = subprocess.run(args, capture_output=True, text=True, cwd=REPO_ROOT)
+        if proc.returncode != 0:
+            raise RuntimeError(f"serving {label!r} failed:\n{proc.stderr[-2000:]}")
+        rows.append({"setup": label, **json.loads(proc.stdout.strip().splitlines()[-1])})
+    return pd.DataFrame(rows)
+
+
+def quartet_serving_costs(full: dict[str, Path], lora_members: dict[str, Path], single: str = "multitask") -> pd.DataFrame:
+    """Serving the quartet three ways (serving_costs, each in a fresh process): the one full model ``single``,
+    the four full models ``full`` and the LoRA quartet on one backbone; with each setup's parameters held, tensor
+    memory and RSS growth over the one full model's (``*_vs_one``). Tensor memory counts shared storage once;
+    RSS growth is the process's view, blurred by the allocator reusing memory freed while loading."""
+    cost = serving_costs({"one full model": ("full", {single: full[single]}), "four full models": ("full", full),
+                          "LoRA quartet, one backbone": ("lora-quartet", lora_members)})
+    one = cost.loc[cost["setup"] == "one full model"].iloc[0]
+    return cost.assign(params_vs_one=cost["params_held"] / one["params_held"],
+                       memory_vs_one=cost["tensor_mb"] / one["tensor_mb"],
+                       rss_vs_one=cost["rss_models_mb"] / one["rss_models_mb"])
+
+
+def adapter_modes(members: dict[str, Path], rows_per_task: int = 256, reps: int = 3) -> pd.DataFrame:
+    """The LoRA quartet's two ways to serve one backbone, on the first ``rows_per_task`` dev rows of
+    each task: switching the active adapter per member (one pass per member), or PEFT's
+    mixed-adapter batches (one pass, the batch repeated once per member). Median seconds."""
+    configs = {n: ExperimentConfig.from_dict(read_json(Path(f) / "config.json")) for n, f in members.items()}
+    quartet = LoraQuartet({n: (Path(f), configs[n]) for n, f in members.items()})
+    first = next(iter(configs.values()))
+    tasks = list(dict.fromkeys(t for c in configs.values() for t in c.tasks))
+    cfg = dataclasses.replace(first, tasks=tasks, data=dataclasses.replace(first.data, max_dev_per_task=rows_per_task))
+    data, *_ = load_task_data(cfg, quartet.tokenizer)
+    size, pair = first.train.eval_batch_size, first.model.pair_encoding
+    serving = {t: [n for n, c in configs.items() if t in c.tasks] for t in tasks}
+
+    def switching() -> float:
+        t0 = time.perf_counter()
+        for task, names in serving.items():
+            for name in names:
+                predict(quartet.member(name), data["dev"][task], task, size, pair)
+        return time.perf_counter() - t0
+
+    def mixed() -> float:
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            for task, names in serving.items():
+                for idx in data["dev"][task].batches(size, shuffle=False):
+                    quartet.mixed_forward(task, data["dev"][task].collate(idx, pair), names)
+        return time.perf_counter() - t0
+
+    rows = []
+    for label, run in (("switch adapters per member", switching), ("mixed-adapter batches", mixed)):
+        run()
+        rows.append({"section": "adapters", "path": label, "seconds": statistics.median(run() for _ in range(reps)),
+                     "sentences": sum(len(data["dev"][t]) * len(n) * (2 if data["dev"][t].ids2 is not None else 1)
+                                      for t, n in serving.items())})
+    return pd.DataFrame(rows)
+
+
+# -- the whole benchmark: `python -m quarbert_lib bench` / `make bench` ------------------------
+STEP_SETTINGS = {"SMART K=1 (AdvReg)": ("advreg-only", {}),
+                 "SMART K=0 (noise only, R3F)": ("advreg-only", {"smart__steps": 0}),
+                 "SMART K=1, adversarial passes without dropout": ("advreg-only", {"smart__dropout": "off"}),
+                 "SMART K=0, adversarial pass without dropout": ("advreg-only", {"smart__steps": 0, "smart__dropout": "off"}),
+                 # R-Drop beside SMART: one more forward and backward pass of the batch under fresh dropout masks
+                 "R-Drop (two dropout passes)": ("rdrop", {}),
+                 "MBPP only": ("sampling", {"mbpp__enabled": True}),
+                 "SMART K=1 + MBPP": ("smart", {}),
+                 "LoRA (r=8, qkv)": ("sampling", {"lora__enabled": True})}
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "gpu": gpu, "python": platform.python_version()}
+
+
+_ROW_SECTIONS = {"throughput": ["gemm", "train", "inference"], "steps": ["step", "pass"], "quartet": ["quartet", "adapters"]}
+
+
+def random_encoder(out_dir: str | os.PathLike, tokenizer_dir: str | os.PathLike, config=None) -> Path:
+    """Save a BERT with random weights, in the sizes of ``config`` (default ``BertConfig()``: those of
+    bert-base-uncased, 110M parameters), with the tokenizer of ``tokenizer_dir`` (any uncased BERT
+    vocabulary of 30,522 tokens, such as MiniLM's). For timing where the hub is out of reach: a
+    step's speed does not depend on the weights' values."""
+    out = Path(out_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    config = config or BertConfig()
+    if len(tokenizer) != config.vocab_size:
+        raise ValueError(f"tokenizer in {tokenizer_dir} has {len(tokenizer)} tokens, config.vocab_size is {config.vocab_size}")
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 64, reps: int = 3,
+              cost_steps: int = 9, sections: tuple[str, ...] = SECTIONS,
+              encoder_label: str | None = None, cost_repeats: int = 3) -> tuple[pd.DataFrame, Path]:
+    """The speed benchmark in one process: reports/tables/bench.csv and reports/benchmarks.md.
+    With fewer ``sections``, only those are measured and replace their rows in the saved bench.csv.
+    On a CUDA GPU (picked as training picks it) the rows go to bench_gpu.csv, with bf16 rows added."""
+    t0, rows = time.perf_counter(), []
+    device = pick_device("auto")
+    kind = "cpu" if device.type == "cpu" else "gpu"
+    if "throughput" in sections or "steps" in sections:
+        cfg = variant_config("sampling", profile, model__encoder=encoder)
+        _, tokenizer = build_model(cfg.tasks, cfg.model, max_length=cfg.data.max_length)
+        data, *_ = load_task_data(cfg, tokenizer)
+        sample, infer_sample = ({t: TaskData(TASKS[t], d.examples[:n], tokenizer, cfg.data.max_length)
+                                 for t, d in data["train"].items()} for n in (per_task, INFER_FACTOR * per_task))
+    if "throughput" in sections:
+        n = 1536 if kind == "cpu" else 8192     # a GPU needs a large product to reach its rate
+        rates = {"fp32": speed.gemm_rate(n, device=device)}
+        if kind == "gpu":
+            rates["bf16"] = speed.gemm_rate(n, device=device, dtype=torch.bfloat16)
+        rows += [{"section": "gemm", "path": f"{p} matrix product", "gflop_s": r / 1e9} for p, r in rates.items()]
+        rows += speed.throughput(encoder, tokenizer, sample, cfg.train.batch_size, cfg.train.eval_batch_size, reps,
+                                 rates, infer_sample, device)
+    if "steps" in sections:
+        costs = step_costs(STEP_SETTINGS, profile, encoder, steps=cost_steps, repeats=cost_repeats)
+        rows += [{"section": "step", "path": r.variant, "seconds_per_step": r.seconds_per_step, "relative": r.relative}
+                 for r in costs.itertuples()]
+        rows += pass_rows(encoder, tokenizer, sample, cfg.train.batch_size, reps, device)
+    if "quartet" in sections and kind == "cpu":
+        try:   # the quartets of notebooks 07 and 08
+            members = lora_members(profile, encoder)
+            full = {m: find_run(run_name("specialist", m, seed=0), profile, encoder) for m in ("sst", "para", "sts")}
+            full["multitask"] = find_run(run_name(best_variant(profile, encoder), seed=0), profile, encoder)
+            serving = serving_costs({"four full models": ("full", full), "LoRA quartet, one backbone": ("lora-quartet", members)})
+            rows += [{"section": "quartet", "path": r.setup, "seconds": r.inference_seconds,
+                      "params_held": r.params_held, "tensor_mb": r.tensor_mb, "rss_models_mb": r.rss_models_mb}
+                     for r in serving.itertuples()]
+            rows += adapter_modes(members, reps=reps).to_dict("records")
+        except FileNotFoundError as e:
+            print(f"[bench] quartet serving skipped: {e}", file=sys.stderr)
+    df = pd.DataFrame(rows)
+    df["torch"], df["threads"], df["device"] = torch.__version__, torch.get_num_threads(), str(device)
+    table_name, meta_name = table_names(kind)
+    table = tables_dir() / table_name
+    if set(sections) != set(SECTIONS) and table.exists():   # keep the rows of the sections not remeasured
+        old, remeasured = pd.read_csv(table), [r for s in sections for r in _ROW_SECTIONS[s]]
+        df = pd.concat([old[~old["section"].isin(remeasured)], df], ignore_index=True)
+    write_csv(table, df)
+    write_json(tables_dir() / meta_name, {"machine": machine(), "seconds": time.perf_counter() - t0,
+                                          "sections": list(sections), "per_task": per_task, "reps": reps,
+                                          "profile": profile, "encoder": encoder_label or encoder})
+    return df, write_report(profile, encoder)
+
+
+def pass_rows(encoder: str, tokenizer, sample: dict, batch_size: int, reps: int, device) -> list[dict]:
+    """bench.csv rows of section 'pass': seconds of each of speed.PASSES over the default path's
+    training batches (median of ``reps`` after a warm-up), and each relative to the forward pass."""
+    model = speed.fresh_model(encoder, list(sample), True, device=device)
+    steps = speed.batch_makers(speed.DEFAULT_PATH, tokenizer, sample, batch_size, training=True)
+    seconds = {kind: speed.median_seconds(lambda k=kind: speed.pass_seconds(model, steps, k, device), reps)
+               for kind in speed.PASSES}
+    return [{"section": "pass", "path": kind, "seconds": s, "relative": s / seconds["forward"]}
+            for kind, s in seconds.items()]
+
+
+def lora_members(profile: str, encoder: str) -> dict[str, Path]:
+    """The LoRA quartet of notebook 08 in the registry (FileNotFoundError when it has not run)."""
+    return {m: find_run(run_name("lora", m, seed=0), profile, encoder) for m in ("sst", "para", "sts", "multitask")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m quarbert_lib bench",
+                                     description="Speed benchmarks (no command: the whole benchmark, as `make bench`).")
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--encoder", default="minilm-l6")
+    parser.add_argument("--per-task", type=int, default=64, help="training examples per task in the timed sample")
+    parser.add_argument("--reps", type=int, default=3, help="timed passes (after one warm-up); the median is reported")
+    parser.add_argument("--cost-steps", type=int, default=9, help="timed steps per regularizer setting and repeat")
+    parser.add_argument("--cost-repeats", type=int, default=3,
+                        help="times every step setting is run, in turn, for the step costs (median over all)")
+    parser.add_argument("--no-quartet", action="store_true", help="skip quartet serving (needs notebooks 07-08 runs)")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="measure only these sections; their rows replace the saved ones in bench.csv")
+    parser.add_argument("--random-bert-base", metavar="TOKENIZER_DIR",
+                        help="time a bert-base-uncased-sized BERT with random weights (tokenizer from TOKENIZER_DIR) "
+                             "instead of --encoder: for machines without the hub")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite reports/benchmarks.md from the saved bench.csv, without measuring")
+    sub = parser.add_subparsers(dest="command")
+    s = sub.add_parser("serve", help="load members and predict their dev sets; print one JSON line")
+    s.add_argument("--mode", choices=["full", "lora-quartet"], required=True)
+    s.add_argument("members", nargs="+", metavar="NAME=RUN_DIR")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        members = dict(m.split("=", 1) for m in args.members)
+        print(json.dumps(serve(args.mode, {n: Path(f) for n, f in members.items()})))
+        return 0
+    if args.report_only:
+        out = write_report(args.profile, args.encoder)
+    else:
+        sections = tuple(x for x in args.only if not (args.no_quartet and x == "quartet"))
+        encoder, label = args.encoder, None
+        if args.random_bert_base:
+            encoder = str(random_encoder(tempfile.mkdtemp(prefix="bert-base-random-"), args.random_bert_base))
+            label = RANDOM_BERT_BASE
+        _, out = run_bench(args.profile, encoder, args.per_task, args.reps, args.cost_steps, sections, label,
+                           args.cost_repeats)
+    print(out.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    from ..base.cli import run
+    raise SystemExit(run(main))

@@ -1,0 +1,301 @@
+"""`make figures`: rebuild every figure, reports/results.md and the README's results table
+from saved results (reports/tables/*.csv and the registry's predictions), without training.
+
+    python -m quarbert_lib figures [--profile cpu] [--encoder minilm-l6]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from ..base.paths import REPO_ROOT, STUDY_PROFILE, discover, reports_dir, tables_dir, use_profile_reports
+from ..core.config import PROFILE_NOTEBOOK_PARAMS, profile_config, profile_seeds, variant_config
+from ..study import results, saved_predictions, tables
+from ..study.results import read_table, run_name
+from ..study.smart_strength import INERT_BELOW
+from . import bench_report, notebook_findings, plots, report, verdicts
+
+PAPER_NOTE = ("The paper's columns are its Table 2 (bert-base-uncased, dev; `quarbert_lib/paper/`); its overall is "
+              "stated for the ensemble and computed with the course's formula for the other rows. The paper has no "
+              "`advreg-only` or `advreg-literal` row, and its SMART rows read epsilon as described in notebook 04.")
+
+
+# Reference lines of the quality-per-minute figure: the project's quality target and the paper's best.
+QUALITY_REFERENCES = {"project target 0.76": 0.76, "paper, bert-base ensemble 0.782": 0.782}
+
+
+def lambda_figure(sweep: pd.DataFrame, ablation: pd.DataFrame | None, seeded: pd.DataFrame | None, profile: str):
+    """The paper's Figure 3 (lambda_sweep.png): the one-seed λ_s line, and as squares (mean ± std over seeds) the
+    `advreg-only` row at its own λ_s and the λ points run on several seeds (notebook 04's lambda_seeded)."""
+    smart = variant_config("advreg-only", profile).smart
+    marks = [] if ablation is None else [ablation[ablation["variant"] == "advreg-only"].assign(**{"lambda": smart.weight})]
+    marks += [] if seeded is None else [seeded]
+    marks = pd.concat(marks) if marks else None
+    seeds = sorted({int(n) for n in marks["seeds"]}) if marks is not None and len(marks) else []
+    plain = None if ablation is None else ablation[ablation["variant"] == "sampling"]
+    reference = float(plain["overall"].iloc[0]) if plain is not None and len(plain) else None
+    return plots.sweep_lines(sweep, "lambda", "lambda_sweep.png", marks=marks, paper_x=(5.0, "paper: QQP, STS best near 5"),
+                             reference=reference, reference_label=(
+                                 f"overall without SMART (sampling, {int(plain['seeds'].iloc[0])} seeds)"
+                                 if reference is not None else ""),
+                             title=f"AdvReg ({smart.convention}/{smart.space}), {profile} profile, "
+                                   f"{int(sweep['steps'].iloc[0])} steps; line: {int(sweep['seeds'].iloc[0])} seed(s) a point"
+                                   + (f"; squares: {'/'.join(map(str, seeds))} seeds" if seeds else ""))
+
+
+def _figure(name: str, caption: str) -> list[str]:
+    return [f"![{caption}](figures/{name})", "", f"*{caption}*", ""] if (reports_dir() / "figures" / name).exists() else []
+
+
+def collect(profile: str, encoder: str, n_boot: int = 2000) -> list[Path]:
+    """What the batch gathers from the run registry into reports/, once (notebook 09; ``--collect``), never while
+    drawing: the dev predictions the reports rest on (saved_predictions.save), the study's verdict table
+    (verdicts.csv), each run's cost into run_costs.csv, and the paired bootstraps of significance.csv. Runs of earlier batches that the registry
+    does not hold keep their rows, so a clone without runs/ or a batch of one notebook loses nothing. Returns
+    the prediction files saved."""
+    saved = saved_predictions.save(profile, encoder)
+    results.write_csv(tables_dir() / "verdicts.csv", report.study_verdicts(tables.ablation_rows(profile, encoder)))
+    current = results.run_costs(profile)
+    if len(current):
+        results.upsert_rows(tables_dir() / "run_costs.csv", current.to_dict("records"), ["profile", "notebook", "run"])
+    path = tables_dir() / "significance.csv"
+    if path.exists():       # rows of an earlier batch; those of seed 0 alone (before every seed was used) go
+        old = pd.read_csv(path)
+        results.write_csv(path, old[old.get("verdict", pd.Series(index=old.index)).notna()].drop(
+            columns=["seed"], errors="ignore").assign(source="saved"))
+    computed = report.significance_table(profile, encoder, n_boot=n_boot)
+    if len(computed):       # each step computed from the registry where both runs exist (source 'registry')
+        order = {f"{a} -> {b}": i for i, (a, b) in enumerate(report.study_steps(tables.ablation_rows(profile, encoder)))}
+        by_step = lambda df: df.sort_values("step", key=lambda c: c.map(lambda x: order.get(x, len(order))),  # noqa: E731
+                                            kind="stable")
+        results.upsert_rows(path, computed.assign(source="registry").to_dict("records"),
+                            ["step", "task", "profile", "encoder"], by_step)
+    return saved
+
+
+def _smart_section(profile: str, encoder: str, ablation: pd.DataFrame | None) -> list[str]:
+    """Notebook 04's strength table, radius and dropout sweeps and its findings, from the saved tables."""
+    strength, radius, dropout, grid, lam = (read_table(n, profile, encoder) for n in (
+        "smart_strength.csv", "radius_sweep.csv", "smart_dropout.csv", "lr_dropout.csv", "lambda_sweep.csv"))
+    if strength is None or radius is None or dropout is None or lam is None or ablation is None:
+        return []
+    plots.smart_strength(strength[strength["setting"] == "grid"], "smart_strength.png", threshold=INERT_BELOW)
+    # the reference: the lr x dropout grid's point at the profile's own lr and dropout (the same short budget)
+    train, model = profile_config(profile).train, profile_config(profile).model
+    base = grid[(grid["lr"] == train.lr) & (grid["dropout"] == model.hidden_dropout)] if grid is not None else pd.DataFrame()
+    plots.sweep_lines(radius, "radius", "radius_sweep.png", reference=float(base["overall"].iloc[0]) if len(base) else None,
+                      reference_label=f"without SMART, lr {train.lr:g}, seed 0",
+                      title=f"AdvReg radius, {profile} profile, {int(radius['steps'].iloc[0])} steps, seed 0")
+    md = ["## SMART: which reading of the paper, how strong, and what it does (notebook 04)", "",
+          "`reports/tables/smart_strength.csv`: SMART's gradient norm over the task loss's on each task's first "
+          "batch at the start of training, for each convention, space and size.", ""]
+    md += _figure("smart_strength.png", "SMART's strength against the perturbation's size (log-log)")
+    md += _figure("radius_sweep.png", "Dev metrics against the per-token radius (normalize / embedding)")
+    md += ["What it shows: notebook 04's section under [What each notebook shows](#what-each-notebook-shows).", ""]
+    return md
+
+
+def _verdict_section(ablation: pd.DataFrame) -> list[str]:
+    """results.md's opening: the study's verdict on each step (overall score), the headline figure, and the
+    per-task verdicts saved in reports/tables/verdicts.csv."""
+    if not len(ablation):
+        return []
+    table = report.study_verdicts(ablation)          # collect saves the same table as verdicts.csv
+    plots.step_effects(table)
+    overall = table[table["metric"] == "overall"]
+    counts = verdicts.verdict_counts(table, None)
+    fmt = lambda v, spec: "" if pd.isna(v) else format(v, spec)  # noqa: E731
+    half = (overall["ci_high"] - overall["ci_low"]).dropna() / 2
+    seeds = pd.concat([overall["seeds_before"], overall["seeds_after"]]).dropna()
+    widths = (f"With {int(seeds.min())} to {int(seeds.max())} seeds a side the overall intervals are "
+              f"±{half.min():.3f} to ±{half.max():.3f} wide (median ±{half.median():.3f}), so an inconclusive "
+              "step needs more seeds (or a larger effect) to tell." if len(half) and len(seeds) else
+              "No step has seeds on both sides yet, so no interval is drawn.")
+    return ["## The study's verdict", "",
+            "Each step's effect is the difference of the seed means (after - before) on the course's overall dev "
+            "score, with its 95% Welch interval. A step **helps** or **hurts** when Welch's test, Holm-corrected over "
+            f"all {len(table)} tests of `reports/tables/verdicts.csv` (every step on the overall score and each "
+            "task), rejects no effect and equivalence is not shown; it is **equivalent** when two one-sided tests "
+            f"(Holm-corrected too) put the whole effect inside the margin (overall ±{verdicts.OVERALL_MARGIN:g}, "
+            "about one dev-set standard error; `verdicts.py` says why for each task); **inconclusive** otherwise, "
+            "which is not \"no effect\": the interval shows what the data still allow.", "",
+            report.markdown_table(
+                ["step", "effect", "95% CI", "Welch p", "Holm p", "equivalence p (Holm)", "verdict", "seeds", "paper's effect"],
+                [[r.step, f"{r.effect:+.3f}", "" if pd.isna(r.ci_low) else f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]",
+                  fmt(r.p, ".3f"), fmt(r.p_holm, ".3f"), fmt(r.p_equivalence_holm, ".3f"), f"**{r.verdict}**",
+                  f"{r.seeds_before} / {r.seeds_after}", fmt(r.paper_effect, "+.3f")] for r in overall.itertuples()]), "",
+            f"Of the {len(table)} tests (steps x overall and the three tasks): " + ", ".join(
+                f"{n} {v}" for v, n in counts.items()) + ". " + widths, ""] + _figure("step_effects.png", "Each step's effect on the overall dev score with its 95% CI; "
+                                   "grey band: the margin; crosses: the paper's effect for the same step")
+
+
+def profile_note(profile: str) -> list[str]:
+    """For any profile but the committed study's: what is smaller than the study, so its numbers are not read
+    as the study's (config.PROFILE_SEEDS and the profiles' data caps)."""
+    if profile == STUDY_PROFILE:
+        return []
+    mine, study = profile_config(profile).data, profile_config(STUDY_PROFILE).data
+    cap = lambda n: "every" if n is None else f"{n:,}"  # noqa: E731
+    return [f"**These are the `{profile}` profile's results, not the committed `{STUDY_PROFILE}` study's** (README, "
+            f"`reports/results.md`): {len(profile_seeds(profile))} seed(s) against {len(profile_seeds(STUDY_PROFILE))}, "
+            f"{cap(mine.max_train_per_task)} training examples per task against {cap(study.max_train_per_task)}, dev and "
+            f"test sets cut to {cap(mine.max_dev_per_task)} examples per task against {cap(study.max_dev_per_task)}"
+            f"{', fewer sweep points' if profile in PROFILE_NOTEBOOK_PARAMS else ''}. Less training data lowers every "
+            "row, and the smaller dev sets and single seed widen every interval, so compare its rows with each "
+            "other, not with the study's.", ""]
+
+
+def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
+    """Every figure and results.md, drawn from the saved tables and the dev predictions saved in reports/
+    (``collect`` gathers them); nothing here writes a table. Returns results.md's path."""
+    md = [f"# Results ({profile} profile, encoder {encoder})", "",
+          "Generated by `python -m quarbert_lib figures` from `reports/tables/` and the dev predictions saved in "
+          "`reports/predictions/` (which the batch collects from the run registry: notebook 09, or "
+          "`python -m quarbert_lib figures --collect`); no number here is typed by hand.", ""]
+    md += profile_note(profile)
+    md += _verdict_section(tables.ablation_rows(profile, encoder))
+    prior_table = read_table("encoder_prior.csv", profile, encoder)
+    if prior_table is not None and len(prior_table):
+        md += ["## The encoder's prior", "", "What the frozen encoder scores before any training (`python -m quarbert_lib prior --profile cpu`, "
+               "`quarbert_lib/study/prior.py`): all-MiniLM-L6-v2 was trained contrastively on about a billion sentence pairs, Quora "
+               "duplicates among them, so every ladder row starts from this and a step can only add what it leaves.", "",
+               report.markdown_table(["task", "method", "dev score", "detail"],
+                                     [[r.task, r.method, f"{r.value:.3f}", r.detail] for r in prior_table.itertuples()]), ""]
+    single = tables.single_task_rows(profile, encoder)
+    if len(single):
+        plots.single_task_bars(single)
+        md += ["## Table 1: single task (frozen vs fine-tuned encoder)", "", report.single_task_markdown(single), ""]
+        md += _figure("single_task.png", "Single-task dev accuracy")
+    ablation = tables.ablation_rows(profile, encoder)
+    ablation = ablation if len(ablation) else None
+    if ablation is not None:
+        plots.ablation_bars(ablation, "ablation_ladder.png")
+        md += ["## Table 2: the ablation ladder", "", report.ablation_markdown(ablation), "", PAPER_NOTE, "",
+               "What each step shows, in words: [What each notebook shows](#what-each-notebook-shows), below.", ""]
+        md += [f"Data note: {n}." for n in sorted({n for x in ablation["data_note"].dropna() for n in x.split(" | ") if n})]
+        md += [""] + _figure("ablation_ladder.png", "Dev scores of every row (error bars: std over seeds)")
+    grid = read_table("lr_dropout.csv", profile, encoder)
+    if grid is not None:
+        in_grid = ((grid["lr"] == 1e-5) & (grid["dropout"] == 0.1)).any()
+        plots.grid_heatmap(grid, "lr", "dropout", "overall", "lr_dropout.png",
+                           title=f"overall, {profile} profile, {int(grid['steps'].iloc[0])} steps, seed 0; the paper's best, "
+                                 f"lr 1e-5 with dropout 0.1, is {'in' if in_grid else 'outside'} this grid")
+        md += ["## Table 3: learning rate × dropout", "", report.markdown_table(
+            ["lr", "dropout", "steps", "SST", "QQP", "STS", "overall"],
+            [[f"{r.lr:g}", f"{r.dropout:g}", int(r.steps), f"{r.sst_acc:.3f}", f"{r.qqp_acc:.3f}",
+              f"{r.sts_pearson:.3f}", f"{r.overall:.3f}"] for r in grid.itertuples()]), ""]
+    sweep = read_table("lambda_sweep.csv", profile, encoder)
+    if sweep is not None:
+        lambda_figure(sweep, ablation, read_table("lambda_seeds.csv", profile, encoder), profile)
+        md += ["## Figure 3: the λ_s sweep", ""] + _figure("lambda_sweep.png", "Dev metrics against λ_s (AdvReg)")
+    md += _smart_section(profile, encoder, ablation)
+    sources = {}
+    for label in ([tables.best_variant(profile, encoder)] if ablation is not None and len(ablation) else []) + ["ensemble"]:
+        try:
+            sources[label] = saved_predictions.find(run_name(label, seed=0), profile, encoder)   # registry, else saved
+        except FileNotFoundError:
+            pass
+    saved = sorted(p.stem.removeprefix("prediction_distributions_") for p in
+                   (reports_dir() / "figures").glob("prediction_distributions_*.png"))
+    if sources or saved:
+        md += ["## Figure 4: prediction distributions", ""]
+    for label, path in sources.items():
+        name = f"prediction_distributions_{label}.png"
+        plots.prediction_distributions(pd.read_csv(path, dtype={"id": str}), name, title=f"{label}: dev predictions ({profile} profile, seed 0)")
+        md += _figure(name, f"{label}: SST label distribution and confusion matrix; STS score distributions")
+    for label in (s for s in saved if s not in sources):    # drawn by an earlier batch whose runs are not here
+        md += _figure(f"prediction_distributions_{label}.png", f"{label} (saved figure, from an earlier batch's "
+                      "predictions): SST label distribution and confusion matrix; STS score distributions")
+    significance = read_table("significance.csv", profile, encoder)
+    if significance is not None and len(significance):
+        md += ["## Which steps are real", "",
+               "Left: a paired bootstrap over the dev examples (2,000 resamples, `scipy.stats.bootstrap`): the "
+               "difference of the seed means on the dev set, every seed's predictions of both rows scored on the "
+               "same resampled examples (`bootstrap seeds`: before/after). A step **helps** or **hurts** only when "
+               "its whole 95% interval lies beyond the task's margin (the smallest effect of interest, "
+               "`verdicts.margins()`), is **within margin** when the interval lies inside it, and is "
+               "**inconclusive** otherwise. It asks whether another draw of dev examples could have produced the "
+               "gap. Right: Welch's t-test over seeds (`reports/tables/verdicts.csv` corrects it for the number of "
+               "tests): whether another seed could. `source`: `registry` rows were computed from the runs of the "
+               "last batch; `saved` rows come from an earlier batch.", "",
+               report.markdown_table(["step", "task", "delta", "95% CI", "margin", "bootstrap verdict", "bootstrap seeds",
+                                      "Welch p (raw)", "source"],
+                                     [[r.step, r.task, f"{r.delta:+.3f}", f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]",
+                                       "" if pd.isna(r.margin) else f"±{r.margin:g}", r.verdict, r.bootstrap_seeds,
+                                       "" if pd.isna(r.seed_p_value) else f"{r.seed_p_value:.3f}", r.source]
+                                      for r in significance.itertuples()]), ""]
+    budget = read_table("quality_per_minute.csv", profile, encoder)
+    if budget is not None:
+        plots.quality_per_minute(budget, ablation, targets=QUALITY_REFERENCES)
+        md += ["## Quality per CPU-minute", "", "Each recipe trained (seed 0) with a cap on the training examples "
+               "per task; `all` keeps every example (the round-robin sampler then stops each epoch at the smallest "
+               "task, STS). The `all-data` recipes take every batch of every task, for three epochs (`all-data-linear` "
+               "with a linear warmup and decay of the learning rate); each epoch's dev evaluation is a row, timed "
+               "when it was made. Notebook 11.", "",
+               report.markdown_table(["recipe", "cap", "epoch", "steps", "train min", "SST", "QQP", "STS", "overall"],
+                                     [[r.recipe, r.cap, int(r.epoch), int(r.steps), f"{r.train_minutes:.1f}", f"{r.sst_acc:.3f}",
+                                       f"{r.qqp_acc:.3f}", f"{r.sts_pearson:.3f}", f"{r.overall:.3f}"]
+                                      for r in budget.itertuples()]), ""]
+        md += _figure("quality_per_minute.png", "Overall dev score against training minutes on this machine")
+    costs = read_table("costs.csv")
+    if costs is not None:
+        md += ["## Cost per variant", "", report.markdown_table(
+            ["variant", "seconds / step", "relative to plain"],
+            [[r.variant, f"{r.seconds_per_step:.3f}", f"{r.relative:.2f}x"] for r in costs.itertuples()]), ""]
+    for name, title in (("ensemble_subsets.csv", "Ensemble member subsets"), ("ensemble_cost.csv", "Serving cost")):
+        extra = read_table(name)
+        if extra is not None:
+            # the process's peak RSS was the data loading's, the same for every serving setup: it measured
+            # nothing and is no longer recorded (tables made before keep the column)
+            extra = extra.drop(columns=["peak_rss_mb"], errors="ignore")
+            md += [f"## {title}", "", report.markdown_table(list(extra.columns), extra.round(4).astype(str).values.tolist()), ""]
+    spent = read_table("run_costs.csv")
+    spent = None if spent is None else spent[(spent["profile"] == profile) & (spent["encoder"] == encoder)]
+    if spent is not None and len(spent):
+        md += ["## What the results cost", "", "Every complete run of this profile in the run registry "
+               "(`reports/tables/run_costs.csv`, from each run's metrics.json): a `make reproduce` from scratch "
+               "trains all of them, so its wall time is at least the total.", "",
+               report.cost_markdown(spent), ""]
+    md += ["## What each notebook shows", "", "Each numbered notebook's closing section, built by "
+           "`notebook_findings.notebook_findings` from the saved tables (the executed notebooks show the same text).", "",
+           *notebook_findings.all_sections([p.stem for p in discover()], profile, encoder)]
+    curves = sorted((reports_dir() / "figures").glob("*_curves.png"))
+    if curves:
+        md += ["## Training curves", ""] + [line for c in curves for line in _figure(c.name, c.stem.replace("_", " "))]
+    plots.plt.close("all")      # the figures are saved; a batch rebuild must not keep them open
+    out = reports_dir() / "results.md"
+    results.atomic_write_text(out, "\n".join(md).rstrip() + "\n")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m quarbert_lib figures", description=__doc__.split("\n")[0])
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--encoder", default="minilm-l6")
+    parser.add_argument("--readme", default=str(REPO_ROOT / "README.md"))
+    parser.add_argument("--collect", action="store_true",
+                        help="first gather the registry's predictions, run costs and bootstraps into reports/ (the "
+                             "batch does this in notebook 09)")
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    use_profile_reports(args.profile)      # reports/ for the study's profile, reports/<profile>/ otherwise
+    if args.collect:
+        collect(args.profile, args.encoder)
+    out = rebuild(args.profile, args.encoder)
+    rebuilt = [str(out)]
+    if args.profile == STUDY_PROFILE:      # the README's tables are the committed study's
+        report.update_readme(Path(args.readme))
+        report.update_docs(Path(args.readme).parent)        # the docs/ beside that README
+        rebuilt.append(args.readme)
+    if (tables_dir() / "bench_meta.json").exists():    # its reproduce and best-score rows read these tables
+        bench_report.write_report(args.profile, args.encoder)
+    print(f"{' and '.join(rebuilt)} rebuilt in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    from ..base.cli import run
+    raise SystemExit(run(main))

@@ -1,0 +1,250 @@
+"""What a notebook's numbers say, in words, built from its saved tables (no number typed by hand).
+
+Each function returns Markdown for a notebook's closing "What this shows" section. The verdict
+for a difference between two ablation rows is the study's policy (``verdicts``): the difference of the
+seed means with its 95% interval, and helps / hurts / equivalent / inconclusive after Holm's correction
+over the tests of the same table, against a stated margin; "one seed only" where a row has one seed.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..base.tasks import STUDY_TASKS, TASKS, study_columns
+from ..study.smart_strength import INERT_BELOW
+from . import verdicts
+from .report import paper_dev, smart_of, study_verdicts
+
+
+def _short() -> dict[str, str]:
+    """{table column: the task's short name} of the study's tasks (tasks.STUDY_TASKS), then 'overall'."""
+    return {**{TASKS[t].table_column: TASKS[t].short for t in STUDY_TASKS}, "overall": "overall"}
+
+
+def verdict(test: dict) -> str:
+    """Words for one row of a verdicts.verdict_table: 'inconclusive (95% CI [-0.025, +0.052], Welch p 0.301,
+    Holm 1.000)'; an equivalent step gives its equivalence p too; 'one seed only' without an interval."""
+    if pd.isna(test.get("p")):
+        return "one seed only"
+    equivalence = (f", equivalence p {test['p_equivalence']:.3f}, Holm {test['p_equivalence_holm']:.3f}, margin "
+                   f"±{test['margin']:g}") if test["verdict"] == "equivalent" else ""
+    return (f"{test['verdict']} (95% CI [{test['ci_low']:+.3f}, {test['ci_high']:+.3f}], Welch p {test['p']:.3f}, "
+            f"Holm {test['p_holm']:.3f}{equivalence})")
+
+
+def step_sentence(rows: dict, before: str, after: str, columns=("overall",), table: pd.DataFrame | None = None) -> str:
+    """'`a` → `b`: overall +0.004, inconclusive (...)' for two ablation rows, or '' if either is missing.
+    ``table``: the verdict table the step belongs to (its Holm family); default, the family of this step's
+    ``columns`` alone."""
+    if before not in rows or after not in rows:
+        return ""
+    if table is None or table.empty or not (table["step"] == f"{before} -> {after}").any():
+        table = verdicts.verdict_table(pd.DataFrame([rows[before], rows[after]]), [(before, after)], columns)
+    mine = table[table["step"] == f"{before} -> {after}"].set_index("metric")
+    parts = [f"{_short()[c]} {mine.loc[c, 'effect']:+.3f}, {verdict(mine.loc[c].to_dict())}" for c in columns]
+    return f"`{before}` → `{after}`: " + "; ".join(parts)
+
+
+def _ratio_range(df: pd.DataFrame) -> str:
+    return f"{df['grad_ratio'].min():.1e} to {df['grad_ratio'].max():.1e}"
+
+
+def strength_findings(strength: pd.DataFrame, threshold: float) -> list[str]:
+    out = []
+    literal, ladder = strength[strength["setting"] == "advreg-literal"], strength[strength["setting"] == "advreg-only"]
+    control = strength[strength["setting"].str.contains("radius 0")]
+    if len(literal):
+        out.append(f"- **The paper's numbers read as equations are inert.** At `advreg-literal` (project, word, "
+                   f"ε = 1e-5) SMART's gradient is {_ratio_range(literal)} of the task loss's across tasks, and δ is "
+                   f"{literal['relative_size'].mean():.1e} of the word vector it perturbs. "
+                   + ("The guard marks it inert." if (literal["grad_ratio"] < threshold).all() else
+                      "Above the guard's threshold on some task."))
+    if len(ladder):
+        out.append(f"- **Read as the libraries run them, they act.** `advreg-only` (normalize, embedding, radius "
+                   f"{ladder['size'].iloc[0]:g}, fresh dropout) perturbs each token by {ladder['relative_size'].mean():.2f} "
+                   f"of the embedding layer's output (l2, mean over tokens), and its gradient is {_ratio_range(ladder)} "
+                   "of the task loss's.")
+    if len(ladder) and len(control):
+        share = (control["grad_ratio"].values / ladder["grad_ratio"].values)
+        mostly = np.nanmedian(share) >= 0.5
+        out.append(("- **Much of that is dropout, not the perturbation.** " if mostly else "- **Dropout's share.** ")
+                   + f"With fresh masks and radius 0 (no perturbation at all) the term's gradient is "
+                   f"{_ratio_range(control)}: {np.nanmin(share):.0%} to {np.nanmax(share):.0%} of the ladder's, task "
+                   "by task. Under the libraries' `fresh` dropout, SMART is "
+                   + ("largely a dropout-consistency term (as in R-Drop) with an adversarial part on top"
+                      if mostly else "mostly the perturbation, with a dropout-consistency part (as in R-Drop)")
+                   + "; `same` isolates the adversarial part (section 5).")
+    grid = strength[strength["setting"] == "grid"]
+    if len(grid):
+        mean = grid.groupby(["convention", "space", "size"], as_index=False)["grad_ratio"].mean()
+        first = []
+        for (convention, space), df in mean.groupby(["convention", "space"]):
+            acting = df[df["grad_ratio"] >= threshold]["size"]
+            name = "ε" if convention == "project" else "radius"
+            first.append(f"{convention}/{space} from {name} = {acting.min():g}" if len(acting)
+                         else f"{convention}/{space} at no size measured")
+        out.append(f"- Over the grid (dropout `same`, mean over tasks) SMART stops being inert (ratio ≥ {threshold:g}) "
+                   f"for {'; '.join(first)}.")
+    return out
+
+
+def sweep_findings(table: pd.DataFrame, x: str, seed_std: float | None = None) -> str:
+    """The sweep's spread against the seed noise, and where each task peaks."""
+    spread = table["overall"].max() - table["overall"].min()
+    peaks = ", ".join(f"{label} at {x} = {table.loc[table[c].idxmax(), x]:g}"
+                      for c, label in _short().items() if c in table)
+    noise = ""
+    if seed_std is not None and not pd.isna(seed_std) and seed_std > 0:
+        noise = (f" That spread is {spread / seed_std:.1f} times the seed std of the 3-seed row "
+                 f"({seed_std:.3f}): " + ("larger than seed noise." if spread > 2 * seed_std else
+                                          "not clearly larger than seed noise; one seed per point cannot rank them."))
+    return (f"overall ranges from {table['overall'].min():.3f} to {table['overall'].max():.3f} "
+            f"(spread {spread:.3f}, one seed per point).{noise} Best: {peaks}.")
+
+
+def smart_findings(strength: pd.DataFrame, ablation: pd.DataFrame, lambda_table: pd.DataFrame,
+                   radius_table: pd.DataFrame, dropout_table: pd.DataFrame, no_smart: pd.DataFrame,
+                   threshold: float | None = None, lambda_seeds: pd.DataFrame | None = None) -> str:
+    """Notebook 04's closing section."""
+    threshold = INERT_BELOW if threshold is None else threshold
+    rows = {r["variant"]: r for _, r in ablation.iterrows()}
+    family = study_verdicts(ablation)
+    md = ["#### Strength", *strength_findings(strength, threshold), "", "#### Ladder rows (dev, mean over seeds)"]
+    for before, after in (("sampling", "advreg-literal"), ("sampling", "advreg-only"), ("advreg-literal", "advreg-only"),
+                          ("advreg-only", "smart")):
+        line = step_sentence(rows, before, after, ("overall", "sst_acc", "qqp_acc", "sts_pearson"), family)
+        if line:
+            md.append(f"- {line}.")
+    if "sampling" in rows and "advreg-literal" in rows:
+        md.append("- With SMART's noise drawn from its own generator, the literal row no longer reseeds the run's "
+                  "dropout, so whatever separates it from `sampling` is the regularizer's own (tiny) gradient.")
+    lam_std = rows["advreg-only"]["overall_std"] if "advreg-only" in rows else None
+    md += ["", "#### λ_s sweep (Figure 3)", "- " + sweep_findings(lambda_table, "lambda", lam_std)]
+    best = {c: lambda_table.loc[lambda_table[c].idxmax(), "lambda"] for c in ("sst_acc", "qqp_acc", "sts_pearson")}
+    low = lambda_table["lambda"].min()
+    shape = best["sst_acc"] <= min(1.0, lambda_table["lambda"].max()) and all(2 <= best[c] <= 10 for c in ("qqp_acc", "sts_pearson"))
+    md.append(f"- The paper's Figure 3 has SST best at low λ_s and QQP and STS best near 5. Here SST peaks at "
+              f"{best['sst_acc']:g} (lowest tried: {low:g}), QQP at {best['qqp_acc']:g} and STS at {best['sts_pearson']:g}: "
+              + ("the same shape, on one seed per point." if shape else "not the paper's shape, on one seed per point."))
+    md.append(figure3_source(strength, best, threshold))
+    md += seeded_lambda_lines(lambda_seeds, rows, lambda_table)
+    if len(radius_table):
+        md += ["", "#### Radius sweep", "- " + sweep_findings(radius_table, "radius")]
+        if len(no_smart):
+            base = float(no_smart["overall"].iloc[0])
+            above = radius_table[radius_table["overall"] > base]["radius"].tolist()
+            md.append(f"- Without SMART, the same budget scores {base:.3f} overall; "
+                      + (f"radii {', '.join(f'{r:g}' for r in above)} score above it (one seed)." if above
+                         else "no radius scores above it (one seed)."))
+            spread = radius_table["overall"].max() - radius_table["overall"].min()
+            if not above and spread < (base - radius_table["overall"].max()):
+                md.append(f"- **Flat in the radius, and below no SMART by more than its spread**: a perturbation "
+                          f"{radius_table['radius'].max() / radius_table['radius'].min():g} times smaller costs the same. "
+                          "What holds these short runs back is not the perturbation but the part of the term that "
+                          "does not depend on it: with `fresh` dropout, the consistency between two dropout masks "
+                          "(see the radius-0 control under Strength).")
+    if len(dropout_table):
+        md += ["", "#### Dropout in the adversarial passes", *dropout_lines(dropout_table, no_smart)]
+    return "\n".join(md)
+
+
+def dropout_lines(dropout_table: pd.DataFrame, no_smart: pd.DataFrame) -> list[str]:
+    """Each dropout mode of the adversarial passes, and which of them stay near the same budget without SMART."""
+    out = ["- " + "; ".join(f"`{r.smart_dropout}` {r.overall:.3f}" for r in dropout_table.itertuples())
+           + " overall (one seed, short budget)."]
+    if len(no_smart):
+        base = float(no_smart["overall"].iloc[0])
+        near = [r.smart_dropout for r in dropout_table.itertuples() if abs(r.overall - base) <= 0.01]
+        far = [r.smart_dropout for r in dropout_table.itertuples() if r.overall < base - 0.01]
+        out.append(f"- Against {base:.3f} without SMART at the same budget: "
+                   + (f"{', '.join(f'`{m}`' for m in near)} within 0.01 of it" if near else "no mode within 0.01 of it")
+                   + (f"; {', '.join(f'`{m}`' for m in far)} below it by more" if far else "") + "."
+                   + (" `same` (the clean pass's masks) leaves only the perturbation's own effect, so the gap of "
+                      "`fresh` is what the disagreement of two dropout masks costs, not the adversarial part."
+                      if "fresh" in far and "same" in near else ""))
+    return out
+
+
+def figure3_source(strength: pd.DataFrame, best: dict, threshold: float) -> str:
+    """Which reading of SMART can have produced the paper's Figure 3: the literal one cannot move with λ_s
+    when its gradient is below the guard's threshold (λ_s scales a near-zero term)."""
+    literal = strength[strength["setting"] == "advreg-literal"]
+    paper_like = [label for c, label, ok in (("sst_acc", "SST", best["sst_acc"] <= 1.0),
+                                             ("qqp_acc", "QQP", 2 <= best["qqp_acc"] <= 10),
+                                             ("sts_pearson", "STS", 2 <= best["sts_pearson"] <= 10)) if ok]
+    moved = (f"the libraries' reading (the sweep above) puts {', '.join(paper_like)} where the paper has "
+             f"{'it' if len(paper_like) == 1 else 'them'}" if paper_like else
+             "the libraries' reading moves with λ_s, though not into the paper's shape")
+    if literal.empty:
+        return f"- Which reading gives Figure 3: {moved}; the literal row's strength is not measured here."
+    inert = bool((literal["grad_ratio"] < threshold).all())
+    return ("- Which reading gives Figure 3: " + (
+        f"not the equations'. At ε = 1e-5 the literal term's gradient is at most {literal['grad_ratio'].max():.1e} "
+        "of the task loss's, so λ_s only scales a term that is almost zero and every λ_s trains almost exactly "
+        f"the `sampling` run: a flat sweep. Only a perturbation of the libraries' size can move with λ_s, and {moved}. The "
+        "paper's curves most likely came from a library implementation (MT-DNN or smart-pytorch), where "
+        "ε = 1e-5 is a stabiliser." if inert else
+        f"both readings act here (the literal term's gradient reaches {literal['grad_ratio'].max():.1e} of the "
+        f"task loss's); {moved}."))
+
+
+def seeded_lambda_lines(lambda_seeds: pd.DataFrame | None, rows: dict, lambda_table: pd.DataFrame) -> list[str]:
+    """The λ points run on several seeds, tested (Welch) against λ_s = 5 (`advreg-only`) and against no SMART."""
+    if lambda_seeds is None or lambda_seeds.empty:
+        return []
+    out = []
+    points = lambda_seeds.sort_values("lambda").assign(variant=lambda d: [f"λ_s = {x:g}" for x in d["lambda"]])
+    references = [(r, label) for r, label in (("advreg-only", "against λ_s = 5 (`advreg-only`)"),
+                                              ("sampling", "against no SMART (`sampling`)")) if r in rows]
+    # one Holm family: every point against every reference, on every metric
+    table = verdicts.verdict_table(pd.concat([pd.DataFrame([rows[r] for r, _ in references]), points]),
+                                   [(r, p) for p in points["variant"] for r, _ in references])
+    for _, point in points.iterrows():
+        name = point["variant"]
+        parts = []
+        for reference, label in references:
+            tests = table[table["step"] == f"{reference} -> {name}"].set_index("metric")
+            parts.append(f"{label}: overall {tests.loc['overall', 'effect']:+.3f}, "
+                         f"{verdict(tests.loc['overall'].to_dict())} (" + ", ".join(
+                             f"{_short()[c]} {tests.loc[c, 'effect']:+.3f}" for c in study_columns()) + ")")
+        out.append(f"- {name} on {int(point['seeds'])} seeds: overall {point['overall']:.3f} ± "
+                   f"{point['overall_std']:.3f}; " + "; ".join(parts) + ".")
+    best = lambda_table.loc[lambda_table["overall"].idxmax(), "lambda"]
+    if best not in set(lambda_seeds["lambda"]):
+        out.append(f"- The seed-0 sweep's best point (λ_s = {best:g}) has one seed only.")
+    return out
+
+
+def _direction(ours: float, theirs: float) -> str:
+    """'same direction', 'opposite' or 'no change here' (ours under half a point in the third decimal)."""
+    if abs(ours) < 5e-4:
+        return "no change here"
+    return "same direction" if np.sign(ours) == np.sign(theirs) else "opposite"
+
+
+def ladder_findings(ablation: pd.DataFrame, steps: list[tuple[str, str]], paper: dict | None = None,
+                    family: pd.DataFrame | None = None) -> str:
+    """One line per ladder step: the overall delta of the seed means with its verdict, then each task's,
+    then the paper's deltas for the same step and whether ours goes the same way overall. ``family``: the
+    verdict table whose Holm correction the verdicts take (report.verdict_table: the whole study's steps);
+    default, the whole study's (report.study_verdicts)."""
+    paper = paper_dev() if paper is None else paper
+    rows = {r["variant"]: r for _, r in ablation.iterrows()}
+    table = study_verdicts(ablation) if family is None else family
+    out = []
+    for before, after in steps:
+        line = step_sentence(rows, before, after, ("overall", *reversed(study_columns())), table)
+        if not line:
+            continue
+        settings = [smart_of(rows[v]) for v in (before, after)]
+        if "off" not in settings and settings[0] != settings[1]:
+            line += f" (**not like for like**: SMART `{settings[0]}` against `{settings[1]}`; rerun the later row)"
+        if before in paper and after in paper:
+            line += ". Beside the paper's same step (ours vs the paper's): " + "; ".join(
+                f"{label} {rows[after][c] - rows[before][c]:+.3f} vs {paper[after][c] - paper[before][c]:+.3f} "
+                f"({_direction(rows[after][c] - rows[before][c], paper[after][c] - paper[before][c])})"
+                for c, label in _short().items() if c in paper[after] and c in paper[before])
+        else:
+            line += "; the paper has no such step"
+        out.append(f"- {line}.")
+    return "\n".join(out)

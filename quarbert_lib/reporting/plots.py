@@ -1,0 +1,382 @@
+"""Figures from saved results (reports/tables/*.csv, runs/*/history.csv), never from training."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; notebooks still show the returned figure
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+
+from ..base.paths import figures_dir  # noqa: E402
+from ..base.tasks import TASKS, metric_labels  # noqa: E402
+from ..core.evaluate import confusion, expected_calibration_error  # noqa: E402
+from .report import paper_dev  # noqa: E402
+
+
+def declutter(fig, ax, texts: list, obstacles: list | None = None, max_moves: int = 200) -> None:
+    """Move annotations (offset-point labels) up, lowest first, until no two labels' boxes overlap and none
+    overlaps an obstacle artist (e.g. the legend)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box_of = lambda t: Text.get_window_extent(t, renderer)   # the label alone, not its leader line  # noqa: E731
+    placed = [o.get_window_extent(renderer) for o in (obstacles or [])]
+    for text in sorted(texts, key=lambda t: box_of(t).y0):
+        for _ in range(max_moves):
+            box = box_of(text)
+            hit = next((p for p in placed if box.overlaps(p)), None)
+            if hit is None:
+                break
+            dx, dy = text.xyann
+            text.xyann = (dx, dy + (hit.y1 - box.y0 + 1) * 72 / fig.dpi)   # pixels to points
+        placed.append(box_of(text))
+
+
+def label_boxes(fig, ax) -> list:
+    """Window boxes of the axes' text labels (for tests: no two may overlap)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    return [Text.get_window_extent(t, renderer) for t in ax.texts if t.get_text()]
+
+
+def _save(fig, name: str) -> Path:
+    path = figures_dir() / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    return path
+
+
+def ablation_bars(table: pd.DataFrame, name: str = "ablation.png", variants: list[str] | None = None,
+                  paper: dict | None = None):
+    """Grouped bars: one group per variant, one bar per dev metric, std over seeds as error bars, the
+    paper's Table 2 value (``paper``: {variant: {metric: value}}; None reads report.paper_dev()) as a
+    black dash. The y axis is zoomed to the values shown; rows of a single seed are labelled so."""
+    paper = paper_dev() if paper is None else paper
+    df = (table if variants is None else table[table["variant"].isin(variants)]).reset_index(drop=True)
+    long = df.melt(id_vars=["variant"], value_vars=list(metric_labels()), var_name="metric", value_name="dev")
+    long["metric"] = long["metric"].map(metric_labels())
+    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(df), 3.8))
+    sns.barplot(long, x="variant", y="dev", hue="metric", ax=ax)
+    shown, labelled = list(long["dev"].dropna()), False
+    for i, row in df.iterrows():
+        n = len(metric_labels())
+        for j, metric in enumerate(metric_labels()):
+            x = i + (j - (n - 1) / 2) * 0.8 / n          # seaborn's dodge: n hues share 0.8 of a group
+            std = row.get(f"{metric}_std")
+            if pd.notna(std):
+                ax.errorbar(x, row[metric], yerr=std, color="k", capsize=2, lw=1)
+            value = paper.get(row["variant"], {}).get(metric)
+            if value is not None and pd.notna(value):
+                ax.scatter(x, value, marker="_", s=150, color="black", linewidths=2, zorder=3,
+                           label=None if labelled else "paper (bert-base, Table 2)")
+                labelled, shown = True, shown + [value]
+        if int(row.get("seeds", 1)) == 1:
+            ax.annotate("1 seed", (i, max(row[m] for m in metric_labels())), textcoords="offset points", xytext=(0, 8),
+                        ha="center", fontsize=7, color="dimgray")
+    lo, hi = min(shown), max(shown)
+    ax.set_ylim(max(0.0, lo - 0.05), min(1.0, hi + 0.05))
+    ax.set_xlabel("")
+    ax.set_ylabel("dev score (bars: seed mean; error bars: std)")
+    # the legend stands right of the axes: above them, a five-entry legend is wider than a two-row figure and
+    # covered the title
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    ax.set_title(f"Dev scores of the ladder rows ({_rows_caption(df)})", fontsize=9)
+    _save(fig, name)
+    return fig
+
+
+def _rows_caption(df: pd.DataFrame) -> str:
+    """'cpu profile, minilm-l6; seeds 0 1 2 (1-seed rows: seed 0)' from table rows with profile/encoder/seed_list."""
+    parts = [", ".join(sorted(set(df[c].astype(str)))) + (" profile" if c == "profile" else "")
+             for c in ("profile", "encoder") if c in df and len(df)]
+    if "seed_list" in df and len(df):
+        parts.append("seeds " + " / ".join(sorted(set(df["seed_list"].astype(str)), key=len, reverse=True)))
+    elif "seeds" in df and len(df):
+        parts.append("seeds per row: " + ", ".join(sorted(set(df["seeds"].astype(int).astype(str)))))
+    return "; ".join(parts)
+
+
+def single_task_bars(table: pd.DataFrame, name: str = "single_task.png"):
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    sns.barplot(table, x="task", y="dev_acc", hue="mode", ax=ax)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("dev accuracy")
+    ax.set_title(f"Single task: frozen (pretrain) vs fine-tuned encoder ({_rows_caption(table)})", fontsize=8)
+    for container in ax.containers:
+        ax.bar_label(container, fmt="%.3f", fontsize=8)
+    _save(fig, name)
+    return fig
+
+
+_TASK_LOSS = {"loss_sst": "SST cross-entropy", "loss_para": "QQP binary cross-entropy", "loss_sts": "STS loss",
+              "loss_cfimdb": "CFIMDB cross-entropy"}
+
+
+def run_caption(run_dirs: dict[str, Path]) -> str:
+    """'cpu profile, seeds 0, 1, 2' from the runs' metrics.json (or config.json while a run is unfinished)."""
+    profiles, seeds = set(), set()
+    for run_dir in run_dirs.values():
+        for name in ("metrics.json", "config.json"):
+            path = Path(run_dir) / name
+            if path.exists():
+                m = json.loads(path.read_text())
+                profiles.add(m.get("profile", ""))
+                seed = m.get("seed", m.get("train", {}).get("seed"))
+                if seed is not None:
+                    seeds.add(int(seed))
+                break
+    return f"{', '.join(sorted(p for p in profiles if p))} profile, seed{'s' if len(seeds) != 1 else ''} " \
+           f"{', '.join(map(str, sorted(seeds)))}"
+
+
+def training_curves(run_dirs: dict[str, Path], name: str):
+    """One panel per task's training loss against step (each task's own loss: cross-entropy, BCE and MSE are
+    not on one scale), one line per run; then the dev scores: against step when a run was evaluated more than
+    once, else each run's final SST / QQP / STS as bars (never a panel of single dots)."""
+    histories = {label: pd.read_csv(Path(d) / "history.csv") for label, d in run_dirs.items()
+                 if (Path(d) / "history.csv").exists()}
+    loss_columns = [c for c in _TASK_LOSS if any(c in h for h in histories.values())] or ["loss"]
+    evals = {label: h[h["kind"] == "eval"] for label, h in histories.items()}
+    over_steps = any(len(e) > 1 for e in evals.values())
+    fig, axes = plt.subplots(1, len(loss_columns) + 1, figsize=(3.6 * (len(loss_columns) + 1), 3.4), squeeze=False)
+    axes = axes[0]
+    colors = dict(zip(histories, sns.color_palette(n_colors=max(1, len(histories)))))
+    for ax, column in zip(axes, loss_columns):
+        for label, h in histories.items():
+            train = h[h["kind"] == "train"]
+            if column in train and train[column].notna().any():
+                ax.plot(train["step"], train[column], label=label, color=colors[label])
+        ax.set(xlabel="optimizer step", ylabel="mean over 25 steps",
+               title=_TASK_LOSS.get(column, "training loss (all tasks' steps)"))
+    if axes[0].lines:
+        axes[0].legend(fontsize=7)
+    else:                               # runs shorter than one logging interval log no training loss
+        axes[0].text(0.5, 0.5, "no training loss logged\n(fewer steps than one logging interval)",
+                     ha="center", va="center", transform=axes[0].transAxes, fontsize=8)
+    right = axes[-1]
+    if over_steps:
+        for label, e in evals.items():
+            right.plot(e["step"], e["score"], marker="o", label=label, color=colors[label])
+        right.set(xlabel="optimizer step", ylabel="dev mean score", title="dev score during training")
+    else:
+        skip = {"kind", "epoch", "step", "loss", "train_seconds", "score"}
+        metrics = list(dict.fromkeys(c for e in evals.values() for c in e.columns
+                                     if c not in skip and not c.startswith(("loss_", "train_")) and e[c].notna().any()))
+        width = 0.8 / max(1, len(evals))
+        for i, (label, e) in enumerate(evals.items()):
+            values = [float(e[c].iloc[-1]) if len(e) and c in e else float("nan") for c in metrics]
+            right.bar([m + i * width for m in range(len(metrics))], values, width, label=label, color=colors[label])
+        right.set_xticks([m + 0.4 - width / 2 for m in range(len(metrics))],
+                         [{TASKS[t].metric_name: TASKS[t].label for t in TASKS}.get(c, c) for c in metrics])
+        right.set(ylabel="dev score", title="dev scores at the end", ylim=(0, 1))
+    fig.suptitle(f"{Path(name).stem.replace('_', ' ')} ({run_caption(run_dirs)})", fontsize=9)
+    fig.tight_layout()
+    _save(fig, name)
+    return fig
+
+
+def sweep_lines(table: pd.DataFrame, x: str, name: str, logx: bool = True, title: str = "",
+                marks: pd.DataFrame | None = None, reference: float | None = None,
+                paper_x: tuple[float, str] | None = None, reference_label: str = "overall without SMART"):
+    """Per-task dev metric against one hyperparameter (the paper's Figure 3 for lambda). ``marks``:
+    rows with the same columns plus ``*_std`` (e.g. the ladder row's seeds) drawn as error bars."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for (metric, label), color in zip(metric_labels().items(), sns.color_palette()):
+        ax.plot(table[x], table[metric], marker="o", label=label, color=color)
+        for r in (marks.to_dict("records") if marks is not None else []):
+            ax.errorbar(r[x], r[metric], yerr=r.get(f"{metric}_std"), color=color, capsize=3, marker="s", ms=4)
+    if paper_x is not None:            # (value, label): the setting the paper reports as best
+        ax.axvline(paper_x[0], linestyle=":", color="black", linewidth=1)
+        ax.annotate(paper_x[1], xy=(paper_x[0], 0.02), xycoords=("data", "axes fraction"), fontsize=7, rotation=90,
+                    ha="right", va="bottom")
+    if reference is not None:          # the overall score of a reference run, dashed in overall's color
+        ax.axhline(reference, linestyle="--", linewidth=1, color=sns.color_palette()[len(metric_labels()) - 1],
+                   label=f"{reference_label} ({reference:.3f})")
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xticks(list(table[x]), [f"{v:g}" for v in table[x]])
+    ax.set(xlabel=x, ylabel="dev score")
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)   # beside: no line hidden
+    _save(fig, name)
+    return fig
+
+
+def smart_strength(table: pd.DataFrame, name: str = "smart_strength.png", threshold: float | None = None):
+    """SMART's gradient over the task loss's against the perturbation's size, log-log, one line per
+    convention and space (mean over tasks), one panel per dropout mode present."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.0))
+    mean = table.groupby(["convention", "space", "size"], as_index=False)["grad_ratio"].mean()
+    for (convention, space), df in mean.groupby(["convention", "space"]):
+        size = "epsilon" if convention == "project" else "radius"
+        ax.plot(df["size"], df["grad_ratio"], marker="o", label=f"{convention} / {space} ({size})")
+    if threshold:
+        ax.axhline(threshold, linestyle="--", color="black", linewidth=0.8)
+        ax.annotate("inert below (the guard)", xy=(0.01, threshold), xycoords=("axes fraction", "data"),
+                    fontsize=7, va="bottom")
+    ax.set(xscale="log", yscale="log", xlabel="perturbation size (epsilon, or radius per token)",
+           ylabel="||grad SMART|| / ||grad task loss||")
+    ax.set_title("SMART's strength at the start of training (mean over tasks, lambda_s = 5, K = 1"
+                 + (f"; {_rows_caption(table)}, each task's first batch)" if len(table) else ")"), fontsize=8)
+    ax.legend(fontsize=7)
+    _save(fig, name)
+    return fig
+
+
+def quality_per_minute(budget: pd.DataFrame, ladder: pd.DataFrame | None = None, name: str = "quality_per_minute.png",
+                       targets: dict[str, float] | None = None):
+    """Overall dev score against training minutes: one line per recipe over its data caps (and
+    epochs: 'all, ep 2'), the ladder rows as grey points, and horizontal reference lines
+    (``targets``: {label: score})."""
+    fig, ax = plt.subplots(figsize=(7.5, 5.0))
+    texts = []
+    for recipe, df in budget.groupby("recipe", sort=False):
+        df = df.sort_values("train_minutes")
+        line, = ax.plot(df["train_minutes"], df["overall"], marker="o", label=recipe)
+        for r in df.itertuples():
+            # a multi-epoch recipe's points differ by epoch only: "ep N" (its cap, all, is in the caption)
+            one_epoch = "epoch" not in df or df["epoch"].nunique() == 1
+            label = str(r.cap) if one_epoch else f"ep {r.epoch}"
+            texts.append(ax.annotate(label, (r.train_minutes, r.overall), textcoords="offset points", xytext=(4, -10),
+                                     fontsize=7, color=line.get_color()))
+    if ladder is not None and len(ladder):
+        spread = ladder["overall_std"] if "overall_std" in ladder else None
+        ax.errorbar(ladder["train_seconds"] / 60, ladder["overall"], yerr=spread, fmt="o", color="grey", ms=3.5,
+                    capsize=2, lw=0.8, label="ladder rows (seed mean ± std)")
+        for r in ladder.itertuples():
+            texts.append(ax.annotate(r.variant, (r.train_seconds / 60, r.overall), textcoords="offset points",
+                                     xytext=(3, 3), fontsize=6, color="grey",
+                                     arrowprops=dict(arrowstyle="-", color="grey", linewidth=0.4, shrinkA=0, shrinkB=2)))
+    for label, score in (targets or {}).items():
+        ax.axhline(score, linestyle="--", linewidth=0.8, color="black")
+        texts.append(ax.annotate(label, xy=(0.01, score), xycoords=("axes fraction", "data"), textcoords="offset points",
+                                 xytext=(0, 1), fontsize=7, va="bottom"))
+    ax.set_xscale("log")
+    ax.set(xlabel="training minutes on this machine (log scale)", ylabel="overall dev score")
+    profile = budget["profile"].iloc[0] if "profile" in budget and len(budget) else ""
+    seeds = sorted({int(s) for s in budget["seed"]}) if "seed" in budget else []
+    ax.set_title(f"Quality per CPU-minute ({profile} profile, seed {', '.join(map(str, seeds))}; ladder rows: "
+                 "mean over their seeds)", fontsize=9)
+    legend = ax.legend(fontsize=7, loc="lower right")
+    declutter(fig, ax, texts, obstacles=[legend])
+    _save(fig, name)
+    return fig
+
+
+def grid_heatmap(table: pd.DataFrame, rows: str, cols: str, value: str, name: str, title: str = ""):
+    """A value over a 2-D grid of settings (the paper's Table 3: learning rate x dropout)."""
+    grid = table.pivot(index=rows, columns=cols, values=value)
+    fig, ax = plt.subplots(figsize=(4.5, 3.4))
+    sns.heatmap(grid, annot=True, fmt=".3f", cmap="viridis", ax=ax)
+    ax.set_title(title or value, fontsize=9)
+    _save(fig, name)
+    return fig
+
+
+def prediction_distributions(predictions: pd.DataFrame, name: str = "prediction_distributions.png", title: str = ""):
+    """The paper's Figure 4 and more, from dev predictions: SST predicted vs true label counts and the confusion
+    matrix (evaluate.confusion); the paraphrase probability of true duplicates and of non-duplicates; STS
+    predicted vs true scores, unclipped (a linear head can predict outside the labels' 0-5 range, drawn as
+    dashed lines; Pearson r is computed from these raw scores)."""
+    sst, para, sts = (predictions[predictions["task"] == t] for t in ("sst", "para", "sts"))
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.2), layout="constrained")
+    (counts, confusion_ax), (probs, scores) = axes
+    if len(sst):
+        labels = range(5)
+        gold = sst["gold"].astype(int).value_counts().reindex(labels, fill_value=0)
+        pred = sst["prediction"].astype(int).value_counts().reindex(labels, fill_value=0)
+        counts.bar([x - 0.2 for x in labels], gold, width=0.4, label="true")
+        counts.bar([x + 0.2 for x in labels], pred, width=0.4, label="predicted")
+        counts.set(xlabel="SST label (0 very negative ... 4 very positive)", ylabel="dev sentences",
+                   title=f"SST label distribution ({len(sst)} sentences)")
+        counts.legend(fontsize=8)
+        sns.heatmap(confusion(sst, "sst"), annot=True, fmt="d", cmap="Blues", ax=confusion_ax, cbar=False)
+        confusion_ax.set(xlabel="predicted", ylabel="true", title="SST confusion matrix (rows: true label)")
+    if len(para):
+        bins = [i * 0.05 for i in range(21)]
+        for label, text in ((0, "not duplicates"), (1, "duplicates")):
+            probs.hist(para.loc[para["gold"].astype(int) == label, "prob"], bins=bins, alpha=0.6,
+                       label=f"true {text} ({int((para['gold'].astype(int) == label).sum())})")
+        probs.axvline(0.5, color="0.3", lw=1, ls="--", label="decision threshold 0.5")
+        probs.set(xlabel="predicted paraphrase probability", ylabel="dev pairs",
+                  title=f"Quora paraphrase probability by true label ({len(para)} pairs)")
+        probs.legend(fontsize=8, loc="upper center")
+    if len(sts):
+        predicted = sts["prediction"].astype(float)
+        low, high = min(0.0, float(predicted.min())), max(5.0, float(predicted.max()))
+        bins = [low + i * 0.25 for i in range(int((high - low) / 0.25) + 2)]
+        scores.hist(sts["gold"].astype(float), bins=bins, alpha=0.6, label="true")
+        outside = int(((predicted < 0) | (predicted > 5)).sum())
+        scores.hist(predicted, bins=bins, alpha=0.6, label=f"predicted ({outside} outside 0-5)")
+        for edge in (0, 5):
+            scores.axvline(edge, color="0.3", lw=1, ls="--")
+        scores.set(xlabel="STS score (dashed: the labels' range)", ylabel="dev pairs",
+                   title=f"STS score distribution ({len(sts)} pairs)")
+        scores.legend(fontsize=8, loc="upper left")
+    for ax in axes.flat:
+        if not ax.has_data():
+            ax.set_axis_off()
+    if title:
+        fig.suptitle(title)
+    _save(fig, name)
+    return fig
+
+
+_VERDICT_COLOURS = {"helps": "#1a7f37", "hurts": "#cf222e", "equivalent": "#0969da", "inconclusive": "#6e7781"}
+
+
+def step_effects(table: pd.DataFrame, name: str = "step_effects.png", metric: str = "overall"):
+    """The study at a glance: one row per step (a verdicts.verdict_table), its effect on ``metric`` (the
+    difference of the seed means) with its 95% interval, coloured by its verdict; the grey band is the
+    margin (the smallest effect of interest), crosses are the paper's effect for the same step."""
+    rows = table[table["metric"] == metric].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.6))
+    y = list(range(len(rows)))[::-1]                            # the first step on top
+    margin = float(rows["margin"].iloc[0]) if len(rows) else 0.0
+    ax.axvspan(-margin, margin, color="0.9", zorder=0, label=f"margin ±{margin:g}")
+    ax.axvline(0, color="0.4", lw=0.8, zorder=1)
+    for yi, r in zip(y, rows.itertuples()):
+        colour = _VERDICT_COLOURS.get(r.verdict, "black")
+        if not pd.isna(r.ci_low):
+            ax.plot([r.ci_low, r.ci_high], [yi, yi], color=colour, lw=2.5, solid_capstyle="butt", zorder=2)
+        ax.plot(r.effect, yi, "o", color=colour, ms=7, zorder=3)
+        if not pd.isna(r.paper_effect):
+            ax.plot(r.paper_effect, yi, "x", color="black", ms=7, mew=1.5, zorder=3)
+    ax.set_yticks(y, [f"{s}\n({v})" for s, v in zip(rows["step"], rows["verdict"])], fontsize=8)
+    handles = [plt.Line2D([], [], color=c, marker="o", lw=2.5, label=v) for v, c in _VERDICT_COLOURS.items()]
+    handles += [plt.Line2D([], [], color="black", marker="x", lw=0, label="paper's effect"),
+                matplotlib.patches.Patch(color="0.9", label=f"margin ±{margin:g}")]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    ax.set_xlabel(f"effect on {metric_labels().get(metric, metric)} (after - before, difference of seed means, 95% CI)")
+    ax.set_title(f"Each step's effect on the dev {metric_labels().get(metric, metric)} score, Holm-corrected verdicts")
+    ax.grid(axis="x", alpha=0.3)
+    _save(fig, name)
+    return fig
+
+
+def reliability_diagrams(table: pd.DataFrame, name: str = "reliability.png", title: str = ""):
+    """Reliability diagrams from reports/tables/reliability.csv (evaluate.reliability rows with columns task and
+    stage): one panel a task, each stage's accuracy against its mean top-label confidence per bin, marker area
+    by the bin's count, ECE in the legend; the diagonal is perfect calibration."""
+    tasks = list(dict.fromkeys(table["task"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 4.0), squeeze=False)
+    labels = {"sst": "SST-5", "para": "Quora paraphrase"}
+    for ax, task in zip(axes[0], tasks):
+        ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="perfect calibration")
+        for (stage, rows), color in zip(table[table["task"] == task].groupby("stage", sort=False), ("C0", "C3", "C2")):
+            n, ece = rows["count"].sum(), expected_calibration_error(rows)
+            ax.plot(rows["confidence"], rows["accuracy"], color=color, lw=1.2, label=f"{stage}: ECE {ece:.3f}")
+            ax.scatter(rows["confidence"], rows["accuracy"], s=10 + 300 * rows["count"] / n, color=color, alpha=0.6)
+        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean top-label confidence in the bin", ylabel="accuracy in the bin",
+               title=f"{labels.get(task, task)} ({int(rows['count'].sum())} dev examples)")
+        ax.legend(fontsize=8, loc="upper left")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    _save(fig, name)
+    return fig

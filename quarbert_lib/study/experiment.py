@@ -1,0 +1,388 @@
+"""One experiment, end to end: config -> data -> model -> Trainer -> registry files.
+
+This is the composition root the notebooks call. It holds no training logic of its own.
+From a shell: ``python -m quarbert_lib experiment NOTEBOOK RUN_NAME --config CONFIG.json [--force]``
+(or ``--profile cpu --variant smart`` instead of a config file).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from ..base.paths import resolve_data_dir
+from ..base.tasks import SENTENCES, overall_score
+from ..core import distributed
+from ..core.config import BUDGET_RECIPES, ExperimentConfig, TrainConfig, variant_config
+from ..core.data import Example, TaskData, load_task_data
+from ..core.evaluate import mean_normalized_score, metrics_of, predict
+from ..core.model import build_model, pick_device, resolve_precision
+from ..core.train import BEST, CHECKPOINT, Trainer, check_trainable
+from ..losses import MultitaskObjective, SimCSEObjective, SmartRegularizer
+from . import records, results, smart_strength, tables
+from .lora import save_lora
+from .spec import BY_NAME, notebook_seeds
+
+
+def smart_regularizer(cfg: ExperimentConfig) -> SmartRegularizer:
+    """The config's SMART term, its noise generator seeded by the run's seed."""
+    return SmartRegularizer.from_config(cfg.smart, seed=cfg.train.seed)
+
+
+def smart_setting(cfg: ExperimentConfig) -> str:
+    """SMART in one line for tables: 'project/word eps=1e-05 lambda=5', 'normalize/embedding r=1 lambda=5', 'off'."""
+    sm = cfg.smart
+    if not sm.enabled:
+        return "off"
+    size = f"eps={sm.epsilon:g}" if sm.convention == "project" else f"r={sm.radius:g}"
+    return f"{sm.convention}/{sm.space} {size} lambda={sm.weight:g}" + ("" if sm.dropout == "same" else f" dropout={sm.dropout}")
+
+
+def build_objective(cfg: ExperimentConfig, model: torch.nn.Module) -> MultitaskObjective:
+    """The task losses plus the regularizers the config enables, each built by its registered builder from its
+    section, in the registry's order (losses.registry: SMART, MBPP, SimCSE, R-Drop), seeded by the run's seed."""
+    regularizers = {}
+    for entry, section in cfg.regularizer_sections():
+        module = entry.build(section, model, cfg.train.seed)
+        if module is not None:                  # None: the section is off
+            regularizers[entry.name] = module
+    return MultitaskObjective(cfg.tasks, regularizers)
+
+
+def sentence_pool(train: dict[str, TaskData], tokenizer, max_length: int) -> TaskData:
+    """Every distinct training sentence of the tasks (both sides of pairs), for the SimCSE stage."""
+    seen: dict[str, None] = {}
+    for data in train.values():
+        for e in data.examples:
+            for s in (e.sentence1, e.sentence2):
+                if s:
+                    seen.setdefault(s)
+    return TaskData(SENTENCES, [Example(str(i), s) for i, s in enumerate(seen)], tokenizer, max_length)
+
+
+def param_groups(model: torch.nn.Module, cfg: ExperimentConfig) -> list[dict] | None:
+    """Heads at train.head_lr, everything else at train.lr (None when they are equal)."""
+    if cfg.train.head_lr is None or cfg.train.head_lr == cfg.train.lr:
+        return None
+    heads = [p for p in model.heads.parameters() if p.requires_grad]
+    ids = {id(p) for p in heads}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+    return [{"params": rest, "lr": cfg.train.lr}, {"params": heads, "lr": cfg.train.head_lr}]
+
+
+def run_simcse_stage(cfg: ExperimentConfig, model, train: dict[str, TaskData], tokenizer, out_dir: Path,
+                     device) -> dict:
+    """Unsupervised SimCSE on the training sentences, in the same generic loop (resumable)."""
+    sc = cfg.simcse
+    stage_cfg = TrainConfig(lr=sc.stage_lr, epochs=1000, max_steps=sc.stage_steps, batch_size=sc.stage_batch_size,
+                            grad_clip=cfg.train.grad_clip, seed=cfg.train.seed,
+                            checkpoint_every=cfg.train.checkpoint_every, precision=cfg.train.precision)
+    pool = sentence_pool(train, tokenizer, cfg.data.max_length)
+    stage = Trainer(model, SimCSEObjective(sc.temperature), {"sentences": pool}, stage_cfg, out_dir=out_dir,
+                    device=device, belongs_to={"simcse_stage_of": cfg.to_dict()})
+    state = stage.fit()
+    return {"simcse_sentences": len(pool), "simcse_steps": state.global_step,
+            "simcse_seconds": round(state.train_seconds, 1)}
+
+
+def smart_guard(cfg: ExperimentConfig, model, train: dict[str, TaskData], device) -> dict:
+    """SMART's strength at the start of training (smart_strength.measure on each task's first batch) and a
+    warning per task where it is inert, for metrics.json. Measuring changes nothing in the run."""
+    batches = smart_strength.fixed_batches(train, cfg.train.batch_size, cfg.train.seed, cfg.model.pair_encoding)
+    batches = {t: {k: v.to(device) for k, v in b.items()} for t, b in batches.items()}
+    rows = smart_strength.measure(model.to(device), smart_regularizer(cfg), batches)
+    warnings = smart_strength.inert_warnings(rows)
+    for line in warnings:
+        print(f"[quarbert] WARNING: {line}", file=sys.stderr)
+    return {"smart_strength": {r["task"]: r["grad_ratio"] for r in rows}, "warnings": warnings}
+
+
+SPLITS = ("dev", "test", "calib")
+
+
+def effective_precision(cfg: ExperimentConfig, device) -> str:
+    """'fp32' or 'bf16': cfg.train.precision on ``device`` (see model.resolve_precision)."""
+    return resolve_precision(cfg.train.precision, device, cfg.smart.size if cfg.smart.enabled else None)
+
+
+def write_predictions(model, data: dict, cfg: ExperimentConfig, path: Path, device,
+                      splits: tuple[str, ...] = SPLITS, known: dict | None = None) -> dict[str, dict[str, pd.DataFrame]]:
+    """predictions-<split>.csv (with probabilities or scores) for each split that has data, and
+    the course's output files for the dev and test splits. ``known``: {split: frames} already
+    predicted with these weights."""
+    out, precision = {}, effective_precision(cfg, device)
+    for split in splits:
+        frames = (known or {}).get(split) or {
+            t: predict(model, d, t, cfg.train.eval_batch_size, cfg.model.pair_encoding, device, precision)
+            for t, d in data[split].items()}
+        out[split] = frames
+        if frames:
+            results.write_csv(path / f"predictions-{split}.csv", pd.concat(frames.values(), ignore_index=True))
+        if split in ("dev", "test"):            # the course starter's output files
+            for task, frame in frames.items():
+                results.write_course_output(path, task, frame, split, ids=[e.id for e in data[split][task].examples])
+    return out
+
+
+def load_trained(path: Path, device: str = "cpu"):
+    """(config, model with its best weights, tokenizer) of a finished run folder."""
+    cfg = ExperimentConfig.from_dict(results.read_json(Path(path) / "config.json"))
+    model, tokenizer = build_model(cfg.tasks, cfg.model, seed=cfg.train.seed, lora=cfg.lora,
+                                   max_length=cfg.data.max_length)
+    model.load_state_dict(torch.load(Path(path) / BEST, map_location=device))
+    return cfg, model.to(device).eval(), tokenizer
+
+
+def ensure_predictions(path: Path, splits: tuple[str, ...] = SPLITS) -> None:
+    """Write the prediction files a finished run lacks (runs made before a split existed),
+    from its saved best weights: predicting, never retraining."""
+    path = Path(path)
+    missing = tuple(s for s in splits if not (path / f"predictions-{s}.csv").exists())
+    if not missing:
+        return
+    cfg, model, tokenizer = load_trained(path)
+    data, *_ = load_task_data(cfg, tokenizer)
+    write_predictions(model, data, cfg, path, "cpu", missing)
+
+
+def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: bool = False,
+                   callbacks: list = ()) -> dict:
+    """Train and evaluate one config; return its metrics.json content.
+
+    A run whose folder already holds metrics.json for this exact config is not trained again
+    unless ``force``. A partial run (checkpoint.pt) of the same config resumes.
+    """
+    cfg.validate()
+    resolve_data_dir(cfg.data.data_dir)   # no data: say so before any model is loaded or step is taken
+    path = results.run_path(cfg.profile, notebook, run_name)
+    config = cfg.to_dict()
+    device, pair = pick_device(cfg.train.device), cfg.model.pair_encoding
+    precision = effective_precision(cfg, device)
+    distributed.setup(device)            # under torchrun / accelerate launch; a no-op otherwise
+    if not force and records.restore_run(cfg.profile, notebook, run_name, config):
+        print(f"[quarbert] {notebook}/{run_name}: complete, skipped (its record or registry folder; force=True retrains)")
+        return results.read_json(path / "metrics.json")
+    main = distributed.is_main()
+    stale = (path / "config.json").exists() and not results.same_config(results.read_json(path / "config.json"), config)
+    if main and (force or stale) and path.exists():
+        # every derived file goes: results, checkpoints, best weights, sub-stages (simcse-stage/), adapters
+        shutil.rmtree(path)
+    if main:
+        results.write_json(path / "config.json", config)
+    distributed.barrier()                # every rank sees the same folder before resuming from it
+
+    wall0 = time.perf_counter()
+    model, tokenizer = build_model(cfg.tasks, cfg.model, seed=cfg.train.seed, lora=cfg.lora,
+                                   max_length=cfg.data.max_length)
+    data, skipped, notes, summaries = load_task_data(cfg, tokenizer)
+    torch.manual_seed(cfg.train.seed)
+
+    last_eval: dict = {}
+    # the first N training examples of each task, scored beside dev at every evaluation (the train-dev gap)
+    n_probe = cfg.train.eval_train_examples
+    train_probe = {t: TaskData(d.spec, d.examples[:n_probe], tokenizer, cfg.data.max_length)
+                   for t, d in data["train"].items()} if n_probe else {}
+
+    def evaluate(m) -> dict:
+        """Dev metrics for the trainer (and train_<metric> on the training probe, which no score reads);
+        keeps the dev predictions of the weights it evaluated."""
+        frames = {t: predict(m, d, t, cfg.train.eval_batch_size, pair, device, precision)
+                  for t, d in data["dev"].items()}
+        last_eval.update(frames=frames)
+        probe = {t: predict(m, d, t, cfg.train.eval_batch_size, pair, device, precision) for t, d in train_probe.items()}
+        return {**metrics_of(frames), **{f"train_{k}": v for k, v in metrics_of(probe).items()}}
+
+    check_trainable(data["train"])       # an empty task: say so before any stage or step
+    stage = {}
+    if cfg.simcse.stage:
+        stage = run_simcse_stage(cfg, model, data["train"], tokenizer, path / "simcse-stage", device)
+    guard = smart_guard(cfg, model, data["train"], device) if cfg.smart.enabled else {}
+    objective = build_objective(cfg, model)
+    trainer = Trainer(model, objective, data["train"], cfg.train,
+                      evaluate=evaluate, score=mean_normalized_score,
+                      out_dir=path, pair_encoding=pair, device=device, callbacks=list(callbacks),
+                      param_groups=param_groups(model, cfg), precision=precision, belongs_to=config)
+    print(f"[quarbert] {notebook}/{run_name}: {trainer.total_steps()} steps on {device} ({precision}); " + "; ".join(summaries),
+          file=sys.stderr)
+    state = trainer.fit()
+    if not main:                         # rank 0 predicts and writes the results
+        return {"rank": distributed.rank(), "steps": state.global_step}
+
+    # The final evaluation already predicted dev with the best weights when they are the last ones.
+    reuse = {"dev": last_eval["frames"]} if last_eval and state.best_step == state.global_step else {}
+    predictions = write_predictions(model, data, cfg, path, device, known=reuse)
+    dev = predictions["dev"]
+    if cfg.lora.enabled:
+        save_lora(model, path)
+    results.write_csv(path / "history.csv", pd.DataFrame(state.history))
+    total, trainable = model.param_counts()
+    metrics = metrics_of(dev)
+    out = {
+        "notebook": notebook, "run_name": run_name, "tasks": cfg.tasks, "profile": cfg.profile,
+        "encoder": cfg.model.encoder, "seed": cfg.train.seed, **metrics,
+        "overall": overall_score(metrics), "mean_score": mean_normalized_score(metrics),
+        "params_total": total, "params_trainable": trainable, "steps": state.global_step,
+        "train_examples": {t: len(d) for t, d in data["train"].items()},
+        "best_step": state.best_step, "skipped_nonfinite": state.skipped_nonfinite,
+        "train_seconds": round(state.train_seconds, 1), "eval_seconds": round(state.eval_seconds, 1),
+        "wall_seconds": round(time.perf_counter() - wall0, 1), "data_notes": notes, **stage, **guard,
+        "smart_setting": smart_setting(cfg),
+        "smart_skipped_nonfinite": getattr(objective.regularizers["smart"], "skipped", 0)
+        if "smart" in objective.regularizers else 0,
+        "skipped_rows": skipped, "git_commit": results.git_commit(), "device": str(device),
+        "precision": precision, "torch": torch.__version__, "threads": torch.get_num_threads(), "processes": distributed.world_size(),
+    }
+    results.write_json(path / "metrics.json", out)   # last: marks the run complete
+    (path / CHECKPOINT).unlink(missing_ok=True)      # resumable state is no longer needed
+    if records.writable(cfg.profile):
+        records.save(path, records.record_path(cfg.profile, notebook, run_name))
+    return out
+
+
+def run_variant(notebook: str, variant: str, profile: str, seeds: list[int], encoder: str = "minilm-l6",
+                force: bool = False, run_prefix: str | None = None, **overrides) -> tuple[list[dict], dict[str, Path]]:
+    """Every seed of one ladder variant (plus overrides) through the registry:
+    (metrics per seed, {run name: run folder})."""
+    runs, folders = [], {}
+    for seed in seeds:
+        cfg = variant_config(variant, profile, model__encoder=encoder, train__seed=seed, **overrides)
+        name = results.run_name(run_prefix or variant, seed=seed)
+        # a sweep point equal to a finished run (the ladder's, another sweep's) is that run: never trained twice
+        if not force:
+            records.restore_missing(profile, notebook)    # a twin may be recorded, not yet in the registry
+        twin = None if force else results.complete_twin(profile, notebook, cfg.to_dict())
+        name = twin.name if twin is not None else name
+        runs.append(run_experiment(cfg, notebook, name, force=force))
+        folders[name] = results.run_path(profile, notebook, name)
+    return runs, folders
+
+
+def sweep(notebook: str, variant: str, profile: str, seeds: list[int], encoder: str, force: bool, column: str,
+          field: str, values: list, run_name: str, spread: bool = False, **fixed) -> pd.DataFrame:
+    """A one-parameter sweep: for each value, every seed of ``variant`` with the override ``field=value``
+    (e.g. 'smart__weight') plus ``fixed`` overrides, run as ``run_name.format(value)`` (a finished run
+    with the same config is reused); one tables.sweep_row per value, its setting under ``column``.
+    ``spread``: rows are tables.ablation_row's instead (each metric's seed std and the seed list, so a
+    point can be tested against a ladder row with report.seed_test), named ``run_name.format(value)``."""
+    rows = []
+    for value in values:
+        runs, _ = run_variant(notebook, variant, profile, seeds, encoder, force, run_prefix=run_name.format(value),
+                              **{field: value}, **fixed)
+        setting = {column: value, "profile": profile, "encoder": encoder}
+        rows.append(setting | tables.ablation_row(run_name.format(value), runs) if spread else
+                    tables.sweep_row(setting, runs))
+    return pd.DataFrame(rows)
+
+
+def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: list[int] | None = None,
+                    encoder: str = "minilm-l6", force: bool = False) -> tuple[pd.DataFrame, dict[str, Path]]:
+    """Train (or skip) every seed of each variant (None: the study's seeds, spec.notebook_seeds), upsert their
+    rows into reports/tables/ablation.csv; return this profile's and encoder's rows of these variants and of the
+    rows the notebook's steps compare against (spec.NOTEBOOKS), and the run folders."""
+    rows, folders = [], {}
+    for variant in variants:
+        runs, found = run_variant(notebook, variant, profile, notebook_seeds(notebook, profile, seeds, variant),
+                                  encoder, force)
+        rows.append(tables.ablation_row(variant, runs))
+        folders.update(found)
+    tables.save_ablation_rows(rows)
+    if notebook in BY_NAME:
+        return tables.shown_rows(notebook, profile, encoder, also=tuple(variants)), folders
+    table = tables.ablation_rows(profile, encoder)
+    return table[table["variant"].isin(variants)].reset_index(drop=True), folders
+
+
+def budget_curve(notebook: str, recipes: dict[str, list[int | None]], profile: str, encoder: str = "minilm-l6",
+                 seed: int = 0, force: bool = False, reuse_saved: bool = False) -> pd.DataFrame:
+    """Quality against CPU time: each recipe (a name of ``config.BUDGET_RECIPES`` or a ladder
+    variant) trained with each cap on the training examples per task (None: every example). A run
+    that another notebook already made with the same config (the ladder row at the profile's own
+    cap) is read from the registry, not retrained. A run of several epochs gives one point per
+    epoch, from its dev evaluation at that epoch's end (history.csv), timed at that moment.
+    ``reuse_saved``: a (recipe, cap) whose run this registry lacks is read from the points an earlier
+    run of the curve saved (quality_per_minute.csv) instead of retrained; column ``source`` says which.
+    One row per point: recipe, cap, epoch, optimizer steps, train minutes, dev scores, source."""
+    saved = saved_budget_points(profile, encoder, seed) if reuse_saved and not force else None
+    rows = []
+    for recipe, caps in recipes.items():
+        variant, overrides = BUDGET_RECIPES.get(recipe, (recipe, {}))
+        for cap in caps:
+            name = results.run_name(recipe, f"cap{cap or 'all'}", seed=seed)
+            cfg = variant_config(variant, profile, model__encoder=encoder, train__seed=seed,
+                                 data__max_train_per_task=cap, **overrides)
+            run_dir = None
+            try:
+                ladder = results.find_run(results.run_name(variant, seed=seed), profile, encoder)
+                if not force and results.is_complete(ladder, cfg.to_dict()):
+                    run_dir = ladder
+            except FileNotFoundError:
+                pass
+            earlier = None if saved is None else saved[(saved["recipe"] == recipe) & (saved["cap"] == str(cap or "all"))]
+            if run_dir is None and earlier is not None and len(earlier) and \
+                    not results.run_path(profile, notebook, name).exists():     # a started run resumes instead
+                rows += earlier.assign(source="saved table").to_dict("records")
+                continue
+            if run_dir is None:
+                metrics = run_experiment(cfg, notebook, name, force=force)
+                run_dir = results.run_path(profile, notebook, name)
+            else:
+                metrics = results.read_json(run_dir / "metrics.json")
+            setting = {"recipe": recipe, "cap": cap or "all", "profile": profile, "encoder": encoder, "seed": seed}
+            for point in epoch_points(run_dir, metrics):
+                rows.append(tables.sweep_row({**setting, "epoch": point["epoch"]}, [point])
+                            | {"train_minutes": point["train_seconds"] / 60, "source": "registry"})
+    return pd.DataFrame(rows)
+
+
+def saved_budget_points(profile: str, encoder: str, seed: int) -> pd.DataFrame:
+    """The points of quality_per_minute.csv for this profile, encoder and seed (caps as text: '600', 'all')."""
+    table = results.read_table("quality_per_minute.csv", profile, encoder)
+    if table is None:
+        return pd.DataFrame(columns=["recipe", "cap"])
+    return table[table["seed"] == seed].astype({"cap": str})
+
+
+def epoch_points(run_dir: Path, metrics: dict) -> list[dict]:
+    """The run's dev metrics at each epoch end, as metrics.json-like dicts (steps, train_seconds
+    at that evaluation). A one-epoch run is its metrics.json (whose scores are the best weights')."""
+    history = pd.read_csv(run_dir / "history.csv")
+    evals = history[history["kind"] == "eval"]
+    if len(evals) <= 1:
+        return [{**metrics, "epoch": 1}]
+    if "train_seconds" not in evals:
+        raise ValueError(f"{run_dir / 'history.csv'}: eval rows have no 'train_seconds' column (a run made "
+                         "before it was recorded): retrain it with force=True")
+    bookkeeping = ("kind", "epoch", "step", "loss", "score", "train_seconds")
+    return [{"data_notes": metrics.get("data_notes", []),
+             **{k: v for k, v in e.items() if k not in bookkeeping and pd.notna(v)},     # the dev metrics
+             "epoch": int(e["epoch"]), "steps": int(e["step"]), "train_seconds": float(e["train_seconds"])}
+            for e in evals.to_dict("records")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m quarbert_lib experiment",
+                                     description="Train and evaluate one config into the registry (resumes).")
+    parser.add_argument("notebook", help="registry folder, e.g. 02_multitask_baseline")
+    parser.add_argument("run_name")
+    parser.add_argument("--config", help="an ExperimentConfig JSON file (as saved in config.json)")
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--variant", help="a ladder variant under --profile, instead of --config")
+    parser.add_argument("--force", action="store_true", help="retrain even when complete")
+    args = parser.parse_args(argv)
+    if args.config:
+        cfg = ExperimentConfig.from_dict(json.loads(Path(args.config).read_text()))
+    else:
+        cfg = variant_config(args.variant or "sampling", args.profile)
+    print(json.dumps(run_experiment(cfg, args.notebook, args.run_name, force=args.force), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    from ..base.cli import run
+    raise SystemExit(run(main))

@@ -1,0 +1,269 @@
+"""The results registry: one folder per run, written atomically, collected into tables.
+
+runs/<notebook>/<run_name>/
+    config.json          the ExperimentConfig
+    history.csv          training loss and dev evaluations
+    predictions-dev.csv  id, task, gold, prediction, probabilities or score
+    <task>-{dev,test}-output.csv  the course starter's output files
+    metrics.json         written last: its presence (with a matching config) marks the run complete
+    model.pt             best weights (not committed; runs/ is ignored)
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from ..base.errors import UserError
+from ..base.paths import REPO_ROOT, runs_dir, tables_dir
+from ..base.tasks import TASKS
+from ..core.config import ConfigError, ExperimentConfig, cost_kind
+
+SEED_TAG = "-seed"   # a run name ends in -seed<N>: run_name builds it, run_stem takes it off
+
+
+def run_name(*parts, seed: int) -> str:
+    """The one way a run is named: its parts joined by '-', then '-seed<N>', e.g. run_name('specialist',
+    'sst', seed=0) = 'specialist-sst-seed0', run_name('sampling', 'cap600', seed=2) = 'sampling-cap600-seed2'."""
+    return "-".join(str(p) for p in parts) + f"{SEED_TAG}{int(seed)}"
+
+
+def run_stem(name: str) -> str:
+    """A run name without its seed: 'specialist-sst-seed0' -> 'specialist-sst'."""
+    return name.rsplit(SEED_TAG, 1)[0]
+
+
+def run_path(profile: str, notebook: str, run_name: str) -> Path:
+    """A run's folder: runs/<profile>/<notebook>/<run_name>. The profile is part of the path so a
+    smoke rerun of a notebook never retrains over (or replaces) the cpu or paper runs."""
+    return runs_dir() / profile / notebook / run_name
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Temporary file in the same folder, then rename: readers never see a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    atomic_write_text(path, frame.to_csv(index=False))
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def same_config(saved: dict, config: dict) -> bool:
+    """Equal once the saved config is read back through ExperimentConfig, so fields added to
+    the dataclasses later (with defaults that keep the old behaviour) do not invalidate runs."""
+    try:
+        saved = ExperimentConfig.from_dict(saved).to_dict()
+    except (ConfigError, TypeError):
+        return False
+    return json.loads(json.dumps(saved)) == json.loads(json.dumps(config))
+
+
+def is_complete(path: Path, config: dict) -> bool:
+    """True when metrics.json exists and config.json holds the same config."""
+    path = Path(path)
+    if not (path / "metrics.json").exists() or not (path / "config.json").exists():
+        return False
+    return same_config(read_json(path / "config.json"), config)
+
+
+def complete_twin(profile: str, notebook: str, config: dict) -> Path | None:
+    """A complete run of this notebook folder with exactly this config, under any name (a sweep point
+    that equals a ladder run, or another sweep's point), or None."""
+    folder = runs_dir() / profile / notebook
+    for run in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if is_complete(run, config):
+            return run
+    return None
+
+
+class CourseOutputError(UserError, ValueError):
+    """A course output file that is malformed or does not answer every input id exactly once."""
+
+
+def _check_answers(target: Path, answered: list[str], ids) -> None:
+    """Raise CourseOutputError unless ``answered`` holds each of ``ids`` exactly once and nothing else."""
+    expected = [str(i) for i in ids]
+    counts = pd.Series(answered, dtype=object).value_counts()
+    twice = sorted(counts[counts > 1].index)
+    missing = sorted(set(expected) - set(answered))
+    extra = sorted(set(answered) - set(expected))
+    if twice or missing or extra or len(answered) != len(expected):
+        parts = [f"{len(v)} {what} ({', '.join(v[:3])}{', ...' if len(v) > 3 else ''})"
+                 for what, v in (("ids missing", missing), ("ids answered twice", twice), ("unknown ids", extra)) if v]
+        raise CourseOutputError(f"{target}: {len(answered)} answers for {len(expected)} input ids: " + "; ".join(parts))
+
+
+def write_course_output(path: Path, task: str, predictions: pd.DataFrame, split: str = "test", *, ids) -> Path:
+    """The course starter's output file for a split ('sst-dev-output.csv', 'sts-test-output.csv', ...): its
+    header line, spelling included ('Predicted_Similiary'), then 'id , prediction ' per line.
+
+    ``ids``: the input file's ids; each must be answered exactly once (else CourseOutputError, nothing
+    written). A regression score is clipped to the task's label range (STS: 0-5), the range the course's
+    files use; predictions-*.csv keep the raw score, from which the reported Pearson r is computed.
+    """
+    spec = TASKS[task]
+    name, header = spec.test_output
+    target = Path(path) / name.replace("-test-", f"-{split}-")
+    answered = [str(i) for i in predictions["id"]]
+    _check_answers(target, answered, ids)
+    values = predictions["prediction"]
+    # a class is written as an integer even when read back from a CSV whose column also holds STS scores
+    values = values.clip(*spec.label_range) if spec.kind == "regress" else values.astype(int)
+    lines = [header] + [f"{i} , {p} " for i, p in zip(answered, values)]
+    atomic_write_text(target, "\n".join(lines) + "\n")
+    return target
+
+
+def read_course_output(path: Path, task: str, ids=None) -> pd.DataFrame:
+    """A course output file back as (id, prediction) rows, checked line by line: the task's header, then
+    'id , prediction ' with a number in the task's range. ``ids``: also check each is answered exactly
+    once. Raises CourseOutputError naming the file, the line and what is wrong."""
+    path, spec = Path(path), TASKS[task]
+    lines = path.read_text(encoding="utf-8").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    header = spec.test_output[1]
+    if not lines or lines[0] != header:
+        raise CourseOutputError(f"{path}, line 1: header {lines[0] if lines else ''!r}, expected {header!r}")
+    lo, hi = spec.label_range
+    rows = []
+    for n, line in enumerate(lines[1:], start=2):
+        fields = line.split(" , ")
+        try:
+            if len(fields) != 2 or not fields[0].strip() or not fields[1].endswith(" "):
+                raise ValueError("expected 'id , prediction '")
+            value = float(fields[1])
+            if not lo <= value <= hi or (spec.kind != "regress" and value != int(value)):
+                raise ValueError(f"prediction {fields[1].strip()!r} outside {lo:g}-{hi:g}")
+        except ValueError as e:
+            raise CourseOutputError(f"{path}, line {n}: {line!r}: {e}") from None
+        rows.append((fields[0], value))
+    frame = pd.DataFrame(rows, columns=["id", "prediction"])
+    if ids is not None:
+        _check_answers(path, frame["id"].tolist(), ids)
+    return frame
+
+
+CODE_PATHS = ("quarbert_lib", "notebooks", "requirements.txt", "pyproject.toml")
+
+
+def git_commit() -> str:
+    """The short commit of the code, with '-dirty' when the library, notebooks or pins differ from it."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=10)
+        # the code that makes results: the library (new modules too), the notebooks and the pins; reports/ and
+        # records/ are this pipeline's own output, so rewriting them does not make the code dirty
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *CODE_PATHS], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return (out.stdout.strip() or "unknown") + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def collect_runs(notebook: str | None = None) -> pd.DataFrame:
+    """Every complete run's metrics.json as one row (optionally one notebook's)."""
+    root = runs_dir()
+    found = sorted(root.rglob("metrics.json")) if root.exists() else []
+    rows = [read_json(p) for p in found if notebook is None or p.parent.parent.name == notebook]
+    return pd.DataFrame(rows)
+
+
+@contextmanager
+def locked(path: Path):
+    """An exclusive lock on ``<path>.lock`` for a read-modify-write of ``path`` (POSIX flock),
+    so two processes upserting the same table never lose each other's rows."""
+    lock = Path(path).with_name(f".{Path(path).name}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_table(name: str, profile: str | None = None, encoder: str | None = None) -> pd.DataFrame | None:
+    """reports/tables/<name>, narrowed to ``profile`` and ``encoder`` where given and the table has those
+    columns; None when the file is absent or has no columns (a table saved with no rows)."""
+    path = tables_dir() / name
+    if not path.exists():
+        return None
+    try:
+        df = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return None
+    for column, value in (("profile", profile), ("encoder", encoder)):
+        if value is not None and column in df:
+            df = df[df[column] == value]
+    return df.reset_index(drop=True)
+
+
+def upsert_rows(table: Path, rows: list[dict], key: list[str], order=None) -> pd.DataFrame:
+    """Replace the rows of ``table`` (a CSV) whose key columns match, append the rest; keep order,
+    or sort with ``order(frame) -> frame`` when given."""
+    new = pd.DataFrame(rows)
+    with locked(Path(table)):
+        if Path(table).exists():
+            old = pd.read_csv(table)
+            if set(key) <= set(old.columns):
+                keys = set(map(tuple, new[key].astype(str).to_numpy()))
+                old = old[[tuple(r) not in keys for r in old[key].astype(str).to_numpy()]]
+            new = pd.concat([old, new], ignore_index=True)
+        if order is not None:
+            new = order(new).reset_index(drop=True)
+        write_csv(Path(table), new)
+    return new
+
+
+def run_costs(profile: str) -> pd.DataFrame:
+    """One row per complete run of ``profile`` in the registry: where it is, its encoder and
+    seed, optimizer steps, and its training, evaluation and wall seconds (from metrics.json)."""
+    rows = []
+    for p in sorted((runs_dir() / profile).glob("*/*/metrics.json")):
+        m = read_json(p)
+        config = p.parent / "config.json"
+        kind = cost_kind(ExperimentConfig.from_dict(read_json(config))) if config.exists() else ""
+        rows.append({"profile": profile, "notebook": p.parent.parent.name, "run": p.parent.name,
+                     "encoder": m["encoder"], "seed": m.get("seed"), "steps": m.get("steps"),
+                     **{k: m.get(k) for k in ("train_seconds", "eval_seconds", "wall_seconds")}, "kind": kind})
+    return pd.DataFrame(rows, columns=["profile", "notebook", "run", "encoder", "seed", "steps",
+                                       "train_seconds", "eval_seconds", "wall_seconds", "kind"])
+
+
+def write_members(ensemble_dir: Path, members: dict[str, Path]) -> Path:
+    """members.json of an ensemble folder: each member's run folder, relative to the registry (the error
+    browser's member view reads it)."""
+    path = Path(ensemble_dir) / "members.json"
+    write_json(path, {name: str(Path(folder).resolve().relative_to(runs_dir().resolve())) for name, folder in members.items()})
+    return path
+
+
+class RunNotFound(UserError, FileNotFoundError):
+    """A result that needs a run the registry does not hold yet (a user error: the message names the notebook)."""
+
+
+def find_run(run_name: str, profile: str, encoder: str) -> Path:
+    """The folder of a complete run by name, profile and encoder, in any notebook's folder."""
+    found = [p.parent for p in sorted(runs_dir().rglob("metrics.json"))
+             if p.parent.name == run_name and (m := read_json(p))["profile"] == profile and m["encoder"] == encoder]
+    if not found:
+        raise RunNotFound(f"no complete run {run_name!r} ({profile}, {encoder}) under {runs_dir()}: "
+                                "run the notebook that trains it first")
+    return found[0]

@@ -1,0 +1,100 @@
+"""The study as data, in one place: its notebooks and their titles, the rows each adds to the ablation table
+(and so which notebook trains a run), the ladder's order, the steps the verdicts compare, and the ensembles.
+
+Everything that names the study's structure reads this module: the planner (batch.plan), the tables of runs
+(study.tables), the verdicts (reporting.report), the findings (reporting.notebook_findings) and the saved
+predictions (study.saved_predictions). A row's config is core.config.VARIANTS[row] on a profile; a run's name is
+study.results.run_name(row, seed=...), the one builder.
+Adding a step is one NotebookSpec entry here (and its notebook).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..core.config import profile_seeds
+
+
+@dataclass(frozen=True)
+class NotebookSpec:
+    """One numbered notebook: ``rows`` are the ablation rows it adds (config.VARIANTS names, or an ensemble),
+    ``steps`` the (before, after) comparisons it states, ``runs`` the prefixes of its other runs' names,
+    ``seeds`` how many seeds its rows get where the profile trains several (0: the profile's number), but
+    ``costly`` rows, which keep the profile's number."""
+    name: str
+    title: str
+    rows: tuple[str, ...] = ()
+    steps: tuple[tuple[str, str], ...] = ()
+    runs: tuple[str, ...] = ()
+    seeds: int = 0
+    costly: tuple[str, ...] = ()
+
+
+# Rows whose runs cost under about ten minutes on the study's 2-core CPU get five seeds instead of three: with
+# three, a step's 95% interval is about +-0.01 to +-0.04 wide and most verdicts are inconclusive; the longer
+# rows (SimCSE, the cosine head, notebook 11) and the sweeps keep three.
+CHEAP_SEEDS = 5
+
+
+NOTEBOOKS = (
+    NotebookSpec("01_single_task_sentiment", "Single-task sentiment: frozen vs fine-tuned encoder", runs=("sst", "cfimdb")),
+    NotebookSpec("02_multitask_baseline", "Multitask baseline", ("baseline-pretrain", "baseline-finetune"),
+                 (("baseline-pretrain", "baseline-finetune"),), seeds=CHEAP_SEEDS),
+    # the natural-size rows are the imbalance control, off the ladder (a run costs 7-13 min here: three seeds)
+    NotebookSpec("03_task_sampling", "Batch-level task sampling", ("sampling", "baseline-finetune-natural", "sampling-natural"),
+                 (("baseline-finetune", "sampling"), ("baseline-finetune-natural", "sampling-natural")),
+                 seeds=CHEAP_SEEDS, costly=("baseline-finetune-natural", "sampling-natural")),
+    NotebookSpec("04_smart_mbpp", "SMART and MBPP", ("advreg-literal", "advreg-only", "smart"),
+                 (("sampling", "advreg-literal"), ("sampling", "advreg-only"), ("advreg-only", "smart")), runs=("sweep",),
+                 seeds=CHEAP_SEEDS),
+    # smart-cosine-linear is a control, off the ladder: the cosine head's map, 2.5 (cos + 1) against 5 sigma(cos)
+    NotebookSpec("05_cosine_sts", "Cosine-similarity STS head", ("smart-cosine", "smart-cosine-linear"),
+                 (("smart", "smart-cosine"), ("smart-cosine", "smart-cosine-linear"))),
+    NotebookSpec("06_simcse", "SimCSE stage", ("smart-simcse",), (("smart-cosine", "smart-simcse"),)),
+    # the quartet's step starts from the best ladder row, known only from the table (study_steps)
+    NotebookSpec("07_quartet_ensemble", "Quartet ensemble", ("ensemble",), runs=("specialist",), seeds=CHEAP_SEEDS),
+    NotebookSpec("08_lora", "LoRA", ("ensemble-lora",), (("ensemble", "ensemble-lora"),), runs=("lora",),
+                 seeds=CHEAP_SEEDS),
+    NotebookSpec("09_results", "The whole ladder"),
+    NotebookSpec("10_error_analysis", "Error analysis"),
+    NotebookSpec("11_quality_per_cpu_minute", "Quality per CPU-minute"),
+)
+BY_NAME = {nb.name: nb for nb in NOTEBOOKS}
+NOTEBOOK_NAMES = tuple(BY_NAME)
+TITLES = {nb.name: nb.title for nb in NOTEBOOKS}
+
+# The ladder: each row adds one thing to the one before it (controls such as smart-cosine-linear are off it).
+LADDER = ("baseline-finetune", "sampling", "advreg-literal", "advreg-only", "smart", "smart-cosine", "smart-simcse")
+# The rows that average several models, and the notebook that writes each one's folder.
+ENSEMBLES = {row: nb.name for nb in NOTEBOOKS for row in nb.rows if row.startswith("ensemble")}
+# The ladder's steps after the baselines, in order (notebooks 03-06).
+STEPS = tuple(step for nb in NOTEBOOKS[2:6] for step in nb.steps)
+
+
+def study_steps(best: str | None) -> list[tuple[str, str]]:
+    """Every step of the study's one Holm family, in order: frozen -> fine-tuned, the ladder's STEPS, the best
+    single row (``best``) -> the quartet, the quartet -> the LoRA quartet."""
+    quartet = [(best, "ensemble")] if best else []
+    return [*BY_NAME["02_multitask_baseline"].steps, *STEPS, *quartet, *BY_NAME["08_lora"].steps]
+
+
+def notebook_seeds(notebook: str, profile: str, seeds: list[int] | None = None, row: str | None = None) -> list[int]:
+    """The seeds a notebook trains its rows (or ``row``) with: ``seeds`` when given; else, where the profile trains
+    several seeds and the notebook's runs are cheap (NotebookSpec.seeds, ``row`` not one of its costly rows),
+    seeds 0 to seeds - 1; else the profile's."""
+    chosen = profile_seeds(profile, seeds)
+    spec = BY_NAME.get(notebook)
+    if seeds is None and spec is not None and spec.seeds and len(chosen) > 1 and row not in spec.costly:
+        return list(range(spec.seeds))
+    return chosen
+
+
+def row_seeds(row: str, profile: str) -> list[int]:
+    """The seeds the study trains a row with (its notebook's, notebook_seeds), e.g. 'sampling' on cpu: 0-4."""
+    return notebook_seeds(trained_by(row) or "", profile, row=row)
+
+
+def trained_by(run: str) -> str | None:
+    """The notebook that trains a run (by its name: a row's, or one of a notebook's other run prefixes), or None."""
+    owners = [(key, nb.name) for nb in NOTEBOOKS for key in (*nb.rows, *nb.runs)]
+    matches = [(key, name) for key, name in owners if run == key or run.startswith(key + "-")]
+    return max(matches, key=lambda m: len(m[0]))[1] if matches else None

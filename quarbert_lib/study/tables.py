@@ -1,0 +1,209 @@
+"""The study's tables of runs: one row per setting (a variant's seeds, a sweep point, a single-task mode), built
+from the runs' metrics.json and upserted into reports/tables/ablation.csv and single_task.csv, and read back one
+row per setting (``canonical_rows``).
+
+The training side (experiment.run_ladder_rows, sweep) writes these rows; the reporting layer (report, figures,
+findings) only reads them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..base.errors import UserError
+from ..base.paths import tables_dir
+from ..base.tasks import metrics_key, overall_score, study_columns
+from ..core.config import PROFILE_SEEDS, VARIANTS
+from . import results
+from .spec import BY_NAME, ENSEMBLES, LADDER, row_seeds
+
+
+def ablation_columns() -> list[str]:
+    """The ablation table's leading columns: the row's identity, then each study task's metric (tasks.STUDY_TASKS)."""
+    return ["variant", "encoder", "profile", "seeds", "params_total", "params_trainable", *study_columns(), "overall",
+            "train_seconds"]
+
+
+SINGLE_TASK_COLUMNS = ["task", "mode", "encoder", "profile", "seeds", "params_total", "params_trainable",
+                       "dev_acc", "train_seconds"]
+
+
+# A row is keyed by what it means, its seeds included: a run of one seed (a `-p seeds='[0]'` override) writes
+# its own row beside the study's three-seed row and never replaces it. Readers take one row per setting
+# (`canonical_rows`): the profile's own seeds when that row exists, else the most seeds.
+ABLATION_KEY = ["variant", "encoder", "profile", "seed_list"]
+SINGLE_TASK_KEY = ["task", "mode", "encoder", "profile", "seed_list"]
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    arr = np.asarray([v for v in values if v is not None], dtype=float)
+    if arr.size == 0:
+        return float("nan"), float("nan")
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else float("nan")
+
+
+def _notes(runs: list[dict]) -> str:
+    return " | ".join(sorted({n for m in runs for n in m.get("data_notes", [])}))
+
+
+def seed_list(runs: list[dict]) -> str:
+    """The seeds of a row's runs as '0 1 2' (a key column: unknown seeds are '?')."""
+    return " ".join(str(m.get("seed", "?")) for m in runs)
+
+
+def ablation_row(variant: str, runs: list[dict]) -> dict:
+    """One row of reports/tables/ablation.csv from the metrics of one variant's seeds."""
+    first = runs[0]
+    row = {"variant": variant, "encoder": first["encoder"], "profile": first["profile"], "seeds": len(runs),
+           "params_total": first["params_total"], "params_trainable": first["params_trainable"]}
+    for column in study_columns():
+        row[column], row[f"{column}_std"] = _mean_std([m.get(metrics_key(column)) for m in runs])
+    row["overall"], row["overall_std"] = _mean_std([overall_score(m) for m in runs])
+    row["train_seconds"] = round(float(np.mean([m["train_seconds"] for m in runs])), 1)
+    row["data_note"] = _notes(runs)
+    row.update(smart_columns(runs))
+    row["seed_list"] = seed_list(runs)
+    leading = ablation_columns()
+    ordered = leading + [c for c in row if c not in leading]
+    return {c: row[c] for c in ordered}
+
+
+def smart_columns(runs: list[dict]) -> dict:
+    """The SMART setting of a row's runs, its strength at the start of training (the weakest task's
+    gradient ratio, mean over seeds) and the guard's verdict ('inert' when any run warned)."""
+    ratios = [min(m["smart_strength"].values()) for m in runs if m.get("smart_strength")]
+    return {"smart": runs[0].get("smart_setting", ""),
+            "smart_grad_ratio": float(np.mean(ratios)) if ratios else float("nan"),
+            "smart_guard": "inert" if any(m.get("warnings") for m in runs) else ("ok" if ratios else "")}
+
+
+def sweep_row(setting: dict, runs: list[dict]) -> dict:
+    """One point of a hyperparameter sweep: the setting, then mean dev metrics over seeds."""
+    row = dict(setting)
+    for column in study_columns():
+        row[column] = _mean_std([m.get(metrics_key(column)) for m in runs])[0]
+    row["overall"] = _mean_std([overall_score(m) for m in runs])[0]
+    row["seeds"], row["steps"] = len(runs), runs[0]["steps"]
+    row["train_seconds"] = round(float(np.mean([m["train_seconds"] for m in runs])), 1)
+    row["data_note"] = _notes(runs)
+    if any(m.get("smart_setting") for m in runs):
+        row.update(smart_columns(runs))
+    return row
+
+
+def single_task_row(task: str, mode: str, runs: list[dict]) -> dict:
+    first = runs[0]
+    acc, std = _mean_std([m[f"{task}_acc"] for m in runs])
+    return {"task": task, "mode": mode, "encoder": first["encoder"], "profile": first["profile"],
+            "seeds": len(runs), "params_total": first["params_total"], "params_trainable": first["params_trainable"],
+            "dev_acc": acc, "dev_acc_std": std,
+            "train_seconds": round(float(np.mean([m["train_seconds"] for m in runs])), 1), "seed_list": seed_list(runs)}
+
+
+def best_variant(profile: str, encoder: str, candidates=LADDER) -> str:
+    """The ladder variant with the highest overall dev score in reports/tables/ablation.csv."""
+    df = ablation_rows(profile, encoder)
+    df = df[df["variant"].isin(candidates)]
+    if df.empty:
+        raise FileNotFoundError(f"no ladder rows for {profile}/{encoder} in {tables_dir() / 'ablation.csv'}: "
+                                "run notebooks 02-06 first")
+    return str(df.loc[df["overall"].idxmax(), "variant"])
+
+
+def ensemble_metrics(scores: dict, members: list[dict], params_total: int, params_trainable: int) -> dict:
+    """A metrics.json-like record for an ensemble, so ablation_row() can make its row."""
+    first = members[0]
+    return {**scores, "encoder": first["encoder"], "profile": first["profile"], "seed": first.get("seed"),
+            "params_total": params_total,
+            "params_trainable": params_trainable, "train_seconds": sum(m["train_seconds"] for m in members),
+            "data_notes": sorted({n for m in members for n in m.get("data_notes", [])})}
+
+
+def ladder_order(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows by encoder, profile, then the ladder's order (VARIANTS, then the ensembles, then others)."""
+    rank = {v: i for i, v in enumerate([*VARIANTS, *ENSEMBLES])}
+    return df.assign(_rank=df["variant"].map(lambda v: rank.get(v, len(rank)))).sort_values(
+        ["encoder", "profile", "_rank"], kind="stable").drop(columns="_rank")
+
+
+def _with_seed_list(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows saved before seed lists were recorded ran seeds 0..n-1: name them so (a row without a seed count:
+    one seed)."""
+    if "seeds" not in df:
+        df = df.assign(seeds=1)
+    fill = df["seeds"].map(lambda n: " ".join(str(i) for i in range(int(n))))
+    return df.assign(seed_list=df["seed_list"].fillna(fill) if "seed_list" in df else fill)
+
+
+def canonical_rows(df: pd.DataFrame, setting: list[str]) -> pd.DataFrame:
+    """One row per ``setting`` (e.g. variant, encoder, profile): the one with the study's seeds for it (a
+    variant's: spec.row_seeds; else config.PROFILE_SEEDS) where it exists, else the one with the most seeds;
+    table order kept."""
+    if df.empty:
+        return df
+    df = _with_seed_list(df)
+    study_seeds = lambda r: (row_seeds(r["variant"], r["profile"]) if "variant" in r  # noqa: E731
+                             else PROFILE_SEEDS.get(r["profile"], []))
+    own = df.apply(lambda r: str(r["seed_list"]) == " ".join(map(str, study_seeds(r))), axis=1)
+    rank = df.assign(_own=own, _n=df["seeds"], _pos=range(len(df)))
+    keep = rank.sort_values(["_own", "_n", "_pos"]).groupby(setting, sort=False).tail(1)["_pos"]
+    return df.iloc[sorted(keep)].reset_index(drop=True)
+
+
+def read_rows(name: str, profile: str, encoder: str, setting: list[str]) -> pd.DataFrame:
+    """This profile's and encoder's canonical rows of reports/tables/<name> (empty when there is none)."""
+    path = tables_dir() / name
+    if not path.exists():
+        return pd.DataFrame(columns=[*setting, "seeds", "seed_list"])
+    df = pd.read_csv(path, dtype={"seed_list": str})
+    return canonical_rows(df[(df["profile"] == profile) & (df["encoder"] == encoder)], setting)
+
+
+def ablation_rows(profile: str, encoder: str) -> pd.DataFrame:
+    """This profile's and encoder's ladder rows of reports/tables/ablation.csv, one per variant."""
+    return read_rows("ablation.csv", profile, encoder, ABLATION_KEY[:-1])
+
+
+def single_task_rows(profile: str, encoder: str) -> pd.DataFrame:
+    return read_rows("single_task.csv", profile, encoder, SINGLE_TASK_KEY[:-1])
+
+
+def _save(name: str, rows: list[dict], key: list[str], order=None) -> pd.DataFrame:
+    path = tables_dir() / name
+    if path.exists() and "seed_list" not in pd.read_csv(path, nrows=0).columns:    # a table from before seed lists
+        results.write_csv(path, _with_seed_list(pd.read_csv(path)))
+    return results.upsert_rows(path, rows, key, order)
+
+
+def save_ablation_rows(rows: list[dict]) -> pd.DataFrame:
+    return _save("ablation.csv", rows, ABLATION_KEY, ladder_order)
+
+
+def save_single_task_rows(rows: list[dict]) -> pd.DataFrame:
+    return _save("single_task.csv", rows, SINGLE_TASK_KEY)
+
+
+def shown_rows(notebook: str, profile: str, encoder: str, also: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The ablation rows a notebook displays: its own (spec.NOTEBOOKS), those its steps compare against, and
+    ``also`` (e.g. the recipe a quartet averages), in the table's order; not the whole study's table, which later
+    notebooks change."""
+    spec = BY_NAME[notebook]
+    shown = {*spec.rows, *also, *(before for before, _ in spec.steps)}
+    table = ablation_rows(profile, encoder)
+    return table[table["variant"].isin(shown)].reset_index(drop=True)
+
+
+def train_examples(folders: dict[str, Path]) -> pd.DataFrame:
+    """Each run's training examples per task, from its metrics.json (``train_examples``, recorded since the
+    imbalance control): one row per run and task, columns run, task, train_examples. Raises UserError naming a
+    run recorded before the field existed."""
+    rows = []
+    for name, folder in folders.items():
+        metrics = results.read_json(Path(folder) / "metrics.json")
+        if "train_examples" not in metrics:
+            raise UserError(f"{Path(folder) / 'metrics.json'}: no 'train_examples' (a run recorded before it was "
+                           "kept): retrain it with force=True")
+        rows += [{"run": name, "task": task, "train_examples": n} for task, n in metrics["train_examples"].items()]
+    return pd.DataFrame(rows, columns=["run", "task", "train_examples"])

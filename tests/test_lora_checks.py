@@ -1,0 +1,35 @@
+"""Notebook 08's weight-bound measurements: measured where the weights are, read from their tables elsewhere."""
+import pytest
+
+from quarbert_lib.base.errors import UserError
+from quarbert_lib.study import lora_checks
+
+
+def _run(folder, *files, adapter=False):
+    folder.mkdir(parents=True)
+    for name in files:
+        (folder / name).write_bytes(b"x")
+    if adapter:
+        (folder / "adapter").mkdir()
+    return folder
+
+
+def test_missing_weights_names_each_file_a_measurement_needs(tmp_path):
+    full = _run(tmp_path / "specialist-sst-seed0", "model.pt")
+    lora = _run(tmp_path / "lora-sst-seed0", "model.pt", "heads.pt", adapter=True)
+    assert lora_checks.missing_weights({"full": full, "lora": lora}) == []
+    bare = _run(tmp_path / "lora-para-seed0", "model.pt")                   # a restored record: no adapter, no heads
+    restored = _run(tmp_path / "specialist-para-seed0", "metrics.json")
+    assert lora_checks.missing_weights({"a": bare, "b": restored}) == [
+        str(bare / "adapter"), str(bare / "heads.pt"), str(restored / "model.pt")]
+
+
+def test_measure_where_the_weights_are_else_read_and_insisting_without_them_is_one_line(tmp_path):
+    here = {"m": _run(tmp_path / "here", "model.pt")}
+    gone = {"m": _run(tmp_path / "gone", "metrics.json")}
+    assert lora_checks.should_measure(None, here) is True
+    assert lora_checks.should_measure(None, gone) is False
+    assert lora_checks.should_measure(False, here) is False
+    assert lora_checks.should_measure(True, here) is True
+    with pytest.raises(UserError, match=r"measure=True needs the runs' weights, and .*gone/model.pt is missing"):
+        lora_checks.should_measure(True, gone)
