@@ -63,7 +63,8 @@ def test_stale_notebooks_and_the_check_command(tmp_path, monkeypatch, capsys):
 def test_committed_executed_notebooks_match_their_sources():
     """Every numbered notebook has a committed executed copy whose code is its source's (but those awaiting records)."""
     notebooks = reproduce.discover()
-    missing = [p.stem for p in notebooks if not (REPO_ROOT / "reports" / "executed" / f"{p.stem}.ipynb").exists()]
+    missing = [p.stem for p in notebooks if not (REPO_ROOT / "reports" / "executed" / f"{p.stem}.ipynb").exists()
+               and p.stem not in AWAITING_RECORDS]       # a new notebook awaiting its runs has no executed copy yet
     assert not missing, f"never executed: {missing}"
     stale = reproduce.stale_notebooks(notebooks, REPO_ROOT / "reports" / "executed")
     # a notebook awaiting its records cannot be re-executed from them yet (test_staleness keeps that list honest)

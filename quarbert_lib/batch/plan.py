@@ -25,8 +25,8 @@ import pandas as pd
 from ..base.paths import REPO_ROOT, STUDY_PROFILE, profile_reports_dir, reports_dir, tables_dir
 from ..base.tasks import TASKS
 from ..benchmarks.bench import step_costs
-from ..core.config import (BUDGET_CAPS, BUDGET_RECIPES, PROFILES, VARIANTS, ExperimentConfig, cost_kind, profile_config,
-                           profile_seeds, variant_config)
+from ..core.config import (BUDGET_CAPS, BUDGET_RECIPES, PROFILES, REGIME_RECIPES, VARIANTS, ExperimentConfig, cost_kind,
+                           profile_config, profile_seeds, variant_config)
 from ..core.data import load_task
 from ..study.experiment import saved_budget_points
 from ..study.results import (SEED_TAG, RunNotFound, complete_twin, find_run, is_complete, run_costs, run_name, run_path,
@@ -147,6 +147,12 @@ def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, s
         for s in seeds():
             for name, tasks in (("sst", ["sst"]), ("para", ["para"]), ("sts", ["sts"]), ("multitask", ["sst", "para", "sts"])):
                 out += _variant(n, best, p, [s], f"lora-{name}", tasks=tasks, **lora)
+    elif n.startswith("12"):
+        for label in p.get("regime_recipes") or REGIME_RECIPES:
+            variant, overrides = REGIME_RECIPES[label]
+            out += _variant(n, variant, p, profile_seeds(profile, p.get("seeds")), f"regime-{label}",
+                            data__max_train_per_task=p["regime_cap"], train__epochs=p["regime_epochs"],
+                            train__eval_train_examples=p["regime_probe"], **overrides)
     elif n.startswith("11"):
         saved = saved_budget_points(profile, p["encoder"], p["seed"]) if p.get("reuse_saved") else None
         for recipe, caps in (p.get("recipes") or BUDGET_CAPS[profile]).items():

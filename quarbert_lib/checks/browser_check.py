@@ -149,7 +149,10 @@ def _expect_column(page, css: str, want: list[str], what: str, timeout_s: float)
 
 
 def _shot(page, css: str, path: Path) -> None:
-    page.locator(css).first.scroll_into_view_if_needed()
+    """A screenshot of the view holding the table ``css``, from its caption and the table's header down (scrolled
+    to the view's top, not to wherever the table's middle lands)."""
+    page.locator(css).first.evaluate("t => (t.closest('.widget-html-content') || t.parentElement)"
+                                     ".scrollIntoView({block: 'start'})")
     page.wait_for_timeout(300)
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=False)
@@ -196,6 +199,8 @@ def check(profile: str, screenshot: Path, workdir: Path | None = None, env: dict
             other = "sts" if first != "sts" else "sst"
             _control(page, "task").select_option(label=other)
             checked.append({"source": source, **_expect(page, predictions, other, 60)})
+            # The screenshots show the notebook at the window's width, with the file browser folded away.
+            page.evaluate("() => window.jupyterapp.commands.execute('application:toggle-left-area')")
             # An ensemble's detail row: what each member said (browser.member_predictions).
             row = _control(page, "detail").evaluate("s => s.options[s.selectedIndex].text")
             members = browser.member_predictions(Path(sources[source]).parent, other, row)
@@ -216,8 +221,7 @@ def check(profile: str, screenshot: Path, workdir: Path | None = None, env: dict
                 checked.append({"source": source, "view": "compare", "task": other, "with": name, "rows": len(want),
                                 "changes": browser.change_counts(want)})
                 _shot(page, "table.compare-table", screenshot.with_name(f"{screenshot.stem}_compare.png"))
-            # The screenshot shows the controls and the first rows, with the file browser folded away.
-            page.evaluate("() => window.jupyterapp.commands.execute('application:toggle-left-area')")
+            # The main screenshot shows the controls and the first rows.
             _control(page, "run").evaluate("s => s.scrollIntoView({block: 'start'})")
             page.wait_for_timeout(500)
             screenshot.parent.mkdir(parents=True, exist_ok=True)

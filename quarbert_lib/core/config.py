@@ -324,6 +324,7 @@ PROFILE_SEEDS: dict[str, list[int]] = {"smoke": [0], "quick": [0], "cpu": [0, 1,
 # top of each notebook's parameters cell; the command line's `-p` wins over both. The batch runner
 # passes them and the planner (plan.py) reads them, so the plan is the batch.
 PROFILE_NOTEBOOK_PARAMS: dict[str, dict[str, Any]] = {
+    "smoke": {"regime_epochs": 2, "regime_recipes": ["plain", "rdrop"]},            # 12: two epochs, two recipes
     "quick": {"max_train": 400, "frozen_epochs": 1,                                  # 01: CFIMDB's long reviews
               "imbalance_control": False,       # 03: two recipes at the tasks' natural sizes, 20 min a seed here
               "lambdas": [5.0], "lambda_seeded": [], "radii": [0.01, 1.0],   # 04: λ 5 is the ladder row itself
@@ -335,7 +336,9 @@ PROFILE_NOTEBOOK_PARAMS: dict[str, dict[str, Any]] = {
               # 07, 08: the quartet's recipe. "best" ranks one-seed rows: measured here, quick's best row was
               # smart-simcse by 0.0003 over sampling, and its SMART + SimCSE specialists and LoRA members took
               # 4-6x the time of sampling's. The full study's best row (3 seeds) is sampling.
-              "recipe": "sampling"},
+              "recipe": "sampling",
+              # 12: the regime on half the cap and fewer epochs, plain against SMART at the paper's strength
+              "regime_cap": 300, "regime_epochs": 4, "regime_recipes": ["plain", "advreg-lambda5"]},
 }
 
 
@@ -359,6 +362,18 @@ BUDGET_CAPS: dict[str, dict[str, list[int | None]]] = {
     "cpu": {"sampling": [600, 1200, 2400, 4800, None], "all-data": [None], "all-data-linear": [None],
             "all-data-linear-smart": [None]},
     "paper": {"sampling": [2000, None]},
+}
+
+# The regime that overfits (notebook 12): each recipe is a ladder variant and overrides, trained on a small cap for
+# several epochs with the training probe scored beside dev at every epoch (the notebook's parameters set those).
+# SMART in the libraries' reading at two strengths, SMART + MBPP (the `smart` row) and R-Drop, against the plain
+# recipe: does the train-dev gap open, and does a regulariser close it?
+REGIME_RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
+    "plain": ("sampling", {}),
+    "advreg-lambda0.5": ("advreg-only", {"smart__weight": 0.5}),
+    "advreg-lambda5": ("advreg-only", {}),
+    "smart": ("smart", {}),
+    "rdrop": ("rdrop", {}),
 }
 
 

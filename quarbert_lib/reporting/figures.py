@@ -240,6 +240,19 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
                                        f"{r.qqp_acc:.3f}", f"{r.sts_pearson:.3f}", f"{r.overall:.3f}"]
                                       for r in budget.itertuples()]), ""]
         md += _figure("quality_per_minute.png", "Overall dev score against training minutes on this machine")
+    regime = read_table("regime_curves.csv", profile, encoder)
+    if regime is not None and len(regime):
+        plots.learning_curves(regime, "regime_curves.png")
+        last = tables.epoch_rows(regime.drop(columns=["profile", "encoder"], errors="ignore"))
+        md += ["## A regime that overfits", "", "Each recipe on a small cap for several epochs, a probe of its training "
+               "examples scored beside dev at every epoch (notebook 12); the last epoch's mean ± std over seeds. What "
+               "each regulariser does to the gap: notebook 12's section under [What each notebook shows]"
+               "(#what-each-notebook-shows).", "",
+               report.markdown_table(["recipe", "seeds", "epoch", "dev overall", "train overall", "gap"],
+                                     [[r.variant, int(r.seeds), int(r.epoch), f"{r.overall:.3f} ± {r.overall_std:.3f}",
+                                       f"{r.train_overall:.3f}", f"{r.gap_overall:+.3f} ± {r.gap_overall_std:.3f}"]
+                                      for r in last.itertuples()]), ""]
+        md += _figure("regime_curves.png", "Train (dashed) and dev scores per epoch, per recipe")
     costs = read_table("costs.csv")
     if costs is not None:
         md += ["## Cost per variant", "", report.markdown_table(

@@ -19,7 +19,7 @@ from ..core.config import profile_config
 from ..study import tables
 from ..study.results import read_table
 from ..study.spec import BY_NAME, STEPS, TITLES
-from . import findings, report
+from . import findings, report, verdicts
 
 # Why a step can come out null or negative, where the study measured the reason (the notebook named), or the
 # honest "open" sentence where the control that would tell is not run yet.
@@ -284,6 +284,52 @@ def _errors(profile: str, encoder: str) -> list[str]:
     return out
 
 
+REGIME_BASE = "plain"
+# A step's verdict on the train-dev gap, where a smaller gap is what a regulariser is for.
+GAP_WORDS = {"helps": "widens the gap", "hurts": "narrows the gap", "equivalent": "leaves the gap within the margin",
+             "inconclusive": "inconclusive on the gap"}
+
+
+def regime_verdicts(curves: pd.DataFrame) -> pd.DataFrame:
+    """Each recipe against plain at the last epoch, on the dev overall score and its train-dev gap: one Holm family
+    (verdicts.verdict_table; the gap's margin is the overall score's)."""
+    last = tables.epoch_rows(curves)
+    steps = [(REGIME_BASE, r) for r in last["variant"] if r != REGIME_BASE]
+    return verdicts.verdict_table(last, steps, columns=("overall", "gap_overall"),
+                                  margin_of={"gap_overall": verdicts.OVERALL_MARGIN})
+
+
+def _regime(profile: str, encoder: str) -> list[str]:
+    curves = read_table("regime_curves.csv", profile, encoder)
+    if curves is None or curves.empty:
+        return []
+    curves = curves.drop(columns=["profile", "encoder"], errors="ignore")
+    out = []
+    plain = curves[curves["variant"] == REGIME_BASE].groupby("epoch")[["overall", "train_overall", "gap_overall"]].mean()
+    if len(plain):
+        first, end, peak = plain.index.min(), plain.index.max(), plain["overall"].idxmax()
+        opens = "opens" if plain.loc[end, "gap_overall"] > plain.loc[first, "gap_overall"] + verdicts.OVERALL_MARGIN \
+            else "does not open beyond the margin"
+        out.append(f"- The gap {opens} without a regulariser: plain's train-dev gap on the overall score is "
+                   f"{plain.loc[first, 'gap_overall']:+.3f} after epoch {first} and {plain.loc[end, 'gap_overall']:+.3f} "
+                   f"after epoch {end} (train {plain.loc[end, 'train_overall']:.3f}, dev {plain.loc[end, 'overall']:.3f}); "
+                   f"dev peaks at epoch {peak} ({plain.loc[peak, 'overall']:.3f}). Mean over seeds.")
+    table = regime_verdicts(curves)
+    ci = lambda r: "" if pd.isna(r.ci_low) else f" (95% CI [{r.ci_low:+.3f}, {r.ci_high:+.3f}])"  # noqa: E731
+    for step, rows in table.groupby("step", sort=False):
+        dev, gap = (rows[rows["metric"] == m].iloc[0] for m in ("overall", "gap_overall"))
+        out.append(f"- `{step.split(' -> ')[1]}` against plain at the last epoch: dev overall {dev.effect:+.3f}"
+                   f"{ci(dev)}, {dev.verdict}; gap {gap.effect:+.3f}{ci(gap)}, {GAP_WORDS[gap.verdict]} "
+                   f"(Holm over this notebook's {len(table)} tests; {int(dev.seeds_before)} / {int(dev.seeds_after)} seeds).")
+    if len(table):
+        closers = [s.split(" -> ")[1] for s, rows in table.groupby("step", sort=False)
+                   if (rows[rows["metric"] == "gap_overall"]["verdict"] == "hurts").any()]
+        out.append("- " + (f"Shown to narrow the gap here: {', '.join(f'`{c}`' for c in closers)}." if closers else
+                           "No regulariser is shown to narrow the gap here; an inconclusive test is not \"no effect\": "
+                           "its interval says what the data still allow."))
+    return out
+
+
 def _budget(profile: str, encoder: str) -> list[str]:
     budget = read_table("quality_per_minute.csv", profile, encoder)
     if budget is None or budget.empty:
@@ -363,6 +409,8 @@ def notebook_findings(notebook: str, profile: str = "cpu", encoder: str = "minil
         lines = _errors(profile, encoder)
     elif notebook == "11_quality_per_cpu_minute":
         lines = _budget(profile, encoder)
+    elif notebook == "12_overfitting_regime":
+        lines = _regime(profile, encoder)
     steps = BY_NAME[notebook].steps if notebook in BY_NAME else ()
     if steps and notebook not in ("04_smart_mbpp", "08_lora"):     # those two state their steps in their own sections
         lines = step_lines(list(steps), profile, encoder) + lines

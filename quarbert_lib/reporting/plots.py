@@ -13,7 +13,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 from ..base.paths import figures_dir  # noqa: E402
-from ..base.tasks import TASKS, metric_labels  # noqa: E402
+from ..base.tasks import TASKS, metric_labels, study_columns  # noqa: E402
 from ..core.evaluate import confusion, expected_calibration_error  # noqa: E402
 from .report import paper_dev  # noqa: E402
 
@@ -175,6 +175,38 @@ def training_curves(run_dirs: dict[str, Path], name: str):
         right.set(ylabel="dev score", title="dev scores at the end", ylim=(0, 1))
     fig.suptitle(f"{Path(name).stem.replace('_', ' ')} ({run_caption(run_dirs)})", fontsize=9)
     fig.tight_layout()
+    _save(fig, name)
+    return fig
+
+
+def learning_curves(curves: pd.DataFrame, name: str = "regime_curves.png"):
+    """The train-dev gap per epoch (tables.learning_curve rows of several recipes and seeds): one panel per study
+    task and one for the overall score; per recipe, the dev score (solid, std over seeds as error bars) and the
+    training probe's (dashed), mean over seeds."""
+    columns = [*study_columns(), "overall"]
+    labels = {**metric_labels(), "overall": "overall"}
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.3 * len(columns), 3.4), squeeze=False)
+    recipes = list(dict.fromkeys(curves["variant"]))
+    colors = dict(zip(recipes, sns.color_palette(n_colors=max(1, len(recipes)))))
+    for ax, column in zip(axes[0], columns):
+        for recipe in recipes:
+            by_epoch = curves[curves["variant"] == recipe].groupby("epoch")
+            dev, train = by_epoch[column], by_epoch[f"train_{column}"]
+            ax.errorbar(dev.mean().index, dev.mean(), yerr=dev.std(), color=colors[recipe], marker="o", ms=3,
+                        capsize=2, label=f"{recipe} dev")
+            ax.plot(train.mean().index, train.mean(), color=colors[recipe], ls="--", lw=1, label=f"{recipe} train")
+        ax.set(xlabel="epoch", title=labels[column], xticks=sorted(curves["epoch"].unique()))
+    axes[0][0].set_ylabel("score (dashed: the training probe)")
+    handles = [plt.Line2D([], [], color=colors[r], marker="o", ms=3, label=r) for r in recipes]
+    handles += [plt.Line2D([], [], color="grey", label="dev"), plt.Line2D([], [], color="grey", ls="--", label="train")]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, -0.04))
+    seeds = curves.groupby("variant")["seed"].nunique()
+    fig.suptitle(f"Train and dev scores per epoch ({seeds.min()}-{seeds.max()} seeds a recipe; error bars: std "
+                 "over seeds)" if seeds.min() != seeds.max() else
+                 f"Train and dev scores per epoch ({seeds.min()} seed{'s' if seeds.min() > 1 else ''} a recipe; "
+                 "error bars: std over seeds)", fontsize=9)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     _save(fig, name)
     return fig
 

@@ -390,19 +390,3 @@ def update_readme(readme: Path = REPO_ROOT / "README.md", profile: str = "cpu", 
     if new != text:
         results.atomic_write_text(readme, new)
     return new != text
-
-
-def learning_curve(run_dir: Path, variant: str, seed: int) -> pd.DataFrame:
-    """A run's dev and training-probe scores at each evaluation (its history.csv; the probe needs
-    train.eval_train_examples > 0): one row per evaluation with epoch, step and, per study task, ``<column>``
-    (dev), ``train_<column>`` and ``gap_<column>`` = train - dev, in the table column's units."""
-    history = pd.read_csv(Path(run_dir) / "history.csv")
-    rows = []
-    for e in history[history["kind"] == "eval"].to_dict("records"):
-        row = {"variant": variant, "seed": seed, "epoch": int(e["epoch"]), "step": int(e["step"])}
-        for t in STUDY_TASKS:
-            key, column = TASKS[t].metric_name, TASKS[t].table_column
-            dev, train = e.get(key, np.nan), e.get(f"train_{key}", np.nan)
-            row.update({column: dev, f"train_{column}": train, f"gap_{column}": train - dev})
-        rows.append(row)
-    return pd.DataFrame(rows)

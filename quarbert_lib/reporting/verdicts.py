@@ -99,10 +99,12 @@ def verdict(effect: float, p_holm: float, p_equivalence_holm: float, alpha: floa
 
 
 def verdict_table(ablation: pd.DataFrame, steps: list[tuple[str, str]], columns: tuple[str, ...] | None = None,
-                  paper: dict | None = None, alpha: float = ALPHA) -> pd.DataFrame:
+                  paper: dict | None = None, alpha: float = ALPHA, margin_of: dict[str, float] | None = None
+                  ) -> pd.DataFrame:
     """One row per step and metric of the steps whose two rows ``ablation`` holds: effect, interval, raw and
     Holm-adjusted p of both tests (Holm over the whole table), margin, verdict and, where ``paper`` (the
-    paper's dev table, {variant: {column: value}}) has both rows, the paper's effect for the same step."""
+    paper's dev table, {variant: {column: value}}) has both rows, the paper's effect for the same step.
+    ``margin_of``: the margin of columns margins() does not know (a train-dev gap: its score's margin)."""
     columns = tuple(margins()) if columns is None else columns
     rows = {r["variant"]: r for _, r in ablation.iterrows()}
     out = []
@@ -110,7 +112,7 @@ def verdict_table(ablation: pd.DataFrame, steps: list[tuple[str, str]], columns:
         if before not in rows or after not in rows:
             continue
         for column in columns:
-            test = step_test(rows[before], rows[after], column, alpha=alpha)
+            test = step_test(rows[before], rows[after], column, (margin_of or {}).get(column), alpha=alpha)
             theirs = np.nan
             if paper and before in paper and after in paper and not pd.isna(paper[before].get(column)) \
                     and not pd.isna(paper[after].get(column)):

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..base.errors import UserError
 from ..base.paths import tables_dir
-from ..base.tasks import metrics_key, overall_score, study_columns
+from ..base.tasks import STUDY_TASKS, TASKS, metrics_key, overall_score, study_columns
 from ..core.config import PROFILE_SEEDS, VARIANTS
 from . import results
 from .spec import BY_NAME, ENSEMBLES, LADDER, row_seeds
@@ -207,3 +207,40 @@ def train_examples(folders: dict[str, Path]) -> pd.DataFrame:
                            "kept): retrain it with force=True")
         rows += [{"run": name, "task": task, "train_examples": n} for task, n in metrics["train_examples"].items()]
     return pd.DataFrame(rows, columns=["run", "task", "train_examples"])
+
+
+def learning_curve(run_dir: Path, variant: str, seed: int) -> pd.DataFrame:
+    """A run's dev and training-probe scores at each evaluation (its history.csv; the probe needs
+    train.eval_train_examples > 0): one row per evaluation with epoch, step, training minutes and, per study task
+    and for the course's overall score, ``<column>`` (dev), ``train_<column>`` and ``gap_<column>`` = train - dev,
+    in the table column's units (NaN where the run had no probe)."""
+    history = pd.read_csv(Path(run_dir) / "history.csv")
+    rows = []
+    for e in history[history["kind"] == "eval"].to_dict("records"):
+        row = {"variant": variant, "seed": seed, "epoch": int(e["epoch"]), "step": int(e["step"]),
+               "train_minutes": float(e.get("train_seconds", np.nan)) / 60}
+        for prefix in ("", "train_"):
+            scores = {TASKS[t].metric_name: e.get(f"{prefix}{TASKS[t].metric_name}", np.nan) for t in STUDY_TASKS}
+            row.update({f"{prefix}{TASKS[t].table_column}": scores[TASKS[t].metric_name] for t in STUDY_TASKS})
+            row[f"{prefix}overall"] = overall_score(scores)
+        for column in [*study_columns(), "overall"]:
+            row[f"gap_{column}"] = row[f"train_{column}"] - row[column]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def epoch_rows(curves: pd.DataFrame, epoch: int | None = None) -> pd.DataFrame:
+    """One ablation-like row per variant from its seeds' learning curves at ``epoch`` (None: each run's last):
+    ``<column>`` and ``<column>_std`` (over seeds, ddof 1) for every dev, train and gap column, ``seeds`` and
+    ``seed_list``; what verdicts.verdict_table tests."""
+    at = curves.sort_values("epoch").groupby(["variant", "seed"]).tail(1) if epoch is None \
+        else curves[curves["epoch"] == epoch]
+    values = [c for c in at.columns if c not in ("variant", "seed", "epoch", "step")]
+    rows = []
+    for variant, group in at.groupby("variant", sort=False):
+        row = {"variant": variant, "seeds": len(group), "seed_list": " ".join(str(s) for s in sorted(group["seed"])),
+               "epoch": int(group["epoch"].max())}
+        for column in values:
+            row[column], row[f"{column}_std"] = _mean_std(list(group[column]))
+        rows.append(row)
+    return pd.DataFrame(rows)
