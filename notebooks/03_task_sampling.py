@@ -23,7 +23,7 @@
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
 encoder = "minilm-l6"
-seeds = None             # None: the study's (cpu: 0-4, spec.notebook_seeds; mean and std are reported)
+seeds = None             # None: the study's (cpu: 0-4 for sampling, 0-2 for the costly natural-size rows; spec.notebook_seeds)
 force = False
 embedding_seeds = [0]    # seeds of the trainable-word-embeddings comparison
 imbalance_control = True # the two recipes at the tasks' natural sizes (cpu: 3 seeds, about an hour here)
@@ -54,8 +54,9 @@ plots.training_curves(run_dirs, "sampling_curves.png");
 # %% [markdown]
 # ## Imbalanced tasks: both recipes at the tasks' natural sizes
 # Sequential training sees every example once; batch-level sampling takes, per epoch, as many
-# batches from each task as the smallest has, so it sees fewer of the larger tasks' examples.
-# `train_examples` is what each run trained on (from its metrics), so the imbalance is measured.
+# batches from each task as the smallest has, so it sees fewer of the larger tasks' examples and
+# takes fewer steps. `train_examples` is each task's training split in the run and `steps` the
+# batches it took (both from its metrics), so the imbalance and the budget are measured.
 
 # %%
 if imbalance_control:
@@ -63,7 +64,7 @@ if imbalance_control:
                                             seeds, encoder, force)
     sizes = tables.train_examples(natural_dirs)
     results.write_csv(tables_dir() / "train_examples.csv", sizes.assign(profile=profile, encoder=encoder))
-    display(sizes.pivot_table(index="run", columns="task", values="train_examples", sort=False))
+    display(sizes.pivot_table(index=["run", "steps"], columns="task", values="train_examples", sort=False))
     display(Markdown(report.ablation_markdown(natural)))
     plots.ablation_bars(natural, "ablation_natural_sizes.png",    # capped at equal sizes, then natural sizes
                         variants=["baseline-finetune", "sampling", "baseline-finetune-natural", "sampling-natural"]);

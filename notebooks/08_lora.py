@@ -28,7 +28,6 @@ measure = None           # None: measure the checks and serving costs where the 
 import pandas as pd
 from IPython.display import Markdown, display
 
-from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.benchmarks import bench
 from quarbert_lib.reporting import report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
@@ -68,15 +67,15 @@ display(pd.DataFrame([{"member": n, "trainable": m["params_trainable"], "total":
 # %%
 full = {f"{t}-specialist": results.find_run(results.run_name("specialist", t, seed=seed), profile, encoder) for t in ["sst", "para", "sts"]}
 full["multitask"] = results.find_run(results.run_name(variant, seed=seed), profile, encoder)
+setting = dict(profile=profile, encoder=encoder, recipe=variant, seed=seed, lora_r=lora_r, lora_alpha=lora_alpha,
+               lora_lr=lora_lr)
 measuring = lora_checks.should_measure(measure, {**full, **{f"lora-{n}": f for n, f in members.items()}})
 if measuring:
     quartet = lora_checks.load_quartet(members)
-    measured = {"lora_params.csv": lora_checks.param_counts(quartet),
-                "lora_checks.csv": lora_checks.checks(quartet, members, encoder),
-                "ensemble_cost.csv": bench.quartet_serving_costs(full, members)}
-    for name, table in measured.items():
-        results.write_csv(tables_dir() / name, table.assign(profile=profile, encoder=encoder))
-params, checks, cost = (results.read_table(name, profile, encoder) for name in lora_checks.MEASURED)
+    lora_checks.save_measured({"lora_params.csv": lora_checks.param_counts(quartet),
+                               "lora_checks.csv": lora_checks.checks(quartet, members, encoder),
+                               "ensemble_cost.csv": bench.quartet_serving_costs(full, members)}, setting)
+params, checks, cost = lora_checks.read_measured(setting)
 print("measured here" if measuring else "read from the tables a measuring run saved:", ", ".join(lora_checks.MEASURED))
 display(params)
 display(checks)

@@ -6,8 +6,8 @@
 
 RUN_OR_FOLDER is a run, ensemble or export folder, or a registry name (a complete run, or an ensemble
 folder such as ensemble-seed<N>) looked up under ``--profile`` (default cpu) and ``--encoder`` (default
-minilm-l6). The other commands pass their arguments to the module of the same name:
-``python -m quarbert_lib figures --profile quick`` is ``python -m quarbert_lib figures --profile quick``.
+minilm-l6). The other commands hand their arguments to their module's ``main``: ``python -m quarbert_lib figures
+--profile quick`` is ``quarbert_lib.reporting.figures.main(["--profile", "quick"])``.
 
 A user's mistake (a folder that is not a model, a missing file, a bad CSV) prints one line and exits 2
 (cli.run); ``--debug`` shows the traceback.
@@ -20,9 +20,9 @@ import io
 import sys
 from pathlib import Path
 
+# Nothing imports this module, so importing the subcommands' modules here makes no import circle.
 from .base.cli import run
 from .batch import reproduce
-# Nothing imports this module, so importing the subcommands' modules here makes no import circle.
 from .benchmarks import bench
 from .checks import browser_check, chromium
 from .core import data
@@ -30,16 +30,16 @@ from .reporting import figures
 from .study import experiment, prior, records, serve, submit
 
 PASS_THROUGH = {
-    "reproduce": (reproduce, "execute the numbered notebooks (python -m quarbert_lib reproduce)"),
-    "figures": (figures, "rebuild figures and tables from saved results (python -m quarbert_lib figures)"),
-    "bench": (bench, "speed benchmarks (python -m quarbert_lib bench)"),
-    "data": (data, "download the course data (python -m quarbert_lib data)"),
-    "experiment": (experiment, "train and evaluate one config into the registry (python -m quarbert_lib experiment)"),
-    "records": (records, "save or restore run records (python -m quarbert_lib records)"),
-    "prior": (prior, "measure the frozen encoder's prior (python -m quarbert_lib prior)"),
-    "chromium": (chromium, "find or install the headless browser (python -m quarbert_lib chromium)"),
+    "reproduce": (reproduce, "execute the numbered notebooks"),
+    "figures": (figures, "rebuild figures and tables from saved results"),
+    "bench": (bench, "speed benchmarks"),
+    "data": (data, "download the course data"),
+    "experiment": (experiment, "train and evaluate one config into the registry"),
+    "records": (records, "save or restore run records"),
+    "prior": (prior, "measure the frozen encoder's prior"),
+    "chromium": (chromium, "find or install the headless browser"),
     "browser-check": (browser_check,
-                      "check the error browser in a real browser (python -m quarbert_lib browser-check)"),
+                      "check the error browser in a real browser"),
 }
 
 

@@ -18,14 +18,19 @@ def module_name(path: Path) -> str:
 
 def imports_of(path: Path, modules: set[str]) -> set[str]:
     """Every package module that ``path`` imports, anywhere in the file (function bodies too)."""
-    me = module_name(path)
-    package = me.split(".")[:-1] if path.name != "__init__.py" else me.split(".")
+    return imports_in(path.read_text(encoding="utf-8"), module_name(path), path.name == "__init__.py", modules)
+
+
+def imports_in(source: str, me: str, is_package: bool, modules: set[str]) -> set[str]:
+    """Every module of ``modules`` that the source of module ``me`` imports: relative, ``from quarbert_lib[.x]
+    import y`` and ``import quarbert_lib.x`` alike."""
+    package = me.split(".") if is_package else me.split(".")[:-1]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and node.level:
             base = package[: len(package) - (node.level - 1)] + (node.module.split(".") if node.module else [])
             candidates = [".".join(base)] + [".".join(base + [a.name]) for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("quarbert_lib."):
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "quarbert_lib":
             base = node.module.split(".")[1:]
             candidates = [".".join(base)] + [".".join(base + [a.name]) for a in node.names]
         elif isinstance(node, ast.Import):
@@ -87,6 +92,14 @@ def upward_imports(edges: dict[str, set[str]]) -> list[tuple[str, str]]:
 def test_every_module_lives_in_a_room():
     assert {room(m) for m in graph()} - TOP <= set(LAYERS), "a new module: put it in one of LAYERS' subpackages"
     assert not [p.name for p in PACKAGE.glob("*.py") if p.stem not in TOP], "the package root holds only __init__ and __main__"
+
+
+def test_every_form_of_import_is_read():
+    modules = {"base.tasks", "base", "study", "study.results", "reporting.report", "reporting"}
+    source = ("from quarbert_lib import reporting\nfrom quarbert_lib.study import results\n"
+              "def f():\n    import quarbert_lib.reporting.report\nfrom ..base import tasks\n")
+    assert imports_in(source, "core.model", False, modules) == {"reporting", "study", "study.results",
+                                                                "reporting.report", "base", "base.tasks"}
 
 
 def test_the_layer_check_finds_an_upward_import():

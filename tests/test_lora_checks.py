@@ -1,4 +1,5 @@
 """Notebook 08's weight-bound measurements: measured where the weights are, read from their tables elsewhere."""
+import pandas as pd
 import pytest
 
 from quarbert_lib.base.errors import UserError
@@ -33,3 +34,18 @@ def test_measure_where_the_weights_are_else_read_and_insisting_without_them_is_o
     assert lora_checks.should_measure(True, here) is True
     with pytest.raises(UserError, match=r"measure=True needs the runs' weights, and .*gone/model.pt is missing"):
         lora_checks.should_measure(True, gone)
+
+
+def test_a_measurement_is_read_back_for_its_own_setting_only(isolated):
+    setting = {"profile": "cpu", "encoder": "e", "recipe": "sampling", "seed": 0, "lora_r": 8}
+    measured = {name: pd.DataFrame({"value": [i, i + 1]}) for i, name in enumerate(lora_checks.MEASURED)}
+    lora_checks.save_measured(measured, setting)
+    lora_checks.save_measured({"lora_checks.csv": pd.DataFrame({"value": [7]})}, {**setting, "lora_r": 16})
+    with pytest.raises(UserError, match=r"lora_params.csv: no measurement of .*'lora_r': 4"):
+        lora_checks.read_measured({**setting, "lora_r": 4})
+    with pytest.raises(UserError, match=r"lora_checks.csv: no measurement"):      # overwritten by the r=16 one
+        lora_checks.read_measured(setting)
+    lora_checks.save_measured(measured, setting)
+    got = lora_checks.read_measured(setting)
+    assert [list(t["value"]) for t in got] == [[0, 1], [1, 2], [2, 3]]
+    assert (got[0][list(setting)] == pd.Series(setting)).all(axis=None)

@@ -17,7 +17,7 @@ def test_notebooks_hold_no_definitions():
 
 
 # The smoke pipeline's notebook parameters besides the encoder: small sweeps.
-SMALL_SWEEPS = {"lambdas": [1.0, 5.0], "learning_rates": [1e-3], "dropouts": [0.1, 0.3], "sweep_steps": 3, "cost_steps": 2,
+SMALL_SWEEPS = {"imbalance_control": True, "lambdas": [1.0, 5.0], "learning_rates": [1e-3], "dropouts": [0.1, 0.3], "sweep_steps": 3, "cost_steps": 2,
                 "project_sizes": [1e-5, 1e-2], "normalize_sizes": [1.0], "radii": [0.1, 1.0]}
 
 

@@ -97,9 +97,9 @@ def test_make_reproduce_defaults_to_the_quick_profile(args, reproduce_profile, f
     make = lambda target: subprocess.run(["make", "-n", "-B", target, *args], cwd=REPO_ROOT, text=True,  # noqa: E731
                                          capture_output=True, check=True).stdout
     commands = make("reproduce").splitlines()
-    assert any(f"quarbert_lib.batch.reproduce --profile {reproduce_profile}" in c for c in commands)
-    assert any(f"quarbert_lib.reporting.figures --profile {reproduce_profile}" in c for c in commands)
-    assert any(f"quarbert_lib.reporting.figures --profile {figures_profile}" in c for c in make("figures").splitlines())
+    assert any(f"-m quarbert_lib reproduce --profile {reproduce_profile}" in c for c in commands)
+    assert any(f"-m quarbert_lib figures --profile {reproduce_profile}" in c for c in commands)
+    assert any(f"-m quarbert_lib figures --profile {figures_profile}" in c for c in make("figures").splitlines())
 
 
 def test_the_batch_runner_defaults_to_the_quick_profile(monkeypatch, capsys):

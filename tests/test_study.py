@@ -49,3 +49,8 @@ def test_a_notebook_shows_its_rows_and_those_its_steps_compare_against(isolated)
     assert tables.shown_rows("07_quartet_ensemble", "cpu", "e", also=("sampling",))["variant"].tolist() == \
         ["sampling", "ensemble"]
     assert tables.shown_rows("03_task_sampling", "cpu", "e")["variant"].tolist() == ["baseline-finetune", "sampling"]
+    tables.save_ablation_rows([tables.ablation_row(v, [metrics]) for v in ("baseline-finetune-natural", "sampling-natural")])
+    assert tables.shown_rows("03_task_sampling", "cpu", "e", rows=("sampling",))["variant"].tolist() == \
+        ["baseline-finetune", "sampling"]                                  # the natural-size control has its own section
+    assert tables.shown_rows("03_task_sampling", "cpu", "e", rows=("sampling-natural",))["variant"].tolist() == \
+        ["baseline-finetune-natural", "sampling-natural"]

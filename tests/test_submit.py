@@ -104,13 +104,15 @@ def test_a_model_without_every_course_task_is_refused(registry, tmp_path):
 
 def test_best_model_is_the_best_row_at_its_best_seed(registry, tmp_path):
     """Rows ranked by their seed mean; the winning row's seed with the higher overall dev score; a row
-    without any folder in the registry is passed over."""
+    without any folder in the registry is passed over, and so is a control (spec.CONTROLS) that has one."""
     overall = {name: results.read_json(registry.runs[name] / "metrics.json")["overall"]
                for name in ("multi-seed0", "multi-seed1")}
     best_seed = max(overall, key=overall.get)
     tables = registry.root / "reports" / "tables"
     tables.mkdir(parents=True, exist_ok=True)
-    rows = [("ghost", 0.99, "0 1"), ("multi", 0.50, "0 1"), ("sst-only", 0.10, "0")]
+    rows = [("ghost", 0.99, "0 1"), ("sampling-natural", 0.98, "0"), ("multi", 0.50, "0 1"), ("sst-only", 0.10, "0")]
+    control = registry.runs["multi-seed0"].parent / "sampling-natural-seed0"
+    shutil.copytree(registry.runs[best_seed], control, dirs_exist_ok=True)
     pd.DataFrame([{"variant": v, "encoder": "minilm-l6", "profile": "smoke", "overall": o, "seed_list": s}
                   for v, o, s in rows]).to_csv(tables / "ablation.csv", index=False)
     # the tiny runs record their encoder's path as their encoder
@@ -118,7 +120,7 @@ def test_best_model_is_the_best_row_at_its_best_seed(registry, tmp_path):
     table = pd.read_csv(tables / "ablation.csv").assign(encoder=encoder)
     table.to_csv(tables / "ablation.csv", index=False)
     assert submit.best_model("smoke", encoder) == registry.runs[best_seed]
-    table[table["variant"] == "ghost"].to_csv(tables / "ablation.csv", index=False)
+    table[table["variant"].isin(["ghost", "sampling-natural"])].to_csv(tables / "ablation.csv", index=False)
     with pytest.raises(submit.SubmissionError, match="none of the 1 ablation rows"):
         submit.best_model("smoke", encoder)
 

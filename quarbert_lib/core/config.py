@@ -284,11 +284,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "baseline-finetune": {"train__sampler": "sequential"},
     "sampling": {"train__sampler": "round-robin"},
 }
-# The imbalance control, off the ladder: the same two recipes with every task at its natural size (no cap), the
-# setting batch-level sampling is meant for. Offline, Quora's training split is 80% of quora-dev.csv (16,193 pairs),
-# so the imbalance is far milder than the course's full Quora train file would make it.
-VARIANTS["baseline-finetune-natural"] = {**VARIANTS["baseline-finetune"], "data__max_train_per_task": None}
-VARIANTS["sampling-natural"] = {**VARIANTS["sampling"], "data__max_train_per_task": None}
 # SMART at the paper's numbers (lambda_s 5, sigma 1e-5, eta 1e-3, K 1, epsilon 1e-5) read two ways.
 # 'advreg-literal': Jiang et al.'s equations as written (project onto an epsilon-ball on the word
 # embeddings): its gradient is ~1e-6 of the task loss's (reports/tables/smart_strength.csv), so it is
@@ -312,6 +307,11 @@ VARIANTS["smart-simcse"] = {**VARIANTS["smart-cosine"], "simcse__stage": True, "
 # batch size; the term alpha/2 * symmetric KL is then a tenth of SMART's lambda_s * symmetric KL (lambda_s = 5).
 RDROP_ALPHA = 1.0
 VARIANTS["rdrop"] = {**VARIANTS["sampling"], "rdrop__weight": RDROP_ALPHA}
+# The imbalance control, off the ladder: the same two recipes with every task at its natural size (no cap), the
+# setting batch-level sampling is meant for. Offline, Quora's training split is 80% of quora-dev.csv (16,193 pairs),
+# so the imbalance is far milder than the course's full Quora train file would make it.
+VARIANTS["baseline-finetune-natural"] = {**VARIANTS["baseline-finetune"], "data__max_train_per_task": None}
+VARIANTS["sampling-natural"] = {**VARIANTS["sampling"], "data__max_train_per_task": None}
 
 
 # Seeds of each ladder row by profile. The dev sets are small (SST dev 1,101 sentences), so one
@@ -324,7 +324,10 @@ PROFILE_SEEDS: dict[str, list[int]] = {"smoke": [0], "quick": [0], "cpu": [0, 1,
 # top of each notebook's parameters cell; the command line's `-p` wins over both. The batch runner
 # passes them and the planner (plan.py) reads them, so the plan is the batch.
 PROFILE_NOTEBOOK_PARAMS: dict[str, dict[str, Any]] = {
-    "smoke": {"regime_epochs": 2, "regime_recipes": ["plain", "rdrop"]},            # 12: two epochs, two recipes
+    # smoke: 03 without the natural-size control (it would train on every example); 12 on two epochs, two recipes
+    "smoke": {"imbalance_control": False, "regime_epochs": 2, "regime_recipes": ["plain", "rdrop"]},
+    # paper: no cap, so the natural-size rows would be the ladder's own
+    "paper": {"imbalance_control": False},
     "quick": {"max_train": 400, "frozen_epochs": 1,                                  # 01: CFIMDB's long reviews
               "imbalance_control": False,       # 03: two recipes at the tasks' natural sizes, 20 min a seed here
               "lambdas": [5.0], "lambda_seeded": [], "radii": [0.01, 1.0],   # 04: λ 5 is the ladder row itself

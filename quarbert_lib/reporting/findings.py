@@ -226,7 +226,7 @@ def ladder_findings(ablation: pd.DataFrame, steps: list[tuple[str, str]], paper:
                     family: pd.DataFrame | None = None) -> str:
     """One line per ladder step: the overall delta of the seed means with its verdict, then each task's,
     then the paper's deltas for the same step and whether ours goes the same way overall. ``family``: the
-    verdict table whose Holm correction the verdicts take (report.verdict_table: the whole study's steps);
+    verdict table whose Holm correction the verdicts take (verdicts.verdict_table: the whole study's steps);
     default, the whole study's (report.study_verdicts)."""
     paper = paper_dev() if paper is None else paper
     rows = {r["variant"]: r for _, r in ablation.iterrows()}

@@ -17,7 +17,7 @@ from ..base.tasks import STUDY_TASKS, TASKS
 from ..core import evaluate
 from ..core.config import profile_config
 from ..study import tables
-from ..study.results import read_table
+from ..study.results import read_table, run_stem
 from ..study.spec import BY_NAME, STEPS, TITLES
 from . import findings, report, verdicts
 
@@ -63,11 +63,15 @@ def _imbalance_reason(family: pd.DataFrame, profile: str, encoder: str) -> str:
     sizes = read_table("train_examples.csv", profile, encoder)
     seen = ""
     if sizes is not None and len(sizes):
-        natural = sizes[sizes["run"].str.startswith("baseline-finetune-natural")].drop_duplicates("task")
+        sizes = sizes.assign(row=sizes["run"].map(run_stem))
+        natural = sizes[sizes["row"] == "baseline-finetune-natural"].drop_duplicates("task")
         by_task = dict(zip(natural["task"], natural["train_examples"]))
+        steps = {v: sizes[sizes["row"] == v]["steps"].iloc[0] for v in ("baseline-finetune-natural", "sampling-natural")
+                 if (sizes["row"] == v).any()}
         seen = (" (" + ", ".join(f"{TASKS[t].short or t} {n:,}" for t, n in by_task.items())
                 + f" training examples: the largest task {max(by_task.values()) / min(by_task.values()):.1f}x the "
-                "smallest)") if by_task else ""
+                "smallest" + (f"; sequential training takes {steps['baseline-finetune-natural']:,} steps, sampling "
+                              f"{steps['sampling-natural']:,}" if len(steps) == 2 else "") + ")") if by_task else ""
     said = {"helps": "imbalance is a reason: at the tasks' natural sizes", "hurts": "not imbalance: at natural sizes",
             "equivalent": "not imbalance: at natural sizes", "inconclusive": "not settled by the imbalance control: at "
             "natural sizes"}[control["verdict"]]

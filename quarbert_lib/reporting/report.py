@@ -17,7 +17,7 @@ from ..core.evaluate import paired_bootstrap
 from ..study import records, results
 from ..study.results import run_name
 from ..study.saved_predictions import find
-from ..study.spec import ENSEMBLES, LADDER
+from ..study.spec import CONTROLS, ENSEMBLES, LADDER
 from ..study.spec import study_steps as _study_steps
 from ..study.tables import ablation_rows, best_variant
 from . import verdicts
@@ -40,19 +40,9 @@ def paper_dev() -> dict[str, dict[str, float]]:
             [normalized_score(by_column[c], v) for c, v in scores.items()]))
         out[r["variant"]] = scores
     return out
+
+
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def cost_markdown(costs: pd.DataFrame) -> str:
@@ -62,30 +52,6 @@ def cost_markdown(costs: pd.DataFrame) -> str:
     rows = [[nb, int(r.runs), f"{r.train / 60:.1f}", f"{r.wall / 60:.1f}"] for nb, r in by.iterrows()]
     rows.append(["**all**", int(by["runs"].sum()), f"{by['train'].sum() / 60:.1f}", f"{by['wall'].sum() / 60:.1f}"])
     return markdown_table(["notebook", "runs", "train min", "wall min (train + eval + load)"], rows)
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def _fmt(value, std=None) -> str:
@@ -144,9 +110,6 @@ def single_task_markdown(df: pd.DataFrame) -> str:
     rows = [[r["task"], r["mode"], r["encoder"], r["profile"], int(r["seeds"]), _fmt(r["dev_acc"], r.get("dev_acc_std")),
              f"{r['train_seconds']:.0f}"] for _, r in df.iterrows()]
     return markdown_table(["task", "mode", "encoder", "profile", "seeds", "dev acc", "train s"], rows)
-
-
-# Consecutive ladder steps whose difference the significance table tests.
 
 
 def study_steps(ablation: pd.DataFrame) -> list[tuple[str, str]]:
@@ -223,14 +186,15 @@ def verdict_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
     table = study_verdicts(df)
     rows = {r["variant"]: r for _, r in df.iterrows()}
     counts, steps = verdicts.verdict_counts(table, None), table["step"].nunique()
-    named = lambda word: ", ".join(f"`{r.step}` on {metric_labels()[r.metric]}"  # noqa: E731
-                                   for r in table.itertuples() if r.verdict == word)
+    # a control (spec.CONTROLS) is tested like a step and said to be one
+    said = lambda r: f"`{r.step}`{' (a control)' if r.step.split(' -> ')[1] in CONTROLS else ''} on {metric_labels()[r.metric]}"  # noqa: E731
+    named = lambda word: ", ".join(said(r) for r in table.itertuples() if r.verdict == word)  # noqa: E731
     overall = table[table["metric"] == "overall"]
     width = float(((overall["ci_high"] - overall["ci_low"]) / 2).median()) if len(overall) else float("nan")
     helped = [r for r in table.itertuples() if r.verdict == "helps" and r.step != "baseline-pretrain -> baseline-finetune"]
     headline = ("No step of the ladder beyond fine-tuning is shown to help." if not helped else
                 f"Beyond fine-tuning, {len(helped)} of {len(table)} tests show{'s' if len(helped) == 1 else ''} a step "
-                "helping: " + ", ".join(f"`{r.step}` on {metric_labels()[r.metric]}" for r in helped) + ".")
+                "helping: " + ", ".join(said(r) for r in helped) + ".")
     listed = {v: f" ({named(v)})" if counts[v] else "" for v in ("helps", "hurts")}
     lines = [f"- **{headline}** {steps} step{'' if steps == 1 else 's'}, each tested on the overall score and each "
              f"task ({len(table)} tests, Holm-corrected, margins ±{min(verdicts.margins().values()):g} to "

@@ -293,7 +293,7 @@ def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: lis
         folders.update(found)
     tables.save_ablation_rows(rows)
     if notebook in BY_NAME:
-        return tables.shown_rows(notebook, profile, encoder, also=tuple(variants)), folders
+        return tables.shown_rows(notebook, profile, encoder, rows=tuple(variants)), folders
     table = tables.ablation_rows(profile, encoder)
     return table[table["variant"].isin(variants)].reset_index(drop=True), folders
 

@@ -65,9 +65,12 @@ TITLES = {nb.name: nb.title for nb in NOTEBOOKS}
 
 # The ladder: each row adds one thing to the one before it (controls such as smart-cosine-linear are off it).
 LADDER = ("baseline-finetune", "sampling", "advreg-literal", "advreg-only", "smart", "smart-cosine", "smart-simcse")
+# Rows that test why a step is null (off the ladder): never a candidate for the study's best model.
+CONTROLS = ("smart-cosine-linear", "baseline-finetune-natural", "sampling-natural")
 # The rows that average several models, and the notebook that writes each one's folder.
 ENSEMBLES = {row: nb.name for nb in NOTEBOOKS for row in nb.rows if row.startswith("ensemble")}
-# The ladder's steps after the baselines, in order (notebooks 03-06).
+# The steps tested after the baselines, in order (notebooks 03-06): the ladder's, and its controls' (the natural-size
+# and cosine-map rows), which count in the one Holm family like any other test the study reports.
 STEPS = tuple(step for nb in NOTEBOOKS[2:6] for step in nb.steps)
 
 

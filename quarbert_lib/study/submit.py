@@ -34,6 +34,7 @@ from ..core.config import ExperimentConfig
 from ..core.data import Example, load_task
 from . import ensemble, records, serve
 from .results import read_course_output, read_json, run_name, write_course_output
+from .spec import CONTROLS
 
 COURSE_TASKS = ("sst", "para", "sts")
 SPLITS = ("dev", "test")
@@ -69,7 +70,8 @@ def best_model(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
     records.restore_missing(profile)
     path = (reports_dir() if os.environ.get(REPORTS_ENV) else profile_reports_dir(profile)) / "tables" / "ablation.csv"
     table = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=["profile", "encoder"])
-    table = table[(table["profile"] == profile) & (table["encoder"] == encoder)]
+    # a control is no candidate (the natural-size rows train on more data than the study's budget)
+    table = table[(table["profile"] == profile) & (table["encoder"] == encoder) & ~table["variant"].isin(CONTROLS)]
     if table.empty:
         raise SubmissionError(f"{path}: no ablation rows for {profile}/{encoder}: run the study's notebooks first")
     for _, row in table.sort_values("overall", ascending=False).iterrows():

@@ -2,8 +2,8 @@
 from the runs' metrics.json and upserted into reports/tables/ablation.csv and single_task.csv, and read back one
 row per setting (``canonical_rows``).
 
-The training side (experiment.run_ladder_rows, sweep) writes these rows; the reporting layer (report, figures,
-findings) only reads them.
+The notebooks write these rows (through experiment.run_ladder_rows, or directly: 01, 07, 08); the reporting layer
+(report, figures, findings) only reads them.
 """
 from __future__ import annotations
 
@@ -185,28 +185,33 @@ def save_single_task_rows(rows: list[dict]) -> pd.DataFrame:
     return _save("single_task.csv", rows, SINGLE_TASK_KEY)
 
 
-def shown_rows(notebook: str, profile: str, encoder: str, also: tuple[str, ...] = ()) -> pd.DataFrame:
-    """The ablation rows a notebook displays: its own (spec.NOTEBOOKS), those its steps compare against, and
-    ``also`` (e.g. the recipe a quartet averages), in the table's order; not the whole study's table, which later
-    notebooks change."""
+def shown_rows(notebook: str, profile: str, encoder: str, rows: tuple[str, ...] | None = None,
+               also: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The ablation rows a notebook displays: ``rows`` (None: all its own, spec.NOTEBOOKS), the rows its steps
+    compare them against, and ``also`` (e.g. the recipe a quartet averages), in the table's order; not the whole
+    study's table, which later notebooks change."""
     spec = BY_NAME[notebook]
-    shown = {*spec.rows, *also, *(before for before, _ in spec.steps)}
+    rows = spec.rows if rows is None else tuple(rows)
+    shown = {*rows, *also, *(before for before, after in spec.steps if after in rows)}
     table = ablation_rows(profile, encoder)
     return table[table["variant"].isin(shown)].reset_index(drop=True)
 
 
 def train_examples(folders: dict[str, Path]) -> pd.DataFrame:
-    """Each run's training examples per task, from its metrics.json (``train_examples``, recorded since the
-    imbalance control): one row per run and task, columns run, task, train_examples. Raises UserError naming a
-    run recorded before the field existed."""
+    """Each run's training split per task (``train_examples`` in its metrics.json, recorded since the imbalance
+    control: the examples it could train on) and its optimizer steps (how many batches it took: sequential
+    training takes every batch once, round-robin sampling as many of each task as the smallest has): one row per
+    run and task, columns run, task, train_examples, steps. Raises UserError naming a run recorded before the
+    field existed."""
     rows = []
     for name, folder in folders.items():
         metrics = results.read_json(Path(folder) / "metrics.json")
         if "train_examples" not in metrics:
             raise UserError(f"{Path(folder) / 'metrics.json'}: no 'train_examples' (a run recorded before it was "
-                           "kept): retrain it with force=True")
-        rows += [{"run": name, "task": task, "train_examples": n} for task, n in metrics["train_examples"].items()]
-    return pd.DataFrame(rows, columns=["run", "task", "train_examples"])
+                           "kept): delete that run's folder and its record, and run the notebook again")
+        rows += [{"run": name, "task": task, "train_examples": n, "steps": metrics["steps"]}
+                 for task, n in metrics["train_examples"].items()]
+    return pd.DataFrame(rows, columns=["run", "task", "train_examples", "steps"])
 
 
 def learning_curve(run_dir: Path, variant: str, seed: int) -> pd.DataFrame:
