@@ -21,7 +21,6 @@ max_train = None         # cap on training examples per task (None: the profile'
 force = False
 
 # %%
-import pandas as pd
 from IPython.display import Markdown, display
 
 from quarbert_lib import profile_config, run_experiment

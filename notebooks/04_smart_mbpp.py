@@ -32,6 +32,7 @@ encoder = "minilm-l6"
 seeds = None             # None: the study's (cpu: 0-4, spec.notebook_seeds; mean and std are reported)
 literal_seeds = None     # seeds of the advreg-literal row (None: the study's, as for seeds)
 force = False
+measure_strength = None  # None: measure SMART's strength only where smart_strength.csv lacks this grid; True: measure again
 project_sizes = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
 normalize_sizes = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
 lambdas = [0.5, 1.0, 2.0, 5.0, 10.0]
@@ -44,15 +45,17 @@ sweep_steps = 150
 sweep_seeds = [0]
 
 # %%
+from functools import partial
+
 import pandas as pd
 from IPython.display import Markdown, display
 
 from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.core.config import profile_seeds, variant_config
 from quarbert_lib.reporting import plots, report
-from quarbert_lib.reporting.figures import lambda_figure
+from quarbert_lib.reporting.figures import lambda_figure, lr_dropout_figure, radius_figure, strength_figure
 from quarbert_lib.reporting.notebook_findings import notebook_findings
-from quarbert_lib.study import smart_strength, tables
+from quarbert_lib.study import results, smart_strength, tables
 from quarbert_lib.study.experiment import run_ladder_rows, run_variant, sweep
 from quarbert_lib.study.results import write_csv
 
@@ -71,19 +74,17 @@ pd.set_option("display.width", 200)
 
 # %%
 ladder_cfg = variant_config("advreg-only", profile, model__encoder=encoder)
-settings = smart_strength.grid(project_sizes, normalize_sizes)
 controls = {"advreg-literal": variant_config("advreg-literal", profile).to_dict()["smart"],
             "advreg-only": {}, "advreg-only, radius 0 (fresh dropout alone)": {"radius": 0.0}}
-strength = smart_strength.sweep(ladder_cfg, settings + list(controls.values()))
-labels = ["grid"] * (len(settings) * len(ladder_cfg.tasks)) + [k for k in controls for _ in ladder_cfg.tasks]
-strength.insert(0, "setting", labels)
-write_csv(tables_dir() / "smart_strength.csv", strength)
+# a measurement kept as a record: read back unless this grid was never measured here (or measure_strength=True)
+strength, _ = results.measured("smart_strength.csv", {"profile": profile, "encoder": encoder,
+                                                      "sizes": f"{project_sizes} {normalize_sizes}"}, measure_strength,
+                               partial(smart_strength.strength_table, ladder_cfg, project_sizes, normalize_sizes, controls))
 display(strength.pivot_table(index=["setting", "convention", "space", "size"], columns="task",
                              values=["grad_ratio", "relative_size"], sort=False).style.format("{:.1e}"))
 
 # %%
-plots.smart_strength(strength[strength["setting"] == "grid"], "smart_strength.png",
-                     threshold=smart_strength.INERT_BELOW);
+strength_figure(strength);
 
 # %% [markdown]
 # ## 2 · The ladder rows
@@ -163,14 +164,10 @@ write_csv(tables_dir() / "lr_dropout.csv", grid_table)
 display(grid_table)
 
 # %%
-plots.grid_heatmap(grid_table, "lr", "dropout", "overall", "lr_dropout.png",
-                   title=f"overall, {profile} profile, {sweep_steps} steps, seed {sweep_seeds} (paper's best: lr 1e-5, dropout 0.1)");
+lr_dropout_figure(grid_table, profile);
 
 # %%
-no_smart = grid_table[(grid_table["lr"] == ladder_cfg.train.lr) & (grid_table["dropout"] == 0.1)]
-plots.sweep_lines(radius_table, "radius", "radius_sweep.png",
-                  reference=float(no_smart["overall"].iloc[0]) if len(no_smart) else None,
-                  title=f"AdvReg radius, {profile} profile, {sweep_steps} steps, seed {sweep_seeds}; dashed: overall without SMART");
+radius_figure(radius_table, grid_table, profile);
 
 # %% [markdown]
 # ## What this shows

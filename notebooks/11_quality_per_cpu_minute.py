@@ -33,7 +33,6 @@ force = False
 reuse_saved = False      # True: a point whose run this machine's registry lacks is read from quality_per_minute.csv (an earlier run of this notebook) instead of retrained; column `source` says which
 
 # %%
-import pandas as pd
 from IPython.display import Markdown, display
 
 from quarbert_lib.base.paths import tables_dir

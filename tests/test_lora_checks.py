@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from quarbert_lib.base.errors import UserError
-from quarbert_lib.study import lora_checks
+from quarbert_lib.study import lora_checks, results
 
 
 def _run(folder, *files, adapter=False):
@@ -37,15 +37,30 @@ def test_measure_where_the_weights_are_else_read_and_insisting_without_them_is_o
 
 
 def test_a_measurement_is_read_back_for_its_own_setting_only(isolated):
-    setting = {"profile": "cpu", "encoder": "e", "recipe": "sampling", "seed": 0, "lora_r": 8}
+    setting = {"profile": "cpu", "encoder": "e", "recipe": "sampling", "seed": 0, "lora_r": 8, "lora_lr": 5e-4}
     measured = {name: pd.DataFrame({"value": [i, i + 1]}) for i, name in enumerate(lora_checks.MEASURED)}
     lora_checks.save_measured(measured, setting)
     lora_checks.save_measured({"lora_checks.csv": pd.DataFrame({"value": [7]})}, {**setting, "lora_r": 16})
     with pytest.raises(UserError, match=r"lora_params.csv: no measurement of .*'lora_r': 4"):
         lora_checks.read_measured({**setting, "lora_r": 4})
-    with pytest.raises(UserError, match=r"lora_checks.csv: no measurement"):      # overwritten by the r=16 one
-        lora_checks.read_measured(setting)
-    lora_checks.save_measured(measured, setting)
+    with pytest.raises(UserError, match=r"lora_params.csv: no measurement"):     # r=16 measured one table only
+        lora_checks.read_measured({**setting, "lora_r": 16})
+    lora_checks.save_measured(measured, setting)                              # measured again: replaced, not added
     got = lora_checks.read_measured(setting)
     assert [list(t["value"]) for t in got] == [[0, 1], [1, 2], [2, 3]]
     assert (got[0][list(setting)] == pd.Series(setting)).all(axis=None)
+    assert list(results.read_table("lora_checks.csv")["value"]) == [7, 1, 2]  # the r=16 row kept beside r=8's
+
+
+def test_a_measurement_is_made_once_then_read_unless_asked_again(isolated):
+    calls = []
+    make = lambda: calls.append(1) or pd.DataFrame({"seconds": [float(len(calls))]})  # noqa: E731
+    setting = {"profile": "cpu", "encoder": "e", "steps_timed": 9}
+    rows, here = results.measured("costs.csv", setting, None, make)          # nothing saved: measured
+    assert here and list(rows["seconds"]) == [1.0]
+    rows, here = results.measured("costs.csv", setting, None, make)          # saved: read back
+    assert not here and list(rows["seconds"]) == [1.0] and len(calls) == 1
+    rows, here = results.measured("costs.csv", setting, True, make)          # asked: measured again
+    assert here and list(rows["seconds"]) == [2.0]
+    with pytest.raises(UserError, match=r"costs.csv: no measurement of .*'steps_timed': 3"):
+        results.measured("costs.csv", {**setting, "steps_timed": 3}, False, make)

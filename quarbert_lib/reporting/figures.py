@@ -27,6 +27,31 @@ PAPER_NOTE = ("The paper's columns are its Table 2 (bert-base-uncased, dev; `qua
 QUALITY_REFERENCES = {"project target 0.76": 0.76, "paper, bert-base ensemble 0.782": 0.782}
 
 
+def strength_figure(strength: pd.DataFrame):
+    """smart_strength.png: the grid rows of smart_strength.csv (notebook 04), the inert threshold marked."""
+    return plots.smart_strength(strength[strength["setting"] == "grid"], "smart_strength.png", threshold=INERT_BELOW)
+
+
+def radius_figure(radius: pd.DataFrame, grid: pd.DataFrame | None, profile: str):
+    """radius_sweep.png: dev metrics against AdvReg's radius (radius_sweep.csv), the reference line the lr x dropout
+    grid's point at the profile's own lr and dropout (the same short budget, no SMART)."""
+    train, model = profile_config(profile).train, profile_config(profile).model
+    base = grid[(grid["lr"] == train.lr) & (grid["dropout"] == model.hidden_dropout)] if grid is not None else pd.DataFrame()
+    return plots.sweep_lines(radius, "radius", "radius_sweep.png",
+                             reference=float(base["overall"].iloc[0]) if len(base) else None,
+                             reference_label=f"without SMART, lr {train.lr:g}, seed 0",
+                             title=f"AdvReg radius, {profile} profile, {int(radius['steps'].iloc[0])} steps, seed 0")
+
+
+def lr_dropout_figure(grid: pd.DataFrame, profile: str):
+    """lr_dropout.png: the overall score over the lr x dropout grid (lr_dropout.csv), its title saying whether the
+    paper's best (lr 1e-5, dropout 0.1) is in it."""
+    in_grid = ((grid["lr"] == 1e-5) & (grid["dropout"] == 0.1)).any()
+    return plots.grid_heatmap(grid, "lr", "dropout", "overall", "lr_dropout.png",
+                              title=f"overall, {profile} profile, {int(grid['steps'].iloc[0])} steps, seed 0; the "
+                                    f"paper's best, lr 1e-5 with dropout 0.1, is {'in' if in_grid else 'outside'} this grid")
+
+
 def lambda_figure(sweep: pd.DataFrame, ablation: pd.DataFrame | None, seeded: pd.DataFrame | None, profile: str):
     """The paper's Figure 3 (lambda_sweep.png): the one-seed λ_s line, and as squares (mean ± std over seeds) the
     `advreg-only` row at its own λ_s and the λ points run on several seeds (notebook 04's lambda_seeded)."""
@@ -82,13 +107,8 @@ def _smart_section(profile: str, encoder: str, ablation: pd.DataFrame | None) ->
         "smart_strength.csv", "radius_sweep.csv", "smart_dropout.csv", "lr_dropout.csv", "lambda_sweep.csv"))
     if strength is None or radius is None or dropout is None or lam is None or ablation is None:
         return []
-    plots.smart_strength(strength[strength["setting"] == "grid"], "smart_strength.png", threshold=INERT_BELOW)
-    # the reference: the lr x dropout grid's point at the profile's own lr and dropout (the same short budget)
-    train, model = profile_config(profile).train, profile_config(profile).model
-    base = grid[(grid["lr"] == train.lr) & (grid["dropout"] == model.hidden_dropout)] if grid is not None else pd.DataFrame()
-    plots.sweep_lines(radius, "radius", "radius_sweep.png", reference=float(base["overall"].iloc[0]) if len(base) else None,
-                      reference_label=f"without SMART, lr {train.lr:g}, seed 0",
-                      title=f"AdvReg radius, {profile} profile, {int(radius['steps'].iloc[0])} steps, seed 0")
+    strength_figure(strength)
+    radius_figure(radius, grid, profile)
     md = ["## SMART: which reading of the paper, how strong, and what it does (notebook 04)", "",
           "`reports/tables/smart_strength.csv`: SMART's gradient norm over the task loss's on each task's first "
           "batch at the start of training, for each convention, space and size.", ""]
@@ -179,10 +199,7 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
         md += [""] + _figure("ablation_ladder.png", "Dev scores of every row (error bars: std over seeds)")
     grid = read_table("lr_dropout.csv", profile, encoder)
     if grid is not None:
-        in_grid = ((grid["lr"] == 1e-5) & (grid["dropout"] == 0.1)).any()
-        plots.grid_heatmap(grid, "lr", "dropout", "overall", "lr_dropout.png",
-                           title=f"overall, {profile} profile, {int(grid['steps'].iloc[0])} steps, seed 0; the paper's best, "
-                                 f"lr 1e-5 with dropout 0.1, is {'in' if in_grid else 'outside'} this grid")
+        lr_dropout_figure(grid, profile)
         md += ["## Table 3: learning rate × dropout", "", report.markdown_table(
             ["lr", "dropout", "steps", "SST", "QQP", "STS", "overall"],
             [[f"{r.lr:g}", f"{r.dropout:g}", int(r.steps), f"{r.sst_acc:.3f}", f"{r.qqp_acc:.3f}",

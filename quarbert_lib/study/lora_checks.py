@@ -13,7 +13,6 @@ import pandas as pd
 import torch
 
 from ..base.errors import UserError
-from ..base.paths import tables_dir
 from ..core.evaluate import predict
 from ..core.model import load_encoder
 from ..core.train import BEST
@@ -49,25 +48,16 @@ def should_measure(measure: bool | None, folders: dict[str, Path]) -> bool:
 
 def save_measured(measured: dict[str, pd.DataFrame], setting: dict) -> None:
     """Each table of ``measured`` ({name: table}, MEASURED's names) under reports/tables with ``setting`` (profile,
-    encoder, recipe, seed, LoRA settings) as columns, so that a reader finds the measurement of its own setting."""
+    encoder, recipe, seed, LoRA settings) as columns (results.save_measured), so that a reader finds the
+    measurement of its own setting."""
     for name, table in measured.items():
-        results.write_csv(tables_dir() / name, table.assign(**setting))
+        results.save_measured(name, setting, table)
 
 
 def read_measured(setting: dict) -> tuple[pd.DataFrame, ...]:
-    """The MEASURED tables' rows of ``setting`` (save_measured's columns), in MEASURED's order. Raises UserError
-    naming the table when it is absent or holds no row of this setting (a clone of a study measured with other
-    settings, or one never measured): measure where the weights are (measure=True)."""
-    out = []
-    for name in MEASURED:
-        table = results.read_table(name)
-        rows = None if table is None or not set(setting) <= set(table.columns) else \
-            table[(table[list(setting)] == pd.Series(setting)).all(axis=1)].reset_index(drop=True)
-        if rows is None or rows.empty:
-            raise UserError(f"{tables_dir() / name}: no measurement of {setting}; notebook 08 measures it where the "
-                            "runs' weights are (measure=True; retrain notebooks 07 and 08 with force=True on a clone)")
-        out.append(rows)
-    return tuple(out)
+    """The MEASURED tables' rows of ``setting``, in MEASURED's order (results.read_measured: UserError naming the
+    table that has none; on a clone, notebook 08 measures where the runs' weights are, measure=True)."""
+    return tuple(results.read_measured(name, setting) for name in MEASURED)
 
 
 def load_quartet(members: dict[str, Path]) -> LoraQuartet:

@@ -267,3 +267,44 @@ def find_run(run_name: str, profile: str, encoder: str) -> Path:
         raise RunNotFound(f"no complete run {run_name!r} ({profile}, {encoder}) under {runs_dir()}: "
                                 "run the notebook that trains it first")
     return found[0]
+
+
+# -- measurements kept as records: timings and strengths that a re-execution reads unless asked to measure ----------
+
+def _of_setting(table: pd.DataFrame, setting: dict) -> pd.Series:
+    """Which rows of ``table`` carry ``setting`` (every key a column holding its value)."""
+    if not set(setting) <= set(table.columns):
+        return pd.Series(False, index=table.index)
+    return (table[list(setting)].astype(str) == pd.Series({k: str(v) for k, v in setting.items()})).all(axis=1)
+
+
+def save_measured(name: str, setting: dict, rows: pd.DataFrame) -> pd.DataFrame:
+    """Replace reports/tables/<name>'s rows of ``setting`` with ``rows``, each carrying ``setting`` as columns
+    (the other settings' rows stay); returns the rows saved."""
+    rows = rows.assign(**setting)
+    path = tables_dir() / name
+    with locked(path):
+        old = read_table(name)
+        keep = old[~_of_setting(old, setting)] if old is not None else None
+        write_csv(path, rows if keep is None or keep.empty else pd.concat([keep, rows], ignore_index=True))
+    return rows.reset_index(drop=True)
+
+
+def read_measured(name: str, setting: dict) -> pd.DataFrame:
+    """reports/tables/<name>'s rows of ``setting``. Raises UserError naming the table and the setting when it has
+    none (never measured, or measured with other settings): measure it where that is possible (measure=True)."""
+    table = read_table(name)
+    rows = None if table is None else table[_of_setting(table, setting)].reset_index(drop=True)
+    if rows is None or rows.empty:
+        raise UserError(f"{tables_dir() / name}: no measurement of {setting}; measure it (measure=True)")
+    return rows
+
+
+def measured(name: str, setting: dict, measure: bool | None, make) -> tuple[pd.DataFrame, bool]:
+    """A measurement kept as a record (a timing, a strength): ``make()`` measured and saved (save_measured) when
+    ``measure`` is True, or None and no row of ``setting`` is saved; else the saved rows (read_measured).
+    Returns (rows, whether measured here)."""
+    saved = read_table(name)
+    if measure or (measure is None and (saved is None or not _of_setting(saved, setting).any())):
+        return save_measured(name, setting, make()), True
+    return read_measured(name, setting), False

@@ -117,6 +117,17 @@ def sweep(cfg, settings: list[dict], batches: dict[str, dict] | None = None) -> 
     return pd.DataFrame(rows)
 
 
+def strength_table(cfg, project_sizes: list[float], normalize_sizes: list[float], controls: dict[str, dict]) -> pd.DataFrame:
+    """Notebook 04's strength table: ``sweep`` over the ``grid`` of sizes (rows labelled 'grid' in column
+    ``setting``), then each of ``controls`` ({label: SmartConfig fields}, e.g. the ladder's own settings), labelled
+    by its name; one row per setting and task."""
+    settings = grid(project_sizes, normalize_sizes)
+    table = sweep(cfg, settings + list(controls.values()))
+    labels = ["grid"] * (len(settings) * len(cfg.tasks)) + [k for k in controls for _ in cfg.tasks]
+    table.insert(0, "setting", labels)
+    return table
+
+
 def grid(project_sizes: list[float], normalize_sizes: list[float], spaces=("word", "embedding"),
          dropout: str = "same") -> list[dict]:
     """Settings for ``sweep``: every convention, space and size. Under 'project' the ascent step is as
