@@ -15,6 +15,7 @@ from matplotlib.text import Text  # noqa: E402
 from ..base.paths import figures_dir  # noqa: E402
 from ..base.tasks import TASKS, metric_labels, study_columns  # noqa: E402
 from ..core.evaluate import confusion, expected_calibration_error  # noqa: E402
+from ..study.results import run_stem  # noqa: E402
 from .report import paper_dev  # noqa: E402
 
 
@@ -135,46 +136,59 @@ def run_caption(run_dirs: dict[str, Path]) -> str:
 
 def training_curves(run_dirs: dict[str, Path], name: str):
     """One panel per task's training loss against step (each task's own loss: cross-entropy, BCE and MSE are
-    not on one scale), one line per run; then the dev scores: against step when a run was evaluated more than
-    once, else each run's final SST / QQP / STS as bars (never a panel of single dots)."""
+    not on one scale), one thin line per run in its row's colour (a row: the run name without its seed); then the
+    dev scores: each row's mean over its seeds against step when runs were evaluated more than once, else each
+    row's final SST / QQP / STS as bars, mean with the seeds' std (never a panel of single dots). One legend for the
+    figure, a row and its seed count an entry; runs that logged no per-task loss are named in the title."""
     histories = {label: pd.read_csv(Path(d) / "history.csv") for label, d in run_dirs.items()
                  if (Path(d) / "history.csv").exists()}
     loss_columns = [c for c in _TASK_LOSS if any(c in h for h in histories.values())] or ["loss"]
     evals = {label: h[h["kind"] == "eval"] for label, h in histories.items()}
     over_steps = any(len(e) > 1 for e in evals.values())
+    row_of = {label: run_stem(label) for label in histories}
+    rows = list(dict.fromkeys(row_of.values()))
+    colors = dict(zip(rows, sns.color_palette(n_colors=max(1, len(rows)))))
     fig, axes = plt.subplots(1, len(loss_columns) + 1, figsize=(3.6 * (len(loss_columns) + 1), 3.4), squeeze=False)
     axes = axes[0]
-    colors = dict(zip(histories, sns.color_palette(n_colors=max(1, len(histories)))))
+    unlogged = [label for label, h in histories.items() if not any(c in h and h[c].notna().any() for c in loss_columns)]
     for ax, column in zip(axes, loss_columns):
         for label, h in histories.items():
             train = h[h["kind"] == "train"]
             if column in train and train[column].notna().any():
-                ax.plot(train["step"], train[column], label=label, color=colors[label])
+                ax.plot(train["step"], train[column], color=colors[row_of[label]], lw=1, alpha=0.7)
         ax.set(xlabel="optimizer step", ylabel="mean over 25 steps",
                title=_TASK_LOSS.get(column, "training loss (all tasks' steps)"))
-    if axes[0].lines:
-        axes[0].legend(fontsize=7)
-    else:                               # runs shorter than one logging interval log no training loss
+    if not any(ax.lines for ax in axes[:-1]):     # runs shorter than one logging interval log no training loss
         axes[0].text(0.5, 0.5, "no training loss logged\n(fewer steps than one logging interval)",
                      ha="center", va="center", transform=axes[0].transAxes, fontsize=8)
     right = axes[-1]
     if over_steps:
-        for label, e in evals.items():
-            right.plot(e["step"], e["score"], marker="o", label=label, color=colors[label])
-        right.set(xlabel="optimizer step", ylabel="dev mean score", title="dev score during training")
+        for row in rows:
+            frames = [e[["step", "score"]] for label, e in evals.items() if row_of[label] == row]
+            mean = pd.concat(frames).groupby("step")["score"].mean()
+            right.plot(mean.index, mean.values, marker="o", ms=3, color=colors[row])
+        right.set(xlabel="optimizer step", ylabel="dev mean score (mean over seeds)", title="dev score during training")
     else:
         skip = {"kind", "epoch", "step", "loss", "train_seconds", "score"}
         metrics = list(dict.fromkeys(c for e in evals.values() for c in e.columns
                                      if c not in skip and not c.startswith(("loss_", "train_")) and e[c].notna().any()))
-        width = 0.8 / max(1, len(evals))
-        for i, (label, e) in enumerate(evals.items()):
-            values = [float(e[c].iloc[-1]) if len(e) and c in e else float("nan") for c in metrics]
-            right.bar([m + i * width for m in range(len(metrics))], values, width, label=label, color=colors[label])
+        width = 0.8 / max(1, len(rows))
+        for i, row in enumerate(rows):
+            finals = pd.DataFrame([{c: float(e[c].iloc[-1]) if len(e) and c in e else float("nan") for c in metrics}
+                                   for label, e in evals.items() if row_of[label] == row])
+            right.bar([m + i * width for m in range(len(metrics))], finals.mean().values, width,
+                      yerr=finals.std().fillna(0).values if len(finals) > 1 else None, capsize=2, color=colors[row])
         right.set_xticks([m + 0.4 - width / 2 for m in range(len(metrics))],
                          [{TASKS[t].metric_name: TASKS[t].label for t in TASKS}.get(c, c) for c in metrics])
-        right.set(ylabel="dev score", title="dev scores at the end", ylim=(0, 1))
-    fig.suptitle(f"{Path(name).stem.replace('_', ' ')} ({run_caption(run_dirs)})", fontsize=9)
-    fig.tight_layout()
+        right.set(ylabel="dev score (mean over seeds)", title="dev scores at the end", ylim=(0, 1))
+    seeds = {row: sum(1 for label in row_of if row_of[label] == row) for row in rows}
+    handles = [plt.Line2D([], [], color=colors[r], lw=2, label=f"{r} ({seeds[r]} run{'s' if seeds[r] > 1 else ''})")
+               for r in rows]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, -0.02))
+    missing = f"; no per-task loss logged by {', '.join(unlogged)}" if unlogged and len(unlogged) < len(histories) else ""
+    fig.suptitle(f"{Path(name).stem.replace('_', ' ')} ({run_caption(run_dirs)}{missing})", fontsize=9)
+    fig.tight_layout(rect=(0, 0.08 + 0.04 * ((len(handles) - 1) // 4), 1, 1))
     _save(fig, name)
     return fig
 
