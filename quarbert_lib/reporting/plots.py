@@ -16,6 +16,7 @@ from ..base.paths import figures_dir  # noqa: E402
 from ..base.tasks import TASKS, metric_labels, study_columns  # noqa: E402
 from ..core.evaluate import confusion, expected_calibration_error  # noqa: E402
 from ..study.results import run_stem  # noqa: E402
+from ..study.spec import CONTROLS  # noqa: E402
 from .report import paper_dev  # noqa: E402
 
 
@@ -277,8 +278,8 @@ def smart_strength(table: pd.DataFrame, name: str = "smart_strength.png", thresh
 def quality_per_minute(budget: pd.DataFrame, ladder: pd.DataFrame | None = None, name: str = "quality_per_minute.png",
                        targets: dict[str, float] | None = None):
     """Overall dev score against training minutes: one line per recipe over its data caps (and
-    epochs: 'all, ep 2'), the ladder rows as grey points, and horizontal reference lines
-    (``targets``: {label: score})."""
+    epochs: 'all, ep 2'), the ladder rows as grey points (controls, spec.CONTROLS, left out: they answer another
+    question), and horizontal reference lines (``targets``: {label: score})."""
     fig, ax = plt.subplots(figsize=(7.5, 5.0))
     texts = []
     for recipe, df in budget.groupby("recipe", sort=False):
@@ -290,6 +291,7 @@ def quality_per_minute(budget: pd.DataFrame, ladder: pd.DataFrame | None = None,
             label = str(r.cap) if one_epoch else f"ep {r.epoch}"
             texts.append(ax.annotate(label, (r.train_minutes, r.overall), textcoords="offset points", xytext=(4, -10),
                                      fontsize=7, color=line.get_color()))
+    ladder = None if ladder is None else ladder[~ladder["variant"].isin(CONTROLS)]
     if ladder is not None and len(ladder):
         spread = ladder["overall_std"] if "overall_std" in ladder else None
         ax.errorbar(ladder["train_seconds"] / 60, ladder["overall"], yerr=spread, fmt="o", color="grey", ms=3.5,
