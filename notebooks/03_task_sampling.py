@@ -63,7 +63,8 @@ if imbalance_control:
     natural, natural_dirs = run_ladder_rows(NOTEBOOK, ["baseline-finetune-natural", "sampling-natural"], profile,
                                             seeds, encoder, force)
     sizes = tables.train_examples(natural_dirs)
-    results.write_csv(tables_dir() / "train_examples.csv", sizes.assign(profile=profile, encoder=encoder))
+    results.upsert_rows(tables_dir() / "train_examples.csv", sizes.assign(profile=profile, encoder=encoder).to_dict("records"),
+                        ["run", "task", "profile", "encoder"])
     display(sizes.pivot_table(index=["run", "steps"], columns="task", values="train_examples", sort=False))
     display(Markdown(report.ablation_markdown(natural)))
     plots.ablation_bars(natural, "ablation_natural_sizes.png",    # capped at equal sizes, then natural sizes

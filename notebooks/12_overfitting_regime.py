@@ -10,8 +10,9 @@
 #
 # Recipes (`config.REGIME_RECIPES`): plain (`sampling`), SMART in the libraries' reading at λ_s = 0.5 and
 # at the paper's 5 (`advreg-only`), SMART + MBPP (the `smart` row) and R-Drop (α = 1), three seeds each.
-# Each recipe is compared with plain at the last epoch, on the dev score and on the gap, in one Holm
-# family. The offline Quora split caveat of notebook 02 applies.
+# Each recipe is compared with plain at the last epoch, on the dev score and on the gap, and SMART + MBPP
+# with SMART alone at the same λ_s (what MBPP adds), in one Holm family. The offline Quora split caveat of
+# notebook 02 applies.
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
@@ -45,7 +46,8 @@ for label in regime_recipes or list(REGIME_RECIPES):
                                 train__epochs=regime_epochs, train__eval_train_examples=regime_probe, **overrides)
     curves += [tables.learning_curve(folder, label, m["seed"]) for folder, m in zip(folders.values(), runs)]
 curves = pd.concat(curves, ignore_index=True).assign(profile=profile, encoder=encoder)
-results.write_csv(tables_dir() / "regime_curves.csv", curves)
+results.upsert_rows(tables_dir() / "regime_curves.csv", curves.to_dict("records"),
+                    ["variant", "seed", "epoch", "step", "profile", "encoder"])
 last = tables.epoch_rows(curves.drop(columns=["profile", "encoder"]))
 display(last[["variant", "seeds", "epoch", "overall", "overall_std", "train_overall", "gap_overall",
               "gap_overall_std"]].round(4))

@@ -49,7 +49,23 @@ def test_a_measurement_is_read_back_for_its_own_setting_only(isolated):
     got = lora_checks.read_measured(setting)
     assert [list(t["value"]) for t in got] == [[0, 1], [1, 2], [2, 3]]
     assert (got[0][list(setting)] == pd.Series(setting)).all(axis=None)
-    assert list(results.read_table("lora_checks.csv")["value"]) == [7, 1, 2]  # the r=16 row kept beside r=8's
+    assert list(results.read_table("lora_checks.csv")["value"]) == [1, 2]     # one measurement per profile/encoder
+
+
+def test_a_setting_is_found_as_a_csv_gives_it_back_and_legacy_rows_give_way(isolated):
+    """Numbers compare as numbers (8 and 8.0, 5e-4 and 0.0005; a column with a missing value reads back as float);
+    rows saved before tables carried their setting are replaced by the next measurement."""
+    from quarbert_lib.base.paths import tables_dir
+    tables_dir().mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"value": [9], "profile": ["cpu"], "encoder": ["e"]}).to_csv(tables_dir() / "t.csv", index=False)
+    other = {"profile": "quick", "encoder": "e", "lora_r": 8, "lora_lr": 5e-4, "recipe": "sampling"}
+    results.save_measured("t.csv", other, pd.DataFrame({"value": [3]}))
+    setting = {**other, "profile": "cpu"}
+    results.save_measured("t.csv", setting, pd.DataFrame({"value": [1, 2]}))
+    saved = pd.read_csv(tables_dir() / "t.csv")
+    assert list(saved["value"]) == [3, 1, 2]                                   # the legacy row gave way
+    assert list(results.read_measured("t.csv", setting)["value"]) == [1, 2]
+    assert list(results.read_measured("t.csv", {**other, "lora_r": 8.0, "lora_lr": 0.0005})["value"]) == [3]
 
 
 def test_a_measurement_is_made_once_then_read_unless_asked_again(isolated):

@@ -90,3 +90,22 @@ def test_the_regime_findings_say_whether_the_gap_opens_and_what_each_regulariser
     assert lines[1].startswith("- `rdrop` against plain at the last epoch: dev overall +0.020")
     assert f"gap -0.120 (95% CI [{gap['ci_low']:+.3f}, {gap['ci_high']:+.3f}]), {nf.GAP_WORDS[gap['verdict']]}" in lines[1]
     assert gap["verdict"] == "hurts" and lines[2] == "- Shown to narrow the gap here: `rdrop`."
+
+
+def test_mbpp_at_the_ladders_budget_is_read_against_the_regime(isolated):
+    """The ladder's `advreg-only -> smart` null names notebook 12's measurement of MBPP on top of SMART once it
+    exists, and says open before."""
+    from quarbert_lib.base.paths import tables_dir
+    from quarbert_lib.reporting import notebook_findings as nf
+    empty = pd.DataFrame(columns=["step", "metric"])
+    assert nf.measured_reason("advreg-only", "smart", empty, "cpu", "e").startswith("open: MBPP holds the model")
+    curves = _curves().replace({"variant": {"plain": "advreg-lambda5", "rdrop": "smart"}})
+    tables_dir().mkdir(parents=True, exist_ok=True)
+    curves.assign(profile="cpu", encoder="e").to_csv(tables_dir() / "regime_curves.csv", index=False)
+    gap = nf.regime_verdicts(curves).set_index("metric").loc["gap_overall"]
+    assert gap["step"] == "advreg-lambda5 -> smart"
+    assert nf.measured_reason("advreg-only", "smart", empty, "cpu", "e") == (
+        "in notebook 12's regime that overfits, MBPP on top of SMART moves the last epoch's dev overall by +0.020 "
+        f"(95% CI [{nf.regime_verdicts(curves).iloc[0]['ci_low']:+.3f}, {nf.regime_verdicts(curves).iloc[0]['ci_high']:+.3f}]), "
+        f"{nf.regime_verdicts(curves).iloc[0]['verdict']}, and the train-dev gap by -0.120 (95% CI "
+        f"[{gap['ci_low']:+.3f}, {gap['ci_high']:+.3f}]), narrows the gap")

@@ -325,7 +325,8 @@ PROFILE_SEEDS: dict[str, list[int]] = {"smoke": [0], "quick": [0], "cpu": [0, 1,
 # passes them and the planner (plan.py) reads them, so the plan is the batch.
 PROFILE_NOTEBOOK_PARAMS: dict[str, dict[str, Any]] = {
     # smoke: 03 without the natural-size control (it would train on every example); 12 on two epochs, two recipes
-    "smoke": {"imbalance_control": False, "regime_epochs": 2, "regime_recipes": ["plain", "rdrop"]},
+    "smoke": {"imbalance_control": False, "regime_cap": 24, "regime_probe": 24, "regime_epochs": 2,
+              "regime_recipes": ["plain", "rdrop"]},
     # paper: no cap, so the natural-size rows would be the ladder's own
     "paper": {"imbalance_control": False},
     "quick": {"max_train": 400, "frozen_epochs": 1,                                  # 01: CFIMDB's long reviews
@@ -341,7 +342,7 @@ PROFILE_NOTEBOOK_PARAMS: dict[str, dict[str, Any]] = {
               # 4-6x the time of sampling's. The full study's best row (3 seeds) is sampling.
               "recipe": "sampling",
               # 12: the regime on half the cap and fewer epochs, plain against SMART at the paper's strength
-              "regime_cap": 300, "regime_epochs": 4, "regime_recipes": ["plain", "advreg-lambda5"]},
+              "regime_cap": 300, "regime_probe": 300, "regime_epochs": 4, "regime_recipes": ["plain", "advreg-lambda5"]},
 }
 
 

@@ -40,7 +40,8 @@ def radius_figure(radius: pd.DataFrame, grid: pd.DataFrame | None, profile: str)
     return plots.sweep_lines(radius, "radius", "radius_sweep.png",
                              reference=float(base["overall"].iloc[0]) if len(base) else None,
                              reference_label=f"without SMART, lr {train.lr:g}, seed 0",
-                             title=f"AdvReg radius, {profile} profile, {int(radius['steps'].iloc[0])} steps, seed 0")
+                             title=f"AdvReg radius, {profile} profile, {int(radius['steps'].iloc[0])} steps, "
+                                   f"{int(radius['seeds'].iloc[0])} seed(s) a point")
 
 
 def lr_dropout_figure(grid: pd.DataFrame, profile: str):
@@ -48,7 +49,8 @@ def lr_dropout_figure(grid: pd.DataFrame, profile: str):
     paper's best (lr 1e-5, dropout 0.1) is in it."""
     in_grid = ((grid["lr"] == 1e-5) & (grid["dropout"] == 0.1)).any()
     return plots.grid_heatmap(grid, "lr", "dropout", "overall", "lr_dropout.png",
-                              title=f"overall, {profile} profile, {int(grid['steps'].iloc[0])} steps, seed 0; the "
+                              title=f"overall, {profile} profile, {int(grid['steps'].iloc[0])} steps, "
+                                    f"{int(grid['seeds'].iloc[0])} seed(s) a point; the "
                                     f"paper's best, lr 1e-5 with dropout 0.1, is {'in' if in_grid else 'outside'} this grid")
 
 
@@ -266,17 +268,17 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
                "each regulariser does to the gap: notebook 12's section under [What each notebook shows]"
                "(#what-each-notebook-shows).", "",
                report.markdown_table(["recipe", "seeds", "epoch", "dev overall", "train overall", "gap"],
-                                     [[r.variant, int(r.seeds), int(r.epoch), f"{r.overall:.3f} ± {r.overall_std:.3f}",
-                                       f"{r.train_overall:.3f}", f"{r.gap_overall:+.3f} ± {r.gap_overall_std:.3f}"]
+                                     [[r.variant, int(r.seeds), int(r.epoch), report.fmt_std(r.overall, r.overall_std),
+                                       f"{r.train_overall:.3f}", report.fmt_std(r.gap_overall, r.gap_overall_std, "+.3f")]
                                       for r in last.itertuples()]), ""]
         md += _figure("regime_curves.png", "Train (dashed) and dev scores per epoch, per recipe")
-    costs = read_table("costs.csv")
+    costs = read_table("costs.csv", profile, encoder)
     if costs is not None:
         md += ["## Cost per variant", "", report.markdown_table(
             ["variant", "seconds / step", "relative to plain"],
             [[r.variant, f"{r.seconds_per_step:.3f}", f"{r.relative:.2f}x"] for r in costs.itertuples()]), ""]
     for name, title in (("ensemble_subsets.csv", "Ensemble member subsets"), ("ensemble_cost.csv", "Serving cost")):
-        extra = read_table(name)
+        extra = read_table(name, profile, encoder)
         if extra is not None:
             # the process's peak RSS was the data loading's, the same for every serving setup: it measured
             # nothing and is no longer recorded (tables made before keep the column)
@@ -292,7 +294,7 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
     md += ["## What each notebook shows", "", "Each numbered notebook's closing section, built by "
            "`notebook_findings.notebook_findings` from the saved tables (the executed notebooks show the same text).", "",
            *notebook_findings.all_sections([p.stem for p in discover()], profile, encoder)]
-    curves = sorted((reports_dir() / "figures").glob("*_curves.png"))
+    curves = sorted(p for p in (reports_dir() / "figures").glob("*_curves.png") if p.name != "regime_curves.png")
     if curves:
         md += ["## Training curves", ""] + [line for c in curves for line in _figure(c.name, c.stem.replace("_", " "))]
     plots.plt.close("all")      # the figures are saved; a batch rebuild must not keep them open

@@ -34,9 +34,6 @@ KNOWN_REASONS = {
                                                        "tasks' natural sizes, where there is an imbalance to fix",
     ("smart-cosine", "smart-cosine-linear"): "a control, not a step of the ladder: it tests whether the 5·σ map's "
                                              "range is why the cosine head does not help (the line above)",
-    ("advreg-only", "smart"): "open: MBPP holds the model near its recent past, a regulariser against overfitting, and "
-                              "one epoch on 2,400 examples per task does not overfit (notebook 11's plain recipe still "
-                              "climbs for two full-data epochs); the control in a regime that overfits is not run yet",
 }
 
 
@@ -51,6 +48,25 @@ def _prior_value(profile: str, encoder: str, metric: str) -> float | None:
         return None
     values = dict(zip(table["metric"], table["value"]))
     return values.get(metric)
+
+
+def _mbpp_reason(profile: str, encoder: str) -> str:
+    """Why MBPP may not help at the ladder's budget: what it adds to SMART in notebook 12's regime that overfits."""
+    curves = read_table("regime_curves.csv", profile, encoder)
+    open_reason = ("open: MBPP holds the model near its recent past, a regulariser against overfitting, and one epoch "
+                   "on 2,400 examples per task does not overfit (notebook 11's plain recipe still climbs for two "
+                   "full-data epochs); the control in a regime that overfits (notebook 12) has no result yet")
+    if curves is None or curves.empty:
+        return open_reason
+    table = regime_verdicts(curves.drop(columns=["profile", "encoder"], errors="ignore"))
+    rows = table[table["step"] == " -> ".join(REGIME_STEPS[0])]
+    if rows.empty:
+        return open_reason
+    dev, gap = (rows[rows["metric"] == m].iloc[0] for m in ("overall", "gap_overall"))
+    ci = lambda r: "" if pd.isna(r.ci_low) else f" (95% CI [{r.ci_low:+.3f}, {r.ci_high:+.3f}])"  # noqa: E731
+    return (f"in notebook 12's regime that overfits, MBPP on top of SMART moves the last epoch's dev overall by "
+            f"{dev.effect:+.3f}{ci(dev)}, {dev.verdict}, and the train-dev gap by {gap.effect:+.3f}{ci(gap)}, "
+            f"{GAP_WORDS[gap.verdict]}")
 
 
 def _imbalance_reason(family: pd.DataFrame, profile: str, encoder: str) -> str:
@@ -86,6 +102,8 @@ def measured_reason(before: str, after: str, family: pd.DataFrame, profile: str,
                                           "below), so a head that reads the same geometry has little to add")
     if (before, after) == ("baseline-finetune", "sampling"):
         return _imbalance_reason(family, profile, encoder)
+    if (before, after) == ("advreg-only", "smart"):
+        return _mbpp_reason(profile, encoder)
     if (before, after) == ("smart", "smart-cosine"):
         control = _test(family, "smart-cosine", "smart-cosine-linear", "sts_pearson")
         if control is None:
@@ -289,6 +307,8 @@ def _errors(profile: str, encoder: str) -> list[str]:
 
 
 REGIME_BASE = "plain"
+# Beside each recipe against plain: what MBPP adds to SMART at the same strength.
+REGIME_STEPS = (("advreg-lambda5", "smart"),)
 # A step's verdict on the train-dev gap, where a smaller gap is what a regulariser is for.
 GAP_WORDS = {"helps": "widens the gap", "hurts": "narrows the gap", "equivalent": "leaves the gap within the margin",
              "inconclusive": "inconclusive on the gap"}
@@ -298,7 +318,7 @@ def regime_verdicts(curves: pd.DataFrame) -> pd.DataFrame:
     """Each recipe against plain at the last epoch, on the dev overall score and its train-dev gap: one Holm family
     (verdicts.verdict_table; the gap's margin is the overall score's)."""
     last = tables.epoch_rows(curves)
-    steps = [(REGIME_BASE, r) for r in last["variant"] if r != REGIME_BASE]
+    steps = [(REGIME_BASE, r) for r in last["variant"] if r != REGIME_BASE] + list(REGIME_STEPS)
     return verdicts.verdict_table(last, steps, columns=("overall", "gap_overall"),
                                   margin_of={"gap_overall": verdicts.OVERALL_MARGIN})
 
@@ -310,7 +330,9 @@ def _regime(profile: str, encoder: str) -> list[str]:
     curves = curves.drop(columns=["profile", "encoder"], errors="ignore")
     out = []
     plain = curves[curves["variant"] == REGIME_BASE].groupby("epoch")[["overall", "train_overall", "gap_overall"]].mean()
-    if len(plain):
+    if len(plain) and plain["gap_overall"].isna().all():
+        out.append("- The train-dev gap is not measured: these runs scored no training probe (train.eval_train_examples).")
+    elif len(plain):
         first, end, peak = plain.index.min(), plain.index.max(), plain["overall"].idxmax()
         opens = "opens" if plain.loc[end, "gap_overall"] > plain.loc[first, "gap_overall"] + verdicts.OVERALL_MARGIN \
             else "does not open beyond the margin"
@@ -320,14 +342,18 @@ def _regime(profile: str, encoder: str) -> list[str]:
                    f"dev peaks at epoch {peak} ({plain.loc[peak, 'overall']:.3f}). Mean over seeds.")
     table = regime_verdicts(curves)
     ci = lambda r: "" if pd.isna(r.ci_low) else f" (95% CI [{r.ci_low:+.3f}, {r.ci_high:+.3f}])"  # noqa: E731
+    tests = int(table["p"].notna().sum()) if len(table) else 0
     for step, rows in table.groupby("step", sort=False):
         dev, gap = (rows[rows["metric"] == m].iloc[0] for m in ("overall", "gap_overall"))
-        out.append(f"- `{step.split(' -> ')[1]}` against plain at the last epoch: dev overall {dev.effect:+.3f}"
+        before, after = step.split(" -> ")
+        against = "plain" if before == REGIME_BASE else f"`{before}`"
+        holm = f"Holm over this notebook's {tests} tests" if tests else "one seed a side: no test"
+        out.append(f"- `{after}` against {against} at the last epoch: dev overall {dev.effect:+.3f}"
                    f"{ci(dev)}, {dev.verdict}; gap {gap.effect:+.3f}{ci(gap)}, {GAP_WORDS[gap.verdict]} "
-                   f"(Holm over this notebook's {len(table)} tests; {int(dev.seeds_before)} / {int(dev.seeds_after)} seeds).")
+                   f"({holm}; {int(dev.seeds_before)} / {int(dev.seeds_after)} seeds).")
     if len(table):
         closers = [s.split(" -> ")[1] for s, rows in table.groupby("step", sort=False)
-                   if (rows[rows["metric"] == "gap_overall"]["verdict"] == "hurts").any()]
+                   if s.startswith(REGIME_BASE + " ->") and (rows[rows["metric"] == "gap_overall"]["verdict"] == "hurts").any()]
         out.append("- " + (f"Shown to narrow the gap here: {', '.join(f'`{c}`' for c in closers)}." if closers else
                            "No regulariser is shown to narrow the gap here; an inconclusive test is not \"no effect\": "
                            "its interval says what the data still allow."))

@@ -54,6 +54,11 @@ def cost_markdown(costs: pd.DataFrame) -> str:
     return markdown_table(["notebook", "runs", "train min", "wall min (train + eval + load)"], rows)
 
 
+def fmt_std(value: float, std: float, spec: str = ".3f") -> str:
+    """'0.712 ± 0.004', or '0.712' where the std is unknown (one seed)."""
+    return f"{value:{spec}}" + ("" if pd.isna(std) else f" ± {std:.3f}")
+
+
 def _fmt(value, std=None) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "–"

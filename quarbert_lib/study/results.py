@@ -272,21 +272,38 @@ def find_run(run_name: str, profile: str, encoder: str) -> Path:
 # -- measurements kept as records: timings and strengths that a re-execution reads unless asked to measure ----------
 
 def _of_setting(table: pd.DataFrame, setting: dict) -> pd.Series:
-    """Which rows of ``table`` carry ``setting`` (every key a column holding its value)."""
-    if not set(setting) <= set(table.columns):
-        return pd.Series(False, index=table.index)
-    return (table[list(setting)].astype(str) == pd.Series({k: str(v) for k, v in setting.items()})).all(axis=1)
+    """Which rows of ``table`` carry ``setting``: every key a column holding its value (numbers compared as numbers,
+    so 8 matches 8.0 and 5e-4 matches 0.0005 as a CSV gives them back; anything else as text)."""
+    match = pd.Series(True, index=table.index)
+    for key, value in setting.items():
+        if key not in table.columns:
+            return pd.Series(False, index=table.index)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            column = pd.to_numeric(table[key], errors="coerce")
+            match &= (column - float(value)).abs() <= 1e-12 * max(1.0, abs(float(value)))
+        else:
+            match &= table[key].astype(str) == str(value)
+    return match
+
+
+# A measurement table holds one measurement per profile and encoder: the latest.
+MEASURED_KEY = ("profile", "encoder")
 
 
 def save_measured(name: str, setting: dict, rows: pd.DataFrame) -> pd.DataFrame:
-    """Replace reports/tables/<name>'s rows of ``setting`` with ``rows``, each carrying ``setting`` as columns
-    (the other settings' rows stay); returns the rows saved."""
+    """Save ``rows`` to reports/tables/<name>, each carrying ``setting`` as columns, in place of the table's rows of
+    the same profile and encoder (MEASURED_KEY: one measurement each, the latest) and of rows saved before tables
+    carried their setting; returns the rows saved."""
     rows = rows.assign(**setting)
+    key = {k: setting[k] for k in MEASURED_KEY if k in setting}
     path = tables_dir() / name
     with locked(path):
         old = read_table(name)
-        keep = old[~_of_setting(old, setting)] if old is not None else None
-        write_csv(path, rows if keep is None or keep.empty else pd.concat([keep, rows], ignore_index=True))
+        if old is not None:
+            legacy = old[[c for c in setting if c in old.columns]].isna().any(axis=1) | \
+                ~pd.Series(set(setting) <= set(old.columns), index=old.index)
+            old = old[~(_of_setting(old, key) | legacy)]
+        write_csv(path, rows if old is None or old.empty else pd.concat([old, rows], ignore_index=True))
     return rows.reset_index(drop=True)
 
 

@@ -238,7 +238,7 @@ def epoch_rows(curves: pd.DataFrame, epoch: int | None = None) -> pd.DataFrame:
     """One ablation-like row per variant from its seeds' learning curves at ``epoch`` (None: each run's last):
     ``<column>`` and ``<column>_std`` (over seeds, ddof 1) for every dev, train and gap column, ``seeds`` and
     ``seed_list``; what verdicts.verdict_table tests."""
-    at = curves.sort_values("epoch").groupby(["variant", "seed"]).tail(1) if epoch is None \
+    at = curves.sort_values(["epoch", "step"], kind="stable").groupby(["variant", "seed"]).tail(1) if epoch is None \
         else curves[curves["epoch"] == epoch]
     values = [c for c in at.columns if c not in ("variant", "seed", "epoch", "step")]
     rows = []
