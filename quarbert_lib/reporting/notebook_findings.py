@@ -88,11 +88,15 @@ def _imbalance_reason(family: pd.DataFrame, profile: str, encoder: str) -> str:
                 + f" training examples: the largest task {max(by_task.values()) / min(by_task.values()):.1f}x the "
                 "smallest" + (f"; sequential training takes {steps['baseline-finetune-natural']:,} steps, sampling "
                               f"{steps['sampling-natural']:,}" if len(steps) == 2 else "") + ")") if by_task else ""
-    said = {"helps": "imbalance is a reason: at the tasks' natural sizes", "hurts": "not imbalance: at natural sizes",
-            "equivalent": "not imbalance: at natural sizes", "inconclusive": "not settled by the imbalance control: at "
-            "natural sizes"}[control["verdict"]]
-    return (f"{said}{seen} sampling against sequential training moves overall by {control['effect']:+.3f} (95% CI "
-            f"[{control['ci_low']:+.3f}, {control['ci_high']:+.3f}], {control['verdict']})")
+    said = {"helps": "the control at natural sizes shows sampling helping", "hurts": "the control at natural sizes "
+            "shows sampling hurting", "equivalent": "the control at natural sizes shows no difference beyond the margin",
+            "inconclusive": "the control at natural sizes does not settle it either"}[control["verdict"]]
+    capped = _test(family, "baseline-finetune", "sampling", "overall")
+    beside = ("" if capped is None else f"; at equal caps the same comparison is {capped['effect']:+.3f} (95% CI "
+              f"[{capped['ci_low']:+.3f}, {capped['ci_high']:+.3f}]), so whether the imbalance or the sequential order "
+              "(each task's examples in one stretch, the last task's last) is what sampling fixes is not separated")
+    return (f"{said}{seen}: sampling against sequential training moves overall by {control['effect']:+.3f} (95% CI "
+            f"[{control['ci_low']:+.3f}, {control['ci_high']:+.3f}], {control['verdict']}){beside}")
 
 
 def measured_reason(before: str, after: str, family: pd.DataFrame, profile: str, encoder: str) -> str | None:
