@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from quarbert_lib.batch import reproduce
+from quarbert_lib.core.config import PROFILE_NOTEBOOK_PARAMS
 
 NOTEBOOKS = [p.stem for p in reproduce.discover()]
 
@@ -240,18 +241,21 @@ def test_notebook_08_without_weights_reads_what_a_measuring_run_saved(pipeline, 
     by the run that measured them) and makes the same ensemble-lora row, training nothing."""
     import shutil
 
-    from quarbert_lib.study import experiment, lora_checks
+    from quarbert_lib.study import ensemble, experiment, lora_checks
     code, summary, root = pipeline
-    weights = shutil.ignore_patterns("model.pt", "checkpoint.pt", "heads.pt", "adapter")
-    shutil.copytree(root / "runs", tmp_path / "runs", ignore=weights)
+    shutil.copytree(root / "runs", tmp_path / "runs")
+    for folder in (tmp_path / "runs").glob("*/*/*"):     # as a record leaves a run: its weights' hash, no weights
+        ensemble.record_weights_hash(folder)
+        for name in ("model.pt", "checkpoint.pt", "heads.pt"):
+            (folder / name).unlink(missing_ok=True)
+        shutil.rmtree(folder / "adapter", ignore_errors=True)
     shutil.copytree(root / "reports", tmp_path / "reports")
     monkeypatch.setenv("QUARBERT_DATA", str(mini_data_dir))
     monkeypatch.setenv("QUARBERT_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("QUARBERT_REPORTS", str(tmp_path / "reports"))
     monkeypatch.setattr(experiment, "Trainer", None)                     # nothing may train
     measured = {n: (root / "reports" / "tables" / n).read_bytes() for n in lora_checks.MEASURED}
-    params = [a for k, v in {**SMALL_SWEEPS, "encoder": str(tiny_encoder_dir)}.items() for a in ("-p", f"{k}={v!r}")]
-    assert reproduce.main(["--profile", "smoke", "--only", "08", *params]) == 0
+    assert reproduce.main(["--profile", "smoke", "--only", "08", "-p", f"encoder={str(tiny_encoder_dir)!r}"]) == 0
     assert {n: (tmp_path / "reports" / "tables" / n).read_bytes() for n in lora_checks.MEASURED} == measured
     executed = json.loads((tmp_path / "reports" / "executed" / "08_lora.ipynb").read_text())
     printed = "".join("".join(o.get("text", "")) for c in executed["cells"] if c["cell_type"] == "code" for o in c["outputs"])
@@ -271,7 +275,7 @@ def test_the_plan_is_what_the_pipeline_trained(pipeline, tiny_encoder_dir, mini_
     monkeypatch.setenv("QUARBERT_RUNS", str(root / "runs"))
     monkeypatch.setenv("QUARBERT_REPORTS", str(root / "reports"))
     overrides = {**SMALL_SWEEPS, "encoder": str(tiny_encoder_dir)}
-    planned = plan.plan(reproduce.discover(), "smoke", overrides)
+    planned = plan.plan(reproduce.discover(), "smoke", overrides, notebook_params=PROFILE_NOTEBOOK_PARAMS["smoke"])
     registry = {(p.parent.parent.name, p.parent.name) for p in (root / "runs" / "smoke").glob("*/*/metrics.json")}
     assert {(r.notebook, r.name) for r in planned} == registry
     assert all(r.done for r in planned) and all(r.seconds == 0 for r in planned)
@@ -281,7 +285,7 @@ def test_the_plan_is_what_the_pipeline_trained(pipeline, tiny_encoder_dir, mini_
                   ("08_lora", "lora-sts-seed0")}
     for notebook, run in unfinished:
         (tmp_path / "runs" / "smoke" / notebook / run / "metrics.json").unlink()
-    planned = plan.plan(reproduce.discover(), "smoke", overrides)
+    planned = plan.plan(reproduce.discover(), "smoke", overrides, notebook_params=PROFILE_NOTEBOOK_PARAMS["smoke"])
     assert {(r.notebook, r.name) for r in planned if not r.done} == unfinished
     assert all(r.seconds > 0 for r in planned if not r.done)
     table = plan.notebook_estimates(planned, [p.stem for p in reproduce.discover()])
