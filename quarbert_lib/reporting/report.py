@@ -54,18 +54,11 @@ def cost_markdown(costs: pd.DataFrame) -> str:
     return markdown_table(["notebook", "runs", "train min", "wall min (train + eval + load)"], rows)
 
 
-def fmt_std(value: float, std: float, spec: str = ".3f") -> str:
-    """'0.712 ± 0.004', or '0.712' where the std is unknown (one seed)."""
-    return f"{value:{spec}}" + ("" if pd.isna(std) else f" ± {std:.3f}")
-
-
-def _fmt(value, std=None) -> str:
+def fmt_std(value, std=None, spec: str = ".3f") -> str:
+    """'0.712 ± 0.004'; '0.712' where the std is unknown (one seed); '–' where the value is."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "–"
-    text = f"{value:.3f}"
-    if std is not None and not (isinstance(std, float) and np.isnan(std)):
-        text += f" ± {std:.3f}"
-    return text
+    return f"{value:{spec}}" + ("" if std is None or pd.isna(std) else f" ± {std:.3f}")
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
@@ -81,8 +74,8 @@ def ablation_markdown(df: pd.DataFrame) -> str:
         paper = paper_dev().get(r["variant"], {})
         rows.append([r["variant"], r["encoder"], r["profile"], int(r["seeds"]),
                      f"{r['params_trainable'] / 1e6:.1f}M / {r['params_total'] / 1e6:.1f}M",
-                     *[_fmt(r[c], r.get(f"{c}_std")) for c in metric_labels()],
-                     *[_fmt(paper.get(c)) for c in metric_labels()],
+                     *[fmt_std(r[c], r.get(f"{c}_std")) for c in metric_labels()],
+                     *[fmt_std(paper.get(c)) for c in metric_labels()],
                      f"{r['train_seconds']:.0f}", _smart_cell(r)])
     labels = metric_labels()
     return markdown_table(["variant", "encoder", "profile", "seeds", "trainable / total", *labels.values(),
@@ -112,7 +105,7 @@ def _smart_cell(r: pd.Series) -> str:
 
 
 def single_task_markdown(df: pd.DataFrame) -> str:
-    rows = [[r["task"], r["mode"], r["encoder"], r["profile"], int(r["seeds"]), _fmt(r["dev_acc"], r.get("dev_acc_std")),
+    rows = [[r["task"], r["mode"], r["encoder"], r["profile"], int(r["seeds"]), fmt_std(r["dev_acc"], r.get("dev_acc_std")),
              f"{r['train_seconds']:.0f}"] for _, r in df.iterrows()]
     return markdown_table(["task", "mode", "encoder", "profile", "seeds", "dev acc", "train s"], rows)
 
@@ -273,7 +266,7 @@ def results_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
         table = markdown_table(
             ["variant", "seeds", *metric_labels().values(), "paper overall", "train s"],
             [[f"`{r['variant']}`", int(r["seeds"]),
-              *[_fmt(r[c], r.get(f"{c}_std") if int(r["seeds"]) > 1 else None)
+              *[fmt_std(r[c], r.get(f"{c}_std") if int(r["seeds"]) > 1 else None)
                 for c in metric_labels()],
               f"{paper[r['variant']]['overall']:.3f}" if r["variant"] in paper else "–",
               f"{r['train_seconds']:.0f}" if pd.notna(r["train_seconds"]) else ""] for _, r in df.iterrows()])
