@@ -67,7 +67,7 @@ if imbalance_control:
                         ["run", "task", "profile", "encoder"])
     display(sizes.pivot_table(index=["run", "steps"], columns="task", values="train_examples", sort=False))
     display(Markdown(report.ablation_markdown(natural)))
-    plots.ablation_bars(natural, "ablation_natural_sizes.png",    # capped at equal sizes, then natural sizes
+    plots.ablation_bars(tables.shown_rows(NOTEBOOK, profile, encoder), "ablation_natural_sizes.png",
                         variants=["baseline-finetune", "sampling", "baseline-finetune-natural", "sampling-natural"]);
 
 # %% [markdown]
