@@ -16,14 +16,14 @@
 # tasks are equal in size: the comparison with notebook 02 isolates interleaving against
 # sequential training. The paper's claim is about imbalanced tasks, so a control repeats both
 # recipes with every task at its natural size (rows `baseline-finetune-natural` and
-# `sampling-natural`, three seeds). The offline Quora split caveat of notebook 02 applies to
+# `sampling-natural`, five seeds). The offline Quora split caveat of notebook 02 applies to
 # every row: offline, Quora's training split is 16,193 pairs, not the course's 283,003, so
 # even the natural sizes are far less imbalanced than the paper's.
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
 encoder = "minilm-l6"
-seeds = None             # None: the study's (cpu: 0-4 for sampling, 0-2 for the costly natural-size rows; spec.notebook_seeds)
+seeds = None             # None: the study's (cpu: 0-4; spec.notebook_seeds)
 force = False
 embedding_seeds = [0]    # seeds of the trainable-word-embeddings comparison
 imbalance_control = True # the two recipes at the tasks' natural sizes (cpu: 3 seeds, about an hour here)

@@ -117,7 +117,7 @@ def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, s
                         model__freeze_word_embeddings=not default_frozen)
         if p.get("imbalance_control", True):
             out += [r for v in ("baseline-finetune-natural", "sampling-natural")
-                    for r in _variant(n, v, p, notebook_seeds(n, profile, p.get("seeds"), v))]
+                    for r in _variant(n, v, p, seeds())]
     elif n.startswith("04"):
         out = _variant(n, "advreg-literal", p, seeds("literal_seeds"))
         out += [r for v in ("advreg-only", "smart") for r in _variant(n, v, p, seeds())]

@@ -287,7 +287,7 @@ def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: lis
     rows the notebook's steps compare against (spec.NOTEBOOKS), and the run folders."""
     rows, folders = [], {}
     for variant in variants:
-        runs, found = run_variant(notebook, variant, profile, notebook_seeds(notebook, profile, seeds, variant),
+        runs, found = run_variant(notebook, variant, profile, notebook_seeds(notebook, profile, seeds),
                                   encoder, force)
         rows.append(tables.ablation_row(variant, runs))
         folders.update(found)
