@@ -164,7 +164,7 @@ def test_saved_predictions_let_a_clone_without_runs_browse(isolated):
     frame = PROBS.drop(columns=["sentence1", "sentence2"])
     _registry_run(isolated, "03_task_sampling", "sampling-seed0", frame)
     _registry_run(isolated, "03_task_sampling", "sampling-seed1", frame, seed=1)          # not seed 0: not saved
-    member = _registry_run(isolated, "07_quartet_ensemble", "specialist-sst-seed0", frame.assign(prediction=0))
+    _registry_run(isolated, "07_quartet_ensemble", "specialist-sst-seed0", frame.assign(prediction=0))
     _registry_run(isolated, "07_quartet_ensemble", "ensemble-seed0", frame,
                   members={"sst-specialist": "cpu/07_quartet_ensemble/specialist-sst-seed0",
                            "multitask": "cpu/03_task_sampling/sampling-seed0"})

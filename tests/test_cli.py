@@ -1,5 +1,4 @@
 """User errors on the command line: one line, exit code 2, no traceback (unless --debug)."""
-import json
 import os
 import subprocess
 import sys

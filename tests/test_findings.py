@@ -110,9 +110,9 @@ def test_a_seeded_lambda_point_is_tested_against_the_ladder_rows():
     # one Holm family of 8 tests (2 references x 4 metrics); the three tasks do not move (p = 1)
     holm = verdicts.holm([p_ladder, 1, 1, 1, p_plain, 1, 1, 1])
     assert lines[0].startswith("- λ_s = 0.5 on 3 seeds: overall 0.713 ± 0.002; against λ_s = 5 (`advreg-only`): "
-                               f"overall +0.007, inconclusive (95% CI [")
+                               "overall +0.007, inconclusive (95% CI [")
     assert f"Welch p {p_ladder:.3f}, Holm {holm[0]:.3f})" in lines[0]
-    assert f"against no SMART (`sampling`): overall -0.004, inconclusive (95% CI [" in lines[0]
+    assert "against no SMART (`sampling`): overall -0.004, inconclusive (95% CI [" in lines[0]
     assert f"Welch p {p_plain:.3f}, Holm {holm[4]:.3f})" in lines[0]
     assert lines[1] == "- The seed-0 sweep's best point (λ_s = 1) has one seed only."
     assert findings.seeded_lambda_lines(None, rows, sweep) == []

@@ -150,7 +150,6 @@ def test_a_batch_stopped_part_way_keeps_the_notebooks_it_finished_in_the_summary
     folder.mkdir()
     for name in ("01_done", "02_stopped"):
         (folder / f"{name}.py").write_text('# %% tags=["parameters"]\nprofile = "cpu"\n# %%\nx = 1\n')
-    monkeypatch.setattr(reproduce, "NOTEBOOK_DIR", folder)
     monkeypatch.setattr(reproduce, "discover", lambda only=None, notebook_dir=folder: sorted(folder.glob("*.py")))
     execute = reproduce.execute
 
@@ -171,7 +170,6 @@ def test_failed_notebook_is_reported_and_others_run(isolated, tmp_path, monkeypa
     (folder / "01_ok.py").write_text('# %% tags=["parameters"]\nprofile = "cpu"\n# %%\nx = 1\n')
     (folder / "02_bad.py").write_text('# %% tags=["parameters"]\nprofile = "cpu"\n# %%\nraise RuntimeError("broken on purpose")\n')
     (folder / "03_ok.py").write_text('# %% tags=["parameters"]\nprofile = "cpu"\n# %%\ny = 2\n')
-    monkeypatch.setattr(reproduce, "NOTEBOOK_DIR", folder)
     monkeypatch.setattr(reproduce, "discover", lambda only=None, notebook_dir=folder: sorted(folder.glob("*.py")))
     assert reproduce.main(["--profile", "smoke"]) == 1
     summary = json.loads((isolated / "reports" / "executed" / "summary.json").read_text())
@@ -279,6 +277,10 @@ def test_the_plan_is_what_the_pipeline_trained(pipeline, tiny_encoder_dir, mini_
     registry = {(p.parent.parent.name, p.parent.name) for p in (root / "runs" / "smoke").glob("*/*/metrics.json")}
     assert {(r.notebook, r.name) for r in planned} == registry
     assert all(r.done for r in planned) and all(r.seconds == 0 for r in planned)
+    # each run evaluated dev as often as the planner counts (notebook 12's epochs, the sweeps' max_steps)
+    history = lambda r: pd.read_csv(root / "runs" / "smoke" / r.notebook / r.name / "history.csv")  # noqa: E731
+    assert {(r.notebook, r.name): plan.epochs_started(r.config) for r in planned} == \
+        {(r.notebook, r.name): int((history(r)["kind"] == "eval").sum()) for r in planned}
     shutil.copytree(root / "runs", tmp_path / "runs")
     monkeypatch.setenv("QUARBERT_RUNS", str(tmp_path / "runs"))
     unfinished = {("03_task_sampling", "sampling-seed0"), ("04_smart_mbpp", "sweep-radius0.1-seed0"),

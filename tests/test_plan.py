@@ -199,3 +199,29 @@ def test_reuse_saved_reads_an_earlier_curve_point_instead_of_training(isolated):
     params = {"profile": "smoke", "encoder": "minilm-l6", "seed": 0, "recipes": {"sampling": [600, 24]}}
     assert [r[1] for r in plan.runs_for(nb, {**params, "reuse_saved": True})] == ["sampling-cap24-seed0"]
     assert [r[1] for r in plan.runs_for(nb, params)] == ["sampling-cap600-seed0", "sampling-cap24-seed0"]
+
+
+def test_a_run_of_several_epochs_with_a_training_probe_pays_each_evaluation(isolated, mini_data_dir):
+    """Notebook 12's runs evaluate dev and a training probe at each of their epochs: the seconds beside training
+    are the records' loading and predictions plus their seconds per evaluation times the run's evaluations,
+    each grown by the probe's share of the dev sentences (pairs count two)."""
+    from quarbert_lib.core.data import load_task
+    cfg = profile_config("cpu", tasks=["sst", "para"], data__data_dir=str(mini_data_dir), train__epochs=3,
+                         train__eval_train_examples=4)
+    sizes = {t: {k: len(v) for k, v in load_task(t, cfg.data).splits.items()} for t in cfg.tasks}
+    dev = sizes["sst"]["dev"] + 2 * sizes["para"]["dev"]
+    probe = min(4, sizes["sst"]["train"]) + 2 * min(4, sizes["para"]["train"])
+    assert probe == 12 and plan.epochs_started(cfg) == 3
+    assert plan.evaluations_of(cfg) == pytest.approx(3 * (1 + probe / dev))
+    # COSTS' sampling records: 10 s of loading and predictions (median of 10, 10, 15) and 10 s per evaluation
+    costs = COSTS.assign(profile="cpu")
+    assert plan.estimate_seconds("03_task_sampling", "sampling-seed0", 10, costs, cfg=cfg) == \
+        pytest.approx(10 * 0.6 + 10 + 10 * 3 * (1 + probe / dev))
+    # a record that evaluated twice (history.csv's eval rows) paid 5 s an evaluation
+    twice = costs.assign(evaluations=2)
+    assert plan.estimate_seconds("03_task_sampling", "sampling-seed0", 10, twice, cfg=cfg) == \
+        pytest.approx(10 * 0.6 + 10 + 5 * 3 * (1 + probe / dev))
+    # the dev-only run of a max_steps budget that ends inside its second epoch evaluates twice
+    short = profile_config("cpu", tasks=["sst", "para"], data__data_dir=str(mini_data_dir), train__epochs=5,
+                           train__max_steps=plan.steps_of(cfg) // 3 + 1)
+    assert plan.evaluations_of(short) == 2

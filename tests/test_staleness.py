@@ -9,7 +9,6 @@ makes from the committed tables.
 """
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 

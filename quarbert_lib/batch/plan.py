@@ -184,14 +184,34 @@ def prediction_units(cfg: ExperimentConfig) -> int:
                for t in cfg.tasks)
 
 
+def _steps_per_epoch(cfg: ExperimentConfig) -> int:
+    t = cfg.train
+    batches = {task: math.ceil(_split_sizes(task, cfg)["train"] / t.batch_size) for task in cfg.tasks}
+    return len(batches) * min(batches.values()) if t.sampler == "round-robin" else sum(batches.values())
+
+
 def steps_of(cfg: ExperimentConfig) -> int:
     """Optimizer steps of a config, as the trainer counts them (sampler.epoch_schedule's length per epoch
     times the epochs, capped by max_steps), from the training split sizes alone."""
-    t = cfg.train
-    batches = {task: math.ceil(_split_sizes(task, cfg)["train"] / t.batch_size) for task in cfg.tasks}
-    per_epoch = len(batches) * min(batches.values()) if t.sampler == "round-robin" else sum(batches.values())
-    total = per_epoch * t.epochs
-    return min(total, t.max_steps) if t.max_steps else total
+    total = _steps_per_epoch(cfg) * cfg.train.epochs
+    return min(total, cfg.train.max_steps) if cfg.train.max_steps else total
+
+
+def epochs_started(cfg: ExperimentConfig) -> int:
+    """Epochs a run starts, as many as the trainer's dev evaluations: it evaluates at the end of each (max_steps
+    may end the last one early)."""
+    return math.ceil(steps_of(cfg) / _steps_per_epoch(cfg))
+
+
+def evaluations_of(cfg: ExperimentConfig) -> float:
+    """Dev evaluations a run makes (epochs_started), in units of one evaluation of its dev sets: with a training
+    probe each also scores the first ``train.eval_train_examples`` training examples of each task (pairs
+    counting two)."""
+    units = lambda split, cap=None: sum((2 if TASKS[t].is_pair else 1)  # noqa: E731
+                                        * min(_split_sizes(t, cfg)[split], cap if cap is not None else math.inf)
+                                        for t in cfg.tasks)
+    probe = units("train", cfg.train.eval_train_examples) if cfg.train.eval_train_examples else 0
+    return epochs_started(cfg) * (1 + probe / units("dev"))
 
 
 def recorded_costs(profile: str) -> pd.DataFrame:
@@ -209,7 +229,8 @@ def estimate_seconds(notebook: str, run: str, steps: int, costs: pd.DataFrame, s
                      kind: str | None = None, cfg: ExperimentConfig | None = None) -> float:
     """Wall seconds of one run: steps x the seconds per step of the recorded runs with the same name (any
     seed) in the same notebook, else of the same cost kind (config.cost_kind), else of that notebook's runs,
-    else of all; plus their seconds beside training (evaluation, predictions, loading); times ``speed``.
+    else of all; plus their seconds beside training: loading and predictions, and their seconds per dev
+    evaluation times this run's evaluations (evaluations_of, with ``cfg``; else one); times ``speed``.
 
     Of the matching records it takes the median. The fastest record (this function's earlier choice, on the
     argument that sharing the cores only slows a run) came out 21 % low on the runs of the measured `quick`
@@ -231,7 +252,12 @@ def estimate_seconds(notebook: str, run: str, steps: int, costs: pd.DataFrame, s
     same_tasks = costs[costs["kind"].fillna("").str.split(" ").str[0] == kind.split(" ")[0]] \
         if kind and "kind" in costs else costs.iloc[0:0]
     beside = pd.concat([match, same_tasks]).drop_duplicates()
-    rest = float((beside["wall_seconds"] - beside["train_seconds"]).median())
+    # of which evaluations, one per epoch (a record without the column made one): a run of several epochs
+    # with a training probe (notebook 12) makes six, not the ladder's one
+    evaluations = beside["evaluations"].fillna(1) if "evaluations" in beside else 1
+    per_evaluation = float((beside["eval_seconds"] / evaluations).median())
+    rest = float((beside["wall_seconds"] - beside["train_seconds"] - beside["eval_seconds"]).median())
+    rest += per_evaluation * (evaluations_of(cfg) if cfg is not None else 1)
     if cfg is not None and "profile" in match and match["profile"].notna().any():
         recorded_profile = match["profile"].mode().iloc[0]
         if recorded_profile in PROFILES and recorded_profile != cfg.profile:

@@ -35,7 +35,7 @@ from papermill.exceptions import PapermillExecutionError
 from tqdm.auto import tqdm
 
 from ..base.paths import use_profile_reports  # noqa: F401
-from ..base.paths import NOTEBOOK_DIR, REPO_ROOT, REPORTS_ENV, STUDY_PROFILE, discover, reports_dir
+from ..base.paths import REPO_ROOT, REPORTS_ENV, STUDY_PROFILE, discover, reports_dir
 from ..core import data
 from ..core.config import PROFILE_NOTEBOOK_PARAMS, PROFILES, ConfigError
 from ..study import records

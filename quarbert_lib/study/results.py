@@ -234,17 +234,21 @@ def upsert_rows(table: Path, rows: list[dict], key: list[str], order=None) -> pd
 
 def run_costs(profile: str) -> pd.DataFrame:
     """One row per complete run of ``profile`` in the registry: where it is, its encoder and
-    seed, optimizer steps, and its training, evaluation and wall seconds (from metrics.json)."""
+    seed, optimizer steps, its training, evaluation and wall seconds (from metrics.json), and how many dev
+    evaluations the evaluation seconds add up (history.csv's eval rows)."""
     rows = []
     for p in sorted((runs_dir() / profile).glob("*/*/metrics.json")):
         m = read_json(p)
         config = p.parent / "config.json"
         kind = cost_kind(ExperimentConfig.from_dict(read_json(config))) if config.exists() else ""
+        history = p.parent / "history.csv"
+        evaluations = int((pd.read_csv(history)["kind"] == "eval").sum()) if history.exists() else None
         rows.append({"profile": profile, "notebook": p.parent.parent.name, "run": p.parent.name,
                      "encoder": m["encoder"], "seed": m.get("seed"), "steps": m.get("steps"),
-                     **{k: m.get(k) for k in ("train_seconds", "eval_seconds", "wall_seconds")}, "kind": kind})
+                     **{k: m.get(k) for k in ("train_seconds", "eval_seconds", "wall_seconds")},
+                     "evaluations": evaluations, "kind": kind})
     return pd.DataFrame(rows, columns=["profile", "notebook", "run", "encoder", "seed", "steps",
-                                       "train_seconds", "eval_seconds", "wall_seconds", "kind"])
+                                       "train_seconds", "eval_seconds", "wall_seconds", "evaluations", "kind"])
 
 
 def write_members(ensemble_dir: Path, members: dict[str, Path]) -> Path:
