@@ -20,6 +20,28 @@ def test_quality_per_minute_labels_never_overlap(isolated):
     assert len(boxes) == 6 + 8 + 2
     assert not [(i, j) for i, a in enumerate(boxes) for j, b in enumerate(boxes) if i < j and a.overlaps(b)]
     assert "cpu profile, seed 0" in fig.axes[0].get_title()
+    # nor does a label cover a plotted point (the recipes' markers, the ladder rows)
+    ax = fig.axes[0]
+    points = ax.transData.transform([*zip(budget["train_minutes"], budget["overall"]),
+                                     *zip(ladder["train_seconds"] / 60, ladder["overall"])])
+    assert not [(box, p) for box in boxes for p in points if box.contains(*p)]
+    # and the placement is the same on every run (a fixed number of adjustText iterations, not a time limit)
+    second = plots.quality_per_minute(budget, ladder, targets={"paper": 0.782, "target": 0.76})
+    again = plots.label_boxes(second, second.axes[0])
+    assert [tuple(b.bounds) for b in again] == [tuple(b.bounds) for b in boxes]
+
+
+def test_long_row_names_are_broken_at_a_hyphen_so_neighbouring_ticks_do_not_touch(isolated):
+    names = ["baseline-finetune", "sampling", "baseline-finetune-natural", "sampling-natural"]
+    table = pd.DataFrame([{"variant": v, "sst_acc": 0.4, "qqp_acc": 0.8, "sts_pearson": 0.8, "overall": 0.7, "seeds": 3}
+                          for v in names])
+    fig = plots.ablation_bars(table, paper={})
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["baseline-finetune", "sampling", "baseline-finetune-\nnatural",
+                                                             "sampling-natural"]
+    fig.canvas.draw()
+    boxes = [t.get_window_extent(fig.canvas.get_renderer()) for t in ax.get_xticklabels()]
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))
 
 
 @pytest.mark.parametrize("rows", [2, 10])

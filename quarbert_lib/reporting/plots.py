@@ -1,7 +1,9 @@
 """Figures from saved results (reports/tables/*.csv, runs/*/history.csv), never from training."""
 from __future__ import annotations
 
+import itertools
 import json
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -10,6 +12,7 @@ matplotlib.use("Agg")  # files only; notebooks still show the returned figure
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from adjustText import adjust_text  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 from ..base.paths import figures_dir  # noqa: E402
@@ -18,24 +21,6 @@ from ..core.evaluate import confusion, expected_calibration_error  # noqa: E402
 from ..study.results import run_stem  # noqa: E402
 from ..study.spec import CONTROLS  # noqa: E402
 from .report import paper_dev  # noqa: E402
-
-
-def declutter(fig, ax, texts: list, obstacles: list | None = None, max_moves: int = 200) -> None:
-    """Move annotations (offset-point labels) up, lowest first, until no two labels' boxes overlap and none
-    overlaps an obstacle artist (e.g. the legend)."""
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    box_of = lambda t: Text.get_window_extent(t, renderer)   # the label alone, not its leader line  # noqa: E731
-    placed = [o.get_window_extent(renderer) for o in (obstacles or [])]
-    for text in sorted(texts, key=lambda t: box_of(t).y0):
-        for _ in range(max_moves):
-            box = box_of(text)
-            hit = next((p for p in placed if box.overlaps(p)), None)
-            if hit is None:
-                break
-            dx, dy = text.xyann
-            text.xyann = (dx, dy + (hit.y1 - box.y0 + 1) * 72 / fig.dpi)   # pixels to points
-        placed.append(box_of(text))
 
 
 def label_boxes(fig, ax) -> list:
@@ -81,6 +66,9 @@ def ablation_bars(table: pd.DataFrame, name: str = "ablation.png", variants: lis
                         ha="center", fontsize=7, color="dimgray")
     lo, hi = min(shown), max(shown)
     ax.set_ylim(max(0.0, lo - 0.05), min(1.0, hi + 0.05))
+    # a long row name (baseline-finetune-natural) is wider than its group: broken at a hyphen, two names of
+    # neighbouring groups do not touch
+    ax.set_xticks(range(len(df)), ["\n".join(textwrap.wrap(v, 18, break_on_hyphens=True)) for v in df["variant"]])
     ax.set_xlabel("")
     ax.set_ylabel("dev score (bars: seed mean; error bars: std)")
     # the legend stands right of the axes: above them, a five-entry legend is wider than a two-row figure and
@@ -278,40 +266,53 @@ def smart_strength(table: pd.DataFrame, name: str = "smart_strength.png", thresh
 def quality_per_minute(budget: pd.DataFrame, ladder: pd.DataFrame | None = None, name: str = "quality_per_minute.png",
                        targets: dict[str, float] | None = None):
     """Overall dev score against training minutes: one line per recipe over its data caps (and
-    epochs: 'all, ep 2'), the ladder rows as grey points (controls, spec.CONTROLS, left out: they answer another
-    question), and horizontal reference lines (``targets``: {label: score})."""
-    fig, ax = plt.subplots(figsize=(7.5, 5.0))
-    texts = []
+    epochs: 'all, ep 2'), the ladder rows as grey points with their seed std (controls, spec.CONTROLS, left out:
+    they answer another question), and horizontal reference lines (``targets``: {label: score}). The point
+    labels are placed by adjustText (clear of each other, the points, the lines and the legend; a fixed number
+    of iterations, so the figure is the same on every run)."""
+    fig, ax = plt.subplots(figsize=(8.0, 5.4))
+    texts, points = [], []
     for recipe, df in budget.groupby("recipe", sort=False):
         df = df.sort_values("train_minutes")
         line, = ax.plot(df["train_minutes"], df["overall"], marker="o", label=recipe)
+        # a multi-epoch recipe's points differ by epoch only: "ep N" (its cap, all, is in the caption)
+        one_epoch = "epoch" not in df or df["epoch"].nunique() == 1
         for r in df.itertuples():
-            # a multi-epoch recipe's points differ by epoch only: "ep N" (its cap, all, is in the caption)
-            one_epoch = "epoch" not in df or df["epoch"].nunique() == 1
-            label = str(r.cap) if one_epoch else f"ep {r.epoch}"
-            texts.append(ax.annotate(label, (r.train_minutes, r.overall), textcoords="offset points", xytext=(4, -10),
-                                     fontsize=7, color=line.get_color()))
+            texts.append(ax.text(r.train_minutes, r.overall, str(r.cap) if one_epoch else f"ep {r.epoch}",
+                                 fontsize=7, color=line.get_color()))
+        # the labels keep off the line between the points too (sampled evenly along it in log minutes)
+        for (x0, y0), (x1, y1) in itertools.pairwise(zip(df["train_minutes"], df["overall"])):
+            points += [(x0 * (x1 / x0) ** f, y0 + (y1 - y0) * f) for f in (i / 12 for i in range(12))]
+        points.append((df["train_minutes"].iloc[-1], df["overall"].iloc[-1]))
     ladder = None if ladder is None else ladder[~ladder["variant"].isin(CONTROLS)]
     if ladder is not None and len(ladder):
         spread = ladder["overall_std"] if "overall_std" in ladder else None
         ax.errorbar(ladder["train_seconds"] / 60, ladder["overall"], yerr=spread, fmt="o", color="grey", ms=3.5,
                     capsize=2, lw=0.8, label="ladder rows (seed mean ± std)")
         for r in ladder.itertuples():
-            texts.append(ax.annotate(r.variant, (r.train_seconds / 60, r.overall), textcoords="offset points",
-                                     xytext=(3, 3), fontsize=6, color="grey",
-                                     arrowprops=dict(arrowstyle="-", color="grey", linewidth=0.4, shrinkA=0, shrinkB=2)))
+            texts.append(ax.text(r.train_seconds / 60, r.overall, r.variant, fontsize=6.5, color="0.35"))
+        # and off each ladder row's point and error bar (its ends and middle)
+        for r in ladder.itertuples():
+            std = getattr(r, "overall_std", 0.0) if spread is not None and pd.notna(getattr(r, "overall_std", None)) else 0.0
+            points += [(r.train_seconds / 60, r.overall + k * std / 2) for k in (-2, -1, 0, 1, 2)]
+    fixed = []
     for label, score in (targets or {}).items():
         ax.axhline(score, linestyle="--", linewidth=0.8, color="black")
-        texts.append(ax.annotate(label, xy=(0.01, score), xycoords=("axes fraction", "data"), textcoords="offset points",
+        fixed.append(ax.annotate(label, xy=(0.01, score), xycoords=("axes fraction", "data"), textcoords="offset points",
                                  xytext=(0, 1), fontsize=7, va="bottom"))
     ax.set_xscale("log")
+    ax.margins(x=0.08, y=0.06)
     ax.set(xlabel="training minutes on this machine (log scale)", ylabel="overall dev score")
     profile = budget["profile"].iloc[0] if "profile" in budget and len(budget) else ""
     seeds = sorted({int(s) for s in budget["seed"]}) if "seed" in budget else []
     ax.set_title(f"Quality per CPU-minute ({profile} profile, seed {', '.join(map(str, seeds))}; ladder rows: "
                  "mean over their seeds)", fontsize=9)
     legend = ax.legend(fontsize=7, loc="lower right")
-    declutter(fig, ax, texts, obstacles=[legend])
+    if texts:
+        x, y = zip(*points)
+        fig.canvas.draw()
+        adjust_text(texts, x=list(x), y=list(y), objects=[legend, *fixed], ax=ax, iter_lim=1000,
+                    expand=(1.15, 1.4), arrowprops=dict(arrowstyle="-", color="0.5", lw=0.4))
     _save(fig, name)
     return fig
 
