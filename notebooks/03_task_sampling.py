@@ -26,7 +26,7 @@ encoder = "minilm-l6"
 seeds = None             # None: the study's (cpu: 0-4; spec.notebook_seeds)
 force = False
 embedding_seeds = [0]    # seeds of the trainable-word-embeddings comparison
-imbalance_control = True # the two recipes at the tasks' natural sizes (cpu: 3 seeds, about an hour here)
+imbalance_control = True # the two recipes at the tasks' natural sizes (cpu: 5 seeds, about 77 min here)
 
 # %%
 import pandas as pd

@@ -218,10 +218,41 @@ def test_a_run_of_several_epochs_with_a_training_probe_pays_each_evaluation(isol
     assert plan.estimate_seconds("03_task_sampling", "sampling-seed0", 10, costs, cfg=cfg) == \
         pytest.approx(10 * 0.6 + 10 + 10 * 3 * (1 + probe / dev))
     # a record that evaluated twice (history.csv's eval rows) paid 5 s an evaluation
-    twice = costs.assign(evaluations=2)
+    twice = costs.assign(evaluations=2, probe=0)
     assert plan.estimate_seconds("03_task_sampling", "sampling-seed0", 10, twice, cfg=cfg) == \
         pytest.approx(10 * 0.6 + 10 + 5 * 3 * (1 + probe / dev))
+    # a record whose evaluations also scored a probe does not set the seconds of one (its probe would count
+    # twice), nor does a record from before the count (a fresh clone's older rows) where counted ones exist
+    mixed = twice.assign(evaluations=[2, 2, None, 2], probe=[0, 0, 0, 600]).assign(
+        eval_seconds=[10.0, 10.0, 40.0, 40.0], wall_seconds=[70.0, 90.0, 115.0, 260.0])
+    assert plan.estimate_seconds("03_task_sampling", "sampling-seed0", 10, mixed, cfg=cfg) == \
+        pytest.approx(10 * 0.6 + 10 + 5 * 3 * (1 + probe / dev))
+    # a record with no evaluation seconds counts for its wall time only; without any, the records' time beside
+    # training as they made it (and without cfg, too)
+    untimed = costs.assign(eval_seconds=[10.0, 10.0, None, 10.0])
+    assert plan.estimate_seconds("03_task_sampling", "sampling-seed0", 10, untimed, cfg=cfg) == \
+        pytest.approx(10 * 0.6 + 10 + 10 * 3 * (1 + probe / dev))
+    assert plan.estimate_seconds("03_task_sampling", "sampling-seed0", 10, costs.assign(eval_seconds=None), cfg=cfg) == \
+        pytest.approx(10 * 0.6 + 20)
+    assert plan.estimate_seconds("03_task_sampling", "sampling-seed0", 10, costs) == pytest.approx(10 * 0.6 + 20)
     # the dev-only run of a max_steps budget that ends inside its second epoch evaluates twice
     short = profile_config("cpu", tasks=["sst", "para"], data__data_dir=str(mini_data_dir), train__epochs=5,
                            train__max_steps=plan.steps_of(cfg) // 3 + 1)
     assert plan.evaluations_of(short) == 2
+
+
+def test_a_task_with_no_training_rows_plans_zero_steps_and_no_evaluation(isolated, mini_data_dir, tmp_path):
+    """The run itself stops with NothingToTrain; the plan must not divide by its zero steps per epoch."""
+    import shutil
+    data = tmp_path / "data"
+    shutil.copytree(mini_data_dir, data)
+    train = next(data.glob("ids-sst-train*.csv"))
+    train.write_text(train.read_text().splitlines()[0] + "\n")
+    cfg = profile_config("cpu", tasks=["sst", "para"], data__data_dir=str(data), train__sampler="round-robin")
+    assert plan.steps_of(cfg) == 0 and plan.epochs_started(cfg) == 0 and plan.evaluations_of(cfg) == 0
+
+
+def test_cheap_rows_train_five_seeds_and_the_longer_ones_the_profiles_three():
+    from quarbert_lib.study.spec import row_seeds
+    assert row_seeds("sampling-natural", "cpu") == row_seeds("baseline-finetune-natural", "cpu") == [0, 1, 2, 3, 4]
+    assert row_seeds("smart-cosine", "cpu") == [0, 1, 2] and row_seeds("sampling", "quick") == [0]

@@ -5,21 +5,25 @@ makes from the committed tables.
   and docs' generated blocks and every figure it draws byte for byte;
 - each executed notebook's "What this shows" output is ``notebook_findings`` of the committed tables. A notebook
   whose runs are not all in records/ cannot be re-executed from a clone; it is listed in AWAITING_RECORDS, and the
-  test fails when that list and the records disagree, so the exemption cannot outlive its reason.
+  test fails when that list and the planner's runs to train on the records disagree, so the exemption can neither
+  outlive its reason nor miss a notebook.
 """
 import json
 import shutil
 
 import pytest
 
-from quarbert_lib.base.paths import REPO_ROOT
+from quarbert_lib.base.paths import REPO_ROOT, discover
+from quarbert_lib.batch import plan
+from quarbert_lib.core.config import PROFILE_NOTEBOOK_PARAMS
 from quarbert_lib.reporting import figures, notebook_findings
+from quarbert_lib.study import records
 from quarbert_lib.study.spec import NOTEBOOK_NAMES
 
 REPORTS = REPO_ROOT / "reports"
 # Notebooks that train runs whose records are not committed yet (so their executed copies predate the code):
 # their runs are retrained into records/ and the notebooks re-executed, then they leave this set.
-AWAITING_RECORDS = {"04_smart_mbpp", "11_quality_per_cpu_minute", "12_overfitting_regime"}
+AWAITING_RECORDS = {"03_task_sampling", "04_smart_mbpp", "11_quality_per_cpu_minute", "12_overfitting_regime"}
 TRAINS_NOTHING = {"09_results", "10_error_analysis"}
 
 
@@ -57,10 +61,17 @@ def _displayed_findings(notebook: str) -> str:
     raise AssertionError(f"{notebook}: no findings cell in its executed copy")
 
 
-def test_the_exemptions_are_exactly_the_notebooks_without_records():
-    recorded = {p.name for p in (REPO_ROOT / "records" / "cpu").iterdir() if p.is_dir()}
-    trains = set(NOTEBOOK_NAMES) - TRAINS_NOTHING
-    assert AWAITING_RECORDS == trains - recorded
+def test_the_exemptions_are_exactly_the_notebooks_with_runs_to_train(tmp_path, monkeypatch):
+    """What a fresh clone's `make reproduce PROFILE=cpu` would train: the planner on a registry holding only the
+    committed records. A notebook with a run still to train (a seed added to the spec, a changed config) is
+    awaiting records; every other notebook must train nothing."""
+    monkeypatch.setenv("QUARBERT_REPORTS", str(REPORTS))
+    monkeypatch.setenv("QUARBERT_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("QUARBERT_RECORDS", str(REPO_ROOT / "records"))
+    records.restore_missing("cpu")
+    planned = plan.plan(discover(), "cpu", notebook_params=PROFILE_NOTEBOOK_PARAMS.get("cpu", {}))
+    assert {r.notebook for r in planned if not r.done} == AWAITING_RECORDS
+    assert not TRAINS_NOTHING & {r.notebook for r in planned}
 
 
 @pytest.mark.parametrize("notebook", sorted(set(NOTEBOOK_NAMES) - AWAITING_RECORDS))

@@ -200,7 +200,8 @@ def steps_of(cfg: ExperimentConfig) -> int:
 def epochs_started(cfg: ExperimentConfig) -> int:
     """Epochs a run starts, as many as the trainer's dev evaluations: it evaluates at the end of each (max_steps
     may end the last one early)."""
-    return math.ceil(steps_of(cfg) / _steps_per_epoch(cfg))
+    per_epoch = _steps_per_epoch(cfg)
+    return math.ceil(steps_of(cfg) / per_epoch) if per_epoch else 0     # an empty task: nothing to train
 
 
 def evaluations_of(cfg: ExperimentConfig) -> float:
@@ -210,8 +211,8 @@ def evaluations_of(cfg: ExperimentConfig) -> float:
     units = lambda split, cap=None: sum((2 if TASKS[t].is_pair else 1)  # noqa: E731
                                         * min(_split_sizes(t, cfg)[split], cap if cap is not None else math.inf)
                                         for t in cfg.tasks)
-    probe = units("train", cfg.train.eval_train_examples) if cfg.train.eval_train_examples else 0
-    return epochs_started(cfg) * (1 + probe / units("dev"))
+    probe, dev = (units("train", cfg.train.eval_train_examples) if cfg.train.eval_train_examples else 0), units("dev")
+    return epochs_started(cfg) * (1 + probe / dev if dev else 1)
 
 
 def recorded_costs(profile: str) -> pd.DataFrame:
@@ -229,15 +230,16 @@ def estimate_seconds(notebook: str, run: str, steps: int, costs: pd.DataFrame, s
                      kind: str | None = None, cfg: ExperimentConfig | None = None) -> float:
     """Wall seconds of one run: steps x the seconds per step of the recorded runs with the same name (any
     seed) in the same notebook, else of the same cost kind (config.cost_kind), else of that notebook's runs,
-    else of all; plus their seconds beside training: loading and predictions, and their seconds per dev
-    evaluation times this run's evaluations (evaluations_of, with ``cfg``; else one); times ``speed``.
+    else of all; plus their seconds beside training (loading, evaluations, predictions); times ``speed``. With
+    ``cfg``, those are the records' seconds of loading and predictions plus their seconds per dev evaluation
+    times the run's evaluations (evaluations_of), and scaled by its prediction_units against those of the
+    records' profile.
 
     Of the matching records it takes the median. The fastest record (this function's earlier choice, on the
     argument that sharing the cores only slows a run) came out 21 % low on the runs of the measured `quick`
     batch from a fresh clone (2,100 against 2,546 s), the median 10 % low: this machine's speed varies by
     about that much between days, and the median of three seeds still ignores one record that shared the
-    cores. With ``cfg``, the seconds beside training are scaled by its prediction_units against those of
-    the records' profile."""
+    cores."""
     if costs.empty:
         raise ValueError("no recorded run costs: run `python -m quarbert_lib reproduce --calibrate` or train one run first")
     costs = costs[costs["steps"] > 0]
@@ -252,12 +254,19 @@ def estimate_seconds(notebook: str, run: str, steps: int, costs: pd.DataFrame, s
     same_tasks = costs[costs["kind"].fillna("").str.split(" ").str[0] == kind.split(" ")[0]] \
         if kind and "kind" in costs else costs.iloc[0:0]
     beside = pd.concat([match, same_tasks]).drop_duplicates()
-    # of which evaluations, one per epoch (a record without the column made one): a run of several epochs
-    # with a training probe (notebook 12) makes six, not the ladder's one
-    evaluations = beside["evaluations"].fillna(1) if "evaluations" in beside else 1
-    per_evaluation = float((beside["eval_seconds"] / evaluations).median())
-    rest = float((beside["wall_seconds"] - beside["train_seconds"] - beside["eval_seconds"]).median())
-    rest += per_evaluation * (evaluations_of(cfg) if cfg is not None else 1)
+    rest = float((beside["wall_seconds"] - beside["train_seconds"]).median())
+    timed = beside.dropna(subset=["eval_seconds"])
+    # of which dev evaluations, one per epoch: a run of several epochs with a training probe (notebook 12) makes
+    # six, not the ladder's one. Seconds per evaluation come from the records that counted theirs (history.csv)
+    # without a probe (whose seconds would count it twice); a run's evaluations are evaluations_of(cfg), else
+    # as many as its records made
+    if len(timed) and cfg is not None:
+        counted = timed[timed["evaluations"].fillna(0) > 0] if "evaluations" in timed else timed.iloc[0:0]
+        counted = counted[counted["probe"].fillna(0) == 0] if "probe" in counted else counted
+        per_evaluation = float((counted["eval_seconds"] / counted["evaluations"]).median()) if len(counted) else \
+            float(timed["eval_seconds"].median())                   # records from before the count: one each
+        rest = float((timed["wall_seconds"] - timed["train_seconds"] - timed["eval_seconds"]).median()) \
+            + per_evaluation * evaluations_of(cfg)
     if cfg is not None and "profile" in match and match["profile"].notna().any():
         recorded_profile = match["profile"].mode().iloc[0]
         if recorded_profile in PROFILES and recorded_profile != cfg.profile:

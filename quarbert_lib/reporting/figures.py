@@ -87,7 +87,8 @@ def collect(profile: str, encoder: str, n_boot: int = 2000) -> list[Path]:
     results.write_csv(tables_dir() / "verdicts.csv", report.study_verdicts(tables.ablation_rows(profile, encoder)))
     current = results.run_costs(profile)
     if len(current):
-        results.upsert_rows(tables_dir() / "run_costs.csv", current.to_dict("records"), ["profile", "notebook", "run"])
+        results.upsert_rows(tables_dir() / "run_costs.csv", current.to_dict("records"), ["profile", "notebook", "run"],
+                            lambda df: df.reindex(columns=results.RUN_COST_COLUMNS))
     path = tables_dir() / "significance.csv"
     if path.exists():       # rows of an earlier batch; those of seed 0 alone (before every seed was used) go
         old = pd.read_csv(path)

@@ -68,7 +68,7 @@ def ablation_bars(table: pd.DataFrame, name: str = "ablation.png", variants: lis
     ax.set_ylim(max(0.0, lo - 0.05), min(1.0, hi + 0.05))
     # a long row name (baseline-finetune-natural) is wider than its group: broken at a hyphen, two names of
     # neighbouring groups do not touch
-    ax.set_xticks(range(len(df)), ["\n".join(textwrap.wrap(v, 18, break_on_hyphens=True)) for v in df["variant"]])
+    ax.set_xticks(range(len(df)), ["\n".join(textwrap.wrap(v, 12, break_long_words=False)) for v in df["variant"]])
     ax.set_xlabel("")
     ax.set_ylabel("dev score (bars: seed mean; error bars: std)")
     # the legend stands right of the axes: above them, a five-entry legend is wider than a two-row figure and
@@ -263,13 +263,18 @@ def smart_strength(table: pd.DataFrame, name: str = "smart_strength.png", thresh
     return fig
 
 
+# adjustText's iterations for quality_per_minute's labels: a fixed number (its default, a one-second time limit,
+# would place them differently on a slower or busier machine); 150 settle the study's 30 labels in ~15 s here
+ITERATIONS = 150
+
+
 def quality_per_minute(budget: pd.DataFrame, ladder: pd.DataFrame | None = None, name: str = "quality_per_minute.png",
                        targets: dict[str, float] | None = None):
     """Overall dev score against training minutes: one line per recipe over its data caps (and
     epochs: 'all, ep 2'), the ladder rows as grey points with their seed std (controls, spec.CONTROLS, left out:
     they answer another question), and horizontal reference lines (``targets``: {label: score}). The point
-    labels are placed by adjustText (clear of each other, the points, the lines and the legend; a fixed number
-    of iterations, so the figure is the same on every run)."""
+    labels are placed by adjustText (clear of each other, the points, the error bars, the lines and the legend;
+    a fixed number of iterations, not its default time limit, so the figure is the same on every run)."""
     fig, ax = plt.subplots(figsize=(8.0, 5.4))
     texts, points = [], []
     for recipe, df in budget.groupby("recipe", sort=False):
@@ -282,7 +287,7 @@ def quality_per_minute(budget: pd.DataFrame, ladder: pd.DataFrame | None = None,
                                  fontsize=7, color=line.get_color()))
         # the labels keep off the line between the points too (sampled evenly along it in log minutes)
         for (x0, y0), (x1, y1) in itertools.pairwise(zip(df["train_minutes"], df["overall"])):
-            points += [(x0 * (x1 / x0) ** f, y0 + (y1 - y0) * f) for f in (i / 12 for i in range(12))]
+            points += [(x0 * (x1 / x0) ** f, y0 + (y1 - y0) * f) for f in (i / 6 for i in range(6))]
         points.append((df["train_minutes"].iloc[-1], df["overall"].iloc[-1]))
     ladder = None if ladder is None else ladder[~ladder["variant"].isin(CONTROLS)]
     if ladder is not None and len(ladder):
@@ -309,9 +314,15 @@ def quality_per_minute(budget: pd.DataFrame, ladder: pd.DataFrame | None = None,
                  "mean over their seeds)", fontsize=9)
     legend = ax.legend(fontsize=7, loc="lower right")
     if texts:
-        x, y = zip(*points)
+        # and off the dashed reference lines
+        lo, hi = ax.get_xlim()
+        points += [(lo * (hi / lo) ** (i / 20), score) for score in (targets or {}).values() for i in range(21)]
+        # a marker is a disc, not its centre: each point repels from the corners and sides of a 16-pixel square around it
         fig.canvas.draw()
-        adjust_text(texts, x=list(x), y=list(y), objects=[legend, *fixed], ax=ax, iter_lim=1000,
+        pixels = ax.transData.transform(points)
+        x, y = ax.transData.inverted().transform(
+            [(px + dx, py + dy) for px, py in pixels for dx, dy in ((0, 0), (-8, -8), (-8, 8), (8, -8), (8, 8), (-8, 0), (8, 0), (0, -8), (0, 8))]).T
+        adjust_text(texts, x=x, y=y, objects=[legend, *fixed], ax=ax, iter_lim=ITERATIONS,
                     expand=(1.15, 1.4), arrowprops=dict(arrowstyle="-", color="0.5", lw=0.4))
     _save(fig, name)
     return fig

@@ -232,23 +232,28 @@ def upsert_rows(table: Path, rows: list[dict], key: list[str], order=None) -> pd
     return new
 
 
+RUN_COST_COLUMNS = ["profile", "notebook", "run", "encoder", "seed", "steps", "train_seconds", "eval_seconds",
+                    "wall_seconds", "kind", "evaluations", "probe"]
+
+
 def run_costs(profile: str) -> pd.DataFrame:
     """One row per complete run of ``profile`` in the registry: where it is, its encoder and
-    seed, optimizer steps, its training, evaluation and wall seconds (from metrics.json), and how many dev
-    evaluations the evaluation seconds add up (history.csv's eval rows)."""
+    seed, optimizer steps, its training, evaluation and wall seconds (from metrics.json), its cost kind, how
+    many dev evaluations the evaluation seconds add up (history.csv's eval rows) and the training examples per
+    task each of them also scored (train.eval_train_examples: 0, none)."""
     rows = []
     for p in sorted((runs_dir() / profile).glob("*/*/metrics.json")):
         m = read_json(p)
         config = p.parent / "config.json"
-        kind = cost_kind(ExperimentConfig.from_dict(read_json(config))) if config.exists() else ""
+        cfg = ExperimentConfig.from_dict(read_json(config)) if config.exists() else None
         history = p.parent / "history.csv"
         evaluations = int((pd.read_csv(history)["kind"] == "eval").sum()) if history.exists() else None
         rows.append({"profile": profile, "notebook": p.parent.parent.name, "run": p.parent.name,
                      "encoder": m["encoder"], "seed": m.get("seed"), "steps": m.get("steps"),
                      **{k: m.get(k) for k in ("train_seconds", "eval_seconds", "wall_seconds")},
-                     "evaluations": evaluations, "kind": kind})
-    return pd.DataFrame(rows, columns=["profile", "notebook", "run", "encoder", "seed", "steps",
-                                       "train_seconds", "eval_seconds", "wall_seconds", "evaluations", "kind"])
+                     "kind": cost_kind(cfg) if cfg else "", "evaluations": evaluations,
+                     "probe": cfg.train.eval_train_examples if cfg else None})
+    return pd.DataFrame(rows, columns=RUN_COST_COLUMNS)
 
 
 def write_members(ensemble_dir: Path, members: dict[str, Path]) -> Path:

@@ -37,8 +37,8 @@ NOTEBOOKS = (
     NotebookSpec("01_single_task_sentiment", "Single-task sentiment: frozen vs fine-tuned encoder", runs=("sst", "cfimdb")),
     NotebookSpec("02_multitask_baseline", "Multitask baseline", ("baseline-pretrain", "baseline-finetune"),
                  (("baseline-pretrain", "baseline-finetune"),), seeds=CHEAP_SEEDS),
-    # the natural-size rows are the imbalance control, off the ladder (a run costs 5-9 min here: five seeds, as three
-    # left its +0.019 [+0.013, +0.026] inconclusive after Holm's correction)
+    # the natural-size rows are the imbalance control, off the ladder (a run trains 5-9 min here, 5.5-10.4 min wall:
+    # five seeds, as three left its +0.019 [+0.013, +0.026] inconclusive after Holm's correction)
     NotebookSpec("03_task_sampling", "Batch-level task sampling", ("sampling", "baseline-finetune-natural", "sampling-natural"),
                  (("baseline-finetune", "sampling"), ("baseline-finetune-natural", "sampling-natural")),
                  seeds=CHEAP_SEEDS),
