@@ -22,7 +22,7 @@ lora_lr = 5e-4
 lora_r = 8
 lora_alpha = 16.0
 force = False
-measure = None           # None: measure the checks and serving costs where the first seed's weights are on this machine, else read the tables a measuring run saved (lora_checks.MEASURED); True: measure or fail
+measure = None           # None: read the checks and serving costs a measuring run saved (lora_checks.MEASURED), measuring them only where this setting has none and the first seed's weights are here; True: measure again or fail
 
 # %%
 import pandas as pd
@@ -60,8 +60,8 @@ display(pd.DataFrame([{"member": n, "trainable": m["params_trainable"], "total":
 
 # %% [markdown]
 # ## The first seed's quartet on one backbone: parameters, reload, mixed-adapter batches, merging
-# Measured where the weights are on this machine (a clone has only the records, which hold no weights); then
-# the tables are read back, as every other record is. `merge_and_unload` folds B·A into the base weights: no
+# Measured once where the weights are on this machine (a clone has only the records, which hold no weights), then
+# read back, as every other record is (`measure = True` measures again). `merge_and_unload` folds B·A into the base weights: no
 # adapter overhead at inference, one adapter per model. The serving costs (below) are measured the same way.
 
 # %%
@@ -69,7 +69,7 @@ full = {f"{t}-specialist": results.find_run(results.run_name("specialist", t, se
 full["multitask"] = results.find_run(results.run_name(variant, seed=seed), profile, encoder)
 setting = dict(profile=profile, encoder=encoder, recipe=variant, seed=seed, lora_r=lora_r, lora_alpha=lora_alpha,
                lora_lr=lora_lr)
-measuring = lora_checks.should_measure(measure, {**full, **{f"lora-{n}": f for n, f in members.items()}})
+measuring = lora_checks.should_measure(measure, {**full, **{f"lora-{n}": f for n, f in members.items()}}, setting)
 if measuring:
     quartet = lora_checks.load_quartet(members)
     lora_checks.save_measured({"lora_params.csv": lora_checks.param_counts(quartet),

@@ -25,15 +25,24 @@ def test_missing_weights_names_each_file_a_measurement_needs(tmp_path):
         str(bare / "adapter"), str(bare / "heads.pt"), str(restored / "model.pt")]
 
 
-def test_measure_where_the_weights_are_else_read_and_insisting_without_them_is_one_line(tmp_path):
+def test_measure_once_where_the_weights_are_else_read_and_insisting_without_them_is_one_line(isolated):
+    tmp_path = isolated
     here = {"m": _run(tmp_path / "here", "model.pt")}
     gone = {"m": _run(tmp_path / "gone", "metrics.json")}
-    assert lora_checks.should_measure(None, here) is True
-    assert lora_checks.should_measure(None, gone) is False
-    assert lora_checks.should_measure(False, here) is False
-    assert lora_checks.should_measure(True, here) is True
+    setting = {"profile": "cpu", "encoder": "e", "lora_r": 8}
+    assert lora_checks.should_measure(None, here, setting) is True
+    assert lora_checks.should_measure(None, gone, setting) is False
+    assert lora_checks.should_measure(False, here, setting) is False
+    assert lora_checks.should_measure(True, here, setting) is True
     with pytest.raises(UserError, match=r"measure=True needs the runs' weights, and .*gone/model.pt is missing"):
-        lora_checks.should_measure(True, gone)
+        lora_checks.should_measure(True, gone, setting)
+    # once every table holds this setting, a re-execution reads it back, weights or not; another setting measures
+    lora_checks.save_measured({name: pd.DataFrame({"value": [1]}) for name in lora_checks.MEASURED[:-1]}, setting)
+    assert lora_checks.should_measure(None, here, setting) is True                       # one table still lacks it
+    lora_checks.save_measured({lora_checks.MEASURED[-1]: pd.DataFrame({"value": [1]})}, setting)
+    assert lora_checks.should_measure(None, here, setting) is False
+    assert lora_checks.should_measure(True, here, setting) is True
+    assert lora_checks.should_measure(None, here, {**setting, "lora_r": 16}) is True
 
 
 def test_a_measurement_is_read_back_for_its_own_setting_only(isolated):

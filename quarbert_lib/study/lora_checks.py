@@ -2,8 +2,8 @@
 heads), the checks that the quartet on one backbone answers as its training runs did, and serving costs.
 
 Weights are not committed (records hold configs, metrics and predictions), so a clone has none: the notebook
-measures where the weights are on this machine and saves the tables (``MEASURED``), and elsewhere reads the saved
-tables, as it reads any other record. ``measure=True`` in the notebook insists on measuring.
+measures once where the weights are on this machine and saves the tables (``MEASURED``), and afterwards, and
+elsewhere, reads the saved tables, as it reads any other record. ``measure=True`` in the notebook measures again.
 """
 from __future__ import annotations
 
@@ -35,15 +35,18 @@ def missing_weights(folders: dict[str, Path]) -> list[str]:
     return missing
 
 
-def should_measure(measure: bool | None, folders: dict[str, Path]) -> bool:
-    """``measure`` None: measure where every weight is here. True: measure, or raise UserError naming the first
-    missing file. False: read the saved tables."""
+def should_measure(measure: bool | None, folders: dict[str, Path], setting: dict) -> bool:
+    """``measure`` None: measure only where some table of MEASURED holds no row of ``setting`` yet and every
+    weight is here (a measurement is a record: a re-execution reads it back, as notebooks 04 and 06 read theirs).
+    True: measure, or raise UserError naming the first missing file. False: read the saved tables."""
     missing = missing_weights(folders)
     if measure and missing:
         raise UserError(f"measure=True needs the runs' weights, and {missing[0]} is missing ({len(missing)} files "
                         "in all): retrain notebooks 07 and 08 with force=True, or leave measure=None to read the "
                         "tables a measuring run saved")
-    return not missing if measure is None else bool(measure)
+    if measure is None:
+        return not missing and not all(results.is_measured(name, setting) for name in MEASURED)
+    return bool(measure)
 
 
 def save_measured(measured: dict[str, pd.DataFrame], setting: dict) -> None:

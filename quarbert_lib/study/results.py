@@ -326,11 +326,16 @@ def read_measured(name: str, setting: dict) -> pd.DataFrame:
     return rows
 
 
+def is_measured(name: str, setting: dict) -> bool:
+    """Whether reports/tables/<name> holds a row of ``setting``."""
+    saved = read_table(name)
+    return saved is not None and bool(_of_setting(saved, setting).any())
+
+
 def measured(name: str, setting: dict, measure: bool | None, make) -> tuple[pd.DataFrame, bool]:
     """A measurement kept as a record (a timing, a strength): ``make()`` measured and saved (save_measured) when
     ``measure`` is True, or None and no row of ``setting`` is saved; else the saved rows (read_measured).
     Returns (rows, whether measured here)."""
-    saved = read_table(name)
-    if measure or (measure is None and (saved is None or not _of_setting(saved, setting).any())):
+    if measure or (measure is None and not is_measured(name, setting)):
         return save_measured(name, setting, make()), True
     return read_measured(name, setting), False
