@@ -36,7 +36,6 @@ def batch(isolated, monkeypatch):
     sources.mkdir()
     (sources / "01_a.py").write_text(NB_A)
     (sources / "02_b.py").write_text(NB_B)
-    monkeypatch.setattr(reproduce, "NOTEBOOK_DIR", sources)
     monkeypatch.setattr(reproduce, "discover", lambda only=None, notebook_dir=sources: sorted(
         p for p in notebook_dir.glob("*.py") if not only or any(p.stem.startswith(o) for o in only)))
     calls = {"execute": [], "plan": [], "runs_for": []}

@@ -53,7 +53,6 @@ def test_stale_notebooks_and_the_check_command(tmp_path, monkeypatch, capsys):
     (sources / "02_b.py").write_text(SOURCE.replace("x + 1", "x + 2"))
     assert list(reproduce.stale_notebooks(sorted(sources.glob("*.py")), executed)) == ["02_b"]
     monkeypatch.setenv("QUARBERT_REPORTS", str(tmp_path / "reports"))
-    monkeypatch.setattr(reproduce, "NOTEBOOK_DIR", sources)
     monkeypatch.setattr(reproduce, "discover", lambda only=None, notebook_dir=sources: sorted(notebook_dir.glob("*.py")))
     assert reproduce.main(["--check"]) == 1
     out = capsys.readouterr().out
