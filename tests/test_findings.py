@@ -232,3 +232,22 @@ def test_the_imbalance_control_is_the_reason_for_sampling_at_equal_caps(isolated
         f"{control['ci_high']:+.3f}], {control['verdict']}); at equal caps the same comparison is +0.001 (95% CI "
         f"[{capped['ci_low']:+.3f}, {capped['ci_high']:+.3f}]), so whether the imbalance or the sequential order "
         "(each task's examples in one stretch, the last task's last) is what sampling fixes is not separated")
+
+
+@pytest.mark.parametrize("seeds, said", [(3, "3 against 3 seeds cannot separate it from seed noise: more seeds would tell."),
+                                         (5, "5 against 5 seeds cannot separate it from seed noise: 5 seeds a side is "
+                                             "the most this study trains a row, so it stays open here (notebook 09 "
+                                             "adds the paired bootstrap over dev examples).")])
+def test_an_effect_beyond_the_margin_that_holm_leaves_open_asks_for_seeds_only_below_the_studys_five(isolated, seeds, said):
+    """A step whose interval clears the margin but whose Holm-corrected p does not clear 0.05: with fewer seeds than
+    the study's most (spec.CHEAP_SEEDS) more would tell; at the most it stays open, and a measured reason follows."""
+    from quarbert_lib.reporting import notebook_findings as nf
+    from quarbert_lib.reporting import report
+    _save("ablation.csv", [_ablation_row("baseline-finetune", seeds, 0.700, 0.004),
+                           _ablation_row("sampling", seeds, 0.716, 0.009)])
+    family = report.study_verdicts(tables.ablation_rows("cpu", "e"))
+    test = family[(family["step"] == "baseline-finetune -> sampling") & (family["metric"] == "overall")].iloc[0]
+    assert test["verdict"] == "inconclusive" and test["ci_low"] > -0.01 and test["effect"] > 0.01
+    line = nf.step_lines([("baseline-finetune", "sampling")], "cpu", "e")[0]
+    assert f"The effect is beyond the margin (±0.01) but, corrected for the study's {len(family)} tests, {said}" in line
+    assert line.endswith(" Beside it: " + nf.measured_reason("baseline-finetune", "sampling", family, "cpu", "e") + ".")

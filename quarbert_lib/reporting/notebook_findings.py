@@ -18,7 +18,7 @@ from ..core import evaluate
 from ..core.config import profile_config
 from ..study import tables
 from ..study.results import read_table, run_stem
-from ..study.spec import BY_NAME, STEPS, TITLES
+from ..study.spec import BY_NAME, CHEAP_SEEDS, STEPS, TITLES
 from . import findings, report, verdicts
 
 # Why a step can come out null or negative, where the study measured the reason (the notebook named), or the
@@ -161,9 +161,16 @@ def step_lines(steps: list[tuple[str, str]], profile: str, encoder: str, bootstr
         null = test.empty or test["verdict"].iloc[0] != "helps"     # hurts, equivalent or inconclusive: why?
         if null and not test.empty and test["verdict"].iloc[0] == "inconclusive" \
                 and test["effect"].iloc[0] > test["margin"].iloc[0]:
+            seeds = (int(test["seeds_before"].iloc[0]), int(test["seeds_after"].iloc[0]))
+            # five seeds a side is the most the study trains a row (spec.CHEAP_SEEDS): say so, not "more seeds"
+            more = ("more seeds would tell" if min(seeds) < CHEAP_SEEDS else
+                    f"{CHEAP_SEEDS} seeds a side is the most this study trains a row, so it stays open"
+                    + ("" if bootstrap else " here (notebook 09 adds the paired bootstrap over dev examples)"))
             line += (f" The effect is beyond the margin (±{test['margin'].iloc[0]:g}) but, corrected for the study's "
-                     f"{len(family)} tests, {int(test['seeds_before'].iloc[0])} against {int(test['seeds_after'].iloc[0])} "
-                     "seeds cannot separate it from seed noise: more seeds would tell.")
+                     f"{len(family)} tests, {seeds[0]} against {seeds[1]} seeds cannot separate it from seed noise: "
+                     f"{more}.")
+            reason = measured_reason(before, after, family, profile, encoder)
+            line += f" Beside it: {reason}." if reason else ""
         elif null:
             reason = measured_reason(before, after, family, profile, encoder) or KNOWN_REASONS.get((before, after))
             line += (f" Why: {reason}." if reason else " Why the step does not help here is open: this study has "
