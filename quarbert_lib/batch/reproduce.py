@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Execute the numbered notebooks through papermill.",
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--profile", default="quick", choices=list(PROFILES),
-                        help="budget profile passed to every notebook (default: quick, the one-hour study; cpu: the committed 3-seed study)")
+                        help="budget profile passed to every notebook (default: quick, the one-hour study; cpu: the committed study, 3-5 seeds a row)")
     parser.add_argument("--only", nargs="*", help="notebook numbers or name prefixes, e.g. 01 02")
     parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                         help="notebook parameter (a Python literal, or a bare name or path as a string), repeatable; "

@@ -339,7 +339,7 @@ PROFILE_NOTEBOOK_PARAMS: dict[str, dict[str, Any]] = {
               "cost_steps": 2,                                                        # 06's step-cost measurement
               # 07, 08: the quartet's recipe. "best" ranks one-seed rows: measured here, quick's best row was
               # smart-simcse by 0.0003 over sampling, and its SMART + SimCSE specialists and LoRA members took
-              # 4-6x the time of sampling's. The full study's best row (3 seeds) is sampling.
+              # 4-6x the time of sampling's. In the cpu study (3-5 seeds) the best single-model ladder row is sampling.
               "recipe": "sampling",
               # 12: the regime on half the cap and fewer epochs, plain against SMART at the paper's strength
               "regime_cap": 300, "regime_probe": 300, "regime_epochs": 4, "regime_recipes": ["plain", "advreg-lambda5"]},

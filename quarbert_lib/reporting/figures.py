@@ -288,9 +288,10 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
     spent = read_table("run_costs.csv")
     spent = None if spent is None else spent[(spent["profile"] == profile) & (spent["encoder"] == encoder)]
     if spent is not None and len(spent):
-        md += ["## What the results cost", "", "Every complete run of this profile in the run registry "
-               "(`reports/tables/run_costs.csv`, from each run's metrics.json): a `make reproduce` from scratch "
-               "trains all of them, so its wall time is at least the total.", "",
+        md += ["## What the results cost", "", "Every complete run of this profile that a batch collected "
+               "(`reports/tables/run_costs.csv`, from each run's metrics.json): a `make reproduce` with an empty "
+               "registry and no records trains all of them, so its wall time is at least the total; a clone restores "
+               "the recorded runs instead (README).", "",
                report.cost_markdown(spent), ""]
     md += ["## What each notebook shows", "", "Each numbered notebook's closing section, built by "
            "`notebook_findings.notebook_findings` from the saved tables (the executed notebooks show the same text).", "",

@@ -24,8 +24,8 @@ from . import findings, report, verdicts
 # Why a step can come out null or negative, where the study measured the reason (the notebook named), or the
 # honest "open" sentence where the control that would tell is not run yet.
 KNOWN_REASONS = {
-    ("sampling", "advreg-literal"): "the paper's literal SMART is inert: its gradient is about 1e-5 of the task "
-                                    "loss's (notebook 04, smart_strength.csv), so the row is `sampling` again",
+    ("sampling", "advreg-literal"): "the paper's literal SMART is meant to be inert at this ε (notebook 04 measures "
+                                    "its gradient against the task loss's in smart_strength.csv, not saved here)",
     ("sampling", "advreg-only"): "at the ladder's short budget SMART's term is mostly a dropout-consistency "
                                  "penalty (notebook 04's radius-0 control), which holds learning back at the "
                                  "paper's λ_s = 5; at λ_s = 0.5 no cost is detected either (notebook 04, "
@@ -106,6 +106,13 @@ def measured_reason(before: str, after: str, family: pd.DataFrame, profile: str,
                                           "below), so a head that reads the same geometry has little to add")
     if (before, after) == ("baseline-finetune", "sampling"):
         return _imbalance_reason(family, profile, encoder)
+    if (before, after) == ("sampling", "advreg-literal"):
+        strength = read_table("smart_strength.csv", profile, encoder)
+        literal = None if strength is None else strength[strength["setting"] == "advreg-literal"]
+        if literal is not None and len(literal):
+            return (f"the paper's literal SMART is inert: its gradient is {literal['grad_ratio'].min():.0e} to "
+                    f"{literal['grad_ratio'].max():.0e} of the task loss's on each task's first batch (notebook 04, "
+                    "smart_strength.csv), so it trains as `sampling` does")
     if (before, after) == ("advreg-only", "smart"):
         return _mbpp_reason(profile, encoder)
     if (before, after) == ("smart", "smart-cosine"):

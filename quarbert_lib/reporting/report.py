@@ -17,7 +17,7 @@ from ..core.evaluate import paired_bootstrap
 from ..study import records, results
 from ..study.results import run_name
 from ..study.saved_predictions import find
-from ..study.spec import CONTROLS, ENSEMBLES, LADDER
+from ..study.spec import CONTROLS, ENSEMBLES, LADDER, NOTEBOOKS
 from ..study.spec import study_steps as _study_steps
 from ..study.tables import ablation_rows, best_variant
 from . import verdicts
@@ -205,11 +205,15 @@ def verdict_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
         r = next(ft.itertuples())
         largest = overall.loc[overall["effect"].abs().idxmax(), "step"] == r.step
         lines.append(f"- **Fine-tuning the encoder{' is the largest effect measured' if largest else ''}:** {r.effect:+.3f} "
-                     f"overall over heads on the frozen encoder (95% CI {_ci(r)}; Holm p {r.p_holm:.2f}, so "
+                     f"overall over heads on the frozen encoder (95% CI {_ci(r)}; Holm p {r.p_holm:.3f}, so "
                      f"{r.verdict} after the correction).")
     prior = results.read_table("encoder_prior.csv", profile, encoder)
     ladder = df[df["variant"].isin([*LADDER, *ENSEMBLES])]
     best = ladder.loc[ladder["overall"].idxmax()] if len(ladder) else None
+    # a control off the ladder may score above it (the natural-size rows train on every example): say so
+    above = df[df["variant"].isin(CONTROLS) & (df["overall"] > (best["overall"] if best is not None else 1.0))]
+    best_row = "" if best is None else (f"best ladder row (`{best['variant']}`" + "".join(
+        f"; the control `{r.variant}` scores {r.overall:.3f} off the ladder" for r in above.itertuples()) + ")")
     if prior is not None and len(prior) and best is not None:
         v = {r.metric: r.value for r in prior.itertuples()}
         tuned = rows.get("baseline-finetune")
@@ -219,14 +223,14 @@ def verdict_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
                      "(a linear probe on it): overall "
                      f"{v.get('overall', float('nan')):.3f}, against "
                      f"{'' if tuned is None else f'{tuned.overall:.3f} fine-tuned and '}{best['overall']:.3f} for the "
-                     f"best row (`{best['variant']}`). It was trained on sentence pairs, Quora duplicates among them.")
+                     f"{best_row}. It was trained on sentence pairs, Quora duplicates among them.")
     curve = results.read_table("quality_per_minute.csv", profile, encoder)
     if curve is not None and len(curve) and best is not None:
         top = curve.loc[curve["overall"].idxmax()]
         lines.append(f"- **More data and epochs score above every row:** the plain recipe on every training example "
                      f"(`{top['recipe']}`, epoch {int(top['epoch'])}, one seed) reaches {top['overall']:.3f} after "
-                     f"{top['train_minutes']:.1f} training minutes, against {best['overall']:.3f} for the best row "
-                     f"(mean of {int(best['seeds'])} seeds at the ladder's budget: 2,400 examples per task, one epoch).")
+                     f"{top['train_minutes']:.1f} training minutes, against {best['overall']:.3f} for the best ladder "
+                     f"row (mean of {int(best['seeds'])} seeds at the ladder's budget: 2,400 examples per task, one epoch).")
     with_paper = overall.dropna(subset=["paper_effect"])
     if len(with_paper):
         outside = [f"`{r.step.split(' -> ')[1]}` ({r.paper_effect:+.3f} against {_ci(r)})" for r in with_paper.itertuples()
@@ -315,10 +319,18 @@ def records_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
     if not runs:
         return f"No run is recorded under `records/{profile}/` yet."
     plural = lambda n, word: f"{n} {word}{'' if n == 1 else 's'}"  # noqa: E731
+    unrecorded = [s.name[:2] for s in NOTEBOOKS if s.trains and not (root / s.name).is_dir()]
     return (f"Run records: `records/{profile}/` holds {plural(len(runs), 'run')} (and {plural(len(members), 'ensemble')}) "
             "of notebooks "
             f"{', '.join(notebooks)}: {records.size_bytes(profile) / 1e6:.1f} MB, no weights "
-            "(`python -m quarbert_lib records size`). A recorded run is restored, not trained.")
+            "(`python -m quarbert_lib records size`). A recorded run is restored, not trained"
+            + ("." if not unrecorded else
+               f"; notebooks {', '.join(unrecorded)} have no records yet: a clone trains their runs (hours; `make "
+               "reproduce PROFILE=cpu` prints the plan first), and their executed copies under `reports/executed/`, "
+               "where there are any, are not current." if len(unrecorded) > 1 else
+               f"; notebook {unrecorded[0]} has no records yet: a clone trains its runs (hours; `make reproduce "
+               "PROFILE=cpu` prints the plan first), and its executed copy under `reports/executed/`, if there is one, "
+               "is not current."))
 
 
 # The generated blocks of the README and docs/: <!-- name:start --> ... <!-- name:end -->, each rebuilt by its

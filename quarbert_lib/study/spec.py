@@ -18,13 +18,15 @@ from ..core.config import profile_seeds
 class NotebookSpec:
     """One numbered notebook: ``rows`` are the ablation rows it adds (config.VARIANTS names, or an ensemble),
     ``steps`` the (before, after) comparisons it states, ``runs`` the prefixes of its other runs' names,
-    ``seeds`` how many seeds its rows get where the profile trains several (0: the profile's number)."""
+    ``seeds`` how many seeds its rows get where the profile trains several (0: the profile's number); ``trains``
+    False for a notebook that reads the others' tables only."""
     name: str
     title: str
     rows: tuple[str, ...] = ()
     steps: tuple[tuple[str, str], ...] = ()
     runs: tuple[str, ...] = ()
     seeds: int = 0
+    trains: bool = True
 
 
 # Rows whose runs cost under about ten minutes on the study's 2-core CPU get five seeds instead of three: with
@@ -53,8 +55,8 @@ NOTEBOOKS = (
     NotebookSpec("07_quartet_ensemble", "Quartet ensemble", ("ensemble",), runs=("specialist",), seeds=CHEAP_SEEDS),
     NotebookSpec("08_lora", "LoRA", ("ensemble-lora",), (("ensemble", "ensemble-lora"),), runs=("lora",),
                  seeds=CHEAP_SEEDS),
-    NotebookSpec("09_results", "The whole ladder"),
-    NotebookSpec("10_error_analysis", "Error analysis"),
+    NotebookSpec("09_results", "The whole ladder", trains=False),
+    NotebookSpec("10_error_analysis", "Error analysis", trains=False),
     NotebookSpec("11_quality_per_cpu_minute", "Quality per CPU-minute"),
     NotebookSpec("12_overfitting_regime", "A regime that overfits", runs=("regime",)),
 )
