@@ -202,16 +202,25 @@ def test_run_costs_and_records_blocks(isolated, tmp_path):
     assert report.records_section() == (
         "Run records: `records/cpu/` holds 2 runs (and 1 ensemble) of notebooks 02, 07: 0.0 MB, no weights (`python -m "
         "quarbert_lib records size`). A recorded run is restored, not trained; notebooks "
-        + ", ".join(s.name[:2] for s in NOTEBOOKS if s.trains) + " have no records yet: a clone trains their runs "
+        + ", ".join(s.name[:2] for s in NOTEBOOKS if s.trains) + " are not fully recorded yet: a clone trains their missing runs "
         "(hours; `make reproduce PROFILE=cpu` prints the plan first), and their executed copies under "
         "`reports/executed/`, where there are any, are not current.")
+    from quarbert_lib.core.config import VARIANTS
+    from quarbert_lib.study.results import run_name
+    from quarbert_lib.study.spec import notebook_seeds
     for spec in NOTEBOOKS:
         if spec.name[:2] != "12":
+            for row in (r for r in spec.rows if r in VARIANTS):
+                for seed in notebook_seeds(spec.name, "cpu"):
+                    (tmp_path / "records" / "cpu" / spec.name / run_name(row, seed=seed)).mkdir(parents=True, exist_ok=True)
             (tmp_path / "records" / "cpu" / spec.name).mkdir(parents=True, exist_ok=True)
-    assert report.records_section().endswith("restored, not trained; notebook 12 has no records yet: a clone trains its "
-                                             "runs (hours; `make reproduce PROFILE=cpu` prints the plan first), and "
+    assert report.records_section().endswith("restored, not trained; notebook 12 is not fully recorded yet: a clone trains "
+                                             "its missing runs (hours; `make reproduce PROFILE=cpu` prints the plan first), and "
                                              "its executed copy under `reports/executed/`, if there is one, is not "
                                              "current.")
+    # a row's seed missing from a notebook's records (a batch stopped half-way) leaves it unrecorded too
+    (tmp_path / "records" / "cpu" / "04_smart_mbpp" / "smart-seed4").rmdir()
+    assert "; notebooks 04, 12 are not fully recorded yet" in report.records_section()
 
 
 def test_paired_bootstrap_over_seeds_against_a_reference_computation():

@@ -13,11 +13,12 @@ from scipy.stats import ttest_ind_from_stats
 
 from ..base.paths import REPO_ROOT
 from ..base.tasks import STUDY_TASKS, TASKS, metric_labels, normalized_score
+from ..core.config import VARIANTS
 from ..core.evaluate import paired_bootstrap
 from ..study import records, results
 from ..study.results import run_name
 from ..study.saved_predictions import find
-from ..study.spec import CONTROLS, ENSEMBLES, LADDER, NOTEBOOKS
+from ..study.spec import CONTROLS, ENSEMBLES, LADDER, NOTEBOOKS, notebook_seeds
 from ..study.spec import study_steps as _study_steps
 from ..study.tables import ablation_rows, best_variant
 from . import verdicts
@@ -319,16 +320,20 @@ def records_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
     if not runs:
         return f"No run is recorded under `records/{profile}/` yet."
     plural = lambda n, word: f"{n} {word}{'' if n == 1 else 's'}"  # noqa: E731
-    unrecorded = [s.name[:2] for s in NOTEBOOKS if s.trains and not (root / s.name).is_dir()]
+    # a notebook that trains is unrecorded while its folder, or a seed of one of its trained rows (not an ensemble
+    # of them), is missing
+    unrecorded = [s.name[:2] for s in NOTEBOOKS if s.trains and (not (root / s.name).is_dir() or not all(
+        (root / s.name / run_name(row, seed=k)).is_dir() for row in s.rows if row in VARIANTS
+        for k in notebook_seeds(s.name, profile)))]
     return (f"Run records: `records/{profile}/` holds {plural(len(runs), 'run')} (and {plural(len(members), 'ensemble')}) "
             "of notebooks "
             f"{', '.join(notebooks)}: {records.size_bytes(profile) / 1e6:.1f} MB, no weights "
             "(`python -m quarbert_lib records size`). A recorded run is restored, not trained"
             + ("." if not unrecorded else
-               f"; notebooks {', '.join(unrecorded)} have no records yet: a clone trains their runs (hours; `make "
+               f"; notebooks {', '.join(unrecorded)} are not fully recorded yet: a clone trains their missing runs (hours; `make "
                "reproduce PROFILE=cpu` prints the plan first), and their executed copies under `reports/executed/`, "
                "where there are any, are not current." if len(unrecorded) > 1 else
-               f"; notebook {unrecorded[0]} has no records yet: a clone trains its runs (hours; `make reproduce "
+               f"; notebook {unrecorded[0]} is not fully recorded yet: a clone trains its missing runs (hours; `make reproduce "
                "PROFILE=cpu` prints the plan first), and its executed copy under `reports/executed/`, if there is one, "
                "is not current."))
 
