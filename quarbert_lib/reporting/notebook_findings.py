@@ -24,8 +24,9 @@ from . import findings, report, verdicts
 # Why a step can come out null or negative, where the study measured the reason (the notebook named), or the
 # honest "open" sentence where the control that would tell is not run yet.
 KNOWN_REASONS = {
-    ("sampling", "advreg-literal"): "the paper's literal SMART is meant to be inert at this ε (notebook 04 measures "
-                                    "its gradient against the task loss's in smart_strength.csv, not saved here)",
+    ("sampling", "advreg-literal"): "the paper's literal SMART is inert by construction at ε = 1e-5 (notebook 04 "
+                                    "measures its gradient against the task loss's in smart_strength.csv, not saved "
+                                    "here)",
     ("sampling", "advreg-only"): "at the ladder's short budget SMART's term is mostly a dropout-consistency "
                                  "penalty (notebook 04's radius-0 control), which holds learning back at the "
                                  "paper's λ_s = 5; at λ_s = 0.5 no cost is detected either (notebook 04, "
