@@ -103,7 +103,7 @@ plots.training_curves({**literal_dirs, **run_dirs}, "smart_curves.png");
 # %% [markdown]
 # ## 3 · λ_s sweep (the paper's Figure 3), at the ladder's budget
 # AdvReg in the ladder's reading, seed 0, the same budget as the ladder rows; λ_s = 5 is the `advreg-only`
-# row itself, drawn with its three seeds (mean ± std) as squares. A one-seed sweep cannot rank points whose
+# row itself, drawn with its seeds (mean ± std) as a square. A one-seed sweep cannot rank points whose
 # gap is near the seed spread, so the points the conclusion rests on (`lambda_seeded`, the seed-0 best) also
 # run on the profile's seeds (`lambda_seeds.csv`), drawn as squares too and tested against λ_s = 5 (Welch) in
 # the findings.

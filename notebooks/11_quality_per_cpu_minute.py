@@ -35,20 +35,18 @@ reuse_saved = False      # True: a point whose run this machine's registry lacks
 # %%
 from IPython.display import Markdown, display
 
-from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.core.config import BUDGET_CAPS
 from quarbert_lib.reporting import plots
 from quarbert_lib.reporting.figures import QUALITY_REFERENCES
 from quarbert_lib.reporting.notebook_findings import notebook_findings
-from quarbert_lib.study import results, tables
+from quarbert_lib.study import tables
 from quarbert_lib.study.experiment import budget_curve
 
 NOTEBOOK = "11_quality_per_cpu_minute"
 
 # %%
 budget = budget_curve(NOTEBOOK, recipes or BUDGET_CAPS[profile], profile, encoder, seed, force, reuse_saved)
-table = results.upsert_rows(tables_dir() / "quality_per_minute.csv", budget.to_dict("records"),
-                            ["recipe", "cap", "epoch", "profile", "encoder", "seed"])
+tables.save_budget_points(budget)
 display(budget[["recipe", "cap", "epoch", "steps", "train_minutes", "sst_acc", "qqp_acc", "sts_pearson", "overall",
                 "source"]].round(4))
 

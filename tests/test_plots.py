@@ -47,6 +47,12 @@ def test_long_row_names_are_broken_at_hyphens_so_neighbouring_ticks_do_not_touch
     fig.canvas.draw()
     boxes = [t.get_window_extent(fig.canvas.get_renderer()) for t in ax.get_xticklabels()]
     assert min(b.x0 - a.x1 for a, b in zip(boxes, boxes[1:])) > 10     # pixels between neighbours
+    # the controls are rows of the study, not steps of its ladder: the title says so
+    assert ax.get_title().startswith("Dev scores of the rows")
+    ladder = plots.ablation_bars(table[~table["variant"].isin(plots.CONTROLS)], paper={})
+    assert ladder.axes[0].get_title().startswith("Dev scores of the ladder rows")
+
+
 @pytest.mark.parametrize("rows", [2, 10])
 def test_the_ablation_figures_title_and_legend_do_not_overlap(isolated, rows):
     table = pd.DataFrame([{"variant": f"row-{i}", "sst_acc": 0.4, "qqp_acc": 0.8, "sts_pearson": 0.8, "overall": 0.7,

@@ -2,10 +2,10 @@
 import jupytext
 import nbformat
 import pytest
+from test_staleness import AWAITING_RECORDS
 
 from quarbert_lib.base.paths import REPO_ROOT
 from quarbert_lib.batch import reproduce
-from test_staleness import AWAITING_RECORDS
 
 SOURCE = '''# %% tags=["parameters"]
 profile = "cpu"

@@ -176,12 +176,18 @@ def _split_sizes(task: str, cfg: ExperimentConfig) -> dict[str, int]:
     return _SPLIT_SIZES[key]
 
 
+def _sentences(cfg: ExperimentConfig, split: str, cap: int | None = None) -> int:
+    """Sentences the encoder reads for one pass over ``split`` of every task of ``cfg`` (the first ``cap``
+    examples of each when given; a task without that split, 0), a pair counting two."""
+    limit = math.inf if cap is None else cap
+    return sum((2 if TASKS[t].is_pair else 1) * min(_split_sizes(t, cfg).get(split, 0), limit) for t in cfg.tasks)
+
+
 def prediction_units(cfg: ExperimentConfig) -> int:
     """Sentences a run encodes besides training: its dev and test splits (evaluation and the saved
     predictions), a pair counting two. What a run costs beside its steps scales with it (the quick
     profile caps dev and test at 400 per task)."""
-    return sum((2 if TASKS[t].is_pair else 1) * sum(n for split, n in _split_sizes(t, cfg).items() if split in ("dev", "test"))
-               for t in cfg.tasks)
+    return _sentences(cfg, "dev") + _sentences(cfg, "test")
 
 
 def _steps_per_epoch(cfg: ExperimentConfig) -> int:
@@ -208,10 +214,8 @@ def evaluations_of(cfg: ExperimentConfig) -> float:
     """Dev evaluations a run makes (epochs_started), in units of one evaluation of its dev sets: with a training
     probe each also scores the first ``train.eval_train_examples`` training examples of each task (pairs
     counting two)."""
-    units = lambda split, cap=None: sum((2 if TASKS[t].is_pair else 1)  # noqa: E731
-                                        * min(_split_sizes(t, cfg)[split], cap if cap is not None else math.inf)
-                                        for t in cfg.tasks)
-    probe, dev = (units("train", cfg.train.eval_train_examples) if cfg.train.eval_train_examples else 0), units("dev")
+    probe = _sentences(cfg, "train", cfg.train.eval_train_examples) if cfg.train.eval_train_examples else 0
+    dev = _sentences(cfg, "dev")
     return epochs_started(cfg) * (1 + probe / dev if dev else 1)
 
 

@@ -368,7 +368,7 @@ BUDGET_CAPS: dict[str, dict[str, list[int | None]]] = {
     "paper": {"sampling": [2000, None]},
 }
 
-# The regime that overfits (notebook 12): each recipe is a ladder variant and overrides, trained on a small cap for
+# The regime built to overfit (notebook 12): each recipe is a ladder variant and overrides, trained on a small cap for
 # several epochs with the training probe scored beside dev at every epoch (the notebook's parameters set those).
 # SMART in the libraries' reading at two strengths, SMART + MBPP (the `smart` row) and R-Drop, against the plain
 # recipe: does the train-dev gap open, and does a regulariser close it?

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from .divergences import DIVERGENCES, divergence_for, mse_divergence, symmetric_bernoulli_kl, symmetric_kl
 from .dropout import dropout_mode, replayed_rng, rng_snapshot
+from .mbpp import MbppConfig, MomentumTeacher
 from .objective import MultitaskObjective, TaskLoss
+from .rdrop import RdropConfig, RDropRegularizer
 from .registry import Regularizer, register, regularizers
+from .simcse import SimcseConfig, SimCSELoss, SimCSEObjective, SimCSERegularizer
 from .smart import (BF16_MIN_SMART_EPSILON, CONVENTIONS, SPACES, SmartConfig, SmartRegularizer, normalized_step,
                     token_norm)
-from .mbpp import MbppConfig, MomentumTeacher
-from .simcse import SimcseConfig, SimCSELoss, SimCSEObjective, SimCSERegularizer
-from .rdrop import RdropConfig, RDropRegularizer
 
 __all__ = [
     "DIVERGENCES", "divergence_for", "mse_divergence", "symmetric_bernoulli_kl", "symmetric_kl",

@@ -264,7 +264,7 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
     if regime is not None and len(regime):
         plots.learning_curves(regime, "regime_curves.png")
         last = tables.epoch_rows(regime.drop(columns=["profile", "encoder"], errors="ignore"))
-        md += ["## A regime that overfits", "", "Each recipe on a small cap for several epochs, a probe of its training "
+        md += ["## A regime built to overfit", "", "Each recipe on a small cap for several epochs, a probe of its training "
                "examples scored beside dev at every epoch (notebook 12); the last epoch's mean ± std over seeds. What "
                "each regulariser does to the gap: notebook 12's section under [What each notebook shows]"
                "(#what-each-notebook-shows).", "",

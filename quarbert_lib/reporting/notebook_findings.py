@@ -52,11 +52,11 @@ def _prior_value(profile: str, encoder: str, metric: str) -> float | None:
 
 
 def _mbpp_reason(profile: str, encoder: str) -> str:
-    """Why MBPP may not help at the ladder's budget: what it adds to SMART in notebook 12's regime that overfits."""
+    """Why MBPP may not help at the ladder's budget: what it adds to SMART in notebook 12's longer regime."""
     curves = read_table("regime_curves.csv", profile, encoder)
     open_reason = ("open: MBPP holds the model near its recent past, a regulariser against overfitting, and one epoch "
                    "on 2,400 examples per task does not overfit (notebook 11's plain recipe still climbs for two "
-                   "full-data epochs); the control in a regime that overfits (notebook 12) has no result yet")
+                   "full-data epochs); the control in a regime built to overfit (notebook 12) has no result yet")
     if curves is None or curves.empty:
         return open_reason
     table = regime_verdicts(curves.drop(columns=["profile", "encoder"], errors="ignore"))
@@ -65,8 +65,10 @@ def _mbpp_reason(profile: str, encoder: str) -> str:
         return open_reason
     dev, gap = (rows[rows["metric"] == m].iloc[0] for m in ("overall", "gap_overall"))
     ci = lambda r: "" if pd.isna(r.ci_low) else f" (95% CI [{r.ci_low:+.3f}, {r.ci_high:+.3f}])"  # noqa: E731
-    return (f"in notebook 12's regime that overfits, MBPP on top of SMART moves the last epoch's dev overall by "
-            f"{dev.effect:+.3f}{ci(dev)}, {dev.verdict}, and the train-dev gap by {gap.effect:+.3f}{ci(gap)}, "
+    where = {"overfits": " (where plain overfits)", "gap only": " (where plain's train-dev gap opens)",
+             "no gap": " (where plain's train-dev gap does not open)"}.get(regime_opening(curves), "")
+    return (f"in notebook 12's regime built to overfit{where}, MBPP on top of SMART moves the last epoch's dev overall "
+            f"by {dev.effect:+.3f}{ci(dev)}, {dev.verdict}, and the train-dev gap by {gap.effect:+.3f}{ci(gap)}, "
             f"{GAP_WORDS[gap.verdict]}")
 
 
@@ -342,40 +344,77 @@ def regime_verdicts(curves: pd.DataFrame) -> pd.DataFrame:
                                   margin_of={"gap_overall": verdicts.OVERALL_MARGIN})
 
 
+def regime_opening(curves: pd.DataFrame) -> str:
+    """Whether plain's runs overfit, from the seed means per epoch: 'overfits' when the overall train-dev gap
+    widens by more than the overall margin from the first epoch to the last and dev ends more than the margin
+    below its peak; 'gap only' when the gap widens but dev is still within the margin of its peak (the model
+    fits its training data faster than dev improves, without losing dev yet); 'no gap' otherwise; '' without
+    plain's probe scores."""
+    plain = curves[curves["variant"] == REGIME_BASE].groupby("epoch")[["overall", "gap_overall"]].mean()
+    if plain.empty or plain["gap_overall"].isna().all():
+        return ""
+    first, end, peak = plain.index.min(), plain.index.max(), plain["overall"].idxmax()
+    if plain.loc[end, "gap_overall"] <= plain.loc[first, "gap_overall"] + verdicts.OVERALL_MARGIN:
+        return "no gap"
+    return "overfits" if plain.loc[peak, "overall"] - plain.loc[end, "overall"] > verdicts.OVERALL_MARGIN else "gap only"
+
+
 def _regime(profile: str, encoder: str) -> list[str]:
     curves = read_table("regime_curves.csv", profile, encoder)
     if curves is None or curves.empty:
         return []
     curves = curves.drop(columns=["profile", "encoder"], errors="ignore")
     out = []
-    plain = curves[curves["variant"] == REGIME_BASE].groupby("epoch")[["overall", "train_overall", "gap_overall"]].mean()
-    if len(plain) and plain["gap_overall"].isna().all():
+    plain = curves[curves["variant"] == REGIME_BASE].groupby("epoch").mean(numeric_only=True)
+    opening = regime_opening(curves)
+    if len(plain) and not opening:
         out.append("- The train-dev gap is not measured: these runs scored no training probe (train.eval_train_examples).")
     elif len(plain):
         first, end, peak = plain.index.min(), plain.index.max(), plain["overall"].idxmax()
-        opens = "opens" if plain.loc[end, "gap_overall"] > plain.loc[first, "gap_overall"] + verdicts.OVERALL_MARGIN \
-            else "does not open beyond the margin"
-        out.append(f"- The gap {opens} without a regulariser: plain's train-dev gap on the overall score is "
-                   f"{plain.loc[first, 'gap_overall']:+.3f} after epoch {first} and {plain.loc[end, 'gap_overall']:+.3f} "
-                   f"after epoch {end} (train {plain.loc[end, 'train_overall']:.3f}, dev {plain.loc[end, 'overall']:.3f}); "
-                   f"dev peaks at epoch {peak} ({plain.loc[peak, 'overall']:.3f}). Mean over seeds.")
+        head = {"overfits": "Plain overfits here: its train-dev gap opens and its dev score falls from its peak",
+                "gap only": "Plain's train-dev gap opens, but its dev score has not fallen beyond the margin from its "
+                            "peak: the model fits its training examples faster than dev improves, it does not lose dev",
+                "no gap": "Plain's train-dev gap does not open beyond the margin"}[opening]
+        per_task = ", ".join(f"{TASKS[t].label} {plain.loc[end, f'gap_{TASKS[t].table_column}']:+.3f}"
+                             for t in STUDY_TASKS)
+        out.append(f"- {head}. On the overall score the gap is {plain.loc[first, 'gap_overall']:+.3f} after epoch "
+                   f"{first} and {plain.loc[end, 'gap_overall']:+.3f} after epoch {end} (train "
+                   f"{plain.loc[end, 'train_overall']:.3f}, dev {plain.loc[end, 'overall']:.3f}; per task {per_task}, "
+                   f"each in its metric's units); dev peaks at epoch {peak} ({plain.loc[peak, 'overall']:.3f}). "
+                   "Mean over seeds.")
     table = regime_verdicts(curves)
+    last = tables.epoch_rows(curves).set_index("variant")
     ci = lambda r: "" if pd.isna(r.ci_low) else f" (95% CI [{r.ci_low:+.3f}, {r.ci_high:+.3f}])"  # noqa: E731
     tests = int(table["p"].notna().sum()) if len(table) else 0
+    narrows, fits_less = [], []
     for step, rows in table.groupby("step", sort=False):
         dev, gap = (rows[rows["metric"] == m].iloc[0] for m in ("overall", "gap_overall"))
         before, after = step.split(" -> ")
         against = "plain" if before == REGIME_BASE else f"`{before}`"
         holm = f"Holm over this notebook's {tests} tests" if tests else "one seed a side: no test"
+        # a gap moves by the training score's change minus the dev score's: a smaller gap from a lower training
+        # score and a lower dev score is fitting less, not generalising better
+        train_change = last.loc[after, "train_overall"] - last.loc[before, "train_overall"]
         out.append(f"- `{after}` against {against} at the last epoch: dev overall {dev.effect:+.3f}"
-                   f"{ci(dev)}, {dev.verdict}; gap {gap.effect:+.3f}{ci(gap)}, {GAP_WORDS[gap.verdict]} "
-                   f"({holm}; {int(dev.seeds_before)} / {int(dev.seeds_after)} seeds).")
+                   f"{ci(dev)}, {dev.verdict}; gap {gap.effect:+.3f}{ci(gap)}, {GAP_WORDS[gap.verdict]} (train "
+                   f"{train_change:+.3f} minus dev {dev.effect:+.3f}; {holm}; {int(dev.seeds_before)} / "
+                   f"{int(dev.seeds_after)} seeds).")
+        if before == REGIME_BASE and gap.verdict == "hurts":
+            (fits_less if dev.verdict == "hurts" else narrows).append(after)
     if len(table):
-        closers = [s.split(" -> ")[1] for s, rows in table.groupby("step", sort=False)
-                   if s.startswith(REGIME_BASE + " ->") and (rows[rows["metric"] == "gap_overall"]["verdict"] == "hurts").any()]
-        out.append("- " + (f"Shown to narrow the gap here: {', '.join(f'`{c}`' for c in closers)}." if closers else
-                           "No regulariser is shown to narrow the gap here; an inconclusive test is not \"no effect\": "
-                           "its interval says what the data still allow."))
+        names = lambda rs: ", ".join(f"`{r}`" for r in rs)  # noqa: E731
+        line = (f"Shown to narrow the gap here: {names(narrows)}." if narrows else
+                "No regulariser is shown to narrow the gap without costing dev here; an inconclusive test is not "
+                "\"no effect\": its interval says what the data still allow.")
+        if fits_less:
+            line += f" {names(fits_less)} narrow{'s' if len(fits_less) == 1 else ''} it by fitting less: dev falls too."
+        out.append("- " + line)
+    # what early stopping would keep: the saved weights (metrics.json) are each run's best epoch, not its last
+    best = curves.groupby(["variant", "seed"], sort=False)["overall"].max().groupby(level=0, sort=False).mean()
+    if len(best):
+        out.append("- With early stopping (each run's best epoch on dev, as its saved weights and metrics.json are; "
+                   "mean over seeds, no test, optimistic alike for every recipe): "
+                   + ", ".join(f"`{v}` {x:.3f}" for v, x in best.items()) + ".")
     return out
 
 

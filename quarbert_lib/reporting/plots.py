@@ -74,7 +74,9 @@ def ablation_bars(table: pd.DataFrame, name: str = "ablation.png", variants: lis
     # the legend stands right of the axes: above them, a five-entry legend is wider than a two-row figure and
     # covered the title
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    ax.set_title(f"Dev scores of the ladder rows ({_rows_caption(df)})", fontsize=9)
+    # controls (spec.CONTROLS) are rows of the study but not steps of its ladder
+    kind = "ladder rows" if not set(df["variant"]) & set(CONTROLS) else "rows"
+    ax.set_title(f"Dev scores of the {kind} ({_rows_caption(df)})", fontsize=9)
     _save(fig, name)
     return fig
 
@@ -183,33 +185,40 @@ def training_curves(run_dirs: dict[str, Path], name: str):
 
 
 def learning_curves(curves: pd.DataFrame, name: str = "regime_curves.png"):
-    """The train-dev gap per epoch (tables.learning_curve rows of several recipes and seeds): one panel per study
-    task and one for the overall score; per recipe, the dev score (solid, std over seeds as error bars) and the
-    training probe's (dashed), mean over seeds."""
+    """The train-dev gap per epoch (tables.learning_curve rows of several recipes and seeds), one column per study
+    task and one for the overall score: the top row the dev score, the bottom row the gap (the training probe's
+    score minus dev); each point the mean over seeds, its error bar their std. Dev and the gap each get their own
+    axis (on one axis with the training scores near 1, dev's differences between recipes were flattened); plain
+    is black, and the recipes stand a little apart along x (dodged) so their error bars at one epoch do not hide
+    each other."""
     columns = [*study_columns(), "overall"]
     labels = {**metric_labels(), "overall": "overall"}
-    fig, axes = plt.subplots(1, len(columns), figsize=(3.3 * len(columns), 3.4), squeeze=False)
+    fig, axes = plt.subplots(2, len(columns), figsize=(3.2 * len(columns), 5.6), squeeze=False, sharex=True)
     recipes = list(dict.fromkeys(curves["variant"]))
-    colors = dict(zip(recipes, sns.color_palette(n_colors=max(1, len(recipes)))))
-    for ax, column in zip(axes[0], columns):
+    others = iter(sns.color_palette(n_colors=max(1, len(recipes))))
+    colors = {r: "black" if r == "plain" else next(others) for r in recipes}
+    dodge = {r: (i - (len(recipes) - 1) / 2) * 0.07 for i, r in enumerate(recipes)}   # in epochs
+    for j, column in enumerate(columns):
         for recipe in recipes:
             by_epoch = curves[curves["variant"] == recipe].groupby("epoch")
-            dev, train = by_epoch[column], by_epoch[f"train_{column}"]
-            ax.errorbar(dev.mean().index, dev.mean(), yerr=dev.std(), color=colors[recipe], marker="o", ms=3,
-                        capsize=2, label=f"{recipe} dev")
-            ax.plot(train.mean().index, train.mean(), color=colors[recipe], ls="--", lw=1, label=f"{recipe} train")
-        ax.set(xlabel="epoch", title=labels[column], xticks=sorted(curves["epoch"].unique()))
-    axes[0][0].set_ylabel("score (dashed: the training probe)")
+            for ax, values in ((axes[0][j], by_epoch[column]), (axes[1][j], by_epoch[f"gap_{column}"])):
+                ax.errorbar(values.mean().index + dodge[recipe], values.mean(), yerr=values.std(), color=colors[recipe],
+                            marker="o", ms=3, capsize=2, lw=1.2)
+        axes[0][j].set_title(f"{labels[column]}: dev", fontsize=9)
+        axes[1][j].set_title(f"{labels[column]}: gap (train - dev)", fontsize=9)
+        axes[1][j].axhline(0, color="0.5", lw=0.6)
+        axes[1][j].set(xlabel="epoch", xticks=sorted(curves["epoch"].unique()))
+    axes[0][0].set_ylabel("dev score")
+    axes[1][0].set_ylabel("training probe - dev")
     handles = [plt.Line2D([], [], color=colors[r], marker="o", ms=3, label=r) for r in recipes]
-    handles += [plt.Line2D([], [], color="grey", label="dev"), plt.Line2D([], [], color="grey", ls="--", label="train")]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False,
-               bbox_to_anchor=(0.5, -0.04))
+               bbox_to_anchor=(0.5, -0.02))
     seeds = curves.groupby("variant")["seed"].nunique()
-    fig.suptitle(f"Train and dev scores per epoch ({seeds.min()}-{seeds.max()} seeds a recipe; error bars: std "
-                 "over seeds)" if seeds.min() != seeds.max() else
-                 f"Train and dev scores per epoch ({seeds.min()} seed{'s' if seeds.min() > 1 else ''} a recipe; "
-                 "error bars: std over seeds)", fontsize=9)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    count = f"{seeds.min()}-{seeds.max()} seeds" if seeds.min() != seeds.max() else \
+        f"{seeds.min()} seed{'s' if seeds.min() > 1 else ''}"
+    fig.suptitle(f"Dev score and train-dev gap per epoch ({count} a recipe; mean over seeds, error bars: std)",
+                 fontsize=9)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     _save(fig, name)
     return fig
 

@@ -58,7 +58,7 @@ NOTEBOOKS = (
     NotebookSpec("09_results", "The whole ladder", trains=False),
     NotebookSpec("10_error_analysis", "Error analysis", trains=False),
     NotebookSpec("11_quality_per_cpu_minute", "Quality per CPU-minute"),
-    NotebookSpec("12_overfitting_regime", "A regime that overfits", runs=("regime",)),
+    NotebookSpec("12_overfitting_regime", "A regime built to overfit", runs=("regime",)),
 )
 BY_NAME = {nb.name: nb for nb in NOTEBOOKS}
 NOTEBOOK_NAMES = tuple(BY_NAME)

@@ -185,6 +185,24 @@ def save_single_task_rows(rows: list[dict]) -> pd.DataFrame:
     return _save("single_task.csv", rows, SINGLE_TASK_KEY)
 
 
+# Tables of curves hold several rows per run (one per evaluation); a run is replaced as a whole, so a rerun with
+# fewer epochs or evaluations leaves none of the old curve's rows behind to be averaged with the new ones.
+CURVE_KEY = ["variant", "seed", "profile", "encoder"]
+BUDGET_KEY = ["recipe", "cap", "seed", "profile", "encoder"]
+
+
+def save_learning_curves(curves: pd.DataFrame, name: str = "regime_curves.csv") -> pd.DataFrame:
+    """Upsert learning_curve rows (with profile and encoder) into reports/tables/``name``, each run's curve
+    replacing that run's earlier one whole (CURVE_KEY); returns the table."""
+    return results.upsert_rows(tables_dir() / name, curves.to_dict("records"), CURVE_KEY)
+
+
+def save_budget_points(points: pd.DataFrame, name: str = "quality_per_minute.csv") -> pd.DataFrame:
+    """Upsert quality-per-minute points (one per recipe, cap and epoch) into reports/tables/``name``, each run's
+    points replacing that run's earlier ones whole (BUDGET_KEY); returns the table."""
+    return results.upsert_rows(tables_dir() / name, points.to_dict("records"), BUDGET_KEY)
+
+
 def shown_rows(notebook: str, profile: str, encoder: str, rows: tuple[str, ...] | None = None,
                also: tuple[str, ...] = ()) -> pd.DataFrame:
     """The ablation rows a notebook displays: ``rows`` (None: all its own, spec.NOTEBOOKS), the rows its steps
