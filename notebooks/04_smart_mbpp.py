@@ -51,13 +51,14 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from quarbert_lib.base.paths import tables_dir
-from quarbert_lib.core.config import profile_seeds, variant_config
+from quarbert_lib.core.config import variant_config
 from quarbert_lib.reporting import plots, report
 from quarbert_lib.reporting.figures import lambda_figure, lr_dropout_figure, radius_figure, strength_figure
 from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import results, smart_strength, tables
 from quarbert_lib.study.experiment import run_ladder_rows, run_variant, sweep
 from quarbert_lib.study.results import write_csv
+from quarbert_lib.study.spec import notebook_seeds
 
 NOTEBOOK = "04_smart_mbpp"
 pd.set_option("display.width", 200)
@@ -115,8 +116,8 @@ write_csv(tables_dir() / "lambda_sweep.csv", lambda_table)
 display(lambda_table)
 
 # %%
-lambda_seeds = sweep(NOTEBOOK, "advreg-only", profile, profile_seeds(profile, seeds), encoder, force, "lambda",
-                     "smart__weight", lambda_seeded, "sweep-lambda{:g}", spread=True)
+lambda_seeds = sweep(NOTEBOOK, "advreg-only", profile, notebook_seeds(NOTEBOOK, profile, seeds), encoder, force,
+                     "lambda", "smart__weight", lambda_seeded, "sweep-lambda{:g}", spread=True)
 write_csv(tables_dir() / "lambda_seeds.csv", lambda_seeds)
 display(Markdown(report.ablation_markdown(lambda_seeds)) if len(lambda_seeds) else "no λ point on several seeds")
 

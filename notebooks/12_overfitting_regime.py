@@ -33,11 +33,12 @@ regime_recipes = None    # None: every recipe of config.REGIME_RECIPES
 import pandas as pd
 from IPython.display import Markdown, display
 
-from quarbert_lib.core.config import REGIME_RECIPES, profile_seeds
+from quarbert_lib.core.config import REGIME_RECIPES
 from quarbert_lib.reporting import plots
 from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import tables
 from quarbert_lib.study.experiment import run_variant
+from quarbert_lib.study.spec import notebook_seeds
 
 NOTEBOOK = "12_overfitting_regime"
 
@@ -45,7 +46,7 @@ NOTEBOOK = "12_overfitting_regime"
 curves = []
 for label in regime_recipes or list(REGIME_RECIPES):
     variant, overrides = REGIME_RECIPES[label]
-    runs, folders = run_variant(NOTEBOOK, variant, profile, profile_seeds(profile, seeds), encoder, force,
+    runs, folders = run_variant(NOTEBOOK, variant, profile, notebook_seeds(NOTEBOOK, profile, seeds), encoder, force,
                                 run_prefix=f"regime-{label}", data__max_train_per_task=regime_cap,
                                 train__epochs=regime_epochs, train__eval_train_examples=regime_probe, **overrides)
     curves += [tables.learning_curve(folder, label, m["seed"]) for folder, m in zip(folders.values(), runs)]

@@ -26,7 +26,7 @@ from ..base.paths import REPO_ROOT, STUDY_PROFILE, profile_reports_dir, reports_
 from ..base.tasks import TASKS
 from ..benchmarks.bench import step_costs
 from ..core.config import (BUDGET_CAPS, BUDGET_RECIPES, PROFILES, REGIME_RECIPES, VARIANTS, ExperimentConfig, cost_kind,
-                           profile_config, profile_seeds, variant_config)
+                           profile_config, variant_config)
 from ..core.data import load_task
 from ..study.experiment import saved_budget_points
 from ..study.results import (SEED_TAG, RunNotFound, complete_twin, find_run, is_complete, run_costs, run_name, run_path,
@@ -97,8 +97,10 @@ def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, s
     profile, n = p["profile"], notebook
     if notebook not in STUDY_NOTEBOOKS:      # a notebook the planner does not know trains nothing it can count
         return []
-    seeds = lambda key="seeds": (notebook_seeds(n, profile, p.get(key)) if key == "seeds"  # noqa: E731
-                                 else profile_seeds(profile, p.get(key)))
+    # a notebook's seeds as its cells choose them (spec.notebook_seeds) for every parameter naming seeds: where the
+    # two chose differently (notebook 04's λ points: five seeds planned, three read; advreg-literal: three planned,
+    # five trained), a batch trained runs no notebook reads, and a clone would plan runs it never trains
+    seeds = lambda key="seeds": notebook_seeds(n, profile, p.get(key))  # noqa: E731
     out = []
     if n.startswith("01"):
         modes = {"pretrain": dict(model__freeze_encoder=True, train__lr=p["frozen_lr"], train__epochs=p["frozen_epochs"]),
@@ -150,7 +152,7 @@ def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, s
     elif n.startswith("12"):
         for label in p.get("regime_recipes") or REGIME_RECIPES:
             variant, overrides = REGIME_RECIPES[label]
-            out += _variant(n, variant, p, profile_seeds(profile, p.get("seeds")), f"regime-{label}",
+            out += _variant(n, variant, p, seeds(), f"regime-{label}",
                             data__max_train_per_task=p["regime_cap"], train__epochs=p["regime_epochs"],
                             train__eval_train_examples=p["regime_probe"], **overrides)
     elif n.startswith("11"):
