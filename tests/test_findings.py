@@ -41,8 +41,9 @@ def test_a_step_that_holds_a_noise_step_and_a_one_seed_row():
 def test_sweep_spread_against_seed_noise():
     sweep = pd.DataFrame({"lambda": [1.0, 5.0], "overall": [0.70, 0.71], "sst_acc": [0.45, 0.40],
                           "qqp_acc": [0.8, 0.81], "sts_pearson": [0.8, 0.83]})
-    text = findings.sweep_findings(sweep, "lambda", seed_std=0.002)
-    assert "spread 0.010" in text and "5.0 times the seed std" in text and "larger than seed noise" in text
+    text = findings.sweep_findings(sweep, "lambda", seed_std=0.002, seeds=5)
+    assert "spread 0.010" in text and "5.0 times the seed std of the 5-seed row" in text
+    assert "larger than seed noise" in text
     assert "SST at lambda = 1" in text and "STS at lambda = 5" in text
     assert "not clearly larger" in findings.sweep_findings(sweep, "lambda", seed_std=0.01)
 
@@ -114,8 +115,23 @@ def test_a_seeded_lambda_point_is_tested_against_the_ladder_rows():
     assert f"Welch p {p_ladder:.3f}, Holm {holm[0]:.3f})" in lines[0]
     assert "against no SMART (`sampling`): overall -0.004, inconclusive (95% CI [" in lines[0]
     assert f"Welch p {p_plain:.3f}, Holm {holm[4]:.3f})" in lines[0]
-    assert lines[1] == "- The seed-0 sweep's best point (λ_s = 1) has one seed only."
+    assert lines[1] == ("- Holm over these 8 tests (each seeded λ_s point against each reference, overall and per "
+                        "task), a family apart from the study's verdict table.")
+    assert lines[2] == "- The seed-0 sweep's best point (λ_s = 1) has one seed only."
     assert findings.seeded_lambda_lines(None, rows, sweep) == []
+
+
+def test_a_comparison_outside_the_study_table_names_its_own_holm_family():
+    """Notebook 04 compares `advreg-literal` with `advreg-only`, not a step of the study's verdict table: its Holm
+    correction is over its own tests, and the sentence says so (a "hurts" there is not the study's 44-test verdict)."""
+    rows = {"a": pd.Series(_row("a", 3, 0.706, 0.005)), "b": pd.Series(_row("b", 3, 0.717, 0.004))}
+    study = verdicts.verdict_table(pd.DataFrame([rows["a"], rows["b"]]), [("a", "b")])
+    line = findings.step_sentence(rows, "a", "b", ("overall", "sst_acc"), study)
+    assert "apart from" not in line                                        # a step of the given family
+    own = findings.step_sentence(rows, "b", "a", ("overall", "sst_acc"), study)
+    p = ttest_ind_from_stats(0.706, 0.005, 3, 0.717, 0.004, 3, equal_var=False).pvalue
+    assert f"Welch p {p:.3f}, Holm {verdicts.holm([p, 1.0])[0]:.3f})" in own
+    assert own.endswith(" (Holm over this comparison's 2 tests, apart from the study's)")
 
 
 def test_the_smart_recipe_is_set_against_its_plain_twin_and_the_plain_curve():

@@ -86,7 +86,10 @@ def test_training_curves_plot_each_tasks_loss_and_no_single_dot_panel(isolated, 
     runs = {f"run{s}": _run(tmp_path / f"run{s}", s, evals) for s in (0, 1)}
     fig = plots.training_curves(runs, "x_curves.png")
     *loss_axes, last = fig.axes
-    assert [a.get_title() for a in loss_axes] == ["SST cross-entropy", "QQP binary cross-entropy", "STS loss"]
+    assert [a.get_title().split("\n")[0] for a in loss_axes] == ["SST cross-entropy", "QQP binary cross-entropy",
+                                                                 "STS loss"]
+    # the logged loss is the objective: a regularized run's includes its penalty, and the titles say so
+    assert all(a.get_title().endswith("(+ any regularizer's terms)") for a in loss_axes)
     assert all(len(a.lines) == 2 for a in loss_axes)
     assert list(loss_axes[1].lines[0].get_ydata()) == pytest.approx([1 + 1 / 25, 1 + 1 / 50, 1 + 1 / 75])
     if evals == 1:   # one evaluation per run: bars of the final scores, not a panel of dots

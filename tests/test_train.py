@@ -69,7 +69,10 @@ def test_interrupted_run_resumes_bit_exactly(setup, tmp_path, objective, schedul
     with pytest.raises(Interrupt):
         _trainer(setup, tmp_path / "cut", callbacks=[stop_at_step_7], objective=objective, lr_schedule=schedule).fit()
     resumed = _trainer(setup, tmp_path / "cut", objective=objective, lr_schedule=schedule)
+    saved = torch.load(tmp_path / "cut" / CHECKPOINT, weights_only=False)["state"]
     assert resumed.try_resume() and resumed.state.global_step == 6
+    # the earlier process's wall up to its checkpoint is carried over, and it covers the training seconds it saved
+    assert resumed.resumed_wall_seconds == saved["wall_seconds"] >= saved["train_seconds"] > 0
     resumed_state = resumed.fit()
     assert resumed_state.global_step == full_state.global_step == 24     # 2 epochs x 4 batches x 3 tasks
     for (name, a), (_, b) in zip(full.model.state_dict().items(), resumed.model.state_dict().items()):

@@ -73,6 +73,7 @@ class TrainState:
     skipped_nonfinite: int = 0
     train_seconds: float = 0.0
     eval_seconds: float = 0.0
+    wall_seconds: float = 0.0       # the trainer's wall seconds at the last checkpoint, over every process so far
     running_loss: float = 0.0       # sum and count of losses since the last history entry,
     running_count: int = 0          # saved so a resumed run logs the same means
     running_by_task: dict = field(default_factory=dict)   # task -> [loss sum, count]: per-task means in history
@@ -129,6 +130,8 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
         self.state = TrainState()
+        # wall clock: this process's since here, plus what earlier processes spent up to their last checkpoint
+        self._clock, self.resumed_wall_seconds = time.perf_counter(), 0.0
         self._total_steps: int | None = None
         self.fingerprint = state_fingerprint(model, belongs_to if belongs_to is not None else asdict(cfg))
 
@@ -159,6 +162,7 @@ class Trainer:
         if self.out_dir is None or not distributed.is_main():
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.state.wall_seconds = self.resumed_wall_seconds + time.perf_counter() - self._clock
         atomic_torch_save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                            "objective": self._objective_state(), "state": asdict(self.state), "rng": _rng_state(),
                            "fingerprint": self.fingerprint},
@@ -184,6 +188,9 @@ class Trainer:
         if ckpt.get("objective") is not None:
             self.objective.load_state_dict(ckpt["objective"])
         self.state = TrainState(**ckpt["state"])
+        # a resumed run's wall includes its earlier processes' (up to their last checkpoint; the steps after it are
+        # trained again here): without it, a run resumed late recorded less wall time than training time
+        self._clock, self.resumed_wall_seconds = time.perf_counter(), self.state.wall_seconds
         _set_rng_state(ckpt["rng"])
         print(f"[quarbert] resumed from {path} at epoch {self.state.epoch}, step {self.state.global_step}")
         return True

@@ -38,11 +38,15 @@ def step_sentence(rows: dict, before: str, after: str, columns=("overall",), tab
     ``columns`` alone."""
     if before not in rows or after not in rows:
         return ""
+    family = ""
     if table is None or table.empty or not (table["step"] == f"{before} -> {after}").any():
         table = verdicts.verdict_table(pd.DataFrame([rows[before], rows[after]]), [(before, after)], columns)
+        # not a step of the study's verdict table: its Holm family is its own tests, and the sentence says so
+        tested = int(table["p"].notna().sum())
+        family = f" (Holm over this comparison's {tested} tests, apart from the study's)" if tested else ""
     mine = table[table["step"] == f"{before} -> {after}"].set_index("metric")
     parts = [f"{_short()[c]} {mine.loc[c, 'effect']:+.3f}, {verdict(mine.loc[c].to_dict())}" for c in columns]
-    return f"`{before}` → `{after}`: " + "; ".join(parts)
+    return f"`{before}` → `{after}`: " + "; ".join(parts) + family
 
 
 def _ratio_range(df: pd.DataFrame) -> str:
@@ -88,14 +92,16 @@ def strength_findings(strength: pd.DataFrame, threshold: float) -> list[str]:
     return out
 
 
-def sweep_findings(table: pd.DataFrame, x: str, seed_std: float | None = None) -> str:
-    """The sweep's spread against the seed noise, and where each task peaks."""
+def sweep_findings(table: pd.DataFrame, x: str, seed_std: float | None = None, seeds: int | None = None) -> str:
+    """The sweep's spread against the seed noise (``seed_std``: the overall std of a row over its ``seeds`` seeds),
+    and where each task peaks."""
     spread = table["overall"].max() - table["overall"].min()
     peaks = ", ".join(f"{label} at {x} = {table.loc[table[c].idxmax(), x]:g}"
                       for c, label in _short().items() if c in table)
     noise = ""
     if seed_std is not None and not pd.isna(seed_std) and seed_std > 0:
-        noise = (f" That spread is {spread / seed_std:.1f} times the seed std of the 3-seed row "
+        row = f"{seeds}-seed row" if seeds else "row"
+        noise = (f" That spread is {spread / seed_std:.1f} times the seed std of the {row} "
                  f"({seed_std:.3f}): " + ("larger than seed noise." if spread > 2 * seed_std else
                                           "not clearly larger than seed noise; one seed per point cannot rank them."))
     return (f"overall ranges from {table['overall'].min():.3f} to {table['overall'].max():.3f} "
@@ -118,8 +124,9 @@ def smart_findings(strength: pd.DataFrame, ablation: pd.DataFrame, lambda_table:
     if "sampling" in rows and "advreg-literal" in rows:
         md.append("- With SMART's noise drawn from its own generator, the literal row no longer reseeds the run's "
                   "dropout, so whatever separates it from `sampling` is the regularizer's own (tiny) gradient.")
-    lam_std = rows["advreg-only"]["overall_std"] if "advreg-only" in rows else None
-    md += ["", "#### λ_s sweep (Figure 3)", "- " + sweep_findings(lambda_table, "lambda", lam_std)]
+    lam_std, lam_seeds = ((rows["advreg-only"]["overall_std"], int(rows["advreg-only"].get("seeds", 0) or 0) or None)
+                          if "advreg-only" in rows else (None, None))
+    md += ["", "#### λ_s sweep (Figure 3)", "- " + sweep_findings(lambda_table, "lambda", lam_std, lam_seeds)]
     best = {c: lambda_table.loc[lambda_table[c].idxmax(), "lambda"] for c in ("sst_acc", "qqp_acc", "sts_pearson")}
     low = lambda_table["lambda"].min()
     shape = best["sst_acc"] <= min(1.0, lambda_table["lambda"].max()) and all(2 <= best[c] <= 10 for c in ("qqp_acc", "sts_pearson"))
@@ -209,6 +216,10 @@ def seeded_lambda_lines(lambda_seeds: pd.DataFrame | None, rows: dict, lambda_ta
                              f"{_short()[c]} {tests.loc[c, 'effect']:+.3f}" for c in study_columns()) + ")")
         out.append(f"- {name} on {int(point['seeds'])} seeds: overall {point['overall']:.3f} ± "
                    f"{point['overall_std']:.3f}; " + "; ".join(parts) + ".")
+    tested = int(table["p"].notna().sum())
+    if tested:
+        out.append(f"- Holm over these {tested} tests (each seeded λ_s point against each reference, overall and per "
+                   "task), a family apart from the study's verdict table.")
     best = lambda_table.loc[lambda_table["overall"].idxmax(), "lambda"]
     if best not in set(lambda_seeds["lambda"]):
         out.append(f"- The seed-0 sweep's best point (λ_s = {best:g}) has one seed only.")

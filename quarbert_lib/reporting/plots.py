@@ -104,8 +104,13 @@ def single_task_bars(table: pd.DataFrame, name: str = "single_task.png"):
     return fig
 
 
-_TASK_LOSS = {"loss_sst": "SST cross-entropy", "loss_para": "QQP binary cross-entropy", "loss_sts": "STS loss",
-              "loss_cfimdb": "CFIMDB cross-entropy"}
+# the loss a task's head trains with, by its kind (base.tasks.TaskSpec.kind)
+_KIND_LOSS = {"classify": "cross-entropy", "binary": "binary cross-entropy", "regress": "loss"}
+# history.csv's per-task column (core.train logs the objective on each task's batches) -> its panel's title: the
+# objective is the task's loss plus whatever regularizer terms the run adds (SMART, MBPP, R-Drop), so a
+# regularized run's curve sits above a plain one's by its penalty, not by fitting worse
+_TASK_LOSS = {f"loss_{name}": f"{spec.short or name.upper()} {_KIND_LOSS[spec.kind]}\n(+ any regularizer's terms)"
+              for name, spec in TASKS.items()}
 
 
 def run_caption(run_dirs: dict[str, Path]) -> str:
@@ -126,8 +131,8 @@ def run_caption(run_dirs: dict[str, Path]) -> str:
 
 
 def training_curves(run_dirs: dict[str, Path], name: str):
-    """One panel per task's training loss against step (each task's own loss: cross-entropy, BCE and MSE are
-    not on one scale), one thin line per run in its row's colour (a row: the run name without its seed); then the
+    """One panel per task's training objective against step (each task's own loss, cross-entropy, BCE and MSE not
+    being on one scale, plus the run's regularizer terms on that task's batches), one thin line per run in its row's colour (a row: the run name without its seed); then the
     dev scores: each row's mean over its seeds against step when runs were evaluated more than once, else each
     row's final SST / QQP / STS as bars, mean with the seeds' std (never a panel of single dots). One legend for the
     figure, a row and its seed count an entry; runs that logged no per-task loss are named in the title."""
@@ -147,8 +152,8 @@ def training_curves(run_dirs: dict[str, Path], name: str):
             train = h[h["kind"] == "train"]
             if column in train and train[column].notna().any():
                 ax.plot(train["step"], train[column], color=colors[row_of[label]], lw=1, alpha=0.7)
-        ax.set(xlabel="optimizer step", ylabel="mean over 25 steps",
-               title=_TASK_LOSS.get(column, "training loss (all tasks' steps)"))
+        ax.set(xlabel="optimizer step", ylabel="training objective, mean over 25 steps")
+        ax.set_title(_TASK_LOSS.get(column, "training loss (all tasks' steps)"), fontsize=10)
     if not any(ax.lines for ax in axes[:-1]):     # runs shorter than one logging interval log no training loss
         axes[0].text(0.5, 0.5, "no training loss logged\n(fewer steps than one logging interval)",
                      ha="center", va="center", transform=axes[0].transAxes, fontsize=8)

@@ -231,7 +231,8 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
         "train_examples": {t: len(d) for t, d in data["train"].items()},
         "best_step": state.best_step, "skipped_nonfinite": state.skipped_nonfinite,
         "train_seconds": round(state.train_seconds, 1), "eval_seconds": round(state.eval_seconds, 1),
-        "wall_seconds": round(time.perf_counter() - wall0, 1), "data_notes": notes, **stage, **guard,
+        "wall_seconds": round(time.perf_counter() - wall0 + trainer.resumed_wall_seconds, 1),
+        "data_notes": notes, **stage, **guard,
         "smart_setting": smart_setting(cfg),
         "smart_skipped_nonfinite": getattr(objective.regularizers["smart"], "skipped", 0)
         if "smart" in objective.regularizers else 0,
