@@ -218,9 +218,20 @@ def test_run_costs_and_records_blocks(isolated, tmp_path):
                                              "its missing runs (hours; `make reproduce PROFILE=cpu` prints the plan first), and "
                                              "its executed copy under `reports/executed/`, if there is one, is not "
                                              "current.")
+    # notebook 12's folder with only its first recipe's runs (a batch stopped after them) is not recorded either;
+    # with every recipe on every seed it is
+    regime = tmp_path / "records" / "cpu" / "12_overfitting_regime"
+    for seed in notebook_seeds("12_overfitting_regime", "cpu"):
+        (regime / run_name("regime-plain", seed=seed)).mkdir(parents=True, exist_ok=True)
+    assert "; notebook 12 is not fully recorded yet" in report.records_section()
+    from quarbert_lib.core.config import REGIME_RECIPES
+    for label in REGIME_RECIPES:
+        for seed in notebook_seeds("12_overfitting_regime", "cpu"):
+            (regime / run_name(f"regime-{label}", seed=seed)).mkdir(parents=True, exist_ok=True)
+    assert report.records_section().endswith("A recorded run is restored, not trained.")
     # a row's seed missing from a notebook's records (a batch stopped half-way) leaves it unrecorded too
     (tmp_path / "records" / "cpu" / "04_smart_mbpp" / "smart-seed4").rmdir()
-    assert "; notebooks 04, 12 are not fully recorded yet" in report.records_section()
+    assert "; notebook 04 is not fully recorded yet" in report.records_section()
 
 
 def test_paired_bootstrap_over_seeds_against_a_reference_computation():

@@ -321,9 +321,9 @@ def records_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
         return f"No run is recorded under `records/{profile}/` yet."
     plural = lambda n, word: f"{n} {word}{'' if n == 1 else 's'}"  # noqa: E731
     # a notebook that trains is unrecorded while its folder, or a seed of one of its trained rows (not an ensemble
-    # of them), is missing
+    # of them) or of its other runs it names (NotebookSpec.stems: notebook 12's recipes), is missing
     unrecorded = [s.name[:2] for s in NOTEBOOKS if s.trains and (not (root / s.name).is_dir() or not all(
-        (root / s.name / run_name(row, seed=k)).is_dir() for row in s.rows if row in VARIANTS
+        (root / s.name / run_name(stem, seed=k)).is_dir() for stem in [*(r for r in s.rows if r in VARIANTS), *s.stems]
         for k in notebook_seeds(s.name, profile)))]
     return (f"Run records: `records/{profile}/` holds {plural(len(runs), 'run')} (and {plural(len(members), 'ensemble')}) "
             "of notebooks "

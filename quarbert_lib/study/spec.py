@@ -11,21 +11,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..core.config import profile_seeds
+from ..core.config import REGIME_RECIPES, profile_seeds
 
 
 @dataclass(frozen=True)
 class NotebookSpec:
     """One numbered notebook: ``rows`` are the ablation rows it adds (config.VARIANTS names, or an ensemble),
     ``steps`` the (before, after) comparisons it states, ``runs`` the prefixes of its other runs' names,
-    ``seeds`` how many seeds its rows get where the profile trains several (0: the profile's number); ``trains``
-    False for a notebook that reads the others' tables only."""
+    ``seeds`` how many seeds its rows get where the profile trains several (0: the profile's number); ``stems``
+    the names (without their seed) of runs besides its rows that it trains on every seed, where known here (the
+    README's records line checks them); ``trains`` False for a notebook that reads the others' tables only."""
     name: str
     title: str
     rows: tuple[str, ...] = ()
     steps: tuple[tuple[str, str], ...] = ()
     runs: tuple[str, ...] = ()
     seeds: int = 0
+    stems: tuple[str, ...] = ()
     trains: bool = True
 
 
@@ -58,7 +60,8 @@ NOTEBOOKS = (
     NotebookSpec("09_results", "The whole ladder", trains=False),
     NotebookSpec("10_error_analysis", "Error analysis", trains=False),
     NotebookSpec("11_quality_per_cpu_minute", "Quality per CPU-minute"),
-    NotebookSpec("12_overfitting_regime", "A regime built to overfit", runs=("regime",)),
+    NotebookSpec("12_overfitting_regime", "A regime built to overfit", runs=("regime",),
+                 stems=tuple(f"regime-{label}" for label in REGIME_RECIPES)),
 )
 BY_NAME = {nb.name: nb for nb in NOTEBOOKS}
 NOTEBOOK_NAMES = tuple(BY_NAME)
