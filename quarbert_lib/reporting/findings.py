@@ -124,8 +124,8 @@ def smart_findings(strength: pd.DataFrame, ablation: pd.DataFrame, lambda_table:
     if "sampling" in rows and "advreg-literal" in rows:
         md.append("- With SMART's noise drawn from its own generator, the literal row no longer reseeds the run's "
                   "dropout, so whatever separates it from `sampling` is the regularizer's own (tiny) gradient.")
-    lam_std, lam_seeds = ((rows["advreg-only"]["overall_std"], int(rows["advreg-only"].get("seeds", 0) or 0) or None)
-                          if "advreg-only" in rows else (None, None))
+    ladder = rows.get("advreg-only")
+    lam_std, lam_seeds = (None, None) if ladder is None else (ladder["overall_std"], int(ladder["seeds"]))
     md += ["", "#### λ_s sweep (Figure 3)", "- " + sweep_findings(lambda_table, "lambda", lam_std, lam_seeds)]
     best = {c: lambda_table.loc[lambda_table[c].idxmax(), "lambda"] for c in ("sst_acc", "qqp_acc", "sts_pearson")}
     low = lambda_table["lambda"].min()

@@ -132,8 +132,8 @@ def run_caption(run_dirs: dict[str, Path]) -> str:
 
 def training_curves(run_dirs: dict[str, Path], name: str):
     """One panel per task's training objective against step (each task's own loss, cross-entropy, BCE and MSE not
-    being on one scale, plus the run's regularizer terms on that task's batches), one thin line per run in its row's colour (a row: the run name without its seed); then the
-    dev scores: each row's mean over its seeds against step when runs were evaluated more than once, else each
+    being on one scale, plus the run's regularizer terms on that task's batches), one thin line per run in its
+    row's colour (a row: the run name without its seed); then the dev scores: each row's mean over its seeds against step when runs were evaluated more than once, else each
     row's final SST / QQP / STS as bars, mean with the seeds' std (never a panel of single dots). One legend for the
     figure, a row and its seed count an entry; runs that logged no per-task loss are named in the title."""
     histories = {label: pd.read_csv(Path(d) / "history.csv") for label, d in run_dirs.items()
