@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # `make reproduce` runs the one-hour `quick` study by default (reports under reports/quick/); PROFILE=cpu is the
-# committed 3-seed study. The other targets default to the committed study, whose saved results ship with the repo.
+# committed study (3 to 5 seeds a row: spec.NOTEBOOKS). The other targets default to the committed study, whose saved results ship with the repo.
 PROFILE ?=
 RUN_PROFILE := $(or $(PROFILE),quick)
 STUDY_PROFILE := $(or $(PROFILE),cpu)

@@ -347,6 +347,21 @@ def test_significance_keeps_saved_rows_without_runs(isolated):
     assert "seed" not in table
 
 
+def test_collected_tables_drop_rows_the_study_no_longer_holds():
+    """A notebook the registry holds keeps only its runs in run_costs.csv (a sweep point renamed since, as
+    advreg-dropout-off-seed0 became sweep-dropout-off-seed0, left its old row behind); a notebook the registry lacks
+    keeps its saved rows. significance.csv keeps only the steps the study compares, once an ablation table says which."""
+    from quarbert_lib.reporting.figures import _held_runs, _saved_significance
+    saved = pd.DataFrame({"notebook": ["04_x", "04_x", "11_y"], "run": ["a-seed0", "old-seed0", "b-seed0"]})
+    current = pd.DataFrame({"notebook": ["04_x"], "run": ["a-seed0"]})
+    assert _held_runs(saved, current)[["notebook", "run"]].values.tolist() == [["04_x", "a-seed0"], ["11_y", "b-seed0"]]
+    old = pd.DataFrame({"step": ["a -> b", "smart -> ensemble", "a -> b"], "verdict": ["helps", "helps", None],
+                        "seed": [None, None, 0]})
+    kept = _saved_significance(old, {"a -> b"})
+    assert kept["step"].tolist() == ["a -> b"] and kept["source"].tolist() == ["saved"] and "seed" not in kept
+    assert _saved_significance(old, None)["step"].tolist() == ["a -> b", "smart -> ensemble"]
+
+
 def test_each_profile_but_the_studys_reports_apart(monkeypatch):
     from quarbert_lib.base import paths
     monkeypatch.delenv(paths.REPORTS_ENV, raising=False)

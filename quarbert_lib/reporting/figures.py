@@ -77,26 +77,46 @@ def _figure(name: str, caption: str) -> list[str]:
     return [f"![{caption}](figures/{name})", "", f"*{caption}*", ""] if (reports_dir() / "figures" / name).exists() else []
 
 
+def _held_runs(costs: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    """The rows of run_costs.csv still true: each notebook the registry holds (``current``, results.run_costs) keeps
+    only the runs it holds, so a run renamed or dropped from the study leaves the table; the saved rows of a notebook
+    the registry lacks (a clone without runs/, a batch of other notebooks) stay."""
+    held = set(zip(current["notebook"], current["run"]))
+    keep = [notebook not in set(current["notebook"]) or (notebook, run) in held
+            for notebook, run in zip(costs["notebook"], costs["run"])]
+    return costs[keep]
+
+
+def _saved_significance(old: pd.DataFrame, steps: set[str] | None) -> pd.DataFrame:
+    """The rows of an earlier batch's significance.csv still true, marked source 'saved': those of seed 0 alone
+    (before every seed was used; no verdict) go, and so do those of a step outside ``steps`` ('a -> b', the steps the
+    study compares; None where no ablation table says which)."""
+    keep = old.get("verdict", pd.Series(index=old.index)).notna()
+    if steps is not None:
+        keep &= old["step"].isin(steps)
+    return old[keep].drop(columns=["seed"], errors="ignore").assign(source="saved")
+
+
 def collect(profile: str, encoder: str, n_boot: int = 2000) -> list[Path]:
     """What the batch gathers from the run registry into reports/, once (notebook 09; ``--collect``), never while
     drawing: the dev predictions the reports rest on (saved_predictions.save), the study's verdict table
     (verdicts.csv), each run's cost into run_costs.csv, and the paired bootstraps of significance.csv. Runs of earlier batches that the registry
-    does not hold keep their rows, so a clone without runs/ or a batch of one notebook loses nothing. Returns
-    the prediction files saved."""
+    does not hold keep their rows, so a clone without runs/ or a batch of one notebook loses nothing, but a notebook
+    the registry holds keeps only its runs (_held_runs) and significance.csv only the study's steps (a renamed run or
+    a step no longer compared leaves its table). Returns the prediction files saved."""
     saved = saved_predictions.save(profile, encoder)
-    results.write_csv(tables_dir() / "verdicts.csv", report.study_verdicts(tables.ablation_rows(profile, encoder)))
+    ablation = tables.ablation_rows(profile, encoder)
+    results.write_csv(tables_dir() / "verdicts.csv", report.study_verdicts(ablation))
     current = results.run_costs(profile)
     if len(current):
         results.upsert_rows(tables_dir() / "run_costs.csv", current.to_dict("records"), ["profile", "notebook", "run"],
-                            lambda df: df.reindex(columns=results.RUN_COST_COLUMNS))
+                            lambda df: _held_runs(df, current).reindex(columns=results.RUN_COST_COLUMNS))
+    order = {f"{a} -> {b}": i for i, (a, b) in enumerate(report.study_steps(ablation))}
     path = tables_dir() / "significance.csv"
-    if path.exists():       # rows of an earlier batch; those of seed 0 alone (before every seed was used) go
-        old = pd.read_csv(path)
-        results.write_csv(path, old[old.get("verdict", pd.Series(index=old.index)).notna()].drop(
-            columns=["seed"], errors="ignore").assign(source="saved"))
+    if path.exists():       # rows of an earlier batch
+        results.write_csv(path, _saved_significance(pd.read_csv(path), set(order) if len(ablation) else None))
     computed = report.significance_table(profile, encoder, n_boot=n_boot)
     if len(computed):       # each step computed from the registry where both runs exist (source 'registry')
-        order = {f"{a} -> {b}": i for i, (a, b) in enumerate(report.study_steps(tables.ablation_rows(profile, encoder)))}
         by_step = lambda df: df.sort_values("step", key=lambda c: c.map(lambda x: order.get(x, len(order))),  # noqa: E731
                                             kind="stable")
         results.upsert_rows(path, computed.assign(source="registry").to_dict("records"),

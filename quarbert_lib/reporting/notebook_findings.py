@@ -67,9 +67,10 @@ def _mbpp_reason(profile: str, encoder: str) -> str:
     ci = lambda r: "" if pd.isna(r.ci_low) else f" (95% CI [{r.ci_low:+.3f}, {r.ci_high:+.3f}])"  # noqa: E731
     where = {"overfits": " (where plain overfits)", "gap only": " (where plain's train-dev gap opens)",
              "no gap": " (where plain's train-dev gap does not open)"}.get(regime_opening(curves), "")
+    tests = int(table["p"].notna().sum())
     return (f"in notebook 12's regime built to overfit{where}, MBPP on top of SMART moves the last epoch's dev overall "
             f"by {dev.effect:+.3f}{ci(dev)}, {dev.verdict}, and the train-dev gap by {gap.effect:+.3f}{ci(gap)}, "
-            f"{GAP_WORDS[gap.verdict]}")
+            f"{GAP_WORDS[gap.verdict]} (Holm over notebook 12's {tests} tests, apart from the study's)")
 
 
 def _imbalance_reason(family: pd.DataFrame, profile: str, encoder: str) -> str:
