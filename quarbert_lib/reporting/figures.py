@@ -292,7 +292,7 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
                                      [[r.variant, int(r.seeds), int(r.epoch), report.fmt_std(r.overall, r.overall_std),
                                        f"{r.train_overall:.3f}", report.fmt_std(r.gap_overall, r.gap_overall_std, "+.3f")]
                                       for r in last.itertuples()]), ""]
-        md += _figure("regime_curves.png", "Train (dashed) and dev scores per epoch, per recipe")
+        md += _figure("regime_curves.png", "Dev score (top) and train-dev gap (bottom) per epoch, per recipe and task")
     costs = read_table("costs.csv", profile, encoder)
     if costs is not None:
         md += ["## Cost per variant", "", report.markdown_table(
