@@ -81,8 +81,8 @@ def _held_runs(costs: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
     """The rows of run_costs.csv still true: each notebook the registry holds (``current``, results.run_costs) keeps
     only the runs it holds, so a run renamed or dropped from the study leaves the table; the saved rows of a notebook
     the registry lacks (a clone without runs/, a batch of other notebooks) stay."""
-    held = set(zip(current["notebook"], current["run"]))
-    keep = [notebook not in set(current["notebook"]) or (notebook, run) in held
+    held, notebooks = set(zip(current["notebook"], current["run"])), set(current["notebook"])
+    keep = [notebook not in notebooks or (notebook, run) in held
             for notebook, run in zip(costs["notebook"], costs["run"])]
     return costs[keep]
 
