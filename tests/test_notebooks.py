@@ -1,6 +1,7 @@
 """Each numbered notebook executes through the batch runner (papermill) on the tiny encoder."""
 import json
 
+import nbformat
 import pandas as pd
 import pytest
 
@@ -162,6 +163,67 @@ def test_a_batch_stopped_part_way_keeps_the_notebooks_it_finished_in_the_summary
         reproduce.main(["--profile", "smoke"])
     summary = json.loads((isolated / "reports" / "executed" / "summary.json").read_text())
     assert [(s["notebook"], s["status"]) for s in summary] == [("01_done", "ok")]
+
+
+def test_a_re_execution_that_reproduces_a_notebook_leaves_it_and_its_summary_entry_alone(isolated, tmp_path, monkeypatch):
+    """The second batch re-executes both notebooks: 01 (same outputs) keeps its file and entry byte for byte,
+    02 (a random output) is rewritten with a new entry."""
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    (folder / "01_same.py").write_text('# %% tags=["parameters"]\nprofile = "cpu"\n# %%\nprint("same")\n')
+    (folder / "02_random.py").write_text('# %% tags=["parameters"]\nprofile = "cpu"\n# %%\nimport uuid\nprint(uuid.uuid4())\n')
+    monkeypatch.setattr(reproduce, "discover", lambda only=None, notebook_dir=folder: sorted(folder.glob("*.py")))
+    executed = isolated / "reports" / "executed"
+    assert reproduce.main(["--profile", "smoke"]) == 0
+    first = {p.name: p.read_bytes() for p in executed.iterdir()}
+    entries = {e["notebook"]: e for e in json.loads(first["summary.json"])}
+    monkeypatch.setattr(reproduce.time, "strftime", lambda *args: "2099-01-01T00:00:00Z")   # a later batch
+    assert reproduce.main(["--profile", "smoke"]) == 0
+    second = {p.name: p.read_bytes() for p in executed.iterdir()}
+    assert sorted(second) == ["01_same.ipynb", "02_random.ipynb", "summary.json"]        # no scratch copy left
+    assert second["01_same.ipynb"] == first["01_same.ipynb"]
+    assert second["02_random.ipynb"] != first["02_random.ipynb"]
+    after = {e["notebook"]: e for e in json.loads(second["summary.json"])}
+    assert after["01_same"] == entries["01_same"]
+    assert after["02_random"]["finished"] == "2099-01-01T00:00:00Z" != entries["02_random"]["finished"]
+    assert "unchanged" not in after["02_random"]
+
+
+def test_normalize_executed_keeps_outputs_and_drops_what_changes_between_executions(tmp_path):
+    """Hand-built: random cell ids, papermill's and nbclient's clock readings, papermill's paths, and widgets whose
+    model ids are renumbered in reading order (a displayed VBox, its child and that child's layout; a model no
+    displayed widget reaches is dropped)."""
+    box, child, layout, orphan = "b" * 32, "c" * 32, "a" * 32, "d" * 32
+    clock = {"duration": 0.1, "start_time": "2026-12-01T00:00:00", "end_time": "2026-12-01T00:00:01"}
+    view = {"model_id": box, "version_major": 2, "version_minor": 0}
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# title", id="f00d", metadata={"papermill": {**clock, "status": "completed"}}),
+        nbformat.v4.new_code_cell("show()", id="beef", execution_count=1,
+                                  metadata={"execution": {"iopub.execute_input": "2026-12-01T00:00:00Z"},
+                                            "papermill": {**clock, "exception": False, "status": "completed"}},
+                                  outputs=[nbformat.v4.new_output("display_data", data={
+                                      reproduce.WIDGET_VIEW: view, "text/plain": "VBox()"})])])
+    nb.metadata["papermill"] = {**clock, "input_path": {"cells": []}, "output_path": "/somewhere/x.ipynb",
+                                "parameters": {"profile": "cpu"}, "version": "2.6.0"}
+    nb.metadata["widgets"] = {reproduce.WIDGET_STATE: {"version_major": 2, "version_minor": 0, "state": {
+        orphan: {"model_name": "LayoutModel", "state": {}},
+        child: {"model_name": "HTMLModel", "state": {"layout": f"IPY_MODEL_{layout}", "value": "<b>x</b>"}},
+        box: {"model_name": "VBoxModel", "state": {"children": [f"IPY_MODEL_{child}"]}},
+        layout: {"model_name": "LayoutModel", "state": {}}}}}
+    source, output = reproduce.REPO_ROOT / "notebooks" / "x.py", tmp_path / "x.ipynb"
+    got = reproduce.normalize_executed(nb, source, output)
+    ids = [f"{i:032x}" for i in range(3)]
+    assert [c["id"] for c in got.cells] == ["cell-0", "cell-1"]
+    assert got.cells[0].metadata == {"papermill": {"status": "completed"}}
+    assert got.cells[1].metadata == {"papermill": {"exception": False, "status": "completed"}}
+    assert got.cells[1].outputs[0]["data"] == {reproduce.WIDGET_VIEW: {**view, "model_id": ids[0]}, "text/plain": "VBox()"}
+    assert got.metadata["papermill"] == {"input_path": "notebooks/x.py", "output_path": str(output),
+                                         "parameters": {"profile": "cpu"}, "version": "2.6.0"}
+    assert got.metadata["widgets"][reproduce.WIDGET_STATE]["state"] == {
+        ids[0]: {"model_name": "VBoxModel", "state": {"children": [f"IPY_MODEL_{ids[1]}"]}},
+        ids[1]: {"model_name": "HTMLModel", "state": {"layout": f"IPY_MODEL_{ids[2]}", "value": "<b>x</b>"}},
+        ids[2]: {"model_name": "LayoutModel", "state": {}}}
+    nbformat.validate(got)
 
 
 def test_failed_notebook_is_reported_and_others_run(isolated, tmp_path, monkeypatch, capsys):

@@ -6,15 +6,19 @@ makes from the committed tables.
 - each executed notebook's "What this shows" output is ``notebook_findings`` of the committed tables. A notebook
   whose runs are not all in records/ cannot be re-executed from a clone; it is listed in AWAITING_RECORDS, and the
   test fails when that list and the planner's runs to train on the records disagree, so the exemption can neither
-  outlive its reason nor miss a notebook.
+  outlive its reason nor miss a notebook;
+- the committed study re-executed from its records (every notebook but those AWAITING_RECORDS, nothing trained)
+  writes every table, figure, results.md, executed notebook, summary.json and record byte for byte as committed:
+  what `make reproduce PROFILE=cpu` on a fresh clone does, with `git status` as the judge.
 """
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
 from quarbert_lib.base.paths import REPO_ROOT, discover
-from quarbert_lib.batch import plan
+from quarbert_lib.batch import plan, reproduce
 from quarbert_lib.core.config import PROFILE_NOTEBOOK_PARAMS
 from quarbert_lib.reporting import figures, notebook_findings
 from quarbert_lib.study import records
@@ -86,3 +90,30 @@ def test_executed_notebooks_show_the_findings_of_the_committed_tables(notebook, 
     monkeypatch.setenv("QUARBERT_RUNS", str(REPO_ROOT / "no-such-registry"))
     assert _displayed_findings(notebook) == notebook_findings.notebook_findings(notebook, "cpu", "minilm-l6"), \
         f"reports/executed/{notebook}.ipynb shows findings the committed tables no longer give: re-execute it"
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` by relative path, but the tables' lock files (ignored by git: `.*.lock`)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and not (p.name.startswith(".") and p.name.endswith(".lock"))}
+
+
+def test_re_executing_the_committed_study_from_its_records_changes_nothing(tmp_path, monkeypatch):
+    """Issue 23's check, by re-execution: a copy of reports/ and records/, a run registry that starts empty (so every
+    run is restored from its record and nothing trains), every notebook of the study not awaiting records executed
+    as the batch does; afterwards both copies must equal what is committed, file for file and byte for byte. A
+    number that moved, a notebook whose displayed output is stale, a table a notebook would rewrite, or an output
+    that differs from one execution to the next (a clock, an absolute path, a random id) fails it, named."""
+    reports, records_copy = tmp_path / "reports", tmp_path / "records"
+    shutil.copytree(REPORTS, reports)
+    shutil.copytree(REPO_ROOT / "records", records_copy)
+    monkeypatch.setenv("QUARBERT_REPORTS", str(reports))
+    monkeypatch.setenv("QUARBERT_RECORDS", str(records_copy))
+    monkeypatch.setenv("QUARBERT_RUNS", str(tmp_path / "runs"))
+    only = [spec.name.split("_")[0] for spec in NOTEBOOKS if spec.name not in AWAITING_RECORDS]
+    assert reproduce.main(["--profile", "cpu", "--only", *only]) == 0
+    for copy, committed in ((reports, REPORTS), (records_copy, REPO_ROOT / "records")):
+        before, after = _files(committed), _files(copy)
+        changed = sorted(name for name in before.keys() & after.keys() if before[name] != after[name])
+        assert (changed, sorted(after.keys() - before.keys()), sorted(before.keys() - after.keys())) == ([], [], []), \
+            f"re-executing the study changes {committed.name}/ (changed, new, removed files): re-execute and commit"

@@ -39,7 +39,7 @@ from ..base.paths import REPO_ROOT, REPORTS_ENV, STUDY_PROFILE, discover, report
 from ..core import data
 from ..core.config import PROFILE_NOTEBOOK_PARAMS, PROFILES, ConfigError
 from ..study import records
-from ..study.results import CODE_PATHS, git_commit, run_path
+from ..study.results import CODE_PATHS, atomic_write_text, git_commit, run_path
 from . import plan as planning
 
 # A -p value that is no Python literal passes as a string only when it reads as a bare word, model name or
@@ -132,9 +132,13 @@ def check_parameters(overrides: dict, declared: dict[str, dict]) -> None:
 
 
 def execute(path: Path, parameters: dict, output_dir: Path, kernel: str = "python3") -> dict:
-    """Run one notebook; return {notebook, status, seconds, error}."""
+    """Run one notebook; return {notebook, status, seconds, error, executed, unchanged}. The executed copy is
+    normalised (``normalize_executed``) and replaces ``output_dir/<stem>.ipynb`` only when it differs from it
+    byte for byte; ``unchanged`` says it did not, so a re-execution that reproduces the committed outputs
+    leaves the file, and its summary.json entry (merge_summary), as they were."""
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / f"{path.stem}.ipynb"
+    scratch = output_dir / f".{path.stem}.{os.getpid()}.ipynb"
     node = jupytext.read(path)
     node.metadata["kernelspec"] = {"name": kernel, "language": "python", "display_name": "Python 3"}
     node.metadata["language_info"] = {"name": "python"}
@@ -143,15 +147,90 @@ def execute(path: Path, parameters: dict, output_dir: Path, kernel: str = "pytho
     try:
         # the kernel app's own log (ipykernel's note that a local kernel talks over unencrypted TCP) stays out
         # of the batch's output; the cells' warnings still reach the executed notebook
-        papermill.execute_notebook(node, str(output), parameters=parameters, kernel_name=kernel,
+        papermill.execute_notebook(node, str(scratch), parameters=parameters, kernel_name=kernel,
                                    cwd=str(REPO_ROOT), progress_bar=False, log_output=False,
                                    extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except PapermillExecutionError as e:
         status, error = "failed", f"cell {e.exec_count}: {e.ename}: {e.evalue}"
     except Exception as e:  # kernel died, bad parameters, ...: report and keep going
         status, error = "failed", f"{type(e).__name__}: {e}"
-    return {"notebook": path.stem, "status": status, "seconds": round(time.perf_counter() - t0, 1), "error": error,
-            "executed": str(output.relative_to(REPO_ROOT)) if output.is_relative_to(REPO_ROOT) else str(output)}
+    seconds = round(time.perf_counter() - t0, 1)
+    unchanged = False
+    if scratch.exists():
+        text = nbformat.writes(normalize_executed(nbformat.read(scratch, as_version=4), path, output))
+        unchanged = output.exists() and output.read_text() == text
+        if not unchanged:
+            atomic_write_text(output, text)
+        scratch.unlink()
+    return {"notebook": path.stem, "status": status, "seconds": seconds, "error": error,
+            "executed": _shown(output), "unchanged": unchanged}
+
+
+def _shown(path: Path) -> str:
+    """A path as the batch records it: relative to the repository when inside it, so a clone elsewhere
+    writes the same text."""
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+WIDGET_VIEW, WIDGET_STATE = "application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json"
+MODEL_ID = re.compile(r"[0-9a-f]{32}")
+# papermill's and nbclient's clock readings: when a cell or the notebook ran, and for how long
+TIMING_KEYS = ("duration", "start_time", "end_time")
+
+
+def normalize_executed(nb, source: Path, output: Path):
+    """An executed notebook without what changes from one execution of the same code on the same records to
+    the next, so that an unchanged study re-executes to the same bytes (issue 23: staleness is checked by
+    re-executing, and a clean `git status` is the check). In place; returns ``nb``.
+
+    - cell ids: jupytext and papermill draw random ones; here ``cell-<index>``;
+    - timings: nbclient's ``execution`` timestamps and papermill's start, end and duration, per cell and for
+      the notebook; its status and exception stay;
+    - papermill's ``input_path`` (the whole source node, when given a node) and ``output_path`` (absolute):
+      the source's and the copy's paths relative to the repository;
+    - ipywidgets' model ids (random UUIDs): renumbered in the order a reader meets them, the displayed
+      widgets cell by cell and then each model's references in its sorted state, breadth first; state no
+      displayed widget reaches (nothing on screen draws it) is dropped.
+    Outputs themselves are never touched: a value that changes between executions is a finding the check
+    must report, not noise to hide."""
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i}"
+        cell.metadata.pop("execution", None)
+        for key in TIMING_KEYS:
+            cell.metadata.get("papermill", {}).pop(key, None)
+    run = nb.metadata.get("papermill", {})
+    for key in TIMING_KEYS:
+        run.pop(key, None)
+    if run:
+        run["input_path"], run["output_path"] = _shown(source), _shown(output)
+    _renumber_widgets(nb)
+    return nb
+
+
+def _renumber_widgets(nb) -> None:
+    """ipywidgets' model ids as 32-hex counters, in reading order (normalize_executed)."""
+    views = [out["data"][WIDGET_VIEW] for cell in nb.cells for out in cell.get("outputs", [])
+             if WIDGET_VIEW in out.get("data", {})]
+    holder = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {})
+    states = holder.get("state", {})
+    if not views and not states:
+        return
+    order: list[str] = []
+    queue = [v["model_id"] for v in views]
+    while queue:
+        model = queue.pop(0)
+        if model in order:
+            continue
+        order.append(model)
+        queue += [m for m in MODEL_ID.findall(json.dumps(states.get(model, {}), sort_keys=True)) if m in states]
+    new = {old: f"{i:032x}" for i, old in enumerate(order)}
+
+    def renamed(value):
+        return json.loads(MODEL_ID.sub(lambda m: new.get(m.group(), m.group()), json.dumps(value)))
+    for view in views:
+        view["model_id"] = new[view["model_id"]]
+    if states:
+        holder["state"] = {new[m]: renamed(states[m]) for m in order if m in states}
 
 
 def code_cells(notebook) -> list[str]:
@@ -242,16 +321,24 @@ class BatchProgress:
 
 def merge_summary(path: Path, outcomes: list[dict], profile: str) -> list[dict]:
     """summary.json across batches: one entry per notebook, its last outcome (status, seconds,
-    error), with the profile and the commit that ran it; a partial batch replaces only its own."""
+    error), with the profile and the commit that ran it; a partial batch replaces only its own. An outcome
+    whose executed copy came out byte for byte as before (``unchanged``, execute) keeps the entry of the
+    batch that made that copy: its commit, seconds and time, so an unchanged study leaves the file alone."""
     entries = {}
     if path.exists():
         entries = {e["notebook"]: e for e in json.loads(path.read_text())}
     for o in outcomes:
-        entries[o["notebook"]] = {**o, "profile": profile, "commit": git_commit(),
+        kept = entries.get(o["notebook"], {})
+        if o.get("unchanged") and o["status"] == "ok" and kept.get("status") == "ok" and kept.get("profile") == profile:
+            continue
+        entry = {k: v for k, v in o.items() if k != "unchanged"}
+        entries[o["notebook"]] = {**entry, "profile": profile, "commit": git_commit(),
                                   "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     merged = [entries[k] for k in sorted(entries)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(merged, indent=2) + "\n")
+    text = json.dumps(merged, indent=2) + "\n"
+    if not path.exists() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
     return merged
 
 
