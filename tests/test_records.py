@@ -4,7 +4,9 @@ import shutil
 
 import pytest
 
+from quarbert_lib.base.errors import UserError
 from quarbert_lib.core.config import profile_config
+from quarbert_lib.core.train import BEST
 from quarbert_lib.study import ensemble, experiment, records, results
 
 
@@ -53,6 +55,25 @@ def test_a_fresh_clone_restores_the_run_instead_of_training_it(recorded_smoke, t
     assert after == before                     # results and the course's output files, byte for byte; no model.pt
     with pytest.raises(AssertionError, match="must not train"):          # a changed config retrains
         experiment.run_experiment(_cfg(tiny_encoder_dir, train__seed=1), "nb", "run")
+
+
+def test_a_restored_specialist_needs_no_weights_for_a_split_its_task_has_no_data_for(recorded_smoke, tiny_encoder_dir,
+                                                                                     monkeypatch):
+    """Notebook 07 failed on a fresh clone: a Quora specialist has no test predictions (Quora has no test file
+    offline), and ensure_predictions reached for the weights a restored run does not have. A split with data and
+    no predictions is a one-line UserError naming the run, not torch's FileNotFoundError."""
+    cfg = profile_config("smoke", tasks=["para"], model__encoder=str(tiny_encoder_dir), train__max_steps=3)
+    experiment.run_experiment(cfg, "nb", "specialist-para")
+    shutil.rmtree(recorded_smoke / "runs")
+    _refuse_training(monkeypatch)
+    experiment.run_experiment(cfg, "nb", "specialist-para")                 # restored from its record
+    run = results.run_path("smoke", "nb", "specialist-para")
+    assert sorted(p.name for p in run.glob("predictions-*.csv")) == ["predictions-calib.csv", "predictions-dev.csv"]
+    assert not (run / BEST).exists()
+    experiment.ensure_predictions(run)                                      # nothing to make: no weights needed
+    (run / "predictions-calib.csv").unlink()
+    with pytest.raises(UserError, match=r"specialist-para: no predictions-calib.csv and no weights \(model.pt\)"):
+        experiment.ensure_predictions(run)
 
 
 def test_a_sweep_point_equal_to_a_recorded_run_is_that_run(recorded_smoke, tiny_encoder_dir, monkeypatch):

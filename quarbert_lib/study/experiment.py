@@ -16,11 +16,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from ..base.errors import UserError
 from ..base.paths import resolve_data_dir
 from ..base.tasks import SENTENCES, overall_score
 from ..core import distributed
 from ..core.config import BUDGET_RECIPES, ExperimentConfig, TrainConfig, variant_config
-from ..core.data import Example, TaskData, load_task_data
+from ..core.data import Example, TaskData, load_task, load_task_data
 from ..core.evaluate import mean_normalized_score, metrics_of, predict
 from ..core.model import build_model, pick_device, resolve_precision
 from ..core.train import BEST, CHECKPOINT, Trainer, check_trainable
@@ -141,11 +142,22 @@ def load_trained(path: Path, device: str = "cpu"):
 
 def ensure_predictions(path: Path, splits: tuple[str, ...] = SPLITS) -> None:
     """Write the prediction files a finished run lacks (runs made before a split existed),
-    from its saved best weights: predicting, never retraining."""
+    from its saved best weights: predicting, never retraining. A split none of the run's tasks has data for
+    (Quora's test file is absent offline; a run on every training example keeps none back for calibration) is
+    not missing, so a run restored from its record, which has no weights, needs none here. Raises UserError
+    when a split with data has no predictions and the run has no weights to make them."""
     path = Path(path)
     missing = tuple(s for s in splits if not (path / f"predictions-{s}.csv").exists())
     if not missing:
         return
+    cfg = ExperimentConfig.from_dict(results.read_json(path / "config.json"))
+    with_data = {split for task in cfg.tasks for split in load_task(task, cfg.data).splits}
+    missing = tuple(s for s in missing if s in with_data)
+    if not missing:
+        return
+    if not (path / BEST).exists():
+        raise UserError(f"{path}: no predictions-{'/'.join(missing)}.csv and no weights ({BEST}) to make them from: "
+                        f"a run restored from its record has results only; retrain it (force=True)")
     cfg, model, tokenizer = load_trained(path)
     data, *_ = load_task_data(cfg, tokenizer)
     write_predictions(model, data, cfg, path, "cpu", missing)
