@@ -190,9 +190,9 @@ def test_a_re_execution_that_reproduces_a_notebook_leaves_it_and_its_summary_ent
 
 
 def test_normalize_executed_keeps_outputs_and_drops_what_changes_between_executions(tmp_path):
-    """Hand-built: random cell ids, papermill's and nbclient's clock readings, papermill's paths, and widgets whose
-    model ids are renumbered in reading order (a displayed VBox, its child and that child's layout; a model no
-    displayed widget reaches is dropped)."""
+    """Hand-built: random cell ids, papermill's and nbclient's clock readings, papermill's paths, stdout cut in
+    two by a flush, and widgets whose model ids are renumbered in reading order (a displayed VBox, its child and
+    that child's layout; a model no displayed widget reaches is dropped)."""
     box, child, layout, orphan = "b" * 32, "c" * 32, "a" * 32, "d" * 32
     clock = {"duration": 0.1, "start_time": "2026-12-01T00:00:00", "end_time": "2026-12-01T00:00:01"}
     view = {"model_id": box, "version_major": 2, "version_minor": 0}
@@ -201,8 +201,12 @@ def test_normalize_executed_keeps_outputs_and_drops_what_changes_between_executi
         nbformat.v4.new_code_cell("show()", id="beef", execution_count=1,
                                   metadata={"execution": {"iopub.execute_input": "2026-12-01T00:00:00Z"},
                                             "papermill": {**clock, "exception": False, "status": "completed"}},
-                                  outputs=[nbformat.v4.new_output("display_data", data={
-                                      reproduce.WIDGET_VIEW: view, "text/plain": "VBox()"})])])
+                                  outputs=[nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+                                           nbformat.v4.new_output("stream", name="stdout", text="b\n"),
+                                           nbformat.v4.new_output("stream", name="stderr", text="c\n"),
+                                           nbformat.v4.new_output("display_data", data={
+                                               reproduce.WIDGET_VIEW: view, "text/plain": "VBox()"}),
+                                           nbformat.v4.new_output("stream", name="stdout", text="d\n")])])
     nb.metadata["papermill"] = {**clock, "input_path": {"cells": []}, "output_path": "/somewhere/x.ipynb",
                                 "parameters": {"profile": "cpu"}, "version": "2.6.0"}
     nb.metadata["widgets"] = {reproduce.WIDGET_STATE: {"version_major": 2, "version_minor": 0, "state": {
@@ -216,7 +220,10 @@ def test_normalize_executed_keeps_outputs_and_drops_what_changes_between_executi
     assert [c["id"] for c in got.cells] == ["cell-0", "cell-1"]
     assert got.cells[0].metadata == {"papermill": {"status": "completed"}}
     assert got.cells[1].metadata == {"papermill": {"exception": False, "status": "completed"}}
-    assert got.cells[1].outputs[0]["data"] == {reproduce.WIDGET_VIEW: {**view, "model_id": ids[0]}, "text/plain": "VBox()"}
+    # a kernel's flushes cut stdout where timing falls: consecutive chunks of one stream are one output
+    assert [(o["output_type"], o.get("name"), o.get("text")) for o in got.cells[1].outputs] == [
+        ("stream", "stdout", "a\nb\n"), ("stream", "stderr", "c\n"), ("display_data", None, None), ("stream", "stdout", "d\n")]
+    assert got.cells[1].outputs[2]["data"] == {reproduce.WIDGET_VIEW: {**view, "model_id": ids[0]}, "text/plain": "VBox()"}
     assert got.metadata["papermill"] == {"input_path": "notebooks/x.py", "output_path": str(output),
                                          "parameters": {"profile": "cpu"}, "version": "2.6.0"}
     assert got.metadata["widgets"][reproduce.WIDGET_STATE]["state"] == {

@@ -188,13 +188,17 @@ def normalize_executed(nb, source: Path, output: Path):
       the notebook; its status and exception stay;
     - papermill's ``input_path`` (the whole source node, when given a node) and ``output_path`` (absolute):
       the source's and the copy's paths relative to the repository;
+    - a cell's consecutive stream outputs of one stream (stdout, stderr) as one: where the kernel's flushes
+      cut the text depends on timing;
     - ipywidgets' model ids (random UUIDs): renumbered in the order a reader meets them, the displayed
       widgets cell by cell and then each model's references in its sorted state, breadth first; state no
       displayed widget reaches (nothing on screen draws it) is dropped.
-    Outputs themselves are never touched: a value that changes between executions is a finding the check
+    The text of an output is never edited: a value that changes between executions is a finding the check
     must report, not noise to hide."""
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i}"
+        if "outputs" in cell:
+            cell["outputs"] = _coalesced(cell["outputs"])
         cell.metadata.pop("execution", None)
         for key in TIMING_KEYS:
             cell.metadata.get("papermill", {}).pop(key, None)
@@ -205,6 +209,19 @@ def normalize_executed(nb, source: Path, output: Path):
         run["input_path"], run["output_path"] = _shown(source), _shown(output)
     _renumber_widgets(nb)
     return nb
+
+
+def _coalesced(outputs: list) -> list:
+    """Consecutive stream outputs of one stream merged into one, their texts joined in order."""
+    merged: list = []
+    for out in outputs:
+        last = merged[-1] if merged else None
+        if (out.get("output_type") == "stream" and last is not None and last.get("output_type") == "stream"
+                and last.get("name") == out.get("name")):
+            last["text"] = "".join(last["text"]) + "".join(out["text"])
+        else:
+            merged.append(out)
+    return merged
 
 
 def _renumber_widgets(nb) -> None:
