@@ -189,7 +189,7 @@ def test_a_re_execution_that_reproduces_a_notebook_leaves_it_and_its_summary_ent
     assert "unchanged" not in after["02_random"]
 
 
-def test_normalize_executed_keeps_outputs_and_drops_what_changes_between_executions(tmp_path):
+def test_normalize_executed_keeps_outputs_and_drops_what_changes_between_executions():
     """Hand-built: random cell ids, papermill's and nbclient's clock readings, papermill's paths, stdout cut in
     two by a flush, and widgets whose model ids are renumbered in reading order (a displayed VBox, its child and
     that child's layout; a model no displayed widget reaches is dropped)."""
@@ -214,8 +214,7 @@ def test_normalize_executed_keeps_outputs_and_drops_what_changes_between_executi
         child: {"model_name": "HTMLModel", "state": {"layout": f"IPY_MODEL_{layout}", "value": "<b>x</b>"}},
         box: {"model_name": "VBoxModel", "state": {"children": [f"IPY_MODEL_{child}"]}},
         layout: {"model_name": "LayoutModel", "state": {}}}}}
-    source, output = reproduce.REPO_ROOT / "notebooks" / "x.py", tmp_path / "x.ipynb"
-    got = reproduce.normalize_executed(nb, source, output)
+    got = reproduce.normalize_executed(nb, reproduce.REPO_ROOT / "notebooks" / "x.py")
     ids = [f"{i:032x}" for i in range(3)]
     assert [c["id"] for c in got.cells] == ["cell-0", "cell-1"]
     assert got.cells[0].metadata == {"papermill": {"status": "completed"}}
@@ -224,8 +223,7 @@ def test_normalize_executed_keeps_outputs_and_drops_what_changes_between_executi
     assert [(o["output_type"], o.get("name"), o.get("text")) for o in got.cells[1].outputs] == [
         ("stream", "stdout", "a\nb\n"), ("stream", "stderr", "c\n"), ("display_data", None, None), ("stream", "stdout", "d\n")]
     assert got.cells[1].outputs[2]["data"] == {reproduce.WIDGET_VIEW: {**view, "model_id": ids[0]}, "text/plain": "VBox()"}
-    assert got.metadata["papermill"] == {"input_path": "notebooks/x.py", "output_path": str(output),
-                                         "parameters": {"profile": "cpu"}, "version": "2.6.0"}
+    assert got.metadata["papermill"] == {"input_path": "notebooks/x.py", "parameters": {"profile": "cpu"}, "version": "2.6.0"}
     assert got.metadata["widgets"][reproduce.WIDGET_STATE]["state"] == {
         ids[0]: {"model_name": "VBoxModel", "state": {"children": [f"IPY_MODEL_{ids[1]}"]}},
         ids[1]: {"model_name": "HTMLModel", "state": {"layout": f"IPY_MODEL_{ids[2]}", "value": "<b>x</b>"}},

@@ -11,6 +11,7 @@ makes from the committed tables.
   writes every table, figure, results.md, executed notebook, summary.json and record byte for byte as committed:
   what `make reproduce PROFILE=cpu` on a fresh clone does, with `git status` as the judge.
 """
+import difflib
 import json
 import shutil
 from pathlib import Path
@@ -115,5 +116,9 @@ def test_re_executing_the_committed_study_from_its_records_changes_nothing(tmp_p
     for copy, committed in ((reports, REPORTS), (records_copy, REPO_ROOT / "records")):
         before, after = _files(committed), _files(copy)
         changed = sorted(name for name in before.keys() & after.keys() if before[name] != after[name])
+        first = next((name for name in changed if not name.endswith((".png", ".gz"))), None)
+        lines = [] if first is None else list(difflib.unified_diff(
+            before[first].decode().splitlines(), after[first].decode().splitlines(), first, "re-executed", lineterm="", n=1))
         assert (changed, sorted(after.keys() - before.keys()), sorted(before.keys() - after.keys())) == ([], [], []), \
-            f"re-executing the study changes {committed.name}/ (changed, new, removed files): re-execute and commit"
+            (f"re-executing the study changes {committed.name}/ (changed, new, removed files): re-execute and commit; "
+             "the first changed text file:\n" + "\n".join(lines[:30]))

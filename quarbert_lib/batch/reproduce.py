@@ -157,7 +157,7 @@ def execute(path: Path, parameters: dict, output_dir: Path, kernel: str = "pytho
     seconds = round(time.perf_counter() - t0, 1)
     unchanged = False
     if scratch.exists():
-        text = nbformat.writes(normalize_executed(nbformat.read(scratch, as_version=4), path, output))
+        text = nbformat.writes(normalize_executed(nbformat.read(scratch, as_version=4), path))
         unchanged = output.exists() and output.read_text() == text
         if not unchanged:
             atomic_write_text(output, text)
@@ -178,7 +178,7 @@ MODEL_ID = re.compile(r"[0-9a-f]{32}")
 TIMING_KEYS = ("duration", "start_time", "end_time")
 
 
-def normalize_executed(nb, source: Path, output: Path):
+def normalize_executed(nb, source: Path):
     """An executed notebook without what changes from one execution of the same code on the same records to
     the next, so that an unchanged study re-executes to the same bytes (issue 23: staleness is checked by
     re-executing, and a clean `git status` is the check). In place; returns ``nb``.
@@ -186,8 +186,8 @@ def normalize_executed(nb, source: Path, output: Path):
     - cell ids: jupytext and papermill draw random ones; here ``cell-<index>``;
     - timings: nbclient's ``execution`` timestamps and papermill's start, end and duration, per cell and for
       the notebook; its status and exception stay;
-    - papermill's ``input_path`` (the whole source node, when given a node) and ``output_path`` (absolute):
-      the source's and the copy's paths relative to the repository;
+    - papermill's ``input_path`` (the whole source node, when given a node): the source's path relative to the
+      repository; its ``output_path``, where this copy was written (absolute), is dropped;
     - a cell's consecutive stream outputs of one stream (stdout, stderr) as one: where the kernel's flushes
       cut the text depends on timing;
     - ipywidgets' model ids (random UUIDs): renumbered in the order a reader meets them, the displayed
@@ -205,8 +205,9 @@ def normalize_executed(nb, source: Path, output: Path):
     run = nb.metadata.get("papermill", {})
     for key in TIMING_KEYS:
         run.pop(key, None)
+    run.pop("output_path", None)
     if run:
-        run["input_path"], run["output_path"] = _shown(source), _shown(output)
+        run["input_path"] = _shown(source)
     _renumber_widgets(nb)
     return nb
 
