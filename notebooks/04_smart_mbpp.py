@@ -82,7 +82,7 @@ strength, _ = results.measured("smart_strength.csv", {"profile": profile, "encod
                                                       "sizes": f"{project_sizes} {normalize_sizes}"}, measure_strength,
                                partial(smart_strength.strength_table, ladder_cfg, project_sizes, normalize_sizes, controls))
 display(strength.pivot_table(index=["setting", "convention", "space", "size"], columns="task",
-                             values=["grad_ratio", "relative_size"], sort=False).style.format("{:.1e}").set_uuid("strength"))
+                             values=["grad_ratio", "relative_size"], sort=False).map("{:.1e}".format))
 
 # %%
 strength_figure(strength);
