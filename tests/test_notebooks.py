@@ -1,5 +1,6 @@
 """Each numbered notebook executes through the batch runner (papermill) on the tiny encoder."""
 import json
+from pathlib import Path
 
 import nbformat
 import pandas as pd
@@ -183,17 +184,34 @@ def test_a_re_execution_that_reproduces_a_notebook_leaves_it_and_its_summary_ent
     assert sorted(second) == ["01_same.ipynb", "02_random.ipynb", "summary.json"]        # no scratch copy left
     assert second["01_same.ipynb"] == first["01_same.ipynb"]
     assert second["02_random.ipynb"] != first["02_random.ipynb"]
+    # the same bytes could also be a rewrite: the kept entry (the first batch's time) says it was left alone
     after = {e["notebook"]: e for e in json.loads(second["summary.json"])}
     assert after["01_same"] == entries["01_same"]
     assert after["02_random"]["finished"] == "2099-01-01T00:00:00Z" != entries["02_random"]["finished"]
     assert "unchanged" not in after["02_random"]
 
 
+def test_an_execution_interrupted_part_way_keeps_the_last_copy_and_leaves_no_scratch(tmp_path, monkeypatch):
+    source, out_dir = tmp_path / "01_x.py", tmp_path / "executed"
+    source.write_text('# %% tags=["parameters"]\nprofile = "cpu"\n# %%\nx = 1\n')
+    out_dir.mkdir()
+    (out_dir / "01_x.ipynb").write_text("the last copy")
+
+    def ctrl_c_after_the_first_cell(node, output_path, **kwargs):       # papermill has written part of it
+        Path(output_path).write_text("half")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(reproduce.papermill, "execute_notebook", ctrl_c_after_the_first_cell)
+    with pytest.raises(KeyboardInterrupt):
+        reproduce.execute(source, {}, out_dir)
+    assert {p.name: p.read_text() for p in out_dir.iterdir()} == {"01_x.ipynb": "the last copy"}
+
+
 def test_normalize_executed_keeps_outputs_and_drops_what_changes_between_executions():
     """Hand-built: random cell ids, papermill's and nbclient's clock readings, papermill's paths, stdout cut in
-    two by a flush, and widgets whose model ids are renumbered in reading order (a displayed VBox, its child and
-    that child's layout; a model no displayed widget reaches is dropped)."""
-    box, child, layout, orphan = "b" * 32, "c" * 32, "a" * 32, "d" * 32
+    two by a flush, the Python patch release, and widgets whose model ids are renumbered in reading order (a
+    displayed VBox, its child, that child's layout and its closed style, which has no saved state; a model no
+    displayed widget reaches is dropped)."""
+    box, child, layout, orphan, closed = "b" * 32, "c" * 32, "a" * 32, "d" * 32, "e" * 32
     clock = {"duration": 0.1, "start_time": "2026-12-01T00:00:00", "end_time": "2026-12-01T00:00:01"}
     view = {"model_id": box, "version_major": 2, "version_minor": 0}
     nb = nbformat.v4.new_notebook(cells=[
@@ -207,15 +225,17 @@ def test_normalize_executed_keeps_outputs_and_drops_what_changes_between_executi
                                            nbformat.v4.new_output("display_data", data={
                                                reproduce.WIDGET_VIEW: view, "text/plain": "VBox()"}),
                                            nbformat.v4.new_output("stream", name="stdout", text="d\n")])])
+    nb.metadata["language_info"] = {"name": "python", "version": "3.11.7"}
     nb.metadata["papermill"] = {**clock, "input_path": {"cells": []}, "output_path": "/somewhere/x.ipynb",
                                 "parameters": {"profile": "cpu"}, "version": "2.6.0"}
     nb.metadata["widgets"] = {reproduce.WIDGET_STATE: {"version_major": 2, "version_minor": 0, "state": {
         orphan: {"model_name": "LayoutModel", "state": {}},
-        child: {"model_name": "HTMLModel", "state": {"layout": f"IPY_MODEL_{layout}", "value": "<b>x</b>"}},
+        child: {"model_name": "HTMLModel", "state": {"layout": f"IPY_MODEL_{layout}", "style": f"IPY_MODEL_{closed}",
+                                                     "value": "<b>x</b>"}},
         box: {"model_name": "VBoxModel", "state": {"children": [f"IPY_MODEL_{child}"]}},
         layout: {"model_name": "LayoutModel", "state": {}}}}}
     got = reproduce.normalize_executed(nb, reproduce.REPO_ROOT / "notebooks" / "x.py")
-    ids = [f"{i:032x}" for i in range(3)]
+    ids = [f"{i:032x}" for i in range(4)]
     assert [c["id"] for c in got.cells] == ["cell-0", "cell-1"]
     assert got.cells[0].metadata == {"papermill": {"status": "completed"}}
     assert got.cells[1].metadata == {"papermill": {"exception": False, "status": "completed"}}
@@ -226,8 +246,10 @@ def test_normalize_executed_keeps_outputs_and_drops_what_changes_between_executi
     assert got.metadata["papermill"] == {"input_path": "notebooks/x.py", "parameters": {"profile": "cpu"}, "version": "2.6.0"}
     assert got.metadata["widgets"][reproduce.WIDGET_STATE]["state"] == {
         ids[0]: {"model_name": "VBoxModel", "state": {"children": [f"IPY_MODEL_{ids[1]}"]}},
-        ids[1]: {"model_name": "HTMLModel", "state": {"layout": f"IPY_MODEL_{ids[2]}", "value": "<b>x</b>"}},
-        ids[2]: {"model_name": "LayoutModel", "state": {}}}
+        ids[1]: {"model_name": "HTMLModel", "state": {"layout": f"IPY_MODEL_{ids[2]}", "style": f"IPY_MODEL_{ids[3]}",
+                                                      "value": "<b>x</b>"}},
+        ids[2]: {"model_name": "LayoutModel", "state": {}}}                 # the closed style: renamed, no state
+    assert "version" not in got.metadata["language_info"]
     nbformat.validate(got)
 
 

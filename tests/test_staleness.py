@@ -99,12 +99,13 @@ def _files(root: Path) -> dict[str, bytes]:
             if p.is_file() and not (p.name.startswith(".") and p.name.endswith(".lock"))}
 
 
-def test_re_executing_the_committed_study_from_its_records_changes_nothing(tmp_path, monkeypatch):
+def test_re_executing_the_committed_study_from_its_records_changes_nothing(tmp_path, monkeypatch, capsys):
     """Issue 23's check, by re-execution: a copy of reports/ and records/, a run registry that starts empty (so every
     run is restored from its record and nothing trains), every notebook of the study not awaiting records executed
     as the batch does; afterwards both copies must equal what is committed, file for file and byte for byte. A
     number that moved, a notebook whose displayed output is stale, a table a notebook would rewrite, or an output
-    that differs from one execution to the next (a clock, an absolute path, a random id) fails it, named."""
+    that differs from one execution to the next (a clock, an absolute path, a random id) fails it, named. In CI the
+    working tree is the commit; locally, the comparison is with the working tree's reports/ and records/."""
     reports, records_copy = tmp_path / "reports", tmp_path / "records"
     shutil.copytree(REPORTS, reports)
     shutil.copytree(REPO_ROOT / "records", records_copy)
@@ -112,7 +113,8 @@ def test_re_executing_the_committed_study_from_its_records_changes_nothing(tmp_p
     monkeypatch.setenv("QUARBERT_RECORDS", str(records_copy))
     monkeypatch.setenv("QUARBERT_RUNS", str(tmp_path / "runs"))
     only = [spec.name.split("_")[0] for spec in NOTEBOOKS if spec.name not in AWAITING_RECORDS]
-    assert reproduce.main(["--profile", "cpu", "--only", *only]) == 0
+    rc = reproduce.main(["--profile", "cpu", "--only", *only])
+    assert rc == 0, "\n".join(line for line in capsys.readouterr().err.splitlines() if "FAILED" in line)
     for copy, committed in ((reports, REPORTS), (records_copy, REPO_ROOT / "records")):
         before, after = _files(committed), _files(copy)
         changed = sorted(name for name in before.keys() & after.keys() if before[name] != after[name])

@@ -282,8 +282,8 @@ def estimate_seconds(notebook: str, run: str, steps: int, costs: pd.DataFrame, s
 
 
 def notebook_overheads(profile: str | None = None) -> dict[str, float]:
-    """Seconds each notebook spent beside training: as this profile's last batch recorded it in its
-    summary.json, else as NOTEBOOK_SECONDS_CSV holds it for ``profile`` (a fresh clone's record of a batch
+    """Seconds each notebook spent beside training: as this profile's summary.json records it (each notebook's
+    last execution that changed its executed copy), else as NOTEBOOK_SECONDS_CSV holds it for ``profile`` (a fresh clone's record of a batch
     that writes only ignored reports, such as `quick`), else as the committed study's summary.json has it.
     A notebook's own work (08's serving cost, 06's step costs) depends on its profile's dev sets and
     settings: the study's seconds were three times the `quick` batch's."""

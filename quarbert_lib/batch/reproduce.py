@@ -143,25 +143,26 @@ def execute(path: Path, parameters: dict, output_dir: Path, kernel: str = "pytho
     node.metadata["kernelspec"] = {"name": kernel, "language": "python", "display_name": "Python 3"}
     node.metadata["language_info"] = {"name": "python"}
     t0 = time.perf_counter()
-    status, error = "ok", ""
-    try:
-        # the kernel app's own log (ipykernel's note that a local kernel talks over unencrypted TCP) stays out
-        # of the batch's output; the cells' warnings still reach the executed notebook
-        papermill.execute_notebook(node, str(scratch), parameters=parameters, kernel_name=kernel,
-                                   cwd=str(REPO_ROOT), progress_bar=False, log_output=False,
-                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
-    except PapermillExecutionError as e:
-        status, error = "failed", f"cell {e.exec_count}: {e.ename}: {e.evalue}"
-    except Exception as e:  # kernel died, bad parameters, ...: report and keep going
-        status, error = "failed", f"{type(e).__name__}: {e}"
-    seconds = round(time.perf_counter() - t0, 1)
-    unchanged = False
-    if scratch.exists():
-        text = nbformat.writes(normalize_executed(nbformat.read(scratch, as_version=4), path))
-        unchanged = output.exists() and output.read_text() == text
-        if not unchanged:
-            atomic_write_text(output, text)
-        scratch.unlink()
+    status, error, unchanged = "ok", "", False
+    try:                # the scratch copy never outlives this call: an interrupted batch keeps the last copy
+        try:
+            # the kernel app's own log (ipykernel's note that a local kernel talks over unencrypted TCP) stays out
+            # of the batch's output; the cells' warnings still reach the executed notebook
+            papermill.execute_notebook(node, str(scratch), parameters=parameters, kernel_name=kernel,
+                                       cwd=str(REPO_ROOT), progress_bar=False, log_output=False,
+                                       extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        except PapermillExecutionError as e:
+            status, error = "failed", f"cell {e.exec_count}: {e.ename}: {e.evalue}"
+        except Exception as e:  # kernel died, bad parameters, ...: report and keep going
+            status, error = "failed", f"{type(e).__name__}: {e}"
+        seconds = round(time.perf_counter() - t0, 1)
+        if scratch.exists():
+            text = nbformat.writes(normalize_executed(nbformat.read(scratch, as_version=4), path))
+            unchanged = output.exists() and output.read_bytes() == text.encode("utf-8")   # as atomic_write_text writes
+            if not unchanged:
+                atomic_write_text(output, text)
+    finally:
+        scratch.unlink(missing_ok=True)
     return {"notebook": path.stem, "status": status, "seconds": seconds, "error": error,
             "executed": _shown(output), "unchanged": unchanged}
 
@@ -174,6 +175,8 @@ def _shown(path: Path) -> str:
 
 WIDGET_VIEW, WIDGET_STATE = "application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json"
 MODEL_ID = re.compile(r"[0-9a-f]{32}")
+# how one widget model names another in its state: a child, a layout, a style, an output's displayed widget
+MODEL_REF = re.compile(r'IPY_MODEL_([0-9a-f]{32})|"model_id": "([0-9a-f]{32})"')
 # papermill's and nbclient's clock readings: when a cell or the notebook ran, and for how long
 TIMING_KEYS = ("duration", "start_time", "end_time")
 
@@ -190,9 +193,11 @@ def normalize_executed(nb, source: Path):
       repository; its ``output_path``, where this copy was written (absolute), is dropped;
     - a cell's consecutive stream outputs of one stream (stdout, stderr) as one: where the kernel's flushes
       cut the text depends on timing;
+    - the kernel's Python patch release (``language_info.version``): the pins fix the packages, not it;
     - ipywidgets' model ids (random UUIDs): renumbered in the order a reader meets them, the displayed
       widgets cell by cell and then each model's references in its sorted state, breadth first; state no
-      displayed widget reaches (nothing on screen draws it) is dropped.
+      displayed widget reaches (nothing on screen draws it) is dropped, so a widget link (``jslink``, which
+      nothing references) would be lost from the saved state: no notebook makes one.
     The text of an output is never edited: a value that changes between executions is a finding the check
     must report, not noise to hide."""
     for i, cell in enumerate(nb.cells):
@@ -205,6 +210,7 @@ def normalize_executed(nb, source: Path):
     run = nb.metadata.get("papermill", {})
     for key in TIMING_KEYS:
         run.pop(key, None)
+    nb.metadata.get("language_info", {}).pop("version", None)
     run.pop("output_path", None)
     if run:
         run["input_path"] = _shown(source)
@@ -239,8 +245,8 @@ def _renumber_widgets(nb) -> None:
         model = queue.pop(0)
         if model in order:
             continue
-        order.append(model)
-        queue += [m for m in MODEL_ID.findall(json.dumps(states.get(model, {}), sort_keys=True)) if m in states]
+        order.append(model)         # a model referenced but not saved (a closed child) is renamed all the same
+        queue += [a or b for a, b in MODEL_REF.findall(json.dumps(states.get(model, {}), sort_keys=True))]
     new = {old: f"{i:032x}" for i, old in enumerate(order)}
 
     def renamed(value):
