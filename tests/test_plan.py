@@ -258,3 +258,39 @@ def test_cheap_rows_train_five_seeds_and_the_longer_ones_the_profiles_three():
     from quarbert_lib.study.spec import row_seeds
     assert row_seeds("sampling-natural", "cpu") == row_seeds("baseline-finetune-natural", "cpu") == [0, 1, 2, 3, 4]
     assert row_seeds("smart-cosine", "cpu") == [0, 1, 2] and row_seeds("sampling", "quick") == [0]
+
+
+def test_a_budget_point_is_any_ladder_row_with_its_config_and_the_plan_agrees(isolated):
+    """Notebook 11's sampling on every example has the config of notebook 03's natural-size control
+    `sampling-natural-seed0`: the curve reads that run (it trains nothing) and the plan counts nothing to train.
+    The curve once looked only for `sampling-seed0`, so a batch trained the same run twice and recorded a run the
+    planner did not know (tests/test_staleness.py caught it). A sweep or budget point is no ladder row."""
+    from quarbert_lib.base.paths import REPO_ROOT, runs_dir
+    from quarbert_lib.core.config import variant_config
+    from quarbert_lib.study import results
+    from quarbert_lib.study.experiment import budget_curve
+    cfg = variant_config("sampling", "smoke", model__encoder="minilm-l6", train__seed=0, data__max_train_per_task=None)
+    natural = results.run_path("smoke", "03_task_sampling", "sampling-natural-seed0")
+    metrics = {"sst_acc": 0.4, "para_acc": 0.8, "sts_pearson": 0.8, "steps": 9, "train_seconds": 6.0,
+               "eval_seconds": 1.0, "wall_seconds": 8.0, "profile": "smoke", "encoder": "minilm-l6"}
+    results.write_json(natural / "config.json", cfg.to_dict())
+    results.write_csv(natural / "history.csv", pd.DataFrame([{"kind": "eval", "epoch": 1, "step": 9, "score": 0.7}]))
+    point = results.run_path("smoke", "11_quality_per_cpu_minute", "sampling-capall-seed0")   # same config, no row
+    results.write_json(point / "config.json", cfg.to_dict())
+    results.write_json(point / "metrics.json", metrics)
+    assert (results.is_ladder_run("sampling-natural-seed0"), results.is_ladder_run("sampling-seed12"),
+            results.is_ladder_run("sampling-capall-seed0"), results.is_ladder_run("sampling-natural-seedx")) == \
+        (True, True, False, False)
+    assert results.complete_ladder_twin("smoke", cfg.to_dict()) is None               # natural not complete yet
+    results.write_json(natural / "metrics.json", metrics)
+    assert results.complete_ladder_twin("smoke", cfg.to_dict()) == natural
+    assert results.complete_ladder_twin("smoke", {**cfg.to_dict(), "tasks": ["sst"]}) is None
+    point.joinpath("metrics.json").unlink()
+    curve = budget_curve("11_quality_per_cpu_minute", {"sampling": [None]}, "smoke", "minilm-l6", 0)
+    assert curve[["recipe", "cap", "overall", "train_minutes", "source"]].to_dict("records") == \
+        [{"recipe": "sampling", "cap": "all", "overall": pytest.approx(0.7), "train_minutes": 0.1, "source": "registry"}]
+    assert sorted(p.name for p in (runs_dir() / "smoke" / "11_quality_per_cpu_minute").iterdir()) == \
+        ["sampling-capall-seed0"]                                                      # the curve made nothing
+    notebook = REPO_ROOT / "notebooks" / "11_quality_per_cpu_minute.py"
+    planned = plan.plan([notebook], "smoke", overrides={"recipes": {"sampling": [None]}})
+    assert planned == []

@@ -15,7 +15,6 @@ import ast
 import dataclasses
 import json
 import math
-import re
 import statistics
 from pathlib import Path
 
@@ -25,12 +24,12 @@ import pandas as pd
 from ..base.paths import REPO_ROOT, STUDY_PROFILE, profile_reports_dir, reports_dir, tables_dir
 from ..base.tasks import TASKS
 from ..benchmarks.bench import step_costs
-from ..core.config import (BUDGET_CAPS, BUDGET_RECIPES, PROFILES, REGIME_RECIPES, VARIANTS, ExperimentConfig, cost_kind,
+from ..core.config import (BUDGET_CAPS, BUDGET_RECIPES, PROFILES, REGIME_RECIPES, ExperimentConfig, cost_kind,
                            profile_config, variant_config)
 from ..core.data import load_task
 from ..study.experiment import saved_budget_points
-from ..study.results import (SEED_TAG, RunNotFound, complete_twin, find_run, is_complete, run_costs, run_name, run_path,
-                             run_stem)
+from ..study.results import (complete_ladder_twin, complete_twin, is_complete, is_ladder_run, run_costs, run_name,
+                             run_path, run_stem)
 from ..study.spec import BY_NAME, NOTEBOOK_NAMES, notebook_seeds
 from ..study.tables import best_variant
 
@@ -90,10 +89,10 @@ def _best(p: dict) -> str:
         return "sampling"
 
 
-def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, str | None]]:
-    """(notebook, run name, config, ladder run it may reuse) of every run ``notebook`` trains or reuses with
-    parameters ``p``: notebook 11 reuses the ladder row `<variant>-seed<n>` of any notebook when its config is
-    the same (experiment.budget_curve)."""
+def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, bool]]:
+    """(notebook, run name, config, whether a ladder row may stand for it) of every run ``notebook`` trains or
+    reuses with parameters ``p``: notebook 11 reuses a ladder row `<variant>-seed<n>` of any notebook when its
+    config is the same (results.complete_ladder_twin, as experiment.budget_curve does)."""
     profile, n = p["profile"], notebook
     if notebook not in STUDY_NOTEBOOKS:      # a notebook the planner does not know trains nothing it can count
         return []
@@ -163,9 +162,9 @@ def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, s
                 if saved is not None and ((saved["recipe"] == recipe) & (saved["cap"] == str(cap or "all"))).any() \
                         and not run_path(profile, n, run_name(recipe, f"cap{cap or 'all'}", seed=p["seed"])).exists():
                     continue                    # read from the saved curve (experiment.budget_curve), not trained
-                out += [(*run, run_name(variant, seed=p["seed"])) for run in _variant(
+                out += [(*run, True) for run in _variant(
                     n, variant, p, [p["seed"]], f"{recipe}-cap{cap or 'all'}", data__max_train_per_task=cap, **overrides)]
-    return [run if len(run) == 4 else (*run, None) for run in out]
+    return [run if len(run) == 4 else (*run, False) for run in out]
 
 
 _SPLIT_SIZES: dict[tuple, dict[str, int]] = {}
@@ -330,9 +329,9 @@ def plan(notebooks: list[Path], profile: str, overrides: dict | None = None, spe
     with its parameters cell's defaults and, of ``notebook_params`` and ``overrides``, only the names it
     declares (notebook_arguments: what the batch passes it). As the registry does it, a run with the config
     of one planned before it in the same notebook (a sweep point that is that notebook's ladder row) is that
-    run, and notebook 11 reuses a ladder row (`<variant>-seed<n>`) of any notebook."""
+    run, and notebook 11 reuses a ladder row (`<variant>-seed<n>`) of any notebook with its config: one
+    planned before it in the batch, or one the registry holds (results.complete_ladder_twin)."""
     costs, planned, seen, ladder = recorded_costs(profile), [], set(), set()
-    ladder_name = re.compile(r"^(" + "|".join(map(re.escape, VARIANTS)) + r")" + re.escape(SEED_TAG) + r"\d+$")
     for path in notebooks:
         declared = notebook_parameters(path)
         # what the notebook will run with (reproduce passes it the same notebook_arguments); runs_for names
@@ -342,14 +341,10 @@ def plan(notebooks: list[Path], profile: str, overrides: dict | None = None, spe
             key = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
             if (notebook, key) in seen or key in ladder and reuse:
                 continue
-            if reuse:                           # a ladder row the registry already holds with this config
-                try:
-                    if is_complete(find_run(reuse, profile, cfg.model.encoder), cfg.to_dict()):
-                        continue
-                except RunNotFound:
-                    pass
+            if reuse and complete_ladder_twin(profile, cfg.to_dict()) is not None:
+                continue                        # a ladder row the registry already holds with this config
             seen.add((notebook, key))
-            if ladder_name.match(name):
+            if is_ladder_run(name):
                 ladder.add(key)
             done = is_complete(run_path(profile, notebook, name), cfg.to_dict()) or \
                 complete_twin(profile, notebook, cfg.to_dict()) is not None

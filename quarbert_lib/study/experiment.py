@@ -314,9 +314,10 @@ def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: lis
 def budget_curve(notebook: str, recipes: dict[str, list[int | None]], profile: str, encoder: str = "minilm-l6",
                  seed: int = 0, force: bool = False, reuse_saved: bool = False) -> pd.DataFrame:
     """Quality against CPU time: each recipe (a name of ``config.BUDGET_RECIPES`` or a ladder
-    variant) trained with each cap on the training examples per task (None: every example). A run
-    that another notebook already made with the same config (the ladder row at the profile's own
-    cap) is read from the registry, not retrained. A run of several epochs gives one point per
+    variant) trained with each cap on the training examples per task (None: every example). A ladder
+    row that another notebook already made with the same config (the row at the profile's own cap,
+    the natural-size control on every example: results.complete_ladder_twin) is read from the
+    registry, not retrained. A run of several epochs gives one point per
     epoch, from its dev evaluation at that epoch's end (history.csv), timed at that moment.
     ``reuse_saved``: a (recipe, cap) whose run this registry lacks is read from the points an earlier
     run of the curve saved (quality_per_minute.csv) instead of retrained; column ``source`` says which.
@@ -329,13 +330,7 @@ def budget_curve(notebook: str, recipes: dict[str, list[int | None]], profile: s
             name = results.run_name(recipe, f"cap{cap or 'all'}", seed=seed)
             cfg = variant_config(variant, profile, model__encoder=encoder, train__seed=seed,
                                  data__max_train_per_task=cap, **overrides)
-            run_dir = None
-            try:
-                ladder = results.find_run(results.run_name(variant, seed=seed), profile, encoder)
-                if not force and results.is_complete(ladder, cfg.to_dict()):
-                    run_dir = ladder
-            except FileNotFoundError:
-                pass
+            run_dir = None if force else results.complete_ladder_twin(profile, cfg.to_dict())
             earlier = None if saved is None else saved[(saved["recipe"] == recipe) & (saved["cap"] == str(cap or "all"))]
             if run_dir is None and earlier is not None and len(earlier) and \
                     not results.run_path(profile, notebook, name).exists():     # a started run resumes instead

@@ -22,7 +22,7 @@ import pandas as pd
 from ..base.errors import UserError
 from ..base.paths import REPO_ROOT, runs_dir, tables_dir
 from ..base.tasks import TASKS
-from ..core.config import ConfigError, ExperimentConfig, cost_kind
+from ..core.config import VARIANTS, ConfigError, ExperimentConfig, cost_kind
 
 SEED_TAG = "-seed"   # a run name ends in -seed<N>: run_name builds it, run_stem takes it off
 
@@ -80,6 +80,24 @@ def is_complete(path: Path, config: dict) -> bool:
     if not (path / "metrics.json").exists() or not (path / "config.json").exists():
         return False
     return same_config(read_json(path / "config.json"), config)
+
+
+def is_ladder_run(name: str) -> bool:
+    """True for a run named as a row of config.VARIANTS, '<variant>-seed<N>' ('sampling-seed0',
+    'sampling-natural-seed2'); False for a sweep point or a budget point ('sampling-cap600-seed0')."""
+    stem = run_stem(name)
+    return stem in VARIANTS and name[len(stem) + len(SEED_TAG):].isdigit()
+
+
+def complete_ladder_twin(profile: str, config: dict) -> Path | None:
+    """A complete run of any notebook's folder, named as a ladder row (is_ladder_run), with exactly this
+    config, or None. A budget point reads it instead of training (experiment.budget_curve), and the planner
+    counts the same rule (batch.plan): notebook 11's sampling on every example is notebook 03's
+    `sampling-natural-seed0`, whatever either is called."""
+    for run in sorted((runs_dir() / profile).glob("*/*")):
+        if is_ladder_run(run.name) and is_complete(run, config):
+            return run
+    return None
 
 
 def complete_twin(profile: str, notebook: str, config: dict) -> Path | None:
