@@ -171,3 +171,30 @@ def test_parameter_values_are_literals_or_bare_names():
 ])
 def test_fits(value, default, expected):
     assert reproduce.fits(value, default) is expected
+
+
+def test_a_notebook_executes_after_the_later_numbered_notebooks_it_reads(isolated, monkeypatch, capsys):
+    """09 draws notebook 11's curve and 10 browses 11's and 12's runs: a batch executed 09 before 11 rewrote its
+    table, so a second execution changed 09's figure (the re-execution test caught it). The batch now runs
+    11, 12, 10, 09; executing 11 alone names the notebooks left showing its old tables."""
+    from quarbert_lib.study import spec
+    executed = []
+    monkeypatch.setattr(reproduce, "execute", lambda path, params, out, kernel="python3": executed.append(path.stem) or
+                        {"notebook": path.stem, "status": "ok", "seconds": 0.0, "error": "", "executed": str(out / "x")})
+    monkeypatch.setattr(plan, "runs_for", lambda notebook, p: [])
+    assert cli.run(reproduce.main, ["--profile", "smoke", "--only", "09", "10", "11", "12"]) == 0
+    assert executed == ["11_quality_per_cpu_minute", "12_overfitting_regime", "10_error_analysis", "09_results"]
+    assert "read the tables of the selected notebooks" not in capsys.readouterr().out
+    executed.clear()
+    assert cli.run(reproduce.main, ["--profile", "smoke", "--only", "11"]) == 0
+    assert executed == ["11_quality_per_cpu_minute"]
+    assert ("[reproduce] 09_results, 10_error_analysis read the tables of the selected notebooks: execute them too, or "
+            "their executed copies show the tables as they were\n") in capsys.readouterr().out
+    assert spec.execution_order(list(spec.NOTEBOOK_NAMES)) == [*spec.NOTEBOOK_NAMES[:8], "11_quality_per_cpu_minute",
+                                                               "12_overfitting_regime", "10_error_analysis", "09_results"]
+    assert spec.execution_order(["03_task_sampling", "02_x", "01_y"]) == ["01_y", "02_x", "03_task_sampling"]
+    assert all(set(nb.reads) <= set(spec.NOTEBOOK_NAMES) - {nb.name} for nb in spec.NOTEBOOKS)
+    monkeypatch.setitem(spec.BY_NAME, "11_quality_per_cpu_minute",
+                        spec.NotebookSpec("11_quality_per_cpu_minute", "t", reads=("09_results",)))
+    with pytest.raises(ValueError, match="09_results, 10_error_analysis, 11_quality_per_cpu_minute read each other's"):
+        spec.execution_order(["09_results", "10_error_analysis", "11_quality_per_cpu_minute"])

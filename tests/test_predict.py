@@ -19,7 +19,7 @@ import torch
 from quarbert_lib import __main__ as entry
 from quarbert_lib.base import cli
 from quarbert_lib.base.paths import REPO_ROOT
-from quarbert_lib.core.config import ExperimentConfig, profile_config
+from quarbert_lib.core.config import profile_config
 from quarbert_lib.core.data import load_task
 from quarbert_lib.study import ensemble, results, serve
 from quarbert_lib.study.experiment import run_experiment
@@ -57,7 +57,7 @@ def registry(tmp_path_factory, tiny_encoder_dir, mini_data_dir):
 
 
 def dev_examples(run_dir: Path, task: str):
-    cfg = ExperimentConfig.from_dict(results.read_json(run_dir / "config.json"))
+    cfg = results.run_config(run_dir)
     return load_task(task, cfg.data).splits["dev"]
 
 

@@ -125,3 +125,22 @@ def test_records_are_written_for_study_profiles_from_a_clean_tree_only(monkeypat
     monkeypatch.setattr(records, "git_commit", lambda: "abc1234-dirty")
     monkeypatch.setenv("QUARBERT_RECORDS", "/elsewhere")                  # a folder named elsewhere is not committed
     assert records.writable("cpu")
+
+
+def test_run_config_reads_a_saved_config_back_and_names_the_file_it_cannot_read(tmp_path):
+    """A run's config.json read back is the config it was saved from (every reader of a run's config goes through
+    results.run_config); a file holding no config is a ConfigError naming that file and the field. It reads, and
+    does not validate: a rule added later must not make a finished run unreadable."""
+    from quarbert_lib.core.config import ConfigError
+    cfg = profile_config("cpu", tasks=["sst", "sts"], train__seed=3, smart__enabled=True)
+    results.write_json(tmp_path / "good" / "config.json", cfg.to_dict())
+    assert results.run_config(tmp_path / "good") == cfg
+    bad = {**cfg.to_dict(), "train": {**cfg.to_dict()["train"], "lr_warmup": 0.1}}
+    results.write_json(tmp_path / "bad" / "config.json", bad)
+    with pytest.raises(ConfigError, match=r"bad/config.json: not a run's config: .*train.lr_warmup"):
+        results.run_config(tmp_path / "bad")
+    results.write_json(tmp_path / "unknown" / "config.json", {**cfg.to_dict(), "colour": "blue"})
+    with pytest.raises(ConfigError, match=r"unknown/config.json: not a run's config: .*colour"):
+        results.run_config(tmp_path / "unknown")
+    with pytest.raises(FileNotFoundError, match="missing/config.json"):
+        results.run_config(tmp_path / "missing")

@@ -40,6 +40,7 @@ from ..core import data
 from ..core.config import PROFILE_NOTEBOOK_PARAMS, PROFILES, ConfigError
 from ..study import records
 from ..study.results import CODE_PATHS, atomic_write_text, git_commit, run_path
+from ..study.spec import execution_order, readers_left_out
 from . import plan as planning
 
 # A -p value that is no Python literal passes as a string only when it reads as a bare word, model name or
@@ -395,8 +396,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     redirected = bool(os.environ.get(REPORTS_ENV))   # the reports go to a folder the user named
     out = use_profile_reports(args.profile)      # reports/ for the study's profile, reports/<profile>/ otherwise
-    notebooks = discover(args.only)
+    by_stem = {p.stem: p for p in discover(args.only)}
+    notebooks = [by_stem[name] for name in execution_order(list(by_stem))]
     print(f"[reproduce] profile {args.profile}: tables, figures and executed notebooks go to {out}", flush=True)
+    if args.only and (readers := readers_left_out(list(by_stem))):
+        print(f"[reproduce] {', '.join(readers)} read the tables of the selected notebooks: execute them too, or their "
+              "executed copies show the tables as they were", flush=True)
     if args.list:
         print("\n".join(p.name for p in notebooks))
         return 0

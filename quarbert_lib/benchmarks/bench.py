@@ -26,7 +26,7 @@ from transformers import AutoTokenizer, BertConfig, BertModel
 
 from ..base.paths import REPO_ROOT, tables_dir
 from ..base.tasks import TASKS
-from ..core.config import ExperimentConfig, variant_config
+from ..core.config import variant_config
 from ..core.data import TaskData
 from ..core.evaluate import predict
 from ..core.model import build_model, pick_device, resolve_encoder
@@ -34,7 +34,7 @@ from ..core.train import Trainer
 from ..reporting.bench_report import INFER_FACTOR, RANDOM_BERT_BASE, SECTIONS, table_names, write_report
 from ..study.experiment import build_objective, load_task_data, load_trained, param_groups
 from ..study.lora import LoraQuartet
-from ..study.results import find_run, read_json, run_name, write_csv, write_json
+from ..study.results import find_run, run_config, run_name, write_csv, write_json
 from ..study.tables import best_variant
 from . import speed
 
@@ -86,7 +86,7 @@ def serve(mode: str, members: dict[str, Path]) -> dict:
     """Load the members ('full': each run's own model; 'lora-quartet': one backbone plus every
     member's adapter) and predict every member's tasks on the dev sets. Run it in a fresh
     process (``serving_costs`` does) so that memory figures belong to this mode alone."""
-    configs = {n: ExperimentConfig.from_dict(read_json(Path(f) / "config.json")) for n, f in members.items()}
+    configs = {n: run_config(f) for n, f in members.items()}
     first = next(iter(configs.values()))
     # the tokenizer only: loading an encoder here would put backbone pages in memory before `before`
     tokenizer = AutoTokenizer.from_pretrained(resolve_encoder(first.model.encoder))
@@ -148,7 +148,7 @@ def adapter_modes(members: dict[str, Path], rows_per_task: int = 256, reps: int 
     """The LoRA quartet's two ways to serve one backbone, on the first ``rows_per_task`` dev rows of
     each task: switching the active adapter per member (one pass per member), or PEFT's
     mixed-adapter batches (one pass, the batch repeated once per member). Median seconds."""
-    configs = {n: ExperimentConfig.from_dict(read_json(Path(f) / "config.json")) for n, f in members.items()}
+    configs = {n: run_config(f) for n, f in members.items()}
     quartet = LoraQuartet({n: (Path(f), configs[n]) for n, f in members.items()})
     first = next(iter(configs.values()))
     tasks = list(dict.fromkeys(t for c in configs.values() for t in c.tasks))

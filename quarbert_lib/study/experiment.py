@@ -133,7 +133,7 @@ def write_predictions(model, data: dict, cfg: ExperimentConfig, path: Path, devi
 
 def load_trained(path: Path, device: str = "cpu"):
     """(config, model with its best weights, tokenizer) of a finished run folder."""
-    cfg = ExperimentConfig.from_dict(results.read_json(Path(path) / "config.json"))
+    cfg = results.run_config(path)
     model, tokenizer = build_model(cfg.tasks, cfg.model, seed=cfg.train.seed, lora=cfg.lora,
                                    max_length=cfg.data.max_length)
     model.load_state_dict(torch.load(Path(path) / BEST, map_location=device))
@@ -150,7 +150,7 @@ def ensure_predictions(path: Path, splits: tuple[str, ...] = SPLITS) -> None:
     missing = tuple(s for s in splits if not (path / f"predictions-{s}.csv").exists())
     if not missing:
         return
-    cfg = ExperimentConfig.from_dict(results.read_json(path / "config.json"))
+    cfg = results.run_config(path)
     with_data = {split for task in cfg.tasks for split in load_task(task, cfg.data).splits}
     missing = tuple(s for s in missing if s in with_data)
     if not missing:

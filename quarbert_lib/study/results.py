@@ -64,6 +64,18 @@ def read_json(path: Path):
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def run_config(folder: Path) -> ExperimentConfig:
+    """The config a run folder was trained with: its config.json read back through ExperimentConfig (fields
+    added since then take their defaults, which keep the old behaviour). Raises FileNotFoundError when the
+    folder has no config.json, and ConfigError naming the file when it holds no valid config."""
+    path = Path(folder) / "config.json"
+    saved = read_json(path)
+    try:
+        return ExperimentConfig.from_dict(saved)
+    except (ConfigError, TypeError) as e:
+        raise ConfigError(f"{path}: not a run's config: {e}") from e
+
+
 def same_config(saved: dict, config: dict) -> bool:
     """Equal once the saved config is read back through ExperimentConfig, so fields added to
     the dataclasses later (with defaults that keep the old behaviour) do not invalidate runs."""
@@ -262,8 +274,7 @@ def run_costs(profile: str) -> pd.DataFrame:
     rows = []
     for p in sorted((runs_dir() / profile).glob("*/*/metrics.json")):
         m = read_json(p)
-        config = p.parent / "config.json"
-        cfg = ExperimentConfig.from_dict(read_json(config)) if config.exists() else None
+        cfg = run_config(p.parent) if (p.parent / "config.json").exists() else None
         history = p.parent / "history.csv"
         evaluations = int((pd.read_csv(history)["kind"] == "eval").sum()) if history.exists() else None
         rows.append({"profile": profile, "notebook": p.parent.parent.name, "run": p.parent.name,

@@ -53,7 +53,7 @@ from ..core.train import BEST
 from .ensemble import combine
 from .experiment import effective_precision, load_trained
 from .lora import ADAPTER_DIR, HEADS_FILE, LoraQuartet, _known_peft_warnings
-from .results import RunNotFound, find_run, read_json, write_json
+from .results import RunNotFound, find_run, read_json, run_config, write_json
 
 EXPORT_FILE = "quarbert.json"
 EXPORT_FORMAT, EXPORT_VERSION = "quarbert-export", 1
@@ -257,7 +257,7 @@ def _run_config(folder: Path) -> ExperimentConfig:
     for name, why in (("config.json", "a run's config"), ("metrics.json", "written when a run completes")):
         if not (folder / name).is_file():
             raise NotAModel(f"run {folder} has no {name} ({why}): finish training it first")
-    cfg = ExperimentConfig.from_dict(read_json(folder / "config.json"))
+    cfg = run_config(folder)
     needed = [f"{ADAPTER_DIR}/adapter_config.json", HEADS_FILE] if cfg.lora.enabled else [BEST]
     for rel in needed:
         if not (folder / rel).is_file():

@@ -20,7 +20,9 @@ class NotebookSpec:
     ``steps`` the (before, after) comparisons it states, ``runs`` the prefixes of its other runs' names,
     ``seeds`` how many seeds its rows get where the profile trains several (0: the profile's number); ``stems``
     the names (without their seed) of runs besides its rows that it trains on every seed, where known here (the
-    README's records line checks them); ``trains`` False for a notebook that reads the others' tables only."""
+    README's records line checks them); ``trains`` False for a notebook that reads the others' tables only;
+    ``reads`` the notebooks numbered after it whose tables or runs it reads, which a batch executes before it
+    (execution_order)."""
     name: str
     title: str
     rows: tuple[str, ...] = ()
@@ -29,6 +31,7 @@ class NotebookSpec:
     seeds: int = 0
     stems: tuple[str, ...] = ()
     trains: bool = True
+    reads: tuple[str, ...] = ()
 
 
 # Rows whose runs cost under about ten minutes on the study's 2-core CPU get five seeds instead of three: with
@@ -57,8 +60,12 @@ NOTEBOOKS = (
     NotebookSpec("07_quartet_ensemble", "Quartet ensemble", ("ensemble",), runs=("specialist",), seeds=CHEAP_SEEDS),
     NotebookSpec("08_lora", "LoRA", ("ensemble-lora",), (("ensemble", "ensemble-lora"),), runs=("lora",),
                  seeds=CHEAP_SEEDS),
-    NotebookSpec("09_results", "The whole ladder", trains=False),
-    NotebookSpec("10_error_analysis", "Error analysis", trains=False),
+    # 09 collects every table into results.md and draws every figure (notebook 11's curve too), and states 10's
+    # findings; 10 browses every run with dev predictions, notebooks 11's and 12's included
+    NotebookSpec("09_results", "The whole ladder", trains=False,
+                 reads=("10_error_analysis", "11_quality_per_cpu_minute", "12_overfitting_regime")),
+    NotebookSpec("10_error_analysis", "Error analysis", trains=False,
+                 reads=("11_quality_per_cpu_minute", "12_overfitting_regime")),
     NotebookSpec("11_quality_per_cpu_minute", "Quality per CPU-minute"),
     NotebookSpec("12_overfitting_regime", "A regime built to overfit", runs=("regime",),
                  stems=tuple(f"regime-{label}" for label in REGIME_RECIPES)),
@@ -66,6 +73,27 @@ NOTEBOOKS = (
 BY_NAME = {nb.name: nb for nb in NOTEBOOKS}
 NOTEBOOK_NAMES = tuple(BY_NAME)
 TITLES = {nb.name: nb.title for nb in NOTEBOOKS}
+
+
+def execution_order(names: list[str]) -> list[str]:
+    """``names`` (notebook stems) in the order a batch executes them: by number, except that a notebook waits
+    for the selected notebooks it reads (NotebookSpec.reads), so that what it displays is what a second execution
+    displays again: 11, 12, 10, then 09. Raises ValueError when the reads of the selected notebooks form a
+    circle."""
+    pending, order = sorted(names), []
+    while pending:
+        ready = next((n for n in pending if not set(BY_NAME[n].reads if n in BY_NAME else ()) & set(pending)), None)
+        if ready is None:
+            raise ValueError(f"the notebooks {', '.join(pending)} read each other's tables in a circle (spec.NOTEBOOKS)")
+        order.append(ready)
+        pending.remove(ready)
+    return order
+
+
+def readers_left_out(names: list[str]) -> list[str]:
+    """The study's notebooks, not in ``names``, that read one of ``names``: executing ``names`` alone leaves
+    their executed copies showing the tables as they were."""
+    return [nb.name for nb in NOTEBOOKS if nb.name not in names and set(nb.reads) & set(names)]
 
 # The ladder: each row adds one thing to the one before it (controls such as smart-cosine-linear are off it).
 LADDER = ("baseline-finetune", "sampling", "advreg-literal", "advreg-only", "smart", "smart-cosine", "smart-simcse")

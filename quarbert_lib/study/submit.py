@@ -33,7 +33,7 @@ from ..base.tasks import TASKS
 from ..core.config import ExperimentConfig
 from ..core.data import Example, load_task
 from . import ensemble, records, serve
-from .results import read_course_output, read_json, run_name, write_course_output
+from .results import read_course_output, read_json, run_config, run_name, write_course_output
 from .spec import CONTROLS
 
 COURSE_TASKS = ("sst", "para", "sts")
@@ -91,7 +91,7 @@ def best_model(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
 def _configs(folder: Path, kind: str) -> list[ExperimentConfig]:
     """The configs of a run's or an ensemble's members (an export's come with its loaded scorer)."""
     folders = serve.read_members(folder).values() if kind == "ensemble" else [folder]
-    return [ExperimentConfig.from_dict(read_json(Path(f) / "config.json")) for f in folders]
+    return [run_config(f) for f in folders]
 
 
 def _saved(folder: Path, kind: str, task: str, split: str) -> pd.DataFrame | None:
