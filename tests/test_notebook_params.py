@@ -198,3 +198,41 @@ def test_a_notebook_executes_after_the_later_numbered_notebooks_it_reads(isolate
                         spec.NotebookSpec("11_quality_per_cpu_minute", "t", reads=("09_results",)))
     with pytest.raises(ValueError, match="09_results, 10_error_analysis, 11_quality_per_cpu_minute read each other's"):
         spec.execution_order(["09_results", "10_error_analysis", "11_quality_per_cpu_minute"])
+
+
+def test_a_pass_that_changes_a_table_executes_the_notebooks_before_it_again(batch, monkeypatch, capsys):
+    """02-08's verdicts are corrected over every ladder row, which later notebooks write: a batch that trained
+    left them showing the family as it was. A pass that changes a table now executes again the notebooks up to
+    the last one that changed one, until a pass changes none (at most MAX_PASSES, then a warning names them)."""
+    from quarbert_lib.base.paths import tables_dir
+    executed, seen, writes = [], [], iter(range(1, 100))
+
+    def execute(path, parameters, output_dir, kernel="python3", changing=False):
+        executed.append(path.stem[:2])
+        table = tables_dir() / "rows.csv"
+        if path.stem == "01_a":
+            seen.append(table.read_text() if table.exists() else None)
+        else:
+            table.parent.mkdir(parents=True, exist_ok=True)
+            table.write_text(f"row {next(writes) if changing else 0}\n")
+        return {"notebook": path.stem, "status": "ok", "seconds": 2.0, "error": "",
+                "executed": str(output_dir / f"{path.stem}.ipynb")}
+
+    monkeypatch.setattr(reproduce, "execute", execute)
+    assert cli.run(reproduce.main, ["--profile", "smoke"]) == 0
+    assert executed == ["01", "02", "01", "02"] and seen == [None, "row 0\n"]
+    out = capsys.readouterr().out
+    assert "[reproduce] pass 1 changed rows.csv: executing 01, 02 again, so that each shows the tables as the batch " \
+           "left them" in out
+    assert "[reproduce] 01_a: estimated" in out and "took 0.1 min" in out and "2 ok, 0 failed, 8 s in all" in out
+    summary = __import__("json").loads((batch_reports := tables_dir().parent / "executed" / "summary.json").read_text())
+    assert [(e["notebook"], e["seconds"]) for e in summary] == [("01_a", 4.0), ("02_b", 4.0)], batch_reports
+    executed.clear()
+    assert cli.run(reproduce.main, ["--profile", "smoke"]) == 0          # nothing moves: one pass
+    assert executed == ["01", "02"]
+    executed.clear()
+    monkeypatch.setattr(reproduce, "execute", lambda *a, **k: execute(*a, **k, changing=True))
+    assert cli.run(reproduce.main, ["--profile", "smoke", "--only", "02"]) == 0
+    assert executed == ["02"] * reproduce.MAX_PASSES
+    assert f"[reproduce] after {reproduce.MAX_PASSES} passes the tables still move (rows.csv): 02_b may show them " \
+           "as they were" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """The batch plan: step counts against the trainer's, the ETA arithmetic, and the progress bar."""
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -279,8 +280,8 @@ def test_a_budget_point_is_any_ladder_row_with_its_config_and_the_plan_agrees(is
     results.write_json(point / "config.json", cfg.to_dict())
     results.write_json(point / "metrics.json", metrics)
     assert (results.is_ladder_run("sampling-natural-seed0"), results.is_ladder_run("sampling-seed12"),
-            results.is_ladder_run("sampling-capall-seed0"), results.is_ladder_run("sampling-natural-seedx")) == \
-        (True, True, False, False)
+            results.is_ladder_run("sampling-capall-seed0"), results.is_ladder_run("sampling-natural-seedx"),
+            results.is_ladder_run("sampling-seed\u00b2")) == (True, True, False, False, False)
     assert results.complete_ladder_twin("smoke", cfg.to_dict()) is None               # natural not complete yet
     results.write_json(natural / "metrics.json", metrics)
     assert results.complete_ladder_twin("smoke", cfg.to_dict()) == natural
@@ -294,3 +295,11 @@ def test_a_budget_point_is_any_ladder_row_with_its_config_and_the_plan_agrees(is
     notebook = REPO_ROOT / "notebooks" / "11_quality_per_cpu_minute.py"
     planned = plan.plan([notebook], "smoke", overrides={"recipes": {"sampling": [None]}})
     assert planned == []
+    # a fresh clone executing notebook 11 by itself (Jupyter, not the batch): the row is a record, not yet a run
+    from quarbert_lib.study import records
+    records.save(natural, records.record_path("smoke", "03_task_sampling", "sampling-natural-seed0"))
+    shutil.rmtree(natural)
+    again = budget_curve("11_quality_per_cpu_minute", {"sampling": [None]}, "smoke", "minilm-l6", 0)
+    assert again.equals(curve) and results.is_complete(natural, cfg.to_dict())
+    assert sorted(p.name for p in (runs_dir() / "smoke" / "11_quality_per_cpu_minute").iterdir()) == \
+        ["sampling-capall-seed0"]

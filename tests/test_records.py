@@ -142,5 +142,9 @@ def test_run_config_reads_a_saved_config_back_and_names_the_file_it_cannot_read(
     results.write_json(tmp_path / "unknown" / "config.json", {**cfg.to_dict(), "colour": "blue"})
     with pytest.raises(ConfigError, match=r"unknown/config.json: not a run's config: .*colour"):
         results.run_config(tmp_path / "unknown")
+    (tmp_path / "torn").mkdir()
+    (tmp_path / "torn" / "config.json").write_text('{"tasks": ["sst"], "train": {', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"torn/config.json: not a run's config: Expecting"):
+        results.run_config(tmp_path / "torn")
     with pytest.raises(FileNotFoundError, match="missing/config.json"):
         results.run_config(tmp_path / "missing")

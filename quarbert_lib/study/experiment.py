@@ -323,6 +323,8 @@ def budget_curve(notebook: str, recipes: dict[str, list[int | None]], profile: s
     run of the curve saved (quality_per_minute.csv) instead of retrained; column ``source`` says which.
     One row per point: recipe, cap, epoch, optimizer steps, train minutes, dev scores, source."""
     saved = saved_budget_points(profile, encoder, seed) if reuse_saved and not force else None
+    if not force:
+        records.restore_missing(profile)     # a ladder row standing for a point may be recorded, not yet restored
     rows = []
     for recipe, caps in recipes.items():
         variant, overrides = BUDGET_RECIPES.get(recipe, (recipe, {}))
@@ -337,6 +339,9 @@ def budget_curve(notebook: str, recipes: dict[str, list[int | None]], profile: s
                 rows += earlier.assign(source="saved table").to_dict("records")
                 continue
             if run_dir is None:
+                # a finished point of this notebook with this config under another name is that point (as run_variant)
+                twin = None if force else results.complete_twin(profile, notebook, cfg.to_dict())
+                name = twin.name if twin is not None else name
                 metrics = run_experiment(cfg, notebook, name, force=force)
                 run_dir = results.run_path(profile, notebook, name)
             else:

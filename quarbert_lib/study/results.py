@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,10 +70,9 @@ def run_config(folder: Path) -> ExperimentConfig:
     added since then take their defaults, which keep the old behaviour). Raises FileNotFoundError when the
     folder has no config.json, and ConfigError naming the file when it holds no valid config."""
     path = Path(folder) / "config.json"
-    saved = read_json(path)
     try:
-        return ExperimentConfig.from_dict(saved)
-    except (ConfigError, TypeError) as e:
+        return ExperimentConfig.from_dict(read_json(path))
+    except (ConfigError, TypeError, ValueError) as e:      # ValueError: not JSON (json.JSONDecodeError)
         raise ConfigError(f"{path}: not a run's config: {e}") from e
 
 
@@ -98,14 +98,14 @@ def is_ladder_run(name: str) -> bool:
     """True for a run named as a row of config.VARIANTS, '<variant>-seed<N>' ('sampling-seed0',
     'sampling-natural-seed2'); False for a sweep point or a budget point ('sampling-cap600-seed0')."""
     stem = run_stem(name)
-    return stem in VARIANTS and name[len(stem) + len(SEED_TAG):].isdigit()
+    return stem in VARIANTS and re.fullmatch(r"[0-9]+", name[len(stem) + len(SEED_TAG):]) is not None
 
 
 def complete_ladder_twin(profile: str, config: dict) -> Path | None:
     """A complete run of any notebook's folder, named as a ladder row (is_ladder_run), with exactly this
     config, or None. A budget point reads it instead of training (experiment.budget_curve), and the planner
-    counts the same rule (batch.plan): notebook 11's sampling on every example is notebook 03's
-    `sampling-natural-seed0`, whatever either is called."""
+    counts the same rule (batch.plan): notebook 11's `sampling-capall-seed0` is notebook 03's
+    `sampling-natural-seed0`. Controls off the ladder (spec.CONTROLS) are rows of VARIANTS too."""
     for run in sorted((runs_dir() / profile).glob("*/*")):
         if is_ladder_run(run.name) and is_complete(run, config):
             return run
