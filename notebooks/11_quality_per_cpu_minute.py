@@ -36,8 +36,7 @@ reuse_saved = False      # True: a point whose run this machine's registry lacks
 from IPython.display import Markdown, display
 
 from quarbert_lib.core.config import BUDGET_CAPS
-from quarbert_lib.reporting import plots
-from quarbert_lib.reporting.figures import QUALITY_REFERENCES
+from quarbert_lib.reporting import figures
 from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import tables
 from quarbert_lib.study.experiment import budget_curve
@@ -51,7 +50,7 @@ display(budget[["recipe", "cap", "epoch", "steps", "train_minutes", "sst_acc", "
                 "source"]].round(4))
 
 # %%
-plots.quality_per_minute(budget, tables.ablation_rows(profile, encoder), targets=QUALITY_REFERENCES);
+figures.quality_figure(budget, tables.ablation_rows(profile, encoder));
 
 # %%
 best = budget.loc[budget["overall"].idxmax()]

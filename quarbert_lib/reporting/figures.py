@@ -31,6 +31,12 @@ def quality_references() -> dict[str, float]:
     return {f"project target {TARGET_OVERALL:g}": TARGET_OVERALL, f"paper, bert-base ensemble {paper:g}": paper}
 
 
+def quality_figure(budget: pd.DataFrame, ablation: pd.DataFrame):
+    """quality_per_minute.png: notebook 11's points (quality_per_minute.csv) against their training minutes, the
+    ladder rows (ablation.csv) in grey, and the lines of quality_references()."""
+    return plots.quality_per_minute(budget, ablation, targets=quality_references())
+
+
 def strength_figure(strength: pd.DataFrame):
     """smart_strength.png: the grid rows of smart_strength.csv (notebook 04), the inert threshold marked."""
     return plots.smart_strength(strength[strength["setting"] == "grid"], "smart_strength.png", threshold=INERT_BELOW)
@@ -273,7 +279,7 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
                                       for r in significance.itertuples()]), ""]
     budget = read_table("quality_per_minute.csv", profile, encoder)
     if budget is not None:
-        plots.quality_per_minute(budget, ablation, targets=quality_references())
+        quality_figure(budget, ablation)
         md += ["## Quality per CPU-minute", "", "Each recipe trained (seed 0) with a cap on the training examples "
                "per task; `all` keeps every example (the round-robin sampler then stops each epoch at the smallest "
                "task, STS). The `all-data` recipes take every batch of every task, for three epochs (`all-data-linear` "
