@@ -364,6 +364,26 @@ class BatchProgress:
         self.bar.close()
 
 
+def execute_counted(path: Path, params: dict, progress: BatchProgress, kernel: str) -> dict:
+    """Execute one notebook of the batch (execute), its outcome with the runs it trained (``trained_runs``), its
+    output's noise counts and its seconds beside training (``overhead_seconds``); the progress bar follows it."""
+    progress.bar.write(f"[reproduce] {path.name} with {params} ...")
+    with progress.lock:
+        trained_before = set(progress.pending)
+    outcome = execute(path, params, reports_dir() / "executed", kernel)
+    progress.notebook_done(path.stem)
+    with progress.lock:
+        trained = [m for m in trained_before - set(progress.pending) if m.exists()]
+    outcome["trained_runs"] = len(trained)
+    executed = REPO_ROOT / outcome["executed"]         # relative to the repository, or absolute
+    if executed.exists():
+        outcome.update(noise_counts(executed))
+    outcome["overhead_seconds"] = round(max(0.0, outcome["seconds"] - sum(
+        json.loads(m.read_text()).get("wall_seconds", 0.0) for m in trained)), 1)
+    progress.bar.write(f"[reproduce] {path.name}: {outcome['status']} in {outcome['seconds']} s {outcome['error']}")
+    return outcome
+
+
 def merge_summary(path: Path, outcomes: list[dict], profile: str) -> list[dict]:
     """summary.json across batches: one entry per notebook, its last outcome (status, seconds,
     error), with the profile and the commit that ran it; a partial batch replaces only its own. An outcome
@@ -468,21 +488,8 @@ def main(argv: list[str] | None = None) -> int:
             moved, last_mover = {}, None
             for path in todo:
                 params = planning.notebook_arguments(declared[path], args.profile, profile_params, overrides)
-                progress.bar.write(f"[reproduce] {path.name} with {params} ...")
-                with progress.lock:
-                    trained_before = set(progress.pending)
                 tables_before = table_digests()
-                outcome = execute(path, params, reports_dir() / "executed", args.kernel)
-                progress.notebook_done(path.stem)
-                with progress.lock:
-                    trained = [m for m in trained_before - set(progress.pending) if m.exists()]
-                outcome["trained_runs"] = len(trained)
-                executed = REPO_ROOT / outcome["executed"]         # relative to the repository, or absolute
-                if executed.exists():
-                    outcome.update(noise_counts(executed))
-                outcome["overhead_seconds"] = round(max(0.0, outcome["seconds"] - sum(
-                    json.loads(m.read_text()).get("wall_seconds", 0.0) for m in trained)), 1)
-                progress.bar.write(f"[reproduce] {path.name}: {outcome['status']} in {outcome['seconds']} s {outcome['error']}")
+                outcome = execute_counted(path, params, progress, args.kernel)
                 if path.stem in outcomes:             # an execution again: the batch's time for it is both passes'
                     earlier = outcomes[path.stem]
                     outcome.update({k: round(earlier[k] + outcome[k], 1) for k in ("seconds", "overhead_seconds")},

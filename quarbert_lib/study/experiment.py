@@ -258,6 +258,14 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     return out
 
 
+def _finished_name(profile: str, notebook: str, cfg: ExperimentConfig, name: str, force: bool) -> str:
+    """``name``, or the name of a finished run of this notebook folder with the same config (results.complete_twin):
+    a sweep or budget point equal to a finished run (the ladder's, another point's) is that run, never trained
+    twice. With ``force``, always ``name``."""
+    twin = None if force else results.complete_twin(profile, notebook, cfg.to_dict())
+    return twin.name if twin is not None else name
+
+
 def run_variant(notebook: str, variant: str, profile: str, seeds: list[int], encoder: str = "minilm-l6",
                 force: bool = False, run_prefix: str | None = None, **overrides) -> tuple[list[dict], dict[str, Path]]:
     """Every seed of one ladder variant (plus overrides) through the registry:
@@ -266,11 +274,9 @@ def run_variant(notebook: str, variant: str, profile: str, seeds: list[int], enc
     for seed in seeds:
         cfg = variant_config(variant, profile, model__encoder=encoder, train__seed=seed, **overrides)
         name = results.run_name(run_prefix or variant, seed=seed)
-        # a sweep point equal to a finished run (the ladder's, another sweep's) is that run: never trained twice
         if not force:
             records.restore_missing(profile, notebook)    # a twin may be recorded, not yet in the registry
-        twin = None if force else results.complete_twin(profile, notebook, cfg.to_dict())
-        name = twin.name if twin is not None else name
+        name = _finished_name(profile, notebook, cfg, name, force)
         runs.append(run_experiment(cfg, notebook, name, force=force))
         folders[name] = results.run_path(profile, notebook, name)
     return runs, folders
@@ -339,9 +345,7 @@ def budget_curve(notebook: str, recipes: dict[str, list[int | None]], profile: s
                 rows += earlier.assign(source="saved table").to_dict("records")
                 continue
             if run_dir is None:
-                # a finished point of this notebook with this config under another name is that point (as run_variant)
-                twin = None if force else results.complete_twin(profile, notebook, cfg.to_dict())
-                name = twin.name if twin is not None else name
+                name = _finished_name(profile, notebook, cfg, name, force)
                 metrics = run_experiment(cfg, notebook, name, force=force)
                 run_dir = results.run_path(profile, notebook, name)
             else:

@@ -9,6 +9,7 @@ Adding a step is one NotebookSpec entry here (and its notebook).
 """
 from __future__ import annotations
 
+import graphlib
 from dataclasses import dataclass
 
 from ..core.config import REGIME_RECIPES, profile_seeds
@@ -76,17 +77,21 @@ TITLES = {nb.name: nb.title for nb in NOTEBOOKS}
 
 
 def execution_order(names: list[str]) -> list[str]:
-    """``names`` (notebook stems) in the order a batch executes them: by number, except that a notebook waits
-    for the selected notebooks it reads (NotebookSpec.reads), so that what it displays is what a second execution
-    displays again: 11, 12, 10, then 09. Raises ValueError when the reads of the selected notebooks form a
-    circle."""
-    pending, order = sorted(names), []
-    while pending:
-        ready = next((n for n in pending if not set(BY_NAME[n].reads if n in BY_NAME else ()) & set(pending)), None)
-        if ready is None:
-            raise ValueError(f"the notebooks {', '.join(pending)} read each other's tables in a circle (spec.NOTEBOOKS)")
-        order.append(ready)
-        pending.remove(ready)
+    """``names`` (notebook stems) in the order a batch executes them: a topological order of the selected
+    notebooks' reads (NotebookSpec.reads, graphlib), by number within each round, so that what a notebook
+    displays is what a second execution displays again: 01-08, 11, 12, then 10, then 09. Raises ValueError when
+    the reads of the selected notebooks form a circle."""
+    sorter = graphlib.TopologicalSorter({n: set(BY_NAME[n].reads if n in BY_NAME else ()) & set(names) for n in names})
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as e:
+        raise ValueError(f"the notebooks {', '.join(sorted(names))} read each other's tables in a circle "
+                         f"({' -> '.join(e.args[1])}; spec.NOTEBOOKS)") from e
+    order = []
+    while sorter.is_active():                   # each round: the notebooks whose reads are done, by number
+        ready = sorted(sorter.get_ready())
+        order += ready
+        sorter.done(*ready)
     return order
 
 
