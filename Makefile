@@ -11,7 +11,7 @@ STUDY_PROFILE := $(or $(PROFILE),cpu)
 ONLY ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv reproduce figures test bench chromium browser-check clean-runs
+.PHONY: venv reproduce figures test bench chromium browser-check clean-runs lab
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ venv: $(STAMP)
 reproduce: venv
 	$(BIN)/python -m quarbert_lib reproduce --profile $(RUN_PROFILE) $(if $(ONLY),--only $(ONLY))
 	$(BIN)/python -m quarbert_lib figures --profile $(RUN_PROFILE)
+
+# JupyterLab from the venv, opened on notebooks/: a double-click opens NN_*.py as a notebook (jupytext), its kernel
+# starts by itself, no .ipynb is written beside a source; a notebook run here writes under reports/local/ (ignored).
+# LAB_ARGS passes JupyterLab options (e.g. LAB_ARGS="--no-browser --port 8889").
+LAB_ARGS ?=
+lab: venv
+	$(BIN)/python -m quarbert_lib lab $(LAB_ARGS)
 
 # Rebuild every figure, reports/results.md and the README table from saved results, without training.
 figures: venv

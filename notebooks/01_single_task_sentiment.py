@@ -13,6 +13,7 @@
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
+reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
 encoder = "minilm-l6"    # minilm-l6 (packaged) | bert-base-uncased | a local path
 seeds = [0]
 frozen_lr = 1e-3
@@ -24,15 +25,25 @@ force = False
 from IPython.display import Markdown, display
 
 from quarbert_lib import profile_config, run_experiment
+from quarbert_lib.base import notebook
+from quarbert_lib.batch import plan
 from quarbert_lib.reporting import plots, report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import results, tables
 
 NOTEBOOK = "01_single_task_sentiment"
+reports_dir = notebook.start(NOTEBOOK, profile, reports)
 MODES = {
     "pretrain": dict(model__freeze_encoder=True, train__lr=frozen_lr, train__epochs=frozen_epochs),
     "finetune": dict(),
 }
+
+# %% [markdown]
+# Before anything trains: the runs these parameters ask for, how many are done (trained, or restored
+# from their committed records) and which would train, with the minutes they would take here.
+
+# %%
+plan.show(NOTEBOOK, globals());
 
 # %% [markdown]
 # ## Train the four configurations (× seeds)

@@ -17,6 +17,7 @@
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
+reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
 encoder = "minilm-l6"    # minilm-l6 (packaged) | bert-base-uncased | a local path
 seeds = None             # None: the study's (cpu: 0-4, spec.notebook_seeds; mean and std are reported)
 force = False
@@ -24,12 +25,22 @@ force = False
 # %%
 from IPython.display import Markdown, display
 
+from quarbert_lib.base import notebook
+from quarbert_lib.batch import plan
 from quarbert_lib.reporting import plots, report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study.experiment import run_ladder_rows
 
 NOTEBOOK = "02_multitask_baseline"
+reports_dir = notebook.start(NOTEBOOK, profile, reports)
 VARIANTS = ["baseline-pretrain", "baseline-finetune"]   # overrides: quarbert_lib.core.config.VARIANTS
+
+# %% [markdown]
+# Before anything trains: the runs these parameters ask for, how many are done (trained, or restored
+# from their committed records) and which would train, with the minutes they would take here.
+
+# %%
+plan.show(NOTEBOOK, globals());
 
 # %%
 mine, run_dirs = run_ladder_rows(NOTEBOOK, VARIANTS, profile, seeds, encoder, force)

@@ -22,6 +22,7 @@
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
+reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
 encoder = "minilm-l6"
 seeds = None             # None: the study's (cpu: 0-4; spec.notebook_seeds)
 force = False
@@ -32,6 +33,8 @@ imbalance_control = True # the two recipes at the tasks' natural sizes (cpu: 5 s
 import pandas as pd
 from IPython.display import Markdown, display
 
+from quarbert_lib.base import notebook
+from quarbert_lib.batch import plan
 from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.core.config import profile_config
 from quarbert_lib.reporting import plots, report
@@ -40,6 +43,14 @@ from quarbert_lib.study import results, tables
 from quarbert_lib.study.experiment import run_ladder_rows, run_variant
 
 NOTEBOOK = "03_task_sampling"
+reports_dir = notebook.start(NOTEBOOK, profile, reports)
+
+# %% [markdown]
+# Before anything trains: the runs these parameters ask for, how many are done (trained, or restored
+# from their committed records) and which would train, with the minutes they would take here.
+
+# %%
+plan.show(NOTEBOOK, globals());
 
 # %%
 mine, run_dirs = run_ladder_rows(NOTEBOOK, ["sampling"], profile, seeds, encoder, force)
@@ -67,7 +78,7 @@ if imbalance_control:
                         ["run", "task", "profile", "encoder"])
     display(sizes.pivot_table(index=["run", "steps"], columns="task", values="train_examples", sort=False))
     display(Markdown(report.ablation_markdown(natural)))
-    plots.ablation_bars(tables.shown_rows(NOTEBOOK, profile, encoder), "ablation_natural_sizes.png",
+    plots.ablation_bars(pd.concat([mine, natural], ignore_index=True), "ablation_natural_sizes.png",
                         variants=["baseline-finetune", "sampling", "baseline-finetune-natural", "sampling-natural"]);
 
 # %% [markdown]
@@ -87,7 +98,7 @@ for frozen in (True, False):
                  **tables.sweep_row({"profile": profile, "encoder": encoder}, runs),
                  "params_trainable": runs[0]["params_trainable"]})
 embeddings = pd.DataFrame(rows)
-results.write_csv(tables_dir() / "word_embeddings.csv", embeddings)
+embeddings = results.write_csv(tables_dir() / "word_embeddings.csv", embeddings)
 display(embeddings[["word_embeddings", "seeds", "params_trainable", "sst_acc", "qqp_acc", "sts_pearson", "overall",
                     "train_seconds"]].round(4))
 

@@ -28,6 +28,7 @@
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
+reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
 encoder = "minilm-l6"
 seeds = None             # None: the study's (cpu: 0-4, spec.notebook_seeds; mean and std are reported)
 literal_seeds = None     # seeds of the advreg-literal row (None: the study's, as for seeds)
@@ -50,6 +51,8 @@ from functools import partial
 import pandas as pd
 from IPython.display import Markdown, display
 
+from quarbert_lib.base import notebook
+from quarbert_lib.batch import plan
 from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.core.config import variant_config
 from quarbert_lib.reporting import plots, report
@@ -61,7 +64,15 @@ from quarbert_lib.study.results import write_csv
 from quarbert_lib.study.spec import notebook_seeds
 
 NOTEBOOK = "04_smart_mbpp"
+reports_dir = notebook.start(NOTEBOOK, profile, reports)
 pd.set_option("display.width", 200)
+
+# %% [markdown]
+# Before anything trains: the runs these parameters ask for, how many are done (trained, or restored
+# from their committed records) and which would train, with the minutes they would take here.
+
+# %%
+plan.show(NOTEBOOK, globals());
 
 # %% [markdown]
 # ## 1 · How hard does each reading push?
@@ -112,13 +123,13 @@ plots.training_curves({**literal_dirs, **run_dirs}, "smart_curves.png");
 # %%
 lambda_table = sweep(NOTEBOOK, "advreg-only", profile, sweep_seeds, encoder, force, "lambda", "smart__weight", lambdas,
                      "sweep-lambda{:g}")
-write_csv(tables_dir() / "lambda_sweep.csv", lambda_table)
+lambda_table = write_csv(tables_dir() / "lambda_sweep.csv", lambda_table)
 display(lambda_table)
 
 # %%
 lambda_seeds = sweep(NOTEBOOK, "advreg-only", profile, notebook_seeds(NOTEBOOK, profile, seeds), encoder, force,
                      "lambda", "smart__weight", lambda_seeded, "sweep-lambda{:g}", spread=True)
-write_csv(tables_dir() / "lambda_seeds.csv", lambda_seeds)
+lambda_seeds = write_csv(tables_dir() / "lambda_seeds.csv", lambda_seeds)
 display(Markdown(report.ablation_markdown(lambda_seeds)) if len(lambda_seeds) else "no λ point on several seeds")
 
 # %%
@@ -133,7 +144,7 @@ lambda_figure(lambda_table, mine, lambda_seeds, profile);
 # %%
 radius_table = sweep(NOTEBOOK, "advreg-only", profile, sweep_seeds, encoder, force, "radius", "smart__radius", radii,
                      "sweep-radius{:g}", train__max_steps=sweep_steps)
-write_csv(tables_dir() / "radius_sweep.csv", radius_table)
+radius_table = write_csv(tables_dir() / "radius_sweep.csv", radius_table)
 display(radius_table)
 
 # %% [markdown]
@@ -145,7 +156,7 @@ display(radius_table)
 # %%
 smart_dropout = sweep(NOTEBOOK, "advreg-only", profile, sweep_seeds, encoder, force, "smart_dropout", "smart__dropout",
                       smart_dropout_modes, "sweep-dropout-{}", train__max_steps=sweep_steps)
-write_csv(tables_dir() / "smart_dropout.csv", smart_dropout)
+smart_dropout = write_csv(tables_dir() / "smart_dropout.csv", smart_dropout)
 display(smart_dropout)
 
 # %% [markdown]
@@ -161,7 +172,7 @@ for lr in learning_rates:
                               model__encoder_dropout=p, train__max_steps=sweep_steps)
         grid_rows.append(tables.sweep_row({"lr": lr, "dropout": p, "profile": profile, "encoder": encoder}, runs))
 grid_table = pd.DataFrame(grid_rows)
-write_csv(tables_dir() / "lr_dropout.csv", grid_table)
+grid_table = write_csv(tables_dir() / "lr_dropout.csv", grid_table)
 display(grid_table)
 
 # %%

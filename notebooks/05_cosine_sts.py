@@ -12,6 +12,7 @@
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
+reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
 encoder = "minilm-l6"
 seeds = None             # None: the profile's seeds (cpu: 0, 1, 2; mean and std are reported)
 force = False
@@ -19,11 +20,21 @@ force = False
 # %%
 from IPython.display import Markdown, display
 
+from quarbert_lib.base import notebook
+from quarbert_lib.batch import plan
 from quarbert_lib.reporting import plots, report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study.experiment import run_ladder_rows
 
 NOTEBOOK = "05_cosine_sts"
+reports_dir = notebook.start(NOTEBOOK, profile, reports)
+
+# %% [markdown]
+# Before anything trains: the runs these parameters ask for, how many are done (trained, or restored
+# from their committed records) and which would train, with the minutes they would take here.
+
+# %%
+plan.show(NOTEBOOK, globals());
 
 # %%
 mine, run_dirs = run_ladder_rows(NOTEBOOK, ["smart-cosine", "smart-cosine-linear"], profile, seeds, encoder, force)

@@ -13,6 +13,7 @@
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
+reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
 encoder = "minilm-l6"
 seeds = None             # None: the profile's seeds (cpu: 0, 1, 2; mean and std are reported)
 force = False
@@ -24,6 +25,8 @@ from functools import partial
 
 from IPython.display import Markdown, display
 
+from quarbert_lib.base import notebook
+from quarbert_lib.batch import plan
 from quarbert_lib.benchmarks import bench
 from quarbert_lib.reporting import plots, report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
@@ -31,6 +34,14 @@ from quarbert_lib.study import results
 from quarbert_lib.study.experiment import run_ladder_rows
 
 NOTEBOOK = "06_simcse"
+reports_dir = notebook.start(NOTEBOOK, profile, reports)
+
+# %% [markdown]
+# Before anything trains: the runs these parameters ask for, how many are done (trained, or restored
+# from their committed records) and which would train, with the minutes they would take here.
+
+# %%
+plan.show(NOTEBOOK, globals());
 
 # %%
 mine, run_dirs = run_ladder_rows(NOTEBOOK, ["smart-simcse"], profile, seeds, encoder, force)

@@ -21,6 +21,7 @@
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
+reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
 encoder = "minilm-l6"
 seeds = None             # None: the study's (cpu: 0-4, spec.notebook_seeds): one quartet per seed
 recipe = "best"          # "best" or a ladder variant name
@@ -30,6 +31,8 @@ force = False
 import pandas as pd
 from IPython.display import Markdown, display
 
+from quarbert_lib.base import notebook
+from quarbert_lib.batch import plan
 from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.reporting import report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
@@ -38,8 +41,16 @@ from quarbert_lib.study.experiment import ensure_predictions, run_variant
 from quarbert_lib.study.spec import notebook_seeds
 
 NOTEBOOK = "07_quartet_ensemble"
+reports_dir = notebook.start(NOTEBOOK, profile, reports)
 variant = tables.best_variant(profile, encoder) if recipe == "best" else recipe
 print("recipe:", variant)
+
+# %% [markdown]
+# Before anything trains: the runs these parameters ask for, how many are done (trained, or restored
+# from their committed records) and which would train, with the minutes they would take here.
+
+# %%
+plan.show(NOTEBOOK, globals());
 
 # %% [markdown]
 # ## The members
@@ -97,7 +108,7 @@ display(pd.DataFrame(calibrations[first]).T)
 # %%
 row = tables.ablation_row("ensemble", per_seed)
 tables.save_ablation_rows([row])
-mine = tables.shown_rows(NOTEBOOK, profile, encoder, also=(variant,))   # this notebook's row and those it compares with
+mine = tables.shown_rows(NOTEBOOK, profile, encoder, also=(variant,), own=[row])   # this notebook's row and those it compares with
 display(Markdown(report.ablation_markdown(mine)))
 
 # %% [markdown]
@@ -110,7 +121,7 @@ subsets.loc[len(subsets)] = {"members": "all four, calibrated on the calib split
                              "sst_acc": calibrated_scores["sst_acc"], "qqp_acc": calibrated_scores["para_acc"],
                              "sts_pearson": calibrated_scores["sts_pearson"], "overall": calibrated_scores["overall"]}
 subsets["recipe"], subsets["profile"], subsets["encoder"] = variant, profile, encoder
-results.write_csv(tables_dir() / "ensemble_subsets.csv", subsets)
+subsets = results.write_csv(tables_dir() / "ensemble_subsets.csv", subsets)
 display(subsets)
 
 # %% [markdown]

@@ -15,6 +15,7 @@
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
+reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
 encoder = "minilm-l6"
 seeds = None             # None: the study's (cpu: 0-4, spec.notebook_seeds): one LoRA quartet per seed
 recipe = "best"
@@ -28,6 +29,8 @@ measure = None           # None: read the checks and serving costs a measuring r
 import pandas as pd
 from IPython.display import Markdown, display
 
+from quarbert_lib.base import notebook
+from quarbert_lib.batch import plan
 from quarbert_lib.benchmarks import bench
 from quarbert_lib.reporting import report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
@@ -36,9 +39,17 @@ from quarbert_lib.study.experiment import run_variant
 from quarbert_lib.study.spec import notebook_seeds
 
 NOTEBOOK = "08_lora"
+reports_dir = notebook.start(NOTEBOOK, profile, reports)
 variant = tables.best_variant(profile, encoder) if recipe == "best" else recipe
 lora = dict(lora__enabled=True, lora__r=lora_r, lora__alpha=lora_alpha, train__lr=lora_lr)
 print("recipe:", variant, lora)
+
+# %% [markdown]
+# Before anything trains: the runs these parameters ask for, how many are done (trained, or restored
+# from their committed records) and which would train, with the minutes they would take here.
+
+# %%
+plan.show(NOTEBOOK, globals());
 
 # %% [markdown]
 # ## Four adapters per seed
@@ -94,7 +105,7 @@ display(pd.DataFrame([{"seed": s, **{k: m[k] for k in ("sst_acc", "para_acc", "s
                       for s, m in zip(quartets, per_seed)]).round(4))
 row = tables.ablation_row("ensemble-lora", per_seed)
 tables.save_ablation_rows([row])
-mine = tables.shown_rows(NOTEBOOK, profile, encoder)   # this notebook's row and those it compares with
+mine = tables.shown_rows(NOTEBOOK, profile, encoder, own=[row])   # this notebook's row and those it compares with
 display(Markdown(report.ablation_markdown(mine)))
 print(f"trainable / total = {trainable / params_total:.4f}")
 

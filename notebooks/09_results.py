@@ -18,6 +18,7 @@
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
+reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
 encoder = "minilm-l6"    # the encoder whose rows to report
 n_boot = 2000            # bootstrap resamples for the significance table
 
@@ -25,13 +26,18 @@ n_boot = 2000            # bootstrap resamples for the significance table
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
+from quarbert_lib.base import notebook
 from quarbert_lib.base.paths import figures_dir, tables_dir
-from quarbert_lib.reporting import figures
+from quarbert_lib.reporting import figures, plots
 from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import tables
 
+NOTEBOOK = "09_results"
+reports_dir = notebook.start(NOTEBOOK, profile, reports)
+
 figures.collect(profile, encoder, n_boot=n_boot)       # the registry's predictions, run costs, bootstraps
-results_md = figures.rebuild(profile, encoder)
+with plots.quiet():                                    # every figure, saved; the section below shows them
+    results_md = figures.rebuild(profile, encoder)
 # its name, not its path or the seconds it took: an executed notebook shows what re-executing it shows again
 print(f"rebuilt {results_md.name} and its figures from the saved tables, without training")
 

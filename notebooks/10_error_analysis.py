@@ -10,18 +10,23 @@
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper: whose runs (or saved predictions, reports/predictions/) to browse
+reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
 source = "auto"          # "auto": the quartet ensemble if it exists, else the latest ladder run; or "notebook/run"
 
 # %%
 import pandas as pd
 from IPython.display import Markdown, display
 
+from quarbert_lib.base import notebook
 from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.core import evaluate
 from quarbert_lib.reporting import browser, plots
 from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import saved_predictions
 from quarbert_lib.study.results import write_csv
+
+NOTEBOOK = "10_error_analysis"
+reports_dir = notebook.start(NOTEBOOK, profile, reports)
 
 sources = browser.prediction_sources(profile)      # the registry's runs, else the predictions saved in reports/
 chosen = browser.default_source(sources) if source == "auto" else source
@@ -33,17 +38,17 @@ predictions = browser.with_sentences(pd.read_csv(sources[chosen], dtype={"id": s
 
 # %%
 summary = pd.DataFrame([{"source": chosen, "sst_errors_within_one_level": browser.sst_within_one_level(predictions)}])
-write_csv(tables_dir() / "error_summary.csv", summary)
+summary = write_csv(tables_dir() / "error_summary.csv", summary)
 display(summary)
 
 # %%
 worst = browser.sts_worst(predictions, 10)
-write_csv(tables_dir() / "sts_worst.csv", worst)
+worst = write_csv(tables_dir() / "sts_worst.csv", worst)
 display(worst[["id", "gold", "prediction", "error", "sentence1", "sentence2"]])
 
 # %%
 overlap = browser.quora_errors_by_overlap(predictions)
-write_csv(tables_dir() / "quora_overlap_errors.csv", overlap)
+overlap = write_csv(tables_dir() / "quora_overlap_errors.csv", overlap)
 display(overlap)
 
 # %% [markdown]
@@ -54,7 +59,7 @@ display(overlap)
 # %%
 sst = predictions[predictions["task"] == "sst"]
 per_class = evaluate.per_class(sst, "sst").assign(source=chosen)
-write_csv(tables_dir() / "sst_per_class.csv", per_class)
+per_class = write_csv(tables_dir() / "sst_per_class.csv", per_class)
 display(per_class.round(3))
 display(evaluate.confusion(sst, "sst"))
 
@@ -72,7 +77,7 @@ calibrated = saved_predictions.calibrated_beside(sources[chosen])
 if calibrated is not None:
     stages["calibrated"] = pd.read_csv(calibrated, dtype={"id": str})
 reliability = evaluate.reliability_by_stage(stages, ["sst", "para"]).assign(source=chosen)
-write_csv(tables_dir() / "reliability.csv", reliability)
+reliability = write_csv(tables_dir() / "reliability.csv", reliability)
 display(evaluate.calibration_errors(reliability).round(4))
 plots.reliability_diagrams(reliability, "reliability.png", title=f"Calibration of {chosen} on dev");
 

@@ -26,6 +26,7 @@
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
+reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
 encoder = "minilm-l6"
 recipes = None           # None: config.BUDGET_CAPS[profile], e.g. {"sampling": [600, 1200, 2400, 4800, None], "all-data": [None]}
 seed = 0
@@ -35,6 +36,8 @@ reuse_saved = False      # True: a point whose run this machine's registry lacks
 # %%
 from IPython.display import Markdown, display
 
+from quarbert_lib.base import notebook
+from quarbert_lib.batch import plan
 from quarbert_lib.core.config import BUDGET_CAPS
 from quarbert_lib.reporting import figures
 from quarbert_lib.reporting.notebook_findings import notebook_findings
@@ -42,6 +45,14 @@ from quarbert_lib.study import tables
 from quarbert_lib.study.experiment import budget_curve
 
 NOTEBOOK = "11_quality_per_cpu_minute"
+reports_dir = notebook.start(NOTEBOOK, profile, reports)
+
+# %% [markdown]
+# Before anything trains: the runs these parameters ask for, how many are done (trained, or restored
+# from their committed records) and which would train, with the minutes they would take here.
+
+# %%
+plan.show(NOTEBOOK, globals());
 
 # %%
 budget = budget_curve(NOTEBOOK, recipes or BUDGET_CAPS[profile], profile, encoder, seed, force, reuse_saved)

@@ -21,6 +21,7 @@
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
+reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
 encoder = "minilm-l6"
 seeds = None             # None: the profile's seeds (cpu: 0, 1, 2)
 force = False
@@ -33,6 +34,8 @@ regime_recipes = None    # None: every recipe of config.REGIME_RECIPES
 import pandas as pd
 from IPython.display import Markdown, display
 
+from quarbert_lib.base import notebook
+from quarbert_lib.batch import plan
 from quarbert_lib.core.config import REGIME_RECIPES
 from quarbert_lib.reporting import plots
 from quarbert_lib.reporting.notebook_findings import notebook_findings
@@ -41,6 +44,14 @@ from quarbert_lib.study.experiment import run_variant
 from quarbert_lib.study.spec import notebook_seeds
 
 NOTEBOOK = "12_overfitting_regime"
+reports_dir = notebook.start(NOTEBOOK, profile, reports)
+
+# %% [markdown]
+# Before anything trains: the runs these parameters ask for, how many are done (trained, or restored
+# from their committed records) and which would train, with the minutes they would take here.
+
+# %%
+plan.show(NOTEBOOK, globals());
 
 # %%
 curves = []

@@ -5,6 +5,8 @@ import shutil
 import pytest
 
 from quarbert_lib.base.errors import UserError
+from quarbert_lib.base.notebook import LOCAL
+from quarbert_lib.base.paths import profile_reports_dir, use_reports
 from quarbert_lib.core.config import profile_config
 from quarbert_lib.core.train import BEST
 from quarbert_lib.study import ensemble, experiment, records, results
@@ -119,9 +121,22 @@ def test_the_committed_study_runs_only_from_committed_code(isolated, monkeypatch
 def test_records_are_written_for_study_profiles_from_a_clean_tree_only(monkeypatch):
     monkeypatch.setattr(records, "git_commit", lambda: "abc1234-dirty")
     monkeypatch.delenv("QUARBERT_RECORDS")
+    monkeypatch.delenv("QUARBERT_REPORTS", raising=False)
     assert not records.writable("cpu") and not records.writable("smoke")
     monkeypatch.setattr(records, "git_commit", lambda: "abc1234")
-    assert records.writable("cpu") and records.writable("paper") and not records.writable("quick")
+    assert records.writable("cpu") and not records.writable("quick")
+    # each study profile where its batch writes its reports (reports/paper/ for the paper's), never elsewhere
+    assert not records.writable("paper")
+    monkeypatch.setenv("QUARBERT_REPORTS", str(profile_reports_dir("paper")))
+    assert records.writable("paper") and not records.writable("cpu")
+    # a person's notebook (base/notebook.py: reports/local/<profile>/) trains without writing committed records
+    monkeypatch.delenv("QUARBERT_REPORTS")
+    try:
+        use_reports(LOCAL / "cpu")
+        assert not records.writable("cpu")
+    finally:
+        use_reports(None)
+    assert records.writable("cpu")
     monkeypatch.setattr(records, "git_commit", lambda: "abc1234-dirty")
     monkeypatch.setenv("QUARBERT_RECORDS", "/elsewhere")                  # a folder named elsewhere is not committed
     assert records.writable("cpu")

@@ -11,9 +11,13 @@ makes from the committed tables.
   writes every table, figure, results.md, executed notebook, summary.json and record byte for byte as committed:
   what `make reproduce PROFILE=cpu` on a fresh clone does, with `git status` as the judge.
 """
+import ast
 import difflib
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +28,8 @@ from quarbert_lib.core.config import PROFILE_NOTEBOOK_PARAMS
 from quarbert_lib.reporting import figures, notebook_findings
 from quarbert_lib.study import records
 from quarbert_lib.study.spec import NOTEBOOK_NAMES, NOTEBOOKS
+
+import other_machine  # tests/other_machine.py
 
 REPORTS = REPO_ROOT / "reports"
 # Notebooks that train runs whose records are not committed yet (so their executed copies predate the code):
@@ -100,27 +106,59 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 def test_re_executing_the_committed_study_from_its_records_changes_nothing(tmp_path, monkeypatch, capsys):
-    """Issue 23's check, by re-execution: a copy of reports/ and records/, a run registry that starts empty (so every
-    run is restored from its record and nothing trains), every notebook of the study not awaiting records executed
-    as the batch does; afterwards both copies must equal what is committed, file for file and byte for byte. A
-    number that moved, a notebook whose displayed output is stale, a table a notebook would rewrite, or an output
-    that differs from one execution to the next (a clock, an absolute path, a random id) fails it, named. In CI the
-    working tree is the commit; locally, the comparison is with the working tree's reports/ and records/."""
+    """Issue 23's check, by re-execution, on another machine: a copy of reports/ and records/, a run registry that
+    starts empty (so every run is restored from its record and nothing trains), every notebook of the study not
+    awaiting records executed as the batch does; afterwards reports/ must equal what is committed, file for file and
+    byte for byte, and records/ what it was. A number that moved, a notebook whose displayed output is stale, a table
+    a notebook would rewrite, or an output that differs from one execution to the next (a clock, an absolute path, a
+    random id) fails it, named.
+
+    The machine is another one (tests/other_machine.py): every float the records hold is moved one unit in its last
+    place, as another CPU's sums move them, and every folder is listed in the reverse of the file system's order, in
+    this process and in the notebooks' kernels alike. So committed outputs may depend neither on a float's last
+    digits nor on a listing's order. In CI the working tree is the commit; locally, the comparison is with the working
+    tree's reports/."""
     reports, records_copy = tmp_path / "reports", tmp_path / "records"
     shutil.copytree(REPORTS, reports)
-    shutil.copytree(REPO_ROOT / "records", records_copy)
+    other_machine.perturbed_copy(REPO_ROOT / "records", records_copy)
+    records_before = _files(records_copy)
+    site = other_machine.reversed_listing(tmp_path / "site")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    listdir, scandir = other_machine.reversed_functions()
+    monkeypatch.setattr(os, "listdir", listdir)
+    monkeypatch.setattr(os, "scandir", scandir)
     monkeypatch.setenv("QUARBERT_REPORTS", str(reports))
     monkeypatch.setenv("QUARBERT_RECORDS", str(records_copy))
     monkeypatch.setenv("QUARBERT_RUNS", str(tmp_path / "runs"))
     only = [spec.name.split("_")[0] for spec in NOTEBOOKS if spec.name not in AWAITING_RECORDS]
     rc = reproduce.main(["--profile", "cpu", "--only", *only])
     assert rc == 0, "\n".join(line for line in capsys.readouterr().err.splitlines() if "FAILED" in line)
-    for copy, committed in ((reports, REPORTS), (records_copy, REPO_ROOT / "records")):
-        before, after = _files(committed), _files(copy)
+    for (before, after), name in (((_files(REPORTS), _files(reports)), "reports"),
+                                  ((records_before, _files(records_copy)), "records")):
         changed = sorted(name for name in before.keys() & after.keys() if before[name] != after[name])
         first = next((name for name in changed if not name.endswith((".png", ".gz"))), None)
         lines = [] if first is None else list(difflib.unified_diff(
             before[first].decode().splitlines(), after[first].decode().splitlines(), first, "re-executed", lineterm="", n=1))
         assert (changed, sorted(after.keys() - before.keys()), sorted(before.keys() - after.keys())) == ([], [], []), \
-            (f"re-executing the study changes {committed.name}/ (changed, new, removed files): re-execute and commit; "
+            (f"re-executing the study changes {name}/ (changed, new, removed files): re-execute and commit; "
              "the first changed text file:\n" + "\n".join(lines[:30]))
+
+
+def test_the_other_machine_is_another_machine(tmp_path):
+    """The simulation itself: a perturbed record differs from the committed one in its results' last digits only
+    (configs and labels as they were), and a process started with the reversed listing lists a folder backwards."""
+    record = next(p for p in sorted((REPO_ROOT / "records" / "cpu" / "02_multitask_baseline").iterdir()))
+    copy = other_machine.perturbed_copy(record, tmp_path / "record")
+    assert (copy / "config.json").read_bytes() == (record / "config.json").read_bytes()
+    metrics, moved = records.read_json(record / "metrics.json"), records.read_json(copy / "metrics.json")
+    assert moved["overall"] != metrics["overall"] and moved["overall"] == pytest.approx(metrics["overall"], rel=1e-15)
+    assert moved["steps"] == metrics["steps"]
+    for folder in ("a", "b", "c"):
+        (tmp_path / "listed" / folder).mkdir(parents=True)
+    site = other_machine.reversed_listing(tmp_path / "site")
+    code = "import os, sys; print(os.listdir(sys.argv[1]))"
+    native = subprocess.run([sys.executable, "-c", code, str(tmp_path / "listed")], capture_output=True, text=True,
+                            check=True).stdout
+    listed = subprocess.run([sys.executable, "-c", code, str(tmp_path / "listed")], capture_output=True, text=True,
+                            check=True, env=dict(os.environ, PYTHONPATH=str(site))).stdout
+    assert ast.literal_eval(listed) == ast.literal_eval(native)[::-1] != ast.literal_eval(native)

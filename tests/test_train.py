@@ -6,7 +6,7 @@ from quarbert_lib.core.data import TaskData, load_task
 from quarbert_lib.core.evaluate import mean_normalized_score, metrics_of, predict
 from quarbert_lib.core.model import MultitaskBERT, load_encoder
 from quarbert_lib.core.sampler import epoch_schedule
-from quarbert_lib.core.train import BEST, CHECKPOINT, NonFiniteLossError, Trainer
+from quarbert_lib.core.train import BEST, CHECKPOINT, NonFiniteLossError, Trainer, TrainingInterrupted
 from quarbert_lib.losses import MultitaskObjective
 
 TASKS = ["sst", "para", "sts"]
@@ -85,6 +85,29 @@ def test_interrupted_run_resumes_bit_exactly(setup, tmp_path, objective, schedul
         else:
             assert torch.equal(a, b), name      # the MBPP teacher is restored too
     assert (tmp_path / "full" / BEST).exists() and (tmp_path / "full" / CHECKPOINT).exists()
+
+
+@pytest.mark.parametrize("at_step, resumes_from", [(7, 6), (2, None)])
+def test_an_interrupt_is_one_line_naming_where_running_again_resumes(setup, tmp_path, at_step, resumes_from):
+    """Ctrl-C (a notebook's stop button) inside training: a TrainingInterrupted (a UserError: one line in a notebook
+    and on the command line) naming the step it stopped at and the checkpoint a rerun resumes from; run again, it
+    resumes there and ends as an uninterrupted run does."""
+    def interrupt(trainer):
+        if trainer.state.global_step == at_step:
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted) as stopped:
+        _trainer(setup, tmp_path / "cut", callbacks=[interrupt]).fit()
+    message = str(stopped.value)
+    assert "\n" not in message and f"interrupted at step {at_step} of 24" in message
+    if resumes_from is None:
+        assert "before its first checkpoint: running it again starts over" in message
+        assert not (tmp_path / "cut" / CHECKPOINT).exists()
+    else:
+        assert f"resumes from step {resumes_from}, its last checkpoint ({tmp_path / 'cut' / CHECKPOINT})" in message
+    resumed = _trainer(setup, tmp_path / "cut")
+    assert resumed.fit().global_step == 24 and resumed.checkpointed_step == 24
+    assert resumed.state.best_score == _trainer(setup, tmp_path / "full").fit().best_score
 
 
 def test_best_checkpoint_is_loaded_at_the_end(setup, tmp_path):

@@ -85,8 +85,20 @@ def runs_dir() -> Path:
     return Path(os.environ.get(RUNS_ENV) or REPO_ROOT / "runs")
 
 
+# The reports folder a notebook chose (notebook.start, from its `reports` parameter); None: QUARBERT_REPORTS, else
+# reports/ (the command line, the batch, the tests).
+_CHOSEN: Path | None = None
+
+
+def use_reports(folder: Path | None) -> Path:
+    """This process's reports folder from now on (None: back to QUARBERT_REPORTS, else reports/)."""
+    global _CHOSEN
+    _CHOSEN = None if folder is None else Path(folder)
+    return reports_dir()
+
+
 def reports_dir() -> Path:
-    return Path(os.environ.get(REPORTS_ENV) or REPO_ROOT / "reports")
+    return _CHOSEN or Path(os.environ.get(REPORTS_ENV) or REPO_ROOT / "reports")
 
 
 def tables_dir() -> Path:

@@ -21,12 +21,13 @@ from pathlib import Path
 import jupytext
 import pandas as pd
 
-from ..base.paths import REPO_ROOT, STUDY_PROFILE, profile_reports_dir, reports_dir, tables_dir
+from ..base.paths import NOTEBOOK_DIR, REPO_ROOT, STUDY_PROFILE, profile_reports_dir, reports_dir, runs_dir, tables_dir
 from ..base.tasks import TASKS
 from ..benchmarks.bench import step_costs
 from ..core.config import (BUDGET_CAPS, BUDGET_RECIPES, PROFILES, REGIME_RECIPES, ExperimentConfig, cost_kind,
                            profile_config, variant_config)
 from ..core.data import load_task
+from ..study import records
 from ..study.experiment import saved_budget_points
 from ..study.results import (complete_ladder_twin, complete_twin, is_complete, is_ladder_run, run_costs, run_name,
                              run_path, run_stem)
@@ -70,7 +71,8 @@ def notebook_arguments(declared: dict, profile: str, profile_params: dict | None
     the profile, then the profile's notebook parameters (config.PROFILE_NOTEBOOK_PARAMS), then the command
     line's ``overrides``, each only where the notebook declares that name. Papermill would inject any other
     name with one warning that names no notebook, and the notebook would never read it."""
-    given = {"profile": profile, **(profile_params or {}), **(overrides or {})}
+    # the batch writes where it writes (notebook.start's "batch": reports/ for the study), never a person's local folder
+    given = {"profile": profile, "reports": "batch", **(profile_params or {}), **(overrides or {})}
     return {name: value for name, value in given.items() if name in declared}
 
 
@@ -377,6 +379,32 @@ def format_plan(planned: list[PlannedRun], table: pd.DataFrame) -> str:
     lines.append(f"total: {int(table['done'].sum())} runs done, {int(table['to_train'].sum())} to train, "
                  f"~{table['minutes'].sum():.1f} min")
     return "\n".join(lines)
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+def show(notebook: str, namespace: dict) -> list[PlannedRun]:
+    """What a notebook's cells will train, said before they train: the plan of ``notebook`` (the planner of
+    `make reproduce --dry-run`) with the values its parameters have now in ``namespace`` (the notebook's globals()),
+    its recorded runs restored first (they count as done). Prints the runs done as one count, each run to train
+    with its steps and estimated minutes, and where the results go; returns the plan."""
+    declared = notebook_parameters(NOTEBOOK_DIR / f"{notebook}.py")
+    params = {name: namespace.get(name, default) for name, default in declared.items()}
+    profile = params["profile"]
+    records.restore_missing(profile, notebook)
+    planned = plan([NOTEBOOK_DIR / f"{notebook}.py"], profile, overrides=params)
+    todo = [r for r in planned if not r.done]
+    minutes = sum(r.seconds for r in todo) / 60
+    lines = [f"plan: {len(planned) - len(todo)} runs done (trained or restored from their records), {len(todo)} to train"
+             + (f", about {minutes:.1f} min on this machine" if todo else ": nothing trains")]
+    lines += [f"    train {r.name} ({r.steps} steps, ~{r.seconds / 60:.1f} min)" for r in todo]
+    if params.get("reports") != "batch":        # the batch's output names no folder of the machine it ran on
+        lines.append(f"runs: {_shown(runs_dir() / profile / notebook)}/ (ignored by git); tables and figures: "
+                     f"{_shown(reports_dir())}/")
+    print("\n".join(lines))
+    return planned
 
 
 def calibrate(profile: str, encoder: str, costs: pd.DataFrame, steps: int = 6) -> float:

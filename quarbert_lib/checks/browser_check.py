@@ -54,7 +54,7 @@ def _write_notebook(workdir: Path, profile: str) -> Path:
     node = jupytext.read(NOTEBOOK)
     for cell in node.cells:
         if "parameters" in cell.metadata.get("tags", []):
-            cell.source += f"\nprofile = {profile!r}  # injected by browser_check"
+            cell.source += f"\nprofile = {profile!r}  # injected by browser_check\nreports = 'batch'  # QUARBERT_REPORTS's"
     node.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
     out = workdir / NOTEBOOK.with_suffix(".ipynb").name
     jupytext.write(node, out)
@@ -64,8 +64,13 @@ def _write_notebook(workdir: Path, profile: str) -> Path:
 class JupyterLab:
     """A JupyterLab server on localhost for one check, with its own config and a token."""
 
-    def __init__(self, root: Path, env: dict | None = None, startup_timeout: float = 120.0):
+    def __init__(self, root: Path, env: dict | None = None, startup_timeout: float = 120.0, args: list[str] = (),
+                 package_root: Path = REPO_ROOT):
+        """``root``: the server's folder (its own config and runtime files go there); ``args``: JupyterLab options
+        besides its own (make lab's: lab.arguments); ``package_root``: the folder whose quarbert_lib the kernels
+        import (a test's copy of the repository)."""
         self.root, self.port, self.token = root, _free_port(), secrets.token_hex(16)
+        self.args = list(args)
         config = root / ".jupyter-config"
         (config / "labconfig").mkdir(parents=True, exist_ok=True)
         # The news toast would cover part of the screenshot.
@@ -73,7 +78,7 @@ class JupyterLab:
             {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
         self.env = {**os.environ, **(env or {}), "JUPYTER_CONFIG_DIR": str(config),
                     "JUPYTER_RUNTIME_DIR": str(root / ".jupyter-runtime"),
-                    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+                    "PYTHONPATH": os.pathsep.join(filter(None, [str(package_root), os.environ.get("PYTHONPATH")]))}
         self.startup_timeout = startup_timeout
 
     @property
@@ -84,9 +89,11 @@ class JupyterLab:
         self.log = open(self.root / "jupyterlab.log", "w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={self.port}", "--ip=127.0.0.1",
-             f"--ServerApp.root_dir={self.root}", f"--IdentityProvider.token={self.token}",
+             *([] if any(a.startswith("--ServerApp.root_dir=") for a in self.args) else [f"--ServerApp.root_dir={self.root}"]),
+             f"--IdentityProvider.token={self.token}",
              "--LabApp.expose_app_in_browser=True", f"--LabApp.workspaces_dir={self.root / '.workspaces'}",
-             *(["--allow-root"] if os.geteuid() == 0 else [])],   # CI containers run as root
+             *(["--allow-root"] if os.geteuid() == 0 and "--allow-root" not in self.args else []),  # CI runs as root
+             *self.args],
             cwd=self.root, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:

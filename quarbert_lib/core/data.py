@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from ..base.errors import UserError
+from ..base.notebook import notes
 from ..base.paths import DATA_ENV, REPO_ROOT, DataNotFound, resolve_data_dir
 from ..base.tasks import TASKS, TaskSpec
 from .config import DataConfig
@@ -166,7 +167,7 @@ def notice(text: str) -> None:
     each run's metrics.json still records its notes."""
     if text not in _NOTICED:
         _NOTICED.add(text)
-        print(f"[quarbert] {text}", file=sys.stderr)
+        print(f"[quarbert] {text}", file=notes())
 
 
 # Course fields never hold these: a field that does was joined to its neighbours by a stray quote or tab.

@@ -40,6 +40,11 @@ class NonFiniteLossError(RuntimeError):
     pass
 
 
+class TrainingInterrupted(UserError):
+    """Training stopped by an interrupt (Ctrl-C, a notebook's stop button): one line saying where running again
+    resumes (the last checkpoint), not a traceback from inside a training step."""
+
+
 class NothingToTrain(UserError, ValueError):
     """A task of the training data has no examples, so its schedule is empty (a user error)."""
 
@@ -133,6 +138,7 @@ class Trainer:
         # wall clock: this process's since here, plus what earlier processes spent up to their last checkpoint
         self._clock, self.resumed_wall_seconds = time.perf_counter(), 0.0
         self._total_steps: int | None = None
+        self.checkpointed_step: int | None = None      # the step of the last checkpoint saved or resumed from
         self.fingerprint = state_fingerprint(model, belongs_to if belongs_to is not None else asdict(cfg))
 
     # -- schedule ---------------------------------------------------------------
@@ -167,6 +173,16 @@ class Trainer:
                            "objective": self._objective_state(), "state": asdict(self.state), "rng": _rng_state(),
                            "fingerprint": self.fingerprint},
                           self.out_dir / CHECKPOINT)
+        self.checkpointed_step = self.state.global_step
+
+    def interrupted_message(self) -> str:
+        """What an interrupt says: where training stopped and where running again resumes it."""
+        where = f"training interrupted at step {self.state.global_step} of {self._total_steps}"
+        if self.checkpointed_step is None:
+            return (f"{where}, before its first checkpoint: running it again starts over (a checkpoint is saved "
+                    f"every {self.cfg.checkpoint_every} steps and at each epoch's end)")
+        return (f"{where}: running it again resumes from step {self.checkpointed_step}, its last checkpoint "
+                f"({self.out_dir / CHECKPOINT})")
 
     def _objective_state(self) -> dict | None:
         return self.objective.state_dict() if isinstance(self.objective, torch.nn.Module) else None
@@ -192,6 +208,7 @@ class Trainer:
         # trained again here): without it, a run resumed late recorded less wall time than training time
         self._clock, self.resumed_wall_seconds = time.perf_counter(), self.state.wall_seconds
         _set_rng_state(ckpt["rng"])
+        self.checkpointed_step = self.state.global_step
         print(f"[quarbert] resumed from {path} at epoch {self.state.epoch}, step {self.state.global_step}")
         return True
 
@@ -251,44 +268,48 @@ class Trainer:
                    disable=not distributed.is_main())
         st = self.state
         budget_left = lambda: self.cfg.max_steps is None or self.state.global_step < self.cfg.max_steps  # noqa: E731
-        while self.state.epoch < self.cfg.epochs and budget_left():
-            schedule = self.schedule(self.state.epoch)
-            while self.state.step_in_epoch < len(schedule) and budget_left():
-                task, idx = schedule[self.state.step_in_epoch]
-                t0 = time.perf_counter()
-                loss = self._step(task, idx)
-                self.state.train_seconds += time.perf_counter() - t0
-                self.state.step_in_epoch += 1
-                self.state.global_step += 1
-                bar.update(1)
-                if loss is None:
-                    self.state.skipped_nonfinite += 1
-                    consecutive_bad += 1
-                    if consecutive_bad >= self.max_consecutive_nonfinite:
-                        raise NonFiniteLossError(
-                            f"{consecutive_bad} consecutive non-finite losses (last task {task!r}, step "
-                            f"{self.state.global_step}); the last good checkpoint is kept in {self.out_dir}")
-                else:
-                    consecutive_bad = 0
-                    st.running_loss, st.running_count = st.running_loss + loss, st.running_count + 1
-                    total, count = st.running_by_task.get(task, [0.0, 0])
-                    st.running_by_task[task] = [total + loss, count + 1]
-                if st.global_step % self.log_every == 0 and st.running_count:
-                    mean = st.running_loss / st.running_count
-                    # each task's own loss (cross-entropy, BCE, MSE are not on one scale: the mean mixes them)
-                    per_task = {f"loss_{t}": s / n for t, (s, n) in st.running_by_task.items() if n}
-                    st.history.append({"kind": "train", "epoch": st.epoch, "step": st.global_step, "loss": mean, **per_task})
-                    bar.set_postfix(loss=f"{mean:.3f}")
-                    st.running_loss, st.running_count, st.running_by_task = 0.0, 0, {}
-                for callback in self.callbacks:
-                    callback(self)
-                if self.state.global_step % self.cfg.checkpoint_every == 0:
-                    self.save_checkpoint()
-            if self.state.step_in_epoch >= len(schedule):
-                self.state.epoch += 1
-                self.state.step_in_epoch = 0
-            self._evaluate()
-            self.save_checkpoint()
+        try:
+            while self.state.epoch < self.cfg.epochs and budget_left():
+                schedule = self.schedule(self.state.epoch)
+                while self.state.step_in_epoch < len(schedule) and budget_left():
+                    task, idx = schedule[self.state.step_in_epoch]
+                    t0 = time.perf_counter()
+                    loss = self._step(task, idx)
+                    self.state.train_seconds += time.perf_counter() - t0
+                    self.state.step_in_epoch += 1
+                    self.state.global_step += 1
+                    bar.update(1)
+                    if loss is None:
+                        self.state.skipped_nonfinite += 1
+                        consecutive_bad += 1
+                        if consecutive_bad >= self.max_consecutive_nonfinite:
+                            raise NonFiniteLossError(
+                                f"{consecutive_bad} consecutive non-finite losses (last task {task!r}, step "
+                                f"{self.state.global_step}); the last good checkpoint is kept in {self.out_dir}")
+                    else:
+                        consecutive_bad = 0
+                        st.running_loss, st.running_count = st.running_loss + loss, st.running_count + 1
+                        total, count = st.running_by_task.get(task, [0.0, 0])
+                        st.running_by_task[task] = [total + loss, count + 1]
+                    if st.global_step % self.log_every == 0 and st.running_count:
+                        mean = st.running_loss / st.running_count
+                        # each task's own loss (cross-entropy, BCE, MSE are not on one scale: the mean mixes them)
+                        per_task = {f"loss_{t}": s / n for t, (s, n) in st.running_by_task.items() if n}
+                        st.history.append({"kind": "train", "epoch": st.epoch, "step": st.global_step, "loss": mean, **per_task})
+                        bar.set_postfix(loss=f"{mean:.3f}")
+                        st.running_loss, st.running_count, st.running_by_task = 0.0, 0, {}
+                    for callback in self.callbacks:
+                        callback(self)
+                    if self.state.global_step % self.cfg.checkpoint_every == 0:
+                        self.save_checkpoint()
+                if self.state.step_in_epoch >= len(schedule):
+                    self.state.epoch += 1
+                    self.state.step_in_epoch = 0
+                self._evaluate()
+                self.save_checkpoint()
+        except KeyboardInterrupt:
+            bar.close()
+            raise TrainingInterrupted(self.interrupted_message()) from None
         bar.close()
         distributed.barrier()   # rank 0 has written the best weights
         if self.out_dir is not None and (self.out_dir / BEST).exists():

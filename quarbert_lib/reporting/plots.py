@@ -6,21 +6,28 @@ import json
 import textwrap
 from pathlib import Path
 
-import matplotlib
+from contextlib import contextmanager
 
-matplotlib.use("Agg")  # files only; notebooks still show the returned figure
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from adjustText import adjust_text  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
+# no backend is forced: a script or a test without a display gets matplotlib's Agg, a notebook kernel its inline
+# backend (a student's own plt.plot shows in the notebook)
+import matplotlib.patches
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from adjustText import adjust_text
+from IPython.display import Image, display
+from matplotlib.text import Text
 
-from ..base.paths import figures_dir  # noqa: E402
-from ..base.tasks import TASKS, metric_labels, study_columns  # noqa: E402
-from ..core.evaluate import confusion, expected_calibration_error  # noqa: E402
-from ..study.results import run_stem  # noqa: E402
-from ..study.spec import CONTROLS  # noqa: E402
-from .report import paper_dev  # noqa: E402
+from ..base.notebook import in_kernel
+from ..base.paths import figures_dir
+from ..base.tasks import TASKS, metric_labels, study_columns
+from ..core.evaluate import confusion, expected_calibration_error
+from ..study.results import rounded, run_stem
+from ..study.spec import CONTROLS
+from .report import paper_dev
+
+# Whether a figure drawn inside a notebook kernel is shown in the notebook as it is saved (quiet() turns it off).
+SHOW_INLINE = True
 
 
 def label_boxes(fig, ax) -> list:
@@ -30,10 +37,27 @@ def label_boxes(fig, ax) -> list:
     return [Text.get_window_extent(t, renderer) for t in ax.texts if t.get_text()]
 
 
+@contextmanager
+def quiet():
+    """Figures drawn inside are saved, not shown (a batch rebuild of every figure, as notebook 09's)."""
+    global SHOW_INLINE
+    before, SHOW_INLINE = SHOW_INLINE, False
+    try:
+        yield
+    finally:
+        SHOW_INLINE = before
+
+
 def _save(fig, name: str) -> Path:
+    """Save the figure under figures_dir(); inside a notebook kernel, also show the saved PNG, bytes as on disk, in
+    the cell's output (its metadata names the file), and close the figure so the inline backend does not show it a
+    second time."""
     path = figures_dir() / name
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
+    if SHOW_INLINE and in_kernel():
+        display(Image(data=path.read_bytes(), format="png"), metadata={"figure": name})
+        plt.close(fig)
     return path
 
 
@@ -289,6 +313,9 @@ def quality_per_minute(budget: pd.DataFrame, ladder: pd.DataFrame | None = None,
     they answer another question), and horizontal reference lines (``targets``: {label: score}). The point
     labels are placed by adjustText (clear of each other, the points, the error bars, the lines and the legend;
     a fixed number of iterations, not its default time limit, so the figure is the same on every run)."""
+    # the points at the tables' fixed precision: an arrow's end on a pixel's edge draws other pixels when a point
+    # moves in its 15th digit (another CPU), even where the placement is snapped (_snap)
+    budget, ladder = rounded(budget), None if ladder is None else rounded(ladder)
     fig, ax = plt.subplots(figsize=(8.0, 5.4))
     texts, points = [], []
     for recipe, df in budget.groupby("recipe", sort=False):
@@ -338,8 +365,19 @@ def quality_per_minute(budget: pd.DataFrame, ladder: pd.DataFrame | None = None,
             [(px + dx, py + dy) for px, py in pixels for dx, dy in ((0, 0), (-8, -8), (-8, 8), (8, -8), (8, 8), (-8, 0), (8, 0), (0, -8), (0, 8))]).T
         adjust_text(texts, x=x, y=y, objects=[legend, *fixed], ax=ax, iter_lim=ITERATIONS,
                     expand=(1.15, 1.4), arrowprops=dict(arrowstyle="-", color="0.5", lw=0.4))
+        _snap(ax, texts)
     _save(fig, name)
     return fig
+
+
+def _snap(ax, texts: list, step: float = 0.01) -> None:
+    """Each label moved to the nearest ``step`` of a display pixel: adjustText's placement moves in the last digits
+    with its inputs' (another CPU's sums), and a label or its arrow that lands on a pixel's edge then draws other
+    pixels; snapped, the figure is the same wherever the placement lands within a hundredth of a pixel."""
+    to_data = ax.transData.inverted()
+    for text in texts:
+        px, py = ax.transData.transform(text.get_position())
+        text.set_position(to_data.transform((round(px / step) * step, round(py / step) * step)))
 
 
 def grid_heatmap(table: pd.DataFrame, rows: str, cols: str, value: str, name: str, title: str = ""):

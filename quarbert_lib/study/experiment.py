@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from ..base.errors import UserError
+from ..base.notebook import notes as note_stream
 from ..base.paths import resolve_data_dir
 from ..base.tasks import SENTENCES, overall_score
 from ..core import distributed
@@ -122,6 +123,8 @@ def write_predictions(model, data: dict, cfg: ExperimentConfig, path: Path, devi
         frames = (known or {}).get(split) or {
             t: predict(model, d, t, cfg.train.eval_batch_size, cfg.model.pair_encoding, device, precision)
             for t, d in data[split].items()}
+        # as written (fixed precision, results.rounded): the course files and a run restored from its record say the same
+        frames = {t: results.rounded(f) for t, f in frames.items()}
         out[split] = frames
         if frames:
             results.write_csv(path / f"predictions-{split}.csv", pd.concat(frames.values(), ignore_index=True))
@@ -221,7 +224,7 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
                       out_dir=path, pair_encoding=pair, device=device, callbacks=list(callbacks),
                       param_groups=param_groups(model, cfg), precision=precision, belongs_to=config)
     print(f"[quarbert] {notebook}/{run_name}: {trainer.total_steps()} steps on {device} ({precision}); " + "; ".join(summaries),
-          file=sys.stderr)
+          file=note_stream())
     state = trainer.fit()
     if not main:                         # rank 0 predicts and writes the results
         return {"rank": distributed.rank(), "steps": state.global_step}
@@ -302,8 +305,8 @@ def sweep(notebook: str, variant: str, profile: str, seeds: list[int], encoder: 
 def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: list[int] | None = None,
                     encoder: str = "minilm-l6", force: bool = False) -> tuple[pd.DataFrame, dict[str, Path]]:
     """Train (or skip) every seed of each variant (None: the study's seeds, spec.notebook_seeds), upsert their
-    rows into reports/tables/ablation.csv; return this profile's and encoder's rows of these variants and of the
-    rows the notebook's steps compare against (spec.NOTEBOOKS), and the run folders."""
+    rows into reports/tables/ablation.csv; return the rows just made (on these seeds) with this profile's and
+    encoder's rows that the notebook's steps compare them against (spec.NOTEBOOKS), and the run folders."""
     rows, folders = [], {}
     for variant in variants:
         runs, found = run_variant(notebook, variant, profile, notebook_seeds(notebook, profile, seeds),
@@ -312,7 +315,7 @@ def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: lis
         folders.update(found)
     tables.save_ablation_rows(rows)
     if notebook in BY_NAME:
-        return tables.shown_rows(notebook, profile, encoder, rows=tuple(variants)), folders
+        return tables.shown_rows(notebook, profile, encoder, rows=tuple(variants), own=rows), folders
     table = tables.ablation_rows(profile, encoder)
     return table[table["variant"].isin(variants)].reset_index(drop=True), folders
 

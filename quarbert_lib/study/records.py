@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import io
 import os
 import shutil
 from pathlib import Path
 
 import pandas as pd
 
-from ..base.paths import REPO_ROOT, runs_dir
+from ..base.paths import REPO_ROOT, profile_reports_dir, reports_dir, runs_dir
 from .ensemble import record_weights_hash
-from .results import atomic_write_text, git_commit, is_complete, read_json, run_path, same_config, write_course_output
+from .results import (atomic_write_bytes, atomic_write_text, deterministic_gzip, git_commit, is_complete, read_json,
+                      run_path, same_config, write_course_output)
 
 RECORDS_ENV = "QUARBERT_RECORDS"
 # Profiles whose records live in the repository: the committed study, and the paper's settings on a GPU.
@@ -43,11 +43,15 @@ def records_dir() -> Path:
 
 
 def writable(profile: str) -> bool:
-    """Whether runs of ``profile`` leave records: a study profile, and a clean tree (results.git_commit), since
-    records are committed and must come from committed code; or a QUARBERT_RECORDS folder named elsewhere."""
+    """Whether runs of ``profile`` leave records: a study profile, written where the profile's committed reports
+    are written (the batch; never a person's notebook writing to reports/local/, base/notebook.py), from a clean
+    tree (results.git_commit), since records are committed and must come from committed code; or a
+    QUARBERT_RECORDS folder named elsewhere."""
     if profile not in RECORDED_PROFILES:
         return False
-    return bool(os.environ.get(RECORDS_ENV)) or not git_commit().endswith("-dirty")
+    if os.environ.get(RECORDS_ENV):
+        return True
+    return reports_dir().resolve() == profile_reports_dir(profile).resolve() and not git_commit().endswith("-dirty")
 
 
 def record_path(profile: str, notebook: str, run_name: str) -> Path:
@@ -59,21 +63,6 @@ def _recorded_files(run_dir: Path) -> list[Path]:
     """The run folder's result files: top-level JSON and CSV, without the course outputs."""
     return sorted(p for p in run_dir.iterdir() if p.is_file() and not p.name.startswith(".")
                   and (p.suffix == ".json" or (p.suffix == ".csv" and not p.name.endswith(COURSE_OUTPUT_SUFFIX))))
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _gzip(data: bytes) -> bytes:
-    """Deterministic gzip: no file name, mtime 0, fixed level."""
-    out = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=9, mtime=0) as handle:
-        handle.write(data)
-    return out.getvalue()
 
 
 def save(run_dir: Path, record_dir: Path) -> Path:
@@ -89,9 +78,9 @@ def save(run_dir: Path, record_dir: Path) -> Path:
     for src in files:
         data = src.read_bytes()
         if src.suffix == ".csv":
-            _atomic_write_bytes(record_dir / f"{src.name}.gz", _gzip(data))
+            atomic_write_bytes(record_dir / f"{src.name}.gz", deterministic_gzip(data))
         else:
-            _atomic_write_bytes(record_dir / src.name, data)
+            atomic_write_bytes(record_dir / src.name, data)
     return record_dir
 
 

@@ -11,6 +11,8 @@ runs/<notebook>/<run_name>/
 from __future__ import annotations
 
 import fcntl
+import gzip
+import io
 import json
 import os
 import re
@@ -47,18 +49,61 @@ def run_path(profile: str, notebook: str, run_name: str) -> Path:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Temporary file in the same folder, then rename: readers never see a partial file."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def deterministic_gzip(data: bytes) -> bytes:
+    """Gzip with no file name, mtime 0 and a fixed level: the same data give the same bytes."""
+    out = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=9, mtime=0) as handle:
+        handle.write(data)
+    return out.getvalue()
 
 
 def write_json(path: Path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def write_csv(path: Path, frame: pd.DataFrame) -> None:
+# Every CSV the project writes holds its floats at SIGNIFICANT_DIGITS significant digits, and a float of magnitude
+# below ZERO_BELOW as 0: another CPU (other vector units, another order of summing) moves a mean, a Pearson r or a
+# p-value in its 15th digit, and a difference of equal numbers from 0 to 1e-17, so a float written in full would
+# make a table, and all that is drawn or said from it, depend on the machine. Six digits are below what any number
+# of this study means, and far above what a machine changes.
+SIGNIFICANT_DIGITS = 6
+ZERO_BELOW = 1e-12
+
+
+def fixed_precision(value: float) -> float:
+    """``value`` as it is written and read back: 6 significant digits, 0.0 below 1e-12 (and for -0.0); a whole
+    number, an infinity or NaN as it is."""
+    if value != value or value in (float("inf"), float("-inf")) or float(value).is_integer():
+        return float(value) + 0.0
+    return 0.0 if abs(value) < ZERO_BELOW else float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+
+
+def rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every float column at fixed_precision: what write_csv writes, and what a reader of the file
+    gets back."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_float_dtype(out[column]):
+            out[column] = [fixed_precision(v) for v in out[column].to_numpy(dtype=float)]
+    return out
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """Write ``frame`` at fixed precision (rounded) and return it as written: a figure or a display drawn from the
+    returned frame is drawn from the table."""
+    frame = rounded(frame)
     atomic_write_text(path, frame.to_csv(index=False))
+    return frame
 
 
 def read_json(path: Path):

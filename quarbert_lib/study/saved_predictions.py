@@ -2,20 +2,22 @@
 
 runs/ is not committed; reports/ is. ``save(profile, encoder)`` (run by `make figures`) copies the dev
 predictions of seed 0 of every ladder row, of the quartet ensembles and of their members from the registry
-to reports/predictions/<notebook>/<run>/predictions-dev.csv.gz (gzip with a fixed timestamp, so an unchanged
-file is byte-identical and git sees no change), with a run.json naming profile, encoder and seed, and the
+to reports/predictions/<notebook>/<run>/predictions-dev.csv.gz (at the tables' fixed precision, gzip with a fixed
+timestamp, so unchanged predictions give the same bytes on any machine and git sees no change), with a run.json naming profile, encoder and seed, and the
 ensembles' members.json. ``find(run, profile, encoder)`` and ``sources(profile)`` read a registry run where
 one exists and the saved copy otherwise; with neither, ``find`` raises a RunNotFound naming the notebook.
 """
 from __future__ import annotations
 
-import gzip
 import shutil
 from pathlib import Path
 
+import pandas as pd
+
 from ..base.paths import reports_dir, runs_dir
 from ..core.config import VARIANTS
-from .results import RunNotFound, find_run, read_json, run_name, run_stem, write_json
+from .results import (RunNotFound, atomic_write_bytes, deterministic_gzip, find_run, read_json, rounded, run_name,
+                      run_stem, write_json)
 from .spec import ENSEMBLES as ENSEMBLE_NOTEBOOKS
 from .spec import trained_by
 
@@ -31,20 +33,18 @@ def saved_dir() -> Path:
     return reports_dir() / "predictions"
 
 
-def _gzip(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    with open(source, "rb") as src, open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
-                                                                          mtime=0, compresslevel=9) as out:
-        shutil.copyfileobj(src, out)
-    tmp.replace(target)
+def _save_csv(source: Path, target: Path) -> None:
+    """A run's predictions file, gzipped, at the tables' fixed precision (results.rounded): the saved copy of an
+    ensemble's predictions, averaged anew at each execution, is then the same on every machine."""
+    frame = rounded(pd.read_csv(source, dtype={"id": str}))
+    atomic_write_bytes(target, deterministic_gzip(frame.to_csv(index=False).encode("utf-8")))
 
 
 def _save_run(folder: Path, profile: str) -> Path:
     """Copy one registry folder's dev predictions (and members.json) into the saved store."""
     notebook, run = folder.parent.name, folder.name
     target = saved_dir() / notebook / run
-    _gzip(folder / DEV, target / SAVED)
+    _save_csv(folder / DEV, target / SAVED)
     if target.joinpath(SAVED).stat().st_size > MAX_BYTES:
         raise ValueError(f"{target / SAVED} is over {MAX_BYTES} bytes: too large to commit")
     metrics = folder / "metrics.json"
@@ -54,7 +54,7 @@ def _save_run(folder: Path, profile: str) -> Path:
     if (folder / "members.json").exists():
         shutil.copyfile(folder / "members.json", target / "members.json")
     if (folder / CALIBRATED).exists():
-        _gzip(folder / CALIBRATED, target / (CALIBRATED + ".gz"))
+        _save_csv(folder / CALIBRATED, target / (CALIBRATED + ".gz"))
     return target / SAVED
 
 

@@ -204,15 +204,19 @@ def save_budget_points(points: pd.DataFrame, name: str = "quality_per_minute.csv
 
 
 def shown_rows(notebook: str, profile: str, encoder: str, rows: tuple[str, ...] | None = None,
-               also: tuple[str, ...] = ()) -> pd.DataFrame:
+               also: tuple[str, ...] = (), own: list[dict] = ()) -> pd.DataFrame:
     """The ablation rows a notebook displays: ``rows`` (None: all its own, spec.NOTEBOOKS), the rows its steps
-    compare them against, and ``also`` (e.g. the recipe a quartet averages), in the table's order; not the whole
-    study's table, which later notebooks change."""
+    compare them against, and ``also`` (e.g. the recipe a quartet averages), in the ladder's order; not the whole
+    study's table, which later notebooks change. ``own``: the rows the notebook just made (ablation_row), shown
+    in place of the table's rows of those variants: a notebook run on other seeds shows its own rows, never the
+    study's in their place."""
     spec = BY_NAME[notebook]
     rows = spec.rows if rows is None else tuple(rows)
     shown = {*rows, *also, *(before for before, after in spec.steps if after in rows)}
     table = ablation_rows(profile, encoder)
-    return table[table["variant"].isin(shown)].reset_index(drop=True)
+    mine = results.rounded(pd.DataFrame(list(own))) if len(own) else table.iloc[0:0]
+    table = table[table["variant"].isin(shown - set(mine.get("variant", [])))]
+    return ladder_order(pd.concat([table, mine], ignore_index=True) if len(mine) else table).reset_index(drop=True)
 
 
 def train_examples(folders: dict[str, Path]) -> pd.DataFrame:
