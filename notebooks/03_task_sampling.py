@@ -34,8 +34,8 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from quarbert_lib.base import notebook
-from quarbert_lib.batch import plan
 from quarbert_lib.base.paths import tables_dir
+from quarbert_lib.batch import plan
 from quarbert_lib.core.config import profile_config
 from quarbert_lib.reporting import plots, report
 from quarbert_lib.reporting.notebook_findings import notebook_findings

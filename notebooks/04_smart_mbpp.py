@@ -52,13 +52,13 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from quarbert_lib.base import notebook
-from quarbert_lib.batch import plan
 from quarbert_lib.base.paths import tables_dir
+from quarbert_lib.batch import plan
 from quarbert_lib.core.config import variant_config
 from quarbert_lib.reporting import plots, report
 from quarbert_lib.reporting.figures import lambda_figure, lr_dropout_figure, radius_figure, strength_figure
 from quarbert_lib.reporting.notebook_findings import notebook_findings
-from quarbert_lib.study import results, smart_strength, tables
+from quarbert_lib.study import methods, results, smart_strength, tables
 from quarbert_lib.study.experiment import run_ladder_rows, run_variant, sweep
 from quarbert_lib.study.results import write_csv
 from quarbert_lib.study.spec import notebook_seeds
@@ -73,6 +73,34 @@ pd.set_option("display.width", 200)
 
 # %%
 plan.show(NOTEBOOK, globals());
+
+# %% [markdown]
+# ## 0 · The method on one batch
+# The pretrained encoder with fresh heads and the first training batch of each task (`methods.one_batch`, in float64
+# so these numbers are the same on every machine), run through the library's own `SmartRegularizer` in the ladder's
+# reading (`advreg-only`: normalize, embedding space, radius 1, fresh dropout). The same initial noise δ (σ) is
+# shown before and after one ascent step: the mean norm of a token's δ, its size against the vector it is added
+# to, the term λ_s · l_s(f(x + δ), f(x)) (l_s the head's symmetric divergence: KL both ways for SST's softmax and
+# Quora's Bernoulli, the squared difference for STS) and the term's gradient norm over the task loss's.
+
+# %%
+model, batches, _ = methods.one_batch(profile, encoder)
+smart_steps = write_csv(tables_dir() / "smart_ascent.csv",
+                        methods.smart_ascent(model, variant_config("advreg-only", profile).smart, batches))
+display(report.readable(smart_steps))
+
+# %% [markdown]
+# Under `normalize` the ascent step rescales each token's δ to the radius (1, in its largest coordinate: `linf`),
+# whatever σ was: the noise is tiny, the step is not (the after-step rows, against the vector δ is added to). MBPP's half: `MomentumTeacher` starts as a copy of the model (penalty 0); one AdamW step of the
+# student on the task losses moves it away; the teacher's EMA update θ̃ ← (1 − β) θ + β θ̃ follows by only 1 − β of
+# the gap, so the penalty μ · D(f(x; θ), f(x; θ̃)) keeps pulling each update back towards the recent past
+# (no dropout here: D sees the weights alone).
+
+# %%
+teacher = write_csv(tables_dir() / "mbpp_teacher.csv",
+                    methods.teacher_divergence(model, variant_config("smart", profile).mbpp, batches))
+display(report.readable(teacher.pivot(index="moment", columns="task", values="penalty").reindex(
+    teacher["moment"].unique()).reset_index()))
 
 # %% [markdown]
 # ## 1 · How hard does each reading push?
@@ -107,7 +135,8 @@ strength_figure(strength);
 # %%
 literal, literal_dirs = run_ladder_rows(NOTEBOOK, ["advreg-literal"], profile, literal_seeds, encoder, force)
 mine, run_dirs = run_ladder_rows(NOTEBOOK, ["advreg-only", "smart"], profile, seeds, encoder, force)
-display(Markdown(report.ablation_markdown(mine[mine["variant"].isin(["sampling", "advreg-literal", "advreg-only", "smart"])])))
+ladder_rows = tables.ladder_order(pd.concat([literal, mine], ignore_index=True).drop_duplicates("variant"))
+display(Markdown(report.ablation_markdown(ladder_rows)))
 
 # %%
 plots.training_curves({**literal_dirs, **run_dirs}, "smart_curves.png");
@@ -124,7 +153,7 @@ plots.training_curves({**literal_dirs, **run_dirs}, "smart_curves.png");
 lambda_table = sweep(NOTEBOOK, "advreg-only", profile, sweep_seeds, encoder, force, "lambda", "smart__weight", lambdas,
                      "sweep-lambda{:g}")
 lambda_table = write_csv(tables_dir() / "lambda_sweep.csv", lambda_table)
-display(lambda_table)
+display(report.readable(lambda_table))
 
 # %%
 lambda_seeds = sweep(NOTEBOOK, "advreg-only", profile, notebook_seeds(NOTEBOOK, profile, seeds), encoder, force,
@@ -145,7 +174,7 @@ lambda_figure(lambda_table, mine, lambda_seeds, profile);
 radius_table = sweep(NOTEBOOK, "advreg-only", profile, sweep_seeds, encoder, force, "radius", "smart__radius", radii,
                      "sweep-radius{:g}", train__max_steps=sweep_steps)
 radius_table = write_csv(tables_dir() / "radius_sweep.csv", radius_table)
-display(radius_table)
+display(report.readable(radius_table))
 
 # %% [markdown]
 # ## 5 · Dropout in the adversarial passes (`sweep_steps` steps)
@@ -157,7 +186,7 @@ display(radius_table)
 smart_dropout = sweep(NOTEBOOK, "advreg-only", profile, sweep_seeds, encoder, force, "smart_dropout", "smart__dropout",
                       smart_dropout_modes, "sweep-dropout-{}", train__max_steps=sweep_steps)
 smart_dropout = write_csv(tables_dir() / "smart_dropout.csv", smart_dropout)
-display(smart_dropout)
+display(report.readable(smart_dropout))
 
 # %% [markdown]
 # ## 6 · Learning rate × dropout (task sampling, no regularizer, `sweep_steps` steps)
@@ -173,7 +202,7 @@ for lr in learning_rates:
         grid_rows.append(tables.sweep_row({"lr": lr, "dropout": p, "profile": profile, "encoder": encoder}, runs))
 grid_table = pd.DataFrame(grid_rows)
 grid_table = write_csv(tables_dir() / "lr_dropout.csv", grid_table)
-display(grid_table)
+display(report.readable(grid_table))
 
 # %%
 lr_dropout_figure(grid_table, profile);

@@ -21,10 +21,13 @@ force = False
 from IPython.display import Markdown, display
 
 from quarbert_lib.base import notebook
+from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.batch import plan
 from quarbert_lib.reporting import plots, report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
+from quarbert_lib.study import methods
 from quarbert_lib.study.experiment import run_ladder_rows
+from quarbert_lib.study.results import write_csv
 
 NOTEBOOK = "05_cosine_sts"
 reports_dir = notebook.start(NOTEBOOK, profile, reports)
@@ -35,6 +38,21 @@ reports_dir = notebook.start(NOTEBOOK, profile, reports)
 
 # %%
 plan.show(NOTEBOOK, globals());
+
+# %% [markdown]
+# ## The method on one batch
+# A cosine STS head has no weights: the score is a fixed map of cos(u, v), the paper's 5 σ(cos) or SBERT's
+# 2.5 (cos + 1) (`model.cosine_score`, what `MultitaskBERT.head` computes). The first STS training batch, embedded by
+# the pretrained encoder (`methods.one_batch`, float64), shows where real pairs fall: 5 σ(cos) spans only
+# 5 σ(-1) = 1.34 to 5 σ(1) = 3.66, so a gold 0 or 5 is out of its reach, while 2.5 (cos + 1) spans 0-5.
+
+# %%
+model, batches, _ = methods.one_batch(profile, encoder)
+maps, pairs = methods.cosine_maps(model, batches["sts"])
+maps = write_csv(tables_dir() / "cosine_maps.csv", maps)
+pairs = write_csv(tables_dir() / "cosine_batch.csv", pairs)
+display(report.readable(pairs))
+plots.cosine_maps(maps, pairs);
 
 # %%
 mine, run_dirs = run_ladder_rows(NOTEBOOK, ["smart-cosine", "smart-cosine-linear"], profile, seeds, encoder, force)

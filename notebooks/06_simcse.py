@@ -26,11 +26,12 @@ from functools import partial
 from IPython.display import Markdown, display
 
 from quarbert_lib.base import notebook
+from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.batch import plan
 from quarbert_lib.benchmarks import bench
 from quarbert_lib.reporting import plots, report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
-from quarbert_lib.study import results
+from quarbert_lib.study import methods, results
 from quarbert_lib.study.experiment import run_ladder_rows
 
 NOTEBOOK = "06_simcse"
@@ -42,6 +43,19 @@ reports_dir = notebook.start(NOTEBOOK, profile, reports)
 
 # %%
 plan.show(NOTEBOOK, globals());
+
+# %% [markdown]
+# ## The method on one batch
+# Unsupervised SimCSE (`SimCSELoss`) on the first SST training batch (`methods.one_batch`, the pretrained encoder,
+# float64): each sentence is embedded twice with independent dropout masks, and row i of the matrix holds
+# cos(z1_i, z2_j) / τ for every sentence j of the batch. The loss is the cross-entropy that asks each row's
+# diagonal, the sentence with itself, to beat the other sentences, its in-batch negatives.
+
+# %%
+model, batches, cfg = methods.one_batch(profile, encoder)
+similarity, simcse_loss = methods.simcse_batch(model, batches["sst"], cfg.simcse.temperature)
+similarity = results.write_csv(tables_dir() / "simcse_batch.csv", similarity)
+plots.similarity_matrix(similarity, simcse_loss, temperature=cfg.simcse.temperature);
 
 # %%
 mine, run_dirs = run_ladder_rows(NOTEBOOK, ["smart-simcse"], profile, seeds, encoder, force)
@@ -68,7 +82,7 @@ costs, timed_here = results.measured("costs.csv", {"profile": profile, "encoder"
                                                                                "smart-simcse"], profile, encoder,
                                                             steps=cost_steps))
 print("timed here" if timed_here else "read from costs.csv, timed by an earlier run")
-display(costs)
+display(report.readable(costs))
 
 # %% [markdown]
 # ## What this shows

@@ -32,11 +32,11 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from quarbert_lib.base import notebook
-from quarbert_lib.batch import plan
 from quarbert_lib.base.paths import tables_dir
+from quarbert_lib.batch import plan
 from quarbert_lib.reporting import report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
-from quarbert_lib.study import ensemble, results, tables
+from quarbert_lib.study import ensemble, methods, results, tables
 from quarbert_lib.study.experiment import ensure_predictions, run_variant
 from quarbert_lib.study.spec import notebook_seeds
 
@@ -84,7 +84,8 @@ per_seed, devs, calibrations, calibrated_by_seed = [], {}, {}, {}
 for seed, (members, metrics) in quartets.items():
     devs[seed] = ensemble.load_predictions(members, "dev")
     plain = ensemble.ensemble(devs[seed])
-    calibrations[seed] = ensemble.fit_calibration(ensemble.load_predictions(members, "calib"))
+    # at the tables' fixed precision (results.fixed_values): the calibration applied is the one written
+    calibrations[seed] = results.fixed_values(ensemble.fit_calibration(ensemble.load_predictions(members, "calib")))
     calibrated_by_seed[seed] = ensemble.ensemble(devs[seed], calibrations[seed])
     out_dir = results.run_path(profile, NOTEBOOK, results.run_name("ensemble", seed=seed))
     results.write_csv(out_dir / "predictions-dev.csv", plain)
@@ -103,7 +104,18 @@ display(pd.DataFrame([{"seed": s, **{k: m[k] for k in ("sst_acc", "para_acc", "s
                       for s, m in zip(quartets, per_seed)]).round(4))
 first = next(iter(quartets))
 display(Markdown(f"Calibration of seed {first}'s quartet:"))
-display(pd.DataFrame(calibrations[first]).T)
+display(report.readable(pd.DataFrame(calibrations[first]).T.reset_index(names="task")))
+
+# %% [markdown]
+# ## The average on three dev examples
+# What the quartet does, on the first three SST dev examples of the first seed: each member's class probabilities
+# (the SST specialist and the multitask model; the other specialists have no SST head) and their plain average
+# (`ensemble.ensemble`), whose arg max is the quartet's answer.
+
+# %%
+sst_ids = devs[first]["multitask"].query("task == 'sst'")["id"].head(3).tolist()
+examples = results.write_csv(tables_dir() / "quartet_examples.csv", methods.quartet_average(devs[first], "sst", sst_ids))
+display(report.readable(examples))
 
 # %%
 row = tables.ablation_row("ensemble", per_seed)
@@ -122,7 +134,7 @@ subsets.loc[len(subsets)] = {"members": "all four, calibrated on the calib split
                              "sts_pearson": calibrated_scores["sts_pearson"], "overall": calibrated_scores["overall"]}
 subsets["recipe"], subsets["profile"], subsets["encoder"] = variant, profile, encoder
 subsets = results.write_csv(tables_dir() / "ensemble_subsets.csv", subsets)
-display(subsets)
+display(report.readable(subsets))
 
 # %% [markdown]
 # ## What this shows

@@ -30,11 +30,13 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from quarbert_lib.base import notebook
+from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.batch import plan
 from quarbert_lib.benchmarks import bench
+from quarbert_lib.core.config import variant_config
 from quarbert_lib.reporting import report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
-from quarbert_lib.study import ensemble, lora_checks, results, tables
+from quarbert_lib.study import ensemble, lora_checks, methods, results, tables
 from quarbert_lib.study.experiment import run_variant
 from quarbert_lib.study.spec import notebook_seeds
 
@@ -50,6 +52,21 @@ print("recipe:", variant, lora)
 
 # %%
 plan.show(NOTEBOOK, globals());
+
+# %% [markdown]
+# ## The method on one batch
+# PEFT's LoRA on the pretrained encoder (`methods.lora_adapters`, float64, this notebook's r and alpha on the
+# attention's query, key and value): the trainable parameters are the A and B matrices, r · (d_in + d_out) per
+# targeted layer, and the heads; the encoder's own weights are frozen. One adapter switch on the first SST batch:
+# at initialisation B = 0, so the adapter changes nothing; with B moved off zero it does, and disabled
+# (`disable_adapter`) the model is the base model again, which is how the LoRA quartet shares one backbone.
+
+# %%
+model, batches, _ = methods.one_batch(profile, encoder)
+lora_settings = variant_config(variant, profile, **lora).lora
+lora_parameters, lora_switch = methods.lora_adapters(model, lora_settings, "sst", batches["sst"])
+display(report.readable(results.write_csv(tables_dir() / "lora_method_params.csv", lora_parameters)))
+display(report.readable(results.write_csv(tables_dir() / "lora_switch.csv", lora_switch)))
 
 # %% [markdown]
 # ## Four adapters per seed
@@ -88,8 +105,8 @@ if measuring:
                                "ensemble_cost.csv": bench.quartet_serving_costs(full, members)}, setting)
 params, checks, cost = lora_checks.read_measured(setting)
 print("measured here" if measuring else "read from the tables a measuring run saved:", ", ".join(lora_checks.MEASURED))
-display(params)
-display(checks)
+display(report.readable(params))
+display(report.readable(checks))
 
 # %% [markdown]
 # ## Row `ensemble-lora`: one plain ensemble per seed, the row their mean and std
@@ -113,7 +130,7 @@ print(f"trainable / total = {trainable / params_total:.4f}")
 # ## Serving cost: one model, four full models, the LoRA quartet on one backbone
 
 # %%
-display(cost)
+display(report.readable(cost))
 
 # %% [markdown]
 # ## What this shows

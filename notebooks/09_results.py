@@ -28,7 +28,7 @@ from IPython.display import Image, Markdown, display
 
 from quarbert_lib.base import notebook
 from quarbert_lib.base.paths import figures_dir, tables_dir
-from quarbert_lib.reporting import figures, plots
+from quarbert_lib.reporting import figures, plots, report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import tables
 
@@ -57,7 +57,7 @@ display(mine[columns].round(4))
 # %%
 significance = tables_dir() / "significance.csv"
 if significance.exists():
-    display(pd.read_csv(significance).round(4))
+    display(report.readable(pd.read_csv(significance)))
 
 # %% [markdown]
 # ## The whole report

@@ -20,7 +20,7 @@ from IPython.display import Markdown, display
 from quarbert_lib.base import notebook
 from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.core import evaluate
-from quarbert_lib.reporting import browser, plots
+from quarbert_lib.reporting import browser, plots, report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import saved_predictions
 from quarbert_lib.study.results import write_csv
@@ -39,7 +39,7 @@ predictions = browser.with_sentences(pd.read_csv(sources[chosen], dtype={"id": s
 # %%
 summary = pd.DataFrame([{"source": chosen, "sst_errors_within_one_level": browser.sst_within_one_level(predictions)}])
 summary = write_csv(tables_dir() / "error_summary.csv", summary)
-display(summary)
+display(report.readable(summary))
 
 # %%
 worst = browser.sts_worst(predictions, 10)
@@ -49,7 +49,7 @@ display(worst[["id", "gold", "prediction", "error", "sentence1", "sentence2"]])
 # %%
 overlap = browser.quora_errors_by_overlap(predictions)
 overlap = write_csv(tables_dir() / "quora_overlap_errors.csv", overlap)
-display(overlap)
+display(report.readable(overlap))
 
 # %% [markdown]
 # ## SST class by class

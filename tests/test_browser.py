@@ -70,6 +70,43 @@ def test_widget_browser_shows_exactly_error_table(tmp_path):
     assert list(pd.read_csv(out)["id"]) == ["q"] and "exported 1 rows" in ui.status.value
 
 
+def test_a_click_on_a_row_opens_its_card_and_each_task_shows_its_own_columns(tmp_path, monkeypatch):
+    """Issue 36: rows are chosen by clicking them; the card is formatted (no dict, no nan); SST has no second
+    sentence and STS no confidence; a task change resets every filter; the confidence slider spans the task's range;
+    a relative export lands in the reports folder, not beside the notebook."""
+    ui = browser.ErrorBrowser({"hand-built": PROBS})
+    assert ui.grid_rows()[0] == ["<b>id</b>", "<b>gold</b>", "<b>prediction</b>", "<b>error</b>", "<b>confidence</b>",
+                                 "<b>sentence1</b>"]
+    assert [row[0] for row in ui.grid_rows()[1:]] == list(ui.current()["id"])
+    assert (ui.min_confidence.min, ui.min_confidence.max, ui.min_confidence.disabled) == (0.2, 1.0, False)
+    ui._buttons["c"].click()                                          # what a click on the row's id does
+    assert ui.row.value == "c" and ui._buttons["c"].button_style == "info" and ui._buttons["b"].button_style == ""
+    card = ui.detail.value
+    assert "<th>p(2)</th><td>0.500</td>" in card and "nan" not in card and "None" not in card and "{" not in card
+    ui.contains.value = "film"
+    ui.task.value = "para"
+    assert (ui.contains.value, ui.gold.value, ui.min_confidence.min, ui.min_confidence.max) == ("", (), 0.0, 0.5)
+    assert ui.grid_rows()[0][-2:] == ["<b>sentence1</b>", "<b>sentence2</b>"]
+    ui.min_confidence.value = 0.35
+    assert list(ui.current()["id"]) == ["q"]                          # |0.9 - 0.5| = 0.4: the only one that sure
+    ui.task.value = "sts"
+    assert ui.min_confidence.disabled and "<b>confidence</b>" not in ui.grid_rows()[0]
+    monkeypatch.setenv("QUARBERT_REPORTS", str(tmp_path / "reports"))
+    assert ui.export("picked.csv") == tmp_path / "reports" / "picked.csv"
+
+
+def test_the_compare_view_keeps_the_filters_and_both_sentences():
+    second = PRED.copy()
+    second.loc[second["id"].isin(["p", "q"]), "prediction"] = [1, 0]   # both fixed
+    ui = browser.ErrorBrowser({"first": PRED, "second": second})
+    ui.task.value = "para"
+    ui.compare.value = "second"
+    assert list(ui.comparison()["id"]) == ["p", "q"] and "<th>sentence2</th>" in ui.compare_view.value
+    ui.contains.value = "rice"                                         # only q is left in the selection
+    assert list(ui.comparison()["id"]) == ["q"]
+    pd.testing.assert_frame_equal(ui.comparison(), browser.compare_runs(ui.current(), second, "para"))
+
+
 PROBS = PRED.assign(prob_0=[0.0, 0.1, 0.1, 0.2, None, None, None, None, None],
                     prob_1=[0.0, 0.1, 0.2, 0.3, None, None, None, None, None],
                     prob_2=[0.1, 0.1, 0.5, 0.4, None, None, None, None, None],

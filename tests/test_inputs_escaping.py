@@ -32,23 +32,25 @@ def test_escape_text_and_table_html():
 def test_detail_and_table_views_escape_the_sentences():
     ui = browser.ErrorBrowser({"run": PAIRS})
     assert ui.task.value == "para" and ui.row.value == "p1"
-    assert ui.detail.value == ("<p><b>p1</b> gold 1 · predicted 0 · {}</p>"
-                               "<p>1: How do I show a &lt;div&gt; when a link is clicked?</p>"
-                               "<p>2: Tom &amp;amp; Jerry</p>")
+    card = ('<div class="detail-card"><p><b>{id}</b> · para</p><table class="detail-table"><tr><th>gold</th><td>{gold}'
+            '</td></tr><tr><th>predicted</th><td>{pred}</td></tr><tr><th>error</th><td>1</td></tr></table>'
+            '<p><b>sentence 1</b>: {s1}</p><p><b>sentence 2</b>: Tom &amp;amp; Jerry</p></div>')
+    assert ui.detail.value == card.format(id="p1", gold=1, pred=0, s1="How do I show a &lt;div&gt; when a link is clicked?")
     ui.row.value = "p2"
-    assert ui.detail.value == ("<p><b>p2</b> gold 0 · predicted 1 · {}</p>"
-                               "<p>1: &lt;b&gt;bold&lt;/b&gt;</p>"
-                               "<p>2: Tom &amp;amp; Jerry</p>")
-    assert "<td>Tom &amp;amp; Jerry</td>" in ui.table.value and "<td>&lt;b&gt;bold&lt;/b&gt;</td>" in ui.table.value
-    _no_raw_data(ui.table.value)
+    assert ui.detail.value == card.format(id="p2", gold=0, pred=1, s1="&lt;b&gt;bold&lt;/b&gt;")
+    cells = [cell for row in ui.grid_rows()[1:] for cell in row]
+    assert "Tom &amp;amp; Jerry" in cells and "&lt;b&gt;bold&lt;/b&gt;" in cells
+    for cell in cells:
+        _no_raw_data(cell)
 
 
 def test_an_id_with_markup_is_escaped_in_the_detail_view():
     ui = browser.ErrorBrowser({"run": PAIRS.assign(id=["<i>1</i>", "x&y", "z"])})
     assert ui.row.value == "<i>1</i>"                                  # a dropdown option is text, not HTML
-    assert ui.detail.value.startswith("<p><b>&lt;i&gt;1&lt;/i&gt;</b> gold 1 · predicted 0")
+    assert ui.detail.value.startswith('<div class="detail-card"><p><b>&lt;i&gt;1&lt;/i&gt;</b> · para</p>')
+    assert ui.grid_rows()[1][0] == "<i>1</i>"                          # a button's label is text, not HTML
     ui.row.value = "x&y"
-    assert ui.detail.value.startswith("<p><b>x&amp;y</b> gold 0 · predicted 1")
+    assert ui.detail.value.startswith('<div class="detail-card"><p><b>x&amp;y</b> · para</p>')
 
 
 def test_compare_view_escapes_run_names_and_sentences():

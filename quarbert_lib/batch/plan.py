@@ -388,12 +388,13 @@ def _shown(path: Path) -> str:
 def show(notebook: str, namespace: dict) -> list[PlannedRun]:
     """What a notebook's cells will train, said before they train: the plan of ``notebook`` (the planner of
     `make reproduce --dry-run`) with the values its parameters have now in ``namespace`` (the notebook's globals()),
-    its recorded runs restored first (they count as done). Prints the runs done as one count, each run to train
+    the profile's recorded runs restored first, as
+    the batch restores them (they count as done; 07 reads 03's runs). Prints the runs done as one count, each run to train
     with its steps and estimated minutes, and where the results go; returns the plan."""
     declared = notebook_parameters(NOTEBOOK_DIR / f"{notebook}.py")
     params = {name: namespace.get(name, default) for name, default in declared.items()}
     profile = params["profile"]
-    records.restore_missing(profile, notebook)
+    records.restore_missing(profile)     # as the batch does first: a notebook may read another's runs (07: 03's)
     planned = plan([NOTEBOOK_DIR / f"{notebook}.py"], profile, overrides=params)
     todo = [r for r in planned if not r.done]
     minutes = sum(r.seconds for r in todo) / 60

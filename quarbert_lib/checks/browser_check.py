@@ -29,6 +29,7 @@ import jupytext
 import pandas as pd
 
 from ..base.paths import REPO_ROOT
+from ..base.tasks import TASKS
 from ..reporting import browser
 from .chromium import HOW, ChromiumMissing, find
 
@@ -117,12 +118,31 @@ class JupyterLab:
         self.log.close()
 
 
+ROWS = ".error-grid .error-row"      # the rows' id buttons (ErrorBrowser._fill_grid)
+
+
 def _shown(page) -> tuple[str, list[str]]:
     """The error table's caption ('N rows of task') and the ids of its rows, as on screen."""
-    table = page.locator("table.error-table")
-    caption = page.locator(".widget-html-content", has=table).first.inner_text().split("\n")[0].strip()
-    ids = table.locator("tbody tr td:first-child").all_inner_texts()
-    return caption, [i.strip() for i in ids]
+    caption = page.locator(".error-caption").first.inner_text().split(" (")[0].strip()
+    return caption, [i.strip() for i in page.locator(ROWS).all_inner_texts()]
+
+
+def _click_row(page, predictions: pd.DataFrame, task: str, index: int, timeout_s: float) -> dict:
+    """Click the ``index``-th row's id, as a person would, and wait for the detail card to show that row (its id and
+    its sentence, as browser.detail_card writes them)."""
+    row_id = page.locator(ROWS).nth(index).inner_text().strip()
+    page.locator(ROWS).nth(index).click()
+    want = browser.error_table(predictions, task)
+    row = want[want["id"].astype(str) == row_id].iloc[0]
+    expected = [row_id, f"{'sentence 1' if TASKS[task].is_pair else 'sentence'}: {row['sentence1']}"]
+    deadline, seen = time.monotonic() + timeout_s, ""
+    while time.monotonic() < deadline:
+        card = page.locator(".error-detail .detail-card")
+        seen = card.first.inner_text() if card.count() else ""
+        if all(part in seen for part in expected):
+            return {"task": task, "view": "detail card", "row": row_id}
+        time.sleep(0.5)
+    raise BrowserCheckError(f"after clicking row {row_id!r} the detail card shows {seen!r}; it should hold {expected!r}")
 
 
 def _expect(page, predictions: pd.DataFrame, task: str, timeout_s: float, **filters) -> dict:
@@ -131,7 +151,7 @@ def _expect(page, predictions: pd.DataFrame, task: str, timeout_s: float, **filt
     caption, ids = f"{len(want)} rows of {task}", list(want["id"].astype(str).head(ROWS_SHOWN))
     deadline, seen = time.monotonic() + timeout_s, None
     while time.monotonic() < deadline:
-        seen = _shown(page) if page.locator("table.error-table").count() else None
+        seen = _shown(page) if page.locator(ROWS).count() or page.locator(".error-caption").count() else None
         if seen == (caption, ids):
             return {"task": task, **{k: v for k, v in filters.items()}, "rows": len(want), "shown": len(ids)}
         time.sleep(0.5)
@@ -192,7 +212,7 @@ def check(profile: str, screenshot: Path, workdir: Path | None = None, env: dict
                                    "&& window.jupyterapp.shell.currentWidget.sessionContext.isReady",
                                    timeout=timeout_s * 1000)
             page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            page.locator("table.error-table").first.wait_for(timeout=timeout_s * 1000)
+            page.locator(ROWS).first.wait_for(timeout=timeout_s * 1000)
             # The notebook picked a run; the checker reads which from the run dropdown, as a user would.
             source = _control(page, "run").evaluate("s => s.options[s.selectedIndex].text")
             sources = browser.prediction_sources(profile)
@@ -203,6 +223,10 @@ def check(profile: str, screenshot: Path, workdir: Path | None = None, env: dict
                 gold = predictions.loc[predictions["task"] == first, "gold"].value_counts().idxmax()
                 _control(page, "gold").select_option(label=str(gold))
                 checked.append({"source": source, **_expect(page, predictions, first, 60, gold=[gold])})
+            if len(browser.error_table(predictions, first)) > 1:   # a click on the second row opens its card
+                _control(page, "gold").select_option([])
+                _expect(page, predictions, first, 60)
+                checked.append({"source": source, **_click_row(page, predictions, first, 1, 60)})
             other = "sts" if first != "sts" else "sst"
             _control(page, "task").select_option(label=other)
             checked.append({"source": source, **_expect(page, predictions, other, 60)})

@@ -52,6 +52,12 @@ def load_encoder(name: str, **config_overrides):
     return encoder, tokenizer
 
 
+def cosine_score(cos: torch.Tensor, sts_head: str) -> torch.Tensor:
+    """A weightless STS head's 0-5 score from cos(u, v): 5 * sigmoid(cos) for 'cosine-sigmoid' (the paper's),
+    2.5 * (cos + 1) for 'cosine-linear' (SBERT's cosine similarity objective)."""
+    return 5.0 * torch.sigmoid(cos) if sts_head == "cosine-sigmoid" else 2.5 * (cos + 1.0)
+
+
 class MultitaskBERT(nn.Module):
     """Shared encoder + dropout + per-task heads.
 
@@ -173,8 +179,7 @@ class MultitaskBERT(nn.Module):
     def head(self, task: str, features: torch.Tensor, pair: tuple | None = None) -> torch.Tensor:
         """The task head on its features; a weightless cosine STS head reads the pair (u, v)."""
         if task not in self.heads:
-            cos = nn.functional.cosine_similarity(*pair, dim=-1)                   # (B,)
-            return 5.0 * torch.sigmoid(cos) if self.cfg.sts_head == "cosine-sigmoid" else 2.5 * (cos + 1.0)
+            return cosine_score(nn.functional.cosine_similarity(*pair, dim=-1), self.cfg.sts_head)   # (B,)
         out = self.heads[task](self.dropout(features))
         return out if TASKS[task].kind == "classify" else out.squeeze(-1)
 

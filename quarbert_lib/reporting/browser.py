@@ -18,7 +18,7 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 
-from ..base.paths import runs_dir
+from ..base.paths import reports_dir, runs_dir
 from ..base.tasks import TASKS
 from ..core.config import DataConfig
 from ..core.data import load_task
@@ -214,6 +214,37 @@ def table_html(frame: pd.DataFrame, classes: str, **kwargs) -> str:
     return frame.to_html(classes=classes, escape=True, **kwargs)
 
 
+# The range of a task kind's confidence (see ``confidence``): the largest of C class probabilities is at least 1/C;
+# a paraphrase probability's distance from 0.5 is at most 0.5; STS has none.
+CONFIDENCE_RANGE = {"classify": lambda classes: (1.0 / classes, 1.0), "binary": lambda classes: (0.0, 0.5),
+                    "regress": lambda classes: (0.0, 1.0)}
+
+
+def _cell(value) -> str:
+    """A table cell's text: a float at three decimals, a whole float as a whole number, NaN and None blank."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:.3f}"
+    return str(value)
+
+
+def detail_card(r: pd.Series, task: str) -> str:
+    """One row as a card: its id and task, gold and predicted label (or score), its error and confidence, the
+    probabilities it gave each label, and its sentence or sentences; every value escaped, blanks left out."""
+    e, spec = escape_text, TASKS[task]
+    facts = [("gold", r.get("gold")), ("predicted", r.get("prediction")), ("error", r.get("error")),
+             ("confidence", r.get("confidence") if spec.kind != "regress" else None)]
+    probs = [(c.replace("prob_", "p(") + ")" if c.startswith("prob_") else "p(duplicate)" if c == "prob" else c, r[c])
+             for c in r.index if (c.startswith("prob") or c == "score") and pd.notna(r[c])]
+    rows = "".join(f"<tr><th>{e(k)}</th><td>{e(_cell(v))}</td></tr>" for k, v in facts + probs if _cell(v) != "")
+    sentences = [("sentence 1" if spec.is_pair else "sentence", r.get("sentence1"))] + \
+        ([("sentence 2", r.get("sentence2"))] if spec.is_pair else [])
+    text = "".join(f"<p><b>{e(k)}</b>: {e(_cell(v))}</p>" for k, v in sentences if _cell(v) != "")
+    return (f'<div class="detail-card"><p><b>{e(r["id"])}</b> · {e(task)}</p>'
+            f'<table class="detail-table">{rows}</table>{text}</div>')
+
+
 class ErrorBrowser:
     """An ipywidgets browser over ``error_table``: pick a run, a task, label filters, an error and a
     confidence threshold, a text search and a sort; see the rows, one row's detail (and for an
@@ -229,14 +260,19 @@ class ErrorBrowser:
         self.gold = w.SelectMultiple(options=[], description="gold", rows=5)
         self.predicted = w.SelectMultiple(options=[], description="predicted", rows=5)
         self.min_error = w.FloatSlider(value=0.0, min=0.0, max=5.0, step=0.1, description="min error")
-        self.min_confidence = w.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="min conf.")
+        self.min_confidence = w.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.01, description="min conf.")
         self.compare = w.Dropdown(options=["(none)", *self.sources], value="(none)", description="compare with")
         self.compare_view, self.members_view, self.confusion_view = w.HTML(), w.HTML(), w.HTML()
         self.contains = w.Text(value="", description="contains", continuous_update=False)
         self.sort_by = w.Dropdown(options=list(SORTS), value="error", description="sort by")
-        self.table = w.HTML()
+        self.table = w.HTML()               # the caption: how many rows of which task
+        self.table.add_class("error-caption")
+        self.grid = w.GridBox()             # the rows shown: a click on a row's id opens its detail card
+        self.grid.add_class("error-grid")
         self.row = w.Dropdown(options=[], description="detail")
         self.detail = w.HTML()
+        self.detail.add_class("error-detail")
+        # a relative export path lands in this notebook's reports folder (reports/local/<profile>/ for a person)
         self.export_path = w.Text(value="error_selection.csv", description="export to")
         self.export_button = w.Button(description="Export CSV")
         self.status = w.HTML()
@@ -250,7 +286,7 @@ class ErrorBrowser:
         self.widget = w.VBox([w.HBox([self.source, self.task, self.sort_by]),
                               w.HBox([self.gold, self.predicted,
                                       w.VBox([self.min_error, self.min_confidence, self.contains, self.compare])]),
-                              self.table, self.row, self.detail, self.members_view,
+                              self.table, self.grid, self.row, self.detail, self.members_view,
                               w.HBox([self.export_path, self.export_button]), self.status,
                               self.confusion_view, self.compare_view])
         self._load_source()
@@ -281,10 +317,16 @@ class ErrorBrowser:
         rows = frame[frame["task"] == self.task.value]
         kind = TASKS[self.task.value].kind
         labels = sorted(rows["gold"].dropna().unique().tolist()) if kind != "regress" else []
+        low, high = CONFIDENCE_RANGE[kind](TASKS[self.task.value].num_labels)
         self._quiet = True
-        self.gold.value, self.predicted.value, self.min_error.value = (), (), 0.0
+        self.gold.value, self.predicted.value, self.min_error.value, self.contains.value = (), (), 0.0, ""
         self.gold.options, self.predicted.options = labels, labels
         self.min_error.max = 5.0 if kind == "regress" else float(max(TASKS[self.task.value].num_labels - 1, 1))
+        # the slider spans what the task's confidence can be (none for STS: a score is not a belief)
+        self.min_confidence.min, self.min_confidence.max = 0.0, 1.0                  # the widest first: always valid
+        self.min_confidence.value = low
+        self.min_confidence.min, self.min_confidence.max = low, high
+        self.min_confidence.disabled = kind == "regress"
         self._quiet = False
         self.refresh()
 
@@ -293,24 +335,24 @@ class ErrorBrowser:
         return error_table(self.predictions(), self.task.value, gold=list(self.gold.value) or None,
                            predicted=list(self.predicted.value) or None, min_error=self.min_error.value or None,
                            contains=self.contains.value or None, sort_by=self.sort_by.value,
-                           min_confidence=self.min_confidence.value or None)
+                           min_confidence=None if self.min_confidence.value <= self.min_confidence.min
+                           else self.min_confidence.value)
 
     def comparison(self) -> pd.DataFrame | None:
-        """compare_runs(selected run, 'compare with' run) on the current task, or None."""
+        """compare_runs(the selected run's rows as filtered, the 'compare with' run) on the current task, or None."""
         if self.compare.value == "(none)" or self.compare.value == self.source.value:
             return None
-        return compare_runs(self.predictions(), self.predictions(self.compare.value), self.task.value)
+        return compare_runs(self.current(), self.predictions(self.compare.value), self.task.value)
 
     def refresh(self) -> None:
         if getattr(self, "_quiet", False) or self.task.value is None:
             return
         table = self.current()
-        columns = [c for c in ("id", "gold", "prediction", "error", "confidence", "sentence1", "sentence2")
-                   if c in table and not (c == "confidence" and table[c].isna().all())]
         task = escape_text(self.task.value)
-        self.table.value = (f"<b>{len(table)}</b> rows of {task}"
-                            + table_html(table[columns].head(self.rows_shown), "error-table", index=False,
-                                         float_format="{:.3f}".format))
+        self.table.value = f"<b>{len(table)}</b> rows of {task}" + (
+            f" (the first {self.rows_shown}; click an id for its detail)" if len(table) > self.rows_shown else
+            " (click an id for its detail)" if len(table) else "")
+        self._fill_grid(table.head(self.rows_shown))
         self.confusion_view.value = ("" if self.task.value != "sst" or table.empty else
                                      f"<b>SST confusion of these {len(table)} rows</b> (rows gold, columns predicted)"
                                      + table_html(sst_confusion(table.assign(task="sst")), "confusion-table"))
@@ -318,13 +360,42 @@ class ErrorBrowser:
         self.compare_view.value = "" if comparison is None else (
             f"<b>{len(comparison)}</b> {task} examples where <i>{escape_text(self.compare.value)}</i> differs from "
             f"<i>{escape_text(self.source.value)}</i>: {escape_text(change_counts(comparison))}"
-            + table_html(comparison.drop(columns=[c for c in ("sentence2",) if c in comparison]).head(self.rows_shown),
-                         "compare-table", index=False, float_format="{:.3f}".format))
+            + table_html(comparison[[c for c in comparison if c != "sentence2" or TASKS[self.task.value].is_pair]]
+                         .head(self.rows_shown), "compare-table", index=False, float_format="{:.3f}".format))
         ids = list(table["id"].head(self.rows_shown))
         self.row.options = ids
         if ids and self.row.value not in ids:
             self.row.value = ids[0]
         self._show_detail()
+
+    def columns(self) -> list[str]:
+        """The current task's columns: confidence where the task has one (not STS), the second sentence for pairs."""
+        spec = TASKS[self.task.value]
+        return ["id", "gold", "prediction", "error", *(["confidence"] if spec.kind != "regress" else []), "sentence1",
+                *(["sentence2"] if spec.is_pair else [])]
+
+    def _fill_grid(self, rows: pd.DataFrame) -> None:
+        """One grid row per table row: its id a button that selects it (ui.row, the detail card), then its cells."""
+        columns = self.columns()
+        widths = {"id": "minmax(12em, max-content)", "sentence1": "minmax(10em, 1fr)", "sentence2": "minmax(10em, 1fr)"}
+        self.grid.layout.grid_template_columns = " ".join(widths.get(c, "max-content") for c in columns)
+        self.grid.layout.grid_gap = "2px 12px"
+        cells = [w.HTML(f"<b>{escape_text(c)}</b>") for c in columns]
+        self._buttons = {}
+        for _, r in rows.iterrows():
+            button = w.Button(description=str(r["id"]), tooltip=f"show {r['id']}'s detail",
+                              layout=w.Layout(width="auto"), button_style="info" if r["id"] == self.row.value else "")
+            button.add_class("error-row")
+            button.on_click(lambda _, rid=r["id"]: setattr(self.row, "value", rid))
+            self._buttons[r["id"]] = button
+            cells += [button] + [w.HTML(escape_text(_cell(r.get(c)))) for c in columns[1:]]
+        self.grid.children = cells
+
+    def grid_rows(self) -> list[list[str]]:
+        """The grid as text, row by row (the header first): what a reader sees."""
+        columns = len(self.columns())
+        texts = [c.description if isinstance(c, w.Button) else c.value for c in self.grid.children]
+        return [texts[i:i + columns] for i in range(0, len(texts), columns)]
 
     def _show_detail(self) -> None:
         table = self.current() if self.task.value else pd.DataFrame()
@@ -338,15 +409,16 @@ class ErrorBrowser:
         self.members_view.value = "" if members.empty else (
             "<b>What each member said</b>" + table_html(members, "member-table", index=False,
                                                         float_format="{:.3f}".format))
-        r = hit.iloc[0]
-        probs = {c: round(float(r[c]), 3) for c in r.index if c.startswith("prob") or c == "score"}
-        e = escape_text
-        self.detail.value = (f"<p><b>{e(r['id'])}</b> gold {e(r['gold'])} · predicted {e(r['prediction'])} · {e(probs)}</p>"
-                             f"<p>1: {e(r.get('sentence1', ''))}</p>"
-                             + (f"<p>2: {e(r['sentence2'])}</p>" if pd.notna(r.get("sentence2")) else ""))
+        for rid, button in getattr(self, "_buttons", {}).items():
+            button.button_style = "info" if rid == self.row.value else ""
+        self.detail.value = detail_card(hit.iloc[0], self.task.value)
 
     def export(self, path: str | None = None) -> str:
-        target = path or self.export_path.value
+        """Write the current selection to ``path`` (else the export box's); a relative path is taken inside this
+        process's reports folder (a notebook's: reports/local/<profile>/), never beside the notebook."""
+        target = Path(path or self.export_path.value)
+        target = target if target.is_absolute() else reports_dir() / target
+        target.parent.mkdir(parents=True, exist_ok=True)
         self.current().to_csv(target, index=False)
         self.status.value = f"exported {len(self.current())} rows to {escape_text(target)}"
         return target

@@ -492,3 +492,33 @@ def reliability_diagrams(table: pd.DataFrame, name: str = "reliability.png", tit
     fig.tight_layout()
     _save(fig, name)
     return fig
+
+
+def cosine_maps(maps: pd.DataFrame, pairs: pd.DataFrame, name: str = "cosine_maps.png"):
+    """The cosine STS head's two maps from cos(u, v) to a 0-5 score (``maps``: methods.cosine_maps' curves), with one
+    batch's pairs as the pretrained encoder places them (``pairs``: cos and gold score) over them."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.0))
+    labels = {"cosine-sigmoid": "5 σ(cos): the paper's", "cosine-linear": "2.5 (cos + 1): SBERT's"}
+    for head, df in maps.groupby("map", sort=False):
+        ax.plot(df["cos"], df["score"], label=labels.get(head, head))
+    ax.scatter(pairs["cos"], pairs["gold"], color="black", s=18, zorder=3, label="one STS batch: gold score at its cos")
+    ax.set(xlabel="cos(u, v) of a sentence pair", ylabel="predicted similarity (0-5)", xlim=(-1, 1), ylim=(-0.1, 5.1))
+    ax.set_title("What the cosine head can say: its score is a fixed map of the cosine", fontsize=9)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3)
+    _save(fig, name)
+    return fig
+
+
+def similarity_matrix(sim: pd.DataFrame, loss: float, name: str = "simcse_batch.png", temperature: float = 0.05):
+    """SimCSE's matrix on one batch (``sim``: methods.simcse_batch's i, j, cos / τ): row i is sentence i's first
+    dropout view against every sentence's second; the loss asks each row's diagonal to win."""
+    matrix = sim.pivot(index="i", columns="j", values="sim")
+    fig, ax = plt.subplots(figsize=(5.2, 4.4))
+    sns.heatmap(matrix, annot=True, fmt=".1f", cmap="viridis", ax=ax, cbar_kws={"label": f"cos / τ (τ = {temperature:g})"},
+                annot_kws={"fontsize": 7})
+    ax.set(xlabel="sentence j, second dropout view", ylabel="sentence i, first dropout view")
+    ax.set_title(f"SimCSE on one batch: the diagonal pairs a sentence with itself (loss {loss:.2g})", fontsize=9)
+    _save(fig, name)
+    return fig
+

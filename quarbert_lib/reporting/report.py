@@ -62,6 +62,20 @@ def fmt_std(value, std=None, spec: str = ".3f") -> str:
     return f"{value:{spec}}" + ("" if std is None or pd.isna(std) else f" ± {std:.3f}")
 
 
+# Columns a notebook's table repeats on every row (the same profile, encoder and data note): said once, not shown.
+REPEATED = ("profile", "encoder", "data_note")
+
+
+def readable(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """A table for reading: every float at ``digits`` significant digits (as text, so 3.3e-09 stays 3.3e-09 and
+    0.7071 reads 0.707), NaN blank, and the columns that repeat one value on every row (REPEATED) left out."""
+    out = frame.drop(columns=[c for c in REPEATED if c in frame and frame[c].nunique(dropna=False) <= 1])
+    for column in out.columns:
+        if pd.api.types.is_float_dtype(out[column]):
+            out[column] = [("" if v != v else f"{v:.{digits}g}") for v in out[column]]
+    return out.reset_index(drop=True)
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]

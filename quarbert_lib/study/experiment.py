@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from ..base.errors import UserError
+from ..base.notebook import in_kernel
 from ..base.notebook import notes as note_stream
 from ..base.paths import resolve_data_dir
 from ..base.tasks import SENTENCES, overall_score
@@ -181,7 +182,8 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     precision = effective_precision(cfg, device)
     distributed.setup(device)            # under torchrun / accelerate launch; a no-op otherwise
     if not force and records.restore_run(cfg.profile, notebook, run_name, config):
-        print(f"[quarbert] {notebook}/{run_name}: complete, skipped (its record or registry folder; force=True retrains)")
+        if not in_kernel():     # a notebook's plan (batch.plan.show) already counted its done runs, in one line
+            print(f"[quarbert] {notebook}/{run_name}: complete, skipped (its record or registry folder; force=True retrains)")
         return results.read_json(path / "metrics.json")
     main = distributed.is_main()
     stale = (path / "config.json").exists() and not results.same_config(results.read_json(path / "config.json"), config)

@@ -20,6 +20,7 @@ import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..base.errors import UserError
@@ -71,21 +72,35 @@ def write_json(path: Path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-# Every CSV the project writes holds its floats at SIGNIFICANT_DIGITS significant digits, and a float of magnitude
-# below ZERO_BELOW as 0: another CPU (other vector units, another order of summing) moves a mean, a Pearson r or a
-# p-value in its 15th digit, and a difference of equal numbers from 0 to 1e-17, so a float written in full would
-# make a table, and all that is drawn or said from it, depend on the machine. Six digits are below what any number
-# of this study means, and far above what a machine changes.
-SIGNIFICANT_DIGITS = 6
+# Every CSV the project writes holds its floats at single precision (the shortest text of the nearest float32: 6 to
+# 9 significant digits), a float of magnitude below ZERO_BELOW as 0, and a whole number as it is. Another CPU (other
+# vector units, another BLAS kernel, another order of summing) moves a mean, a Pearson r or a p-value in its 15th
+# digit, and a difference of equal numbers from 0 to 1e-17: written in full, a table, and all that is drawn or said
+# from it, would depend on the machine. Rounded to float32's 24 bits, a value moves only when it lies within that
+# noise of a rounding boundary (about 1e-9 of the time); and the models' own outputs, float32 to begin with, are
+# written exactly as they are, so a prediction copied or restored reads the same everywhere (a decimal rounding to six
+# digits splits a float32 such as 0.2667015 at a tie, and the last bit decides).
 ZERO_BELOW = 1e-12
 
 
 def fixed_precision(value: float) -> float:
-    """``value`` as it is written and read back: 6 significant digits, 0.0 below 1e-12 (and for -0.0); a whole
-    number, an infinity or NaN as it is."""
-    if value != value or value in (float("inf"), float("-inf")) or float(value).is_integer():
-        return float(value) + 0.0
-    return 0.0 if abs(value) < ZERO_BELOW else float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+    """``value`` as it is written and read back: the nearest float32's shortest text, 0.0 below 1e-12 (and for -0.0);
+    a whole number, an infinity or NaN as it is."""
+    value = float(value)
+    if value != value or value in (float("inf"), float("-inf")) or value.is_integer():
+        return value + 0.0
+    return 0.0 if abs(value) < ZERO_BELOW else float(str(np.float32(value)))
+
+
+def fixed_values(obj):
+    """A JSON-like value with every float at fixed_precision (a calibration written to a run folder)."""
+    if isinstance(obj, float):
+        return fixed_precision(obj)
+    if isinstance(obj, dict):
+        return {k: fixed_values(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [fixed_values(v) for v in obj]
+    return obj
 
 
 def rounded(frame: pd.DataFrame) -> pd.DataFrame:
