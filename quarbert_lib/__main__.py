@@ -22,7 +22,7 @@ from pathlib import Path
 
 # Nothing imports this module, so importing the subcommands' modules here makes no import circle.
 from .base.cli import run
-from .batch import lab, reproduce
+from .batch import lab, reproduce, verify
 from .benchmarks import bench
 from .checks import browser_check, chromium
 from .core import data
@@ -31,6 +31,7 @@ from .study import experiment, prior, records, serve, submit
 
 PASS_THROUGH = {
     "reproduce": (reproduce, "execute the numbered notebooks"),
+    "verify": (verify, "retrain a sample of the recorded runs and compare them with their records"),
     "lab": (lab, "JupyterLab with the notebooks opening as notebooks (make lab)"),
     "figures": (figures, "rebuild figures and tables from saved results"),
     "bench": (bench, "speed benchmarks"),

@@ -25,17 +25,21 @@ def test_a_step_that_holds_a_noise_step_and_a_one_seed_row():
                           _row("c", 3, 0.722, 0.020),                                # +0.002, std 0.02: noise
                           _row("d", 1, 0.750, float("nan"))])                        # one seed
     text = findings.ladder_findings(table, [("a", "b"), ("b", "c"), ("c", "d"), ("c", "missing")], PAPER)
-    lines = text.splitlines()
-    assert len(lines) == 3                                           # a missing row is left out, not invented
+    steps = [block.splitlines() for block in ("\n" + text).split("\n- ")[1:]]
+    assert len(steps) == 3                                           # a missing row is left out, not invented
+    assert all(len(lines) == 3 and all(line.startswith("  - ") for line in lines[1:]) for lines in steps)
     p_hold = ttest_ind_from_stats(0.720, 0.002, 3, 0.700, 0.002, 3, equal_var=False).pvalue
-    assert lines[0].startswith("- `a` → `b`: overall +0.020, helps (95% CI [")
+    # the verdict word of the overall score stands in bold on the step's line; each task's follows, nested
+    assert steps[0][0].startswith("`a` → `b`: overall +0.020, **helps** (95% CI [")
     # the step's own family: its four metrics (the three tasks do not move: p = 1), so Holm multiplies by 4
-    assert f"Welch p {p_hold:.3f}, Holm {min(1, 4 * p_hold):.3f})" in lines[0]
-    assert ("Beside the paper's same step (ours vs the paper's): SST +0.000 vs +0.020 (no change here); QQP +0.000 vs "
-            "+0.050 (no change here); STS +0.000 vs +0.100 (no change here); overall +0.020 vs +0.040 (same direction)") in lines[0]
-    assert lines[1].startswith("- `b` → `c`: overall +0.002, inconclusive (95% CI [")
-    assert "the paper has no such step" in lines[1]
-    assert lines[2].startswith("- `c` → `d`: overall +0.028, one seed only")
+    assert f"Welch p {p_hold:.3f}, Holm {min(1, 4 * p_hold):.3f})" in steps[0][0]
+    assert steps[0][1].startswith("  - by task: STS +0.000, equivalent (95% CI [")
+    assert steps[0][2] == ("  - beside the paper's same step (ours vs the paper's): SST +0.000 vs +0.020 (no change "
+                           "here); QQP +0.000 vs +0.050 (no change here); STS +0.000 vs +0.100 (no change here); overall "
+                           "+0.020 vs +0.040 (same direction).")
+    assert steps[1][0].startswith("`b` → `c`: overall +0.002, **inconclusive** (95% CI [")
+    assert steps[1][2] == "  - the paper has no such step."
+    assert steps[2][0].startswith("`c` → `d`: overall +0.028, one seed only")
 
 
 def test_sweep_spread_against_seed_noise():
@@ -80,21 +84,21 @@ def test_notebook_section_states_each_steps_verdict_bootstrap_and_reason(isolate
                                for t, d, v in (("sst", 0.032, "helps"), ("para", -0.004, "within margin"),
                                                ("sts", 0.0, "inconclusive"))])
     text = nf.notebook_findings("02_multitask_baseline", "cpu", "e")
-    assert text.startswith("- `baseline-pretrain` → `baseline-finetune`: overall +0.100, helps")
-    assert "Why" not in text                                                  # a step that holds needs no excuse
+    assert text.startswith("- `baseline-pretrain` → `baseline-finetune`: overall +0.100, **helps**")
+    assert "why" not in text                                                  # a step that holds needs no excuse
     text = nf.notebook_findings("03_task_sampling", "cpu", "e")
-    assert "overall +0.001, inconclusive" in text
+    assert "overall +0.001, **inconclusive**" in text
     assert "Paired bootstrap" not in text              # collected by notebook 09, after this notebook runs
     text = nf.notebook_findings("09_results", "cpu", "e")
-    assert ("Paired bootstrap over dev examples (3/3 seeds, each interval judged against its task's margin): SST +0.032 "
+    assert ("\n  - Paired bootstrap over dev examples (3/3 seeds, each interval judged against its task's margin): SST +0.032 "
             "[+0.022, +0.042] helps, QQP -0.004 [-0.014, +0.006] within margin, STS +0.000 [-0.010, +0.010] "
             "inconclusive.") in text
     text = nf.notebook_findings("03_task_sampling", "cpu", "e")
-    assert "Why: open: batch-level sampling fixes task imbalance" in text               # no control yet: said so
+    assert "\n  - why: open: batch-level sampling fixes task imbalance" in text         # no control yet: said so
     assert text.endswith("- `baseline-finetune-natural` → `sampling-natural`: no row yet for `baseline-finetune-natural`, "
                          "`sampling-natural`.")
     lines = nf.step_lines([("sampling", "advreg-literal"), ("advreg-literal", "smart")], "cpu", "e")
-    assert "one seed only" in lines[0] and "Why: the paper's literal SMART is inert" in lines[0]
+    assert "one seed only" in lines[0] and "\n  - why: the paper's literal SMART is inert" in lines[0]
     assert lines[1] == "- `advreg-literal` → `smart`: no row yet for `smart`."
     assert nf.notebook_findings("10_error_analysis", "cpu", "e").startswith("_No saved results")
 
@@ -267,5 +271,5 @@ def test_an_effect_beyond_the_margin_that_holm_leaves_open_asks_for_seeds_only_b
     test = family[(family["step"] == "baseline-finetune -> sampling") & (family["metric"] == "overall")].iloc[0]
     assert test["verdict"] == "inconclusive" and test["ci_low"] > -0.01 and test["effect"] > 0.01
     line = nf.step_lines([("baseline-finetune", "sampling")], "cpu", "e")[0]
-    assert f"The effect is beyond the margin (±0.01) but, corrected for the study's {len(family)} tests, {said}" in line
-    assert line.endswith(" Beside it: " + nf.measured_reason("baseline-finetune", "sampling", family, "cpu", "e") + ".")
+    assert f"\n  - the effect is beyond the margin (±0.01) but, corrected for the study's {len(family)} tests, {said}" in line
+    assert line.endswith("\n  - beside it: " + nf.measured_reason("baseline-finetune", "sampling", family, "cpu", "e") + ".")

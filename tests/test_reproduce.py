@@ -86,23 +86,25 @@ def test_noise_counts_finds_progress_bars_and_warnings(tmp_path):
     assert reproduce.noise_counts(tmp_path / "n.ipynb") == {"progress_bars": 2, "warnings": 2}
 
 
-@pytest.mark.parametrize("args, reproduce_profile, figures_profile", [
-    ([], "quick", "cpu"),                       # the default main job is the one-hour study; figures: the committed one
-    (["PROFILE=cpu"], "cpu", "cpu"),
-    (["PROFILE=smoke"], "smoke", "smoke"),
+@pytest.mark.parametrize("args, reproduce_profile, figures_profile, verifies", [
+    ([], "cpu", "cpu", True),                  # the default main job checks the committed study, and retrains a sample
+    (["PROFILE=quick"], "quick", "quick", False),   # the one-hour smaller study, one flag away
+    (["PROFILE=smoke"], "smoke", "smoke", False),
 ])
-def test_make_reproduce_defaults_to_the_quick_profile(args, reproduce_profile, figures_profile):
+def test_make_reproduce_defaults_to_checking_the_committed_study(args, reproduce_profile, figures_profile, verifies):
     import subprocess
     make = lambda target: subprocess.run(["make", "-n", "-B", target, *args], cwd=REPO_ROOT, text=True,  # noqa: E731
                                          capture_output=True, check=True).stdout
     commands = make("reproduce").splitlines()
     assert any(f"-m quarbert_lib reproduce --profile {reproduce_profile}" in c for c in commands)
     assert any(f"-m quarbert_lib figures --profile {reproduce_profile}" in c for c in commands)
+    assert any(f"-m quarbert_lib verify --profile {reproduce_profile} --budget-minutes 6" in c for c in commands) \
+        == verifies
     assert any(f"-m quarbert_lib figures --profile {figures_profile}" in c for c in make("figures").splitlines())
 
 
-def test_the_batch_runner_defaults_to_the_quick_profile(monkeypatch, capsys):
+def test_the_batch_runner_defaults_to_the_committed_study(monkeypatch, capsys):
     monkeypatch.setenv("QUARBERT_REPORTS", "")          # unset for use_profile_reports, restored after the test
     assert reproduce.main(["--list"]) == 0
     assert capsys.readouterr().out.startswith(
-        f"[reproduce] profile quick: tables, figures and executed notebooks go to {REPO_ROOT / 'reports' / 'quick'}\n")
+        f"[reproduce] profile cpu: tables, figures and executed notebooks go to {REPO_ROOT / 'reports'}\n")

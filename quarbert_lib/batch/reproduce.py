@@ -411,8 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m quarbert_lib reproduce",
                                      description="Execute the numbered notebooks through papermill.",
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--profile", default="quick", choices=list(PROFILES),
-                        help="budget profile passed to every notebook (default: quick, the one-hour study; cpu: the committed study, 3-5 seeds a row)")
+    parser.add_argument("--profile", default="cpu", choices=list(PROFILES),
+                        help="budget profile passed to every notebook (default: cpu, the committed study, 3-5 seeds a row, "
+                             "restored from its records; quick: the one-hour smaller study)")
     parser.add_argument("--only", nargs="*", help="notebook numbers or name prefixes, e.g. 01 02")
     parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                         help="notebook parameter (a Python literal, or a bare name or path as a string), repeatable; "

@@ -235,27 +235,38 @@ def _direction(ours: float, theirs: float) -> str:
 
 def ladder_findings(ablation: pd.DataFrame, steps: list[tuple[str, str]], paper: dict | None = None,
                     family: pd.DataFrame | None = None) -> str:
-    """One line per ladder step: the overall delta of the seed means with its verdict, then each task's,
-    then the paper's deltas for the same step and whether ours goes the same way overall. ``family``: the
-    verdict table whose Holm correction the verdicts take (verdicts.verdict_table: the whole study's steps);
-    default, the whole study's (report.study_verdicts)."""
+    """Per ladder step, a bullet a reader can scan: the overall delta of the seed means with its verdict word in
+    bold, then nested bullets for each task's delta and verdict, and the paper's deltas for the same step with
+    whether ours goes the same way. ``family``: the verdict table whose Holm correction the verdicts take
+    (verdicts.verdict_table: the whole study's steps); default, the whole study's (report.study_verdicts)."""
     paper = paper_dev() if paper is None else paper
     rows = {r["variant"]: r for _, r in ablation.iterrows()}
     table = study_verdicts(ablation) if family is None else family
     out = []
     for before, after in steps:
-        line = step_sentence(rows, before, after, ("overall", *reversed(study_columns())), table)
-        if not line:
+        if before not in rows or after not in rows:
             continue
+        columns = ("overall", *reversed(study_columns()))
+        family = table
+        if table is None or table.empty or not (table["step"] == f"{before} -> {after}").any():
+            # not a step of the study's verdict table: its Holm family is its own tests (all its scores at once)
+            family = verdicts.verdict_table(pd.DataFrame([rows[before], rows[after]]), [(before, after)], columns)
+        line = step_sentence(rows, before, after, ("overall",), family)
+        if family is not table and (tested := int(family["p"].notna().sum())):
+            line += f" (Holm over this comparison's {tested} tests, apart from the study's)"
+        for word in ("helps", "hurts", "equivalent", "inconclusive"):
+            line = line.replace(f", {word} (", f", **{word}** (", 1)
         settings = [smart_of(rows[v]) for v in (before, after)]
         if "off" not in settings and settings[0] != settings[1]:
             line += f" (**not like for like**: SMART `{settings[0]}` against `{settings[1]}`; rerun the later row)"
+        tasks = step_sentence(rows, before, after, columns[1:], family).split(": ", 1)[1]
+        line += f".\n  - by task: {tasks}."
         if before in paper and after in paper:
-            line += ". Beside the paper's same step (ours vs the paper's): " + "; ".join(
+            line += "\n  - beside the paper's same step (ours vs the paper's): " + "; ".join(
                 f"{label} {rows[after][c] - rows[before][c]:+.3f} vs {paper[after][c] - paper[before][c]:+.3f} "
                 f"({_direction(rows[after][c] - rows[before][c], paper[after][c] - paper[before][c])})"
-                for c, label in _short().items() if c in paper[after] and c in paper[before])
+                for c, label in _short().items() if c in paper[after] and c in paper[before]) + "."
         else:
-            line += "; the paper has no such step"
-        out.append(f"- {line}.")
+            line += "\n  - the paper has no such step."
+        out.append(f"- {line}")
     return "\n".join(out)

@@ -168,7 +168,7 @@ def step_lines(steps: list[tuple[str, str]], profile: str, encoder: str, bootstr
         test = family[(family["step"] == f"{before} -> {after}") & (family["metric"] == "overall")]
         boot = _bootstrap_words(significance, before, after)
         if boot:
-            line += " " + boot
+            line += "\n  - " + boot
         null = test.empty or test["verdict"].iloc[0] != "helps"     # hurts, equivalent or inconclusive: why?
         if null and not test.empty and test["verdict"].iloc[0] == "inconclusive" \
                 and test["effect"].iloc[0] > test["margin"].iloc[0]:
@@ -177,15 +177,15 @@ def step_lines(steps: list[tuple[str, str]], profile: str, encoder: str, bootstr
             more = ("more seeds would tell" if min(seeds) < CHEAP_SEEDS else
                     f"{CHEAP_SEEDS} seeds a side is the most this study trains a row, so it stays open"
                     + ("" if bootstrap else " here (notebook 09 adds the paired bootstrap over dev examples)"))
-            line += (f" The effect is beyond the margin (±{test['margin'].iloc[0]:g}) but, corrected for the study's "
+            line += (f"\n  - the effect is beyond the margin (±{test['margin'].iloc[0]:g}) but, corrected for the study's "
                      f"{len(family)} tests, {seeds[0]} against {seeds[1]} seeds cannot separate it from seed noise: "
                      f"{more}.")
             reason = measured_reason(before, after, family, profile, encoder)
-            line += f" Beside it: {reason}." if reason else ""
+            line += f"\n  - beside it: {reason}." if reason else ""
         elif null:
             reason = measured_reason(before, after, family, profile, encoder) or KNOWN_REASONS.get((before, after))
-            line += (f" Why: {reason}." if reason else " Why the step does not help here is open: this study has "
-                     "no measurement of it.")
+            line += (f"\n  - why: {reason}." if reason else "\n  - why the step does not help here is open: this study "
+                     "has no measurement of it.")
         out.append(line)
     return out
 

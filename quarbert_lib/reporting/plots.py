@@ -1,6 +1,7 @@
 """Figures from saved results (reports/tables/*.csv, runs/*/history.csv), never from training."""
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import textwrap
@@ -48,6 +49,18 @@ def quiet():
         SHOW_INLINE = before
 
 
+def from_tables(draw):
+    """Draw from the tables as they are saved: every DataFrame argument at the precision results.write_csv writes
+    (results.rounded), so a figure a notebook draws from its frame and the same figure redrawn from the saved CSV
+    (`make figures`, notebook 09) are the same bytes, on any machine."""
+    @functools.wraps(draw)
+    def drawn(*args, **kwargs):
+        args = [rounded(a) if isinstance(a, pd.DataFrame) else a for a in args]
+        kwargs = {k: rounded(v) if isinstance(v, pd.DataFrame) else v for k, v in kwargs.items()}
+        return draw(*args, **kwargs)
+    return drawn
+
+
 def _save(fig, name: str) -> Path:
     """Save the figure under figures_dir(); inside a notebook kernel, also show the saved PNG, bytes as on disk, in
     the cell's output (its metadata names the file), and close the figure so the inline backend does not show it a
@@ -61,6 +74,7 @@ def _save(fig, name: str) -> Path:
     return path
 
 
+@from_tables
 def ablation_bars(table: pd.DataFrame, name: str = "ablation.png", variants: list[str] | None = None,
                   paper: dict | None = None):
     """Grouped bars: one group per variant, one bar per dev metric, std over seeds as error bars, the
@@ -116,6 +130,7 @@ def _rows_caption(df: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
+@from_tables
 def single_task_bars(table: pd.DataFrame, name: str = "single_task.png"):
     fig, ax = plt.subplots(figsize=(5, 3.4))
     sns.barplot(table, x="task", y="dev_acc", hue="mode", ax=ax)
@@ -154,6 +169,7 @@ def run_caption(run_dirs: dict[str, Path]) -> str:
            f"{', '.join(map(str, sorted(seeds)))}"
 
 
+@from_tables
 def training_curves(run_dirs: dict[str, Path], name: str):
     """One panel per task's training objective against step (each task's own loss, cross-entropy, BCE and MSE not
     being on one scale, plus the run's regularizer terms on that task's batches), one thin line per run in its
@@ -213,6 +229,7 @@ def training_curves(run_dirs: dict[str, Path], name: str):
     return fig
 
 
+@from_tables
 def learning_curves(curves: pd.DataFrame, name: str = "regime_curves.png"):
     """The train-dev gap per epoch (tables.learning_curve rows of several recipes and seeds), one column per study
     task and one for the overall score: the top row the dev score, the bottom row the gap (the training probe's
@@ -252,6 +269,7 @@ def learning_curves(curves: pd.DataFrame, name: str = "regime_curves.png"):
     return fig
 
 
+@from_tables
 def sweep_lines(table: pd.DataFrame, x: str, name: str, logx: bool = True, title: str = "",
                 marks: pd.DataFrame | None = None, reference: float | None = None,
                 paper_x: tuple[float, str] | None = None, reference_label: str = "overall without SMART"):
@@ -280,6 +298,7 @@ def sweep_lines(table: pd.DataFrame, x: str, name: str, logx: bool = True, title
     return fig
 
 
+@from_tables
 def smart_strength(table: pd.DataFrame, name: str = "smart_strength.png", threshold: float | None = None):
     """SMART's gradient over the task loss's against the perturbation's size, log-log, one line per
     convention and space (mean over tasks), one panel per dropout mode present."""
@@ -306,6 +325,7 @@ def smart_strength(table: pd.DataFrame, name: str = "smart_strength.png", thresh
 ITERATIONS = 150
 
 
+@from_tables
 def quality_per_minute(budget: pd.DataFrame, ladder: pd.DataFrame | None = None, name: str = "quality_per_minute.png",
                        targets: dict[str, float] | None = None):
     """Overall dev score against training minutes: one line per recipe over its data caps (and
@@ -313,9 +333,6 @@ def quality_per_minute(budget: pd.DataFrame, ladder: pd.DataFrame | None = None,
     they answer another question), and horizontal reference lines (``targets``: {label: score}). The point
     labels are placed by adjustText (clear of each other, the points, the error bars, the lines and the legend;
     a fixed number of iterations, not its default time limit, so the figure is the same on every run)."""
-    # the points at the tables' fixed precision: an arrow's end on a pixel's edge draws other pixels when a point
-    # moves in its 15th digit (another CPU), even where the placement is snapped (_snap)
-    budget, ladder = rounded(budget), None if ladder is None else rounded(ladder)
     fig, ax = plt.subplots(figsize=(8.0, 5.4))
     texts, points = [], []
     for recipe, df in budget.groupby("recipe", sort=False):
@@ -380,6 +397,7 @@ def _snap(ax, texts: list, step: float = 0.01) -> None:
         text.set_position(to_data.transform((round(px / step) * step, round(py / step) * step)))
 
 
+@from_tables
 def grid_heatmap(table: pd.DataFrame, rows: str, cols: str, value: str, name: str, title: str = ""):
     """A value over a 2-D grid of settings (the paper's Table 3: learning rate x dropout)."""
     grid = table.pivot(index=rows, columns=cols, values=value)
@@ -390,6 +408,7 @@ def grid_heatmap(table: pd.DataFrame, rows: str, cols: str, value: str, name: st
     return fig
 
 
+@from_tables
 def prediction_distributions(predictions: pd.DataFrame, name: str = "prediction_distributions.png", title: str = ""):
     """The paper's Figure 4 and more, from dev predictions: SST predicted vs true label counts and the confusion
     matrix (evaluate.confusion); the paraphrase probability of true duplicates and of non-duplicates; STS
@@ -442,6 +461,7 @@ def prediction_distributions(predictions: pd.DataFrame, name: str = "prediction_
 _VERDICT_COLOURS = {"helps": "#1a7f37", "hurts": "#cf222e", "equivalent": "#0969da", "inconclusive": "#6e7781"}
 
 
+@from_tables
 def step_effects(table: pd.DataFrame, name: str = "step_effects.png", metric: str = "overall"):
     """The study at a glance: one row per step (a verdicts.verdict_table), its effect on ``metric`` (the
     difference of the seed means) with its 95% interval, coloured by its verdict; the grey band is the
@@ -471,6 +491,7 @@ def step_effects(table: pd.DataFrame, name: str = "step_effects.png", metric: st
     return fig
 
 
+@from_tables
 def reliability_diagrams(table: pd.DataFrame, name: str = "reliability.png", title: str = ""):
     """Reliability diagrams from reports/tables/reliability.csv (evaluate.reliability rows with columns task and
     stage): one panel a task, each stage's accuracy against its mean top-label confidence per bin, marker area
@@ -494,6 +515,7 @@ def reliability_diagrams(table: pd.DataFrame, name: str = "reliability.png", tit
     return fig
 
 
+@from_tables
 def cosine_maps(maps: pd.DataFrame, pairs: pd.DataFrame, name: str = "cosine_maps.png"):
     """The cosine STS head's two maps from cos(u, v) to a 0-5 score (``maps``: methods.cosine_maps' curves), with one
     batch's pairs as the pretrained encoder places them (``pairs``: cos and gold score) over them."""
@@ -510,6 +532,7 @@ def cosine_maps(maps: pd.DataFrame, pairs: pd.DataFrame, name: str = "cosine_map
     return fig
 
 
+@from_tables
 def similarity_matrix(sim: pd.DataFrame, loss: float, name: str = "simcse_batch.png", temperature: float = 0.05):
     """SimCSE's matrix on one batch (``sim``: methods.simcse_batch's i, j, cos / τ): row i is sentence i's first
     dropout view against every sentence's second; the loss asks each row's diagonal to win."""
