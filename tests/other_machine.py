@@ -9,7 +9,7 @@ Two things differ from one machine to the next without any code changing:
 ``perturbed_copy`` copies run records with every non-integral float of their results moved by one unit in the last
 place (configs untouched: they are the runs' identity). ``reversed_listing`` writes a ``sitecustomize`` that makes
 ``os.listdir`` and ``os.scandir`` (and so ``Path.iterdir``, ``Path.glob``, ``glob``) list every folder in the
-reverse of the order the file system gives; put its folder on PYTHONPATH and every Python process started with it,
+reverse of the order the file system gives (tests/reversed_listing.py, which imports nothing but ``os``); put its folder on PYTHONPATH and every Python process started with it,
 notebook kernels included, sees folders listed the other way round. Code that sorts what it lists is unaffected;
 code that does not, writes something else.
 """
@@ -19,7 +19,6 @@ import gzip
 import io
 import json
 import math
-import os
 import shutil
 from pathlib import Path
 
@@ -28,51 +27,13 @@ import pandas as pd
 
 from quarbert_lib.study.results import deterministic_gzip
 
-class _Listed:
-    """What os.scandir returns (an iterator and a context manager), over entries already listed."""
-
-    def __init__(self, entries: list):
-        self._entries = iter(entries)
-
-    def __iter__(self):
-        return self._entries
-
-    def __next__(self):
-        return next(self._entries)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def close(self):
-        pass
-
-
-def reversed_functions(listdir=os.listdir, scandir=os.scandir):
-    """os.listdir and os.scandir that list in the reverse of the file system's order."""
-    def reversed_listdir(path="."):
-        return listdir(path)[::-1]
-
-    def reversed_scandir(path="."):
-        with scandir(path) as it:
-            return _Listed(list(it)[::-1])
-    return reversed_listdir, reversed_scandir
-
-
-def install() -> None:
-    """List every folder backwards in this process from now on (what the sitecustomize below does at start-up)."""
-    os.listdir, os.scandir = reversed_functions()
-
-
 def reversed_listing(folder: Path) -> Path:
-    """A folder holding a sitecustomize that calls install(): put it first on PYTHONPATH and every Python process
-    started with it, notebook kernels included, lists folders backwards."""
+    """A folder holding a sitecustomize that calls reversed_listing.install(): put it first on PYTHONPATH and every
+    Python process started with it, notebook kernels included, lists folders backwards."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sitecustomize.py").write_text(
-        f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\nimport other_machine\n"
-        "other_machine.install()\nsys.path.pop(0)\n")
+        f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\nimport reversed_listing\n"
+        "reversed_listing.install()\nsys.path.pop(0)\n")
     return folder
 
 

@@ -30,6 +30,7 @@ from quarbert_lib.study import records
 from quarbert_lib.study.spec import NOTEBOOK_NAMES, NOTEBOOKS
 
 import other_machine  # tests/other_machine.py
+import reversed_listing  # tests/reversed_listing.py
 
 REPORTS = REPO_ROOT / "reports"
 # Notebooks that train runs whose records are not committed yet (so their executed copies predate the code):
@@ -124,7 +125,7 @@ def test_re_executing_the_committed_study_from_its_records_changes_nothing(tmp_p
     records_before = _files(records_copy)
     site = other_machine.reversed_listing(tmp_path / "site")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
-    listdir, scandir = other_machine.reversed_functions()
+    listdir, scandir = reversed_listing.reversed_functions()
     monkeypatch.setattr(os, "listdir", listdir)
     monkeypatch.setattr(os, "scandir", scandir)
     monkeypatch.setenv("QUARBERT_REPORTS", str(reports))

@@ -21,12 +21,15 @@ import shutil
 import sys
 from pathlib import Path
 
+import pandas as pd
 from IPython import get_ipython
 
 from .errors import UserError
 from .paths import REPO_ROOT, REPORTS_ENV, profile_reports_dir, use_reports
 
 LOCAL = REPO_ROOT / "reports" / "local"
+# pandas' display defaults inside a notebook kernel, set explicitly (start)
+DISPLAY = {"display.width": 80, "display.max_columns": 20}
 # What a new local folder starts from: the profile's committed tables and saved dev predictions.
 SEEDED = ("tables", "predictions")
 
@@ -89,6 +92,10 @@ def start(notebook: str, profile: str, reports: str = "local") -> Path:
     one line, and say where the notebook writes; returns the folder."""
     folder = resolve(reports, profile)
     use_reports(folder)                         # what paths.reports_dir() gives in this kernel from now on
+    # a table's text form at a kernel's own defaults, whatever imported pandas first (pandas fits it to a terminal's
+    # width when it was imported outside a kernel): the same executed notebook on every machine
+    for option, value in DISPLAY.items():
+        pd.set_option(option, value)
     one_line_errors()
     if reports != "batch":
         copied = seed(folder, profile)
