@@ -32,7 +32,7 @@ from ..base.paths import RUNS_ENV
 from ..base.tasks import metrics_key, study_columns
 from ..study import records
 from ..study.experiment import run_experiment
-from ..study.results import read_json, run_config
+from ..study.results import read_json, run_config, run_name
 
 # How far a dev metric of a run retrained on another machine may sit from its record's and still count as
 # reproducing it. Another CPU rounds differently, and 450 steps of training amplify that: a run can move by up to
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [name for name in args.runs if name not in by_name]
         if unknown:
             raise NothingToVerify(f"no recorded run {', '.join(unknown)} under {records.records_dir() / args.profile}"
-                                         " (NOTEBOOK/RUN, e.g. 02_multitask_baseline/baseline-pretrain-seed0)")
+                                  f" (NOTEBOOK/RUN, e.g. 02_multitask_baseline/{run_name('baseline-pretrain', seed=0)})")
         chosen = [by_name[name] for name in args.runs]
     else:
         chosen = sample(runs, args.budget_minutes)
