@@ -27,7 +27,7 @@ from ..core.config import DataConfig, ModelConfig, profile_config
 from ..core.data import TaskData, load_task
 from ..core.evaluate import predict, task_metric
 from ..core.model import build_model
-from .results import RunNotFound, find_run, read_json, read_table, run_name, upsert_rows
+from .results import RunNotFound, find_run, read_json, read_table, rounded, run_name, upsert_rows
 
 COSINE_HEAD = "cosine-linear"      # 2.5 (cos + 1): an affine map of the cosine
 
@@ -109,7 +109,7 @@ def measure(profile: str, encoder: str = "minilm-l6", force: bool = False) -> pd
     table = zero_shot(encoder, cfg.data, probe, cfg.data.max_length).assign(profile=profile, encoder=encoder)
     table = table[["profile", "encoder", *[c for c in table.columns if c not in ("profile", "encoder")]]]
     upsert_rows(tables_dir() / PRIOR_TABLE, table.to_dict("records"), ["profile", "encoder", "task"])
-    return table.reset_index(drop=True)
+    return rounded(table).reset_index(drop=True)        # as saved: what a second call reads back
 
 
 def main(argv: list[str] | None = None) -> int:

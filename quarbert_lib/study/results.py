@@ -318,7 +318,7 @@ def upsert_rows(table: Path, rows: list[dict], key: list[str], order=None) -> pd
             new = pd.concat([old, new], ignore_index=True)
         if order is not None:
             new = order(new).reset_index(drop=True)
-        write_csv(Path(table), new)
+        new = write_csv(Path(table), new)            # as written (fixed precision)
     return new
 
 
@@ -402,7 +402,7 @@ def save_measured(name: str, setting: dict, rows: pd.DataFrame) -> pd.DataFrame:
                 ~pd.Series(set(setting) <= set(old.columns), index=old.index)
             old = old[~(_of_setting(old, key) | legacy)]
         write_csv(path, rows if old is None or old.empty else pd.concat([old, rows], ignore_index=True))
-    return rows.reset_index(drop=True)
+    return rounded(rows).reset_index(drop=True)         # the rows as saved: what read_measured gives back
 
 
 def read_measured(name: str, setting: dict) -> pd.DataFrame:
