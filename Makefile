@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 PROFILE ?=
 RUN_PROFILE := $(or $(PROFILE),cpu)
 STUDY_PROFILE := $(or $(PROFILE),cpu)
-VERIFY_MINUTES ?= 6
+VERIFY_MINUTES ?= 3.5
 ONLY ?=
 PYTEST_ARGS ?=
 

@@ -98,7 +98,7 @@ def test_make_reproduce_defaults_to_checking_the_committed_study(args, reproduce
     commands = make("reproduce").splitlines()
     assert any(f"-m quarbert_lib reproduce --profile {reproduce_profile}" in c for c in commands)
     assert any(f"-m quarbert_lib figures --profile {reproduce_profile}" in c for c in commands)
-    assert any(f"-m quarbert_lib verify --profile {reproduce_profile} --budget-minutes 6" in c for c in commands) \
+    assert any(f"-m quarbert_lib verify --profile {reproduce_profile} --budget-minutes 3.5" in c for c in commands) \
         == verifies
     assert any(f"-m quarbert_lib figures --profile {figures_profile}" in c for c in make("figures").splitlines())
 

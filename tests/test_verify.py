@@ -35,7 +35,7 @@ def test_a_retrained_run_reproduces_its_record_exactly_and_a_changed_record_is_c
     metrics = runs[0].folder / "metrics.json"
     edited = {**json.loads(metrics.read_text()), "sst_acc": json.loads(metrics.read_text())["sst_acc"] + 0.05}
     metrics.write_text(json.dumps(edited))
-    (runs[0].folder / "predictions-dev.csv.gz").write_bytes(gzip.compress(b"id,task\n"))
+    (runs[0].folder / "predictions-dev.csv.gz").write_bytes(gzip.compress(b"id,task\nx,sst\n"))
     assert verify.verify("smoke", [runs[0]])[0]["verdict"] == "differs"
     assert "DIFFERS from its record (largest move: sst_acc -0.0500" in capsys.readouterr().out
     # within the tolerance, predictions aside: another machine's rounding
@@ -58,7 +58,7 @@ def test_the_command_line_ends_with_how_many_reproduce(recorded, capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert out[0].startswith(f"[verify] retraining 1 recorded runs (about {first.minutes:.1f} min by their records): "
                              f"{first.notebook}/{first.run}; not this time (over the budget): {other}")
-    assert out[-1] == "[verify] 1 of 1 retrained runs reproduce their records (1 exactly, bit for bit)"
+    assert out[-1] == "[verify] 1 of 1 retrained runs reproduce their records (1 exactly: the same dev predictions as written)"
     assert cli.run(verify.main, ["--profile", "smoke", "--runs", "02_nb/nope"]) == 2
     assert "no recorded run 02_nb/nope" in capsys.readouterr().err
     assert results.run_path("smoke", "01_nb", "cheap-seed0").exists()     # the registry's own run is untouched
