@@ -300,7 +300,12 @@ VARIANTS["smart-cosine"] = {**VARIANTS["smart"], "model__sts_head": "cosine-sigm
 # 5 * sigmoid(cos) stops at [1.34, 3.66]. Pearson r is unchanged by an affine map of the predictions, but the two maps
 # differ in the MSE training signal (sigmoid's slope is at most 5/4 against 2.5), so the map can still matter.
 VARIANTS["smart-cosine-linear"] = {**VARIANTS["smart-cosine"], "model__sts_head": "cosine-linear"}
-VARIANTS["smart-simcse"] = {**VARIANTS["smart-cosine"], "simcse__stage": True, "simcse__joint_weight": 0.1}
+# SimCSE read as the paper's table reads it: its rows SMART-sampling-cosine (STS 0.790) and SMART-sampling-SimCSE
+# (0.869) are siblings off SMART-sampling (0.832), so `smart-simcse` adds the SimCSE stage and joint loss to `smart`
+# with the linear STS head. The project's own question stacks SimCSE on the cosine head: `smart-cosine-simcse`.
+SIMCSE = {"simcse__stage": True, "simcse__joint_weight": 0.1}
+VARIANTS["smart-simcse"] = {**VARIANTS["smart"], **SIMCSE}
+VARIANTS["smart-cosine-simcse"] = {**VARIANTS["smart-cosine"], **SIMCSE}
 # R-Drop (Liang et al., 2021) beside SMART: a branch off 'sampling', not a step above smart-simcse. alpha = 1.0: the
 # top of the small range (0.1 to 1) the paper tunes alpha in for GLUE fine-tuning, and exactly the weight the authors'
 # BERT/GLUE code puts on STS-B's squared difference (losses.rdrop). With mean reductions alpha does not depend on the

@@ -56,7 +56,9 @@ NOTEBOOKS = (
     # smart-cosine-linear is a control, off the ladder: the cosine head's map, 2.5 (cos + 1) against 5 sigma(cos)
     NotebookSpec("05_cosine_sts", "Cosine-similarity STS head", ("smart-cosine", "smart-cosine-linear"),
                  (("smart", "smart-cosine"), ("smart-cosine", "smart-cosine-linear"))),
-    NotebookSpec("06_simcse", "SimCSE stage", ("smart-simcse",), (("smart-cosine", "smart-simcse"),)),
+    # smart-simcse is the paper's row (SimCSE on SMART-sampling); smart-cosine-simcse stacks it on the cosine head
+    NotebookSpec("06_simcse", "SimCSE stage", ("smart-simcse", "smart-cosine-simcse"),
+                 (("smart", "smart-simcse"), ("smart-cosine", "smart-cosine-simcse"))),
     # the quartet's step starts from the best ladder row, known only from the table (study_steps)
     NotebookSpec("07_quartet_ensemble", "Quartet ensemble", ("ensemble",), runs=("specialist",), seeds=CHEAP_SEEDS),
     NotebookSpec("08_lora", "LoRA", ("ensemble-lora",), (("ensemble", "ensemble-lora"),), runs=("lora",),
@@ -105,7 +107,7 @@ def readers_left_out(names: list[str]) -> list[str]:
 TARGET_OVERALL = 0.76
 
 # The ladder: each row adds one thing to the one before it (controls such as smart-cosine-linear are off it).
-LADDER = ("baseline-finetune", "sampling", "advreg-literal", "advreg-only", "smart", "smart-cosine", "smart-simcse")
+LADDER = ("baseline-finetune", "sampling", "advreg-literal", "advreg-only", "smart", "smart-cosine", "smart-cosine-simcse")
 # Rows that test why a step is null (off the ladder): never a candidate for the study's best model.
 CONTROLS = ("smart-cosine-linear", "baseline-finetune-natural", "sampling-natural")
 # The rows that average several models, and the notebook that writes each one's folder.
