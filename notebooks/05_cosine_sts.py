@@ -63,10 +63,11 @@ plots.training_curves(run_dirs, "cosine_curves.png");
 
 # %% [markdown]
 # ## What this shows
-# Built by `notebook_findings` from the tables this notebook saved (no number typed by hand): each step's
-# difference of the seed means with the study's verdict (Holm-corrected over all its tests), the paired bootstrap
-# over every seed's dev predictions judged against the task's margin, the paper's delta for the same step, and the
-# reason where a step is null (measured, or stated open).
+# Built by `notebook_findings` from the saved tables and the registry's runs (no number typed by hand): for
+# each question of the study this notebook answers, the verdict of the one pre-registered analysis (declared in
+# `spec.QUESTIONS`: the mean seed-paired difference, its interval adjusted over the family's declared tests, the
+# word read off that interval), each task's, and the paper's effect for the same step; a step that does not help
+# shows what the study measured beside it, or says "open". Any other comparison is stated in other words.
 
 # %%
-display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))
+display(Markdown(notebook_findings(NOTEBOOK, profile, encoder, report.notebook_verdicts(NOTEBOOK, profile, encoder))))

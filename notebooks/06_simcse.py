@@ -1,15 +1,22 @@
 # %% [markdown]
-# # 06 · Unsupervised SimCSE (row `smart-simcse`, the paper's best single model)
+# # 06 · Unsupervised SimCSE (rows `smart-simcse` and `smart-cosine-simcse`)
 #
 # SimCSE (Gao et al., 2021) makes two views of each sentence from two dropout passes; the
 # other sentences of the batch are negatives. The loss is the cross-entropy over
 # cos(z1_i, z2_j) / τ with τ = 0.05, labels on the diagonal. The pooler is the model's own
 # (mean pooling over real tokens in the `cpu` profile; CLS in `paper`).
 #
-# Two uses, both on top of the `smart-cosine` recipe:
+# Two uses, together:
 # 1. a **stage** before multitask fine-tuning, on every distinct training sentence of the
 #    three tasks (`simcse.stage_steps` steps, in the same generic training loop);
 # 2. a **joint auxiliary loss** during multitask training, weighted λ_c = 0.1.
+#
+# On which recipe? The paper's table names its row SMART-sampling-SimCSE and its cosine row
+# SMART-sampling-cosine: neither name contains the other, so we read them as siblings built on
+# SMART-sampling (the paper's SimCSE row scores STS above its SMART row, its cosine row below it).
+# `smart-simcse` is that reading: SimCSE on `smart`, the linear STS head, and the paper's step is
+# `smart -> smart-simcse`. The project's own question stacks SimCSE on the cosine head:
+# `smart-cosine-simcse`, compared with `smart-cosine`.
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
@@ -31,7 +38,7 @@ from quarbert_lib.batch import plan
 from quarbert_lib.benchmarks import bench
 from quarbert_lib.reporting import plots, report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
-from quarbert_lib.study import methods, results
+from quarbert_lib.study import methods, results, tables
 from quarbert_lib.study.experiment import run_ladder_rows
 
 NOTEBOOK = "06_simcse"
@@ -58,10 +65,16 @@ similarity = results.write_csv(tables_dir() / "simcse_batch.csv", similarity)
 plots.similarity_matrix(similarity, simcse_loss, temperature=cfg.simcse.temperature);
 
 # %%
-mine, run_dirs = run_ladder_rows(NOTEBOOK, ["smart-simcse"], profile, seeds, encoder, force)
-run = results.read_json(next(iter(run_dirs.values())) / "metrics.json")
-print({k: run[k] for k in ("simcse_sentences", "simcse_steps", "simcse_seconds")})
+mine, run_dirs = run_ladder_rows(NOTEBOOK, ["smart-simcse", "smart-cosine-simcse"], profile, seeds, encoder, force)
 display(Markdown(report.ablation_markdown(mine)))
+
+# %% [markdown]
+# The stage's dose, run by run: how many sentences it drew (steps × batch) against the distinct training sentences
+# it draws from, i.e. the share of one pass (`tables.simcse_dose`, from each run's config and metrics.json).
+
+# %%
+dose = results.write_csv(tables_dir() / "simcse_dose.csv", tables.simcse_dose(run_dirs).assign(profile=profile, encoder=encoder))
+display(report.readable(dose.drop(columns=["profile", "encoder"])))
 
 # %%
 plots.ablation_bars(mine, "ablation_simcse.png");
@@ -79,17 +92,18 @@ plots.training_curves(run_dirs, "simcse_curves.png");
 # %%
 costs, timed_here = results.measured("costs.csv", {"profile": profile, "encoder": encoder, "steps_timed": cost_steps},
                                      measure_costs, partial(bench.step_costs, ["advreg-only", "smart", "smart-cosine",
-                                                                               "smart-simcse"], profile, encoder,
+                                                                               "smart-cosine-simcse"], profile, encoder,
                                                             steps=cost_steps))
 print("timed here" if timed_here else "read from costs.csv, timed by an earlier run")
 display(report.readable(costs))
 
 # %% [markdown]
 # ## What this shows
-# Built by `notebook_findings` from the tables this notebook saved (no number typed by hand): each step's
-# difference of the seed means with the study's verdict (Holm-corrected over all its tests), the paired bootstrap
-# over every seed's dev predictions judged against the task's margin, the paper's delta for the same step, and the
-# reason where a step is null (measured, or stated open).
+# Built by `notebook_findings` from the saved tables and the registry's runs (no number typed by hand): for
+# each question of the study this notebook answers, the verdict of the one pre-registered analysis (declared in
+# `spec.QUESTIONS`: the mean seed-paired difference, its interval adjusted over the family's declared tests, the
+# word read off that interval), each task's, and the paper's effect for the same step; a step that does not help
+# shows what the study measured beside it, or says "open". Any other comparison is stated in other words.
 
 # %%
-display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))
+display(Markdown(notebook_findings(NOTEBOOK, profile, encoder, report.notebook_verdicts(NOTEBOOK, profile, encoder))))

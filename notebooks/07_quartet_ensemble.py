@@ -1,10 +1,15 @@
 # %% [markdown]
-# # 07 · The quartet ensemble (row `ensemble`)
+# # 07 · The quartet ensemble (rows `ensemble-smart-simcse` and `ensemble`)
 #
-# Three task specialists (SST only, paraphrase only, STS only) plus one multitask model. Each
-# specialist is trained with the recipe of the best ladder variant (highest overall dev score
-# in `reports/tables/ablation.csv`, notebooks 02-06). The fourth member is that variant's
-# multitask run. Each task is predicted by its specialist and the multitask model: SST class
+# Three task specialists (SST only, paraphrase only, STS only) plus one multitask model, all
+# trained with one recipe. Two quartets:
+# - **the paper's** (`ensemble-smart-simcse`, its SMART-sampling-SimCSE-Ensemble): every member
+#   trained with `smart-simcse`, the multitask member being that row's run (notebook 06), so the
+#   paper's step is `smart-simcse -> ensemble-smart-simcse`;
+# - **the project's** (`ensemble`): members trained with the `recipe` parameter (`sampling`, the
+#   multitask row of notebook 03), the question `sampling -> ensemble`.
+#
+# Each task is predicted by its specialist and the multitask model: SST class
 # probabilities, paraphrase probabilities and STS scores are averaged. The ensemble reads
 # saved predictions, so re-ensembling never retrains.
 #
@@ -24,7 +29,7 @@ profile = "cpu"          # smoke | cpu | paper
 reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
 encoder = "minilm-l6"
 seeds = None             # None: the study's (cpu: 0-4, spec.notebook_seeds): one quartet per seed
-recipe = "best"          # "best" or a ladder variant name
+recipe = "sampling"      # the project's quartet: a ladder row name (the declared question is sampling -> ensemble), or "best"
 force = False
 
 # %%
@@ -37,13 +42,14 @@ from quarbert_lib.batch import plan
 from quarbert_lib.reporting import report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import ensemble, methods, results, tables
-from quarbert_lib.study.experiment import ensure_predictions, run_variant
-from quarbert_lib.study.spec import notebook_seeds
+from quarbert_lib.study.experiment import quartet_members, write_quartet
+from quarbert_lib.study.spec import PAPER_RECIPE, notebook_seeds, trained_by
 
 NOTEBOOK = "07_quartet_ensemble"
 reports_dir = notebook.start(NOTEBOOK, profile, reports)
 variant = tables.best_variant(profile, encoder) if recipe == "best" else recipe
-print("recipe:", variant)
+PAPER_ROW = "ensemble-smart-simcse"     # the paper's quartet: SMART-SimCSE members
+print("the project's quartet:", variant, "members; the paper's:", PAPER_RECIPE, "members")
 
 # %% [markdown]
 # Before anything trains: the runs these parameters ask for, how many are done (trained, or restored
@@ -56,55 +62,62 @@ plan.show(NOTEBOOK, globals());
 # ## The members
 
 # %%
-quartets = {}                       # seed -> (members, their metrics)
+quartets, paper_quartets = {}, {}      # seed -> (members, their metrics): the project's quartet, the paper's
 for seed in notebook_seeds(NOTEBOOK, profile, seeds):
-    members, metrics = {}, {}
-    for task in ["sst", "para", "sts"]:
-        runs, folders = run_variant(NOTEBOOK, variant, profile, [seed], encoder, force,
-                                    run_prefix=f"specialist-{task}", tasks=[task])
-        members[f"{task}-specialist"], metrics[f"{task}-specialist"] = next(iter(folders.values())), runs[0]
-    members["multitask"] = results.find_run(results.run_name(variant, seed=seed), profile, encoder)
-    metrics["multitask"] = results.read_json(members["multitask"] / "metrics.json")
-    for folder in members.values():
-        ensure_predictions(folder)
-    quartets[seed] = members, metrics
+    multitask = results.run_path(profile, trained_by(variant), results.run_name(variant, seed=seed))
+    quartets[seed] = quartet_members(NOTEBOOK, variant, profile, seed, encoder, force, "specialist", multitask,
+                                     suffix="-specialist")
+for seed in notebook_seeds(trained_by(PAPER_RECIPE), profile, seeds):
+    multitask = results.run_path(profile, trained_by(PAPER_RECIPE), results.run_name(PAPER_RECIPE, seed=seed))
+    paper_quartets[seed] = quartet_members(NOTEBOOK, PAPER_RECIPE, profile, seed, encoder, force,
+                                           f"specialist-{PAPER_RECIPE}", multitask, suffix="-specialist")
 # every member of every seed's quartet is a distinct checkpoint
-hashes = ensemble.check_distinct({f"{n} seed {s}": f for s, (m, _) in quartets.items() for n, f in m.items()})
-display(pd.DataFrame([{"seed": s, "member": n, "run": str(f.relative_to(f.parents[1])),
-                       "sha256": hashes[f"{n} seed {s}"][:12], "params_total": met[n]["params_total"]}
-                      for s, (m, met) in quartets.items() for n, f in m.items()]))
+everyone = {f"{row} {n} seed {s}": f for row, qs in (("ensemble", quartets), (PAPER_ROW, paper_quartets))
+            for s, (m, _) in qs.items() for n, f in m.items()}
+hashes = ensemble.check_distinct(everyone)
+display(pd.DataFrame([{"quartet": key.split(" ")[0], "member": key.split(" ")[1], "run": f"{f.parent.name}/{f.name}",
+                       "sha256": hashes[key][:12]} for key, f in everyone.items()]))
 
 # %% [markdown]
 # ## One ensemble per seed
-# Each seed's quartet is averaged (plain) and, apart, calibrated on the `calib` split; the
-# `ensemble` row of the ablation table is the mean and std of the plain ensembles over seeds.
+# Each seed's quartet is averaged (plain: `experiment.write_quartet` writes it as the row's folder for that seed)
+# and, for the project's quartet, apart, calibrated on the `calib` split; each row of the ablation table is the
+# mean and std of its plain ensembles over seeds.
 
 # %%
 per_seed, devs, calibrations, calibrated_by_seed = [], {}, {}, {}
 for seed, (members, metrics) in quartets.items():
     devs[seed] = ensemble.load_predictions(members, "dev")
-    plain = ensemble.ensemble(devs[seed])
+    plain, seed_metrics = write_quartet(profile, NOTEBOOK, "ensemble", seed, members, metrics)
     # at the tables' fixed precision (results.fixed_values): the calibration applied is the one written
     calibrations[seed] = results.fixed_values(ensemble.fit_calibration(ensemble.load_predictions(members, "calib")))
     calibrated_by_seed[seed] = ensemble.ensemble(devs[seed], calibrations[seed])
     out_dir = results.run_path(profile, NOTEBOOK, results.run_name("ensemble", seed=seed))
-    results.write_csv(out_dir / "predictions-dev.csv", plain)
     results.write_csv(out_dir / "predictions-dev-calibrated.csv", calibrated_by_seed[seed])
     results.write_json(out_dir / "calibration.json", calibrations[seed])
-    results.write_members(out_dir, members)
-    test = ensemble.ensemble(ensemble.load_predictions(members, "test", missing_ok=True))
-    for split, frames in (("dev", plain), ("test", test)):
-        for task, frame in frames.groupby("task"):
-            results.write_course_output(out_dir, task, frame, split, ids=frame["id"])  # members agree: combine checks
-    member_metrics = list(metrics.values())
-    per_seed.append(tables.ensemble_metrics(ensemble.scores(plain), member_metrics,
-                                            sum(m["params_total"] for m in member_metrics),
-                                            sum(m["params_trainable"] for m in member_metrics)))
-display(pd.DataFrame([{"seed": s, **{k: m[k] for k in ("sst_acc", "para_acc", "sts_pearson")}}
-                      for s, m in zip(quartets, per_seed)]).round(4))
+    per_seed.append(seed_metrics)
+paper_per_seed = [write_quartet(profile, NOTEBOOK, PAPER_ROW, seed, members, metrics)[1]
+                  for seed, (members, metrics) in paper_quartets.items()]
+display(pd.DataFrame([{"row": row, "seed": s, **{k: m[k] for k in ("sst_acc", "para_acc", "sts_pearson", "overall")}}
+                      for row, qs, ms in (("ensemble", quartets, per_seed), (PAPER_ROW, paper_quartets, paper_per_seed))
+                      for s, m in zip(qs, ms)]).round(4))
 first = next(iter(quartets))
 display(Markdown(f"Calibration of seed {first}'s quartet:"))
 display(report.readable(pd.DataFrame(calibrations[first]).T.reset_index(names="task")))
+
+# %% [markdown]
+# How alike are the members' errors? For each task, the two members that predict it (its specialist and the
+# multitask model), on every seed's quartet (`ensemble.member_errors`): the correlation of their errors and, for a
+# classification task, the share of the examples either gets wrong that both get wrong. An average can only fix an
+# example that one member gets right. Beside it, the calibrated weights above show which member the `calib` split
+# trusts.
+
+# %%
+member_errors = results.write_csv(tables_dir() / "quartet_errors.csv", pd.concat(
+    [ensemble.member_errors(d).assign(seed=s) for s, d in devs.items()], ignore_index=True).assign(
+        recipe=variant, profile=profile, encoder=encoder))
+display(report.readable(member_errors.groupby(["task", "member_a", "member_b"], sort=False)[
+    ["error_correlation", "both_wrong_share"]].mean().reset_index()))
 
 # %% [markdown]
 # ## The average on three dev examples
@@ -118,9 +131,9 @@ examples = results.write_csv(tables_dir() / "quartet_examples.csv", methods.quar
 display(report.readable(examples))
 
 # %%
-row = tables.ablation_row("ensemble", per_seed)
-tables.save_ablation_rows([row])
-mine = tables.shown_rows(NOTEBOOK, profile, encoder, also=(variant,), own=[row])   # this notebook's row and those it compares with
+own = [tables.ablation_row("ensemble", per_seed), tables.ablation_row(PAPER_ROW, paper_per_seed)]
+tables.save_ablation_rows(own)
+mine = tables.shown_rows(NOTEBOOK, profile, encoder, also=(variant, PAPER_RECIPE), own=own)   # this notebook's row and those it compares with
 display(Markdown(report.ablation_markdown(mine)))
 
 # %% [markdown]
@@ -138,10 +151,11 @@ display(report.readable(subsets))
 
 # %% [markdown]
 # ## What this shows
-# Built by `notebook_findings` from the tables this notebook saved (no number typed by hand): each step's
-# difference of the seed means with the study's verdict (Holm-corrected over all its tests), the paired bootstrap
-# over every seed's dev predictions judged against the task's margin, the paper's delta for the same step, and the
-# reason where a step is null (measured, or stated open).
+# Built by `notebook_findings` from the saved tables and the registry's runs (no number typed by hand): for
+# each question of the study this notebook answers, the verdict of the one pre-registered analysis (declared in
+# `spec.QUESTIONS`: the mean seed-paired difference, its interval adjusted over the family's declared tests, the
+# word read off that interval), each task's, and the paper's effect for the same step; a step that does not help
+# shows what the study measured beside it, or says "open". Any other comparison is stated in other words.
 
 # %%
-display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))
+display(Markdown(notebook_findings(NOTEBOOK, profile, encoder, report.notebook_verdicts(NOTEBOOK, profile, encoder))))

@@ -1,13 +1,15 @@
 # %% [markdown]
-# # 08 · LoRA and the LoRA quartet on one backbone (row `ensemble-lora`)
+# # 08 · LoRA and the LoRA quartet on one backbone (rows `ensemble-lora-smart-simcse` and `ensemble-lora`)
 #
 # LoRA (through PEFT) trains low-rank adapters on the attention's query, key and value
 # (`lora.targets = "qkv"`, as in the paper; `"all-linear"` adds every Linear layer of the
 # encoder's blocks). The encoder's own weights stay frozen; the task heads stay trainable
 # and are saved beside each adapter. Four adapters make the LoRA quartet: three specialists
-# and one multitask model, each with the best ladder variant's recipe, as in notebook 07.
-# One quartet per seed (the study's seeds); the row `ensemble-lora` is the mean and std of
-# their plain ensembles, and the checks and serving costs below use the first seed's quartet.
+# and one multitask model, each with one recipe, as in notebook 07: the paper's LoRA quartet
+# (`ensemble-lora-smart-simcse`, members trained with `smart-simcse`, compared with the paper's
+# quartet `ensemble-smart-simcse`) and the project's (`ensemble-lora`, the `recipe` parameter,
+# compared with `ensemble`). One quartet per seed; each row is the mean and std of its plain
+# ensembles, and the checks and serving costs below use the first seed's project quartet.
 #
 # The quartet is then served from **one** frozen backbone holding all four adapters, and
 # compared with four full models on the same dev sets: parameters held, resident memory,
@@ -18,11 +20,12 @@ profile = "cpu"          # smoke | cpu | paper
 reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
 encoder = "minilm-l6"
 seeds = None             # None: the study's (cpu: 0-4, spec.notebook_seeds): one LoRA quartet per seed
-recipe = "best"
+recipe = "sampling"      # the project's LoRA quartet: a ladder row name (as notebook 07's), or "best"
 lora_lr = 5e-4
 lora_r = 8
 lora_alpha = 16.0
 force = False
+paper_quartet = False    # True: also the paper's LoRA quartet (smart-simcse members; 12 runs, about 50 CPU minutes here), not yet in the committed study
 measure = None           # None: read the checks and serving costs a measuring run saved (lora_checks.MEASURED), measuring them only where this setting has none and the first seed's weights are here; True: measure again or fail
 
 # %%
@@ -37,14 +40,15 @@ from quarbert_lib.core.config import variant_config
 from quarbert_lib.reporting import report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import ensemble, lora_checks, methods, results, tables
-from quarbert_lib.study.experiment import run_variant
-from quarbert_lib.study.spec import notebook_seeds
+from quarbert_lib.study.experiment import quartet_members, write_quartet
+from quarbert_lib.study.spec import PAPER_RECIPE, notebook_seeds, trained_by
 
 NOTEBOOK = "08_lora"
 reports_dir = notebook.start(NOTEBOOK, profile, reports)
 variant = tables.best_variant(profile, encoder) if recipe == "best" else recipe
 lora = dict(lora__enabled=True, lora__r=lora_r, lora__alpha=lora_alpha, train__lr=lora_lr)
-print("recipe:", variant, lora)
+PAPER_ROW = "ensemble-lora-smart-simcse"  # the paper's LoRA quartet: SMART-SimCSE members
+print("the project's LoRA quartet:", variant, "members; the paper's:", PAPER_RECIPE, "members;", lora)
 
 # %% [markdown]
 # Before anything trains: the runs these parameters ask for, how many are done (trained, or restored
@@ -72,15 +76,14 @@ display(report.readable(results.write_csv(tables_dir() / "lora_switch.csv", lora
 # ## Four adapters per seed
 
 # %%
-quartets = {}                       # seed -> (members, their metrics)
+quartets, paper_quartets = {}, {}      # seed -> (members, their metrics): the project's LoRA quartet, the paper's
 for seed in notebook_seeds(NOTEBOOK, profile, seeds):
-    members, metrics = {}, {}
-    for name, tasks in [("sst", ["sst"]), ("para", ["para"]), ("sts", ["sts"]), ("multitask", ["sst", "para", "sts"])]:
-        runs, folders = run_variant(NOTEBOOK, variant, profile, [seed], encoder, force,
-                                    run_prefix=f"lora-{name}", tasks=tasks, **lora)
-        members[name], metrics[name] = next(iter(folders.values())), runs[0]
-    quartets[seed] = members, metrics
-ensemble.check_distinct({f"{n} seed {s}": f for s, (m, _) in quartets.items() for n, f in m.items()})
+    quartets[seed] = quartet_members(NOTEBOOK, variant, profile, seed, encoder, force, "lora", **lora)
+for seed in notebook_seeds(trained_by(PAPER_RECIPE), profile, seeds) if paper_quartet else []:
+    paper_quartets[seed] = quartet_members(NOTEBOOK, PAPER_RECIPE, profile, seed, encoder, force,
+                                           f"lora-{PAPER_RECIPE}", **lora)
+ensemble.check_distinct({f"{row} {n} seed {s}": f for row, qs in (("ensemble-lora", quartets), (PAPER_ROW, paper_quartets))
+                         for s, (m, _) in qs.items() for n, f in m.items()})
 seed = next(iter(quartets))         # the checks and the serving cost use the first seed's quartet
 members, metrics = quartets[seed]
 display(pd.DataFrame([{"member": n, "trainable": m["params_trainable"], "total": m["params_total"],
@@ -113,16 +116,14 @@ display(report.readable(checks))
 
 # %%
 params_total = int(params["total"].iloc[0])
-trainable, per_seed = int(params["adapters"].iloc[0] + params["heads"].iloc[0]), []
-for s, (seed_members, seed_metrics) in quartets.items():
-    plain = ensemble.ensemble(ensemble.load_predictions(seed_members, "dev"))
-    results.write_csv(results.run_path(profile, NOTEBOOK, results.run_name("ensemble-lora", seed=s)) / "predictions-dev.csv", plain)
-    per_seed.append(tables.ensemble_metrics(ensemble.scores(plain), list(seed_metrics.values()), params_total, trainable))
-display(pd.DataFrame([{"seed": s, **{k: m[k] for k in ("sst_acc", "para_acc", "sts_pearson")}}
-                      for s, m in zip(quartets, per_seed)]).round(4))
-row = tables.ablation_row("ensemble-lora", per_seed)
-tables.save_ablation_rows([row])
-mine = tables.shown_rows(NOTEBOOK, profile, encoder, own=[row])   # this notebook's row and those it compares with
+trainable = int(params["adapters"].iloc[0] + params["heads"].iloc[0])
+per_seed = {row: [write_quartet(profile, NOTEBOOK, row, s, m, met, (params_total, trainable))[1] for s, (m, met) in qs.items()]
+            for row, qs in (("ensemble-lora", quartets), (PAPER_ROW, paper_quartets)) if qs}
+display(pd.DataFrame([{"row": row, "seed": m["seed"], **{k: m[k] for k in ("sst_acc", "para_acc", "sts_pearson", "overall")}}
+                      for row, ms in per_seed.items() for m in ms]).round(4))
+own = [tables.ablation_row(row, ms) for row, ms in per_seed.items()]
+tables.save_ablation_rows(own)
+mine = tables.shown_rows(NOTEBOOK, profile, encoder, own=own)   # this notebook's rows and those it compares with
 display(Markdown(report.ablation_markdown(mine)))
 print(f"trainable / total = {trainable / params_total:.4f}")
 
@@ -134,10 +135,11 @@ display(report.readable(cost))
 
 # %% [markdown]
 # ## What this shows
-# Built by `notebook_findings` from the tables this notebook saved (no number typed by hand): each step's
-# difference of the seed means with the study's verdict (Holm-corrected over all its tests), the paired bootstrap
-# over every seed's dev predictions judged against the task's margin, the paper's delta for the same step, and the
-# reason where a step is null (measured, or stated open).
+# Built by `notebook_findings` from the saved tables and the registry's runs (no number typed by hand): for
+# each question of the study this notebook answers, the verdict of the one pre-registered analysis (declared in
+# `spec.QUESTIONS`: the mean seed-paired difference, its interval adjusted over the family's declared tests, the
+# word read off that interval), each task's, and the paper's effect for the same step; a step that does not help
+# shows what the study measured beside it, or says "open". Any other comparison is stated in other words.
 
 # %%
-display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))
+display(Markdown(notebook_findings(NOTEBOOK, profile, encoder, report.notebook_verdicts(NOTEBOOK, profile, encoder))))

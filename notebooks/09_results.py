@@ -20,7 +20,6 @@
 profile = "cpu"          # smoke | cpu | paper
 reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
 encoder = "minilm-l6"    # the encoder whose rows to report
-n_boot = 2000            # bootstrap resamples for the significance table
 
 # %%
 import pandas as pd
@@ -35,7 +34,7 @@ from quarbert_lib.study import tables
 NOTEBOOK = "09_results"
 reports_dir = notebook.start(NOTEBOOK, profile, reports)
 
-figures.collect(profile, encoder, n_boot=n_boot)       # the registry's predictions, run costs, bootstraps
+figures.collect(profile, encoder)       # the registry's predictions, per-seed scores and the analysis, run costs
 with plots.quiet():                                    # every figure, saved; the section below shows them
     results_md = figures.rebuild(profile, encoder)
 # its name, not its path or the seconds it took: an executed notebook shows what re-executing it shows again
@@ -52,12 +51,12 @@ columns = [c for c in ("variant", "seeds", "sst_acc", "sst_acc_std", "qqp_acc", 
 display(mine[columns].round(4))
 
 # %% [markdown]
-# ## Which ladder steps are real
+# ## The pre-registered analysis
+# Every declared question (`spec.QUESTIONS`), its family, effect, adjusted interval and verdict
+# (`reports/tables/verdicts.csv`, computed once from the per-seed scores in `seed_scores.csv`).
 
 # %%
-significance = tables_dir() / "significance.csv"
-if significance.exists():
-    display(report.readable(pd.read_csv(significance)))
+display(report.readable(report.study_verdicts(profile, encoder).drop(columns=["label", "level", "tests"])))
 
 # %% [markdown]
 # ## The whole report
@@ -71,10 +70,11 @@ for figure in sorted(figures_dir().glob("*.png")):
 
 # %% [markdown]
 # ## What this shows
-# Built by `notebook_findings` from the tables this notebook saved (no number typed by hand): each step's
-# difference of the seed means with the study's verdict (Holm-corrected over all its tests), the paired bootstrap
-# over every seed's dev predictions judged against the task's margin, the paper's delta for the same step, and the
-# reason where a step is null (measured, or stated open).
+# Built by `notebook_findings` from the saved tables and the registry's runs (no number typed by hand): for
+# each question of the study this notebook answers, the verdict of the one pre-registered analysis (declared in
+# `spec.QUESTIONS`: the mean seed-paired difference, its interval adjusted over the family's declared tests, the
+# word read off that interval), each task's, and the paper's effect for the same step; a step that does not help
+# shows what the study measured beside it, or says "open". Any other comparison is stated in other words.
 
 # %%
 display(Markdown(notebook_findings('09_results', profile, encoder)))

@@ -74,8 +74,9 @@ plots.learning_curves(curves, "regime_curves.png");
 # ## What this shows
 # Built by `notebook_findings` from `regime_curves.csv` (no number typed by hand): whether the gap opens and
 # whether plain overfits, then each regulariser against plain at the last epoch, on the dev score and on the
-# gap (with how much of the gap's change is the training score's), with intervals and the study's verdict words
-# (Holm over this notebook's tests).
+# gap (with how much of the gap's change is the training score's), with intervals and what each shows in words
+# of its own ("narrows the gap", "below zero": Welch, Holm over this notebook's tests). These are not the study's
+# pre-registered questions, so they carry no helps / hurts verdict.
 
 # %%
 display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))

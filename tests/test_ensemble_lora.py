@@ -88,6 +88,25 @@ def test_a_recorded_member_is_told_apart_by_its_weights_hash(tmp_path):
     assert not (tmp_path / "c" / ensemble.WEIGHTS_HASH).exists()
 
 
+def test_member_errors_against_hand_computed_correlations():
+    """SST: two members' wrong-answer indicators correlate as numpy says, and both are wrong on 1 of the 3 examples
+    either gets wrong; STS: the residuals' correlation; a task with one member gives no pair; rows in any order."""
+    sst = lambda pred: pd.DataFrame({"id": ["a", "b", "c", "d", "e"], "task": "sst", "gold": [0, 1, 2, 3, 4],  # noqa: E731
+                                     "prediction": pred})
+    sts = lambda pred: pd.DataFrame({"id": ["x", "y", "z", "w"], "task": "sts", "gold": [1.0, 2.0, 3.0, 4.0],  # noqa: E731
+                                     "prediction": pred})
+    members = {"sst-specialist": sst([0, 2, 2, 0, 4]),
+               "multitask": pd.concat([sst([1, 2, 2, 3, 4]).iloc[::-1], sts([1.5, 2.0, 2.5, 4.5])]),
+               "sts-specialist": sts([1.2, 2.4, 2.9, 4.2])}
+    table = ensemble.member_errors(members).set_index("task")
+    wrong_a, wrong_b = np.array([0, 1, 0, 1, 0.0]), np.array([1, 1, 0, 0, 0.0])
+    assert table.loc["sst", "error_correlation"] == pytest.approx(np.corrcoef(wrong_a, wrong_b)[0, 1])
+    assert table.loc["sst", "both_wrong_share"] == pytest.approx(1 / 3)
+    resid_a, resid_b = np.array([0.5, 0.0, -0.5, 0.5]), np.array([0.2, 0.4, -0.1, 0.2])
+    assert table.loc["sts", "error_correlation"] == pytest.approx(np.corrcoef(resid_a, resid_b)[0, 1])
+    assert np.isnan(table.loc["sts", "both_wrong_share"]) and "para" not in table.index
+
+
 def test_subset_table_has_every_subset():
     a = _frame("sst", ["x"], [1], prediction=[1], **{f"prob_{k}": [float(k == 1)] for k in range(5)})
     b = _frame("sst", ["x"], [1], prediction=[0], **{f"prob_{k}": [float(k == 0)] for k in range(5)})

@@ -63,7 +63,8 @@ def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
         assert ablation["data_note"].str.contains("quora-train.csv absent").all()
         assert ablation.loc["baseline-pretrain", "params_trainable"] < ablation.loc["baseline-finetune", "params_trainable"]
     ladder = {"02": ["baseline-pretrain", "baseline-finetune"], "03": ["sampling"], "04": ["advreg-literal", "advreg-only", "smart"],
-              "05": ["smart-cosine"], "06": ["smart-simcse"], "07": ["ensemble"], "08": ["ensemble-lora"]}
+              "05": ["smart-cosine"], "06": ["smart-simcse", "smart-cosine-simcse"],
+              "07": ["ensemble", "ensemble-smart-simcse"], "08": ["ensemble-lora", "ensemble-lora-smart-simcse"]}
     for variant in ladder.get(notebook[:2], []):
         assert 0 <= ablation.loc[variant, "sst_acc"] <= 1, variant
     if notebook.startswith("11"):
@@ -114,18 +115,25 @@ def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
     if notebook.startswith("06"):
         costs = pd.read_csv(tables / "costs.csv").set_index("variant")
         assert costs.loc["sampling", "relative"] == 1.0
-        assert list(costs.index) == ["sampling", "advreg-only", "smart", "smart-cosine", "smart-simcse"]
+        assert list(costs.index) == ["sampling", "advreg-only", "smart", "smart-cosine", "smart-cosine-simcse"]
         run = json.loads((root / "runs" / "smoke" / "06_simcse" / "smart-simcse-seed0" / "metrics.json").read_text())
         assert run["simcse_steps"] == 2 and run["simcse_sentences"] > 0
     if notebook.startswith("07"):
         members = [m for m in ablation.index if m.startswith("ensemble")]
         assert ablation.loc["ensemble", "params_total"] > 3 * ablation.loc["sampling", "params_total"]
         subsets = pd.read_csv(tables / "ensemble_subsets.csv")
-        assert len(subsets) == 15 + 1 and members
+        assert len(subsets) == 15 + 1 and set(members) == {"ensemble", "ensemble-smart-simcse"}
+        # the paper's quartet averages smart-simcse members: its specialists were trained with that recipe
+        paper = json.loads((root / "runs" / "smoke" / "07_quartet_ensemble" / "ensemble-smart-simcse-seed0" /
+                            "members.json").read_text())
+        assert paper["multitask"] == "smoke/06_simcse/smart-simcse-seed0"
+        assert paper["sst-specialist"] == "smoke/07_quartet_ensemble/specialist-smart-simcse-sst-seed0"
     if notebook.startswith("09"):
         text = (root / "reports" / "results.md").read_text()
         assert "## Table 2: the ablation ladder" in text and "## Figure 3" in text
-        assert (root / "reports" / "tables" / "significance.csv").exists()
+        assert "## The paper's claims" in text and "### Family `paper` (7 tests" in text
+        scores = pd.read_csv(root / "reports" / "tables" / "seed_scores.csv")
+        assert {"baseline-pretrain", "sampling", "ensemble", "ensemble-lora-smart-simcse"} <= set(scores["variant"])
     if notebook.startswith("08"):
         row = ablation.loc["ensemble-lora"]
         assert row["params_trainable"] / row["params_total"] <= 0.05
@@ -268,29 +276,30 @@ def test_failed_notebook_is_reported_and_others_run(isolated, tmp_path, monkeypa
 
 
 def test_figures_rebuild_from_saved_results(pipeline, tiny_encoder_dir, monkeypatch, tmp_path):
-    """`make figures`: results.md, figures and significance from saved results only."""
+    """`make figures`: results.md, figures and the analysis from saved results only."""
     code, summary, root = pipeline
     monkeypatch.setenv("QUARBERT_RUNS", str(root / "runs"))
     monkeypatch.setenv("QUARBERT_REPORTS", str(root / "reports"))
     from quarbert_lib.reporting import figures
     from quarbert_lib.study import experiment
     monkeypatch.setattr(experiment, "Trainer", None)          # nothing may train
-    figures.collect("smoke", str(tiny_encoder_dir), n_boot=50)      # the batch's gathering (notebook 09)
+    figures.collect("smoke", str(tiny_encoder_dir))      # the batch's gathering (notebook 09)
     out = figures.rebuild("smoke", str(tiny_encoder_dir))
     text = out.read_text()
-    for heading in ("Table 1", "Table 2", "Table 3", "Figure 3", "Figure 4", "paired bootstrap", "Cost per variant",
-                    "Quality per CPU-minute", "What the results cost", "## What each notebook shows", "### 09 · The whole ladder",
-                    "SMART: which reading of the paper", "#### λ_s sweep (Figure 3)", "`baseline-finetune` → `sampling`: overall"):
+    for heading in ("Table 1", "Table 2", "Table 3", "Figure 3", "Figure 4", "## The pre-registered analysis", "Cost per variant",
+                    "Quality per CPU-minute", "What the results cost", "## What each notebook shows", "### 03 · Batch-level",
+                    "SMART: which reading of the paper", "#### λ_s sweep (Figure 3)",
+                    "- `baseline-finetune` → `sampling` (batch-level task sampling; family `paper`, 7 tests): overall"):
         assert heading in text, heading
     costs = pd.read_csv(root / "reports" / "tables" / "run_costs.csv")
     metrics = sorted((root / "runs" / "smoke").glob("*/*/metrics.json"))
     assert len(costs) == len(metrics) and set(costs["profile"]) == {"smoke"}
     first = json.loads(metrics[0].read_text())
     assert costs.iloc[0]["wall_seconds"] == pytest.approx(first["wall_seconds"])
-    significance = pd.read_csv(root / "reports" / "tables" / "significance.csv")
-    assert "baseline-finetune -> sampling" in set(significance["step"])
-    assert set(significance["task"]) == {"sst", "para", "sts"}
-    assert (significance["ci_low"] <= significance["delta"] + 1e-12).all()
+    verdicts = pd.read_csv(root / "reports" / "tables" / "verdicts.csv")
+    from quarbert_lib.study import spec
+    assert list(zip(verdicts["step"], verdicts["metric"])) == [(q.step, m) for q in spec.QUESTIONS
+                                                             for m in spec.family_metrics(q.family)]
     assert (root / "reports" / "figures" / "prediction_distributions_ensemble.png").exists()
     assert (root / "reports" / "figures" / "quality_per_minute.png").exists()
 

@@ -158,31 +158,31 @@ def _seeded(variant, scores):
 
 
 def test_readme_verdict_block_says_what_the_verdict_table_says(isolated, tmp_path):
-    """Counts and the fine-tuning effect in the README's verdict lines are the verdict table's own."""
+    """The README's opening is the paper's-claims table: each step row carries the saved analysis's own effect,
+    interval and words, and the counts per family are the analysis's."""
+    from quarbert_lib.base.paths import tables_dir
     tables.save_ablation_rows([_seeded("baseline-pretrain", [(0.30, 0.70, 0.40), (0.32, 0.71, 0.45), (0.31, 0.72, 0.42)]),
                                _seeded("baseline-finetune", [(0.40, 0.80, 0.80), (0.42, 0.79, 0.82), (0.41, 0.81, 0.81)])])
-    table = report.study_verdicts(tables.ablation_rows("cpu", "minilm-l6"))
-    counts = verdicts.verdict_counts(table, None)
+    scores = pd.DataFrame([{"variant": v, "seed": s, "profile": "cpu", "encoder": "minilm-l6", "sst_acc": a,
+                            "qqp_acc": q, "sts_pearson": r, "overall": (a + q + (r + 1) / 2) / 3}
+                           for v, rows in (("baseline-pretrain", [(0.30, 0.70, 0.40), (0.32, 0.71, 0.45), (0.31, 0.72, 0.42)]),
+                                           ("baseline-finetune", [(0.40, 0.80, 0.80), (0.42, 0.79, 0.82), (0.41, 0.81, 0.81)]))
+                           for s, (a, q, r) in enumerate(rows)])
+    results.write_csv(tables_dir() / "seed_scores.csv", scores)
+    table = report.study_verdicts("cpu", "minilm-l6")
+    ft = table[(table["step"] == "baseline-pretrain -> baseline-finetune") & (table["metric"] == "overall")].iloc[0]
     text = report.verdict_section()
-    assert "No step of the ladder beyond fine-tuning is shown to help." in text     # the one step is fine-tuning
-    assert f"1 step, each tested on the overall score and each task ({len(table)} tests" in text
-    helped = ", ".join(f"`{r.step}` on {metric_labels()[r.metric]}" for r in table.itertuples() if r.verdict == "helps")
-    assert f"{counts['helps']} help ({helped}), {counts['hurts']} hurt, {counts['equivalent']} equivalent, " \
-           f"{counts['inconclusive']} inconclusive" in text
-    ft = table[(table["metric"] == "overall")].iloc[0]
-    assert f"{ft.effect:+.3f} overall over heads on the frozen encoder (95% CI [{ft.ci_low:+.3f}, {ft.ci_high:+.3f}]" in text
-    assert counts["helps"] + counts["hurts"] > 0     # the hand-made rows differ by far more than the margins
-    where = "inside" if ft.ci_low <= ft.paper_effect <= ft.ci_high else "outside"
-    assert (f"lies {where} our 95% interval for `baseline-finetune`" in text if where == "outside" else
-            "inside it for `baseline-finetune`." in text)
+    claims = report.paper_claims()
+    row = claims.iloc[0]
+    assert row["ours"] == f"{ft.effect:+.3f} [{ft.ci_low:+.3f}, {ft.ci_high:+.3f}] (3 seeds paired)"
+    assert row["verdict"] == ft.verdict and row["paper"] == f"{ft.paper_effect:+.3f}"
+    assert row["by task"] == ", ".join(f"{label} {table[(table['step'] == ft.step) & (table['metric'] == m)]['verdict'].iloc[0]}"
+                                       for label, m in (("SST", "sst_acc"), ("QQP", "qqp_acc"), ("STS", "sts_pearson")))
+    assert claims["ours"].iloc[1] == "not trained yet"
+    assert report.claims_markdown(claims) in text and report.family_counts(table) in text
     readme = tmp_path / "README.md"
     readme.write_text("a\n<!-- verdict:start -->\nx\n<!-- verdict:end -->\nb\n<!-- records:start -->\n<!-- records:end -->\n")
     assert report.update_readme(readme) and text in readme.read_text()
-    assert "No run is recorded under `records/cpu/` yet." in readme.read_text()
-    readme.write_text("no markers\n")
-    with pytest.raises(ValueError, match="lacks the markers"):
-        report.update_readme(readme)
-
 
 def test_run_costs_and_records_blocks(isolated, tmp_path):
     table_dir = tmp_path / "reports" / "tables"
@@ -234,54 +234,6 @@ def test_run_costs_and_records_blocks(isolated, tmp_path):
     assert "; notebook 04 is not fully recorded yet" in report.records_section()
 
 
-def test_paired_bootstrap_over_seeds_against_a_reference_computation():
-    """The delta is the difference of the seed means; the interval is the percentile interval of that difference
-    over the same resampled example indices, recomputed here with numpy from scipy's own draws; the verdict
-    needs the whole interval beyond the margin."""
-    from scipy import stats
-
-    from quarbert_lib.core.evaluate import paired_bootstrap
-    rng = np.random.default_rng(3)
-    ids = [f"x{i}" for i in range(300)]
-    gold = rng.integers(0, 2, 300)
-    frame = lambda pred: pd.DataFrame({"id": ids, "gold": gold, "prediction": pred})  # noqa: E731
-    flip = lambda p: np.where(rng.random(300) < p, 1 - gold, gold)  # noqa: E731
-    before = [frame(flip(0.30)), frame(flip(0.32))]                  # two seeds, ~0.69 accuracy
-    after = [frame(flip(0.10)), frame(flip(0.12)), frame(flip(0.11))]  # three seeds, ~0.89
-    acc = lambda frames, idx: np.mean([(f["prediction"].to_numpy()[idx] == gold[idx]).mean() for f in frames])  # noqa: E731
-    every = np.arange(300)
-    out = paired_bootstrap("para", [f.sample(frac=1, random_state=1) for f in before], after, margin=0.01,
-                           n_boot=400, seed=5)                         # row order does not matter
-    assert out["delta"] == pytest.approx(acc(after, every) - acc(before, every))
-    order = np.argsort(ids)          # the bootstrap indexes the examples sorted by id
-    res = stats.bootstrap((every,), lambda idx: acc(after, order[idx]) - acc(before, order[idx]), n_resamples=400,
-                          method="percentile", vectorized=False, random_state=np.random.default_rng(5))
-    assert (out["ci_low"], out["ci_high"]) == pytest.approx((res.confidence_interval.low, res.confidence_interval.high))
-    assert out["verdict"] == "helps" and out["significant"] and out["bootstrap_seeds"] == "2/3"
-    # the interval clears 0 but straddles a margin of 0.2: not called a help; inside a margin of 0.3: within it
-    assert res.confidence_interval.low < 0.2 < res.confidence_interval.high
-    assert paired_bootstrap("para", before, after, margin=0.2, n_boot=400, seed=5)["verdict"] == "inconclusive"
-    assert paired_bootstrap("para", before, after, margin=0.3, n_boot=400, seed=5)["verdict"] == "within margin"
-    same = paired_bootstrap("para", after, after, margin=0.01, n_boot=100)
-    assert same["delta"] == 0 and same["ci_low"] == same["ci_high"] == 0 and same["verdict"] == "within margin"
-    assert not same["significant"]
-    with pytest.raises(ValueError, match="different examples"):
-        paired_bootstrap("para", before, [after[0].iloc[1:]])
-
-
-def test_seed_test_is_welch_over_the_rows_mean_std_and_seeds():
-    from scipy.stats import ttest_ind
-
-    from quarbert_lib.reporting.report import seed_test
-    a, b = [0.40, 0.42, 0.41], [0.45, 0.47, 0.44]
-    row = lambda xs: pd.Series({"seeds": len(xs), "sst_acc": np.mean(xs), "sst_acc_std": np.std(xs, ddof=1)})  # noqa: E731
-    got = seed_test(row(a), row(b), "sst_acc")
-    assert got["seeds"] == 3 and got["delta_seed_mean"] == pytest.approx(np.mean(b) - np.mean(a))
-    assert got["seed_p_value"] == pytest.approx(ttest_ind(b, a, equal_var=False).pvalue)
-    single = seed_test(pd.Series({"seeds": 1, "sst_acc": 0.4, "sst_acc_std": np.nan}), row(b), "sst_acc")
-    assert np.isnan(single["seed_p_value"]) and single["seeds"] == 1
-
-
 def test_ablation_rows_keep_the_ladder_order(isolated):
     rows = [{"variant": v, "encoder": "e", "profile": "cpu", "overall": i, "seeds": 1, "seed_list": "0"} for i, v in
             enumerate(["ensemble", "smart", "sampling", "my-variant", "baseline-pretrain"])]
@@ -330,36 +282,14 @@ def test_summary_merges_batches_one_entry_per_notebook(tmp_path):
     assert json.loads(path.read_text()) == merged
 
 
-def test_significance_keeps_saved_rows_without_runs(isolated):
-    from quarbert_lib.base.paths import tables_dir
-    from quarbert_lib.reporting import figures
-    saved = pd.DataFrame([{"step": "sampling -> advreg-only", "task": "sst", "profile": "cpu", "encoder": "minilm-l6",
-                           "delta": 0.01, "ci_low": 0.0, "ci_high": 0.02, "margin": 0.015, "verdict": "inconclusive",
-                           "significant": False, "bootstrap_seeds": "3/3"},
-                          # a row of the older table (seed 0 alone, no verdict against a margin): not kept
-                          {"step": "sampling -> smart", "task": "sst", "profile": "cpu", "encoder": "minilm-l6",
-                           "seed": 0, "delta": 0.02, "ci_low": 0.01, "ci_high": 0.03, "significant": True}])
-    tables_dir().mkdir(parents=True, exist_ok=True)
-    saved.to_csv(tables_dir() / "significance.csv", index=False)
-    figures.collect("cpu", "minilm-l6", n_boot=10)      # no runs/: nothing to recompute
-    table = pd.read_csv(tables_dir() / "significance.csv")
-    assert len(table) == 1 and table["source"].tolist() == ["saved"] and table["delta"].tolist() == [0.01]
-    assert "seed" not in table
-
-
 def test_collected_tables_drop_rows_the_study_no_longer_holds():
     """A notebook the registry holds keeps only its runs in run_costs.csv (a sweep point renamed since, as
     advreg-dropout-off-seed0 became sweep-dropout-off-seed0, left its old row behind); a notebook the registry lacks
-    keeps its saved rows. significance.csv keeps only the steps the study compares, once an ablation table says which."""
-    from quarbert_lib.reporting.figures import _held_runs, _saved_significance
+    keeps its saved rows."""
+    from quarbert_lib.reporting.figures import _held_runs
     saved = pd.DataFrame({"notebook": ["04_x", "04_x", "11_y"], "run": ["a-seed0", "old-seed0", "b-seed0"]})
     current = pd.DataFrame({"notebook": ["04_x"], "run": ["a-seed0"]})
     assert _held_runs(saved, current)[["notebook", "run"]].values.tolist() == [["04_x", "a-seed0"], ["11_y", "b-seed0"]]
-    old = pd.DataFrame({"step": ["a -> b", "smart -> ensemble", "a -> b"], "verdict": ["helps", "helps", None],
-                        "seed": [None, None, 0]})
-    kept = _saved_significance(old, {"a -> b"})
-    assert kept["step"].tolist() == ["a -> b"] and kept["source"].tolist() == ["saved"] and "seed" not in kept
-    assert _saved_significance(old, None)["step"].tolist() == ["a -> b", "smart -> ensemble"]
 
 
 def test_each_profile_but_the_studys_reports_apart(monkeypatch):

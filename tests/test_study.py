@@ -11,7 +11,8 @@ def test_every_notebook_is_described_once_and_every_row_is_a_variant_or_an_ensem
     assert tuple(p.stem for p in discover()) == spec.NOTEBOOK_NAMES == plan.STUDY_NOTEBOOKS
     rows = [row for nb in spec.NOTEBOOKS for row in nb.rows]
     assert len(rows) == len(set(rows))
-    assert set(rows) - set(VARIANTS) == set(spec.ENSEMBLES) == {"ensemble", "ensemble-lora"}
+    assert set(rows) - set(VARIANTS) == set(spec.ENSEMBLES) == {"ensemble", "ensemble-lora", "ensemble-smart-simcse",
+                                                                 "ensemble-lora-smart-simcse"}
     assert set(spec.LADDER) <= set(rows)
     for before, after in (s for nb in spec.NOTEBOOKS for s in nb.steps):
         assert after in rows and before in rows, (before, after)
@@ -27,15 +28,26 @@ def test_who_trains_a_run():
     assert spec.trained_by("nothing-seed0") is None
 
 
-def test_the_verdict_family_follows_the_spec():
-    steps = spec.study_steps("sampling")
-    assert steps[0] == ("baseline-pretrain", "baseline-finetune") and steps[-1] == ("ensemble", "ensemble-lora")
-    assert ("sampling", "ensemble") in steps and ("smart-cosine", "smart-cosine-linear") in steps
-    assert list(spec.STEPS) == steps[1:-2]
-    assert spec.study_steps(None)[-2] == spec.STEPS[-1]                       # no quartet step without a best row
-    import pandas as pd
-    table = pd.DataFrame({"variant": ["baseline-finetune", "sampling", "ensemble"], "overall": [0.70, 0.72, 0.73]})
-    assert report.study_steps(table) == [("baseline-finetune", "sampling"), ("sampling", "ensemble")]
+def test_the_questions_are_declared_once_with_their_families():
+    """Every declared question compares two rows some notebook trains; the paper's steps are the paper's Table 2
+    rows read as its names read; each family's size is its questions times its metrics; every question is shown
+    by the notebook that adds its later row."""
+    rows = {row for nb in spec.NOTEBOOKS for row in nb.rows}
+    for q in spec.QUESTIONS:
+        assert q.family in spec.FAMILIES
+        assert {q.before, q.after} <= rows | {r for r in (q.before, q.after) if r.startswith("sweep-")}, q
+        assert spec.trained_by(q.before) and spec.trained_by(q.after), q
+    paper = [(q.before, q.after) for q in spec.QUESTIONS if q.family == "paper"]
+    assert paper == [("baseline-pretrain", "baseline-finetune"), ("baseline-finetune", "sampling"), ("sampling", "smart"),
+                     ("smart", "smart-cosine"), ("smart", "smart-simcse"), ("smart-simcse", "ensemble-smart-simcse"),
+                     ("ensemble-smart-simcse", "ensemble-lora-smart-simcse")]
+    assert [(q.before, q.after) for q in spec.QUESTIONS if q.family == "paper-tasks"] == paper
+    assert {f: spec.family_size(f) for f in spec.FAMILIES} == {"paper": 7, "paper-tasks": 21, "project": 36}
+    shown = [q for nb in spec.NOTEBOOK_NAMES for q in spec.questions_of(nb)]
+    assert sorted(shown, key=spec.QUESTIONS.index) == list(spec.QUESTIONS) and len(shown) == len(set(shown))
+    # the paper's rows each question reads, in the paper's own table
+    table = report.paper_dev()
+    assert all(set(q.paper) <= set(table) for q in spec.QUESTIONS if q.paper)
 
 
 def test_a_notebook_shows_its_rows_and_those_its_steps_compare_against(isolated):
@@ -45,7 +57,7 @@ def test_a_notebook_shows_its_rows_and_those_its_steps_compare_against(isolated)
                "sst_acc": 0.5, "para_acc": 0.8, "sts_pearson": 0.6, "train_seconds": 1.0}
     tables.save_ablation_rows([tables.ablation_row(v, [metrics]) for v in
                                ("baseline-finetune", "sampling", "smart", "ensemble", "ensemble-lora")])
-    assert tables.shown_rows("08_lora", "cpu", "e")["variant"].tolist() == ["ensemble", "ensemble-lora"]
+    assert tables.shown_rows("08_lora", "cpu", "e")["variant"].tolist() == ["ensemble", "ensemble-lora"]   # no paper row yet
     assert tables.shown_rows("07_quartet_ensemble", "cpu", "e", also=("sampling",))["variant"].tolist() == \
         ["sampling", "ensemble"]
     assert tables.shown_rows("03_task_sampling", "cpu", "e")["variant"].tolist() == ["baseline-finetune", "sampling"]

@@ -1,10 +1,12 @@
-"""The verdict policy against reference computations: Welch and TOST on the raw seed values, Holm by hand."""
+"""The pre-registered analysis against reference computations (a paired t on the seeds, Bonferroni by hand), and a
+comparison's own table (Welch and TOST on the raw seed values, Holm by hand)."""
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
 from quarbert_lib.reporting import verdicts
+from quarbert_lib.study import spec
 
 A = np.array([0.701, 0.712, 0.694])          # a step's seeds before
 B = np.array([0.721, 0.716, 0.730])          # and after
@@ -44,28 +46,79 @@ def test_holm_by_hand():
 
 
 @pytest.mark.parametrize("effect, p, p_eq, word", [
-    (0.02, 0.01, 0.6, "helps"), (-0.02, 0.01, 0.6, "hurts"), (0.001, 0.3, 0.01, "equivalent"),
-    (0.004, 0.01, 0.02, "equivalent"),                     # real but smaller than the margin
-    (0.01, 0.3, 0.4, "inconclusive"), (0.01, np.nan, np.nan, "inconclusive")])
-def test_verdict_words(effect, p, p_eq, word):
-    assert verdicts.verdict(effect, p, p_eq) == word
+    (0.02, 0.01, 0.6, "above zero"), (-0.02, 0.01, 0.6, "below zero"), (0.001, 0.3, 0.01, "inside the margin"),
+    (0.004, 0.01, 0.02, "inside the margin"),                     # real but smaller than the margin
+    (0.01, 0.3, 0.4, "undecided"), (0.01, np.nan, np.nan, "undecided")])
+def test_a_comparisons_readings_are_not_verdict_words(effect, p, p_eq, word):
+    assert verdicts.reading(effect, p, p_eq) == word and word not in verdicts.VERDICTS
 
 
-def test_verdict_table_corrects_over_the_whole_table_and_sets_the_paper_beside():
+def test_a_comparison_table_corrects_over_the_whole_table_and_sets_the_paper_beside():
     rng = np.random.default_rng(0)
     seeds = {"x": A, "y": B, "z": B + rng.normal(0, 0.001, 3)}
     ablation = pd.DataFrame([{**_row(v, s), **_row(v, s, "sst_acc")} for v, s in seeds.items()])
-    table = verdicts.verdict_table(ablation, [("x", "y"), ("y", "z"), ("y", "missing")], columns=("overall", "sst_acc"),
-                                   paper={"x": {"overall": 0.5, "sst_acc": 0.4}, "y": {"overall": 0.6, "sst_acc": np.nan}})
+    table = verdicts.comparison_table(ablation, [("x", "y"), ("y", "z"), ("y", "missing")], columns=("overall", "sst_acc"),
+                                      paper={"x": {"overall": 0.5, "sst_acc": 0.4}, "y": {"overall": 0.6, "sst_acc": np.nan}})
     assert table["step"].tolist() == ["x -> y"] * 2 + ["y -> z"] * 2
     np.testing.assert_allclose(table["p_holm"], verdicts.holm(table["p"]))
-    assert table["p_holm"].ge(table["p"]).all()
+    assert table["p_holm"].ge(table["p"]).all() and "verdict" not in table
     assert table.loc[0, "paper_effect"] == pytest.approx(0.1) and np.isnan(table.loc[1, "paper_effect"])
-    assert verdicts.verdict_counts(table) == {
-        v: int(((table["metric"] == "overall") & (table["verdict"] == v)).sum()) for v in verdicts.VERDICTS}
 
 
 def test_a_table_without_steps_keeps_its_columns():
-    empty = verdicts.verdict_table(pd.DataFrame([_row("x", A)]), [("x", "y")])
+    empty = verdicts.comparison_table(pd.DataFrame([_row("x", A)]), [("x", "y")])
     assert list(empty.columns) == verdicts.COLUMNS and empty.empty
-    assert empty.query("metric == 'overall'").empty and verdicts.verdict_counts(empty)["inconclusive"] == 0
+
+
+# -- the pre-registered analysis -------------------------------------------------------------------------------------
+
+def _scores(rows, column="overall") -> pd.DataFrame:
+    return pd.DataFrame([{"variant": v, "seed": s, column: x} for v, by_seed in rows.items() for s, x in by_seed.items()])
+
+
+def test_a_question_is_a_paired_t_on_the_common_seeds_at_the_familys_bonferroni_level():
+    """Effect, interval and p against scipy's paired t-test on the seeds both rows hold (seed 3 of `b` has no pair),
+    the interval at 1 - 0.05 / m for the family's declared m, the adjusted p m times the raw one."""
+    a, b = {0: 0.701, 1: 0.712, 2: 0.694}, {0: 0.721, 1: 0.716, 2: 0.730, 3: 0.9}
+    q = spec.Question("a", "b", "paper", "a test")
+    table = verdicts.analyse(_scores({"a": a, "b": b}), (q,))
+    m = spec.family_size("paper")
+    reference = stats.ttest_rel([b[s] for s in range(3)], [a[s] for s in range(3)])
+    ci = reference.confidence_interval(1 - 0.05 / m)
+    r = table.iloc[0]
+    assert (r["step"], r["metric"], r["pairs"], r["tests"]) == ("a -> b", "overall", 3, m)
+    assert r["effect"] == pytest.approx(np.mean([b[s] - a[s] for s in range(3)]), abs=1e-12)
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx((ci.low, ci.high), abs=1e-12)
+    assert r["p"] == pytest.approx(reference.pvalue, abs=1e-12)
+    assert r["p_adjusted"] == pytest.approx(min(1.0, m * reference.pvalue), abs=1e-12)
+    # the word is read off the adjusted interval: the same as the adjusted p's
+    assert r["verdict"] == ("helps" if r["p_adjusted"] < 0.05 and r["effect"] > 0 else "inconclusive")
+
+
+@pytest.mark.parametrize("diffs, word", [
+    ([0.020, 0.021, 0.022, 0.019, 0.020], "helps"), ([-0.020, -0.021, -0.022, -0.019, -0.020], "hurts"),
+    ([0.001, 0.0012, 0.0009, 0.0011, 0.001], "equivalent"),           # above zero, but inside the margin
+    ([0.03, -0.02, 0.01, 0.0, 0.05], "inconclusive"),
+    ([0.01, 0.01], "inconclusive"),                                   # no spread: no interval, no verdict
+    ([0.02], "inconclusive")])                                        # one pair: no interval
+def test_the_word_is_read_off_the_adjusted_interval(diffs, word):
+    before = {s: 0.7 for s in range(len(diffs))}
+    after = {s: 0.7 + d for s, d in enumerate(diffs)}
+    table = verdicts.analyse(_scores({"a": before, "b": after}), (spec.Question("a", "b", "paper", "x"),))
+    assert table["verdict"].iloc[0] == word
+    assert verdicts.word(-0.005, 0.005, 0.01) == "equivalent" and verdicts.word(np.nan, np.nan, 0.01) == "inconclusive"
+
+
+def test_every_declared_question_has_its_rows_in_declared_order_even_before_its_runs_exist():
+    """Words depend only on the two rows and the declared family size: a question without runs is inconclusive and
+    leaves the others' words as they are."""
+    table = verdicts.analyse(pd.DataFrame(columns=["variant", "seed", *verdicts.margins()]))
+    expected = [(q.step, m) for q in spec.QUESTIONS for m in spec.family_metrics(q.family)]
+    assert list(zip(table["step"], table["metric"])) == expected
+    assert len(table) == sum(spec.family_size(f) for f in spec.FAMILIES)
+    assert (table["verdict"] == "inconclusive").all() and (table["pairs"] == 0).all()
+    # the paper's effect is the paper's own rows' difference (its quartet is `ensemble` in its table)
+    paper = {"smart-simcse": {"overall": 0.78}, "ensemble": {"overall": 0.782}}
+    quartet = verdicts.analyse(pd.DataFrame(columns=["variant", "seed", *verdicts.margins()]), paper=paper)
+    row = quartet[(quartet["step"] == "smart-simcse -> ensemble-smart-simcse") & (quartet["metric"] == "overall")]
+    assert row["paper_effect"].iloc[0] == pytest.approx(0.002)

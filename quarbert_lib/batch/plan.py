@@ -28,10 +28,10 @@ from ..core.config import (BUDGET_CAPS, BUDGET_RECIPES, PROFILES, REGIME_RECIPES
                            profile_config, variant_config)
 from ..core.data import load_task
 from ..study import records
-from ..study.experiment import saved_budget_points
+from ..study.experiment import SPECIALISTS, saved_budget_points
 from ..study.results import (complete_ladder_twin, complete_twin, is_complete, is_ladder_run, run_costs, run_name,
                              run_path, run_stem)
-from ..study.spec import BY_NAME, NOTEBOOK_NAMES, notebook_seeds
+from ..study.spec import BY_NAME, NOTEBOOK_NAMES, PAPER_RECIPE, notebook_seeds, trained_by
 from ..study.tables import best_variant
 
 # The numbered notebooks whose runs runs_for() mirrors: the study's (spec.NOTEBOOK_NAMES).
@@ -142,14 +142,17 @@ def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, b
     elif n.startswith("06"):
         out = [r for v in BY_NAME[n].rows for r in _variant(n, v, p, seeds())]
     elif n.startswith("07"):
-        best = _best(p)
-        for s in seeds():
-            out += [r for task in ("sst", "para", "sts") for r in _variant(n, best, p, [s], f"specialist-{task}", tasks=[task])]
+        # the project's quartet (the best row's recipe) on the notebook's seeds, the paper's (smart-simcse) on its row's
+        paper = notebook_seeds(trained_by(PAPER_RECIPE), profile, p.get("seeds"))
+        for recipe, prefix, chosen in ((_best(p), "specialist", seeds()), (PAPER_RECIPE, f"specialist-{PAPER_RECIPE}", paper)):
+            out += [r for s in chosen for name, tasks in SPECIALISTS
+                    for r in _variant(n, recipe, p, [s], f"{prefix}-{name}", tasks=tasks)]
     elif n.startswith("08"):
-        best, lora = _best(p), dict(lora__enabled=True, lora__r=p["lora_r"], lora__alpha=p["lora_alpha"], train__lr=p["lora_lr"])
-        for s in seeds():
-            for name, tasks in (("sst", ["sst"]), ("para", ["para"]), ("sts", ["sts"]), ("multitask", ["sst", "para", "sts"])):
-                out += _variant(n, best, p, [s], f"lora-{name}", tasks=tasks, **lora)
+        lora = dict(lora__enabled=True, lora__r=p["lora_r"], lora__alpha=p["lora_alpha"], train__lr=p["lora_lr"])
+        paper = notebook_seeds(trained_by(PAPER_RECIPE), profile, p.get("seeds")) if p.get("paper_quartet") else []
+        for recipe, prefix, chosen in ((_best(p), "lora", seeds()), (PAPER_RECIPE, f"lora-{PAPER_RECIPE}", paper)):
+            out += [r for s in chosen for name, tasks in (*SPECIALISTS, ("multitask", ["sst", "para", "sts"]))
+                    for r in _variant(n, recipe, p, [s], f"{prefix}-{name}", tasks=tasks, **lora)]
     elif n.startswith("12"):
         for label in p.get("regime_recipes") or REGIME_RECIPES:
             variant, overrides = REGIME_RECIPES[label]

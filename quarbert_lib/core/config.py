@@ -329,11 +329,12 @@ PROFILE_SEEDS: dict[str, list[int]] = {"smoke": [0], "quick": [0], "cpu": [0, 1,
 # top of each notebook's parameters cell; the command line's `-p` wins over both. The batch runner
 # passes them and the planner (plan.py) reads them, so the plan is the batch.
 PROFILE_NOTEBOOK_PARAMS: dict[str, dict[str, Any]] = {
-    # smoke: 03 without the natural-size control (it would train on every example); 12 on two epochs, two recipes
-    "smoke": {"imbalance_control": False, "regime_cap": 24, "regime_probe": 24, "regime_epochs": 2,
-              "regime_recipes": ["plain", "rdrop"]},
+    # smoke: 03 without the natural-size control (it would train on every example); 08 with the paper's LoRA quartet
+    # (the cpu study has not trained it yet); 12 on two epochs, two recipes
+    "smoke": {"imbalance_control": False, "paper_quartet": True, "regime_cap": 24, "regime_probe": 24,
+              "regime_epochs": 2, "regime_recipes": ["plain", "rdrop"]},
     # paper: no cap, so the natural-size rows would be the ladder's own
-    "paper": {"imbalance_control": False},
+    "paper": {"imbalance_control": False, "paper_quartet": True},
     "quick": {"max_train": 400, "frozen_epochs": 1,                                  # 01: CFIMDB's long reviews
               "imbalance_control": False,       # 03: two recipes at the tasks' natural sizes, 20 min a seed here
               "lambdas": [5.0], "lambda_seeded": [], "radii": [0.01, 1.0],   # 04: λ 5 is the ladder row itself

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from ..base.tasks import TASKS, normalized_score
@@ -67,60 +66,6 @@ def mean_normalized_score(metrics: dict[str, float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def bootstrap_ci(task: str, predictions: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
-                 alpha: float = 0.05) -> tuple[float, float]:
-    """Percentile bootstrap CI of the task metric, resampling dev examples."""
-    rng = np.random.default_rng(seed)
-    n = len(predictions)
-    stats = [task_metric(task, predictions.iloc[rng.integers(0, n, n)]) for _ in range(n_boot)]
-    return float(np.quantile(stats, alpha / 2)), float(np.quantile(stats, 1 - alpha / 2))
-
-
-def _aligned(frames: list[pd.DataFrame], ids: list[str], task: str) -> tuple[np.ndarray, np.ndarray]:
-    """(gold (N,), predictions (S, N)) of several seeds' prediction frames, rows in the order of ``ids``."""
-    preds = []
-    for frame in frames:
-        frame = frame.set_index(frame["id"].astype(str))
-        if sorted(frame.index) != sorted(ids):
-            raise ValueError(f"{task}: the prediction sets cover different examples")
-        preds.append(frame.loc[ids, "prediction"].to_numpy(float))
-    return frames[0].set_index(frames[0]["id"].astype(str)).loc[ids, "gold"].to_numpy(float), np.stack(preds)
-
-
-def _seed_mean_metric(task: str, gold: np.ndarray, preds: np.ndarray) -> float:
-    """The task metric averaged over seeds: gold (N,), preds (S, N)."""
-    if TASKS[task].metric == "pearson":
-        return float(np.mean([np.corrcoef(gold, p)[0, 1] for p in preds]))
-    return float((preds == gold).mean())
-
-
-def paired_bootstrap(task: str, before: list[pd.DataFrame], after: list[pd.DataFrame], margin: float = 0.0,
-                     n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> dict:
-    """A step's effect on the dev set and how much another draw of dev examples could move it: the mean over
-    seeds of metric(after) minus the mean over seeds of metric(before), every seed's predictions scored on
-    the same resampled examples (a paired percentile bootstrap over dev examples, scipy.stats.bootstrap).
-
-    ``before``, ``after``: each seed's prediction frame (id, gold, prediction) of the two rows, over the same
-    examples (else ValueError). ``margin``: the smallest effect of interest (verdicts.margins()); the verdict is
-    'helps' / 'hurts' when the whole interval is beyond +margin / -margin, 'within margin' when it lies inside
-    ±margin, 'inconclusive' otherwise, so a difference too small to matter is never called significant.
-    Returns task, delta, ci_low, ci_high, margin, verdict, significant (helps or hurts), bootstrap_seeds
-    ('before/after' seed counts).
-    """
-    ids = sorted(before[0]["id"].astype(str))
-    gold, a = _aligned(before, ids, task)             # (N,), (S_a, N)
-    _, b = _aligned(after, ids, task)                 # (S_b, N)
-    delta = _seed_mean_metric(task, gold, b) - _seed_mean_metric(task, gold, a)
-    statistic = lambda idx: _seed_mean_metric(task, gold[idx], b[:, idx]) - _seed_mean_metric(task, gold[idx], a[:, idx])  # noqa: E731
-    res = stats.bootstrap((np.arange(len(ids)),), statistic, n_resamples=n_boot, confidence_level=1 - alpha,
-                          method="percentile", vectorized=False, random_state=np.random.default_rng(seed))
-    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    verdict = ("helps" if low > margin else "hurts" if high < -margin else
-               "within margin" if -margin <= low and high <= margin else "inconclusive")
-    return {"task": task, "delta": delta, "ci_low": low, "ci_high": high, "margin": margin, "verdict": verdict,
-            "significant": verdict in ("helps", "hurts"), "bootstrap_seeds": f"{len(a)}/{len(b)}"}
-
-
 # ---------------------------------------------------------------- error analysis: per class and calibration
 
 def per_class(predictions: pd.DataFrame, task: str = "sst") -> pd.DataFrame:
@@ -138,6 +83,35 @@ def confusion(predictions: pd.DataFrame, task: str = "sst") -> pd.DataFrame:
     labels = list(range(TASKS[task].num_labels)) if TASKS[task].kind == "classify" else [0, 1]
     matrix = confusion_matrix(predictions["gold"].astype(int), predictions["prediction"].astype(int), labels=labels)
     return pd.DataFrame(matrix, index=pd.Index(labels, name="gold"), columns=pd.Index(labels, name="predicted"))
+
+
+def sst_error_levels(predictions: pd.DataFrame) -> dict[str, float]:
+    """Of the SST errors in ``predictions`` (columns task, gold, prediction): the share off by one level and the
+    share off by at most two (the paper's Section 6 says 99% of its errors are within one or two levels)."""
+    sst = predictions[predictions["task"] == "sst"]
+    off = (sst["prediction"].astype(float) - sst["gold"].astype(float)).abs()
+    off = off[off > 0]
+    if off.empty:
+        return {"sst_errors": 0, "sst_within_one": np.nan, "sst_within_two": np.nan}
+    return {"sst_errors": int(len(off)), "sst_within_one": float((off == 1).mean()), "sst_within_two": float((off <= 2).mean())}
+
+
+def sts_extremes(predictions: pd.DataFrame, band: float = 1.0) -> dict[str, float]:
+    """How an STS head treats the ends of the 0-5 scale: the least-squares slope of prediction on gold (1: no
+    shrinkage), the predictions' range, and, for the pairs whose gold lies within ``band`` of each end, their mean
+    gold and mean prediction. 'Conservative at the extremes' (the paper's Section 6) reads as: the mean prediction
+    above the mean gold at the low end and below it at the high end."""
+    sts = predictions[predictions["task"] == "sts"]
+    gold, pred = sts["gold"].to_numpy(float), sts["prediction"].to_numpy(float)
+    if len(gold) < 2:
+        return {}
+    slope = float(np.polyfit(gold, pred, 1)[0])
+    low, high = gold <= band, gold >= 5 - band
+    out = {"sts_slope": slope, "sts_min": float(pred.min()), "sts_max": float(pred.max()),
+           "low_gold": float(gold[low].mean()), "low_prediction": float(pred[low].mean()),
+           "high_gold": float(gold[high].mean()), "high_prediction": float(pred[high].mean())}
+    out["conservative"] = bool(out["low_prediction"] > out["low_gold"] and out["high_prediction"] < out["high_gold"])
+    return out
 
 
 def top_label_confidence(predictions: pd.DataFrame, task: str) -> tuple[np.ndarray, np.ndarray]:

@@ -166,8 +166,9 @@ def lexical_overlap(s1: str, s2: str) -> float:
 
 
 def quora_errors_by_overlap(predictions: pd.DataFrame, bins=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0)) -> pd.DataFrame:
-    """False-positive rate (among non-duplicates) and false-negative rate (among duplicates)
-    per band of lexical overlap: does the model lean on shared words?"""
+    """Per band of lexical overlap: the pairs, the share that are duplicates (the data's base rate in the band), the
+    false-positive rate (among non-duplicates) and the false-negative rate (among duplicates). The base rate moves
+    with overlap too, so the error rates alone do not say what the model reads."""
     frame = predictions[predictions["task"] == "para"].copy()
     frame["overlap"] = [lexical_overlap(a, b) for a, b in zip(frame["sentence1"], frame["sentence2"])]
     frame["band"] = pd.cut(frame["overlap"], bins=list(bins), include_lowest=True)
@@ -175,6 +176,7 @@ def quora_errors_by_overlap(predictions: pd.DataFrame, bins=(0.0, 0.2, 0.4, 0.6,
     for band, group in frame.groupby("band", observed=False):
         negatives, positives = group[group["gold"] == 0], group[group["gold"] == 1]
         rows.append({"overlap": str(band), "pairs": len(group),
+                     "duplicate_rate": float((group["gold"] == 1).mean()) if len(group) else np.nan,
                      "false_positive_rate": float((negatives["prediction"] == 1).mean()) if len(negatives) else np.nan,
                      "false_negative_rate": float((positives["prediction"] == 0).mean()) if len(positives) else np.nan})
     return pd.DataFrame(rows)

@@ -17,7 +17,7 @@ from ..study import results, saved_predictions, tables
 from ..study.results import read_table, run_name
 from ..study.smart_strength import INERT_BELOW
 from ..study.spec import TARGET_OVERALL
-from . import bench_report, notebook_findings, plots, report, verdicts
+from . import bench_report, notebook_findings, plots, report
 
 PAPER_NOTE = ("The paper's columns are its Table 2 (bert-base-uncased, dev; `quarbert_lib/paper/`); its overall is "
               "stated for the ensemble and computed with the course's formula for the other rows. The paper has no "
@@ -97,40 +97,25 @@ def _held_runs(costs: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
     return costs[keep]
 
 
-def _saved_significance(old: pd.DataFrame, steps: set[str] | None) -> pd.DataFrame:
-    """The rows of an earlier batch's significance.csv still true, marked source 'saved': those of seed 0 alone
-    (before every seed was used; no verdict) go, and so do those of a step outside ``steps`` ('a -> b', the steps the
-    study compares; None where no ablation table says which)."""
-    keep = old.get("verdict", pd.Series(index=old.index)).notna()
-    if steps is not None:
-        keep &= old["step"].isin(steps)
-    return old[keep].drop(columns=["seed"], errors="ignore").assign(source="saved")
-
-
-def collect(profile: str, encoder: str, n_boot: int = 2000) -> list[Path]:
+def collect(profile: str, encoder: str) -> list[Path]:
     """What the batch gathers from the run registry into reports/, once (notebook 09; ``--collect``), never while
-    drawing: the dev predictions the reports rest on (saved_predictions.save), the study's verdict table
-    (verdicts.csv), each run's cost into run_costs.csv, and the paired bootstraps of significance.csv. Runs of earlier batches that the registry
-    does not hold keep their rows, so a clone without runs/ or a batch of one notebook loses nothing, but a notebook
-    the registry holds keeps only its runs (_held_runs) and significance.csv only the study's steps (a renamed run or
-    a step no longer compared leaves its table). Returns the prediction files saved."""
+    drawing: the dev predictions the reports rest on (saved_predictions.save), every analysed row's per-seed scores
+    (seed_scores.csv) and the pre-registered analysis of them (verdicts.csv), and each run's cost into
+    run_costs.csv. Runs of earlier batches that the registry does not hold keep their rows, so a clone without runs/
+    or a batch of one notebook loses nothing, but a notebook the registry holds keeps only its runs (_held_runs).
+    Returns the prediction files saved."""
     saved = saved_predictions.save(profile, encoder)
-    ablation = tables.ablation_rows(profile, encoder)
-    results.write_csv(tables_dir() / "verdicts.csv", report.study_verdicts(ablation))
+    scores = tables.seed_scores(profile, encoder, report.analysed_rows())
+    if len(scores):
+        held = set(scores["variant"])
+        results.upsert_rows(tables_dir() / "seed_scores.csv", scores.to_dict("records"), ["variant", "seed", "profile", "encoder"],
+                            lambda df: df[~df["variant"].isin(held) | df.set_index(["variant", "seed"]).index.isin(
+                                scores.set_index(["variant", "seed"]).index)].sort_values(["variant", "seed"], kind="stable"))
+    results.write_csv(tables_dir() / "verdicts.csv", report.study_verdicts(profile, encoder))
     current = results.run_costs(profile)
     if len(current):
         results.upsert_rows(tables_dir() / "run_costs.csv", current.to_dict("records"), ["profile", "notebook", "run"],
                             lambda df: _held_runs(df, current).reindex(columns=results.RUN_COST_COLUMNS))
-    order = {f"{a} -> {b}": i for i, (a, b) in enumerate(report.study_steps(ablation))}
-    path = tables_dir() / "significance.csv"
-    if path.exists():       # rows of an earlier batch
-        results.write_csv(path, _saved_significance(pd.read_csv(path), set(order) if len(ablation) else None))
-    computed = report.significance_table(profile, encoder, n_boot=n_boot)
-    if len(computed):       # each step computed from the registry where both runs exist (source 'registry')
-        by_step = lambda df: df.sort_values("step", key=lambda c: c.map(lambda x: order.get(x, len(order))),  # noqa: E731
-                                            kind="stable")
-        results.upsert_rows(path, computed.assign(source="registry").to_dict("records"),
-                            ["step", "task", "profile", "encoder"], by_step)
     return saved
 
 
@@ -151,38 +136,34 @@ def _smart_section(profile: str, encoder: str, ablation: pd.DataFrame | None) ->
     return md
 
 
-def _verdict_section(ablation: pd.DataFrame) -> list[str]:
-    """results.md's opening: the study's verdict on each step (overall score), the headline figure, and the
-    per-task verdicts saved in reports/tables/verdicts.csv."""
-    if not len(ablation):
+def _verdict_section(profile: str, encoder: str) -> list[str]:
+    """results.md's opening: the paper's claims (report.paper_claims), then every declared test of the one
+    pre-registered analysis (verdicts.csv), family by family, and the headline figure."""
+    table = report.study_verdicts(profile, encoder)
+    if not table["pairs"].gt(0).any():
         return []
-    table = report.study_verdicts(ablation)          # collect saves the same table as verdicts.csv
-    plots.step_effects(table)
-    overall = table[table["metric"] == "overall"]
-    counts = verdicts.verdict_counts(table, None)
+    plots.step_effects(table[table["family"] == "paper"])
     fmt = lambda v, spec: "" if pd.isna(v) else format(v, spec)  # noqa: E731
-    half = (overall["ci_high"] - overall["ci_low"]).dropna() / 2
-    seeds = pd.concat([overall["seeds_before"], overall["seeds_after"]]).dropna()
-    widths = (f"With {int(seeds.min())} to {int(seeds.max())} seeds a side the overall intervals are "
-              f"±{half.min():.3f} to ±{half.max():.3f} wide (median ±{half.median():.3f}), so an inconclusive "
-              "step needs more seeds (or a larger effect) to tell." if len(half) and len(seeds) else
-              "No step has seeds on both sides yet, so no interval is drawn.")
-    return ["## The study's verdict", "",
-            "Each step's effect is the difference of the seed means (after - before) on the course's overall dev "
-            "score, with its 95% Welch interval. A step **helps** or **hurts** when Welch's test, Holm-corrected over "
-            f"all {len(table)} tests of `reports/tables/verdicts.csv` (every step on the overall score and each "
-            "task), rejects no effect and equivalence is not shown; it is **equivalent** when two one-sided tests "
-            f"(Holm-corrected too) put the whole effect inside the margin (overall ±{verdicts.OVERALL_MARGIN:g}, "
-            "about one dev-set standard error; `verdicts.py` says why for each task); **inconclusive** otherwise, "
-            "which is not \"no effect\": the interval shows what the data still allow.", "",
-            report.markdown_table(
-                ["step", "effect", "95% CI", "Welch p", "Holm p", "equivalence p (Holm)", "verdict", "seeds", "paper's effect"],
-                [[r.step, f"{r.effect:+.3f}", "" if pd.isna(r.ci_low) else f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]",
-                  fmt(r.p, ".3f"), fmt(r.p_holm, ".3f"), fmt(r.p_equivalence_holm, ".3f"), f"**{r.verdict}**",
-                  f"{r.seeds_before} / {r.seeds_after}", fmt(r.paper_effect, "+.3f")] for r in overall.itertuples()]), "",
-            f"Of the {len(table)} tests (steps x overall and the three tasks): " + ", ".join(
-                f"{n} {v}" for v, n in counts.items()) + ". " + widths, ""] + _figure("step_effects.png", "Each step's effect on the overall dev score with its 95% CI; "
-                                   "grey band: the margin; crosses: the paper's effect for the same step")
+    md = ["## The paper's claims", "", report.verdict_section(profile, encoder), "",
+          "## The pre-registered analysis", "",
+          "Declared before the numbers in `quarbert_lib/study/spec.py` (QUESTIONS, FAMILIES): the paper's steps as "
+          "its Table 2 defines them, first on the overall score (the primary family) and then on each task, and the "
+          "project's own questions after, each family with its own correction over the number of tests it declares. "
+          "Effect: the mean over the seeds both rows hold of (after - before); interval: the paired t interval at "
+          "level 1 - 0.05 / m (m: the family's declared tests, Bonferroni); verdict: **equivalent** when the interval "
+          "lies inside ±margin, **helps** / **hurts** when it lies above / below zero, **inconclusive** otherwise "
+          "(`quarbert_lib/reporting/verdicts.py`).", ""]
+    for family, rows in table.groupby("family", sort=False):
+        md += [f"### Family `{family}` ({int(rows['tests'].iloc[0])} tests, each interval at "
+               f"{100 * rows['level'].iloc[0]:.2f}%)", "", report.markdown_table(
+                   ["step", "question", "metric", "effect", "adjusted interval", "p (adjusted)", "margin", "seeds paired",
+                    "verdict", "paper's effect"],
+                   [[r.step, r.label, r.metric, fmt(r.effect, "+.3f"),
+                     "" if pd.isna(r.ci_low) else f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]", fmt(r.p_adjusted, ".3f"),
+                     f"±{r.margin:g}", str(r.pairs), f"**{r.verdict}**", fmt(r.paper_effect, "+.3f")]
+                    for r in rows.itertuples()]), ""]
+    return md + _figure("step_effects.png", "Each of the paper's steps: its effect on the overall dev score with its "
+                        "adjusted interval; grey band: the margin; crosses: the paper's effect for the same step")
 
 
 def profile_note(profile: str) -> list[str]:
@@ -209,7 +190,7 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
           "`reports/predictions/` (which the batch collects from the run registry: notebook 09, or "
           "`python -m quarbert_lib figures --collect`); no number here is typed by hand.", ""]
     md += profile_note(profile)
-    md += _verdict_section(tables.ablation_rows(profile, encoder))
+    md += _verdict_section(profile, encoder)
     prior_table = read_table("encoder_prior.csv", profile, encoder)
     if prior_table is not None and len(prior_table):
         md += ["## The encoder's prior", "", "What the frozen encoder scores before any training (`python -m quarbert_lib prior --profile cpu`, "
@@ -259,24 +240,6 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
     for label in (s for s in saved if s not in sources):    # drawn by an earlier batch whose runs are not here
         md += _figure(f"prediction_distributions_{label}.png", f"{label} (saved figure, from an earlier batch's "
                       "predictions): SST label distribution and confusion matrix; STS score distributions")
-    significance = read_table("significance.csv", profile, encoder)
-    if significance is not None and len(significance):
-        md += ["## Which steps are real", "",
-               "Left: a paired bootstrap over the dev examples (2,000 resamples, `scipy.stats.bootstrap`): the "
-               "difference of the seed means on the dev set, every seed's predictions of both rows scored on the "
-               "same resampled examples (`bootstrap seeds`: before/after). A step **helps** or **hurts** only when "
-               "its whole 95% interval lies beyond the task's margin (the smallest effect of interest, "
-               "`verdicts.margins()`), is **within margin** when the interval lies inside it, and is "
-               "**inconclusive** otherwise. It asks whether another draw of dev examples could have produced the "
-               "gap. Right: Welch's t-test over seeds (`reports/tables/verdicts.csv` corrects it for the number of "
-               "tests): whether another seed could. `source`: `registry` rows were computed from the runs of the "
-               "last batch; `saved` rows come from an earlier batch.", "",
-               report.markdown_table(["step", "task", "delta", "95% CI", "margin", "bootstrap verdict", "bootstrap seeds",
-                                      "Welch p (raw)", "source"],
-                                     [[r.step, r.task, f"{r.delta:+.3f}", f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]",
-                                       "" if pd.isna(r.margin) else f"±{r.margin:g}", r.verdict, r.bootstrap_seeds,
-                                       "" if pd.isna(r.seed_p_value) else f"{r.seed_p_value:.3f}", r.source]
-                                      for r in significance.itertuples()]), ""]
     budget = read_table("quality_per_minute.csv", profile, encoder)
     if budget is not None:
         quality_figure(budget, ablation)
@@ -341,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encoder", default="minilm-l6")
     parser.add_argument("--readme", default=str(REPO_ROOT / "README.md"))
     parser.add_argument("--collect", action="store_true",
-                        help="first gather the registry's predictions, run costs and bootstraps into reports/ (the "
+                        help="first gather the registry's predictions, per-seed scores and run costs into reports/ (the "
                              "batch does this in notebook 09)")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()

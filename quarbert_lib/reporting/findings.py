@@ -1,9 +1,9 @@
 """What a notebook's numbers say, in words, built from its saved tables (no number typed by hand).
 
-Each function returns Markdown for a notebook's closing "What this shows" section. The verdict
-for a difference between two ablation rows is the study's policy (``verdicts``): the difference of the
-seed means with its 95% interval, and helps / hurts / equivalent / inconclusive after Holm's correction
-over the tests of the same table, against a stated margin; "one seed only" where a row has one seed.
+Each function returns Markdown for a notebook's closing "What this shows" section. A comparison the study
+declared (spec.QUESTIONS) is stated with the pre-registered analysis's verdict (``verdicts.analyse``); any other
+comparison of two rows is its own Welch test (``verdicts.comparison_table``), stated in words that are not
+verdicts ("above zero", "inside the margin", ...); "one seed only" where a row has one seed.
 """
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import pandas as pd
 from ..base.tasks import STUDY_TASKS, TASKS, study_columns
 from ..study.smart_strength import INERT_BELOW
 from . import verdicts
-from .report import paper_dev, smart_of, study_verdicts
 
 
 def _short() -> dict[str, str]:
@@ -22,29 +21,35 @@ def _short() -> dict[str, str]:
 
 
 def verdict(test: dict) -> str:
-    """Words for one row of a verdicts.verdict_table: 'inconclusive (95% CI [-0.025, +0.052], Welch p 0.301,
-    Holm 1.000)'; an equivalent step gives its equivalence p too; 'one seed only' without an interval."""
+    """Words for one row of an analysis table ('inconclusive (adjusted interval [-0.025, +0.052] at 99.86%)') or
+    of a comparison table ('undecided (95% CI [...], Welch p 0.301, Holm 1.000)'); 'one seed only' without an
+    interval."""
+    if "level" in test:
+        if pd.isna(test.get("ci_low")):
+            return f"{test['verdict']} (no interval: {test['pairs']} seeds paired)"
+        return (f"**{test['verdict']}** (adjusted interval [{test['ci_low']:+.3f}, {test['ci_high']:+.3f}] at "
+                f"{100 * test['level']:.2f}%, the study's analysis)")
     if pd.isna(test.get("p")):
         return "one seed only"
-    equivalence = (f", equivalence p {test['p_equivalence']:.3f}, Holm {test['p_equivalence_holm']:.3f}, margin "
-                   f"±{test['margin']:g}") if test["verdict"] == "equivalent" else ""
-    return (f"{test['verdict']} (95% CI [{test['ci_low']:+.3f}, {test['ci_high']:+.3f}], Welch p {test['p']:.3f}, "
-            f"Holm {test['p_holm']:.3f}{equivalence})")
+    return (f"{test['reading']} (95% CI [{test['ci_low']:+.3f}, {test['ci_high']:+.3f}], Welch p {test['p']:.3f}, "
+            f"Holm {test['p_holm']:.3f})")
 
 
-def step_sentence(rows: dict, before: str, after: str, columns=("overall",), table: pd.DataFrame | None = None) -> str:
-    """'`a` → `b`: overall +0.004, inconclusive (...)' for two ablation rows, or '' if either is missing.
-    ``table``: the verdict table the step belongs to (its Holm family); default, the family of this step's
-    ``columns`` alone."""
+def step_sentence(rows: dict, before: str, after: str, columns=("overall",), analysis: pd.DataFrame | None = None) -> str:
+    """'`a` → `b`: overall +0.004, inconclusive (...)' for two ablation rows, or '' if either is missing. A step of
+    ``analysis`` (the pre-registered analysis) carries its verdicts; any other is its own Welch comparison, in
+    other words."""
     if before not in rows or after not in rows:
         return ""
     family = ""
-    if table is None or table.empty or not (table["step"] == f"{before} -> {after}").any():
-        table = verdicts.verdict_table(pd.DataFrame([rows[before], rows[after]]), [(before, after)], columns)
-        # not a step of the study's verdict table: its Holm family is its own tests, and the sentence says so
-        tested = int(table["p"].notna().sum())
-        family = f" (Holm over this comparison's {tested} tests, apart from the study's)" if tested else ""
-    mine = table[table["step"] == f"{before} -> {after}"].set_index("metric")
+    step = f"{before} -> {after}"
+    table = analysis if analysis is not None else pd.DataFrame(columns=["step", "metric"])
+    mine = table[(table["step"] == step) & table["metric"].isin(columns)]
+    if len(mine) < len(columns):
+        mine = verdicts.comparison_table(pd.DataFrame([rows[before], rows[after]]), [(before, after)], columns)
+        tested = int(mine["p"].notna().sum())
+        family = f" (Welch, Holm over this comparison's {tested} tests: not one of the study's declared questions)" if tested else ""
+    mine = mine.drop_duplicates("metric").set_index("metric")
     parts = [f"{_short()[c]} {mine.loc[c, 'effect']:+.3f}, {verdict(mine.loc[c].to_dict())}" for c in columns]
     return f"`{before}` → `{after}`: " + "; ".join(parts) + family
 
@@ -108,17 +113,16 @@ def sweep_findings(table: pd.DataFrame, x: str, seed_std: float | None = None, s
             f"(spread {spread:.3f}, one seed per point).{noise} Best: {peaks}.")
 
 
-def smart_findings(strength: pd.DataFrame, ablation: pd.DataFrame, lambda_table: pd.DataFrame,
+def smart_findings(strength: pd.DataFrame, ablation: pd.DataFrame, analysis: pd.DataFrame, lambda_table: pd.DataFrame,
                    radius_table: pd.DataFrame, dropout_table: pd.DataFrame, no_smart: pd.DataFrame,
                    threshold: float | None = None, lambda_seeds: pd.DataFrame | None = None) -> str:
     """Notebook 04's closing section."""
     threshold = INERT_BELOW if threshold is None else threshold
     rows = {r["variant"]: r for _, r in ablation.iterrows()}
-    family = study_verdicts(ablation)
     md = ["#### Strength", *strength_findings(strength, threshold), "", "#### Ladder rows (dev, mean over seeds)"]
     for before, after in (("sampling", "advreg-literal"), ("sampling", "advreg-only"), ("advreg-literal", "advreg-only"),
                           ("advreg-only", "smart")):
-        line = step_sentence(rows, before, after, ("overall", "sst_acc", "qqp_acc", "sts_pearson"), family)
+        line = step_sentence(rows, before, after, ("overall", "sst_acc", "qqp_acc", "sts_pearson"), analysis)
         if line:
             md.append(f"- {line}.")
     if "sampling" in rows and "advreg-literal" in rows:
@@ -132,7 +136,8 @@ def smart_findings(strength: pd.DataFrame, ablation: pd.DataFrame, lambda_table:
     shape = best["sst_acc"] <= min(1.0, lambda_table["lambda"].max()) and all(2 <= best[c] <= 10 for c in ("qqp_acc", "sts_pearson"))
     md.append(f"- The paper's Figure 3 has SST best at low λ_s and QQP and STS best near 5. Here SST peaks at "
               f"{best['sst_acc']:g} (lowest tried: {low:g}), QQP at {best['qqp_acc']:g} and STS at {best['sts_pearson']:g}: "
-              + ("the same shape, on one seed per point." if shape else "not the paper's shape, on one seed per point."))
+              + ("the same shape, on one seed per point" if shape else "not the paper's shape, on one seed per point")
+              + "; the five-seed test of λ_s 0.5 against 5 (the study's analysis, below) is the one with a verdict.")
     md.append(figure3_source(strength, best, threshold))
     md += seeded_lambda_lines(lambda_seeds, rows, lambda_table)
     if len(radius_table):
@@ -145,11 +150,10 @@ def smart_findings(strength: pd.DataFrame, ablation: pd.DataFrame, lambda_table:
                          else "no radius scores above it (one seed)."))
             spread = radius_table["overall"].max() - radius_table["overall"].min()
             if not above and spread < (base - radius_table["overall"].max()):
-                md.append(f"- **Flat in the radius, and below no SMART by more than its spread**: a perturbation "
-                          f"{radius_table['radius'].max() / radius_table['radius'].min():g} times smaller costs the same. "
-                          "What holds these short runs back is not the perturbation but the part of the term that "
-                          "does not depend on it: with `fresh` dropout, the consistency between two dropout masks "
-                          "(see the radius-0 control under Strength).")
+                md.append(f"- **Flat in the radius, and below no SMART by more than its spread** (one seed a point): "
+                          f"a perturbation {radius_table['radius'].max() / radius_table['radius'].min():g} times "
+                          "smaller costs the same. The radius-0 control under Strength measures the part of the term "
+                          "that does not depend on the perturbation; whether that part is what costs dev here is open.")
     if len(dropout_table):
         md += ["", "#### Dropout in the adversarial passes", *dropout_lines(dropout_table, no_smart)]
     return "\n".join(md)
@@ -188,9 +192,8 @@ def figure3_source(strength: pd.DataFrame, best: dict, threshold: float) -> str:
     return ("- Which reading gives Figure 3: " + (
         f"not the equations'. At ε = 1e-5 the literal term's gradient is at most {literal['grad_ratio'].max():.1e} "
         "of the task loss's, so λ_s only scales a term that is almost zero and every λ_s trains almost exactly "
-        f"the `sampling` run: a flat sweep. Only a perturbation of the libraries' size can move with λ_s, and {moved}. The "
-        "paper's curves most likely came from a library implementation (MT-DNN or smart-pytorch), where "
-        "ε = 1e-5 is a stabiliser." if inert else
+        f"the `sampling` run: a flat sweep. Only a perturbation of the libraries' size can move with λ_s, and {moved}. "
+        "Which implementation the paper ran is open." if inert else
         f"both readings act here (the literal term's gradient reaches {literal['grad_ratio'].max():.1e} of the "
         f"task loss's); {moved}."))
 
@@ -204,7 +207,7 @@ def seeded_lambda_lines(lambda_seeds: pd.DataFrame | None, rows: dict, lambda_ta
     references = [(r, label) for r, label in (("advreg-only", "against λ_s = 5 (`advreg-only`)"),
                                               ("sampling", "against no SMART (`sampling`)")) if r in rows]
     # one Holm family: every point against every reference, on every metric
-    table = verdicts.verdict_table(pd.concat([pd.DataFrame([rows[r] for r, _ in references]), points]),
+    table = verdicts.comparison_table(pd.concat([pd.DataFrame([rows[r] for r, _ in references]), points]),
                                    [(r, p) for p in points["variant"] for r, _ in references])
     for _, point in points.iterrows():
         name = point["variant"]
@@ -218,55 +221,10 @@ def seeded_lambda_lines(lambda_seeds: pd.DataFrame | None, rows: dict, lambda_ta
                    f"{point['overall_std']:.3f}; " + "; ".join(parts) + ".")
     tested = int(table["p"].notna().sum())
     if tested:
-        out.append(f"- Holm over these {tested} tests (each seeded λ_s point against each reference, overall and per "
-                   "task), a family apart from the study's verdict table.")
+        out.append(f"- Welch, Holm over these {tested} tests (each seeded λ_s point against each reference, overall and "
+                   "per task): a comparison of its own, in words that are not verdicts; the study's analysis declares "
+                   "λ_s 0.5 against 5 and gives its verdict above.")
     best = lambda_table.loc[lambda_table["overall"].idxmax(), "lambda"]
     if best not in set(lambda_seeds["lambda"]):
         out.append(f"- The seed-0 sweep's best point (λ_s = {best:g}) has one seed only.")
     return out
-
-
-def _direction(ours: float, theirs: float) -> str:
-    """'same direction', 'opposite' or 'no change here' (ours under half a point in the third decimal)."""
-    if abs(ours) < 5e-4:
-        return "no change here"
-    return "same direction" if np.sign(ours) == np.sign(theirs) else "opposite"
-
-
-def ladder_findings(ablation: pd.DataFrame, steps: list[tuple[str, str]], paper: dict | None = None,
-                    family: pd.DataFrame | None = None) -> str:
-    """Per ladder step, a bullet a reader can scan: the overall delta of the seed means with its verdict word in
-    bold, then nested bullets for each task's delta and verdict, and the paper's deltas for the same step with
-    whether ours goes the same way. ``family``: the verdict table whose Holm correction the verdicts take
-    (verdicts.verdict_table: the whole study's steps); default, the whole study's (report.study_verdicts)."""
-    paper = paper_dev() if paper is None else paper
-    rows = {r["variant"]: r for _, r in ablation.iterrows()}
-    table = study_verdicts(ablation) if family is None else family
-    out = []
-    for before, after in steps:
-        if before not in rows or after not in rows:
-            continue
-        columns = ("overall", *reversed(study_columns()))
-        family = table
-        if table is None or table.empty or not (table["step"] == f"{before} -> {after}").any():
-            # not a step of the study's verdict table: its Holm family is its own tests (all its scores at once)
-            family = verdicts.verdict_table(pd.DataFrame([rows[before], rows[after]]), [(before, after)], columns)
-        line = step_sentence(rows, before, after, ("overall",), family)
-        if family is not table and (tested := int(family["p"].notna().sum())):
-            line += f" (Holm over this comparison's {tested} tests, apart from the study's)"
-        for word in ("helps", "hurts", "equivalent", "inconclusive"):
-            line = line.replace(f", {word} (", f", **{word}** (", 1)
-        settings = [smart_of(rows[v]) for v in (before, after)]
-        if "off" not in settings and settings[0] != settings[1]:
-            line += f" (**not like for like**: SMART `{settings[0]}` against `{settings[1]}`; rerun the later row)"
-        tasks = step_sentence(rows, before, after, columns[1:], family).split(": ", 1)[1]
-        line += f".\n  - by task: {tasks}."
-        if before in paper and after in paper:
-            line += "\n  - beside the paper's same step (ours vs the paper's): " + "; ".join(
-                f"{label} {rows[after][c] - rows[before][c]:+.3f} vs {paper[after][c] - paper[before][c]:+.3f} "
-                f"({_direction(rows[after][c] - rows[before][c], paper[after][c] - paper[before][c])})"
-                for c, label in _short().items() if c in paper[after] and c in paper[before]) + "."
-        else:
-            line += "\n  - the paper has no such step."
-        out.append(f"- {line}")
-    return "\n".join(out)

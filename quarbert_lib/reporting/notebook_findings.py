@@ -1,11 +1,11 @@
 """Each numbered notebook's closing "What this shows" section, built from its saved tables.
 
-``notebook_findings(notebook, profile, encoder)`` returns Markdown: for every ladder step the notebook
-adds, the difference of the seed means with its interval and the study's verdict (``verdicts``), the
-bootstrap verdict on seed 0's predictions where significance.csv has it, and the paper's delta for the
-same step. A step that does not help (hurts, equivalent or inconclusive) names its reason where the study measured one,
-and says "not explained here" where it did not. results.md gathers the same sections
-(``all_sections``), so the notebook and the report can never disagree.
+``notebook_findings(notebook, profile, encoder, analysis)`` returns Markdown: for every declared question the
+notebook answers (spec.questions_of), the study's verdict from the one pre-registered analysis (``analysis``: a
+verdicts.analyse table; default, the saved verdicts of reports/tables/seed_scores.csv), its effect and adjusted
+interval on the overall score and each task, and the paper's effect for the same step; a step that does not help
+names its reason only where the study measured one, and says "open" where it did not. results.md gathers the same
+sections (``all_sections``), so the notebook and the report can never disagree.
 """
 from __future__ import annotations
 
@@ -18,174 +18,86 @@ from ..core import evaluate
 from ..core.config import profile_config
 from ..study import tables
 from ..study.results import read_table, run_stem
-from ..study.spec import BY_NAME, CHEAP_SEEDS, STEPS, TARGET_OVERALL, TITLES
+from ..study.spec import QUESTIONS, TARGET_OVERALL, TITLES, family_metrics, questions_of
 from . import findings, report, verdicts
 
-# Why a step can come out null or negative, where the study measured the reason (the notebook named), or the
-# honest "open" sentence where the control that would tell is not run yet.
-KNOWN_REASONS = {
-    ("sampling", "advreg-literal"): "the paper's literal SMART is inert by construction at ε = 1e-5 (notebook 04 "
-                                    "measures its gradient against the task loss's in smart_strength.csv, not saved "
-                                    "here)",
-    ("sampling", "advreg-only"): "at the ladder's short budget SMART's term is mostly a dropout-consistency "
-                                 "penalty (notebook 04's radius-0 control), which holds learning back at the "
-                                 "paper's λ_s = 5; at λ_s = 0.5 no cost is detected either (notebook 04, "
-                                 "lambda_seeds.csv; inconclusive, not no effect)",
-    ("baseline-finetune-natural", "sampling-natural"): "a control, not a step of the ladder: the line above at the "
-                                                       "tasks' natural sizes, where there is an imbalance to fix",
-    ("smart-cosine", "smart-cosine-linear"): "a control, not a step of the ladder: it tests whether the 5·σ map's "
-                                             "range is why the cosine head does not help (the line above)",
-}
+def _short(metric: str) -> str:
+    """A table column's short name ('SST', 'QQP', ...; 'overall')."""
+    return next((TASKS[t].short for t in TASKS if TASKS[t].table_column == metric), metric)
 
 
-def _test(family: pd.DataFrame, before: str, after: str, metric: str) -> pd.Series | None:
-    rows = family[(family["step"] == f"{before} -> {after}") & (family["metric"] == metric)]
+def _test(analysis: pd.DataFrame, before: str, after: str, metric: str) -> pd.Series | None:
+    rows = analysis[(analysis["step"] == f"{before} -> {after}") & (analysis["metric"] == metric)]
     return rows.iloc[0] if len(rows) else None
 
 
-def _prior_value(profile: str, encoder: str, metric: str) -> float | None:
-    table = read_table("encoder_prior.csv", profile, encoder)
-    if table is None:
-        return None
-    values = dict(zip(table["metric"], table["value"]))
-    return values.get(metric)
+def _said(r: pd.Series) -> str:
+    """'+0.004 [-0.010, +0.018], **inconclusive**' for one row of the analysis ('not trained yet' without pairs)."""
+    if pd.isna(r["effect"]):
+        return "not trained yet"
+    interval = "" if pd.isna(r["ci_low"]) else f" [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
+    return f"{r['effect']:+.3f}{interval}, **{r['verdict']}**"
 
 
-def _mbpp_reason(profile: str, encoder: str) -> str:
-    """Why MBPP may not help at the ladder's budget: what it adds to SMART in notebook 12's longer regime."""
-    curves = read_table("regime_curves.csv", profile, encoder)
-    open_reason = ("open: MBPP holds the model near its recent past, a regulariser against overfitting, and one epoch "
-                   "on 2,400 examples per task does not overfit (notebook 11's plain recipe still climbs for two "
-                   "full-data epochs); the control in a regime built to overfit (notebook 12) has no result yet")
-    if curves is None or curves.empty:
-        return open_reason
-    table = regime_verdicts(curves.drop(columns=["profile", "encoder"], errors="ignore"))
-    rows = table[table["step"] == " -> ".join(REGIME_STEPS[0])]
-    if rows.empty:
-        return open_reason
-    dev, gap = (rows[rows["metric"] == m].iloc[0] for m in ("overall", "gap_overall"))
-    ci = lambda r: "" if pd.isna(r.ci_low) else f" (95% CI [{r.ci_low:+.3f}, {r.ci_high:+.3f}])"  # noqa: E731
-    where = {"overfits": " (where plain overfits)", "gap only": " (where plain's train-dev gap opens)",
-             "no gap": " (where plain's train-dev gap does not open)"}.get(regime_opening(curves), "")
-    tests = int(table["p"].notna().sum())
-    return (f"in notebook 12's regime built to overfit{where}, MBPP on top of SMART moves the last epoch's dev overall "
-            f"by {dev.effect:+.3f}{ci(dev)}, {dev.verdict}, and the train-dev gap by {gap.effect:+.3f}{ci(gap)}, "
-            f"{GAP_WORDS[gap.verdict]} (Holm over notebook 12's {tests} tests, apart from the study's)")
-
-
-def _imbalance_reason(family: pd.DataFrame, profile: str, encoder: str) -> str:
-    """Why sampling may not help at equal caps: the natural-size control's overall test and the sizes it trained on."""
-    control = _test(family, "baseline-finetune-natural", "sampling-natural", "overall")
-    if control is None:
-        return ("open: batch-level sampling fixes task imbalance, and the ladder caps every task at the same number "
-                "of examples, so there is no imbalance for it to fix; the control at the tasks' natural sizes has no "
-                "row yet")
+def _imbalance_reason(analysis: pd.DataFrame, profile: str, encoder: str) -> str:
+    """The natural-size control's verdict and the sizes it trained on: what the study measured about sampling."""
+    control = _test(analysis, "baseline-finetune-natural", "sampling-natural", "overall")
+    if control is None or pd.isna(control["effect"]):
+        return "open: the control at the tasks' natural sizes has no row yet"
     sizes = read_table("train_examples.csv", profile, encoder)
     seen = ""
     if sizes is not None and len(sizes):
         sizes = sizes.assign(row=sizes["run"].map(run_stem))
         natural = sizes[sizes["row"] == "baseline-finetune-natural"].drop_duplicates("task")
         by_task = dict(zip(natural["task"], natural["train_examples"]))
-        steps = {v: sizes[sizes["row"] == v]["steps"].iloc[0] for v in ("baseline-finetune-natural", "sampling-natural")
-                 if (sizes["row"] == v).any()}
         seen = (" (" + ", ".join(f"{TASKS[t].short or t} {n:,}" for t, n in by_task.items())
                 + f" training examples: the largest task {max(by_task.values()) / min(by_task.values()):.1f}x the "
-                "smallest" + (f"; sequential training takes {steps['baseline-finetune-natural']:,} steps, sampling "
-                              f"{steps['sampling-natural']:,}" if len(steps) == 2 else "") + ")") if by_task else ""
-    said = {"helps": "the control at natural sizes shows sampling helping", "hurts": "the control at natural sizes "
-            "shows sampling hurting", "equivalent": "the control at natural sizes shows no difference beyond the margin",
-            "inconclusive": "the control at natural sizes does not settle it either"}[control["verdict"]]
-    capped = _test(family, "baseline-finetune", "sampling", "overall")
-    beside = ("" if capped is None else f"; at equal caps the same comparison is {capped['effect']:+.3f} (95% CI "
-              f"[{capped['ci_low']:+.3f}, {capped['ci_high']:+.3f}]), so whether the imbalance or the sequential order "
-              "(each task's examples in one stretch, the last task's last) is what sampling fixes is not separated")
-    return (f"{said}{seen}: sampling against sequential training moves overall by {control['effect']:+.3f} (95% CI "
-            f"[{control['ci_low']:+.3f}, {control['ci_high']:+.3f}], {control['verdict']}){beside}")
+                "smallest)") if by_task else ""
+    return f"the same comparison at the tasks' natural sizes{seen}: overall {_said(control)}"
 
 
-def measured_reason(before: str, after: str, family: pd.DataFrame, profile: str, encoder: str) -> str | None:
-    """The reason a null step has in this study's own tables (a control row, the encoder's prior), else None."""
-    sts_prior = _prior_value(profile, encoder, "sts_pearson")
-    prior = "" if sts_prior is None else (f"the frozen encoder's cosine alone scores STS r {sts_prior:.3f} (its prior, "
-                                          "below), so a head that reads the same geometry has little to add")
+def measured_reason(before: str, after: str, analysis: pd.DataFrame, profile: str, encoder: str) -> str | None:
+    """What the study measured beside a step that does not help (a control's verdict, a strength), else None."""
     if (before, after) == ("baseline-finetune", "sampling"):
-        return _imbalance_reason(family, profile, encoder)
+        return _imbalance_reason(analysis, profile, encoder)
     if (before, after) == ("sampling", "advreg-literal"):
         strength = read_table("smart_strength.csv", profile, encoder)
         literal = None if strength is None else strength[strength["setting"] == "advreg-literal"]
         if literal is not None and len(literal):
-            return (f"the paper's literal SMART is inert: its gradient is {literal['grad_ratio'].min():.0e} to "
+            return (f"the literal term's gradient is {literal['grad_ratio'].min():.0e} to "
                     f"{literal['grad_ratio'].max():.0e} of the task loss's on each task's first batch (notebook 04, "
-                    "smart_strength.csv), so it trains as `sampling` does")
-    if (before, after) == ("advreg-only", "smart"):
-        return _mbpp_reason(profile, encoder)
+                    "smart_strength.csv)")
     if (before, after) == ("smart", "smart-cosine"):
-        control = _test(family, "smart-cosine", "smart-cosine-linear", "sts_pearson")
-        if control is None:
-            return ("untested: the paper's map 5·σ(cos) stops short of the 0-5 scale (range below), but Pearson r is "
-                    "unchanged by an affine map, and the control `smart-cosine-linear` has no row yet"
-                    + (f"; {prior}" if prior else ""))
-        said = {"helps": "the map's range is a reason", "equivalent": "not the map's range",
-                "hurts": "not the map's range", "inconclusive": "the map's range is not settled"}[control["verdict"]]
-        return (f"{said}: the whole 0-5 range (`smart-cosine-linear`) moves STS r by {control['effect']:+.3f} "
-                f"(95% CI [{control['ci_low']:+.3f}, {control['ci_high']:+.3f}], {control['verdict']})"
-                + (f"; {prior}" if prior else ""))
-    if (before, after) == ("smart-cosine", "smart-simcse") and sts_prior is not None:
-        return (f"SimCSE's contrastive objective is the one the encoder was trained with, on about a billion pairs "
-                f"against this stage's 100 steps; its cosine already scores STS r {sts_prior:.3f} (the prior, below)")
+        control = _test(analysis, "smart-cosine", "smart-cosine-linear", "sts_pearson")
+        if control is not None and not pd.isna(control["effect"]):
+            return (f"the control with the whole 0-5 range, `smart-cosine-linear`, against `smart-cosine`: STS "
+                    f"{_said(control)}")
     return None
 
 
-def _bootstrap_words(significance: pd.DataFrame | None, before: str, after: str) -> str:
-    """'Paired bootstrap over dev examples (3/3 seeds; margins ±...): SST +0.010 inconclusive, ...' from
-    significance.csv, or ''."""
-    if significance is None or significance.empty or "verdict" not in significance:
-        return ""
-    rows = significance[significance["step"] == f"{before} -> {after}"]
-    if rows.empty:
-        return ""
-    parts = [f"{TASKS[r.task].short if r.task in TASKS else r.task} {r.delta:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}] {r.verdict}"
-             for r in rows.itertuples()]
-    return (f"Paired bootstrap over dev examples ({rows['bootstrap_seeds'].iloc[0]} seeds, each interval judged "
-            "against its task's margin): " + ", ".join(parts) + ".")
-
-
-def step_lines(steps: list[tuple[str, str]], profile: str, encoder: str, bootstrap: bool = False) -> list[str]:
-    """The ladder lines of these steps, each with its verdict and, when null, its reason. ``bootstrap``: add the
-    paired bootstrap of significance.csv, which the batch collects in notebook 09, after the notebooks that train
-    the rows (so only notebook 09, and results.md, state it: a notebook before 09 would show the last batch's)."""
-    ablation = tables.ablation_rows(profile, encoder)
-    rows = {r["variant"]: r for _, r in ablation.iterrows()}
-    significance = read_table("significance.csv", profile, encoder) if bootstrap else None
-    family = report.study_verdicts(ablation)
+def step_lines(questions, analysis: pd.DataFrame, profile: str, encoder: str) -> list[str]:
+    """One bullet per declared question: the overall verdict, then each task's, then the paper's effect, then, for
+    a step that does not help, the measured reason or "open"."""
     out = []
-    for before, after in steps:
-        if before not in rows or after not in rows:
-            missing = [v for v in (before, after) if v not in rows]
-            out.append(f"- `{before}` → `{after}`: no row yet for {', '.join(f'`{m}`' for m in missing)}.")
+    for q in questions:
+        if q.family == "paper-tasks":
+            continue                    # shown inside the paper family's line
+        rows = analysis[analysis["step"] == q.step].set_index("metric")
+        if "overall" not in rows.index:
             continue
-        line = findings.ladder_findings(ablation, [(before, after)], family=family)
-        test = family[(family["step"] == f"{before} -> {after}") & (family["metric"] == "overall")]
-        boot = _bootstrap_words(significance, before, after)
-        if boot:
-            line += "\n  - " + boot
-        null = test.empty or test["verdict"].iloc[0] != "helps"     # hurts, equivalent or inconclusive: why?
-        if null and not test.empty and test["verdict"].iloc[0] == "inconclusive" \
-                and test["effect"].iloc[0] > test["margin"].iloc[0]:
-            seeds = (int(test["seeds_before"].iloc[0]), int(test["seeds_after"].iloc[0]))
-            # five seeds a side is the most the study trains a row (spec.CHEAP_SEEDS): say so, not "more seeds"
-            more = ("more seeds would tell" if min(seeds) < CHEAP_SEEDS else
-                    f"{CHEAP_SEEDS} seeds a side is the most this study trains a row, so it stays open"
-                    + ("" if bootstrap else " here (notebook 09 adds the paired bootstrap over dev examples)"))
-            line += (f"\n  - the effect is beyond the margin (±{test['margin'].iloc[0]:g}) but, corrected for the study's "
-                     f"{len(family)} tests, {seeds[0]} against {seeds[1]} seeds cannot separate it from seed noise: "
-                     f"{more}.")
-            reason = measured_reason(before, after, family, profile, encoder)
-            line += f"\n  - beside it: {reason}." if reason else ""
-        elif null:
-            reason = measured_reason(before, after, family, profile, encoder) or KNOWN_REASONS.get((before, after))
-            line += (f"\n  - why: {reason}." if reason else "\n  - why the step does not help here is open: this study "
-                     "has no measurement of it.")
+        overall = rows.loc["overall"]
+        line = (f"- `{q.before}` → `{q.after}` ({q.label}; family `{q.family}`, {int(overall['tests'])} tests): "
+                f"overall {_said(overall)}")
+        tasks = [m for m in family_metrics("paper-tasks") if m in rows.index]
+        line += "\n  - by task" + ("" if q.family == "project" else " (family `paper-tasks`)") + ": " + "; ".join(
+            f"{_short(m)} {_said(rows.loc[m])}" for m in tasks) + "."
+        if q.paper:
+            line += "\n  - the paper's effect on the same step: " + ", ".join(
+                f"{_short(m)} {rows.loc[m, 'paper_effect']:+.3f}" for m in ("overall", *tasks)
+                if not pd.isna(rows.loc[m, "paper_effect"])) + "."
+        if overall["verdict"] != "helps" and not pd.isna(overall["effect"]):
+            reason = measured_reason(q.before, q.after, analysis, profile, encoder)
+            line += f"\n  - measured beside it: {reason}." if reason else "\n  - why: open (not measured here)."
         out.append(line)
     return out
 
@@ -218,22 +130,29 @@ def _sampling_extras(profile: str, encoder: str) -> list[str]:
             f"{frozen['train_seconds']:.0f} s against {trainable['train_seconds']:.0f} s of training."]
 
 
+def _simcse_dose(profile: str, encoder: str) -> list[str]:
+    dose = read_table("simcse_dose.csv", profile, encoder)
+    if dose is None or dose.empty:
+        return []
+    share = dose["share_of_one_pass"]
+    return [f"- The SimCSE stage's dose: {int(dose['steps'].iloc[0])} steps of {int(dose['batch'].iloc[0])} sentences "
+            f"against {int(dose['sentences'].iloc[0]):,} distinct training sentences, {share.min():.0%}"
+            + ("" if share.min() == share.max() else f" to {share.max():.0%}") + " of one pass. Whether a longer stage "
+            "changes the step is open: no run here trains one."]
+
+
 def _cosine_extras() -> list[str]:
     low, high = (5 / (1 + math.exp(-c)) for c in (-1.0, 1.0))
     return [f"- Range of the paper's STS map 5·σ(cos): [{low:.2f}, {high:.2f}] on the 0-5 scale, so no pair can be "
             "predicted below or above it; `cosine-linear` (2.5 · (cos + 1)) reaches the whole scale."]
 
 
-# Each notebook's row against the encoder's prior: the metric the step would have to move beyond it, and why
-# the prior matters for that step.
+# Each notebook's row against the encoder's prior: the metric to set beside it (a measurement, not a reason).
 PRIOR_QUESTIONS = {
-    "02_multitask_baseline": ("overall", "baseline-finetune", "fine-tuning all three tasks together starts from it"),
-    "05_cosine_sts": ("sts_pearson", "smart-cosine", "a cosine STS head reads the very geometry the encoder was "
-                      "trained for, so it has little to add"),
-    "06_simcse": ("sts_pearson", "smart-simcse", "SimCSE's contrastive objective is the one the encoder was already "
-                  "trained with, on about a billion pairs against this stage's 100 steps"),
-    "07_quartet_ensemble": ("overall", "ensemble", "every member starts from the same prior, so their errors agree "
-                            "where it is wrong and averaging cannot undo them"),
+    "02_multitask_baseline": ("overall", "baseline-finetune"),
+    "05_cosine_sts": ("sts_pearson", "smart-cosine"),
+    "06_simcse": ("sts_pearson", "smart-simcse"),
+    "07_quartet_ensemble": ("overall", "ensemble-smart-simcse"),
 }
 
 
@@ -243,7 +162,7 @@ def prior_lines(notebook: str, profile: str, encoder: str) -> list[str]:
     if table is None or notebook not in PRIOR_QUESTIONS:
         return []
     values = dict(zip(table["metric"], table["value"]))
-    metric, variant, why = PRIOR_QUESTIONS[notebook]
+    metric, variant = PRIOR_QUESTIONS[notebook]
     rows = tables.ablation_rows(profile, encoder).set_index("variant")
     if metric not in values or variant not in rows.index:
         return []
@@ -255,19 +174,11 @@ def prior_lines(notebook: str, profile: str, encoder: str) -> list[str]:
     ours = rows.loc[variant, metric]
     gap = ours - values[metric]
     below = ", below what the untrained encoder already scores" if gap < 0 else ""
-    return [line + f"; `{variant}` scores {ours:.3f} ({gap:+.3f} against it{below}): {why}."]
+    return [line + f"; `{variant}` scores {ours:.3f} ({gap:+.3f} against it{below})."]
 
 
 def _ensemble(profile: str, encoder: str) -> list[str]:
-    rows = tables.ablation_rows(profile, encoder)
     out = []
-    if "ensemble" in set(rows["variant"]):
-        try:
-            best = tables.best_variant(profile, encoder)
-        except FileNotFoundError:
-            best = None
-        if best:
-            out += step_lines([(best, "ensemble")], profile, encoder)
     subsets = read_table("ensemble_subsets.csv", profile, encoder)
     if subsets is not None and len(subsets):
         full = subsets[subsets["size"] == 4]
@@ -277,14 +188,26 @@ def _ensemble(profile: str, encoder: str) -> list[str]:
             plain = full.iloc[0]
             worst = three.loc[three["overall"].idxmin()]
             left_out = [m for m in singles if m not in worst["members"].split(" + ")]
-            out.append(f"- Members (first seed's quartet): all four give overall {plain['overall']:.3f}; the three-member "
-                       f"subsets give {three['overall'].min():.3f} to {three['overall'].max():.3f}, the lowest without "
-                       f"{' and '.join(f'`{m}`' for m in left_out)}: that member matters most.")
+            out.append(f"- Members (first seed's `{subsets['recipe'].iloc[0]}` quartet): all four give overall "
+                       f"{plain['overall']:.3f}; the three-member subsets give {three['overall'].min():.3f} to "
+                       f"{three['overall'].max():.3f}, the lowest without {' and '.join(f'`{m}`' for m in left_out)}.")
     return out
 
 
+def _member_errors(profile: str, encoder: str) -> list[str]:
+    errors = read_table("quartet_errors.csv", profile, encoder)
+    if errors is None or errors.empty:
+        return []
+    mean = errors.groupby("task", sort=False)[["error_correlation", "both_wrong_share"]].mean()
+    parts = [f"{_short(TASKS[t].table_column) if t in TASKS else t} r {r.error_correlation:.2f}"
+             + ("" if pd.isna(r.both_wrong_share) else f" (both wrong on {r.both_wrong_share:.0%} of what either gets wrong)")
+             for t, r in mean.iterrows()]
+    return [f"- The `{errors['recipe'].iloc[0]}` quartet's two members per task, mean over {errors['seed'].nunique()} "
+            "seeds: their errors correlate " + "; ".join(parts) + " (quartet_errors.csv)."]
+
+
 def _lora(profile: str, encoder: str) -> list[str]:
-    out = step_lines(list(BY_NAME["08_lora"].steps), profile, encoder)
+    out = []
     checks = read_table("lora_checks.csv", profile, encoder)
     if checks is not None and len(checks):
         out.append(f"- Reloaded adapters reproduce the training runs' predictions to within "
@@ -298,14 +221,18 @@ def _errors(profile: str, encoder: str) -> list[str]:
     if summary is not None and len(summary):
         r = summary.iloc[0]
         out.append(f"- Of the SST errors of `{r['source']}`, {r['sst_errors_within_one_level']:.0%} are off by one "
-                   "sentiment level: most mistakes are between neighbouring classes, not opposite ones.")
+                   "sentiment level.")
     overlap = read_table("quora_overlap_errors.csv", profile, encoder)
     if overlap is not None and len(overlap) >= 2:
         first, last = overlap.iloc[0], overlap.iloc[-1]
-        out.append(f"- Quora false positives grow with word overlap: {first['false_positive_rate']:.0%} of non-duplicates "
+        out.append(f"- Quora errors by word overlap: {first['false_positive_rate']:.0%} of non-duplicates "
                    f"are called duplicates at overlap {first['overlap']} against {last['false_positive_rate']:.0%} at "
-                   f"{last['overlap']}; false negatives move the other way ({first['false_negative_rate']:.0%} to "
-                   f"{last['false_negative_rate']:.0%}). The encoder judges pairs largely by shared words.")
+                   f"{last['overlap']}; false negatives go from {first['false_negative_rate']:.0%} to "
+                   f"{last['false_negative_rate']:.0%}"
+                   + (f"; the share of duplicates itself goes from {first['duplicate_rate']:.0%} to "
+                      f"{last['duplicate_rate']:.0%} across the same bins, so overlap and the base rate move together "
+                      "and the table does not separate what the model reads from what the data hold"
+                      if "duplicate_rate" in overlap else "") + ".")
     classes = read_table("sst_per_class.csv")
     if classes is not None and len(classes) == 5:
         by = classes.set_index("class")
@@ -332,16 +259,16 @@ REGIME_BASE = "plain"
 # Beside each recipe against plain: what MBPP adds to SMART at the same strength.
 REGIME_STEPS = (("advreg-lambda5", "smart"),)
 # A step's verdict on the train-dev gap, where a smaller gap is what a regulariser is for.
-GAP_WORDS = {"helps": "widens the gap", "hurts": "narrows the gap", "equivalent": "leaves the gap within the margin",
-             "inconclusive": "inconclusive on the gap"}
+GAP_WORDS = {"above zero": "widens the gap", "below zero": "narrows the gap",
+             "inside the margin": "leaves the gap within the margin", "undecided": "undecided on the gap"}
 
 
 def regime_verdicts(curves: pd.DataFrame) -> pd.DataFrame:
     """Each recipe against plain at the last epoch, on the dev overall score and its train-dev gap: one Holm family
-    (verdicts.verdict_table; the gap's margin is the overall score's)."""
+    (verdicts.comparison_table, apart from the pre-registered analysis; the gap's margin is the overall score's)."""
     last = tables.epoch_rows(curves)
     steps = [(REGIME_BASE, r) for r in last["variant"] if r != REGIME_BASE] + list(REGIME_STEPS)
-    return verdicts.verdict_table(last, steps, columns=("overall", "gap_overall"),
+    return verdicts.comparison_table(last, steps, columns=("overall", "gap_overall"),
                                   margin_of={"gap_overall": verdicts.OVERALL_MARGIN})
 
 
@@ -392,25 +319,26 @@ def _regime(profile: str, encoder: str) -> list[str]:
         dev, gap = (rows[rows["metric"] == m].iloc[0] for m in ("overall", "gap_overall"))
         before, after = step.split(" -> ")
         against = "plain" if before == REGIME_BASE else f"`{before}`"
-        holm = f"Holm over this notebook's {tests} tests" if tests else "one seed a side: no test"
+        holm = (f"Welch, Holm over this notebook's {tests} tests, apart from the study's analysis" if tests else
+                "one seed a side: no test")
         # a gap moves by the training score's change minus the dev score's: a smaller gap from a lower training
         # score and a lower dev score is fitting less, not generalising better
         train_change = last.loc[after, "train_overall"] - last.loc[before, "train_overall"]
         out.append(f"- `{after}` against {against} at the last epoch: dev overall {dev.effect:+.3f}"
-                   f"{ci(dev)}, {dev.verdict}; gap {gap.effect:+.3f}{ci(gap)}, {GAP_WORDS[gap.verdict]} (train "
+                   f"{ci(dev)}, {dev.reading}; gap {gap.effect:+.3f}{ci(gap)}, {GAP_WORDS[gap.reading]} (train "
                    f"{train_change:+.3f} minus dev {dev.effect:+.3f}; {holm}; {int(dev.seeds_before)} / "
                    f"{int(dev.seeds_after)} seeds).")
-        if before == REGIME_BASE and gap.verdict == "hurts" and dev.verdict == "hurts":
+        if before == REGIME_BASE and gap.reading == "below zero" and dev.reading == "below zero":
             fits_less.append(after)
-        elif before == REGIME_BASE and gap.verdict == "hurts":
+        elif before == REGIME_BASE and gap.reading == "below zero":
             # most of the narrowing from a lower training score, dev not shown to rise: say where the gap went
-            mostly = dev.verdict != "helps" and train_change < 0 and train_change / gap.effect > 0.5
+            mostly = dev.reading != "above zero" and train_change < 0 and train_change / gap.effect > 0.5
             narrows.append(f"`{after}`" + (f" (mostly by fitting its training examples less: train {train_change:+.3f} "
-                                           f"of the gap's {gap.effect:+.3f}; dev {dev.verdict})" if mostly else ""))
+                                           f"of the gap's {gap.effect:+.3f}; dev {dev.reading})" if mostly else ""))
     if len(table):
         names = lambda rs: ", ".join(f"`{r}`" for r in rs)  # noqa: E731
         line = (f"Shown to narrow the gap here: {', '.join(narrows)}." if narrows else
-                "No regulariser is shown to narrow the gap without costing dev here; an inconclusive test is not "
+                "No regulariser is shown to narrow the gap without costing dev here; an undecided test is not "
                 "\"no effect\": its interval says what the data still allow.")
         if fits_less:
             line += f" {names(fits_less)} narrow{'s' if len(fits_less) == 1 else ''} it by fitting less: dev falls too."
@@ -492,37 +420,40 @@ def _against_target(overall: float) -> str:
     return f"which meets {target}" if overall >= TARGET_OVERALL else f"{TARGET_OVERALL - overall:.3f} short of {target}"
 
 
-def notebook_findings(notebook: str, profile: str = "cpu", encoder: str = "minilm-l6") -> str:
-    """The notebook's "What this shows" section as Markdown ('' lines are left out)."""
-    lines: list[str] = []
+def notebook_findings(notebook: str, profile: str = "cpu", encoder: str = "minilm-l6",
+                      analysis: pd.DataFrame | None = None) -> str:
+    """The notebook's "What this shows" section as Markdown. ``analysis``: the pre-registered analysis to state
+    (a notebook passes report.notebook_verdicts, computed from the registry); default, the saved one
+    (report.study_verdicts, from seed_scores.csv): both give the same words."""
+    analysis = report.study_verdicts(profile, encoder) if analysis is None else analysis
+    lines: list[str] = step_lines(questions_of(notebook), analysis, profile, encoder)
     if notebook == "01_single_task_sentiment":
-        lines = _single_task(profile, encoder)
+        lines += _single_task(profile, encoder)
     elif notebook == "04_smart_mbpp":
-        lines = [smart_section(profile, encoder)]
+        lines += [smart_section(profile, encoder, analysis)]
     elif notebook == "07_quartet_ensemble":
-        lines = _ensemble(profile, encoder)
+        lines += _ensemble(profile, encoder) + _member_errors(profile, encoder)
     elif notebook == "08_lora":
-        lines = _lora(profile, encoder)
+        lines += _lora(profile, encoder)
     elif notebook == "09_results":
-        lines = step_lines([*STEPS, *BY_NAME["08_lora"].steps], profile, encoder, bootstrap=True)
+        lines += step_lines(QUESTIONS, analysis, profile, encoder)
     elif notebook == "10_error_analysis":
-        lines = _errors(profile, encoder)
+        lines += _errors(profile, encoder)
     elif notebook == "11_quality_per_cpu_minute":
-        lines = _budget(profile, encoder)
+        lines += _budget(profile, encoder)
     elif notebook == "12_overfitting_regime":
-        lines = _regime(profile, encoder)
-    steps = BY_NAME[notebook].steps if notebook in BY_NAME else ()
-    if steps and notebook not in ("04_smart_mbpp", "08_lora"):     # those two state their steps in their own sections
-        lines = step_lines(list(steps), profile, encoder) + lines
+        lines += _regime(profile, encoder)
     if notebook == "03_task_sampling":
         lines += _sampling_extras(profile, encoder)
     if notebook == "05_cosine_sts":
         lines += _cosine_extras()
+    if notebook == "06_simcse":
+        lines += _simcse_dose(profile, encoder)
     lines += prior_lines(notebook, profile, encoder)
     return "\n".join(lines) if lines else "_No saved results for this notebook yet: run it first._"
 
 
-def smart_section(profile: str, encoder: str) -> str:
+def smart_section(profile: str, encoder: str, analysis: pd.DataFrame) -> str:
     """Notebook 04's findings (findings.smart_findings) from its saved tables."""
     saved = {n: read_table(f"{n}.csv", profile, encoder) for n in ("smart_strength", "lambda_sweep", "radius_sweep",
                                                                    "smart_dropout", "lr_dropout")}
@@ -530,14 +461,15 @@ def smart_section(profile: str, encoder: str) -> str:
         return "_Notebook 04's tables are not all saved yet._"
     grid = saved["lr_dropout"]
     no_smart = grid[(grid["lr"] == profile_config(profile).train.lr) & (grid["dropout"] == 0.1)]
-    return findings.smart_findings(saved["smart_strength"], tables.ablation_rows(profile, encoder),
+    return findings.smart_findings(saved["smart_strength"], tables.ablation_rows(profile, encoder), analysis,
                                    saved["lambda_sweep"], saved["radius_sweep"], saved["smart_dropout"], no_smart,
                                    lambda_seeds=read_table("lambda_seeds.csv", profile, encoder))
 
 
 def all_sections(notebooks: list[str], profile: str = "cpu", encoder: str = "minilm-l6") -> list[str]:
-    """results.md's "What each notebook shows": one subsection per notebook."""
+    """results.md's "What each notebook shows": one subsection per notebook (09's, the whole analysis, is above)."""
     md = []
-    for nb in notebooks:
-        md += [f"### {nb[:2]} · {TITLES.get(nb, nb)}", "", notebook_findings(nb, profile, encoder), ""]
+    analysis = report.study_verdicts(profile, encoder)
+    for nb in (n for n in notebooks if n != "09_results"):
+        md += [f"### {nb[:2]} · {TITLES.get(nb, nb)}", "", notebook_findings(nb, profile, encoder, analysis), ""]
     return md

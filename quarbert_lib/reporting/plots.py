@@ -463,9 +463,9 @@ _VERDICT_COLOURS = {"helps": "#1a7f37", "hurts": "#cf222e", "equivalent": "#0969
 
 @from_tables
 def step_effects(table: pd.DataFrame, name: str = "step_effects.png", metric: str = "overall"):
-    """The study at a glance: one row per step (a verdicts.verdict_table), its effect on ``metric`` (the
-    difference of the seed means) with its 95% interval, coloured by its verdict; the grey band is the
-    margin (the smallest effect of interest), crosses are the paper's effect for the same step."""
+    """The study at a glance: one row per question (a verdicts.analyse table), its effect on ``metric`` (the mean
+    seed-paired difference) with its adjusted interval, coloured by its verdict; the grey band is the margin (the
+    smallest effect of interest), crosses are the paper's effect for the same step."""
     rows = table[table["metric"] == metric].reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.6))
     y = list(range(len(rows)))[::-1]                            # the first step on top
@@ -484,8 +484,9 @@ def step_effects(table: pd.DataFrame, name: str = "step_effects.png", metric: st
     handles += [plt.Line2D([], [], color="black", marker="x", lw=0, label="paper's effect"),
                 matplotlib.patches.Patch(color="0.9", label=f"margin ±{margin:g}")]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    ax.set_xlabel(f"effect on {metric_labels().get(metric, metric)} (after - before, difference of seed means, 95% CI)")
-    ax.set_title(f"Each step's effect on the dev {metric_labels().get(metric, metric)} score, Holm-corrected verdicts")
+    ax.set_xlabel(f"effect on {metric_labels().get(metric, metric)} (after - before, mean seed-paired difference, "
+                  "adjusted interval)")
+    ax.set_title(f"Each step's effect on the dev {metric_labels().get(metric, metric)} score: the pre-registered verdicts")
     ax.grid(axis="x", alpha=0.3)
     _save(fig, name)
     return fig

@@ -9,17 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ttest_ind_from_stats
 
 from ..base.paths import REPO_ROOT
 from ..base.tasks import STUDY_TASKS, TASKS, metric_labels, normalized_score
 from ..core.config import VARIANTS
-from ..core.evaluate import paired_bootstrap
-from ..study import records, results
+from ..study import records, results, tables
 from ..study.results import run_name
-from ..study.saved_predictions import find
-from ..study.spec import CONTROLS, ENSEMBLES, LADDER, NOTEBOOKS, notebook_seeds
-from ..study.spec import study_steps as _study_steps
+from ..study.spec import ENSEMBLES, FAMILIES, NOTEBOOKS, QUESTIONS, family_metrics, notebook_seeds, questions_of
+from ..study.spec import family_size as spec_size
 from ..study.tables import ablation_rows, best_variant
 from . import verdicts
 
@@ -125,136 +122,56 @@ def single_task_markdown(df: pd.DataFrame) -> str:
     return markdown_table(["task", "mode", "encoder", "profile", "seeds", "dev acc", "train s"], rows)
 
 
-def study_steps(ablation: pd.DataFrame) -> list[tuple[str, str]]:
-    """Every step the study's verdicts compare (one Holm family; spec.study_steps), with the best ladder row of
-    ``ablation`` as the quartet's start; only the steps whose two rows ``ablation`` holds."""
-    present = set(ablation["variant"])
-    ladder = ablation[ablation["variant"].isin(LADDER)]
-    best = ladder.loc[ladder["overall"].idxmax(), "variant"] if len(ladder) else None
-    return [(a, b) for a, b in _study_steps(best) if a in present and b in present]
+def analysed_rows() -> list[str]:
+    """Every ablation row a declared question compares (spec.QUESTIONS), sorted."""
+    return sorted({r for q in QUESTIONS for r in (q.before, q.after)})
 
 
-def study_verdicts(ablation: pd.DataFrame) -> pd.DataFrame:
-    """The study's verdict table (verdicts.verdict_table over study_steps, with the paper's effects)."""
-    return verdicts.verdict_table(ablation, study_steps(ablation), paper=paper_dev())
+def notebook_verdicts(notebook: str, profile: str, encoder: str) -> pd.DataFrame:
+    """The study's verdicts on the questions a notebook answers (spec.questions_of), computed from the registry's
+    runs as notebook 09 computes them all: each depends only on its two rows and its family's declared size, so a
+    notebook shows the word results.md shows, whatever ran before it."""
+    questions = tuple(questions_of(notebook))
+    rows = sorted({r for q in questions for r in (q.before, q.after)})
+    return verdicts.analyse(tables.seed_scores(profile, encoder, rows), questions, paper_dev())
 
 
-def seed_test(before: pd.Series | None, after: pd.Series | None, column: str) -> dict:
-    """The step's delta over seeds: difference of the seed means and Welch's t-test p-value from
-    the two rows' mean, std and seed count in ablation.csv (NaN below 2 seeds a side)."""
-    if before is None or after is None:
-        return {"seeds": np.nan, "delta_seed_mean": np.nan, "seed_p_value": np.nan}
-    n_b, n_a = int(before["seeds"]), int(after["seeds"])
-    out = {"seeds": min(n_b, n_a), "delta_seed_mean": float(after[column] - before[column]), "seed_p_value": np.nan}
-    if n_b >= 2 and n_a >= 2:
-        out["seed_p_value"] = float(ttest_ind_from_stats(after[column], after[f"{column}_std"], n_a, before[column],
-                                                         before[f"{column}_std"], n_b, equal_var=False).pvalue)
-    return out
-
-
-def significance_table(profile: str, encoder: str, n_boot: int = 2000) -> pd.DataFrame:
-    """For each step of the study (study_steps) and task: the dev delta of the seed means and its paired
-    bootstrap 95% CI over the dev examples, every seed's predictions of both rows resampled together
-    (evaluate.paired_bootstrap), judged against the task's margin (verdicts.margins()); beside it, the
-    difference of the seed means and Welch's p over seeds from ablation.csv. A row's predictions are the
-    registry's, else the saved copy in reports/predictions/ (seed 0 only); a step missing either is left out."""
-    ablation = ablation_rows(profile, encoder)
-    rows_of = {r["variant"]: r for _, r in ablation.iterrows()}
-    frames: dict[str, list[pd.DataFrame]] = {}
-    for variant, row in rows_of.items():
-        seeds = [int(s) for s in str(row.get("seed_list", "0")).split()] if pd.notna(row.get("seed_list")) else [0]
-        found = []
-        for seed in seeds:
-            try:
-                found.append(pd.read_csv(find(run_name(variant, seed=seed), profile, encoder), dtype={"id": str}))
-            except FileNotFoundError:
-                continue
-        if found:
-            frames[variant] = found
-    rows = []
-    for before, after in study_steps(ablation):
-        if before not in frames or after not in frames:
-            continue
-        for task in STUDY_TASKS:
-            a = [f[f["task"] == task] for f in frames[before]]
-            b = [f[f["task"] == task] for f in frames[after]]
-            if all(len(f) for f in a + b):
-                column = TASKS[task].table_column
-                rows.append({"step": f"{before} -> {after}", "profile": profile, "encoder": encoder,
-                             **paired_bootstrap(task, a, b, verdicts.margins()[column], n_boot),
-                             **seed_test(rows_of.get(before), rows_of.get(after), column)})
-    return pd.DataFrame(rows)
+def study_verdicts(profile: str, encoder: str) -> pd.DataFrame:
+    """The pre-registered analysis (verdicts.analyse) of every declared question, from the per-seed scores saved in
+    seed_scores.csv (notebook 09 collects them from the registry), with the paper's effects."""
+    scores = results.read_table("seed_scores.csv", profile, encoder)
+    if scores is None:
+        scores = pd.DataFrame(columns=["variant", "seed", *verdicts.margins()])
+    return verdicts.analyse(scores, paper=paper_dev())
 
 
 def _ci(r) -> str:
     return "" if pd.isna(r.ci_low) else f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]"
 
 
+def family_counts(table: pd.DataFrame) -> str:
+    """'paper (7 tests): 1 helps, 0 hurts, 0 equivalent, 6 inconclusive; ...' for each declared family."""
+    return "; ".join(f"{family} ({spec_size(family)} tests): " + ", ".join(
+        f"{n} {v}" for v, n in verdicts.verdict_counts(table[table["family"] == family], None).items())
+        for family in FAMILIES)
+
+
 def verdict_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
-    """The README's verdict in five lines, every number from reports/tables (ablation, verdicts, the encoder's
-    prior, quality per CPU-minute) and the paper's Table 2. An empty string when there are no ladder rows."""
-    df = ablation_rows(profile, encoder)
-    if df.empty:
+    """The README's opening: the paper's claims with this study's answers (paper_claims), then how many of each
+    family's declared tests end in each word. An empty string before any ladder row exists."""
+    if ablation_rows(profile, encoder).empty:
         return ""
-    table = study_verdicts(df)
-    rows = {r["variant"]: r for _, r in df.iterrows()}
-    counts, steps = verdicts.verdict_counts(table, None), table["step"].nunique()
-    # a control (spec.CONTROLS) is tested like a step and said to be one
-    said = lambda r: f"`{r.step}`{' (a control)' if r.step.split(' -> ')[1] in CONTROLS else ''} on {metric_labels()[r.metric]}"  # noqa: E731
-    named = lambda word: ", ".join(said(r) for r in table.itertuples() if r.verdict == word)  # noqa: E731
-    overall = table[table["metric"] == "overall"]
-    width = float(((overall["ci_high"] - overall["ci_low"]) / 2).median()) if len(overall) else float("nan")
-    helped = [r for r in table.itertuples() if r.verdict == "helps" and r.step != "baseline-pretrain -> baseline-finetune"]
-    headline = ("No step of the ladder beyond fine-tuning is shown to help." if not helped else
-                f"Beyond fine-tuning, {len(helped)} of {len(table)} tests show{'s' if len(helped) == 1 else ''} a step "
-                "helping: " + ", ".join(said(r) for r in helped) + ".")
-    listed = {v: f" ({named(v)})" if counts[v] else "" for v in ("helps", "hurts")}
-    lines = [f"- **{headline}** {steps} step{'' if steps == 1 else 's'}, each tested on the overall score and each "
-             f"task ({len(table)} tests, Holm-corrected, margins ±{min(verdicts.margins().values()):g} to "
-             f"±{max(verdicts.margins().values()):g}): {counts['helps']} help{listed['helps']}, "
-             f"{counts['hurts']} hurt{listed['hurts']}, {counts['equivalent']} equivalent, "
-             f"{counts['inconclusive']} inconclusive. With {_seed_range(df)} seeds a row, a step's 95% interval on the "
-             f"overall score is about ±{width:.3f} wide (median): inconclusive is not \"no effect\"."]
-    ft = overall[overall["step"] == "baseline-pretrain -> baseline-finetune"]
-    if len(ft):
-        r = next(ft.itertuples())
-        largest = overall.loc[overall["effect"].abs().idxmax(), "step"] == r.step
-        lines.append(f"- **Fine-tuning the encoder{' is the largest effect measured' if largest else ''}:** {r.effect:+.3f} "
-                     f"overall over heads on the frozen encoder (95% CI {_ci(r)}; Holm p {r.p_holm:.3f}, so "
-                     f"{r.verdict} after the correction).")
-    prior = results.read_table("encoder_prior.csv", profile, encoder)
-    ladder = df[df["variant"].isin([*LADDER, *ENSEMBLES])]
-    best = ladder.loc[ladder["overall"].idxmax()] if len(ladder) else None
-    # a control off the ladder may score above it (the natural-size rows train on every example): say so
-    above = df[df["variant"].isin(CONTROLS) & (df["overall"] > (best["overall"] if best is not None else 1.0))]
-    best_row = "" if best is None else (f"best ladder row (`{best['variant']}`" + "".join(
-        f"; the control `{r.variant}` scores {r.overall:.3f} off the ladder" for r in above.itertuples()) + ")")
-    if prior is not None and len(prior) and best is not None:
-        v = {r.metric: r.value for r in prior.itertuples()}
-        tuned = rows.get("baseline-finetune")
-        lines.append(f"- **The encoder's prior is most of the score.** all-MiniLM-L6-v2, frozen, scores STS r "
-                     f"{v.get('sts_pearson', float('nan')):.3f} (its cosine, zero-shot), QQP {v.get('qqp_acc', float('nan')):.3f} "
-                     f"(a cosine threshold fitted on the training split) and SST {v.get('sst_acc', float('nan')):.3f} "
-                     "(a linear probe on it): overall "
-                     f"{v.get('overall', float('nan')):.3f}, against "
-                     f"{'' if tuned is None else f'{tuned.overall:.3f} fine-tuned and '}{best['overall']:.3f} for the "
-                     f"{best_row}. It was trained on sentence pairs, Quora duplicates among them.")
-    curve = results.read_table("quality_per_minute.csv", profile, encoder)
-    if curve is not None and len(curve) and best is not None:
-        top = curve.loc[curve["overall"].idxmax()]
-        lines.append(f"- **More data and epochs score above every row:** the plain recipe on every training example "
-                     f"(`{top['recipe']}`, epoch {int(top['epoch'])}, one seed) reaches {top['overall']:.3f} after "
-                     f"{top['train_minutes']:.1f} training minutes, against {best['overall']:.3f} for the best ladder "
-                     f"row (mean of {int(best['seeds'])} seeds at the ladder's budget: 2,400 examples per task, one epoch).")
-    with_paper = overall.dropna(subset=["paper_effect"])
-    if len(with_paper):
-        outside = [f"`{r.step.split(' -> ')[1]}` ({r.paper_effect:+.3f} against {_ci(r)})" for r in with_paper.itertuples()
-                   if not r.ci_low <= r.paper_effect <= r.ci_high]
-        inside = [f"`{r.step.split(' -> ')[1]}`" for r in with_paper.itertuples() if r.ci_low <= r.paper_effect <= r.ci_high]
-        lines.append("- **Against the paper** (bert-base-uncased, ten epochs on all data), its effect on the overall "
-                     f"score lies outside our 95% interval for {', '.join(outside) or 'no step'}"
-                     + (f", and inside it for {', '.join(inside)}." if inside else "."))
-    return "\n".join(lines)
+    table = study_verdicts(profile, encoder)
+    return "\n".join([
+        "**The paper's claims, tested.** Step rows carry the verdict of the one pre-registered analysis "
+        "(`quarbert_lib/study/spec.py` declares its questions and families; `quarbert_lib/reporting/verdicts.py` its "
+        "rule: the effect is the mean seed-paired difference, its interval Bonferroni-adjusted over the family's "
+        "declared tests, and the word is read off that interval against the margin, ±0.01 overall). The paper used "
+        "bert-base-uncased for ten epochs on all data; this study uses all-MiniLM-L6-v2 for one epoch on 2,400 "
+        "examples a task, so a difference from the paper's effect is a finding about this setting.", "",
+        claims_markdown(paper_claims(profile, encoder)), "",
+        f"All declared tests: {family_counts(table)}. Inconclusive is not \"no effect\": the interval shows what the "
+        "data still allow (`reports/results.md` lists every test)."])
 
 
 def _seed_range(df: pd.DataFrame) -> str:
@@ -296,16 +213,6 @@ def results_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
         parts += [f"Data note: {n}." for n in notes]
         parts += [note for note in [ensemble_recipe_note(df, profile, encoder)] if note]
         parts.append("")
-        overall = study_verdicts(df).query("metric == 'overall'")
-        if len(overall):
-            parts += ["Each step's effect on the overall score: the difference of the seed means with its 95% Welch "
-                      "interval, and the study's verdict (Holm-corrected over all the steps' tests on the overall "
-                      f"score and each task; margin ±{verdicts.OVERALL_MARGIN:g}; `quarbert_lib/reporting/verdicts.py`, "
-                      "`reports/results.md`):", "",
-                      markdown_table(["step", "effect", "95% CI", "Holm p", "verdict", "paper's effect"],
-                                     [[r.step, f"{r.effect:+.3f}", _ci(r), "" if pd.isna(r.p_holm) else
-                                       f"{r.p_holm:.3f}", r.verdict, "" if pd.isna(r.paper_effect) else
-                                       f"{r.paper_effect:+.3f}"] for r in overall.itertuples()]), ""]
     if not parts:
         parts = ["No results yet: run `make reproduce`."]
     return "\n".join(parts).strip()
@@ -383,3 +290,107 @@ def update_readme(readme: Path = REPO_ROOT / "README.md", profile: str = "cpu", 
     if new != text:
         results.atomic_write_text(readme, new)
     return new != text
+
+
+# -- the paper's claims, each with this study's measured answer ------------------------------------------------------
+
+CLAIM_COLUMNS = ["claim", "paper", "ours", "verdict", "by task", "reason"]
+_SHORT = {"sst_acc": "SST", "qqp_acc": "QQP", "sts_pearson": "STS", "overall": "overall"}
+
+
+def _interval(r) -> str:
+    if pd.isna(r.effect):
+        return "not trained yet"
+    ci = "" if pd.isna(r.ci_low) else f" [{r.ci_low:+.3f}, {r.ci_high:+.3f}]"
+    return f"{r.effect:+.3f}{ci} ({r.pairs} seeds paired)"
+
+
+def _best_of(table: pd.DataFrame | None, setting: list[str]) -> str:
+    """'SST at λ 0.5, QQP at λ 2, STS at λ 0.5' from a sweep table: each task's best setting."""
+    if table is None or table.empty:
+        return "no sweep yet"
+    label = {"lambda": "λ_s"}
+    return ", ".join(f"{_SHORT[c]} at " + " ".join(f"{label.get(s, s)} {table.loc[table[c].idxmax(), s]:g}" for s in setting)
+                     for c in ("sst_acc", "qqp_acc", "sts_pearson"))
+
+
+def paper_claims(profile: str = "cpu", encoder: str = "minilm-l6") -> pd.DataFrame:
+    """One row per claim of the paper (quarbert_lib/paper/README.md): the claim, the paper's number, this study's
+    measurement, the word for it and the reason where one was measured (else "open"). Step rows carry the
+    pre-registered analysis's verdict (study_verdicts, family "paper" on overall, "paper-tasks" by task); the other
+    rows are measurements or one-seed sweeps, and say so in words that are not verdicts."""
+    table = study_verdicts(profile, encoder)
+    by = {(r.step, r.metric): r for r in table.itertuples()}
+    prior = results.read_table("encoder_prior.csv", profile, encoder)
+    prior_overall = None if prior is None else normalized_overall(prior)
+    rows = []
+    for q in (q for q in QUESTIONS if q.family == "paper"):
+        r = by[(q.step, "overall")]
+        words = ", ".join(f"{_SHORT.get(m, m)} {by[(q.step, m)].verdict}" for m in family_metrics("paper-tasks"))
+        lora = q.after.startswith("ensemble-lora")
+        claim = (f"{q.label}: worse on all three tasks (Section 5.4)" if lora else
+                 f"{q.label} improves the score (Section 5.4: every extension did)")
+        reason = "open"
+        if q.before == "baseline-pretrain" and prior_overall is not None:
+            reason = (f"beside the frozen encoder's own prior (cosine, a fitted threshold, a linear probe): overall "
+                      f"{prior_overall:.3f}; the frozen baseline trains only its heads")
+        trained = not pd.isna(r.effect)
+        rows.append({"claim": claim, "paper": "" if pd.isna(r.paper_effect) else f"{r.paper_effect:+.3f}",
+                     "ours": _interval(r), "verdict": r.verdict if trained else "none yet",
+                     "by task": words if trained else "", "reason": reason if trained else "open: not trained yet"})
+    lam = results.read_table("lambda_sweep.csv", profile, encoder)
+    words = ", ".join(f"{_SHORT.get(m, m)} {by[('advreg-only -> sweep-lambda0.5', m)].verdict}" for m in family_metrics("paper-tasks"))
+    rows.append({"claim": "λ_s: lower is better for SST; QQP and STS peak near λ_s = 5 (Figure 3)", "paper": "λ_s 5",
+                 "ours": f"one seed: {_best_of(lam, ['lambda'])}; five seeds, λ_s 0.5 against 5: "
+                         f"{_interval(by[('advreg-only -> sweep-lambda0.5', 'overall')])} overall",
+                 "verdict": by[("advreg-only -> sweep-lambda0.5", "overall")].verdict + " (λ_s 0.5 against 5)",
+                 "by task": words, "reason": "open"})
+    grid = results.read_table("lr_dropout.csv", profile, encoder)
+    outside = "" if grid is None or 1e-5 in set(grid["lr"]) else (
+        f"; lr 1e-5 is outside this grid (lr {', '.join(f'{v:g}' for v in sorted(set(grid['lr'])))})")
+    rows.append({"claim": "lr 1e-5 with dropout 0.1 is best on all three tasks (Table 3)", "paper": "lr 1e-5, dropout 0.1",
+                 "ours": f"{_best_of(grid, ['lr', 'dropout'])} (one seed, short runs){outside}",
+                 "verdict": "no test (one seed)", "by task": "", "reason": "open"})
+    checks = results.read_table("paper_checks.csv", profile, encoder)
+    if checks is not None and len(checks):
+        sst = checks.dropna(subset=["sst_within_two"])
+        rows.append({"claim": "99% of SST errors are within one or two levels (Section 6)", "paper": "0.99",
+                     "ours": f"{sst['sst_within_two'].min():.3f} to {sst['sst_within_two'].max():.3f} within two, "
+                             f"{sst['sst_within_one'].min():.3f} to {sst['sst_within_one'].max():.3f} within one "
+                             f"({len(sst)} rows, seed 0; notebook 10)",
+                     "verdict": "below the paper's" if sst["sst_within_two"].max() < 0.99 else "as the paper's",
+                     "by task": "", "reason": "open"})
+        sts = checks.dropna(subset=["sts_slope"])
+        heads = sts.groupby("sts_head")
+        said = "; ".join(f"{head}: {'conservative' if g['conservative'].all() else 'not conservative' if not g['conservative'].any() else 'mixed'} "
+                         f"(slope {g['sts_slope'].min():.2f} to {g['sts_slope'].max():.2f}, predictions "
+                         f"{g['sts_min'].min():.2f} to {g['sts_max'].max():.2f})" for head, g in heads)
+        rows.append({"claim": "STS predictions are too conservative at the extremes, 0 and 5 (Section 6)",
+                     "paper": "conservative", "ours": said + " (seed 0; notebook 10)",
+                     "verdict": "depends on the head" if sts["conservative"].nunique() > 1 else
+                     ("as the paper's" if sts["conservative"].all() else "not as the paper's"),
+                     "by task": "", "reason": "open"})
+    params = results.read_table("lora_params.csv", profile, encoder)
+    if params is not None and len(params):
+        p = params.iloc[0]
+        share = (p["adapters"] + p["heads"]) / p["total"]
+        rows.append({"claim": "LoRA trains 2.6% of the parameters (Section 5.4)", "paper": "0.026",
+                     "ours": f"{share:.3f} of the model's parameters trainable (adapters and heads, r {int(p['lora_r'])}; "
+                             "notebook 08)", "verdict": "measured", "by task": "", "reason": "rank and targets set it"})
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+def normalized_overall(prior: pd.DataFrame) -> float | None:
+    """The encoder prior's overall score (encoder_prior.csv's 'overall' row, or the course formula over its tasks)."""
+    values = dict(zip(prior["metric"], prior["value"]))
+    if "overall" in values:
+        return float(values["overall"])
+    columns = [c for c in ("sst_acc", "qqp_acc", "sts_pearson") if c in values]
+    if len(columns) < 3:
+        return None
+    return float(np.mean([normalized_score(next(t for t in TASKS if TASKS[t].table_column == c), values[c])
+                          for c in columns]))
+
+
+def claims_markdown(claims: pd.DataFrame) -> str:
+    return markdown_table(CLAIM_COLUMNS, [[str(v) for v in r] for r in claims.itertuples(index=False)])

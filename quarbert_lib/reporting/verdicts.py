@@ -1,18 +1,23 @@
-"""The study's verdict policy, stated once: what a step's effect is, how sure we are, and the word for it.
+"""The study's one pre-registered analysis, stated once: what a comparison's effect is, how sure we are, and the
+word for it. The questions and their families are declared in study.spec (QUESTIONS, FAMILIES) before any number.
 
-For a step ``before -> after`` (two ablation rows, each a mean and std over its seeds) and a metric:
+For a question ``before -> after`` (two ablation rows) and a metric:
 
-- **effect**: the difference of the seed means, after - before, with its 95% Welch interval
-  (t distribution, Welch-Satterthwaite degrees of freedom);
-- **difference test**: Welch's two-sided t-test of effect = 0 (p raw);
-- **equivalence test**: two one-sided Welch tests (TOST, Schuirmann 1987; Lakens 2017, "Equivalence Tests")
-  of effect <= -margin and effect >= +margin; p is the larger of the two;
-- **correction**: Holm's step-down adjustment (Holm 1979) over every test of the same kind in one table
-  (all steps x all metrics), adjusted and raw p both reported;
-- **verdict**: ``helps`` / ``hurts`` when the adjusted difference p < alpha and equivalence is not shown
-  (TOST adjusted p >= alpha); ``equivalent`` when the adjusted TOST p < alpha (the whole effect lies inside
-  +-margin, whatever the difference test says); ``inconclusive`` otherwise. "Inconclusive" never means
-  "no effect": the interval says how large an effect the data still allow.
+- **pairs**: the seeds both rows hold (every row trains seed s with the same heads' initialisation and data order,
+  so the seed is a block);
+- **effect**: the mean over those seeds of (after - before), i.e. the difference of the two rows' seed means on
+  the common seeds;
+- **interval**: the paired t interval of that mean at level 1 - alpha / m, where m is the number of tests its
+  family declares (spec.family_size): Bonferroni's correction, so the interval is adjusted exactly as the verdict
+  is, and a reader can read the verdict off the interval;
+- **p**: the paired t-test of effect = 0, raw and Bonferroni-adjusted (min(1, m p));
+- **verdict**: ``equivalent`` when the adjusted interval lies inside +-margin (two one-sided tests at alpha / 2m
+  each, Schuirmann 1987); else ``helps`` / ``hurts`` when it lies above / below zero; else ``inconclusive``,
+  which never means "no effect": the interval says how large an effect the data still allow. Fewer than two
+  pairs, or pairs whose differences are all equal (no spread to estimate), give no interval: inconclusive.
+
+These four words come from this analysis only; other tables of the study (a notebook's own effects, a sweep, the
+regime's gaps) say what their intervals show in other words.
 
 Margins (the smallest effect of interest, chosen before looking at the effects): about one standard error
 of the metric on its own dev set, the size below which a difference is not a property of the method that
@@ -30,6 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from ..base.tasks import STUDY_TASKS, TASKS
+from ..study.spec import QUESTIONS, Question, family_metrics, family_size
 
 ALPHA = 0.05
 def margins() -> dict[str, float]:
@@ -40,8 +46,10 @@ def margins() -> dict[str, float]:
 
 OVERALL_MARGIN = 0.01
 VERDICTS = ("helps", "hurts", "equivalent", "inconclusive")
+# A comparison's own table (comparison_table), outside the pre-registered analysis: its readings are not verdicts.
+READINGS = ("above zero", "below zero", "inside the margin", "undecided")
 COLUMNS = ["step", "metric", "effect", "ci_low", "ci_high", "p", "p_equivalence", "margin", "seeds_before",
-           "seeds_after", "paper_effect", "p_holm", "p_equivalence_holm", "verdict"]
+           "seeds_after", "paper_effect", "p_holm", "p_equivalence_holm", "reading"]
 
 
 def welch(mean_a: float, std_a: float, n_a: int, mean_b: float, std_b: float, n_b: int) -> tuple[float, float, float]:
@@ -89,20 +97,23 @@ def holm(pvalues) -> np.ndarray:
     return out
 
 
-def verdict(effect: float, p_holm: float, p_equivalence_holm: float, alpha: float = ALPHA) -> str:
-    """The word for one corrected test pair (see the module docstring)."""
+def reading(effect: float, p_holm: float, p_equivalence_holm: float, alpha: float = ALPHA) -> str:
+    """What one Holm-corrected Welch test pair of a comparison's own table shows, in words that are not the
+    analysis's verdicts: 'inside the margin', 'above zero', 'below zero' or 'undecided'."""
     if not np.isnan(p_equivalence_holm) and p_equivalence_holm < alpha:
-        return "equivalent"
+        return "inside the margin"
     if not np.isnan(p_holm) and p_holm < alpha:
-        return "helps" if effect > 0 else "hurts"
-    return "inconclusive"
+        return "above zero" if effect > 0 else "below zero"
+    return "undecided"
 
 
-def verdict_table(ablation: pd.DataFrame, steps: list[tuple[str, str]], columns: tuple[str, ...] | None = None,
+def comparison_table(ablation: pd.DataFrame, steps: list[tuple[str, str]], columns: tuple[str, ...] | None = None,
                   paper: dict | None = None, alpha: float = ALPHA, margin_of: dict[str, float] | None = None
                   ) -> pd.DataFrame:
-    """One row per step and metric of the steps whose two rows ``ablation`` holds: effect, interval, raw and
-    Holm-adjusted p of both tests (Holm over the whole table), margin, verdict and, where ``paper`` (the
+    """A comparison's own table, outside the pre-registered analysis (a sweep's points, the regime's gaps): one
+    row per step and metric of the steps whose two rows ``ablation`` holds (mean, std and seeds of each): Welch's
+    effect, 95% interval, raw and Holm-adjusted p of the difference and equivalence tests (Holm over this table),
+    margin, its ``reading`` (not a verdict) and, where ``paper`` (the
     paper's dev table, {variant: {column: value}}) has both rows, the paper's effect for the same step.
     ``margin_of``: the margin of columns margins() does not know (a train-dev gap: its score's margin)."""
     columns = tuple(margins()) if columns is None else columns
@@ -123,7 +134,7 @@ def verdict_table(ablation: pd.DataFrame, steps: list[tuple[str, str]], columns:
     table = pd.DataFrame(out)
     table["p_holm"] = holm(table["p"])
     table["p_equivalence_holm"] = holm(table["p_equivalence"])
-    table["verdict"] = [verdict(e, p, q, alpha) for e, p, q in
+    table["reading"] = [reading(e, p, q, alpha) for e, p, q in
                         zip(table["effect"], table["p_holm"], table["p_equivalence_holm"])]
     return table
 
@@ -132,3 +143,53 @@ def verdict_counts(table: pd.DataFrame, metric: str | None = "overall") -> dict[
     """How many tests (of one metric, or all) end in each verdict."""
     rows = table if metric is None else table[table["metric"] == metric]
     return {v: int((rows["verdict"] == v).sum()) for v in VERDICTS}
+
+
+ANALYSIS_COLUMNS = ["family", "step", "label", "metric", "effect", "ci_low", "ci_high", "level", "p", "p_adjusted",
+                    "margin", "pairs", "tests", "paper_effect", "verdict"]
+
+
+def word(ci_low: float, ci_high: float, margin: float) -> str:
+    """The verdict read off an adjusted interval (module docstring): equivalent, helps, hurts or inconclusive."""
+    if np.isnan(ci_low) or np.isnan(ci_high):
+        return "inconclusive"
+    if -margin < ci_low and ci_high < margin:
+        return "equivalent"
+    return "helps" if ci_low > 0 else "hurts" if ci_high < 0 else "inconclusive"
+
+
+def paired_test(before: pd.Series, after: pd.Series, margin: float, tests: int, alpha: float = ALPHA) -> dict:
+    """One question on one metric: ``before`` and ``after`` are per-seed values indexed by seed; ``tests`` the
+    family's declared size m. Effect, its 1 - alpha/m paired t interval, raw and adjusted p, and the word."""
+    common = sorted(set(before.dropna().index) & set(after.dropna().index))
+    diffs = after[common].to_numpy(float) - before[common].to_numpy(float)
+    level = 1 - alpha / tests
+    out = {"effect": float(diffs.mean()) if len(diffs) else np.nan, "ci_low": np.nan, "ci_high": np.nan,
+           "level": level, "p": np.nan, "p_adjusted": np.nan, "margin": margin, "pairs": len(diffs), "tests": tests}
+    if len(diffs) >= 2 and np.ptp(diffs) > 0:
+        result = stats.ttest_1samp(diffs, 0.0)
+        ci = result.confidence_interval(level)
+        out.update(ci_low=float(ci.low), ci_high=float(ci.high), p=float(result.pvalue),
+                   p_adjusted=float(min(1.0, tests * result.pvalue)))
+    out["verdict"] = word(out["ci_low"], out["ci_high"], margin)
+    return out
+
+
+def analyse(scores: pd.DataFrame, questions: tuple[Question, ...] = QUESTIONS, paper: dict | None = None,
+            alpha: float = ALPHA) -> pd.DataFrame:
+    """The pre-registered analysis of ``questions`` (default: the study's) on per-seed ``scores`` (columns variant,
+    seed and the metrics: study.tables.seed_scores): one row per question and metric of its family, in declared
+    order, whether or not its rows have scores yet (then no interval, inconclusive). ``paper``: the paper's dev
+    table ({row: {column: value}}), for the paper's effect on the same step where it states both rows."""
+    by_row = {v: g.set_index("seed") for v, g in scores.groupby("variant")}
+    empty = pd.Series(dtype=float)
+    out = []
+    for q in questions:
+        for metric in family_metrics(q.family):
+            a, b = (by_row[r][metric] if r in by_row else empty for r in (q.before, q.after))
+            theirs = np.nan
+            if paper and q.paper and all(r in paper and not pd.isna(paper[r].get(metric)) for r in q.paper):
+                theirs = paper[q.paper[1]][metric] - paper[q.paper[0]][metric]
+            out.append({"family": q.family, "step": q.step, "label": q.label, "metric": metric,
+                        **paired_test(a, b, margins()[metric], family_size(q.family), alpha), "paper_effect": theirs})
+    return pd.DataFrame(out, columns=ANALYSIS_COLUMNS)

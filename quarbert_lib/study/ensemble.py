@@ -152,6 +152,31 @@ def ensemble(predictions: dict[str, pd.DataFrame], calibration: dict | None = No
     return pd.concat(parts, ignore_index=True)
 
 
+def member_errors(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """How alike the members' errors are, task by task, for each pair of members that predict the task: for a
+    classification task the correlation of their wrong-answer indicators (the phi coefficient) and, of the
+    examples either gets wrong, the share both get wrong; for a regression task the correlation of their
+    residuals (prediction - gold). Averaging two members can only fix an example one of them gets right."""
+    rows = []
+    for task in TASKS:
+        names = members_for(task, predictions)
+        frames = {n: predictions[n][predictions[n]["task"] == task].sort_values("id").reset_index(drop=True) for n in names}
+        for a, b in itertools.combinations(names, 2):
+            x, y = frames[a], frames[b]
+            if x["id"].tolist() != y["id"].tolist():
+                raise ValueError(f"{task}: members {a} and {b} predicted different examples")
+            if TASKS[task].kind == "regress":
+                ex, ey = x["prediction"] - x["gold"], y["prediction"] - y["gold"]
+                both = np.nan
+            else:
+                ex, ey = (x["prediction"] != x["gold"]).astype(float), (y["prediction"] != y["gold"]).astype(float)
+                either = ((ex + ey) > 0).sum()
+                both = float((ex * ey).sum() / either) if either else np.nan
+            corr = float(np.corrcoef(ex, ey)[0, 1]) if ex.std() > 0 and ey.std() > 0 else np.nan
+            rows.append({"task": task, "member_a": a, "member_b": b, "error_correlation": corr, "both_wrong_share": both})
+    return pd.DataFrame(rows, columns=["task", "member_a", "member_b", "error_correlation", "both_wrong_share"])
+
+
 def _nll(probs: np.ndarray, gold: np.ndarray, task: str) -> float:
     eps = 1e-12
     if TASKS[task].kind == "classify":

@@ -28,7 +28,7 @@ from ..core.evaluate import mean_normalized_score, metrics_of, predict
 from ..core.model import build_model, pick_device, resolve_precision
 from ..core.train import BEST, CHECKPOINT, Trainer, check_trainable
 from ..losses import MultitaskObjective, SimCSEObjective, SmartRegularizer
-from . import records, results, smart_strength, tables
+from . import ensemble, records, results, smart_strength, tables
 from .lora import save_lora
 from .spec import BY_NAME, notebook_seeds
 
@@ -285,6 +285,51 @@ def run_variant(notebook: str, variant: str, profile: str, seeds: list[int], enc
         runs.append(run_experiment(cfg, notebook, name, force=force))
         folders[name] = results.run_path(profile, notebook, name)
     return runs, folders
+
+
+SPECIALISTS = (("sst", ["sst"]), ("para", ["para"]), ("sts", ["sts"]))
+
+
+def quartet_members(notebook: str, recipe: str, profile: str, seed: int, encoder: str, force: bool, prefix: str,
+                    multitask: Path | None = None, suffix: str = "", **overrides) -> tuple[dict[str, Path], dict[str, dict]]:
+    """One seed's quartet ({member: run folder}, {member: metrics}; a specialist's member name is its task plus
+    ``suffix``): a specialist per task trained with ``recipe`` plus ``overrides`` (runs '<prefix>-<task>-seed<N>'),
+    and the multitask member: ``multitask``, a finished run (the recipe's ladder run: notebook 07), or when None one
+    trained here ('<prefix>-multitask-seed<N>': notebook 08's LoRA member)."""
+    if multitask and not (multitask / "metrics.json").exists():
+        raise results.RunNotFound(f"the quartet's multitask member {multitask} is not a finished run: run the notebook "
+                                  f"that trains it ({multitask.parent.name}) first")
+    folders, metrics = {}, {}
+    tasks = [*SPECIALISTS, *([] if multitask else [("multitask", ["sst", "para", "sts"])])]
+    for name, task_list in tasks:
+        runs, found = run_variant(notebook, recipe, profile, [seed], encoder, force, run_prefix=f"{prefix}-{name}",
+                                  tasks=task_list, **overrides)
+        member = name if name == "multitask" else name + suffix
+        folders[member], metrics[member] = next(iter(found.values())), runs[0]
+    if multitask:
+        folders["multitask"], metrics["multitask"] = multitask, results.read_json(multitask / "metrics.json")
+    for folder in folders.values():
+        ensure_predictions(folder)
+    return folders, metrics
+
+
+def write_quartet(profile: str, notebook: str, row: str, seed: int, members: dict[str, Path],
+                  metrics: dict[str, dict], params: tuple[int, int] | None = None) -> tuple[pd.DataFrame, dict]:
+    """The plain average of one seed's quartet (ensemble.ensemble), written as the row's folder '<row>-seed<N>' in
+    the registry: predictions-dev.csv, members.json (so it is recorded like a run) and the course's dev and test
+    files. Returns (its dev predictions, a metrics.json-like record for tables.ablation_row). ``params``: (total,
+    trainable) when the members share weights (LoRA), else the members' sums."""
+    plain = ensemble.ensemble(ensemble.load_predictions(members, "dev"))
+    out_dir = results.run_path(profile, notebook, results.run_name(row, seed=seed))
+    results.write_csv(out_dir / "predictions-dev.csv", plain)
+    results.write_members(out_dir, members)
+    test = ensemble.ensemble(ensemble.load_predictions(members, "test", missing_ok=True))
+    for split, frames in (("dev", plain), ("test", test)):
+        for task, frame in frames.groupby("task"):
+            results.write_course_output(out_dir, task, frame, split, ids=frame["id"])  # members agree: combine checks
+    listed = list(metrics.values())
+    total, trainable = params or (sum(m["params_total"] for m in listed), sum(m["params_trainable"] for m in listed))
+    return plain, tables.ensemble_metrics(ensemble.scores(plain), listed, total, trainable)
 
 
 def sweep(notebook: str, variant: str, profile: str, seeds: list[int], encoder: str, force: bool, column: str,

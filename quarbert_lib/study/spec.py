@@ -12,7 +12,8 @@ from __future__ import annotations
 import graphlib
 from dataclasses import dataclass
 
-from ..core.config import REGIME_RECIPES, profile_seeds
+from ..base.tasks import study_columns
+from ..core.config import REGIME_RECIPES, profile_seeds, variant_config
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,13 @@ NOTEBOOKS = (
     # smart-simcse is the paper's row (SimCSE on SMART-sampling); smart-cosine-simcse stacks it on the cosine head
     NotebookSpec("06_simcse", "SimCSE stage", ("smart-simcse", "smart-cosine-simcse"),
                  (("smart", "smart-simcse"), ("smart-cosine", "smart-cosine-simcse"))),
-    # the quartet's step starts from the best ladder row, known only from the table (study_steps)
-    NotebookSpec("07_quartet_ensemble", "Quartet ensemble", ("ensemble",), runs=("specialist",), seeds=CHEAP_SEEDS),
-    NotebookSpec("08_lora", "LoRA", ("ensemble-lora",), (("ensemble", "ensemble-lora"),), runs=("lora",),
+    # two quartets: `ensemble` averages `sampling` members (the project's question, five seeds), and
+    # `ensemble-smart-simcse` averages smart-simcse members, the paper's quartet (three seeds, as smart-simcse has)
+    NotebookSpec("07_quartet_ensemble", "Quartet ensemble", ("ensemble", "ensemble-smart-simcse"), runs=("specialist",),
                  seeds=CHEAP_SEEDS),
+    NotebookSpec("08_lora", "LoRA", ("ensemble-lora", "ensemble-lora-smart-simcse"),
+                 (("ensemble", "ensemble-lora"), ("ensemble-smart-simcse", "ensemble-lora-smart-simcse")),
+                 runs=("lora",), seeds=CHEAP_SEEDS),
     # 09 collects every table into results.md and draws every figure (notebook 11's curve too), and states 10's
     # findings; 10 browses every run with dev predictions, notebooks 11's and 12's included
     NotebookSpec("09_results", "The whole ladder", trains=False,
@@ -107,23 +111,12 @@ def readers_left_out(names: list[str]) -> list[str]:
 TARGET_OVERALL = 0.76
 
 # The ladder: each row adds one thing to the one before it (controls such as smart-cosine-linear are off it).
-LADDER = ("baseline-finetune", "sampling", "advreg-literal", "advreg-only", "smart", "smart-cosine", "smart-cosine-simcse")
+LADDER = ("baseline-finetune", "sampling", "advreg-literal", "advreg-only", "smart", "smart-cosine", "smart-simcse",
+          "smart-cosine-simcse")
 # Rows that test why a step is null (off the ladder): never a candidate for the study's best model.
 CONTROLS = ("smart-cosine-linear", "baseline-finetune-natural", "sampling-natural")
 # The rows that average several models, and the notebook that writes each one's folder.
 ENSEMBLES = {row: nb.name for nb in NOTEBOOKS for row in nb.rows if row.startswith("ensemble")}
-# The steps tested after the baselines, in order (notebooks 03-06): the ladder's, and its controls' (the natural-size
-# and cosine-map rows), which count in the one Holm family like any other test the study reports.
-STEPS = tuple(step for nb in NOTEBOOKS[2:6] for step in nb.steps)
-
-
-def study_steps(best: str | None) -> list[tuple[str, str]]:
-    """Every step of the study's one Holm family, in order: frozen -> fine-tuned, the ladder's STEPS, the best
-    single row (``best``) -> the quartet, the quartet -> the LoRA quartet."""
-    quartet = [(best, "ensemble")] if best else []
-    return [*BY_NAME["02_multitask_baseline"].steps, *STEPS, *quartet, *BY_NAME["08_lora"].steps]
-
-
 def notebook_seeds(notebook: str, profile: str, seeds: list[int] | None = None) -> list[int]:
     """The seeds a notebook trains its rows with: ``seeds`` when given; else, where the profile trains several seeds
     and the notebook's runs are cheap (NotebookSpec.seeds), seeds 0 to seeds - 1; else the profile's."""
@@ -144,3 +137,83 @@ def trained_by(run: str) -> str | None:
     owners = [(key, nb.name) for nb in NOTEBOOKS for key in (*nb.rows, *nb.runs)]
     matches = [(key, name) for key, name in owners if run == key or run.startswith(key + "-")]
     return max(matches, key=lambda m: len(m[0]))[1] if matches else None
+
+
+# -- the study's questions, declared before the numbers: the one pre-registered analysis (reporting.verdicts) -------
+
+@dataclass(frozen=True)
+class Question:
+    """One comparison of the pre-registered analysis: row ``before`` -> row ``after`` (ablation rows), tested on
+    every metric of its ``family`` (FAMILIES), paired by seed (every row trains seed s with the same heads'
+    initialisation and data order, so the seed is a block). ``paper``: the paper's Table 2 rows it reads as
+    (before, after), where the paper states the step."""
+    before: str
+    after: str
+    family: str
+    label: str
+    paper: tuple[str, str] | None = None
+
+    @property
+    def step(self) -> str:
+        return f"{self.before} -> {self.after}"
+
+
+# Families, each with its own multiplicity correction over a number of tests fixed here (questions x metrics),
+# never over the tests that happen to have rows: a step's word then depends only on its own two rows.
+# "paper": primary, the paper's steps as its Table 2 defines them, on the course's overall score;
+# "paper-tasks": the same steps on each task's metric; "project": the project's own questions, on all four.
+FAMILIES = ("paper", "paper-tasks", "project")
+
+
+def family_metrics(family: str) -> tuple[str, ...]:
+    """The metric columns a family tests: the overall score, the study's tasks' columns (tasks.study_columns), or
+    both."""
+    return {"paper": ("overall",), "paper-tasks": tuple(study_columns()),
+            "project": ("overall", *study_columns())}[family]
+_PAPER_STEPS = (
+    ("baseline-pretrain", "baseline-finetune", "fine-tuning the encoder"),
+    ("baseline-finetune", "sampling", "batch-level task sampling"),
+    ("sampling", "smart", "SMART with MBPP (the paper's SMART-sampling)"),
+    ("smart", "smart-cosine", "the cosine STS head"),
+    ("smart", "smart-simcse", "SimCSE on SMART-sampling"),
+    ("smart-simcse", "ensemble-smart-simcse", "the quartet of SMART-SimCSE members"),
+    ("ensemble-smart-simcse", "ensemble-lora-smart-simcse", "LoRA members in that quartet"),
+)
+# The paper's quartet averages members of this recipe (SMART-sampling-SimCSE-Ensemble): notebooks 07 and 08.
+PAPER_RECIPE = "smart-simcse"
+# The rows whose seed-0 predictions notebook 10 checks against the paper's Section 6 (SST error levels, STS extremes).
+PAPER_CHECK_ROWS = ("sampling", "smart", "smart-cosine", "smart-cosine-linear", "smart-simcse", "ensemble",
+                    "ensemble-smart-simcse")
+PAPER_ROWS = {"ensemble-smart-simcse": "ensemble", "ensemble-lora-smart-simcse": "ensemble-lora"}
+_PROJECT = (
+    ("sampling", "advreg-literal", "SMART as Jiang et al.'s equations read (inert at epsilon 1e-5)"),
+    ("sampling", "advreg-only", "SMART as the public libraries implement it"),
+    ("advreg-only", "smart", "MBPP on top of SMART"),
+    ("advreg-only", "sweep-lambda0.5", "SMART's weight lambda_s 0.5 against 5"),
+    ("baseline-finetune-natural", "sampling-natural", "task sampling at the tasks' natural sizes"),
+    ("smart-cosine", "smart-cosine-linear", "the cosine head's map 2.5 (cos + 1) against 5 sigmoid(cos)"),
+    ("smart-cosine", "smart-cosine-simcse", "SimCSE stacked on the cosine head"),
+    ("sampling", "ensemble", "the quartet of sampling members"),
+    ("ensemble", "ensemble-lora", "LoRA members in the sampling quartet"),
+)
+QUESTIONS = tuple(
+    [Question(a, b, "paper", label, (PAPER_ROWS.get(a, a), PAPER_ROWS.get(b, b))) for a, b, label in _PAPER_STEPS]
+    + [Question(a, b, "paper-tasks", label, (PAPER_ROWS.get(a, a), PAPER_ROWS.get(b, b))) for a, b, label in _PAPER_STEPS]
+    + [Question(a, b, "project", label) for a, b, label in _PROJECT])
+
+
+def family_size(family: str) -> int:
+    """The number of tests the family's correction counts: its questions times its metrics, as declared."""
+    return sum(q.family == family for q in QUESTIONS) * len(family_metrics(family))
+
+
+def questions_of(notebook: str) -> list[Question]:
+    """The declared questions whose ``after`` row the notebook adds (what it shows the study's verdict for)."""
+    rows = BY_NAME[notebook].rows if notebook in BY_NAME else ()
+    return [q for q in QUESTIONS if q.after in rows or (q.after.startswith("sweep-") and trained_by(q.after) == notebook)]
+
+
+def sts_head(row: str, profile: str) -> str:
+    """The STS head of a row's runs ('linear', 'cosine-sigmoid', 'cosine-linear'), or 'members averaged' for a
+    quartet."""
+    return "members averaged" if row in ENSEMBLES else variant_config(row, profile).model.sts_head

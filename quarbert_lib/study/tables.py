@@ -17,7 +17,8 @@ from ..base.paths import tables_dir
 from ..base.tasks import STUDY_TASKS, TASKS, metrics_key, overall_score, study_columns
 from ..core.config import PROFILE_SEEDS, VARIANTS
 from . import results
-from .spec import BY_NAME, ENSEMBLES, LADDER, row_seeds
+from .ensemble import scores
+from .spec import BY_NAME, ENSEMBLES, LADDER, row_seeds, trained_by
 
 
 def ablation_columns() -> list[str]:
@@ -259,7 +260,7 @@ def learning_curve(run_dir: Path, variant: str, seed: int) -> pd.DataFrame:
 def epoch_rows(curves: pd.DataFrame, epoch: int | None = None) -> pd.DataFrame:
     """One ablation-like row per variant from its seeds' learning curves at ``epoch`` (None: each run's last):
     ``<column>`` and ``<column>_std`` (over seeds, ddof 1) for every dev, train and gap column, ``seeds`` and
-    ``seed_list``; what verdicts.verdict_table tests."""
+    ``seed_list``; what verdicts.comparison_table tests."""
     at = curves.sort_values(["epoch", "step"], kind="stable").groupby(["variant", "seed"]).tail(1) if epoch is None \
         else curves[curves["epoch"] == epoch]
     values = [c for c in at.columns if c not in ("variant", "seed", "epoch", "step")]
@@ -271,3 +272,42 @@ def epoch_rows(curves: pd.DataFrame, epoch: int | None = None) -> pd.DataFrame:
             row[column], row[f"{column}_std"] = _mean_std(list(group[column]))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def seed_scores(profile: str, encoder: str, rows) -> pd.DataFrame:
+    """One row per (ablation row, seed) that the registry holds, for each of ``rows``: its dev scores computed from
+    its predictions-dev.csv (a run's or a quartet's alike), in the folder of the notebook that trains it
+    (spec.trained_by), seeds in numeric order. What the pre-registered analysis pairs by seed
+    (reporting.verdicts.analyse), at the tables' fixed precision: the notebooks that compute it from the registry
+    and notebook 09, which saves it as seed_scores.csv, read the same values."""
+    out = []
+    for row in sorted(set(rows)):
+        folder = results.run_path(profile, trained_by(row) or "", "")
+        found = {}
+        for run in folder.glob(f"{row}{results.SEED_TAG}*") if folder.is_dir() else ():
+            seed = run.name[len(row) + len(results.SEED_TAG):]
+            metrics = run / "metrics.json"
+            if not seed.isdigit() or not (run / "predictions-dev.csv").exists() or (
+                    metrics.exists() and results.read_json(metrics).get("encoder") != encoder):
+                continue
+            found[int(seed)] = run
+        for seed in sorted(found):
+            dev = pd.read_csv(found[seed] / "predictions-dev.csv", dtype={"id": str})
+            s = scores(dev)
+            out.append({"variant": row, "seed": seed, "profile": profile, "encoder": encoder,
+                        **{c: s.get(metrics_key(c)) for c in study_columns()}, "overall": s["overall"]})
+    return results.rounded(pd.DataFrame(out, columns=["variant", "seed", "profile", "encoder", *study_columns(), "overall"]))
+
+
+def simcse_dose(folders: dict[str, Path]) -> pd.DataFrame:
+    """Each SimCSE run's stage dose: the run, its steps, batch size, the distinct training sentences it drew from
+    (metrics.json's simcse_sentences) and the share of one pass over them (steps x batch / sentences)."""
+    rows = []
+    for name, folder in sorted(folders.items()):
+        metrics, config = results.read_json(folder / "metrics.json"), results.read_json(folder / "config.json")
+        if not metrics.get("simcse_sentences"):
+            continue
+        steps, batch = int(metrics["simcse_steps"]), int(config["simcse"]["stage_batch_size"])
+        rows.append({"run": name, "steps": steps, "batch": batch, "sentences": int(metrics["simcse_sentences"]),
+                     "share_of_one_pass": steps * batch / metrics["simcse_sentences"]})
+    return pd.DataFrame(rows, columns=["run", "steps", "batch", "sentences", "share_of_one_pass"])
