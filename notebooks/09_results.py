@@ -2,16 +2,18 @@
 # # 09 · Results: every table and figure, rebuilt from saved results
 #
 # Nothing here trains. The tables under `reports/tables/` (written by notebooks 01-08) and the
-# run registry's saved predictions are the only inputs; this notebook rebuilds
-# `reports/results.md`, its figures under `reports/figures/` and `reports/tables/significance.csv`
-# from them, exactly as `make figures` (`python -m quarbert_lib figures`) does, and shows them.
+# run registry's saved predictions are the only inputs; this notebook gathers every analysed row's
+# per-seed scores (`reports/tables/seed_scores.csv`) and the one pre-registered analysis of them
+# (`verdicts.csv`), and rebuilds `reports/results.md` and its figures under `reports/figures/` from them,
+# exactly as `make figures --collect` (`python -m quarbert_lib figures`) does, and shows them.
 #
 # How to read the numbers:
 # - Rows with `seeds` > 1 report the mean over seeds, and `*_std` columns the standard deviation
 #   across them. The dev sets are small (SST dev 1,101 sentences, STS dev 863 pairs), so one
 #   run's luck can be as large as an ablation step.
-# - Significance is a paired bootstrap over the same dev examples (seed 0's predictions): a step
-#   counts as real when the 95% CI of its delta excludes 0.
+# - A verdict (helps, hurts, equivalent, inconclusive) comes only from the pre-registered analysis:
+#   the mean seed-paired difference, its interval adjusted over the family's declared tests, the
+#   word read off that interval against the margin (`quarbert_lib/reporting/verdicts.py`).
 # - Offline, QQP is scored on a fixed hash split of the course's `quora-dev.csv`, not on the
 #   course's dev set (see notebook 02), and the default encoder (all-MiniLM-L6-v2) was trained on
 #   sentence pairs that include Quora duplicates, which flatters QQP.

@@ -13,9 +13,9 @@
 # Recipes (`config.REGIME_RECIPES`): plain (`sampling`), SMART in the libraries' reading at λ_s = 0.5 and
 # at the paper's 5 (`advreg-only`), SMART + MBPP (the `smart` row) and R-Drop (α = 1), three seeds each.
 # Every seed trains on the same 600 examples per task (the data's fixed subset): the seeds vary the heads'
-# initialisation, dropout and the batch order, so the verdicts hold for this subset. Each recipe is compared
-# with plain at the last epoch, on the dev score and on the gap, and SMART + MBPP with SMART alone at the same
-# λ_s (what MBPP adds), in one Holm family; a gap that narrows because the training score falls with dev is
+# initialisation, dropout and the batch order, so what the tests show holds for this subset. Each recipe is
+# compared with plain at the last epoch, on the dev score and on the gap, and SMART + MBPP with SMART alone at the
+# same λ_s (what MBPP adds), in one Holm family of this notebook's own (not the study's pre-registered questions); a gap that narrows because the training score falls with dev is
 # reported as fitting less, not as closing the gap. With three seeds a side a Welch test has few degrees of
 # freedom: expect wide intervals. The offline Quora split caveat of notebook 02 applies.
 

@@ -425,7 +425,9 @@ def notebook_findings(notebook: str, profile: str = "cpu", encoder: str = "minil
     """The notebook's "What this shows" section as Markdown. ``analysis``: the pre-registered analysis to state
     (a notebook passes report.notebook_verdicts, computed from the registry); default, the saved one
     (report.study_verdicts, from seed_scores.csv): both give the same words."""
-    analysis = report.study_verdicts(profile, encoder) if analysis is None else analysis
+    if analysis is None:      # a notebook without declared questions reads no other notebook's analysis
+        analysis = (report.study_verdicts(profile, encoder) if questions_of(notebook) or notebook == "09_results" else
+                    verdicts.analyse(pd.DataFrame(columns=["variant", "seed", *verdicts.margins()]), ()))
     lines: list[str] = step_lines(questions_of(notebook), analysis, profile, encoder)
     if notebook == "01_single_task_sentiment":
         lines += _single_task(profile, encoder)

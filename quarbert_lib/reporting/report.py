@@ -171,7 +171,36 @@ def verdict_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
         "examples a task, so a difference from the paper's effect is a finding about this setting.", "",
         claims_markdown(paper_claims(profile, encoder)), "",
         f"All declared tests: {family_counts(table)}. Inconclusive is not \"no effect\": the interval shows what the "
-        "data still allow (`reports/results.md` lists every test)."])
+        "data still allow (`reports/results.md` lists every test).", "", *context_lines(profile, encoder)])
+
+
+def context_lines(profile: str, encoder: str) -> list[str]:
+    """Measurements beside the verdicts, no test among them: the frozen encoder's prior against the fine-tuned and
+    best rows, and the longest budget's best point (one seed)."""
+    df = ablation_rows(profile, encoder)
+    rows = {r["variant"]: r for _, r in df.iterrows()}
+    single = df[~df["variant"].isin(list(ENSEMBLES))]
+    best = single.loc[single["overall"].idxmax()] if len(single) else None
+    lines = []
+    prior = results.read_table("encoder_prior.csv", profile, encoder)
+    overall = None if prior is None else normalized_overall(prior)
+    if overall is not None and best is not None:
+        v = dict(zip(prior["metric"], prior["value"]))
+        tuned = rows.get("baseline-finetune")
+        lines.append(f"- **The encoder's prior.** all-MiniLM-L6-v2 with no weight trained scores STS r "
+                     f"{v['sts_pearson']:.3f} (its cosine), QQP {v['qqp_acc']:.3f} (a cosine threshold fitted on the "
+                     f"training split) and SST {v['sst_acc']:.3f} (a linear probe): overall {overall:.3f}, against "
+                     + ("" if tuned is None else f"{tuned['overall']:.3f} for `baseline-finetune` and ")
+                     + f"{best['overall']:.3f} for the best single-model row (`{best['variant']}`, mean over seeds). "
+                     "The frozen baseline `baseline-pretrain` trains only its heads, so the fine-tuning step is measured "
+                     "against that, not against the prior.")
+    curve = results.read_table("quality_per_minute.csv", profile, encoder)
+    if curve is not None and len(curve) and best is not None:
+        top = curve.loc[curve["overall"].idxmax()]
+        lines.append(f"- **A longer budget** (notebook 11, one seed, no test): `{top['recipe']}` reaches "
+                     f"{top['overall']:.3f} at epoch {int(top['epoch'])} after {top['train_minutes']:.1f} training "
+                     f"minutes, against {best['overall']:.3f} for `{best['variant']}` at the ladder's budget.")
+    return lines
 
 
 def _seed_range(df: pd.DataFrame) -> str:

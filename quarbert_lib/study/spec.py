@@ -18,8 +18,8 @@ from ..core.config import REGIME_RECIPES, profile_seeds, variant_config
 
 @dataclass(frozen=True)
 class NotebookSpec:
-    """One numbered notebook: ``rows`` are the ablation rows it adds (config.VARIANTS names, or an ensemble),
-    ``steps`` the (before, after) comparisons it states, ``runs`` the prefixes of its other runs' names,
+    """One numbered notebook: ``rows`` are the ablation rows it adds (config.VARIANTS names, or an ensemble; the
+    comparisons it states are the declared QUESTIONS whose later row it adds), ``runs`` the prefixes of its other runs' names,
     ``seeds`` how many seeds its rows get where the profile trains several (0: the profile's number); ``stems``
     the names (without their seed) of runs besides its rows that it trains on every seed, where known here (the
     README's records line checks them); ``trains`` False for a notebook that reads the others' tables only;
@@ -28,7 +28,6 @@ class NotebookSpec:
     name: str
     title: str
     rows: tuple[str, ...] = ()
-    steps: tuple[tuple[str, str], ...] = ()
     runs: tuple[str, ...] = ()
     seeds: int = 0
     stems: tuple[str, ...] = ()
@@ -45,28 +44,22 @@ CHEAP_SEEDS = 5
 NOTEBOOKS = (
     NotebookSpec("01_single_task_sentiment", "Single-task sentiment: frozen vs fine-tuned encoder", runs=("sst", "cfimdb")),
     NotebookSpec("02_multitask_baseline", "Multitask baseline", ("baseline-pretrain", "baseline-finetune"),
-                 (("baseline-pretrain", "baseline-finetune"),), seeds=CHEAP_SEEDS),
+                 seeds=CHEAP_SEEDS),
     # the natural-size rows are the imbalance control, off the ladder (a run trains 5-9 min here, 5.5-10.4 min wall:
     # five seeds, as three left its +0.019 [+0.013, +0.026] inconclusive after Holm's correction)
     NotebookSpec("03_task_sampling", "Batch-level task sampling", ("sampling", "baseline-finetune-natural", "sampling-natural"),
-                 (("baseline-finetune", "sampling"), ("baseline-finetune-natural", "sampling-natural")),
                  seeds=CHEAP_SEEDS),
-    NotebookSpec("04_smart_mbpp", "SMART and MBPP", ("advreg-literal", "advreg-only", "smart"),
-                 (("sampling", "advreg-literal"), ("sampling", "advreg-only"), ("advreg-only", "smart")), runs=("sweep",),
+    NotebookSpec("04_smart_mbpp", "SMART and MBPP", ("advreg-literal", "advreg-only", "smart"), runs=("sweep",),
                  seeds=CHEAP_SEEDS),
     # smart-cosine-linear is a control, off the ladder: the cosine head's map, 2.5 (cos + 1) against 5 sigma(cos)
-    NotebookSpec("05_cosine_sts", "Cosine-similarity STS head", ("smart-cosine", "smart-cosine-linear"),
-                 (("smart", "smart-cosine"), ("smart-cosine", "smart-cosine-linear"))),
+    NotebookSpec("05_cosine_sts", "Cosine-similarity STS head", ("smart-cosine", "smart-cosine-linear")),
     # smart-simcse is the paper's row (SimCSE on SMART-sampling); smart-cosine-simcse stacks it on the cosine head
-    NotebookSpec("06_simcse", "SimCSE stage", ("smart-simcse", "smart-cosine-simcse"),
-                 (("smart", "smart-simcse"), ("smart-cosine", "smart-cosine-simcse"))),
+    NotebookSpec("06_simcse", "SimCSE stage", ("smart-simcse", "smart-cosine-simcse")),
     # two quartets: `ensemble` averages `sampling` members (the project's question, five seeds), and
     # `ensemble-smart-simcse` averages smart-simcse members, the paper's quartet (three seeds, as smart-simcse has)
     NotebookSpec("07_quartet_ensemble", "Quartet ensemble", ("ensemble", "ensemble-smart-simcse"), runs=("specialist",),
                  seeds=CHEAP_SEEDS),
-    NotebookSpec("08_lora", "LoRA", ("ensemble-lora", "ensemble-lora-smart-simcse"),
-                 (("ensemble", "ensemble-lora"), ("ensemble-smart-simcse", "ensemble-lora-smart-simcse")),
-                 runs=("lora",), seeds=CHEAP_SEEDS),
+    NotebookSpec("08_lora", "LoRA", ("ensemble-lora", "ensemble-lora-smart-simcse"), runs=("lora",), seeds=CHEAP_SEEDS),
     # 09 collects every table into results.md and draws every figure (notebook 11's curve too), and states 10's
     # findings; 10 browses every run with dev predictions, notebooks 11's and 12's included
     NotebookSpec("09_results", "The whole ladder", trains=False,

@@ -18,7 +18,7 @@ from ..base.tasks import STUDY_TASKS, TASKS, metrics_key, overall_score, study_c
 from ..core.config import PROFILE_SEEDS, VARIANTS
 from . import results
 from .ensemble import scores
-from .spec import BY_NAME, ENSEMBLES, LADDER, row_seeds, trained_by
+from .spec import BY_NAME, ENSEMBLES, LADDER, questions_of, row_seeds, trained_by
 
 
 def ablation_columns() -> list[str]:
@@ -206,14 +206,14 @@ def save_budget_points(points: pd.DataFrame, name: str = "quality_per_minute.csv
 
 def shown_rows(notebook: str, profile: str, encoder: str, rows: tuple[str, ...] | None = None,
                also: tuple[str, ...] = (), own: list[dict] = ()) -> pd.DataFrame:
-    """The ablation rows a notebook displays: ``rows`` (None: all its own, spec.NOTEBOOKS), the rows its steps
-    compare them against, and ``also`` (e.g. the recipe a quartet averages), in the ladder's order; not the whole
+    """The ablation rows a notebook displays: ``rows`` (None: all its own, spec.NOTEBOOKS), the rows its declared
+    questions (spec.questions_of) compare them against, and ``also`` (e.g. the recipe a quartet averages), in the ladder's order; not the whole
     study's table, which later notebooks change. ``own``: the rows the notebook just made (ablation_row), shown
     in place of the table's rows of those variants: a notebook run on other seeds shows its own rows, never the
     study's in their place."""
     spec = BY_NAME[notebook]
     rows = spec.rows if rows is None else tuple(rows)
-    shown = {*rows, *also, *(before for before, after in spec.steps if after in rows)}
+    shown = {*rows, *also, *(q.before for q in questions_of(notebook) if q.after in rows)}
     table = ablation_rows(profile, encoder)
     mine = results.rounded(pd.DataFrame(list(own))) if len(own) else table.iloc[0:0]
     table = table[table["variant"].isin(shown - set(mine.get("variant", [])))]
