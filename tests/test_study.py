@@ -45,7 +45,7 @@ def test_the_questions_are_declared_once_with_their_families():
     assert sorted(shown, key=spec.QUESTIONS.index) == list(spec.QUESTIONS) and len(shown) == len(set(shown))
     # the paper's rows each question reads, in the paper's own table
     table = report.paper_dev()
-    assert all(set(q.paper) <= set(table) for q in spec.QUESTIONS if q.paper)
+    assert all({q.before, q.after} <= set(table) for q in spec.QUESTIONS if q.paper)
 
 
 def test_a_notebook_shows_its_rows_and_those_its_steps_compare_against(isolated):

@@ -117,8 +117,8 @@ def test_every_declared_question_has_its_rows_in_declared_order_even_before_its_
     assert list(zip(table["step"], table["metric"])) == expected
     assert len(table) == sum(spec.family_size(f) for f in spec.FAMILIES)
     assert (table["verdict"] == "inconclusive").all() and (table["pairs"] == 0).all()
-    # the paper's effect is the paper's own rows' difference (its quartet is `ensemble` in its table)
-    paper = {"smart-simcse": {"overall": 0.78}, "ensemble": {"overall": 0.782}}
+    # the paper's effect is the paper's own rows' difference (its quartet is `ensemble-smart-simcse` in its table)
+    paper = {"smart-simcse": {"overall": 0.78}, "ensemble-smart-simcse": {"overall": 0.782}}
     quartet = verdicts.analyse(pd.DataFrame(columns=["variant", "seed", *verdicts.margins()]), paper=paper)
     row = quartet[(quartet["step"] == "smart-simcse -> ensemble-smart-simcse") & (quartet["metric"] == "overall")]
     assert row["paper_effect"].iloc[0] == pytest.approx(0.002)

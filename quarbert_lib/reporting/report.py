@@ -15,9 +15,9 @@ from ..base.tasks import STUDY_TASKS, TASKS, metric_labels, normalized_score
 from ..core.config import VARIANTS
 from ..study import records, results, tables
 from ..study.results import run_name
-from ..study.spec import ENSEMBLES, FAMILIES, NOTEBOOKS, QUESTIONS, family_metrics, notebook_seeds, questions_of
+from ..study.spec import ENSEMBLES, FAMILIES, NOTEBOOKS, PAPER_RECIPE, QUESTIONS, family_metrics, notebook_seeds, questions_of
 from ..study.spec import family_size as spec_size
-from ..study.tables import ablation_rows, best_variant
+from ..study.tables import ablation_rows
 from . import verdicts
 
 PAPER_DIR = Path(__file__).parents[1] / "paper"
@@ -208,17 +208,13 @@ def _seed_range(df: pd.DataFrame) -> str:
     return f"{lo}" if lo == hi else f"{lo}-{hi}"
 
 
-def ensemble_recipe_note(df: pd.DataFrame, profile: str, encoder: str) -> str:
-    """What the ensemble rows average, against the paper's quartet (which averaged SMART + SimCSE members)."""
+def ensemble_recipe_note(df: pd.DataFrame) -> str:
+    """What the quartet rows average: the paper's (smart-simcse members) and the project's (sampling members)."""
     if not df["variant"].isin(list(ENSEMBLES)).any():
         return ""
-    try:
-        recipe = best_variant(profile, encoder)
-    except FileNotFoundError:
-        return ""
-    return (f"`ensemble` and `ensemble-lora` average three specialists and one multitask model trained with the best "
-            f"ladder row's recipe, `{recipe}`; the paper's quartet (its columns beside them) averaged SMART + SimCSE "
-            "members.")
+    return (f"`ensemble-smart-simcse` and `ensemble-lora-smart-simcse` average three specialists and one multitask model "
+            f"trained with `{PAPER_RECIPE}`, as the paper's quartets do; `ensemble` and `ensemble-lora` average `sampling` "
+            "members (the project's question; the paper has no such row).")
 
 
 def results_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
@@ -240,7 +236,7 @@ def results_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
                   "Table 2):", "", table, ""]
         notes = sorted({n for n in df.get("data_note", pd.Series(dtype=str)).dropna() for n in n.split(" | ") if n})
         parts += [f"Data note: {n}." for n in notes]
-        parts += [note for note in [ensemble_recipe_note(df, profile, encoder)] if note]
+        parts += [note for note in [ensemble_recipe_note(df)] if note]
         parts.append("")
     if not parts:
         parts = ["No results yet: run `make reproduce`."]

@@ -188,8 +188,8 @@ def analyse(scores: pd.DataFrame, questions: tuple[Question, ...] = QUESTIONS, p
         for metric in family_metrics(q.family):
             a, b = (by_row[r][metric] if r in by_row else empty for r in (q.before, q.after))
             theirs = np.nan
-            if paper and q.paper and all(r in paper and not pd.isna(paper[r].get(metric)) for r in q.paper):
-                theirs = paper[q.paper[1]][metric] - paper[q.paper[0]][metric]
+            if paper and q.paper and all(r in paper and not pd.isna(paper[r].get(metric)) for r in (q.before, q.after)):
+                theirs = paper[q.after][metric] - paper[q.before][metric]
             out.append({"family": q.family, "step": q.step, "label": q.label, "metric": metric,
                         **paired_test(a, b, margins()[metric], family_size(q.family), alpha), "paper_effect": theirs})
     return pd.DataFrame(out, columns=ANALYSIS_COLUMNS)

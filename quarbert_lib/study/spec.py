@@ -138,13 +138,13 @@ def trained_by(run: str) -> str | None:
 class Question:
     """One comparison of the pre-registered analysis: row ``before`` -> row ``after`` (ablation rows), tested on
     every metric of its ``family`` (FAMILIES), paired by seed (every row trains seed s with the same heads'
-    initialisation and data order, so the seed is a block). ``paper``: the paper's Table 2 rows it reads as
-    (before, after), where the paper states the step."""
+    initialisation and data order, so the seed is a block). ``paper``: the paper states the same step (its Table 2
+    holds both rows under these names: quarbert_lib/paper/table2_dev.csv)."""
     before: str
     after: str
     family: str
     label: str
-    paper: tuple[str, str] | None = None
+    paper: bool = False
 
     @property
     def step(self) -> str:
@@ -177,7 +177,6 @@ PAPER_RECIPE = "smart-simcse"
 # The rows whose seed-0 predictions notebook 10 checks against the paper's Section 6 (SST error levels, STS extremes).
 PAPER_CHECK_ROWS = ("sampling", "smart", "smart-cosine", "smart-cosine-linear", "smart-simcse", "ensemble",
                     "ensemble-smart-simcse")
-PAPER_ROWS = {"ensemble-smart-simcse": "ensemble", "ensemble-lora-smart-simcse": "ensemble-lora"}
 _PROJECT = (
     ("sampling", "advreg-literal", "SMART as Jiang et al.'s equations read (inert at epsilon 1e-5)"),
     ("sampling", "advreg-only", "SMART as the public libraries implement it"),
@@ -190,8 +189,8 @@ _PROJECT = (
     ("ensemble", "ensemble-lora", "LoRA members in the sampling quartet"),
 )
 QUESTIONS = tuple(
-    [Question(a, b, "paper", label, (PAPER_ROWS.get(a, a), PAPER_ROWS.get(b, b))) for a, b, label in _PAPER_STEPS]
-    + [Question(a, b, "paper-tasks", label, (PAPER_ROWS.get(a, a), PAPER_ROWS.get(b, b))) for a, b, label in _PAPER_STEPS]
+    [Question(a, b, "paper", label, True) for a, b, label in _PAPER_STEPS]
+    + [Question(a, b, "paper-tasks", label, True) for a, b, label in _PAPER_STEPS]
     + [Question(a, b, "project", label) for a, b, label in _PROJECT])
 
 
