@@ -122,7 +122,7 @@ def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
         members = [m for m in ablation.index if m.startswith("ensemble")]
         assert ablation.loc["ensemble", "params_total"] > 3 * ablation.loc["sampling", "params_total"]
         subsets = pd.read_csv(tables / "ensemble_subsets.csv")
-        assert len(subsets) == 15 + 1 and set(members) == {"ensemble", "ensemble-smart-simcse"}
+        assert len(subsets) == 15 + 1 and {"ensemble", "ensemble-smart-simcse"} <= set(members)
         # the paper's quartet averages smart-simcse members: its specialists were trained with that recipe
         paper = json.loads((root / "runs" / "smoke" / "07_quartet_ensemble" / "ensemble-smart-simcse-seed0" /
                             "members.json").read_text())

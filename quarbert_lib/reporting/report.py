@@ -327,7 +327,7 @@ def _interval(r) -> str:
     if pd.isna(r.effect):
         return "not trained yet"
     ci = "" if pd.isna(r.ci_low) else f" [{r.ci_low:+.3f}, {r.ci_high:+.3f}]"
-    return f"{r.effect:+.3f}{ci} ({r.pairs} seeds paired)"
+    return f"{r.effect:+.3f}{ci} ({r.pairs} seed{'' if r.pairs == 1 else 's'} paired)"
 
 
 def _best_of(table: pd.DataFrame | None, setting: list[str]) -> str:
@@ -366,7 +366,7 @@ def paper_claims(profile: str = "cpu", encoder: str = "minilm-l6") -> pd.DataFra
     lam = results.read_table("lambda_sweep.csv", profile, encoder)
     words = ", ".join(f"{_SHORT.get(m, m)} {by[('advreg-only -> sweep-lambda0.5', m)].verdict}" for m in family_metrics("paper-tasks"))
     rows.append({"claim": "λ_s: lower is better for SST; QQP and STS peak near λ_s = 5 (Figure 3)", "paper": "λ_s 5",
-                 "ours": f"one seed: {_best_of(lam, ['lambda'])}; five seeds, λ_s 0.5 against 5: "
+                 "ours": f"one seed: {_best_of(lam, ['lambda'])}; λ_s 0.5 against 5: "
                          f"{_interval(by[('advreg-only -> sweep-lambda0.5', 'overall')])} overall",
                  "verdict": by[("advreg-only -> sweep-lambda0.5", "overall")].verdict + " (λ_s 0.5 against 5)",
                  "by task": words, "reason": "open"})
