@@ -354,6 +354,7 @@ def paper_claims(profile: str = "cpu", encoder: str = "minilm-l6") -> pd.DataFra
         words = ", ".join(f"{_SHORT.get(m, m)} {by[(q.step, m)].verdict}" for m in family_metrics("paper-tasks"))
         lora = q.after.startswith("ensemble-lora")
         claim = (f"{q.label}: worse on all three tasks (Section 5.4)" if lora else
+                 f"{q.label} improves on the frozen encoder's heads (Table 2)" if q.before == "baseline-pretrain" else
                  f"{q.label} improves the score (Section 5.4: every extension did)")
         reason = "open"
         if q.before == "baseline-pretrain" and prior_overall is not None:
