@@ -163,6 +163,9 @@ def family_metrics(family: str) -> tuple[str, ...]:
     both."""
     return {"paper": ("overall",), "paper-tasks": tuple(study_columns()),
             "project": ("overall", *study_columns())}[family]
+
+
+# The paper's steps as its Table 2 defines them (quarbert_lib/paper/README.md), then the project's own questions.
 _PAPER_STEPS = (
     ("baseline-pretrain", "baseline-finetune", "fine-tuning the encoder"),
     ("baseline-finetune", "sampling", "batch-level task sampling"),
