@@ -11,6 +11,7 @@
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper: whose runs (or saved predictions, reports/predictions/) to browse
 reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
+encoder = "minilm-l6"    # the encoder whose runs the tables are filed under
 source = "auto"          # "auto": the quartet ensemble if it exists, else the latest ladder run; or "notebook/run"
 
 # %%
@@ -22,9 +23,8 @@ from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.core import evaluate
 from quarbert_lib.reporting import browser, plots, report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
-from quarbert_lib.study import saved_predictions
-from quarbert_lib.study.spec import PAPER_CHECK_ROWS, sts_head, trained_by
-from quarbert_lib.study.results import run_name, write_csv
+from quarbert_lib.study import saved_predictions, tables
+from quarbert_lib.study.results import write_csv
 
 NOTEBOOK = "10_error_analysis"
 reports_dir = notebook.start(NOTEBOOK, profile, reports)
@@ -46,13 +46,7 @@ predictions = browser.with_sentences(pd.read_csv(sources[chosen], dtype={"id": s
 # (`smart-cosine-linear`), or an average of members (the quartets).
 
 # %%
-checked = {row: f"{trained_by(row)}/{run_name(row, seed=0)}" for row in PAPER_CHECK_ROWS}
-paper_checks = pd.DataFrame([{"row": row, "sts_head": sts_head(row, profile), "source": key,
-                              **evaluate.sst_error_levels(pd.read_csv(sources[key], dtype={"id": str})),
-                              **evaluate.sts_extremes(pd.read_csv(sources[key], dtype={"id": str}))}
-                             for row, key in checked.items() if key in sources])
-paper_checks["profile"], paper_checks["encoder"] = profile, "minilm-l6"
-paper_checks = write_csv(tables_dir() / "paper_checks.csv", paper_checks)
+paper_checks = tables.paper_checks(profile, encoder)
 display(report.readable(paper_checks.drop(columns=["source", "profile", "encoder"])))
 
 # %%
@@ -119,4 +113,4 @@ display(ui.widget)
 # shows what the study measured beside it, or says "open". Any other comparison is stated in other words.
 
 # %%
-display(Markdown(notebook_findings('10_error_analysis', profile, "minilm-l6")))
+display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))

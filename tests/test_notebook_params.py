@@ -173,10 +173,10 @@ def test_fits(value, default, expected):
     assert reproduce.fits(value, default) is expected
 
 
-def test_a_notebook_executes_after_the_later_numbered_notebooks_it_reads(isolated, monkeypatch, capsys):
-    """09 draws notebook 11's curve and 10 browses 11's and 12's runs: a batch executed 09 before 11 rewrote its
-    table, so a second execution changed 09's figure (the re-execution test caught it). The batch now runs
-    11, 12, 10, 09; executing 11 alone names the notebooks left showing its old tables."""
+def test_a_batch_executes_each_notebook_once_the_readers_after_every_notebook_that_trains(isolated, monkeypatch, capsys):
+    """09 draws notebook 11's curve and 10 browses 11's and 12's runs: the notebooks that only read (10, then 09,
+    which gathers every table) execute after every notebook that trains, each once (spec.batch_order); executing 11
+    alone says that 09 is where its runs would show."""
     from quarbert_lib.study import spec
     executed = []
     monkeypatch.setattr(reproduce, "execute", lambda path, params, out, kernel="python3": executed.append(path.stem) or
@@ -184,55 +184,22 @@ def test_a_notebook_executes_after_the_later_numbered_notebooks_it_reads(isolate
     monkeypatch.setattr(plan, "runs_for", lambda notebook, p: [])
     assert cli.run(reproduce.main, ["--profile", "smoke", "--only", "09", "10", "11", "12"]) == 0
     assert executed == ["11_quality_per_cpu_minute", "12_overfitting_regime", "10_error_analysis", "09_results"]
-    assert "read the tables of the selected notebooks" not in capsys.readouterr().out
+    assert "gathers every table" not in capsys.readouterr().out
     executed.clear()
     assert cli.run(reproduce.main, ["--profile", "smoke", "--only", "11"]) == 0
     assert executed == ["11_quality_per_cpu_minute"]
-    assert ("[reproduce] 09_results, 10_error_analysis read the tables of the selected notebooks: execute them too, or "
-            "their executed copies show the tables as they were\n") in capsys.readouterr().out
-    assert spec.execution_order(list(spec.NOTEBOOK_NAMES)) == [*spec.NOTEBOOK_NAMES[:8], "11_quality_per_cpu_minute",
-                                                               "12_overfitting_regime", "10_error_analysis", "09_results"]
-    assert spec.execution_order(["03_task_sampling", "02_x", "01_y"]) == ["01_y", "02_x", "03_task_sampling"]
-    assert all(set(nb.reads) <= set(spec.NOTEBOOK_NAMES) - {nb.name} for nb in spec.NOTEBOOKS)
-    monkeypatch.setitem(spec.BY_NAME, "11_quality_per_cpu_minute",
-                        spec.NotebookSpec("11_quality_per_cpu_minute", "t", reads=("09_results",)))
-    with pytest.raises(ValueError, match="09_results, 10_error_analysis, 11_quality_per_cpu_minute read each other's"):
-        spec.execution_order(["09_results", "10_error_analysis", "11_quality_per_cpu_minute"])
+    assert ("[reproduce] 09_results gathers every table into results.md: execute it too (--only ... 09) to see the "
+            "new runs there\n") in capsys.readouterr().out
+    assert spec.batch_order(list(reversed(spec.NOTEBOOK_NAMES))) == [
+        *spec.NOTEBOOK_NAMES[:8], "11_quality_per_cpu_minute", "12_overfitting_regime", "10_error_analysis", "09_results"]
+    assert spec.batch_order(["03_task_sampling", "02_x", "01_y"]) == ["01_y", "02_x", "03_task_sampling"]
 
 
-def test_a_pass_that_changes_a_table_executes_the_notebooks_before_it_again(batch, monkeypatch, capsys):
-    """02-08's verdicts are corrected over every ladder row, which later notebooks write: a batch that trained
-    left them showing the family as it was. A pass that changes a table now executes again the notebooks up to
-    the last one that changed one, until a pass changes none (at most MAX_PASSES, then a warning names them)."""
-    from quarbert_lib.base.paths import tables_dir
-    executed, seen, writes = [], [], iter(range(1, 100))
-
-    def execute(path, parameters, output_dir, kernel="python3", changing=False):
-        executed.append(path.stem[:2])
-        table = tables_dir() / "rows.csv"
-        if path.stem == "01_a":
-            seen.append(table.read_text() if table.exists() else None)
-        else:
-            table.parent.mkdir(parents=True, exist_ok=True)
-            table.write_text(f"row {next(writes) if changing else 0}\n")
-        return {"notebook": path.stem, "status": "ok", "seconds": 2.0, "error": "",
-                "executed": str(output_dir / f"{path.stem}.ipynb")}
-
-    monkeypatch.setattr(reproduce, "execute", execute)
-    assert cli.run(reproduce.main, ["--profile", "smoke"]) == 0
-    assert executed == ["01", "02", "01", "02"] and seen == [None, "row 0\n"]
-    out = capsys.readouterr().out
-    assert "[reproduce] pass 1 changed rows.csv: executing 01, 02 again, so that each shows the tables as the batch " \
-           "left them" in out
-    assert "[reproduce] 01_a: estimated" in out and "took 0.1 min" in out and "2 ok, 0 failed, 8 s in all" in out
-    summary = __import__("json").loads((batch_reports := tables_dir().parent / "executed" / "summary.json").read_text())
-    assert [(e["notebook"], e["seconds"]) for e in summary] == [("01_a", 4.0), ("02_b", 4.0)], batch_reports
-    executed.clear()
-    assert cli.run(reproduce.main, ["--profile", "smoke"]) == 0          # nothing moves: one pass
-    assert executed == ["01", "02"]
-    executed.clear()
-    monkeypatch.setattr(reproduce, "execute", lambda *a, **k: execute(*a, **k, changing=True))
-    assert cli.run(reproduce.main, ["--profile", "smoke", "--only", "02"]) == 0
-    assert executed == ["02"] * reproduce.MAX_PASSES
-    assert f"[reproduce] after {reproduce.MAX_PASSES} passes the tables still move (rows.csv): 02_b may show them " \
-           "as they were" in capsys.readouterr().err
+def test_a_notebook_that_trains_reads_only_the_notebooks_before_it():
+    """One pass in batch_order is enough only while every question's earlier row is trained by a notebook numbered
+    no later than the one that adds its later row (and shows its verdict): a question across them, backwards, would
+    show a verdict on a row its batch had not trained yet."""
+    from quarbert_lib.study import spec
+    for q in spec.QUESTIONS:
+        assert spec.trained_by(q.before) <= spec.trained_by(q.after), q.step
+    assert all(spec.BY_NAME[n].trains for n in spec.batch_order(list(spec.NOTEBOOK_NAMES))[:-2])

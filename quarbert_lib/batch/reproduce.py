@@ -7,8 +7,8 @@ that name, and saved to reports/executed/. A malformed ``-p``, a name that no se
 or a value of the wrong type stops the batch with one line before any compute. Finished runs are
 skipped by the registry, so a rerun continues where the last one stopped. A failing notebook is
 reported with its failing cell's error; the others still run, and the summary lists what failed.
-Notebooks run by number, a notebook after the later-numbered ones it reads (spec.execution_order); a pass that
-changes a saved table executes the notebooks before that change again, until none moves (MAX_PASSES).
+Notebooks run once each, in spec.batch_order: those that train by number, then those that only read (10, then 09,
+which gathers every table).
 
     python -m quarbert_lib reproduce                       # every notebook, cpu profile
     python -m quarbert_lib reproduce --only 01 02 -p seeds='[0, 1, 2]'
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
-import hashlib
 import json
 import os
 import re
@@ -38,12 +37,12 @@ from papermill.exceptions import PapermillExecutionError
 from tqdm.auto import tqdm
 
 from ..base.paths import use_profile_reports  # noqa: F401
-from ..base.paths import REPO_ROOT, REPORTS_ENV, STUDY_PROFILE, discover, reports_dir, tables_dir
+from ..base.paths import REPO_ROOT, REPORTS_ENV, STUDY_PROFILE, discover, reports_dir
 from ..core import data
 from ..core.config import PROFILE_NOTEBOOK_PARAMS, PROFILES, ConfigError
 from ..study import records
 from ..study.results import CODE_PATHS, atomic_write_text, git_commit, run_path
-from ..study.spec import execution_order, readers_left_out
+from ..study.spec import BY_NAME, SUMMARY, batch_order
 from . import plan as planning
 
 # A -p value that is no Python literal passes as a string only when it reads as a bare word, model name or
@@ -302,23 +301,6 @@ def stale_notebooks(sources: list[Path] | None = None, executed_dir: Path | None
     return {k: v for k, v in found.items() if v}
 
 
-# A batch executes its notebooks again while a pass changed a table that an earlier notebook may show (main).
-MAX_PASSES = 3
-
-
-def table_digests() -> dict[str, str]:
-    """{path under the tables folder: SHA-1 of its bytes} of every saved table (the notebooks read each other
-    through these)."""
-    root = tables_dir()
-    return {p.relative_to(root).as_posix(): hashlib.sha1(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*.csv"))} if root.is_dir() else {}
-
-
-def changed_tables(before: dict[str, str], after: dict[str, str]) -> list[str]:
-    """The tables written, changed or removed between two table_digests."""
-    return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
-
-
 class BatchProgress:
     """One tqdm bar over the batch, in estimated seconds: a planned run adds its estimate when its
     metrics.json appears (polled from a thread, since the runs train inside notebook kernels), a notebook
@@ -438,11 +420,11 @@ def main(argv: list[str] | None = None) -> int:
     redirected = bool(os.environ.get(REPORTS_ENV))   # the reports go to a folder the user named
     out = use_profile_reports(args.profile)      # reports/ for the study's profile, reports/<profile>/ otherwise
     by_stem = {p.stem: p for p in discover(args.only)}
-    notebooks = [by_stem[name] for name in execution_order(list(by_stem))]
+    notebooks = [by_stem[name] for name in batch_order(list(by_stem))]
     print(f"[reproduce] profile {args.profile}: tables, figures and executed notebooks go to {out}", flush=True)
-    if args.only and (readers := readers_left_out(list(by_stem))):
-        print(f"[reproduce] {', '.join(readers)} read the tables of the selected notebooks: execute them too, or their "
-              "executed copies show the tables as they were", flush=True)
+    if args.only and SUMMARY not in by_stem and any(BY_NAME.get(n) and BY_NAME[n].trains for n in by_stem):
+        print(f"[reproduce] {SUMMARY} gathers every table into results.md: execute it too (--only ... "
+              f"{SUMMARY[:2]}) to see the new runs there", flush=True)
     if args.list:
         print("\n".join(p.name for p in notebooks))
         return 0
@@ -482,39 +464,15 @@ def main(argv: list[str] | None = None) -> int:
                           f"{', '.join(CODE_PATHS)} differ from {git_commit()[:-6]}: commit first, run another "
                           f"profile, or set {REPORTS_ENV} and {records.RECORDS_ENV} to other folders")
     progress = BatchProgress(planned, dict(zip(estimates["notebook"], estimates["own_seconds"])))
-    outcomes: dict[str, dict] = {}          # each notebook's outcome, its passes summed
-    todo = notebooks
+    outcomes: dict[str, dict] = {}
     try:
-        for batch_pass in range(1, MAX_PASSES + 1):
-            moved, last_mover = {}, None
-            for path in todo:
-                params = planning.notebook_arguments(declared[path], args.profile, profile_params, overrides)
-                tables_before = table_digests()
-                outcome = execute_counted(path, params, progress, args.kernel)
-                if path.stem in outcomes:             # an execution again: the batch's time for it is both passes'
-                    earlier = outcomes[path.stem]
-                    outcome.update({k: round(earlier[k] + outcome[k], 1) for k in ("seconds", "overhead_seconds")},
-                                   trained_runs=earlier["trained_runs"] + outcome["trained_runs"])
-                outcomes[path.stem] = outcome
-                if changed := changed_tables(tables_before, table_digests()):
-                    moved.update(dict.fromkeys(changed))
-                    last_mover = path
-                if records.writable(args.profile):
-                    records.export(args.profile)              # the study's finished runs, as committed records
-                # recorded as each notebook ends, so a batch stopped part-way keeps the notebooks it finished
-                merge_summary(reports_dir() / "executed" / "summary.json", [outcome], args.profile)
-            if last_mover is None or any(o["status"] != "ok" for o in outcomes.values()):
-                break
-            # a notebook executed before a table changed may display it as it was (02-08's verdicts are corrected
-            # over every ladder row, written by later notebooks): those notebooks again, until no table moves
-            todo = todo[:todo.index(last_mover) + 1]
-            if batch_pass == MAX_PASSES:
-                print(f"[reproduce] after {MAX_PASSES} passes the tables still move ({', '.join(moved)}): "
-                      f"{', '.join(p.stem for p in todo)} may show them as they were", file=sys.stderr)
-                break
-            progress.bar.write(f"[reproduce] pass {batch_pass} changed {', '.join(moved)}: executing "
-                               f"{', '.join(p.stem[:2] for p in todo)} again, so that each shows the tables as "
-                               "the batch left them")
+        for path in notebooks:
+            params = planning.notebook_arguments(declared[path], args.profile, profile_params, overrides)
+            outcomes[path.stem] = execute_counted(path, params, progress, args.kernel)
+            if records.writable(args.profile):
+                records.export(args.profile)              # the study's finished runs, as committed records
+            # recorded as each notebook ends, so a batch stopped part-way keeps the notebooks it finished
+            merge_summary(reports_dir() / "executed" / "summary.json", [outcomes[path.stem]], args.profile)
     finally:
         progress.close()
     ran = [outcomes[p.stem] for p in notebooks if p.stem in outcomes]

@@ -100,7 +100,8 @@ def _held_runs(costs: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
 def collect(profile: str, encoder: str) -> list[Path]:
     """What the batch gathers from the run registry into reports/, once (notebook 09; ``--collect``), never while
     drawing: the dev predictions the reports rest on (saved_predictions.save), every analysed row's per-seed scores
-    (seed_scores.csv) and the pre-registered analysis of them (verdicts.csv), and each run's cost into
+    (seed_scores.csv), the pre-registered analysis of them (verdicts.csv), the paper's Section 6 checks
+    (paper_checks.csv, tables.paper_checks), and each run's cost into
     run_costs.csv. Runs of earlier batches that the registry does not hold keep their rows, so a clone without runs/
     or a batch of one notebook loses nothing, but a notebook the registry holds keeps only its runs (_held_runs).
     Returns the prediction files saved."""
@@ -112,6 +113,7 @@ def collect(profile: str, encoder: str) -> list[Path]:
                             lambda df: df[~df["variant"].isin(held) | df.set_index(["variant", "seed"]).index.isin(
                                 scores.set_index(["variant", "seed"]).index)].sort_values(["variant", "seed"], kind="stable"))
     results.write_csv(tables_dir() / "verdicts.csv", report.study_verdicts(profile, encoder))
+    tables.paper_checks(profile, encoder)
     current = results.run_costs(profile)
     if len(current):
         results.upsert_rows(tables_dir() / "run_costs.csv", current.to_dict("records"), ["profile", "notebook", "run"],

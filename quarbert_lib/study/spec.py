@@ -9,7 +9,6 @@ Adding a step is one NotebookSpec entry here (and its notebook).
 """
 from __future__ import annotations
 
-import graphlib
 from dataclasses import dataclass
 
 from ..base.tasks import study_columns
@@ -22,9 +21,8 @@ class NotebookSpec:
     comparisons it states are the declared QUESTIONS whose later row it adds), ``runs`` the prefixes of its other runs' names,
     ``seeds`` how many seeds its rows get where the profile trains several (0: the profile's number); ``stems``
     the names (without their seed) of runs besides its rows that it trains on every seed, where known here (the
-    README's records line checks them); ``trains`` False for a notebook that reads the others' tables only;
-    ``reads`` the notebooks numbered after it whose tables or runs it reads, which a batch executes before it
-    (execution_order)."""
+    README's records line checks them); ``trains`` False for a notebook that reads the others' tables and runs
+    only (a batch executes it after every notebook that trains: batch_order)."""
     name: str
     title: str
     rows: tuple[str, ...] = ()
@@ -32,7 +30,6 @@ class NotebookSpec:
     seeds: int = 0
     stems: tuple[str, ...] = ()
     trains: bool = True
-    reads: tuple[str, ...] = ()
 
 
 # Rows whose runs cost under about ten minutes on the study's 2-core CPU get five seeds instead of three: with
@@ -62,10 +59,8 @@ NOTEBOOKS = (
     NotebookSpec("08_lora", "LoRA", ("ensemble-lora", "ensemble-lora-smart-simcse"), runs=("lora",), seeds=CHEAP_SEEDS),
     # 09 collects every table into results.md and draws every figure (notebook 11's curve too), and states 10's
     # findings; 10 browses every run with dev predictions, notebooks 11's and 12's included
-    NotebookSpec("09_results", "The whole ladder", trains=False,
-                 reads=("10_error_analysis", "11_quality_per_cpu_minute", "12_overfitting_regime")),
-    NotebookSpec("10_error_analysis", "Error analysis", trains=False,
-                 reads=("11_quality_per_cpu_minute", "12_overfitting_regime")),
+    NotebookSpec("09_results", "The whole ladder", trains=False),
+    NotebookSpec("10_error_analysis", "Error analysis", trains=False),
     NotebookSpec("11_quality_per_cpu_minute", "Quality per CPU-minute"),
     NotebookSpec("12_overfitting_regime", "A regime built to overfit", runs=("regime",),
                  stems=tuple(f"regime-{label}" for label in REGIME_RECIPES)),
@@ -75,29 +70,18 @@ NOTEBOOK_NAMES = tuple(BY_NAME)
 TITLES = {nb.name: nb.title for nb in NOTEBOOKS}
 
 
-def execution_order(names: list[str]) -> list[str]:
-    """``names`` (notebook stems) in the order a batch executes them: a topological order of the selected
-    notebooks' reads (NotebookSpec.reads, graphlib), by number within each round, so that what a notebook
-    displays is what a second execution displays again: 01-08, 11, 12, then 10, then 09. Raises ValueError when
-    the reads of the selected notebooks form a circle."""
-    sorter = graphlib.TopologicalSorter({n: set(BY_NAME[n].reads if n in BY_NAME else ()) & set(names) for n in names})
-    try:
-        sorter.prepare()
-    except graphlib.CycleError as e:
-        raise ValueError(f"the notebooks {', '.join(sorted(names))} read each other's tables in a circle "
-                         f"({' -> '.join(e.args[1])}; spec.NOTEBOOKS)") from e
-    order = []
-    while sorter.is_active():                   # each round: the notebooks whose reads are done, by number
-        ready = sorted(sorter.get_ready())
-        order += ready
-        sorter.done(*ready)
-    return order
+# The notebook that gathers every table and figure into results.md: a batch executes it last.
+SUMMARY = "09_results"
 
 
-def readers_left_out(names: list[str]) -> list[str]:
-    """The study's notebooks, not in ``names``, that read one of ``names``: executing ``names`` alone leaves
-    their executed copies showing the tables as they were."""
-    return [nb.name for nb in NOTEBOOKS if nb.name not in names and set(nb.reads) & set(names)]
+def batch_order(names: list[str]) -> list[str]:
+    """``names`` (notebook stems) in the order a batch executes them: the notebooks that train, by number, then
+    those that only read what they wrote (NotebookSpec.trains False), SUMMARY last: 01-08, 11, 12, 10, 09. A
+    notebook that trains reads only runs and tables of notebooks numbered before it, so one pass in this order
+    leaves every executed copy showing the tables as the batch left them."""
+    reads_only = lambda n: n in BY_NAME and not BY_NAME[n].trains  # noqa: E731
+    return sorted(names, key=lambda n: (reads_only(n), n == SUMMARY, n))
+
 
 # The project's quality target for the overall dev score, set by the team below the paper's bert-base ensemble
 # (0.782, quarbert_lib/paper/table2_dev.csv): notebook 11's findings, its figure and benchmarks.md judge against it.

@@ -15,10 +15,12 @@ import pandas as pd
 from ..base.errors import UserError
 from ..base.paths import tables_dir
 from ..base.tasks import STUDY_TASKS, TASKS, metrics_key, overall_score, study_columns
+from ..core import evaluate
 from ..core.config import PROFILE_SEEDS, VARIANTS
 from . import results
 from .ensemble import scores
-from .spec import BY_NAME, ENSEMBLES, LADDER, questions_of, row_seeds, trained_by
+from .saved_predictions import sources
+from .spec import BY_NAME, ENSEMBLES, LADDER, PAPER_CHECK_ROWS, questions_of, row_seeds, sts_head, trained_by
 
 
 def ablation_columns() -> list[str]:
@@ -311,3 +313,18 @@ def simcse_dose(folders: dict[str, Path]) -> pd.DataFrame:
         rows.append({"run": name, "steps": steps, "batch": batch, "sentences": int(metrics["simcse_sentences"]),
                      "share_of_one_pass": steps * batch / metrics["simcse_sentences"]})
     return pd.DataFrame(rows, columns=["run", "steps", "batch", "sentences", "share_of_one_pass"])
+
+
+def paper_checks(profile: str, encoder: str) -> pd.DataFrame:
+    """The paper's Section 6 on each of spec.PAPER_CHECK_ROWS's seed-0 dev predictions (the registry's, else the
+    saved ones: saved_predictions.sources): the SST errors off by one and by at most two levels
+    (evaluate.sst_error_levels), and the STS slope, range and ends (evaluate.sts_extremes), a row per row found, with
+    its STS head. Written to paper_checks.csv (notebook 10 shows it, notebook 09's collect writes it for the claims
+    table)."""
+    found = sources(profile)
+    checked = {row: f"{trained_by(row)}/{results.run_name(row, seed=0)}" for row in PAPER_CHECK_ROWS}
+    frames = {row: pd.read_csv(found[key], dtype={"id": str}) for row, key in checked.items() if key in found}
+    table = pd.DataFrame([{"row": row, "sts_head": sts_head(row, profile), "source": checked[row],
+                           **evaluate.sst_error_levels(frame), **evaluate.sts_extremes(frame)}
+                          for row, frame in frames.items()])
+    return results.write_csv(tables_dir() / "paper_checks.csv", table.assign(profile=profile, encoder=encoder))
