@@ -33,7 +33,7 @@ from quarbert_lib.study.experiment import run_ladder_rows
 
 NOTEBOOK = "02_multitask_baseline"
 reports_dir = notebook.start(NOTEBOOK, profile, reports)
-VARIANTS = ["baseline-pretrain", "baseline-finetune"]   # overrides: quarbert_lib.core.config.VARIANTS
+VARIANTS = ["baseline-pretrain", "baseline-finetune"]   # overrides: quarbert_lib.study.recipes.VARIANTS
 
 # %% [markdown]
 # Before anything trains: the runs these parameters ask for, how many are done (trained, or restored

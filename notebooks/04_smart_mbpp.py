@@ -54,7 +54,7 @@ from IPython.display import Markdown, display
 from quarbert_lib.base import notebook
 from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.batch import plan
-from quarbert_lib.core.config import variant_config
+from quarbert_lib.study.recipes import variant_config
 from quarbert_lib.reporting import plots, report
 from quarbert_lib.reporting.figures import lambda_figure, lr_dropout_figure, radius_figure, strength_figure
 from quarbert_lib.reporting.notebook_findings import notebook_findings

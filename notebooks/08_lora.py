@@ -36,7 +36,7 @@ from quarbert_lib.base import notebook
 from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.batch import plan
 from quarbert_lib.benchmarks import bench
-from quarbert_lib.core.config import variant_config
+from quarbert_lib.study.recipes import variant_config
 from quarbert_lib.reporting import report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import ensemble, lora_checks, methods, results, tables

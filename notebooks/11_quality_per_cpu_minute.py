@@ -11,7 +11,7 @@
 #
 # With every example (`all`), the round-robin sampler still ends each epoch when the smallest
 # task (STS) runs out, so Quora's extra pairs are not all seen. The `all-data` recipe
-# (`config.BUDGET_RECIPES`) takes every batch of every task in a shuffled order for three epochs;
+# (`recipes.BUDGET_RECIPES`) takes every batch of every task in a shuffled order for three epochs;
 # each epoch's dev evaluation is a point of its curve, timed when it was made. The offline Quora
 # split caveat of notebook 02 applies to every row.
 #
@@ -28,7 +28,7 @@
 profile = "cpu"          # smoke | cpu | paper
 reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
 encoder = "minilm-l6"
-recipes = None           # None: config.BUDGET_CAPS[profile], e.g. {"sampling": [600, 1200, 2400, 4800, None], "all-data": [None]}
+recipes = None           # None: recipes.BUDGET_CAPS[profile], e.g. {"sampling": [600, 1200, 2400, 4800, None], "all-data": [None]}
 seed = 0
 force = False
 reuse_saved = False      # True: a point whose run this machine's registry lacks is read from quality_per_minute.csv (an earlier run of this notebook) instead of retrained; column `source` says which
@@ -38,7 +38,7 @@ from IPython.display import Markdown, display
 
 from quarbert_lib.base import notebook
 from quarbert_lib.batch import plan
-from quarbert_lib.core.config import BUDGET_CAPS
+from quarbert_lib.study.recipes import BUDGET_CAPS
 from quarbert_lib.reporting import figures
 from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import tables

@@ -10,7 +10,7 @@
 # the train-dev gap is measured, not assumed. Whether plain actually overfits (its dev score falls from its
 # peak, beyond the margin) is read from the curves in the findings, not assumed either.
 #
-# Recipes (`config.REGIME_RECIPES`): plain (`sampling`), SMART in the libraries' reading at λ_s = 0.5 and
+# Recipes (`recipes.REGIME_RECIPES`): plain (`sampling`), SMART in the libraries' reading at λ_s = 0.5 and
 # at the paper's 5 (`advreg-only`), SMART + MBPP (the `smart` row) and R-Drop (α = 1), three seeds each.
 # Every seed trains on the same 600 examples per task (the data's fixed subset): the seeds vary the heads'
 # initialisation, dropout and the batch order, so what the tests show holds for this subset. Each recipe is
@@ -28,7 +28,7 @@ force = False
 regime_cap = 600         # training examples per task
 regime_epochs = 6
 regime_probe = 600       # training examples per task scored at every evaluation (the whole cap: the train score)
-regime_recipes = None    # None: every recipe of config.REGIME_RECIPES
+regime_recipes = None    # None: every recipe of recipes.REGIME_RECIPES
 
 # %%
 import pandas as pd
@@ -36,7 +36,7 @@ from IPython.display import Markdown, display
 
 from quarbert_lib.base import notebook
 from quarbert_lib.batch import plan
-from quarbert_lib.core.config import REGIME_RECIPES
+from quarbert_lib.study.recipes import REGIME_RECIPES
 from quarbert_lib.reporting import plots
 from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import tables

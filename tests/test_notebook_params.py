@@ -5,7 +5,7 @@ import pytest
 from quarbert_lib.base import cli
 from quarbert_lib.base.paths import REPO_ROOT
 from quarbert_lib.batch import plan, reproduce
-from quarbert_lib.core.config import PROFILE_NOTEBOOK_PARAMS
+from quarbert_lib.study.recipes import PROFILE_NOTEBOOK_PARAMS
 
 NB_A = '''# %% tags=["parameters"]
 profile = "cpu"

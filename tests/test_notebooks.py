@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from quarbert_lib.batch import reproduce
-from quarbert_lib.core.config import PROFILE_NOTEBOOK_PARAMS
+from quarbert_lib.study.recipes import PROFILE_NOTEBOOK_PARAMS
 
 NOTEBOOKS = [p.stem for p in reproduce.discover()]
 

@@ -169,7 +169,8 @@ def test_the_planner_knows_every_numbered_notebook():
 
 
 def test_an_unrecorded_run_is_estimated_from_runs_of_its_cost_kind():
-    from quarbert_lib.core.config import cost_kind, variant_config
+    from quarbert_lib.core.config import cost_kind
+from quarbert_lib.study.recipes import variant_config
     smart, plain = (cost_kind(variant_config(v, "cpu")) for v in ("smart", "sampling"))
     assert smart != plain and "smart1-fresh" in smart and "mbpp" in smart and plain == "sst+para+sts len128 b16"
     costs = COSTS.assign(kind=[plain, plain, plain, smart])
@@ -267,7 +268,7 @@ def test_a_budget_point_is_any_ladder_row_with_its_config_and_the_plan_agrees(is
     The curve once looked only for `sampling-seed0`, so a batch trained the same run twice and recorded a run the
     planner did not know (tests/test_staleness.py caught it). A sweep or budget point is no ladder row."""
     from quarbert_lib.base.paths import REPO_ROOT, runs_dir
-    from quarbert_lib.core.config import variant_config
+    from quarbert_lib.study.recipes import variant_config
     from quarbert_lib.study import results
     from quarbert_lib.study.experiment import budget_curve
     cfg = variant_config("sampling", "smoke", model__encoder="minilm-l6", train__seed=0, data__max_train_per_task=None)

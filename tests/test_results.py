@@ -205,7 +205,7 @@ def test_run_costs_and_records_blocks(isolated, tmp_path):
         + ", ".join(s.name[:2] for s in NOTEBOOKS if s.trains) + " are not fully recorded yet: a clone trains their missing runs "
         "(hours; `make reproduce PROFILE=cpu` prints the plan first), and their executed copies under "
         "`reports/executed/`, where there are any, are not current.")
-    from quarbert_lib.core.config import VARIANTS
+    from quarbert_lib.study.recipes import VARIANTS
     from quarbert_lib.study.results import run_name
     from quarbert_lib.study.spec import notebook_seeds
     for spec in NOTEBOOKS:
@@ -224,7 +224,7 @@ def test_run_costs_and_records_blocks(isolated, tmp_path):
     for seed in notebook_seeds("12_overfitting_regime", "cpu"):
         (regime / run_name("regime-plain", seed=seed)).mkdir(parents=True, exist_ok=True)
     assert "; notebook 12 is not fully recorded yet" in report.records_section()
-    from quarbert_lib.core.config import REGIME_RECIPES
+    from quarbert_lib.study.recipes import REGIME_RECIPES
     for label in REGIME_RECIPES:
         for seed in notebook_seeds("12_overfitting_regime", "cpu"):
             (regime / run_name(f"regime-{label}", seed=seed)).mkdir(parents=True, exist_ok=True)

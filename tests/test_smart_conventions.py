@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from quarbert_lib.core.config import ModelConfig, variant_config
+from quarbert_lib.core.config import ModelConfig
+from quarbert_lib.study.recipes import variant_config
 from quarbert_lib.core.data import DataConfig, TaskData, load_task
 from quarbert_lib.core.model import MultitaskBERT, load_encoder
 from quarbert_lib.losses import MultitaskObjective, SmartRegularizer, normalized_step, rng_snapshot

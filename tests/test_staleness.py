@@ -24,7 +24,7 @@ import pytest
 
 from quarbert_lib.base.paths import REPO_ROOT, discover
 from quarbert_lib.batch import plan, reproduce
-from quarbert_lib.core.config import PROFILE_NOTEBOOK_PARAMS
+from quarbert_lib.study.recipes import PROFILE_NOTEBOOK_PARAMS
 from quarbert_lib.reporting import figures, notebook_findings
 from quarbert_lib.study import records
 from quarbert_lib.study.spec import NOTEBOOK_NAMES, NOTEBOOKS

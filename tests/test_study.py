@@ -2,7 +2,7 @@
 the saved predictions read."""
 from quarbert_lib.batch import plan
 from quarbert_lib.batch.reproduce import discover
-from quarbert_lib.core.config import VARIANTS
+from quarbert_lib.study.recipes import VARIANTS
 from quarbert_lib.reporting import report
 from quarbert_lib.study import spec, tables
 

@@ -24,8 +24,8 @@ import pandas as pd
 from ..base.paths import NOTEBOOK_DIR, REPO_ROOT, STUDY_PROFILE, profile_reports_dir, reports_dir, runs_dir, tables_dir
 from ..base.tasks import TASKS
 from ..benchmarks.bench import step_costs
-from ..core.config import (BUDGET_CAPS, BUDGET_RECIPES, PROFILES, REGIME_RECIPES, ExperimentConfig, cost_kind,
-                           profile_config, variant_config)
+from ..core.config import PROFILES, ExperimentConfig, cost_kind, profile_config
+from ..study.recipes import BUDGET_CAPS, BUDGET_RECIPES, REGIME_RECIPES, variant_config
 from ..core.data import load_task
 from ..study import records
 from ..study.experiment import SPECIALISTS, saved_budget_points
@@ -68,7 +68,7 @@ def notebook_parameters(path: Path) -> dict:
 def notebook_arguments(declared: dict, profile: str, profile_params: dict | None = None,
                        overrides: dict | None = None) -> dict:
     """The parameters the batch passes one notebook whose parameters cell declares the names in ``declared``:
-    the profile, then the profile's notebook parameters (config.PROFILE_NOTEBOOK_PARAMS), then the command
+    the profile, then the profile's notebook parameters (recipes.PROFILE_NOTEBOOK_PARAMS), then the command
     line's ``overrides``, each only where the notebook declares that name. Papermill would inject any other
     name with one warning that names no notebook, and the notebook would never read it."""
     # the batch writes where it writes (notebook.start's "batch": reports/ for the study), never a person's local folder

@@ -39,7 +39,8 @@ from tqdm.auto import tqdm
 from ..base.paths import use_profile_reports  # noqa: F401
 from ..base.paths import REPO_ROOT, REPORTS_ENV, STUDY_PROFILE, discover, reports_dir
 from ..core import data
-from ..core.config import PROFILE_NOTEBOOK_PARAMS, PROFILES, ConfigError
+from ..core.config import PROFILES, ConfigError
+from ..study.recipes import PROFILE_NOTEBOOK_PARAMS
 from ..study import records
 from ..study.results import CODE_PATHS, atomic_write_text, git_commit, run_path
 from ..study.spec import BY_NAME, SUMMARY, batch_order

@@ -26,7 +26,7 @@ from transformers import AutoTokenizer, BertConfig, BertModel
 
 from ..base.paths import REPO_ROOT, tables_dir
 from ..base.tasks import TASKS
-from ..core.config import variant_config
+from ..study.recipes import variant_config
 from ..core.data import TaskData
 from ..core.evaluate import predict
 from ..core.model import build_model, pick_device, resolve_encoder

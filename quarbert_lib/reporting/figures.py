@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..base.paths import REPO_ROOT, STUDY_PROFILE, discover, reports_dir, tables_dir, use_profile_reports
-from ..core.config import PROFILE_NOTEBOOK_PARAMS, profile_config, profile_seeds, variant_config
+from ..core.config import profile_config, profile_seeds
+from ..study.recipes import PROFILE_NOTEBOOK_PARAMS, variant_config
 from ..study import results, saved_predictions, tables
 from ..study.results import read_table, run_name
 from ..study.smart_strength import INERT_BELOW

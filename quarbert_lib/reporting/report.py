@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..base.paths import REPO_ROOT
 from ..base.tasks import STUDY_TASKS, TASKS, metric_labels, normalized_score
-from ..core.config import VARIANTS
+from ..study.recipes import VARIANTS
 from ..study import records, results, tables
 from ..study.results import run_name
 from ..study.spec import ENSEMBLES, FAMILIES, NOTEBOOKS, PAPER_RECIPE, QUESTIONS, family_metrics, notebook_seeds, questions_of

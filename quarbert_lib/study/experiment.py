@@ -22,7 +22,8 @@ from ..base.notebook import notes as note_stream
 from ..base.paths import resolve_data_dir
 from ..base.tasks import SENTENCES, overall_score
 from ..core import distributed
-from ..core.config import BUDGET_RECIPES, ExperimentConfig, TrainConfig, variant_config
+from ..core.config import ExperimentConfig, TrainConfig
+from .recipes import BUDGET_RECIPES, variant_config
 from ..core.data import Example, TaskData, load_task, load_task_data
 from ..core.evaluate import mean_normalized_score, metrics_of, predict
 from ..core.model import build_model, pick_device, resolve_precision
@@ -369,7 +370,7 @@ def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: lis
 
 def budget_curve(notebook: str, recipes: dict[str, list[int | None]], profile: str, encoder: str = "minilm-l6",
                  seed: int = 0, force: bool = False, reuse_saved: bool = False) -> pd.DataFrame:
-    """Quality against CPU time: each recipe (a name of ``config.BUDGET_RECIPES`` or a ladder
+    """Quality against CPU time: each recipe (a name of ``recipes.BUDGET_RECIPES`` or a ladder
     variant) trained with each cap on the training examples per task (None: every example). A ladder
     row that another notebook already made with the same config (the row at the profile's own cap,
     the natural-size control on every example: results.complete_ladder_twin) is read from the

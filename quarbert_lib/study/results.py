@@ -26,7 +26,8 @@ import pandas as pd
 from ..base.errors import UserError
 from ..base.paths import REPO_ROOT, runs_dir, tables_dir
 from ..base.tasks import TASKS
-from ..core.config import VARIANTS, ConfigError, ExperimentConfig, cost_kind
+from ..core.config import ConfigError, ExperimentConfig, cost_kind
+from .recipes import VARIANTS
 
 SEED_TAG = "-seed"   # a run name ends in -seed<N>: run_name builds it, run_stem takes it off
 
@@ -155,7 +156,7 @@ def is_complete(path: Path, config: dict) -> bool:
 
 
 def is_ladder_run(name: str) -> bool:
-    """True for a run named as a row of config.VARIANTS, '<variant>-seed<N>' ('sampling-seed0',
+    """True for a run named as a row of recipes.VARIANTS, '<variant>-seed<N>' ('sampling-seed0',
     'sampling-natural-seed2'); False for a sweep point or a budget point ('sampling-cap600-seed0')."""
     stem = run_stem(name)
     return stem in VARIANTS and re.fullmatch(r"[0-9]+", name[len(stem) + len(SEED_TAG):]) is not None

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..base.paths import reports_dir, runs_dir
-from ..core.config import VARIANTS
+from .recipes import VARIANTS
 from .results import (RunNotFound, atomic_write_bytes, deterministic_gzip, find_run, read_json, rounded, run_name,
                       run_stem, write_json)
 from .spec import ENSEMBLES as ENSEMBLE_NOTEBOOKS

@@ -3,7 +3,7 @@
 
 Everything that names the study's structure reads this module: the planner (batch.plan), the tables of runs
 (study.tables), the verdicts (reporting.report), the findings (reporting.notebook_findings) and the saved
-predictions (study.saved_predictions). A row's config is core.config.VARIANTS[row] on a profile; a run's name is
+predictions (study.saved_predictions). A row's config is recipes.VARIANTS[row] on a profile; a run's name is
 study.results.run_name(row, seed=...), the one builder.
 Adding a step is one NotebookSpec entry here (and its notebook).
 """
@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..base.tasks import study_columns
-from ..core.config import REGIME_RECIPES, profile_seeds, variant_config
+from ..core.config import profile_seeds
+from .recipes import REGIME_RECIPES, variant_config
 
 
 @dataclass(frozen=True)
 class NotebookSpec:
-    """One numbered notebook: ``rows`` are the ablation rows it adds (config.VARIANTS names, or an ensemble; the
+    """One numbered notebook: ``rows`` are the ablation rows it adds (recipes.VARIANTS names, or an ensemble; the
     comparisons it states are the declared QUESTIONS whose later row it adds), ``runs`` the prefixes of its other runs' names,
     ``seeds`` how many seeds its rows get where the profile trains several (0: the profile's number); ``stems``
     the names (without their seed) of runs besides its rows that it trains on every seed, where known here (the

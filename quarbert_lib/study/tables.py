@@ -16,7 +16,8 @@ from ..base.errors import UserError
 from ..base.paths import tables_dir
 from ..base.tasks import STUDY_TASKS, TASKS, metrics_key, overall_score, study_columns
 from ..core import evaluate
-from ..core.config import PROFILE_SEEDS, VARIANTS
+from ..core.config import PROFILE_SEEDS
+from .recipes import VARIANTS
 from . import results
 from .ensemble import scores
 from .saved_predictions import sources
