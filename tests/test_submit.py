@@ -148,3 +148,48 @@ def test_an_export_is_scored_and_answers_as_its_run(registry, tmp_path):
         mine = results.read_course_output(f.path, f.task).set_index("id")["prediction"]
         run = results.read_course_output(registry.runs["multi-seed0"] / f.path.name, f.task).set_index("id")["prediction"]
         np.testing.assert_allclose(mine[run.index].to_numpy(float), run.to_numpy(float), rtol=0, atol=1e-6)
+
+
+def test_a_submission_is_written_whole_or_not_at_all(registry, tmp_path, monkeypatch):
+    """The bug hunt's inputs: an earlier para-test-output.csv stayed beside new files whose summary said
+    'para-test: MISSING' (a zip of the folder mixed two models), and a submit that failed half-way on NaN
+    predictions left the files written so far, one invalid. Now the earlier submission's course files go, other
+    files stay, and a failing submit leaves the folder byte for byte as it was."""
+    dest = tmp_path / "predictions"
+    dest.mkdir()
+    (dest / "para-test-output.csv").write_text("id \t Predicted_Is_Paraphrase \nq , 1 \n")     # another model's
+    (dest / "notes.txt").write_text("mine\n")
+    files = submit.write_submission(registry.runs["multi-seed0"], dest)
+    written = sorted(f.path.name for f in files if f.path)
+    assert sorted(p.name for p in dest.iterdir()) == sorted([*written, "notes.txt"])
+    assert "para-test-output.csv" not in written and (dest / "notes.txt").read_text() == "mine\n"
+    before = {p.name: p.read_bytes() for p in dest.iterdir()}
+    broken = tmp_path / "nan-run"
+    shutil.copytree(registry.runs["multi-seed1"], broken)
+    frame = pd.read_csv(broken / "predictions-test.csv", dtype={"id": str})
+    frame.loc[frame["task"] == "sts", "prediction"] = np.nan          # the last task a submission writes
+    frame.to_csv(broken / "predictions-test.csv", index=False)
+    with pytest.raises(results.CourseOutputError, match="not a finite number"):
+        submit.write_submission(broken, dest)
+    assert {p.name: p.read_bytes() for p in dest.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nan-run", "predictions"]      # no scratch folder left
+
+
+def test_every_row_of_an_unlabelled_input_is_answered_or_the_submit_fails(registry, tmp_path, monkeypatch, capsys):
+    """The bug hunt's input: an STS test file of 20 rows with a stray quote at row 3 gave 'sts-test-output.csv:
+    2 ids answered, each once', rc 0 (the loader had kept the ids before the quote). Now that row is an error
+    naming the file, line and field, in one line, and nothing is written."""
+    data = tmp_path / "data"
+    shutil.copytree(registry.data, data)
+    lines = (data / "sts-test-student.csv").read_text().split("\n")
+    fields = lines[3].split("\t")
+    fields[2] = '"' + fields[2]
+    lines[3] = "\t".join(fields)
+    (data / "sts-test-student.csv").write_text("\n".join(lines))
+    monkeypatch.setenv("QUARBERT_DATA", str(data))
+    dest = tmp_path / "out"
+    assert cli.run(entry.main, ["submit", str(registry.runs["multi-seed0"]), "--dest", str(dest)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "sts-test-student.csv, line 4, field 'sentence1'" in err[0], err
+    assert "every row of an unlabelled file needs an answer" in err[0]
+    assert not dest.exists() or not any(dest.iterdir())

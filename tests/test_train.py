@@ -187,3 +187,46 @@ def test_schedules():
     assert prop == epoch_schedule(batches, "proportional", 3) != epoch_schedule(batches, "proportional", 4)
     with pytest.raises(ValueError, match="unknown sampler"):
         epoch_schedule(batches, "uniform", 0)
+
+
+@pytest.mark.parametrize("lr, said", [(1e4, "the weights became non-finite at step 8 "),
+                                      # weights huge but finite: the next 8 losses are skipped, then dev is NaN
+                                      (1e30, "the dev score is nan at step 9 ")])
+def test_a_run_that_diverges_is_an_error_and_never_complete(isolated, tiny_encoder_dir, lr, said, capsys):
+    """The bug hunt's input: train.lr = head_lr = 1e4 without clipping left NaN weights, a metrics.json holding
+    "overall": NaN (not valid JSON), best_step -1 and course files full of nan, and the run counted complete; with
+    lr 1e30, 8 of 9 steps were skipped and the run was complete too. Now the first step that makes the weights
+    non-finite, or a dev score that is not finite, stops the run with one line saying what to change, and the run is not complete: no metrics.json,
+    no course file, and running it again fails the same way instead of reusing it."""
+    from quarbert_lib.base import cli
+    from quarbert_lib.base.errors import UserError
+    from quarbert_lib.core.config import profile_config
+    from quarbert_lib.study import results
+    from quarbert_lib.study.experiment import run_experiment
+    cfg = profile_config("smoke", model__encoder=str(tiny_encoder_dir), train__lr=lr, train__head_lr=lr)
+    for _ in range(2):
+        with pytest.raises(NonFiniteLossError, match=r"lower train\.lr") as err:
+            run_experiment(cfg, "nb", "diverges")
+        assert str(err.value).startswith(said)
+        assert isinstance(err.value, UserError)
+        path = results.run_path("smoke", "nb", "diverges")
+        assert not (path / "metrics.json").exists() and not list(path.glob("*-output.csv"))
+        assert not results.is_complete(path, cfg.to_dict())
+    capsys.readouterr()
+    assert cli.run(lambda argv: run_experiment(cfg, "nb", "diverges") and 0, []) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" not in err and err.count("error: ") == 1
+    assert f"error: {said}" in err
+
+
+def test_a_non_finite_score_or_prediction_never_finishes_a_run(setup, tmp_path):
+    """A dev score that is NaN is never "best" (NaN > best is False, so best_step stayed -1 and no weights were
+    saved): the trainer stops on it. And a non-finite number never reaches metrics.json (JSON has no NaN)."""
+    from quarbert_lib.study import results
+    trainer = _trainer(setup, tmp_path / "a", epochs=1)
+    trainer.evaluate, trainer.score = (lambda model: {"sst_acc": float("nan")}), (lambda metrics: float("nan"))
+    with pytest.raises(NonFiniteLossError, match="the dev score is nan at step 12"):
+        trainer.fit()
+    with pytest.raises(ValueError, match="metrics.json: not written, it would hold a non-finite number"):
+        results.write_json(tmp_path / "metrics.json", {"overall": float("nan")})
+    assert not (tmp_path / "metrics.json").exists()

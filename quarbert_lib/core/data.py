@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import io
 import math
 import os
 import random
+import re
 import sys
 import urllib.request
 from dataclasses import dataclass, field
@@ -87,11 +87,13 @@ def load_csv(path, spec: TaskSpec, has_labels: bool = True, skip_bad_rows: bool 
     """Read one course file (tab-separated, csv quoting, optional BOM): (examples, report).
 
     Each record is one physical line with one field per header column; no field holds a tab or a line
-    break (true of every course file). A record that breaks this (a stray double quote that swallowed the
-    next lines, a tab inside a sentence), a missing field, an empty or duplicate id, an empty sentence in
-    a labelled file or a label out of range raises DataError(file, line, field); with ``skip_bad_rows``
-    it is skipped and counted instead, one entry per physical line it covered, so rows kept plus rows
-    skipped equal the lines read. Unlabelled (test) rows keep empty sentences: every id gets an answer.
+    break (true of every course file), so each line is read on its own and a fault costs its own line only.
+    A line that breaks this (a stray double quote csv cannot close, a tab inside a sentence), a missing field,
+    an empty or duplicate id, an empty sentence in a labelled file or a label out of range raises
+    DataError(file, line, field); with ``skip_bad_rows`` a labelled file's line is skipped and counted instead,
+    so rows kept plus rows skipped equal the non-blank lines read. An unlabelled (test) file is never skipped
+    in: every one of its ids must get an answer, so a bad line there is an error in either mode (it keeps
+    empty sentences, which are answered).
     """
     path = Path(path)
     raw = path.read_bytes()
@@ -102,33 +104,32 @@ def load_csv(path, spec: TaskSpec, has_labels: bool = True, skip_bad_rows: bool 
     sentence_fields = ["sentence1", "sentence2"] if spec.is_pair else ["sentence"]
     needed = ["id", *sentence_fields] + ([spec.label_field] if has_labels else [])
     csv.field_size_limit(max(csv.field_size_limit(), 1 << 28))  # huge lines parse; the tokenizer truncates
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t")
+    # one physical line is one record (no course field holds a tab or a line break), so a stray double quote can
+    # cost its own line only, never the lines after it: each line is parsed on its own
+    lines = _LINE_BREAK.split(text)
     try:
-        header = next(reader)
-    except StopIteration:
-        raise DataError(path, 1, "<header>", "file is empty") from None
+        header = _parse_line(lines[0])
     except csv.Error as e:
         raise DataError(path, 1, "<header>", f"unreadable ({e})") from None
+    if not text.strip():
+        raise DataError(path, 1, "<header>", "file is empty")
     col = {name.strip(): i for i, name in enumerate(header)}
     for name in needed:
         if name not in col:
             raise DataError(path, 1, name, f"column missing from header {header!r} (tab-separated expected)")
     report, examples = LoadReport(str(path)), []
     seen_ids: dict[str, int] = {}
-    while True:
-        line = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as e:
-            raise DataError(path, line, "<row>", f"unreadable ({e})") from None
-        if not row or (len(row) == 1 and not row[0].strip()):
+    for line, physical in enumerate(lines[1:], start=2):
+        if not physical.strip():
             continue  # blank line: no record
-        last = reader.line_num          # > line when a quoted field ran over a line break
-        report.rows += last - line + 1
+        report.rows += 1
         try:
-            values = _record_fields(row, header, col, needed, line, last)
+            try:
+                row = _parse_line(physical)
+            except csv.Error as e:
+                raise _RowError(_quoted_field(physical, header), f"a double quote opens it and does not close it as "
+                                f"csv quoting does ({e}): course fields never hold one there") from None
+            values = _record_fields(row, header, col, needed)
             ex_id = values["id"].strip()
             if not ex_id:
                 raise _RowError("id", "empty")
@@ -145,11 +146,10 @@ def load_csv(path, spec: TaskSpec, has_labels: bool = True, skip_bad_rows: bool 
                 except ValueError as e:
                     raise _RowError(spec.label_field, str(e)) from None
         except _RowError as e:
-            if not skip_bad_rows:
-                raise DataError(path, line, e.field, e.reason) from None
+            if not skip_bad_rows or not has_labels:
+                raise DataError(path, line, e.field, e.reason + ("" if has_labels else
+                                "; every row of an unlabelled file needs an answer, so none is skipped: fix the row")) from None
             report.skipped.append((line, e.field, e.reason))
-            report.skipped += [(ln, "<row>", f"joined to line {line}'s record by a quoted line break")
-                               for ln in range(line + 1, last + 1)]
             continue
         seen_ids[ex_id] = line
         examples.append(Example(ex_id, values[sentence_fields[0]].strip(),
@@ -170,22 +170,32 @@ def notice(text: str) -> None:
         print(f"[quarbert] {text}", file=notes())
 
 
+# A line ends at \r\n, \n or a lone \r (csv's own line ends): none is ever inside a course field.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Course fields never hold these: a field that does was joined to its neighbours by a stray quote or tab.
 _FIELD_BREAKERS = {"\t": "a tab", "\n": "a line break", "\r": "a line break"}
 
 
-def _record_fields(row: list[str], header: list[str], col: dict[str, int], needed: list[str],
-                   line: int, last: int) -> dict[str, str]:
+def _parse_line(line: str) -> list[str]:
+    """The fields of one physical line (tab-separated, csv quoting; csv.Error when it cannot be read)."""
+    return next(csv.reader([line], delimiter="\t", strict=True), [""])
+
+
+def _quoted_field(line: str, header: list[str]) -> str:
+    """The header name of the first field of ``line`` that opens with a double quote (the one csv cannot read)."""
+    starts = [i for i, value in enumerate(line.split("\t")) if value.startswith('"')]
+    i = starts[0] if starts else None
+    return header[i].strip() or f"<column {i + 1}>" if i is not None and i < len(header) else "<row>"
+
+
+def _record_fields(row: list[str], header: list[str], col: dict[str, int], needed: list[str]) -> dict[str, str]:
     """The needed fields of one record, after checking its shape: one field per header column, none
-    holding a tab or a line break, the record on one physical line. Raises _RowError naming the field."""
+    holding a tab or a line break. Raises _RowError naming the field."""
     for i, value in enumerate(row):
         broken = next((what for ch, what in _FIELD_BREAKERS.items() if ch in value), None)
         if broken:
             name = header[i].strip() if i < len(header) and header[i].strip() else f"<column {i + 1}>"
-            joined = (f"; a double quote opened in it joined lines {line}-{last} into one record"
-                      if last > line else "")
-            raise _RowError(name, f"holds {broken}, which course fields never do (an unbalanced double quote?)"
-                            + joined)
+            raise _RowError(name, f"holds {broken}, which course fields never do (an unbalanced double quote?)")
     for name in needed:
         if col[name] >= len(row):
             raise _RowError(name, f"missing (row has {len(row)} fields, header {len(header)})")

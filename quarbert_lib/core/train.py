@@ -36,8 +36,9 @@ from .sampler import epoch_schedule
 CHECKPOINT, BEST = "checkpoint.pt", "model.pt"
 
 
-class NonFiniteLossError(RuntimeError):
-    pass
+class NonFiniteLossError(UserError, RuntimeError):
+    """Training diverged: non-finite losses in a row, weights that became non-finite, or a non-finite dev score.
+    The run is left incomplete (no metrics.json), its last good checkpoint kept."""
 
 
 class TrainingInterrupted(UserError):
@@ -236,6 +237,12 @@ class Trainer:
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = base * factor
         self.optimizer.step()
+        if not bool(torch.stack([p.isfinite().all() for p in self.params]).all()):
+            raise NonFiniteLossError(
+                f"the weights became non-finite at step {self.state.global_step + 1} (its loss, "
+                f"{loss.item() if loss is not None else 0.0:.4g}, was finite): the step was too large; lower train.lr "
+                f"({self.cfg.lr:g}) or train.head_lr, or set train.grad_clip; the last good checkpoint is kept in "
+                f"{self.out_dir}")
         if hasattr(self.objective, "after_step"):
             self.objective.after_step(self.model)  # e.g. the MBPP teacher's EMA update
         return loss.item() if loss is not None else 0.0
@@ -249,6 +256,10 @@ class Trainer:
         self.model.train()
         self.state.eval_seconds += time.perf_counter() - t0
         score = self.score(metrics)
+        if not math.isfinite(score):        # never "best", never a finished run's score
+            raise NonFiniteLossError(
+                f"the dev score is {score} at step {self.state.global_step} (epoch {self.state.epoch}): the model's "
+                f"outputs are not finite; lower train.lr ({self.cfg.lr:g}) or set train.grad_clip")
         self.state.history.append({"kind": "eval", "epoch": self.state.epoch, "step": self.state.global_step,
                                    "train_seconds": round(self.state.train_seconds, 1), "score": score, **metrics})
         if score > self.state.best_score:

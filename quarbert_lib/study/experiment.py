@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -23,14 +25,14 @@ from ..base.paths import resolve_data_dir
 from ..base.tasks import SENTENCES, overall_score
 from ..core import distributed
 from ..core.config import ExperimentConfig, TrainConfig
-from .recipes import BUDGET_RECIPES, variant_config
 from ..core.data import Example, TaskData, load_task, load_task_data
 from ..core.evaluate import mean_normalized_score, metrics_of, predict
 from ..core.model import build_model, pick_device, resolve_precision
-from ..core.train import BEST, CHECKPOINT, Trainer, check_trainable
+from ..core.train import BEST, CHECKPOINT, NonFiniteLossError, Trainer, check_trainable
 from ..losses import MultitaskObjective, SimCSEObjective, SmartRegularizer
 from . import ensemble, records, results, smart_strength, tables
 from .lora import save_lora
+from .recipes import BUDGET_RECIPES, variant_config
 from .spec import BY_NAME, notebook_seeds
 
 
@@ -127,6 +129,12 @@ def write_predictions(model, data: dict, cfg: ExperimentConfig, path: Path, devi
             for t, d in data[split].items()}
         # as written (fixed precision, results.rounded): the course files and a run restored from its record say the same
         frames = {t: results.rounded(f) for t, f in frames.items()}
+        for task, frame in frames.items():
+            numbers = frame.drop(columns=["gold"], errors="ignore").select_dtypes("number").to_numpy(float)
+            if not np.isfinite(numbers).all():
+                raise NonFiniteLossError(f"{path}: {int((~np.isfinite(numbers)).any(axis=1).sum())} of the {len(frame)} "
+                                         f"{split} predictions of {task} are not finite: the weights have diverged; the "
+                                         "run is not complete (lower train.lr or set train.grad_clip)")
         out[split] = frames
         if frames:
             results.write_csv(path / f"predictions-{split}.csv", pd.concat(frames.values(), ignore_index=True))
@@ -241,6 +249,9 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     results.write_csv(path / "history.csv", pd.DataFrame(state.history))
     total, trainable = model.param_counts()
     metrics = metrics_of(dev)
+    if bad := {k: v for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)}:
+        raise NonFiniteLossError(f"{path}: dev {', '.join(f'{k} {v}' for k, v in bad.items())}: not a finite score, so "
+                                 "the run is not complete")
     out = {
         "notebook": notebook, "run_name": run_name, "tasks": cfg.tasks, "profile": cfg.profile,
         "encoder": cfg.model.encoder, "seed": cfg.train.seed, **metrics,

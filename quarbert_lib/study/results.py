@@ -70,7 +70,13 @@ def deterministic_gzip(data: bytes) -> bytes:
 
 
 def write_json(path: Path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    """``obj`` as JSON (sorted keys), atomically. A non-finite number (JSON has none: json would write NaN, which
+    no strict reader parses) is a ValueError naming the file, and nothing is written."""
+    try:
+        text = json.dumps(obj, indent=2, sort_keys=True, default=str, allow_nan=False)
+    except ValueError as e:
+        raise ValueError(f"{path}: not written, it would hold a non-finite number ({e})") from None
+    atomic_write_text(path, text + "\n")
 
 
 # Every CSV the project writes holds its floats at single precision (the shortest text of the nearest float32: 6 to
@@ -204,8 +210,8 @@ def write_course_output(path: Path, task: str, predictions: pd.DataFrame, split:
     """The course starter's output file for a split ('sst-dev-output.csv', 'sts-test-output.csv', ...): its
     header line, spelling included ('Predicted_Similiary'), then 'id , prediction ' per line.
 
-    ``ids``: the input file's ids; each must be answered exactly once (else CourseOutputError, nothing
-    written). A regression score is clipped to the task's label range (STS: 0-5), the range the course's
+    ``ids``: the input file's ids; each must be answered exactly once, with a finite number (else
+    CourseOutputError, nothing written). A regression score is clipped to the task's label range (STS: 0-5), the range the course's
     files use; predictions-*.csv keep the raw score, from which the reported Pearson r is computed.
     """
     spec = TASKS[task]
@@ -214,6 +220,12 @@ def write_course_output(path: Path, task: str, predictions: pd.DataFrame, split:
     answered = [str(i) for i in predictions["id"]]
     _check_answers(target, answered, ids)
     values = predictions["prediction"]
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(float)
+    if not np.isfinite(numbers).all():
+        bad = int(np.flatnonzero(~np.isfinite(numbers))[0])
+        raise CourseOutputError(f"{target}: the prediction for id {answered[bad]} is {values.iloc[bad]!r}, not a finite "
+                                f"number ({int((~np.isfinite(numbers)).sum())} of {len(numbers)}): the model's outputs "
+                                "are not finite, so nothing is written")
     # a class is written as an integer even when read back from a CSV whose column also holds STS scores
     values = values.clip(*spec.label_range) if spec.kind == "regress" else values.astype(int)
     lines = [header] + [f"{i} , {p} " for i, p in zip(answered, values)]

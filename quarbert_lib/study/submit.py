@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -110,11 +112,33 @@ def _answers_exactly(frame: pd.DataFrame | None, examples: list[Example]) -> boo
     return frame is not None and sorted(frame["id"].astype(str)) == sorted(str(e.id) for e in examples)
 
 
+def output_names() -> list[str]:
+    """The file names of a whole submission: each course task's dev and test output."""
+    return [TASKS[task].test_output[0].replace("-test-", f"-{split}-") for task in COURSE_TASKS for split in SPLITS]
+
+
 def write_submission(folder: str | Path, dest: str | Path = DEFAULT_DEST, device: str = "cpu") -> list[OutputFile]:
     """Write the course's dev and test output files of the model in ``folder`` (a run, ensemble or export
-    folder) into ``dest``; one OutputFile per (task, split), written or not. Raises SubmissionError when the
-    model lacks a course task, results.CourseOutputError when an output would not answer its input's ids."""
+    folder) into ``dest``, whole or not at all: every file is written and read back in a scratch folder beside
+    ``dest`` first, and only then do they replace ``dest``'s course output files (an earlier submission's file
+    that this one does not write, such as a Quora test output when its input is absent, is removed, so the folder
+    never mixes two models). One OutputFile per (task, split), written or not. Raises SubmissionError when the
+    model lacks a course task, results.CourseOutputError when an output would not answer its input's ids, and
+    data.DataError when an input file has a row it cannot read (every row of an unlabelled file needs an
+    answer); ``dest`` is then as it was."""
     folder, dest = Path(folder), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{dest.name}-", dir=dest.parent) as scratch:
+        files = _write_all(folder, Path(scratch), device)
+        for name in output_names():
+            (dest / name).unlink(missing_ok=True)
+        for f in files:
+            if f.path is not None:
+                f.path = Path(shutil.move(f.path, dest / f.path.name))
+    return files
+
+
+def _write_all(folder: Path, dest: Path, device: str) -> list[OutputFile]:
     kind = serve.folder_kind(folder)
     # an export has no saved predictions: it is loaded once, to score, and its members carry their configs
     scorer = serve.load_export(folder, device) if kind == "export" else None
@@ -126,7 +150,6 @@ def write_submission(folder: str | Path, dest: str | Path = DEFAULT_DEST, device
     # the course files in full, read as the model read them (a profile's dev/test cap lifted)
     data_cfg = dataclasses.replace(configs[0].data, max_dev_per_task=None)
     out = []
-    dest.mkdir(parents=True, exist_ok=True)
     for task in COURSE_TASKS:
         loaded = load_task(task, data_cfg)
         splits = loaded.splits
@@ -144,8 +167,12 @@ def write_submission(folder: str | Path, dest: str | Path = DEFAULT_DEST, device
             ids = [e.id for e in examples]
             path = write_course_output(dest, task, frame, split, ids=ids)
             read_course_output(path, task, ids=ids)
-            # the offline Quora split's note (data.load_task) says which pairs the dev output answers
-            note = loaded.note if split == "dev" else ""
+            # the offline Quora split's note (data.load_task) says which pairs the dev output answers; a labelled
+            # file's rows the loader skipped (reported, never silent) have no answer
+            skipped = [f"{Path(r.path).name} line {ln} ({fld})" for r in loaded.reports for ln, fld, _ in r.skipped
+                       if Path(r.path).name == TASKS[task].files.get(split)]
+            note = "; ".join(filter(None, [loaded.note if split == "dev" else "",
+                                           f"unanswered, skipped as malformed: {', '.join(skipped)}" if skipped else ""]))
             out.append(OutputFile(task, split, len(ids), path, source, note))
     return out
 

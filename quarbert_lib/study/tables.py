@@ -17,9 +17,9 @@ from ..base.paths import tables_dir
 from ..base.tasks import STUDY_TASKS, TASKS, metrics_key, overall_score, study_columns
 from ..core import evaluate
 from ..core.config import PROFILE_SEEDS
-from .recipes import VARIANTS
 from . import results
 from .ensemble import scores
+from .recipes import VARIANTS
 from .saved_predictions import sources
 from .spec import BY_NAME, ENSEMBLES, LADDER, PAPER_CHECK_ROWS, questions_of, row_seeds, sts_head, trained_by
 
