@@ -24,19 +24,14 @@ force = False
 # %%
 from IPython.display import Markdown, display
 
-from quarbert_lib import profile_config, run_experiment
 from quarbert_lib.base import notebook
 from quarbert_lib.batch import plan
 from quarbert_lib.reporting import plots, report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
-from quarbert_lib.study import results, tables
+from quarbert_lib.study import experiment, tables
 
 NOTEBOOK = "01_single_task_sentiment"
 reports_dir = notebook.start(NOTEBOOK, profile, reports)
-MODES = {
-    "pretrain": dict(model__freeze_encoder=True, train__lr=frozen_lr, train__epochs=frozen_epochs),
-    "finetune": dict(),
-}
 
 # %% [markdown]
 # Before anything trains: the runs these parameters ask for, how many are done (trained, or restored
@@ -49,17 +44,14 @@ plan.show(NOTEBOOK, globals());
 # ## Train the four configurations (× seeds)
 
 # %%
-rows, run_dirs = [], {}
-for task in ["sst", "cfimdb"]:
-    for mode, overrides in MODES.items():
-        runs = []
-        for seed in seeds:
-            cfg = profile_config(profile, tasks=[task], model__encoder=encoder, train__seed=seed, **overrides,
-                                 **({} if max_train is None else {"data__max_train_per_task": max_train}))
-            name = results.run_name(task, mode, seed=seed)
-            runs.append(run_experiment(cfg, NOTEBOOK, name, force=force))
-            run_dirs[f"{task}-{mode}"] = results.run_path(profile, NOTEBOOK, name)
-        rows.append(tables.single_task_row(task, mode, runs))
+# the four configurations' runs, as spec.NOTEBOOKS declares them: task x mode (pretrain: the encoder frozen,
+# frozen_lr for frozen_epochs; finetune: the profile's), on each seed
+trained = experiment.train_runs(NOTEBOOK, "single-task", globals())
+by_setting = {}
+for run, metrics, folder in trained:
+    by_setting.setdefault((run.point["task"], run.point["mode"]), []).append(metrics)
+run_dirs = {f"{run.point['task']}-{run.point['mode']}": folder for run, _, folder in trained}
+rows = [tables.single_task_row(task, mode, runs) for (task, mode), runs in by_setting.items()]
 
 # %% [markdown]
 # ## Table 1: dev accuracy

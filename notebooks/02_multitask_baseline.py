@@ -43,7 +43,7 @@ VARIANTS = ["baseline-pretrain", "baseline-finetune"]   # overrides: quarbert_li
 plan.show(NOTEBOOK, globals());
 
 # %%
-mine, run_dirs = run_ladder_rows(NOTEBOOK, VARIANTS, profile, seeds, encoder, force)
+mine, run_dirs = run_ladder_rows(NOTEBOOK, VARIANTS, globals())
 print(*sorted({n for n in mine["data_note"].dropna() for n in n.split(" | ")}), sep="\n")
 
 # %% [markdown]

@@ -36,11 +36,10 @@ from IPython.display import Markdown, display
 from quarbert_lib.base import notebook
 from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.batch import plan
-from quarbert_lib.core.config import profile_config
 from quarbert_lib.reporting import plots, report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import results, tables
-from quarbert_lib.study.experiment import run_ladder_rows, run_variant
+from quarbert_lib.study.experiment import run_ladder_rows, sweep
 
 NOTEBOOK = "03_task_sampling"
 reports_dir = notebook.start(NOTEBOOK, profile, reports)
@@ -53,7 +52,7 @@ reports_dir = notebook.start(NOTEBOOK, profile, reports)
 plan.show(NOTEBOOK, globals());
 
 # %%
-mine, run_dirs = run_ladder_rows(NOTEBOOK, ["sampling"], profile, seeds, encoder, force)
+mine, run_dirs = run_ladder_rows(NOTEBOOK, ["sampling"], globals())
 display(Markdown(report.ablation_markdown(mine)))
 
 # %%
@@ -71,8 +70,7 @@ plots.training_curves(run_dirs, "sampling_curves.png");
 
 # %%
 if imbalance_control:
-    natural, natural_dirs = run_ladder_rows(NOTEBOOK, ["baseline-finetune-natural", "sampling-natural"], profile,
-                                            seeds, encoder, force)
+    natural, natural_dirs = run_ladder_rows(NOTEBOOK, ["baseline-finetune-natural", "sampling-natural"], globals())
     sizes = tables.train_examples(natural_dirs)
     results.upsert_rows(tables_dir() / "train_examples.csv", sizes.assign(profile=profile, encoder=encoder).to_dict("records"),
                         ["run", "task", "profile", "encoder"])
@@ -88,16 +86,8 @@ if imbalance_control:
 # trainable shows what that saving costs in dev scores and what it buys in seconds.
 
 # %%
-rows, default_frozen = [], profile_config(profile).model.freeze_word_embeddings
-for frozen in (True, False):
-    # the profile's own setting is the ladder's `sampling` run, reused from the registry
-    prefix = "sampling" if frozen == default_frozen else f"sampling-word-embeddings-{'frozen' if frozen else 'trainable'}"
-    runs, _ = run_variant(NOTEBOOK, "sampling", profile, embedding_seeds, encoder, force, run_prefix=prefix,
-                          model__freeze_word_embeddings=frozen)
-    rows.append({"word_embeddings": "frozen" if frozen else "trainable",
-                 **tables.sweep_row({"profile": profile, "encoder": encoder}, runs),
-                 "params_trainable": runs[0]["params_trainable"]})
-embeddings = pd.DataFrame(rows)
+# the profile's own setting is the ladder's `sampling` run, found in the registry by its config
+embeddings = sweep(NOTEBOOK, "word-embeddings", globals(), keep=("params_trainable",))
 embeddings = results.write_csv(tables_dir() / "word_embeddings.csv", embeddings)
 display(embeddings[["word_embeddings", "seeds", "params_trainable", "sst_acc", "qqp_acc", "sts_pearson", "overall",
                     "train_seconds"]].round(4))

@@ -59,9 +59,8 @@ from quarbert_lib.reporting import plots, report
 from quarbert_lib.reporting.figures import lambda_figure, lr_dropout_figure, radius_figure, strength_figure
 from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import methods, results, smart_strength, tables
-from quarbert_lib.study.experiment import run_ladder_rows, run_variant, sweep
+from quarbert_lib.study.experiment import run_ladder_rows, sweep
 from quarbert_lib.study.results import write_csv
-from quarbert_lib.study.spec import notebook_seeds
 
 NOTEBOOK = "04_smart_mbpp"
 reports_dir = notebook.start(NOTEBOOK, profile, reports)
@@ -133,8 +132,8 @@ strength_figure(strength);
 # shows the setting, the weakest task's ratio and the guard's verdict.
 
 # %%
-literal, literal_dirs = run_ladder_rows(NOTEBOOK, ["advreg-literal"], profile, literal_seeds, encoder, force)
-mine, run_dirs = run_ladder_rows(NOTEBOOK, ["advreg-only", "smart"], profile, seeds, encoder, force)
+literal, literal_dirs = run_ladder_rows(NOTEBOOK, ["advreg-literal"], globals())
+mine, run_dirs = run_ladder_rows(NOTEBOOK, ["advreg-only", "smart"], globals())
 ladder_rows = tables.ladder_order(pd.concat([literal, mine], ignore_index=True).drop_duplicates("variant"))
 display(Markdown(report.ablation_markdown(ladder_rows)))
 
@@ -150,14 +149,12 @@ plots.training_curves({**literal_dirs, **run_dirs}, "smart_curves.png");
 # the findings.
 
 # %%
-lambda_table = sweep(NOTEBOOK, "advreg-only", profile, sweep_seeds, encoder, force, "lambda", "smart__weight", lambdas,
-                     "sweep-lambda{:g}")
+lambda_table = sweep(NOTEBOOK, "lambda", globals())
 lambda_table = write_csv(tables_dir() / "lambda_sweep.csv", lambda_table)
 display(report.readable(lambda_table))
 
 # %%
-lambda_seeds = sweep(NOTEBOOK, "advreg-only", profile, notebook_seeds(NOTEBOOK, profile, seeds), encoder, force,
-                     "lambda", "smart__weight", lambda_seeded, "sweep-lambda{:g}", spread=True)
+lambda_seeds = sweep(NOTEBOOK, "lambda-seeded", globals(), spread=True)
 lambda_seeds = write_csv(tables_dir() / "lambda_seeds.csv", lambda_seeds)
 display(Markdown(report.ablation_markdown(lambda_seeds)) if len(lambda_seeds) else "no λ point on several seeds")
 
@@ -171,8 +168,7 @@ lambda_figure(lambda_table, mine, lambda_seeds, profile);
 # point at the profile's lr and dropout 0.1, section 6).
 
 # %%
-radius_table = sweep(NOTEBOOK, "advreg-only", profile, sweep_seeds, encoder, force, "radius", "smart__radius", radii,
-                     "sweep-radius{:g}", train__max_steps=sweep_steps)
+radius_table = sweep(NOTEBOOK, "radius", globals())
 radius_table = write_csv(tables_dir() / "radius_sweep.csv", radius_table)
 display(report.readable(radius_table))
 
@@ -183,8 +179,7 @@ display(report.readable(radius_table))
 # pass). Seed 0, the ladder's reading otherwise.
 
 # %%
-smart_dropout = sweep(NOTEBOOK, "advreg-only", profile, sweep_seeds, encoder, force, "smart_dropout", "smart__dropout",
-                      smart_dropout_modes, "sweep-dropout-{}", train__max_steps=sweep_steps)
+smart_dropout = sweep(NOTEBOOK, "smart-dropout", globals())
 smart_dropout = write_csv(tables_dir() / "smart_dropout.csv", smart_dropout)
 display(report.readable(smart_dropout))
 
@@ -193,14 +188,7 @@ display(report.readable(smart_dropout))
 # The dropout value applies to the encoder's hidden layers and to the pooled embedding.
 
 # %%
-grid_rows = []
-for lr in learning_rates:
-    for p in dropouts:
-        runs, _ = run_variant(NOTEBOOK, "sampling", profile, sweep_seeds, encoder, force,
-                              run_prefix=f"sweep-lr{lr:g}-dropout{p:g}", train__lr=lr, model__hidden_dropout=p,
-                              model__encoder_dropout=p, train__max_steps=sweep_steps)
-        grid_rows.append(tables.sweep_row({"lr": lr, "dropout": p, "profile": profile, "encoder": encoder}, runs))
-grid_table = pd.DataFrame(grid_rows)
+grid_table = sweep(NOTEBOOK, "lr-dropout", globals())
 grid_table = write_csv(tables_dir() / "lr_dropout.csv", grid_table)
 display(report.readable(grid_table))
 

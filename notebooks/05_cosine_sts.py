@@ -55,7 +55,7 @@ display(report.readable(pairs))
 plots.cosine_maps(maps, pairs);
 
 # %%
-mine, run_dirs = run_ladder_rows(NOTEBOOK, ["smart-cosine", "smart-cosine-linear"], profile, seeds, encoder, force)
+mine, run_dirs = run_ladder_rows(NOTEBOOK, ["smart-cosine", "smart-cosine-linear"], globals())
 display(Markdown(report.ablation_markdown(mine)))
 
 # %%

@@ -65,7 +65,7 @@ similarity = results.write_csv(tables_dir() / "simcse_batch.csv", similarity)
 plots.similarity_matrix(similarity, simcse_loss, temperature=cfg.simcse.temperature);
 
 # %%
-mine, run_dirs = run_ladder_rows(NOTEBOOK, ["smart-simcse", "smart-cosine-simcse"], profile, seeds, encoder, force)
+mine, run_dirs = run_ladder_rows(NOTEBOOK, ["smart-simcse", "smart-cosine-simcse"], globals())
 display(Markdown(report.ablation_markdown(mine)))
 
 # %% [markdown]

@@ -29,7 +29,7 @@ profile = "cpu"          # smoke | cpu | paper
 reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
 encoder = "minilm-l6"
 seeds = None             # None: the study's (cpu: 0-4, spec.notebook_seeds): one quartet per seed
-recipe = "sampling"      # the project's quartet: a ladder row name (the declared question is sampling -> ensemble), or "best"
+recipe = "sampling"      # the project's quartet: a ladder row name (the declared question is sampling -> ensemble)
 force = False
 
 # %%
@@ -41,13 +41,13 @@ from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.batch import plan
 from quarbert_lib.reporting import report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
-from quarbert_lib.study import ensemble, methods, results, tables
-from quarbert_lib.study.experiment import quartet_members, write_quartet
-from quarbert_lib.study.spec import PAPER_RECIPE, notebook_seeds, trained_by
+from quarbert_lib.study import ensemble, experiment, methods, results, tables
+from quarbert_lib.study.experiment import write_quartet
+from quarbert_lib.study.spec import PAPER_RECIPE
 
 NOTEBOOK = "07_quartet_ensemble"
 reports_dir = notebook.start(NOTEBOOK, profile, reports)
-variant = tables.best_variant(profile, encoder) if recipe == "best" else recipe
+variant = recipe
 PAPER_ROW = "ensemble-smart-simcse"     # the paper's quartet: SMART-SimCSE members
 print("the project's quartet:", variant, "members; the paper's:", PAPER_RECIPE, "members")
 
@@ -62,15 +62,9 @@ plan.show(NOTEBOOK, globals());
 # ## The members
 
 # %%
-quartets, paper_quartets = {}, {}      # seed -> (members, their metrics): the project's quartet, the paper's
-for seed in notebook_seeds(NOTEBOOK, profile, seeds):
-    multitask = results.run_path(profile, trained_by(variant), results.run_name(variant, seed=seed))
-    quartets[seed] = quartet_members(NOTEBOOK, variant, profile, seed, encoder, force, "specialist", multitask,
-                                     suffix="-specialist")
-for seed in notebook_seeds(trained_by(PAPER_RECIPE), profile, seeds):
-    multitask = results.run_path(profile, trained_by(PAPER_RECIPE), results.run_name(PAPER_RECIPE, seed=seed))
-    paper_quartets[seed] = quartet_members(NOTEBOOK, PAPER_RECIPE, profile, seed, encoder, force,
-                                           f"specialist-{PAPER_RECIPE}", multitask, suffix="-specialist")
+# seed -> (members, their metrics): the project's quartet, the paper's; the multitask member is the recipe's ladder run
+quartets = experiment.quartets(NOTEBOOK, "specialist", globals(), multitask=variant, suffix="-specialist")
+paper_quartets = experiment.quartets(NOTEBOOK, "specialist-paper", globals(), multitask=PAPER_RECIPE, suffix="-specialist")
 # every member of every seed's quartet is a distinct checkpoint
 everyone = {f"{row} {n} seed {s}": f for row, qs in (("ensemble", quartets), (PAPER_ROW, paper_quartets))
             for s, (m, _) in qs.items() for n, f in m.items()}

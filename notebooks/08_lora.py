@@ -20,7 +20,7 @@ profile = "cpu"          # smoke | cpu | paper
 reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
 encoder = "minilm-l6"
 seeds = None             # None: the study's (cpu: 0-4, spec.notebook_seeds): one LoRA quartet per seed
-recipe = "sampling"      # the project's LoRA quartet: a ladder row name (as notebook 07's), or "best"
+recipe = "sampling"      # the project's LoRA quartet: a ladder row name (as notebook 07's)
 lora_lr = 5e-4
 lora_r = 8
 lora_alpha = 16.0
@@ -39,13 +39,13 @@ from quarbert_lib.benchmarks import bench
 from quarbert_lib.study.recipes import variant_config
 from quarbert_lib.reporting import report
 from quarbert_lib.reporting.notebook_findings import notebook_findings
-from quarbert_lib.study import ensemble, lora_checks, methods, results, tables
-from quarbert_lib.study.experiment import quartet_members, write_quartet
-from quarbert_lib.study.spec import PAPER_RECIPE, notebook_seeds, trained_by
+from quarbert_lib.study import ensemble, experiment, lora_checks, methods, results, tables
+from quarbert_lib.study.experiment import write_quartet
+from quarbert_lib.study.spec import PAPER_RECIPE
 
 NOTEBOOK = "08_lora"
 reports_dir = notebook.start(NOTEBOOK, profile, reports)
-variant = tables.best_variant(profile, encoder) if recipe == "best" else recipe
+variant = recipe
 lora = dict(lora__enabled=True, lora__r=lora_r, lora__alpha=lora_alpha, train__lr=lora_lr)
 PAPER_ROW = "ensemble-lora-smart-simcse"  # the paper's LoRA quartet: SMART-SimCSE members
 print("the project's LoRA quartet:", variant, "members; the paper's:", PAPER_RECIPE, "members;", lora)
@@ -76,12 +76,9 @@ display(report.readable(results.write_csv(tables_dir() / "lora_switch.csv", lora
 # ## Four adapters per seed
 
 # %%
-quartets, paper_quartets = {}, {}      # seed -> (members, their metrics): the project's LoRA quartet, the paper's
-for seed in notebook_seeds(NOTEBOOK, profile, seeds):
-    quartets[seed] = quartet_members(NOTEBOOK, variant, profile, seed, encoder, force, "lora", **lora)
-for seed in notebook_seeds(trained_by(PAPER_RECIPE), profile, seeds) if paper_quartet else []:
-    paper_quartets[seed] = quartet_members(NOTEBOOK, PAPER_RECIPE, profile, seed, encoder, force,
-                                           f"lora-{PAPER_RECIPE}", **lora)
+# seed -> (members, their metrics): the project's LoRA quartet, the paper's (spec.NOTEBOOKS declares both groups)
+quartets = experiment.quartets(NOTEBOOK, "lora", globals())
+paper_quartets = experiment.quartets(NOTEBOOK, "lora-paper", globals())
 ensemble.check_distinct({f"{row} {n} seed {s}": f for row, qs in (("ensemble-lora", quartets), (PAPER_ROW, paper_quartets))
                          for s, (m, _) in qs.items() for n, f in m.items()})
 seed = next(iter(quartets))         # the checks and the serving cost use the first seed's quartet

@@ -38,7 +38,6 @@ from IPython.display import Markdown, display
 
 from quarbert_lib.base import notebook
 from quarbert_lib.batch import plan
-from quarbert_lib.study.recipes import BUDGET_CAPS
 from quarbert_lib.reporting import figures
 from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import tables
@@ -55,7 +54,7 @@ reports_dir = notebook.start(NOTEBOOK, profile, reports)
 plan.show(NOTEBOOK, globals());
 
 # %%
-budget = budget_curve(NOTEBOOK, recipes or BUDGET_CAPS[profile], profile, encoder, seed, force, reuse_saved)
+budget = budget_curve(NOTEBOOK, globals())       # the points of experiment.budget_points, trained or read
 tables.save_budget_points(budget)
 display(budget[["recipe", "cap", "epoch", "steps", "train_minutes", "sst_acc", "qqp_acc", "sts_pearson", "overall",
                 "source"]].round(4))

@@ -36,12 +36,9 @@ from IPython.display import Markdown, display
 
 from quarbert_lib.base import notebook
 from quarbert_lib.batch import plan
-from quarbert_lib.study.recipes import REGIME_RECIPES
 from quarbert_lib.reporting import plots
 from quarbert_lib.reporting.notebook_findings import notebook_findings
-from quarbert_lib.study import tables
-from quarbert_lib.study.experiment import run_variant
-from quarbert_lib.study.spec import notebook_seeds
+from quarbert_lib.study import experiment, tables
 
 NOTEBOOK = "12_overfitting_regime"
 reports_dir = notebook.start(NOTEBOOK, profile, reports)
@@ -54,14 +51,10 @@ reports_dir = notebook.start(NOTEBOOK, profile, reports)
 plan.show(NOTEBOOK, globals());
 
 # %%
-curves = []
-for label in regime_recipes or list(REGIME_RECIPES):
-    variant, overrides = REGIME_RECIPES[label]
-    runs, folders = run_variant(NOTEBOOK, variant, profile, notebook_seeds(NOTEBOOK, profile, seeds), encoder, force,
-                                run_prefix=f"regime-{label}", data__max_train_per_task=regime_cap,
-                                train__epochs=regime_epochs, train__eval_train_examples=regime_probe, **overrides)
-    curves += [tables.learning_curve(folder, label, m["seed"]) for folder, m in zip(folders.values(), runs)]
-curves = pd.concat(curves, ignore_index=True).assign(profile=profile, encoder=encoder)
+# each recipe of recipes.REGIME_RECIPES (or of regime_recipes) on each seed, as spec.NOTEBOOKS declares them
+trained = experiment.train_runs(NOTEBOOK, "regime", globals())
+curves = pd.concat([tables.learning_curve(folder, run.point["recipe"], run.seed) for run, _, folder in trained],
+                   ignore_index=True).assign(profile=profile, encoder=encoder)
 tables.save_learning_curves(curves)
 last = tables.epoch_rows(curves.drop(columns=["profile", "encoder"]))
 display(last[["variant", "seeds", "epoch", "overall", "overall_std", "train_overall", "train_overall_std",

@@ -24,7 +24,7 @@ def test_a_fourth_task_is_trained_tabled_tested_and_described(isolated, tiny_enc
     assert profile_config("smoke").tasks == ["sst", "para", "sts", "cfimdb"]
     encoder = str(tiny_encoder_dir)
     for notebook, variant in (("02_multitask_baseline", "baseline-finetune"), ("03_task_sampling", "sampling")):
-        rows, folders = run_ladder_rows(notebook, [variant], "smoke", [0, 1], encoder)
+        rows, folders = run_ladder_rows(notebook, [variant], {"profile": "smoke", "encoder": encoder, "seeds": [0, 1]})
     metrics = [pd.read_json(f / "metrics.json", typ="series") for f in folders.values()]
     assert all("cfimdb_acc" in m for m in metrics)
     # trained: each sampling run's overall is the mean of the four tasks' normalised metrics

@@ -30,7 +30,7 @@ DEBUG_HINT = f" (--debug or {cli.DEBUG_ENV}=1 shows the traceback)"
 @pytest.fixture
 def batch(isolated, monkeypatch):
     """Two notebooks in a temporary folder (01_a declares profile, seeds, max_train, only_a; 02_b only
-    seeds), and a record of what would run: execute's (notebook, parameters), plan's and runs_for's calls."""
+    seeds), and a record of what would run: execute's (notebook, parameters), plan's and declared_runs' calls."""
     monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
     sources = isolated / "notebooks"
     sources.mkdir()
@@ -38,7 +38,7 @@ def batch(isolated, monkeypatch):
     (sources / "02_b.py").write_text(NB_B)
     monkeypatch.setattr(reproduce, "discover", lambda only=None, notebook_dir=sources: sorted(
         p for p in notebook_dir.glob("*.py") if not only or any(p.stem.startswith(o) for o in only)))
-    calls = {"execute": [], "plan": [], "runs_for": []}
+    calls = {"execute": [], "plan": [], "declared_runs": []}
 
     def execute(path, parameters, output_dir, kernel="python3"):
         calls["execute"].append((path.stem, parameters))
@@ -53,7 +53,7 @@ def batch(isolated, monkeypatch):
 
     monkeypatch.setattr(reproduce, "execute", execute)
     monkeypatch.setattr(plan, "plan", planned)
-    monkeypatch.setattr(plan, "runs_for", lambda notebook, p: calls["runs_for"].append((notebook, dict(p))) or [])
+    monkeypatch.setattr(plan, "declared_runs", lambda notebook, p: calls["declared_runs"].append((notebook, dict(p))) or [])
     return calls
 
 
@@ -110,7 +110,7 @@ def test_an_unknown_name_lists_the_valid_ones_and_runs_nothing(batch, capsys):
     assert _error_line(capsys) == f"error: -p only_a: not a parameter of the selected notebooks (02); valid names: seeds{DEBUG_HINT}"
     assert cli.run(reproduce.main, ["--profile", "smoke", "--dry-run", "-p", "seed=[7]"]) == 2
     assert _error_line(capsys).startswith("error: -p seed (did you mean seeds?): ")
-    assert batch == {"execute": [], "plan": [], "runs_for": []}
+    assert batch == {"execute": [], "plan": [], "declared_runs": []}
 
 
 def test_each_notebook_gets_only_the_parameters_it_declares(batch, capsys):
@@ -121,7 +121,7 @@ def test_each_notebook_gets_only_the_parameters_it_declares(batch, capsys):
     assert batch["execute"] == [("01_a", {"profile": "quick", "max_train": cap, "seeds": [3], "only_a": True}),
                                 ("02_b", {"seeds": [3]})]
     # the plan sees what each notebook will run with (its defaults, then what it is passed), under the batch's profile
-    assert batch["runs_for"] == [("01_a", {"profile": "quick", "max_train": cap, "seeds": [3], "only_a": True}),
+    assert batch["declared_runs"] == [("01_a", {"profile": "quick", "max_train": cap, "seeds": [3], "only_a": True}),
                                  ("02_b", {"seeds": [3], "profile": "quick"})]
     out = capsys.readouterr().out
     assert "[reproduce] 02_b.py with {'seeds': [3]} ...\n" in out
@@ -151,7 +151,7 @@ def test_notebook_arguments_keeps_the_declared_names_only():
 def test_a_malformed_parameter_is_one_line_and_runs_nothing(batch, capsys, item, message):
     assert cli.run(reproduce.main, ["--profile", "smoke", "-p", "seeds=[1]", "-p", item]) == 2
     assert _error_line(capsys) == f"error: {message}{DEBUG_HINT}"
-    assert batch == {"execute": [], "plan": [], "runs_for": []}
+    assert batch == {"execute": [], "plan": [], "declared_runs": []}
 
 
 def test_parameter_values_are_literals_or_bare_names():
@@ -181,7 +181,7 @@ def test_a_batch_executes_each_notebook_once_the_readers_after_every_notebook_th
     executed = []
     monkeypatch.setattr(reproduce, "execute", lambda path, params, out, kernel="python3": executed.append(path.stem) or
                         {"notebook": path.stem, "status": "ok", "seconds": 0.0, "error": "", "executed": str(out / "x")})
-    monkeypatch.setattr(plan, "runs_for", lambda notebook, p: [])
+    monkeypatch.setattr(plan, "declared_runs", lambda notebook, p: [])
     assert cli.run(reproduce.main, ["--profile", "smoke", "--only", "09", "10", "11", "12"]) == 0
     assert executed == ["11_quality_per_cpu_minute", "12_overfitting_regime", "10_error_analysis", "09_results"]
     assert "gathers every table" not in capsys.readouterr().out

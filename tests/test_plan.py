@@ -170,7 +170,7 @@ def test_the_planner_knows_every_numbered_notebook():
 
 def test_an_unrecorded_run_is_estimated_from_runs_of_its_cost_kind():
     from quarbert_lib.core.config import cost_kind
-from quarbert_lib.study.recipes import variant_config
+    from quarbert_lib.study.recipes import variant_config
     smart, plain = (cost_kind(variant_config(v, "cpu")) for v in ("smart", "sampling"))
     assert smart != plain and "smart1-fresh" in smart and "mbpp" in smart and plain == "sst+para+sts len128 b16"
     costs = COSTS.assign(kind=[plain, plain, plain, smart])
@@ -196,13 +196,14 @@ def test_reuse_saved_reads_an_earlier_curve_point_instead_of_training(isolated):
     other = {**saved, "profile": "cpu", "overall": 0.9}                      # another profile's point is not read
     pd.DataFrame([saved, other]).to_csv(tables_dir() / "quality_per_minute.csv", index=False)
     nb = "11_quality_per_cpu_minute"
-    curve = budget_curve(nb, {"sampling": [600]}, "smoke", "minilm-l6", 0, reuse_saved=True)
+    curve = budget_curve(nb, {"profile": "smoke", "encoder": "minilm-l6", "seed": 0, "recipes": {"sampling": [600]},
+                              "reuse_saved": True})
     assert curve[["recipe", "cap", "overall", "source"]].to_dict("records") == \
         [{"recipe": "sampling", "cap": "600", "overall": 0.61, "source": "saved table"}]
     assert not (runs_dir() / "smoke").exists()                               # nothing trained
     params = {"profile": "smoke", "encoder": "minilm-l6", "seed": 0, "recipes": {"sampling": [600, 24]}}
-    assert [r[1] for r in plan.runs_for(nb, {**params, "reuse_saved": True})] == ["sampling-cap24-seed0"]
-    assert [r[1] for r in plan.runs_for(nb, params)] == ["sampling-cap600-seed0", "sampling-cap24-seed0"]
+    assert [r[1] for r in plan.declared_runs(nb, {**params, "reuse_saved": True})] == ["sampling-cap24-seed0"]
+    assert [r[1] for r in plan.declared_runs(nb, params)] == ["sampling-cap600-seed0", "sampling-cap24-seed0"]
 
 
 def test_a_run_of_several_epochs_with_a_training_probe_pays_each_evaluation(isolated, mini_data_dir):
@@ -288,7 +289,8 @@ def test_a_budget_point_is_any_ladder_row_with_its_config_and_the_plan_agrees(is
     assert results.complete_ladder_twin("smoke", cfg.to_dict()) == natural
     assert results.complete_ladder_twin("smoke", {**cfg.to_dict(), "tasks": ["sst"]}) is None
     point.joinpath("metrics.json").unlink()
-    curve = budget_curve("11_quality_per_cpu_minute", {"sampling": [None]}, "smoke", "minilm-l6", 0)
+    curve = budget_curve("11_quality_per_cpu_minute", {"profile": "smoke", "encoder": "minilm-l6", "seed": 0,
+                                                   "recipes": {"sampling": [None]}})
     assert curve[["recipe", "cap", "overall", "train_minutes", "source"]].to_dict("records") == \
         [{"recipe": "sampling", "cap": "all", "overall": pytest.approx(0.7), "train_minutes": 0.1, "source": "registry"}]
     assert sorted(p.name for p in (runs_dir() / "smoke" / "11_quality_per_cpu_minute").iterdir()) == \
@@ -300,7 +302,8 @@ def test_a_budget_point_is_any_ladder_row_with_its_config_and_the_plan_agrees(is
     from quarbert_lib.study import records
     records.save(natural, records.record_path("smoke", "03_task_sampling", "sampling-natural-seed0"))
     shutil.rmtree(natural)
-    again = budget_curve("11_quality_per_cpu_minute", {"sampling": [None]}, "smoke", "minilm-l6", 0)
+    again = budget_curve("11_quality_per_cpu_minute", {"profile": "smoke", "encoder": "minilm-l6", "seed": 0,
+                                                   "recipes": {"sampling": [None]}})
     assert again.equals(curve) and results.is_complete(natural, cfg.to_dict())
     assert sorted(p.name for p in (runs_dir() / "smoke" / "11_quality_per_cpu_minute").iterdir()) == \
         ["sampling-capall-seed0"]

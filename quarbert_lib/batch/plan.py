@@ -5,9 +5,9 @@ the notebook's own parameters (its parameters cell, the profile's notebook param
 line's), marks each done or to train, and estimates its wall seconds: its optimizer steps times a
 seconds-per-step that the registry recorded for the same run (or, failing that, the same notebook),
 plus its recorded evaluation and loading time, all scaled by ``speed`` (this machine against the one
-that recorded them; ``calibrate`` measures it in a few warm-up steps). ``runs_for`` mirrors the notebooks'
-calls to ``run_variant`` / ``run_ladder_rows`` / ``sweep`` / ``budget_curve``; tests/test_plan.py checks it
-against the registry that the smoke pipeline leaves, run by run.
+that recorded them; ``calibrate`` measures it in a few warm-up steps). The runs are the ones spec.NOTEBOOKS
+declares (declared_runs: the same list the notebooks train); tests/test_plan.py checks it against the registry
+that the smoke pipeline leaves, run by run.
 """
 from __future__ import annotations
 
@@ -25,16 +25,14 @@ from ..base.paths import NOTEBOOK_DIR, REPO_ROOT, STUDY_PROFILE, profile_reports
 from ..base.tasks import TASKS
 from ..benchmarks.bench import step_costs
 from ..core.config import PROFILES, ExperimentConfig, cost_kind, profile_config
-from ..study.recipes import BUDGET_CAPS, BUDGET_RECIPES, REGIME_RECIPES, variant_config
 from ..core.data import load_task
 from ..study import records
-from ..study.experiment import SPECIALISTS, saved_budget_points
-from ..study.results import (complete_ladder_twin, complete_twin, is_complete, is_ladder_run, run_costs, run_name,
+from ..study.experiment import BUDGET_NOTEBOOK, budget_points
+from ..study.results import (complete_ladder_twin, complete_twin, is_complete, is_ladder_run, run_costs,
                              run_path, run_stem)
-from ..study.spec import BY_NAME, NOTEBOOK_NAMES, PAPER_RECIPE, notebook_seeds, trained_by
-from ..study.tables import best_variant
+from ..study.spec import BY_NAME, NOTEBOOK_NAMES, expand
 
-# The numbered notebooks whose runs runs_for() mirrors: the study's (spec.NOTEBOOK_NAMES).
+# The numbered notebooks whose runs the planner plans: the study's (spec.NOTEBOOK_NAMES).
 STUDY_NOTEBOOKS = NOTEBOOK_NAMES
 # Seconds of a notebook's own work beside its runs (tables, figures, ensembling, checks) when nothing recorded it.
 DEFAULT_NOTEBOOK_SECONDS = 30.0
@@ -76,100 +74,17 @@ def notebook_arguments(declared: dict, profile: str, profile_params: dict | None
     return {name: value for name, value in given.items() if name in declared}
 
 
-def _variant(notebook: str, variant: str, p: dict, seeds: list[int], prefix: str | None = None, **overrides):
-    return [(notebook, run_name(prefix or variant, seed=s),
-             variant_config(variant, p["profile"], model__encoder=p["encoder"], train__seed=s, **overrides)) for s in seeds]
-
-
-def _best(p: dict) -> str:
-    """The recipe of notebooks 07 and 08: the best ladder row so far ('sampling' before any row exists)."""
-    if p.get("recipe", "best") != "best":
-        return p["recipe"]
-    try:
-        return best_variant(p["profile"], p["encoder"])
-    except FileNotFoundError:
-        return "sampling"
-
-
-def runs_for(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, bool]]:
+def declared_runs(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, bool]]:
     """(notebook, run name, config, whether a ladder row may stand for it) of every run ``notebook`` trains or
-    reuses with parameters ``p``: notebook 11 reuses a ladder row `<variant>-seed<n>` of any notebook when its
-    config is the same (results.complete_ladder_twin, as experiment.budget_curve does)."""
-    profile, n = p["profile"], notebook
-    if notebook not in STUDY_NOTEBOOKS:      # a notebook the planner does not know trains nothing it can count
+    reuses with parameters ``p``: the runs spec.NOTEBOOKS declares for it (spec.expand, the list the notebook's
+    cells train through experiment.train_runs), and notebook 11's budget points (experiment.budget_points, which
+    its budget_curve trains: a ladder row `<variant>-seed<n>` of any notebook with the same config stands for
+    one, results.complete_ladder_twin)."""
+    if notebook not in BY_NAME:      # a notebook the spec does not declare trains nothing the planner can count
         return []
-    # a notebook's seeds as its cells choose them (spec.notebook_seeds) for every parameter naming seeds: where the
-    # two chose differently (notebook 04's λ points: five seeds planned, three read; advreg-literal: three planned,
-    # five trained), a batch trained runs no notebook reads, and a clone would plan runs it never trains
-    seeds = lambda key="seeds": notebook_seeds(n, profile, p.get(key))  # noqa: E731
-    out = []
-    if n.startswith("01"):
-        modes = {"pretrain": dict(model__freeze_encoder=True, train__lr=p["frozen_lr"], train__epochs=p["frozen_epochs"]),
-                 "finetune": {}}
-        cap = {} if p.get("max_train") is None else {"data__max_train_per_task": p["max_train"]}
-        out = [(n, run_name(task, mode, seed=s), profile_config(profile, tasks=[task], model__encoder=p["encoder"],
-                                                               train__seed=s, **ov, **cap))
-               for task in ("sst", "cfimdb") for mode, ov in modes.items() for s in p["seeds"]]
-    elif n.startswith("02"):
-        out = [r for v in BY_NAME[n].rows for r in _variant(n, v, p, seeds())]
-    elif n.startswith("03"):
-        out = _variant(n, "sampling", p, seeds())
-        default_frozen = profile_config(profile).model.freeze_word_embeddings
-        out += _variant(n, "sampling", p, p["embedding_seeds"],
-                        f"sampling-word-embeddings-{'trainable' if default_frozen else 'frozen'}",
-                        model__freeze_word_embeddings=not default_frozen)
-        if p.get("imbalance_control", True):
-            out += [r for v in ("baseline-finetune-natural", "sampling-natural")
-                    for r in _variant(n, v, p, seeds())]
-    elif n.startswith("04"):
-        out = _variant(n, "advreg-literal", p, seeds("literal_seeds"))
-        out += [r for v in ("advreg-only", "smart") for r in _variant(n, v, p, seeds())]
-        short = {"train__max_steps": p["sweep_steps"]}
-        for lam in p["lambdas"]:
-            out += _variant(n, "advreg-only", p, p["sweep_seeds"], f"sweep-lambda{lam:g}", smart__weight=lam)
-        for lam in p.get("lambda_seeded") or []:
-            out += _variant(n, "advreg-only", p, seeds(), f"sweep-lambda{lam:g}", smart__weight=lam)
-        for r in p["radii"]:
-            out += _variant(n, "advreg-only", p, p["sweep_seeds"], f"sweep-radius{r:g}", smart__radius=r, **short)
-        for mode in p["smart_dropout_modes"]:
-            out += _variant(n, "advreg-only", p, p["sweep_seeds"], f"sweep-dropout-{mode}", smart__dropout=mode, **short)
-        for lr in p["learning_rates"]:
-            for d in p["dropouts"]:
-                out += _variant(n, "sampling", p, p["sweep_seeds"], f"sweep-lr{lr:g}-dropout{d:g}", train__lr=lr,
-                                model__hidden_dropout=d, model__encoder_dropout=d, **short)
-    elif n.startswith("05"):
-        out = [r for v in BY_NAME[n].rows for r in _variant(n, v, p, seeds())]
-    elif n.startswith("06"):
-        out = [r for v in BY_NAME[n].rows for r in _variant(n, v, p, seeds())]
-    elif n.startswith("07"):
-        # the project's quartet (the best row's recipe) on the notebook's seeds, the paper's (smart-simcse) on its row's
-        paper = notebook_seeds(trained_by(PAPER_RECIPE), profile, p.get("seeds"))
-        for recipe, prefix, chosen in ((_best(p), "specialist", seeds()), (PAPER_RECIPE, f"specialist-{PAPER_RECIPE}", paper)):
-            out += [r for s in chosen for name, tasks in SPECIALISTS
-                    for r in _variant(n, recipe, p, [s], f"{prefix}-{name}", tasks=tasks)]
-    elif n.startswith("08"):
-        lora = dict(lora__enabled=True, lora__r=p["lora_r"], lora__alpha=p["lora_alpha"], train__lr=p["lora_lr"])
-        paper = notebook_seeds(trained_by(PAPER_RECIPE), profile, p.get("seeds")) if p.get("paper_quartet") else []
-        for recipe, prefix, chosen in ((_best(p), "lora", seeds()), (PAPER_RECIPE, f"lora-{PAPER_RECIPE}", paper)):
-            out += [r for s in chosen for name, tasks in (*SPECIALISTS, ("multitask", ["sst", "para", "sts"]))
-                    for r in _variant(n, recipe, p, [s], f"{prefix}-{name}", tasks=tasks, **lora)]
-    elif n.startswith("12"):
-        for label in p.get("regime_recipes") or REGIME_RECIPES:
-            variant, overrides = REGIME_RECIPES[label]
-            out += _variant(n, variant, p, seeds(), f"regime-{label}",
-                            data__max_train_per_task=p["regime_cap"], train__epochs=p["regime_epochs"],
-                            train__eval_train_examples=p["regime_probe"], **overrides)
-    elif n.startswith("11"):
-        saved = saved_budget_points(profile, p["encoder"], p["seed"]) if p.get("reuse_saved") else None
-        for recipe, caps in (p.get("recipes") or BUDGET_CAPS[profile]).items():
-            variant, overrides = BUDGET_RECIPES.get(recipe, (recipe, {}))
-            for cap in caps:
-                if saved is not None and ((saved["recipe"] == recipe) & (saved["cap"] == str(cap or "all"))).any() \
-                        and not run_path(profile, n, run_name(recipe, f"cap{cap or 'all'}", seed=p["seed"])).exists():
-                    continue                    # read from the saved curve (experiment.budget_curve), not trained
-                out += [(*run, True) for run in _variant(
-                    n, variant, p, [p["seed"]], f"{recipe}-cap{cap or 'all'}", data__max_train_per_task=cap, **overrides)]
-    return [run if len(run) == 4 else (*run, False) for run in out]
+    if notebook == BUDGET_NOTEBOOK:
+        return [(notebook, name, cfg, True) for _, _, name, cfg, saved in budget_points(p) if saved is None]
+    return [(run.notebook, run.name, run.config, False) for run in expand(notebook, p)]
 
 
 _SPLIT_SIZES: dict[tuple, dict[str, int]] = {}
@@ -339,10 +254,10 @@ def plan(notebooks: list[Path], profile: str, overrides: dict | None = None, spe
     costs, planned, seen, ladder = recorded_costs(profile), [], set(), set()
     for path in notebooks:
         declared = notebook_parameters(path)
-        # what the notebook will run with (reproduce passes it the same notebook_arguments); runs_for names
+        # what the notebook will run with (reproduce passes it the same notebook_arguments); declared_runs names
         # every run under the batch's profile, so that stays even where a notebook does not declare it
         params = {**declared, **notebook_arguments(declared, profile, notebook_params, overrides), "profile": profile}
-        for notebook, name, cfg, reuse in runs_for(path.stem, params):
+        for notebook, name, cfg, reuse in declared_runs(path.stem, params):
             key = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
             if (notebook, key) in seen or key in ladder and reuse:
                 continue

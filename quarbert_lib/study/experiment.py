@@ -32,8 +32,8 @@ from ..core.train import BEST, CHECKPOINT, NonFiniteLossError, Trainer, check_tr
 from ..losses import MultitaskObjective, SimCSEObjective, SmartRegularizer
 from . import ensemble, records, results, smart_strength, tables
 from .lora import save_lora
-from .recipes import BUDGET_RECIPES, variant_config
-from .spec import BY_NAME, notebook_seeds
+from .recipes import BUDGET_CAPS, BUDGET_RECIPES, variant_config
+from .spec import DeclaredRun, expand, trained_by
 
 
 def smart_regularizer(cfg: ExperimentConfig) -> SmartRegularizer:
@@ -300,29 +300,50 @@ def run_variant(notebook: str, variant: str, profile: str, seeds: list[int], enc
 
 
 SPECIALISTS = (("sst", ["sst"]), ("para", ["para"]), ("sts", ["sts"]))
+# The notebook whose runs are budget points (budget_points), not spec.Runs groups.
+BUDGET_NOTEBOOK = "11_quality_per_cpu_minute"
 
 
-def quartet_members(notebook: str, recipe: str, profile: str, seed: int, encoder: str, force: bool, prefix: str,
-                    multitask: Path | None = None, suffix: str = "", **overrides) -> tuple[dict[str, Path], dict[str, dict]]:
-    """One seed's quartet ({member: run folder}, {member: metrics}; a specialist's member name is its task plus
-    ``suffix``): a specialist per task trained with ``recipe`` plus ``overrides`` (runs '<prefix>-<task>-seed<N>'),
-    and the multitask member: ``multitask``, a finished run (the recipe's ladder run: notebook 07), or when None one
-    trained here ('<prefix>-multitask-seed<N>': notebook 08's LoRA member)."""
-    if multitask and not (multitask / "metrics.json").exists():
-        raise results.RunNotFound(f"the quartet's multitask member {multitask} is not a finished run: run the notebook "
-                                  f"that trains it ({multitask.parent.name}) first")
-    folders, metrics = {}, {}
-    tasks = [*SPECIALISTS, *([] if multitask else [("multitask", ["sst", "para", "sts"])])]
-    for name, task_list in tasks:
-        runs, found = run_variant(notebook, recipe, profile, [seed], encoder, force, run_prefix=f"{prefix}-{name}",
-                                  tasks=task_list, **overrides)
+def train_runs(notebook: str, key: str, params: dict) -> list[tuple[DeclaredRun, dict, Path]]:
+    """Train (or find done) every run of the notebook's declared group ``key`` (spec.NOTEBOOKS, expanded with the
+    notebook's parameters ``params``, its globals(): what the planner plans): [(the declared run, its metrics, its
+    folder)], in declaration order. A run whose config a finished run of this notebook already has (a sweep point
+    that is a ladder row) is that run (its folder and name), never trained twice; ``force`` in ``params``
+    retrains."""
+    force, out = bool(params.get("force", False)), []
+    runs = expand(notebook, params, key)
+    if runs and not force:
+        records.restore_missing(runs[0].config.profile, notebook)    # a twin may be recorded, not yet restored
+    for declared in runs:
+        cfg = declared.config
+        name = _finished_name(cfg.profile, notebook, cfg, declared.name, force)
+        metrics = run_experiment(cfg, notebook, name, force=force)
+        out.append((declared, metrics, results.run_path(cfg.profile, notebook, name)))
+    return out
+
+
+def quartets(notebook: str, key: str, params: dict, multitask: str | None = None,
+             suffix: str = "") -> dict[int, tuple[dict[str, Path], dict[str, dict]]]:
+    """Each seed's quartet of the notebook's member group ``key`` (train_runs; its points are the members):
+    {seed: ({member: run folder}, {member: metrics})}; a specialist's member name is its task plus ``suffix``. The
+    multitask member is the group's own 'multitask' point (notebook 08's LoRA member) or, with ``multitask`` (a
+    ladder row), that row's finished run of the same seed (notebook 07)."""
+    out: dict[int, tuple[dict[str, Path], dict[str, dict]]] = {}
+    for declared, metrics, folder in train_runs(notebook, key, params):
+        name = declared.point["member"]
         member = name if name == "multitask" else name + suffix
-        folders[member], metrics[member] = next(iter(found.values())), runs[0]
-    if multitask:
-        folders["multitask"], metrics["multitask"] = multitask, results.read_json(multitask / "metrics.json")
-    for folder in folders.values():
-        ensure_predictions(folder)
-    return folders, metrics
+        folders, found = out.setdefault(declared.seed, ({}, {}))
+        folders[member], found[member] = folder, metrics
+    for seed, (folders, found) in out.items():
+        if multitask:
+            ladder = results.run_path(params["profile"], trained_by(multitask), results.run_name(multitask, seed=seed))
+            if not (ladder / "metrics.json").exists():
+                raise results.RunNotFound(f"the quartet's multitask member {ladder} is not a finished run: run the "
+                                          f"notebook that trains it ({ladder.parent.name}) first")
+            folders["multitask"], found["multitask"] = ladder, results.read_json(ladder / "metrics.json")
+        for folder in folders.values():
+            ensure_predictions(folder)
+    return out
 
 
 def write_quartet(profile: str, notebook: str, row: str, seed: int, members: dict[str, Path],
@@ -344,78 +365,87 @@ def write_quartet(profile: str, notebook: str, row: str, seed: int, members: dic
     return plain, tables.ensemble_metrics(ensemble.scores(plain), listed, total, trainable)
 
 
-def sweep(notebook: str, variant: str, profile: str, seeds: list[int], encoder: str, force: bool, column: str,
-          field: str, values: list, run_name: str, spread: bool = False, **fixed) -> pd.DataFrame:
-    """A one-parameter sweep: for each value, every seed of ``variant`` with the override ``field=value``
-    (e.g. 'smart__weight') plus ``fixed`` overrides, run as ``run_name.format(value)`` (a finished run
-    with the same config is reused); one tables.sweep_row per value, its setting under ``column``.
-    ``spread``: rows are tables.ablation_row's instead (each metric's seed std and the seed list, so a
-    point can be tested against a ladder row with report.seed_test), named ``run_name.format(value)``."""
+def sweep(notebook: str, key: str, params: dict, spread: bool = False, keep: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The notebook's declared sweep ``key`` (train_runs), one row per point: tables.sweep_row of its seeds' runs
+    with the point's setting ({column: value}, the profile and the encoder). ``spread``: rows are
+    tables.ablation_row's instead (each metric's seed std and the seed list, so a point can be tested against a
+    ladder row), named after the point's run (its name without the seed). ``keep``: metrics.json fields copied from
+    each point's first run (e.g. 'params_trainable')."""
+    by_point: dict[tuple, list] = {}
+    for declared, metrics, _ in train_runs(notebook, key, params):
+        by_point.setdefault(tuple(declared.point.items()), []).append((declared, metrics))
     rows = []
-    for value in values:
-        runs, _ = run_variant(notebook, variant, profile, seeds, encoder, force, run_prefix=run_name.format(value),
-                              **{field: value}, **fixed)
-        setting = {column: value, "profile": profile, "encoder": encoder}
-        rows.append(setting | tables.ablation_row(run_name.format(value), runs) if spread else
-                    tables.sweep_row(setting, runs))
+    for point, found in by_point.items():
+        setting = {**dict(point), "profile": params["profile"], "encoder": params["encoder"]}
+        runs = [m for _, m in found]
+        rows.append((setting | tables.ablation_row(results.run_stem(found[0][0].name), runs) if spread else
+                     tables.sweep_row(setting, runs)) | {k: runs[0][k] for k in keep})
     return pd.DataFrame(rows)
 
 
-def run_ladder_rows(notebook: str, variants: list[str], profile: str, seeds: list[int] | None = None,
-                    encoder: str = "minilm-l6", force: bool = False) -> tuple[pd.DataFrame, dict[str, Path]]:
-    """Train (or skip) every seed of each variant (None: the study's seeds, spec.notebook_seeds), upsert their
-    rows into reports/tables/ablation.csv; return the rows just made (on these seeds) with this profile's and
-    encoder's rows that the notebook's steps compare them against (spec.NOTEBOOKS), and the run folders."""
+def run_ladder_rows(notebook: str, variants: list[str], params: dict) -> tuple[pd.DataFrame, dict[str, Path]]:
+    """Train (or find done) every seed of each row (each a declared group of the notebook: spec.NOTEBOOKS), upsert
+    their rows into reports/tables/ablation.csv; return the rows just made with this profile's and encoder's rows
+    that the notebook's steps compare them against, and the run folders."""
     rows, folders = [], {}
+    profile, encoder = params["profile"], params["encoder"]
     for variant in variants:
-        runs, found = run_variant(notebook, variant, profile, notebook_seeds(notebook, profile, seeds),
-                                  encoder, force)
-        rows.append(tables.ablation_row(variant, runs))
-        folders.update(found)
+        trained = train_runs(notebook, variant, params)
+        rows.append(tables.ablation_row(variant, [m for _, m, _ in trained]))
+        folders.update({folder.name: folder for _, _, folder in trained})
     tables.save_ablation_rows(rows)
-    if notebook in BY_NAME:
-        return tables.shown_rows(notebook, profile, encoder, rows=tuple(variants), own=rows), folders
-    table = tables.ablation_rows(profile, encoder)
-    return table[table["variant"].isin(variants)].reset_index(drop=True), folders
+    return tables.shown_rows(notebook, profile, encoder, rows=tuple(variants), own=rows), folders
 
 
-def budget_curve(notebook: str, recipes: dict[str, list[int | None]], profile: str, encoder: str = "minilm-l6",
-                 seed: int = 0, force: bool = False, reuse_saved: bool = False) -> pd.DataFrame:
-    """Quality against CPU time: each recipe (a name of ``recipes.BUDGET_RECIPES`` or a ladder
-    variant) trained with each cap on the training examples per task (None: every example). A ladder
-    row that another notebook already made with the same config (the row at the profile's own cap,
-    the natural-size control on every example: results.complete_ladder_twin) is read from the
-    registry, not retrained. A run of several epochs gives one point per
-    epoch, from its dev evaluation at that epoch's end (history.csv), timed at that moment.
-    ``reuse_saved``: a (recipe, cap) whose run this registry lacks is read from the points an earlier
-    run of the curve saved (quality_per_minute.csv) instead of retrained; column ``source`` says which.
-    One row per point: recipe, cap, epoch, optimizer steps, train minutes, dev scores, source."""
-    saved = saved_budget_points(profile, encoder, seed) if reuse_saved and not force else None
-    if not force:
-        records.restore_missing(profile)     # a ladder row standing for a point may be recorded, not yet restored
-    rows = []
-    for recipe, caps in recipes.items():
+def budget_points(params: dict) -> list[tuple[str, int | None, str, ExperimentConfig, pd.DataFrame | None]]:
+    """Notebook 11's points under its parameters (profile, encoder, seed, recipes: None for the profile's
+    recipes.BUDGET_CAPS, reuse_saved, force): (recipe, cap, run name, config, saved rows) per recipe (a name of
+    recipes.BUDGET_RECIPES or a ladder variant) and cap on the training examples per task (None: every example).
+    ``saved rows``: with reuse_saved, the points an earlier curve saved (quality_per_minute.csv) for a point whose
+    run this registry lacks (not even started), read instead of trained; else None. The planner plans the points
+    without saved rows (batch.plan), budget_curve trains or reads them."""
+    profile, encoder, seed = params["profile"], params["encoder"], params["seed"]
+    force = bool(params.get("force", False))
+    saved = saved_budget_points(profile, encoder, seed) if params.get("reuse_saved") and not force else None
+    out = []
+    for recipe, caps in (params.get("recipes") or BUDGET_CAPS[profile]).items():
         variant, overrides = BUDGET_RECIPES.get(recipe, (recipe, {}))
         for cap in caps:
             name = results.run_name(recipe, f"cap{cap or 'all'}", seed=seed)
             cfg = variant_config(variant, profile, model__encoder=encoder, train__seed=seed,
                                  data__max_train_per_task=cap, **overrides)
-            run_dir = None if force else results.complete_ladder_twin(profile, cfg.to_dict())
             earlier = None if saved is None else saved[(saved["recipe"] == recipe) & (saved["cap"] == str(cap or "all"))]
-            if run_dir is None and earlier is not None and len(earlier) and \
-                    not results.run_path(profile, notebook, name).exists():     # a started run resumes instead
-                rows += earlier.assign(source="saved table").to_dict("records")
-                continue
-            if run_dir is None:
-                name = _finished_name(profile, notebook, cfg, name, force)
-                metrics = run_experiment(cfg, notebook, name, force=force)
-                run_dir = results.run_path(profile, notebook, name)
-            else:
-                metrics = results.read_json(run_dir / "metrics.json")
-            setting = {"recipe": recipe, "cap": cap or "all", "profile": profile, "encoder": encoder, "seed": seed}
-            for point in epoch_points(run_dir, metrics):
-                rows.append(tables.sweep_row({**setting, "epoch": point["epoch"]}, [point])
-                            | {"train_minutes": point["train_seconds"] / 60, "source": "registry"})
+            started = results.run_path(profile, BUDGET_NOTEBOOK, name).exists()    # a started run resumes instead
+            out.append((recipe, cap, name, cfg, earlier if earlier is not None and len(earlier) and not started else None))
+    return out
+
+
+def budget_curve(notebook: str, params: dict) -> pd.DataFrame:
+    """Quality against CPU time: each of notebook 11's points (budget_points) trained, read from a ladder row that
+    another notebook already made with the same config (the row at the profile's own cap, the natural-size
+    control on every example: results.complete_ladder_twin), or read from the points an earlier curve saved. A
+    run of several epochs gives one point per epoch, from its dev evaluation at that epoch's end (history.csv),
+    timed at that moment. One row per point: recipe, cap, epoch, optimizer steps, train minutes, dev scores,
+    source."""
+    profile, encoder, seed, force = params["profile"], params["encoder"], params["seed"], bool(params.get("force", False))
+    if not force:
+        records.restore_missing(profile)     # a ladder row standing for a point may be recorded, not yet restored
+    rows = []
+    for recipe, cap, name, cfg, earlier in budget_points(params):
+        run_dir = None if force else results.complete_ladder_twin(profile, cfg.to_dict())
+        if run_dir is None and earlier is not None:
+            rows += earlier.assign(source="saved table").to_dict("records")
+            continue
+        if run_dir is None:
+            name = _finished_name(profile, notebook, cfg, name, force)
+            metrics = run_experiment(cfg, notebook, name, force=force)
+            run_dir = results.run_path(profile, notebook, name)
+        else:
+            metrics = results.read_json(run_dir / "metrics.json")
+        setting = {"recipe": recipe, "cap": cap or "all", "profile": profile, "encoder": encoder, "seed": seed}
+        for point in epoch_points(run_dir, metrics):
+            rows.append(tables.sweep_row({**setting, "epoch": point["epoch"]}, [point])
+                        | {"train_minutes": point["train_seconds"] / 60, "source": "registry"})
     return pd.DataFrame(rows)
 
 

@@ -11,9 +11,118 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import itertools
+from typing import Any
+
 from ..base.tasks import study_columns
-from ..core.config import profile_seeds
-from .recipes import REGIME_RECIPES, variant_config
+from ..core.config import ConfigError, ExperimentConfig, profile_config, profile_seeds
+from .recipes import REGIME_RECIPES, VARIANTS, variant_config
+
+
+# -- each notebook's runs, declared once: the notebook trains them (experiment.train_runs), the planner plans them --
+
+@dataclass(frozen=True)
+class Axis:
+    """One axis of a group's points. ``values``: a literal tuple of (label, overrides) pairs, or "=p", the
+    notebook parameter p's list (a point per value v, labelled v, formatted :g when a number, setting each config
+    path of ``sets`` to v; ``column`` names the value in the notebook's table). ``only``: "=p", a parameter listing
+    the labels to keep (None keeps every one)."""
+    values: str | tuple
+    sets: tuple[str, ...] = ()
+    column: str = ""
+    only: str = ""
+
+
+@dataclass(frozen=True)
+class Runs:
+    """A group of a notebook's runs: for each seed and each point of the ``axes`` (their product), the run
+    ``name`` (its "{}" filled with the point's labels) plus '-seed<N>', configured as ``recipe`` (a recipes.VARIANTS
+    row; "=p" the notebook parameter p's; "" the profile's plain config) with ``overrides`` ((config path, value):
+    a literal, "=p" the parameter's value, "?p" the same but left out when None) and the point's own. Seeds: the
+    parameter ``seeds`` through notebook_seeds, of this notebook or, with ``seeds_of``, of the notebook that
+    trains that row. ``when``: "=p", a parameter that turns the group off when false. ``key`` names the group."""
+    key: str
+    name: str = ""
+    recipe: str = ""
+    overrides: tuple[tuple[str, Any], ...] = ()
+    axes: tuple[Axis, ...] = ()
+    seeds: str = "seeds"
+    seeds_of: str = ""
+    when: str = ""
+
+
+@dataclass(frozen=True)
+class DeclaredRun:
+    """One run a group expands to, with the point it stands for ({label or column: value})."""
+    notebook: str
+    group: str
+    name: str
+    seed: int
+    point: dict
+    config: ExperimentConfig
+
+
+def _param(value, params: dict, where: str):
+    if isinstance(value, str) and value[:1] in "=?" and len(value) > 1:
+        if value[1:] not in params:
+            raise ConfigError(f"{where}: the notebook declares no parameter {value[1:]!r} (spec.NOTEBOOKS)")
+        return params[value[1:]]
+    return value
+
+
+def _points(axis: Axis, params: dict, where: str) -> list[tuple[str, Any, dict]]:
+    """(label, value, overrides) of each point of one axis."""
+    if isinstance(axis.values, tuple):
+        points = [(label, label, dict(ov)) for label, ov in axis.values]
+    else:
+        values = _param(axis.values, params, where) or []
+        points = [(v if isinstance(v, str) else f"{v:g}", v, {path: v for path in axis.sets}) for v in values]
+    keep = _param(axis.only, params, where) if axis.only else None
+    return [p for p in points if keep is None or p[0] in keep]
+
+
+def expand(notebook: str, params: dict, key: str | None = None) -> list[DeclaredRun]:
+    """The runs of ``notebook``'s groups (or its group ``key``) under the notebook's parameters ``params`` (its
+    parameters cell with the batch's values; 'profile' and 'encoder' among them), in declaration order: group,
+    point, seed. Where two runs have one config, the registry trains it once (experiment.train_runs)."""
+    spec = BY_NAME[notebook]
+    groups = [g for g in spec.groups if key is None or g.key == key]
+    if key is not None and not groups:
+        raise KeyError(f"{notebook} declares no group {key!r}: {[g.key for g in spec.groups]}")
+    profile, out = params["profile"], []
+    for g in groups:
+        where = f"{notebook} group {g.key!r}"
+        if g.when and not _param(g.when, params, where):
+            continue
+        given = _param("=" + g.seeds, params, where)
+        seeds = notebook_seeds(trained_by(g.seeds_of) if g.seeds_of else notebook, profile, given)
+        fixed = {path: _param(v, params, where) for path, v in g.overrides
+                 if not (isinstance(v, str) and v.startswith("?") and _param(v, params, where) is None)}
+        axes = [_points(a, params, where) for a in g.axes]
+        for combo in itertools.product(*axes):
+            for seed in seeds:
+                overrides = {**fixed, **{k: v for _, _, ov in combo for k, v in ov.items()}}
+                recipe = overrides.pop("recipe", None) or _param(g.recipe, params, where)
+                overrides = {k: _param(v, params, where) for k, v in overrides.items()}
+                cfg = (variant_config(recipe, profile, model__encoder=params["encoder"], train__seed=seed, **overrides)
+                       if recipe else profile_config(profile, model__encoder=params["encoder"], train__seed=seed,
+                                                     **overrides))
+                name = (g.name or g.key).format(*(label for label, _, _ in combo))
+                point = {(a.column or f"axis{i}"): value for i, (a, (_, value, _)) in enumerate(zip(g.axes, combo))}
+                out.append(DeclaredRun(notebook, g.key, run_name(name, seed=seed), seed, point, cfg))
+    return out
+
+
+def run_name(stem: str, seed: int) -> str:
+    """study.results.run_name's rule ('<stem>-seed<N>'), here so that the spec needs nothing above it."""
+    return f"{stem}-seed{int(seed)}"
+
+
+# Points shared by several groups: the three specialists (and the multitask member of a LoRA quartet).
+SPECIALIST_POINTS = tuple((task, {"tasks": [task]}) for task in ("sst", "para", "sts"))
+MEMBER_POINTS = (*SPECIALIST_POINTS, ("multitask", {"tasks": ["sst", "para", "sts"]}))
+LORA = (("lora__enabled", True), ("lora__r", "=lora_r"), ("lora__alpha", "=lora_alpha"), ("train__lr", "=lora_lr"))
+SWEEP_STEPS = (("train__max_steps", "=sweep_steps"),)
 
 
 @dataclass(frozen=True)
@@ -23,7 +132,8 @@ class NotebookSpec:
     ``seeds`` how many seeds its rows get where the profile trains several (0: the profile's number); ``stems``
     the names (without their seed) of runs besides its rows that it trains on every seed, where known here (the
     README's records line checks them); ``trains`` False for a notebook that reads the others' tables and runs
-    only (a batch executes it after every notebook that trains: batch_order)."""
+    only (a batch executes it after every notebook that trains: batch_order); ``groups`` the runs it trains, as
+    data (Runs; each row of ``rows`` that is a recipe is a group of its own unless listed)."""
     name: str
     title: str
     rows: tuple[str, ...] = ()
@@ -31,6 +141,13 @@ class NotebookSpec:
     seeds: int = 0
     stems: tuple[str, ...] = ()
     trains: bool = True
+    groups: tuple[Runs, ...] = ()
+
+    def __post_init__(self):
+        # a row that is a recipe trains as one group of its own, first, in the order of ``rows``
+        own = tuple(Runs(row, recipe=row) for row in self.rows if row in VARIANTS and row not in
+                    {g.key for g in self.groups})
+        object.__setattr__(self, "groups", own + self.groups)
 
 
 # Rows whose runs cost under about ten minutes on the study's 2-core CPU get five seeds instead of three: with
@@ -38,33 +155,70 @@ class NotebookSpec:
 # rows (SimCSE, the cosine head, notebook 11) and the sweeps keep three.
 CHEAP_SEEDS = 5
 
+# The paper's quartet averages members of this recipe (SMART-sampling-SimCSE-Ensemble): notebooks 07 and 08.
+PAPER_RECIPE = "smart-simcse"
 
 NOTEBOOKS = (
-    NotebookSpec("01_single_task_sentiment", "Single-task sentiment: frozen vs fine-tuned encoder", runs=("sst", "cfimdb")),
+    NotebookSpec("01_single_task_sentiment", "Single-task sentiment: frozen vs fine-tuned encoder", runs=("sst", "cfimdb"),
+                 groups=(Runs("single-task", "{}-{}", overrides=(("data__max_train_per_task", "?max_train"),), axes=(
+                     Axis((("sst", {"tasks": ["sst"]}), ("cfimdb", {"tasks": ["cfimdb"]})), column="task"),
+                     Axis((("pretrain", {"model__freeze_encoder": True, "train__lr": "=frozen_lr",
+                                         "train__epochs": "=frozen_epochs"}), ("finetune", {})), column="mode"))),)),
     NotebookSpec("02_multitask_baseline", "Multitask baseline", ("baseline-pretrain", "baseline-finetune"),
                  seeds=CHEAP_SEEDS),
     # the natural-size rows are the imbalance control, off the ladder (a run trains 5-9 min here, 5.5-10.4 min wall:
     # five seeds, as three left its +0.019 [+0.013, +0.026] inconclusive after Holm's correction)
     NotebookSpec("03_task_sampling", "Batch-level task sampling", ("sampling", "baseline-finetune-natural", "sampling-natural"),
-                 seeds=CHEAP_SEEDS),
+                 seeds=CHEAP_SEEDS, groups=(
+                     Runs("baseline-finetune-natural", recipe="baseline-finetune-natural", when="=imbalance_control"),
+                     Runs("sampling-natural", recipe="sampling-natural", when="=imbalance_control"),
+                     # the profile's own setting is the `sampling` run itself (the registry finds it by its config)
+                     Runs("word-embeddings", "sampling-word-embeddings-{}", "sampling", seeds="embedding_seeds", axes=(
+                         Axis((("frozen", {"model__freeze_word_embeddings": True}),
+                               ("trainable", {"model__freeze_word_embeddings": False})), column="word_embeddings"),)))),
     NotebookSpec("04_smart_mbpp", "SMART and MBPP", ("advreg-literal", "advreg-only", "smart"), runs=("sweep",),
-                 seeds=CHEAP_SEEDS),
+                 seeds=CHEAP_SEEDS, groups=(
+                     Runs("advreg-literal", recipe="advreg-literal", seeds="literal_seeds"),
+                     Runs("lambda", "sweep-lambda{}", "advreg-only", seeds="sweep_seeds",
+                          axes=(Axis("=lambdas", ("smart__weight",), "lambda"),)),
+                     Runs("lambda-seeded", "sweep-lambda{}", "advreg-only", axes=(Axis("=lambda_seeded", ("smart__weight",), "lambda"),)),
+                     Runs("radius", "sweep-radius{}", "advreg-only", SWEEP_STEPS, seeds="sweep_seeds",
+                          axes=(Axis("=radii", ("smart__radius",), "radius"),)),
+                     Runs("smart-dropout", "sweep-dropout-{}", "advreg-only", SWEEP_STEPS, seeds="sweep_seeds",
+                          axes=(Axis("=smart_dropout_modes", ("smart__dropout",), "smart_dropout"),)),
+                     Runs("lr-dropout", "sweep-lr{}-dropout{}", "sampling", SWEEP_STEPS, seeds="sweep_seeds", axes=(
+                         Axis("=learning_rates", ("train__lr",), "lr"),
+                         Axis("=dropouts", ("model__hidden_dropout", "model__encoder_dropout"), "dropout"))))),
     # smart-cosine-linear is a control, off the ladder: the cosine head's map, 2.5 (cos + 1) against 5 sigma(cos)
     NotebookSpec("05_cosine_sts", "Cosine-similarity STS head", ("smart-cosine", "smart-cosine-linear")),
     # smart-simcse is the paper's row (SimCSE on SMART-sampling); smart-cosine-simcse stacks it on the cosine head
     NotebookSpec("06_simcse", "SimCSE stage", ("smart-simcse", "smart-cosine-simcse")),
     # two quartets: `ensemble` averages `sampling` members (the project's question, five seeds), and
     # `ensemble-smart-simcse` averages smart-simcse members, the paper's quartet (three seeds, as smart-simcse has)
+    # (each quartet's multitask member is its recipe's ladder run, trained by that row's notebook)
     NotebookSpec("07_quartet_ensemble", "Quartet ensemble", ("ensemble", "ensemble-smart-simcse"), runs=("specialist",),
-                 seeds=CHEAP_SEEDS),
-    NotebookSpec("08_lora", "LoRA", ("ensemble-lora", "ensemble-lora-smart-simcse"), runs=("lora",), seeds=CHEAP_SEEDS),
+                 seeds=CHEAP_SEEDS, groups=(
+                     Runs("specialist", "specialist-{}", "=recipe", axes=(Axis(SPECIALIST_POINTS, column="member"),)),
+                     Runs("specialist-paper", f"specialist-{PAPER_RECIPE}-{{}}", PAPER_RECIPE, seeds_of=PAPER_RECIPE,
+                          axes=(Axis(SPECIALIST_POINTS, column="member"),)))),
+    # LoRA quartets: four LoRA runs a seed (the specialists and a multitask member) on one frozen encoder
+    NotebookSpec("08_lora", "LoRA", ("ensemble-lora", "ensemble-lora-smart-simcse"), runs=("lora",), seeds=CHEAP_SEEDS,
+                 groups=(
+                     Runs("lora", "lora-{}", "=recipe", LORA, axes=(Axis(MEMBER_POINTS, column="member"),)),
+                     Runs("lora-paper", f"lora-{PAPER_RECIPE}-{{}}", PAPER_RECIPE, LORA, seeds_of=PAPER_RECIPE,
+                          when="=paper_quartet", axes=(Axis(MEMBER_POINTS, column="member"),)))),
     # 09 collects every table into results.md and draws every figure (notebook 11's curve too), and states 10's
     # findings; 10 browses every run with dev predictions, notebooks 11's and 12's included
     NotebookSpec("09_results", "The whole ladder", trains=False),
     NotebookSpec("10_error_analysis", "Error analysis", trains=False),
     NotebookSpec("11_quality_per_cpu_minute", "Quality per CPU-minute"),
     NotebookSpec("12_overfitting_regime", "A regime built to overfit", runs=("regime",),
-                 stems=tuple(f"regime-{label}" for label in REGIME_RECIPES)),
+                 stems=tuple(f"regime-{label}" for label in REGIME_RECIPES), groups=(
+                     Runs("regime", "regime-{}", overrides=(("data__max_train_per_task", "=regime_cap"),
+                                                           ("train__epochs", "=regime_epochs"),
+                                                           ("train__eval_train_examples", "=regime_probe")),
+                          axes=(Axis(tuple((label, {"recipe": recipe, **overrides}) for label, (recipe, overrides)
+                                           in REGIME_RECIPES.items()), column="recipe", only="=regime_recipes"),)),)),
 )
 BY_NAME = {nb.name: nb for nb in NOTEBOOKS}
 NOTEBOOK_NAMES = tuple(BY_NAME)
@@ -160,8 +314,6 @@ _PAPER_STEPS = (
     ("smart-simcse", "ensemble-smart-simcse", "the quartet of SMART-SimCSE members"),
     ("ensemble-smart-simcse", "ensemble-lora-smart-simcse", "LoRA members in that quartet"),
 )
-# The paper's quartet averages members of this recipe (SMART-sampling-SimCSE-Ensemble): notebooks 07 and 08.
-PAPER_RECIPE = "smart-simcse"
 # The rows whose seed-0 predictions notebook 10 checks against the paper's Section 6 (SST error levels, STS extremes).
 PAPER_CHECK_ROWS = ("sampling", "smart", "smart-cosine", "smart-cosine-linear", "smart-simcse", "ensemble",
                     "ensemble-smart-simcse")
