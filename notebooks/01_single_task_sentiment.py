@@ -27,7 +27,6 @@ from IPython.display import Markdown, display
 from quarbert_lib.base import notebook
 from quarbert_lib.batch import plan
 from quarbert_lib.reporting import plots, report
-from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import experiment, tables
 
 NOTEBOOK = "01_single_task_sentiment"
@@ -72,11 +71,8 @@ plots.training_curves(run_dirs, "single_task_curves.png");
 
 # %% [markdown]
 # ## What this shows
-# Built by `notebook_findings` from the saved tables and the registry's runs (no number typed by hand): for
-# each question of the study this notebook answers, the verdict of the one pre-registered analysis (declared in
-# `spec.QUESTIONS`: the mean seed-paired difference, its interval adjusted over the family's declared tests, the
-# word read off that interval), each task's, and the paper's effect for the same step; a step that does not help
-# shows what the study measured beside it, or says "open". Any other comparison is stated in other words.
-
-# %%
-display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))
+# Table 1 sets the frozen encoder (a linear probe on its embeddings) beside the fine-tuned one, task by task, with
+# each row's trainable parameters: the difference is what updating the encoder's own weights buys on a single
+# task. With one seed a row (the `seeds` column), read it as a description: no interval, no verdict. The paper
+# reports no single-task row; its frozen-versus-fine-tuned comparison is notebook 02's multitask baseline, which
+# has seeds and a verdict.

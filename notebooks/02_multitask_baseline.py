@@ -28,7 +28,6 @@ from IPython.display import Markdown, display
 from quarbert_lib.base import notebook
 from quarbert_lib.batch import plan
 from quarbert_lib.reporting import plots, report
-from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study.experiment import run_ladder_rows
 
 NOTEBOOK = "02_multitask_baseline"
@@ -61,11 +60,15 @@ plots.training_curves(run_dirs, "multitask_baseline_curves.png");
 
 # %% [markdown]
 # ## What this shows
-# Built by `notebook_findings` from the saved tables and the registry's runs (no number typed by hand): for
-# each question of the study this notebook answers, the verdict of the one pre-registered analysis (declared in
-# `spec.QUESTIONS`: the mean seed-paired difference, its interval adjusted over the family's declared tests, the
-# word read off that interval), each task's, and the paper's effect for the same step; a step that does not help
-# shows what the study measured beside it, or says "open". Any other comparison is stated in other words.
+# The table below is the study's one pre-registered analysis (`spec.QUESTIONS`, `reporting.verdicts`) on this
+# notebook's question, on the overall score and on each task: the mean seed-paired difference, its interval
+# adjusted over its family's declared tests, and the word read off that interval (**helps** / **hurts** when the
+# interval lies above / below zero, **equivalent** inside the margin, **inconclusive** otherwise); the paper's
+# effect for the same step is in the last column. The second table sets the fine-tuned row beside what the frozen
+# encoder scores with no weight trained (`python -m quarbert_lib prior`): the pretrained encoder was trained on
+# sentence pairs that include Quora duplicates, so "fine-tuning helps" is measured against a weak frozen
+# baseline (a one-epoch linear head), not against the encoder's prior.
 
 # %%
-display(Markdown(notebook_findings(NOTEBOOK, profile, encoder, report.notebook_verdicts(NOTEBOOK, profile, encoder))))
+display(Markdown(report.questions_markdown(NOTEBOOK, profile, encoder)))
+display(report.readable(report.prior_beside(profile, encoder, "baseline-finetune", "overall")))

@@ -54,12 +54,11 @@ from IPython.display import Markdown, display
 from quarbert_lib.base import notebook
 from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.batch import plan
-from quarbert_lib.study.recipes import variant_config
 from quarbert_lib.reporting import plots, report
 from quarbert_lib.reporting.figures import lambda_figure, lr_dropout_figure, radius_figure, strength_figure
-from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import methods, results, smart_strength, tables
 from quarbert_lib.study.experiment import run_ladder_rows, sweep
+from quarbert_lib.study.recipes import variant_config
 from quarbert_lib.study.results import write_csv
 
 NOTEBOOK = "04_smart_mbpp"
@@ -200,11 +199,15 @@ radius_figure(radius_table, grid_table, profile);
 
 # %% [markdown]
 # ## What this shows
-# Built by `notebook_findings` from the saved tables and the registry's runs (no number typed by hand): for
-# each question of the study this notebook answers, the verdict of the one pre-registered analysis (declared in
-# `spec.QUESTIONS`: the mean seed-paired difference, its interval adjusted over the family's declared tests, the
-# word read off that interval), each task's, and the paper's effect for the same step; a step that does not help
-# shows what the study measured beside it, or says "open". Any other comparison is stated in other words.
+# The study's verdicts on this notebook's questions: SMART with MBPP as the paper's step (`sampling` -> `smart`),
+# and the project's decomposition of it (the equations' reading, the libraries' reading, MBPP on top, and λ_s 0.5
+# against 5 on the study's seeds). How to read them with the tables above:
+# - the strength table measures whether a reading acts at all: its ratio is SMART's gradient over the task loss's
+#   on each task's first batch, and the guard marks a setting inert below its threshold; the radius-0 control (the
+#   libraries' fresh dropout masks, no perturbation) measures how much of the term is dropout alone;
+# - the sweeps (λ_s, radius, dropout mode, lr × dropout) are one seed a point at the ladder's or a shorter budget:
+#   descriptions, not tests; only the points also trained on the study's seeds carry a verdict, here;
+# - where a step does not help, why is open unless a table above measures it.
 
 # %%
-display(Markdown(notebook_findings(NOTEBOOK, profile, encoder, report.notebook_verdicts(NOTEBOOK, profile, encoder))))
+display(Markdown(report.questions_markdown(NOTEBOOK, profile, encoder)))

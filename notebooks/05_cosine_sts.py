@@ -24,7 +24,6 @@ from quarbert_lib.base import notebook
 from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.batch import plan
 from quarbert_lib.reporting import plots, report
-from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import methods
 from quarbert_lib.study.experiment import run_ladder_rows
 from quarbert_lib.study.results import write_csv
@@ -63,11 +62,12 @@ plots.training_curves(run_dirs, "cosine_curves.png");
 
 # %% [markdown]
 # ## What this shows
-# Built by `notebook_findings` from the saved tables and the registry's runs (no number typed by hand): for
-# each question of the study this notebook answers, the verdict of the one pre-registered analysis (declared in
-# `spec.QUESTIONS`: the mean seed-paired difference, its interval adjusted over the family's declared tests, the
-# word read off that interval), each task's, and the paper's effect for the same step; a step that does not help
-# shows what the study measured beside it, or says "open". Any other comparison is stated in other words.
+# The study's verdicts on the paper's step (the cosine STS head on SMART-sampling) and on the project's control of
+# the head's map (2.5 (cos + 1), which reaches the whole 0-5 scale, against the paper's 5 σ(cos), whose range the
+# method cell above draws). The second table sets the cosine row's STS correlation beside what the untrained
+# encoder's cosine already scores: a cosine head starts from the encoder's prior, and training can move it either
+# way.
 
 # %%
-display(Markdown(notebook_findings(NOTEBOOK, profile, encoder, report.notebook_verdicts(NOTEBOOK, profile, encoder))))
+display(Markdown(report.questions_markdown(NOTEBOOK, profile, encoder)))
+display(report.readable(report.prior_beside(profile, encoder, "smart-cosine", "sts_pearson")))

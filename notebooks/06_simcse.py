@@ -37,7 +37,6 @@ from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.batch import plan
 from quarbert_lib.benchmarks import bench
 from quarbert_lib.reporting import plots, report
-from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import methods, results, tables
 from quarbert_lib.study.experiment import run_ladder_rows
 
@@ -99,11 +98,11 @@ display(report.readable(costs))
 
 # %% [markdown]
 # ## What this shows
-# Built by `notebook_findings` from the saved tables and the registry's runs (no number typed by hand): for
-# each question of the study this notebook answers, the verdict of the one pre-registered analysis (declared in
-# `spec.QUESTIONS`: the mean seed-paired difference, its interval adjusted over the family's declared tests, the
-# word read off that interval), each task's, and the paper's effect for the same step; a step that does not help
-# shows what the study measured beside it, or says "open". Any other comparison is stated in other words.
+# The study's verdicts on SimCSE on SMART-sampling (the paper's row, linear STS head) and on SimCSE stacked on the
+# cosine head (the project's). The dose table above says how much of one pass over the training sentences the
+# stage saw; whether a longer stage changes the step is open, as no run here trains one. The second table sets the
+# SimCSE row's STS correlation beside the untrained encoder's cosine, which was itself trained contrastively.
 
 # %%
-display(Markdown(notebook_findings(NOTEBOOK, profile, encoder, report.notebook_verdicts(NOTEBOOK, profile, encoder))))
+display(Markdown(report.questions_markdown(NOTEBOOK, profile, encoder)))
+display(report.readable(report.prior_beside(profile, encoder, "smart-simcse", "sts_pearson")))

@@ -40,7 +40,6 @@ from quarbert_lib.base import notebook
 from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.batch import plan
 from quarbert_lib.reporting import report
-from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import ensemble, experiment, methods, results, tables
 from quarbert_lib.study.experiment import write_quartet
 from quarbert_lib.study.spec import PAPER_RECIPE
@@ -145,11 +144,13 @@ display(report.readable(subsets))
 
 # %% [markdown]
 # ## What this shows
-# Built by `notebook_findings` from the saved tables and the registry's runs (no number typed by hand): for
-# each question of the study this notebook answers, the verdict of the one pre-registered analysis (declared in
-# `spec.QUESTIONS`: the mean seed-paired difference, its interval adjusted over the family's declared tests, the
-# word read off that interval), each task's, and the paper's effect for the same step; a step that does not help
-# shows what the study measured beside it, or says "open". Any other comparison is stated in other words.
+# The study's verdicts on both quartets against their own multitask member's row: the paper's (SMART-SimCSE
+# members, `smart-simcse` -> `ensemble-smart-simcse`) and the project's (`sampling` members). The tables above say
+# what the averaging works with: the members' error correlation per task (two members that are wrong on the same
+# examples cannot correct each other) and every subset's score (what each member adds). The calibrated weights are
+# fitted on the `calib` split, never on dev. The second table sets the paper's quartet beside the frozen encoder's
+# prior.
 
 # %%
-display(Markdown(notebook_findings(NOTEBOOK, profile, encoder, report.notebook_verdicts(NOTEBOOK, profile, encoder))))
+display(Markdown(report.questions_markdown(NOTEBOOK, profile, encoder)))
+display(report.readable(report.prior_beside(profile, encoder, "ensemble-smart-simcse", "overall")))

@@ -36,11 +36,10 @@ from quarbert_lib.base import notebook
 from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.batch import plan
 from quarbert_lib.benchmarks import bench
-from quarbert_lib.study.recipes import variant_config
 from quarbert_lib.reporting import report
-from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import ensemble, experiment, lora_checks, methods, results, tables
 from quarbert_lib.study.experiment import write_quartet
+from quarbert_lib.study.recipes import variant_config
 from quarbert_lib.study.spec import PAPER_RECIPE
 
 NOTEBOOK = "08_lora"
@@ -132,11 +131,10 @@ display(report.readable(cost))
 
 # %% [markdown]
 # ## What this shows
-# Built by `notebook_findings` from the saved tables and the registry's runs (no number typed by hand): for
-# each question of the study this notebook answers, the verdict of the one pre-registered analysis (declared in
-# `spec.QUESTIONS`: the mean seed-paired difference, its interval adjusted over the family's declared tests, the
-# word read off that interval), each task's, and the paper's effect for the same step; a step that does not help
-# shows what the study measured beside it, or says "open". Any other comparison is stated in other words.
+# The study's verdicts on LoRA members in each quartet (the paper's and the project's) against the quartet of fully
+# fine-tuned members. The parameter, reload and serving tables above measure what LoRA buys (one frozen backbone,
+# four small adapters, predictions that a reloaded adapter reproduces); the verdicts say what it costs in dev
+# scores. A quartet not trained in the committed study shows "not trained yet".
 
 # %%
-display(Markdown(notebook_findings(NOTEBOOK, profile, encoder, report.notebook_verdicts(NOTEBOOK, profile, encoder))))
+display(Markdown(report.questions_markdown(NOTEBOOK, profile, encoder)))

@@ -24,13 +24,11 @@ reports = "local"        # local: reports/local/<profile>/ (ignored by git) | ba
 encoder = "minilm-l6"    # the encoder whose rows to report
 
 # %%
-import pandas as pd
 from IPython.display import Image, Markdown, display
 
 from quarbert_lib.base import notebook
-from quarbert_lib.base.paths import figures_dir, tables_dir
+from quarbert_lib.base.paths import figures_dir
 from quarbert_lib.reporting import figures, plots, report
-from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import tables
 
 NOTEBOOK = "09_results"
@@ -72,11 +70,7 @@ for figure in sorted(figures_dir().glob("*.png")):
 
 # %% [markdown]
 # ## What this shows
-# Built by `notebook_findings` from the saved tables and the registry's runs (no number typed by hand): for
-# each question of the study this notebook answers, the verdict of the one pre-registered analysis (declared in
-# `spec.QUESTIONS`: the mean seed-paired difference, its interval adjusted over the family's declared tests, the
-# word read off that interval), each task's, and the paper's effect for the same step; a step that does not help
-# shows what the study measured beside it, or says "open". Any other comparison is stated in other words.
-
-# %%
-display(Markdown(notebook_findings('09_results', profile, encoder)))
+# Everything above is read from the saved tables: the paper's claims, each with this study's verdict and its
+# measured reason or "open", and every declared question of the one pre-registered analysis, family by family.
+# Each notebook closes with its own questions' rows of the same table, so a step has one word everywhere
+# (`tests/test_one_verdict.py` checks it).

@@ -16,13 +16,12 @@ source = "auto"          # "auto": the quartet ensemble if it exists, else the l
 
 # %%
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 
 from quarbert_lib.base import notebook
 from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.core import evaluate
 from quarbert_lib.reporting import browser, plots, report
-from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import saved_predictions, tables
 from quarbert_lib.study.results import write_csv
 
@@ -106,11 +105,9 @@ display(ui.widget)
 
 # %% [markdown]
 # ## What this shows
-# Built by `notebook_findings` from the saved tables and the registry's runs (no number typed by hand): for
-# each question of the study this notebook answers, the verdict of the one pre-registered analysis (declared in
-# `spec.QUESTIONS`: the mean seed-paired difference, its interval adjusted over the family's declared tests, the
-# word read off that interval), each task's, and the paper's effect for the same step; a step that does not help
-# shows what the study measured beside it, or says "open". Any other comparison is stated in other words.
-
-# %%
-display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))
+# The tables above measure the paper's Section 6 observations on saved predictions: how far off the SST errors are
+# (by one level or two), whether the STS predictions are conservative at the ends of the scale (it depends on the
+# head: the paper-checks table has one row per head), and how Quora errors move with word overlap. Read the overlap
+# table with its duplicate rate: the share of duplicates itself rises with overlap, so the table alone cannot say
+# whether the model judges by shared words. The calibration table compares the plain average with the weights
+# fitted on the `calib` split.

@@ -39,7 +39,6 @@ from IPython.display import Markdown, display
 from quarbert_lib.base import notebook
 from quarbert_lib.batch import plan
 from quarbert_lib.reporting import figures
-from quarbert_lib.reporting.notebook_findings import notebook_findings
 from quarbert_lib.study import tables
 from quarbert_lib.study.experiment import budget_curve
 
@@ -69,11 +68,11 @@ display(Markdown(f"Best point: **{best['recipe']}** with cap {best['cap']}, epoc
 
 # %% [markdown]
 # ## What this shows
-# Built by `notebook_findings` from the saved tables and the registry's runs (no number typed by hand): for
-# each question of the study this notebook answers, the verdict of the one pre-registered analysis (declared in
-# `spec.QUESTIONS`: the mean seed-paired difference, its interval adjusted over the family's declared tests, the
-# word read off that interval), each task's, and the paper's effect for the same step; a step that does not help
-# shows what the study measured beside it, or says "open". Any other comparison is stated in other words.
+# The curve sets every recipe's dev score against its training minutes (one seed a point): read a longer budget's
+# gain off it, and the project's target line beside it. The table below sets each recipe with SMART against the same
+# recipe without, at the same epoch, and against the best the plain recipe reached in no more training minutes:
+# what SMART's extra cost would have bought without it. One seed a point: a difference within the seed spread of
+# the ladder's `smart` row (its `overall_std`) is not shown to be more than noise.
 
 # %%
-display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))
+display(tables.equal_minutes(budget).round(4))

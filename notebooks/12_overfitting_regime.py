@@ -32,12 +32,11 @@ regime_recipes = None    # None: every recipe of recipes.REGIME_RECIPES
 
 # %%
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 
 from quarbert_lib.base import notebook
 from quarbert_lib.batch import plan
-from quarbert_lib.reporting import plots
-from quarbert_lib.reporting.notebook_findings import notebook_findings
+from quarbert_lib.reporting import plots, verdicts
 from quarbert_lib.study import experiment, tables
 
 NOTEBOOK = "12_overfitting_regime"
@@ -65,11 +64,15 @@ plots.learning_curves(curves, "regime_curves.png");
 
 # %% [markdown]
 # ## What this shows
-# Built by `notebook_findings` from `regime_curves.csv` (no number typed by hand): whether the gap opens and
-# whether plain overfits, then each regulariser against plain at the last epoch, on the dev score and on the
-# gap (with how much of the gap's change is the training score's), with intervals and what each shows in words
-# of its own ("narrows the gap", "below zero": Welch, Holm over this notebook's tests). These are not the study's
-# pre-registered questions, so they carry no helps / hurts verdict.
+# Whether plain training overfits in this regime (`verdicts.regime_opening`: "overfits" when the train-dev gap
+# widens beyond the margin and dev falls beyond it from its peak, "gap only" when the gap widens but dev has not
+# fallen, "no gap" otherwise), then each regulariser against plain at the last epoch, on dev and on the gap, in
+# words of their own ("below zero" on the gap narrows it; Welch, Holm over this notebook's tests): these are not
+# the study's pre-registered questions, so they carry no helps / hurts. A gap that narrows because the training
+# score falls is fitting less, not generalising better: compare the train and dev columns. The last table is what
+# early stopping would keep (each run's best epoch), optimistic alike for every recipe.
 
 # %%
-display(Markdown(notebook_findings(NOTEBOOK, profile, encoder)))
+print("plain, in this regime:", verdicts.regime_opening(curves))
+display(verdicts.regime_verdicts(curves).round(4))
+display(tables.early_stopping(curves).round(4))

@@ -1,6 +1,5 @@
 """Error analysis against hand computations: SST per-class precision/recall/F1 and the confusion matrix, the
-reliability table and its expected calibration error (Guo et al. 2017), the diagrams drawn from that table, and
-the findings that quote them."""
+reliability table and its expected calibration error (Guo et al. 2017), and the diagrams drawn from that table."""
 import gzip
 
 import numpy as np
@@ -80,14 +79,3 @@ def test_calibrated_predictions_are_found_beside_plain_ones(tmp_path):
     registry.parent.mkdir()
     (registry.parent / "predictions-dev-calibrated.csv").write_text("id\n")
     assert saved_predictions.calibrated_beside(registry) == registry.parent / "predictions-dev-calibrated.csv"
-
-
-def test_findings_quote_the_neutral_class_and_the_ece(isolated):
-    from quarbert_lib.base.paths import tables_dir
-    from quarbert_lib.reporting import notebook_findings as nf
-    tables_dir().mkdir(parents=True, exist_ok=True)
-    gold = [2] * 10 + [0, 1, 3, 4]
-    pred = [2, 2, 1, 1, 3, 3, 3, 3, 3, 1, 0, 1, 3, 4]
-    evaluate.per_class(sst_frame(gold, pred)).assign(source="nb/ens").to_csv(tables_dir() / "sst_per_class.csv", index=False)
-    text = nf.notebook_findings("10_error_analysis", "cpu", "e")
-    assert "the neutral class (2) gets 2 of 10 sentences right (recall 20%, F1 0.33)" in text

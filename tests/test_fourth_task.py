@@ -1,13 +1,13 @@
 """A fourth task: appending CFIMDB (a binary sentiment task of the course data) to tasks.STUDY_TASKS is all it takes
 for the study to train it with the others, table it, test its steps and describe it. The task's TaskSpec carries its
-column, label, short name and margin; the tables, verdicts, findings and figures loop over the study's tasks."""
+column, label, short name and margin; the tables, verdicts and figures loop over the study's tasks."""
 import numpy as np
 import pandas as pd
 import pytest
 
 from quarbert_lib.base import tasks
 from quarbert_lib.core.config import profile_config
-from quarbert_lib.reporting import notebook_findings, plots, report
+from quarbert_lib.reporting import plots, report
 from quarbert_lib.study.experiment import run_ladder_rows
 
 
@@ -41,7 +41,7 @@ def test_a_fourth_task_is_trained_tabled_tested_and_described(isolated, tiny_enc
     assert len(mine) == 1 and mine["margin"].iloc[0] == tasks.TASKS["cfimdb"].margin and mine["pairs"].iloc[0] == 2
     assert len(family[family["step"] == "baseline-finetune -> sampling"]) == 5      # overall and four tasks
     # described: the notebook's findings and the ladder figure name it
-    text = notebook_findings.notebook_findings("03_task_sampling", "smoke", encoder, family)
-    assert "CFIMDB" in text
+    text = report.questions_markdown("03_task_sampling", "smoke", encoder)
+    assert "| baseline-finetune -> sampling | batch-level task sampling | cfimdb_acc |" in text
     fig = plots.ablation_bars(rows, "four.png", paper={})
     assert "CFIMDB acc" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]

@@ -7,13 +7,13 @@ import torch
 from torch.nn import functional as F
 
 from quarbert_lib.base.tasks import TASKS as SPECS
-from quarbert_lib.core.config import (ConfigError, ExperimentConfig, ModelConfig, cost_kind, profile_config,
-                                      variant_config)
+from quarbert_lib.core.config import ConfigError, ExperimentConfig, ModelConfig, cost_kind, profile_config
 from quarbert_lib.core.model import MultitaskBERT, load_encoder
 from quarbert_lib.losses import (MbppConfig, MomentumTeacher, MultitaskObjective, RdropConfig, RDropRegularizer,
                                  SimcseConfig, SimCSERegularizer, SmartConfig, SmartRegularizer, regularizers)
 from quarbert_lib.losses.rdrop import SEED_OFFSET
 from quarbert_lib.study.experiment import build_objective
+from quarbert_lib.study.recipes import variant_config
 from quarbert_lib.study.results import same_config
 
 TASKS = ["sst", "para", "sts"]          # one task of each head kind: classify, binary, regress

@@ -68,45 +68,30 @@ def test_epoch_rows_are_the_seed_means_and_stds_at_the_last_epoch():
     assert tables.epoch_rows(curves, epoch=1).set_index("variant").loc["plain", "overall"] == pytest.approx(0.55)
 
 
-def test_the_regime_findings_say_whether_the_gap_opens_and_what_each_regulariser_does(isolated):
+def test_the_regime_tables_say_whether_the_gap_opens_and_what_each_regulariser_does():
     from scipy.stats import ttest_ind
 
-    from quarbert_lib.base.paths import tables_dir
-    from quarbert_lib.reporting import notebook_findings as nf
+    from quarbert_lib.reporting import verdicts
     curves = _curves()
-    tables_dir().mkdir(parents=True, exist_ok=True)
-    curves.assign(profile="cpu", encoder="e").to_csv(tables_dir() / "regime_curves.csv", index=False)
-    lines = nf.notebook_findings("12_overfitting_regime", "cpu", "e").split("\n")
     # plain's gap opens while its dev still rises: not called overfitting
-    assert nf.regime_opening(curves) == "gap only"
-    assert lines[0] == ("- Plain's train-dev gap opens, but its dev score has not fallen beyond the margin from its peak: "
-                        "the model fits its training examples faster than dev improves, it does not lose dev. On the "
-                        "overall score the gap is +0.050 after epoch 1 and +0.300 after epoch 2 (train 0.900, dev 0.600; "
-                        "per task SST acc +0.300, QQP acc +0.300, STS r +0.300, each in its metric's units); dev peaks at "
-                        "epoch 2 (0.600). Mean over seeds.")
+    assert verdicts.regime_opening(curves) == "gap only"
     last = curves[curves["epoch"] == 2]
     plain, rdrop = (last[last["variant"] == v]["gap_overall"] for v in ("plain", "rdrop"))
     p = ttest_ind(rdrop, plain, equal_var=False).pvalue                    # the reference: scipy on the seeds
-    table = nf.regime_verdicts(curves)
+    table = verdicts.regime_verdicts(curves)
     gap = table[table["metric"] == "gap_overall"].iloc[0]
     assert gap["p"] == pytest.approx(p) and gap["effect"] == pytest.approx(0.18 - 0.30)
     low, high = sorted(table["p"])                                         # Holm over the notebook's two tests
     assert gap["p_holm"] == pytest.approx(min(1, 2 * low) if gap["p"] == low else min(1, max(2 * low, high)))
-    assert lines[1].startswith("- `rdrop` against plain at the last epoch: dev overall +0.020")
-    assert (f"gap -0.120 (95% CI [{gap['ci_low']:+.3f}, {gap['ci_high']:+.3f}]), {nf.GAP_WORDS[gap['reading']]} "
-            "(train -0.100 minus dev +0.020; Welch, Holm over this notebook's 2 tests, apart from the study's analysis; "
-            "3 / 3 seeds).") in lines[1]
-    # most of the narrowing is the training score's (-0.100 of -0.120) and dev's rise is not shown: said so
     assert table[table["metric"] == "overall"].iloc[0]["reading"] == "undecided"
-    assert gap["reading"] == "below zero" and lines[2] == (
-        "- Shown to narrow the gap here: `rdrop` (mostly by fitting its training examples less: train -0.100 of the "
-        "gap's -0.120; dev undecided).")
+    assert gap["reading"] == "below zero" and verdicts.GAP_WORDS[gap["reading"]] == "narrows the gap"
     # each run's best epoch, averaged over seeds: both recipes peak at their last epoch here
-    assert lines[3] == ("- With early stopping (each run's best epoch on dev, as its saved weights and metrics.json are; "
-                        "mean over seeds, no test, optimistic alike for every recipe): `plain` 0.600, `rdrop` 0.620.")
+    best = tables.early_stopping(curves).set_index("variant")
+    assert best["best_epoch_overall"].to_dict() == pytest.approx({"plain": 0.6, "rdrop": 0.62})
+    assert best["seeds"].tolist() == [3, 3]
     declined = _decline(curves, "plain", 0.5, 0.95)
-    declined.assign(profile="cpu", encoder="e").to_csv(tables_dir() / "regime_curves.csv", index=False)
-    assert nf.notebook_findings("12_overfitting_regime", "cpu", "e").split("\n")[-1].endswith("`plain` 0.600, `rdrop` 0.620.")
+    assert tables.early_stopping(declined).set_index("variant")["best_epoch_overall"].to_dict() == \
+        pytest.approx({"plain": 0.6, "rdrop": 0.62})
 
 
 def _decline(curves: pd.DataFrame, variant: str, epoch3_dev: float, epoch3_train: float) -> pd.DataFrame:
@@ -123,8 +108,8 @@ def _decline(curves: pd.DataFrame, variant: str, epoch3_dev: float, epoch3_train
     return pd.concat([curves, third], ignore_index=True)
 
 
-def test_plain_is_said_to_overfit_only_when_its_dev_score_falls_from_its_peak(isolated):
-    from quarbert_lib.reporting import notebook_findings as nf
+def test_plain_is_said_to_overfit_only_when_its_dev_score_falls_from_its_peak():
+    from quarbert_lib.reporting import verdicts as nf
     assert nf.regime_opening(_curves()) == "gap only"                     # dev still rising
     assert nf.regime_opening(_decline(_curves(), "plain", 0.58, 0.95)) == "overfits"     # 0.600 -> 0.580
     assert nf.regime_opening(_decline(_curves(), "plain", 0.595, 0.95)) == "gap only"    # within the 0.01 margin
@@ -133,11 +118,11 @@ def test_plain_is_said_to_overfit_only_when_its_dev_score_falls_from_its_peak(is
     assert nf.regime_opening(_curves().assign(gap_overall=float("nan"))) == ""
 
 
-def test_a_gap_narrowed_by_fitting_less_is_not_called_closing_it(isolated):
-    """A regulariser that lowers the training score more than dev narrows the gap by underfitting: the findings
-    name it apart from the recipes that narrow the gap without costing dev."""
-    from quarbert_lib.base.paths import tables_dir
-    from quarbert_lib.reporting import notebook_findings as nf
+def test_a_gap_narrowed_by_fitting_less_shows_both_columns_falling():
+    """A regulariser that lowers the training score more than dev narrows the gap by underfitting: its dev reading
+    is "below zero" beside the gap's, so the table shows it apart from a recipe that narrows the gap without costing
+    dev."""
+    from quarbert_lib.reporting import verdicts
     curves = _curves()
     strong = curves[curves["variant"] == "rdrop"].assign(variant="strong")
     last = strong["epoch"] == 2
@@ -146,16 +131,12 @@ def test_a_gap_narrowed_by_fitting_less_is_not_called_closing_it(isolated):
     strong.loc[last, "train_overall"] = 0.50 + 2 * jitter[last]            # train -0.40 against plain's 0.90
     strong["gap_overall"] = strong["train_overall"] - strong["overall"]
     curves = pd.concat([curves, strong], ignore_index=True)
-    tables_dir().mkdir(parents=True, exist_ok=True)
-    curves.assign(profile="cpu", encoder="e").to_csv(tables_dir() / "regime_curves.csv", index=False)
-    table = nf.regime_verdicts(curves).set_index(["step", "metric"])
+    table = verdicts.regime_verdicts(curves).set_index(["step", "metric"])
     assert table.loc[("plain -> strong", "overall"), "reading"] == "below zero"
     assert table.loc[("plain -> strong", "gap_overall"), "reading"] == "below zero"     # a narrower gap
-    lines = nf.notebook_findings("12_overfitting_regime", "cpu", "e").split("\n")
-    assert "(train -0.400 minus dev -0.150;" in next(line for line in lines if line.startswith("- `strong`"))
-    assert lines[-2] == ("- Shown to narrow the gap here: `rdrop` (mostly by fitting its training examples less: train "
-                         "-0.100 of the gap's -0.120; dev undecided). `strong` narrows it by fitting less: dev falls "
-                         "too.")
+    assert table.loc[("plain -> strong", "gap_overall"), "effect"] == pytest.approx(-0.25)   # train -0.40 minus dev -0.15
+    assert table.loc[("plain -> rdrop", "overall"), "reading"] == "undecided"
+
 
 
 def test_a_rerun_replaces_each_runs_curve_whole(isolated):

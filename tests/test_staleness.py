@@ -3,7 +3,7 @@ makes from the committed tables.
 
 - ``make figures`` run on a copy of the committed reports, with no run registry, rebuilds results.md, the README's
   and docs' generated blocks and every figure it draws byte for byte;
-- each executed notebook's "What this shows" output is ``notebook_findings`` of the committed tables. A notebook
+- each executed notebook's closing verdict table is the committed analysis's rows for its questions. A notebook
   whose runs are not all in records/ cannot be re-executed from a clone; it is listed in AWAITING_RECORDS, and the
   test fails when that list and the planner's runs to train on the records disagree, so the exemption can neither
   outlive its reason nor miss a notebook;
@@ -25,9 +25,9 @@ import pytest
 from quarbert_lib.base.paths import REPO_ROOT, discover
 from quarbert_lib.batch import plan, reproduce
 from quarbert_lib.study.recipes import PROFILE_NOTEBOOK_PARAMS
-from quarbert_lib.reporting import figures, notebook_findings
+from quarbert_lib.reporting import figures, report
 from quarbert_lib.study import records
-from quarbert_lib.study.spec import NOTEBOOK_NAMES, NOTEBOOKS
+from quarbert_lib.study.spec import NOTEBOOK_NAMES, NOTEBOOKS, questions_of
 
 import other_machine  # tests/other_machine.py
 import reversed_listing  # tests/reversed_listing.py
@@ -65,12 +65,12 @@ def test_every_figure_make_figures_draws_is_current(rebuilt):
     assert stale == [], f"figures differ from what make figures draws now: {stale}"
 
 
-def _displayed_findings(notebook: str) -> str:
+def _displayed_verdicts(notebook: str) -> str:
     executed = json.loads((REPORTS / "executed" / f"{notebook}.ipynb").read_text())
     for cell in executed["cells"]:
-        if cell["cell_type"] == "code" and "notebook_findings(" in "".join(cell["source"]):
+        if cell["cell_type"] == "code" and "questions_markdown(" in "".join(cell["source"]):
             return "".join(next(o for o in cell["outputs"] if "text/markdown" in o.get("data", {}))["data"]["text/markdown"])
-    raise AssertionError(f"{notebook}: no findings cell in its executed copy")
+    raise AssertionError(f"{notebook}: no verdict table in its executed copy")
 
 
 def test_the_exemptions_are_exactly_the_notebooks_with_runs_to_train(tmp_path, monkeypatch):
@@ -92,12 +92,15 @@ def test_the_exemptions_are_exactly_the_notebooks_with_runs_to_train(tmp_path, m
     assert sorted(run for run in recorded - names if run[0] not in AWAITING_RECORDS) == []
 
 
-@pytest.mark.parametrize("notebook", sorted(set(NOTEBOOK_NAMES) - AWAITING_RECORDS))
-def test_executed_notebooks_show_the_findings_of_the_committed_tables(notebook, monkeypatch):
+@pytest.mark.parametrize("notebook", sorted(nb for nb in set(NOTEBOOK_NAMES) - AWAITING_RECORDS if questions_of(nb)))
+def test_executed_notebooks_show_the_verdicts_of_the_committed_tables(notebook, monkeypatch):
+    """A notebook computes its questions' verdicts from the registry's runs; the committed analysis (seed_scores.csv,
+    verdicts.csv) must give the same table, word for word."""
     monkeypatch.setenv("QUARBERT_REPORTS", str(REPORTS))
     monkeypatch.setenv("QUARBERT_RUNS", str(REPO_ROOT / "no-such-registry"))
-    assert _displayed_findings(notebook) == notebook_findings.notebook_findings(notebook, "cpu", "minilm-l6"), \
-        f"reports/executed/{notebook}.ipynb shows findings the committed tables no longer give: re-execute it"
+    saved = report.questions_markdown(notebook, "cpu", "minilm-l6", report.study_verdicts("cpu", "minilm-l6"))
+    assert _displayed_verdicts(notebook) == saved, \
+        f"reports/executed/{notebook}.ipynb shows verdicts the committed tables no longer give: re-execute it"
 
 
 def _files(root: Path) -> dict[str, bytes]:

@@ -129,6 +129,12 @@ def check_parameters(overrides: dict, declared: dict[str, dict]) -> None:
         raise ParameterError(f"-p {', '.join(name + hint(name) for name in unknown)}: not a parameter of the "
                              f"selected notebooks ({numbers}); {listed}")
     for name, value in overrides.items():
+        # a seeds parameter (seeds, sweep_seeds, ...) is a list of seeds even where its default is None
+        if (name == "seeds" or name.endswith("_seeds")) and value is not None and not (
+                isinstance(value, (list, tuple)) and value and all(isinstance(s, int) and not isinstance(s, bool)
+                                                                   and s >= 0 for s in value)):
+            raise ParameterError(f"-p {name}={value!r}: a list of seeds (integers >= 0) is expected, e.g. "
+                                 f"-p {name}='[{value if isinstance(value, int) else 0}]'; {listed}")
         for stem, params in declared.items():
             if name in params and not fits(value, params[name]):
                 raise ParameterError(f"-p {name}={value!r}: {type(value).__name__} where {stem} declares "

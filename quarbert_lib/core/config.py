@@ -8,13 +8,15 @@ that is wrong and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
 # ConfigError, _help and _check live below both this module and losses (whose regularizer modules own their
 # sections); the names are re-exported here, where callers import them from.
-from ..base.configbase import ConfigError, _check, _help
+from ..base.configbase import ConfigError, _check, _help, check_types
 from ..base.tasks import STUDY_TASKS, TASKS
 from ..losses import (BF16_MIN_SMART_EPSILON, MbppConfig, RdropConfig, Regularizer, SimcseConfig, SmartConfig,
                       regularizers)
@@ -153,6 +155,7 @@ class ExperimentConfig:
 
     def validate(self) -> "ExperimentConfig":
         """Raise ConfigError for the first disallowed value; return self for chaining."""
+        check_types(self)                # types first: a value of the wrong type makes the checks below meaningless
         _check(self.profile in PROFILES, "profile", self.profile, f"one of {PROFILES}")
         _check(bool(self.tasks), "tasks", self.tasks, "at least one task")
         for t in self.tasks:
@@ -172,6 +175,13 @@ class ExperimentConfig:
         _check(m.sts_head in STS_HEADS, "model.sts_head", m.sts_head, f"one of {STS_HEADS}")
         _check(m.sts_head == "linear" or m.pair_encoding == "siamese", "model.sts_head", m.sts_head,
                "'linear' when model.pair_encoding is 'cross' (a cosine needs two sentence embeddings)")
+        # a typo of the alias is no hub name; a path that does not exist is no model: both fail here, before compute
+        near = difflib.get_close_matches(m.encoder, list(ENCODER_ALIASES), n=1, cutoff=0.75)
+        if near and m.encoder not in ENCODER_ALIASES and not os.path.exists(m.encoder):
+            _check(False, "model.encoder", m.encoder, f"the packaged alias {near[0]!r}, a folder or a hub name")
+        _check(not m.encoder.startswith((".", "~", "/")) or os.path.exists(os.path.expanduser(m.encoder)),
+               "model.encoder", m.encoder, "an existing folder (this path does not exist), the packaged alias "
+               "'minilm-l6' or a hub name")
         _check(m.encoder_dropout is None or 0.0 <= m.encoder_dropout < 1.0, "model.encoder_dropout",
                m.encoder_dropout, "None or 0 <= p < 1")
         _check(0.0 <= m.hidden_dropout < 1.0, "model.hidden_dropout", m.hidden_dropout, "0 <= p < 1")
@@ -263,8 +273,8 @@ def profile_config(profile: str, tasks: list[str] | None = None, **overrides: An
     if profile not in PROFILES:
         raise ConfigError(f"config field 'profile' = {profile!r} is not allowed: expected one of {PROFILES}")
     d = ExperimentConfig(profile=profile).to_dict()
-    if tasks is not None:
-        d["tasks"] = list(tasks)
+    if tasks is not None:           # a list (or tuple) of names; anything else is checked as given, never split
+        d["tasks"] = list(tasks) if isinstance(tasks, (list, tuple)) else tasks
     for section, values in _PROFILE_OVERRIDES[profile].items():
         d[section].update(values)
     for key, value in overrides.items():

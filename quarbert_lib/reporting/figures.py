@@ -18,7 +18,7 @@ from ..study import results, saved_predictions, tables
 from ..study.results import read_table, run_name
 from ..study.smart_strength import INERT_BELOW
 from ..study.spec import TARGET_OVERALL
-from . import bench_report, notebook_findings, plots, report
+from . import bench_report, plots, report
 
 PAPER_NOTE = ("The paper's columns are its Table 2 (bert-base-uncased, dev; `quarbert_lib/paper/`); its overall is "
               "stated for the ensemble and computed with the course's formula for the other rows. The paper has no "
@@ -135,7 +135,7 @@ def _smart_section(profile: str, encoder: str, ablation: pd.DataFrame | None) ->
           "batch at the start of training, for each convention, space and size.", ""]
     md += _figure("smart_strength.png", "SMART's strength against the perturbation's size (log-log)")
     md += _figure("radius_sweep.png", "Dev metrics against the per-token radius (normalize / embedding)")
-    md += ["What it shows: notebook 04's section under [What each notebook shows](#what-each-notebook-shows).", ""]
+    md += ["How to read them: notebook 04's closing section; its questions' verdicts are in the families above.", ""]
     return md
 
 
@@ -146,7 +146,6 @@ def _verdict_section(profile: str, encoder: str) -> list[str]:
     if not table["pairs"].gt(0).any():
         return []
     plots.step_effects(table[table["family"] == "paper"])
-    fmt = lambda v, spec: "" if pd.isna(v) else format(v, spec)  # noqa: E731
     md = ["## The paper's claims", "", report.verdict_section(profile, encoder), "",
           "## The pre-registered analysis", "",
           "Declared before the numbers in `quarbert_lib/study/spec.py` (QUESTIONS, FAMILIES): the paper's steps as "
@@ -158,13 +157,7 @@ def _verdict_section(profile: str, encoder: str) -> list[str]:
           "(`quarbert_lib/reporting/verdicts.py`).", ""]
     for family, rows in table.groupby("family", sort=False):
         md += [f"### Family `{family}` ({int(rows['tests'].iloc[0])} tests, each interval at "
-               f"{100 * rows['level'].iloc[0]:.2f}%)", "", report.markdown_table(
-                   ["step", "question", "metric", "effect", "adjusted interval", "p (adjusted)", "margin", "seeds paired",
-                    "verdict", "paper's effect"],
-                   [[r.step, r.label, r.metric, fmt(r.effect, "+.3f"),
-                     "" if pd.isna(r.ci_low) else f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]", fmt(r.p_adjusted, ".3f"),
-                     f"±{r.margin:g}", str(r.pairs), f"**{r.verdict}**", fmt(r.paper_effect, "+.3f")]
-                    for r in rows.itertuples()]), ""]
+               f"{100 * rows['level'].iloc[0]:.2f}%)", "", report.verdicts_markdown(rows), ""]
     return md + _figure("step_effects.png", "Each of the paper's steps: its effect on the overall dev score with its "
                         "adjusted interval; grey band: the margin; crosses: the paper's effect for the same step")
 
@@ -211,7 +204,7 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
     if ablation is not None:
         plots.ablation_bars(ablation, "ablation_ladder.png")
         md += ["## Table 2: the ablation ladder", "", report.ablation_markdown(ablation), "", PAPER_NOTE, "",
-               "What each step shows, in words: [What each notebook shows](#what-each-notebook-shows), below.", ""]
+               "Each step's verdict: [the pre-registered analysis](#the-pre-registered-analysis), above.", ""]
         md += [f"Data note: {n}." for n in sorted({n for x in ablation["data_note"].dropna() for n in x.split(" | ") if n})]
         md += [""] + _figure("ablation_ladder.png", "Dev scores of every row (error bars: std over seeds)")
     grid = read_table("lr_dropout.csv", profile, encoder)
@@ -262,8 +255,8 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
         last = tables.epoch_rows(regime.drop(columns=["profile", "encoder"], errors="ignore"))
         md += ["## A regime built to overfit", "", "Each recipe on a small cap for several epochs, a probe of its training "
                "examples scored beside dev at every epoch (notebook 12); the last epoch's mean ± std over seeds. What "
-               "each regulariser does to the gap: notebook 12's section under [What each notebook shows]"
-               "(#what-each-notebook-shows).", "",
+               "each regulariser does to the gap, each against plain (Welch, Holm over the notebook's tests, in words "
+               "of its own): notebook 12's closing tables (`verdicts.regime_verdicts`).", "",
                report.markdown_table(["recipe", "seeds", "epoch", "dev overall", "train overall", "gap"],
                                      [[r.variant, int(r.seeds), int(r.epoch), report.fmt_std(r.overall, r.overall_std),
                                        f"{r.train_overall:.3f}", report.fmt_std(r.gap_overall, r.gap_overall_std, "+.3f")]
@@ -289,9 +282,6 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
                "registry and no records trains all of them, so its wall time is at least the total; a clone restores "
                "the recorded runs instead (README).", "",
                report.cost_markdown(spent), ""]
-    md += ["## What each notebook shows", "", "Each numbered notebook's closing section, built by "
-           "`notebook_findings.notebook_findings` from the saved tables (the executed notebooks show the same text).", "",
-           *notebook_findings.all_sections([p.stem for p in discover()], profile, encoder)]
     curves = sorted(p for p in (reports_dir() / "figures").glob("*_curves.png") if p.name != "regime_curves.png")
     if curves:
         md += ["## Training curves", ""] + [line for c in curves for line in _figure(c.name, c.stem.replace("_", " "))]

@@ -136,6 +136,46 @@ def notebook_verdicts(notebook: str, profile: str, encoder: str) -> pd.DataFrame
     return verdicts.analyse(tables.seed_scores(profile, encoder, rows), questions, paper_dev())
 
 
+def verdicts_markdown(table: pd.DataFrame) -> str:
+    """Rows of the pre-registered analysis (verdicts.analyse) as a markdown table: step, question, metric, effect,
+    adjusted interval, adjusted p, margin, seeds paired, the verdict word and the paper's effect (results.md's family
+    tables and each notebook's closing table: one format, one word per row)."""
+    fmt = lambda v, spec: "" if pd.isna(v) else format(v, spec)  # noqa: E731
+    return markdown_table(
+        ["step", "question", "metric", "effect", "adjusted interval", "p (adjusted)", "margin", "seeds paired",
+         "verdict", "paper's effect"],
+        [[r.step, r.label, r.metric, fmt(r.effect, "+.3f"), "" if pd.isna(r.ci_low) else f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]",
+          fmt(r.p_adjusted, ".3f"), f"±{r.margin:g}", str(r.pairs),
+          f"**{r.verdict}**" if r.pairs else "not trained yet", fmt(r.paper_effect, "+.3f")] for r in table.itertuples()])
+
+
+def questions_markdown(notebook: str, profile: str, encoder: str, analysis: pd.DataFrame | None = None) -> str:
+    """The study's verdicts on the questions a notebook answers, as verdicts_markdown's table with each row's
+    family and its declared number of tests; '' for a notebook that answers none. ``analysis``: the saved analysis
+    (study_verdicts, from seed_scores.csv); default, notebook_verdicts from the registry's runs: the same rows."""
+    steps = {q.step for q in questions_of(notebook)}
+    table = notebook_verdicts(notebook, profile, encoder) if analysis is None else \
+        analysis[analysis["step"].isin(steps)].reset_index(drop=True)
+    if table.empty:
+        return ""
+    families = ", ".join(f"`{f}` {int(rows['tests'].iloc[0])} tests (each interval at {100 * rows['level'].iloc[0]:.2f}%)"
+                         for f, rows in table.groupby("family", sort=False))
+    return f"The study's verdicts on this notebook's questions (families: {families}):\n\n" + verdicts_markdown(table)
+
+
+def prior_beside(profile: str, encoder: str, row: str, metric: str) -> pd.DataFrame:
+    """The encoder's prior (encoder_prior.csv: `python -m quarbert_lib prior`, no weight trained) on ``metric``
+    beside ``row``'s score (its ablation row, mean over seeds): a measurement to set beside a step, not a reason.
+    Empty when either is not saved yet."""
+    prior = results.read_table("encoder_prior.csv", profile, encoder)
+    rows = ablation_rows(profile, encoder).set_index("variant")
+    if prior is None or row not in rows.index or metric not in set(prior["metric"]):
+        return pd.DataFrame(columns=["metric", "encoder_prior", "row", "row_score", "difference"])
+    value = float(prior.set_index("metric").loc[metric, "value"])
+    return pd.DataFrame([{"metric": metric, "encoder_prior": value, "row": row, "row_score": rows.loc[row, metric],
+                          "difference": rows.loc[row, metric] - value}])
+
+
 def study_verdicts(profile: str, encoder: str) -> pd.DataFrame:
     """The pre-registered analysis (verdicts.analyse) of every declared question, from the per-seed scores saved in
     seed_scores.csv (notebook 09 collects them from the registry), with the paper's effects."""

@@ -36,6 +36,7 @@ from scipy import stats
 
 from ..base.tasks import STUDY_TASKS, TASKS
 from ..study.spec import QUESTIONS, Question, family_metrics, family_size
+from ..study.tables import epoch_rows
 
 ALPHA = 0.05
 def margins() -> dict[str, float]:
@@ -193,3 +194,36 @@ def analyse(scores: pd.DataFrame, questions: tuple[Question, ...] = QUESTIONS, p
             out.append({"family": q.family, "step": q.step, "label": q.label, "metric": metric,
                         **paired_test(a, b, margins()[metric], family_size(q.family), alpha), "paper_effect": theirs})
     return pd.DataFrame(out, columns=ANALYSIS_COLUMNS)
+
+
+# -- notebook 12's regime: each recipe against plain on dev and on the train-dev gap (a comparison of its own) --
+
+REGIME_BASE = "plain"
+# Beside each recipe against plain: what MBPP adds to SMART at the same strength.
+REGIME_STEPS = (("advreg-lambda5", "smart"),)
+# A step's verdict on the train-dev gap, where a smaller gap is what a regulariser is for.
+GAP_WORDS = {"above zero": "widens the gap", "below zero": "narrows the gap",
+             "inside the margin": "leaves the gap within the margin", "undecided": "undecided on the gap"}
+
+
+def regime_verdicts(curves: pd.DataFrame) -> pd.DataFrame:
+    """Each recipe against plain at the last epoch, on the dev overall score and its train-dev gap: one Holm family
+    (verdicts.comparison_table, apart from the pre-registered analysis; the gap's margin is the overall score's)."""
+    last = epoch_rows(curves)
+    steps = [(REGIME_BASE, r) for r in last["variant"] if r != REGIME_BASE] + list(REGIME_STEPS)
+    return comparison_table(last, steps, columns=("overall", "gap_overall"), margin_of={"gap_overall": OVERALL_MARGIN})
+
+
+def regime_opening(curves: pd.DataFrame) -> str:
+    """Whether plain's runs overfit, from the seed means per epoch: 'overfits' when the overall train-dev gap
+    widens by more than the overall margin from the first epoch to the last and dev ends more than the margin
+    below its peak; 'gap only' when the gap widens but dev is still within the margin of its peak (the model
+    fits its training data faster than dev improves, without losing dev yet); 'no gap' otherwise; '' without
+    plain's probe scores."""
+    plain = curves[curves["variant"] == REGIME_BASE].groupby("epoch")[["overall", "gap_overall"]].mean()
+    if plain.empty or plain["gap_overall"].isna().all():
+        return ""
+    first, end, peak = plain.index.min(), plain.index.max(), plain["overall"].idxmax()
+    if plain.loc[end, "gap_overall"] <= plain.loc[first, "gap_overall"] + OVERALL_MARGIN:
+        return "no gap"
+    return "overfits" if plain.loc[peak, "overall"] - plain.loc[end, "overall"] > OVERALL_MARGIN else "gap only"

@@ -2,7 +2,7 @@
 (and so which notebook trains a run), the ladder's order, the steps the verdicts compare, and the ensembles.
 
 Everything that names the study's structure reads this module: the planner (batch.plan), the tables of runs
-(study.tables), the verdicts (reporting.report), the findings (reporting.notebook_findings) and the saved
+(study.tables), the verdicts (reporting.report) and the saved
 predictions (study.saved_predictions). A row's config is recipes.VARIANTS[row] on a profile; a run's name is
 study.results.run_name(row, seed=...), the one builder.
 Adding a step is one NotebookSpec entry here (and its notebook).

@@ -329,3 +329,35 @@ def paper_checks(profile: str, encoder: str) -> pd.DataFrame:
                            **evaluate.sst_error_levels(frame), **evaluate.sts_extremes(frame)}
                           for row, frame in frames.items()])
     return results.write_csv(tables_dir() / "paper_checks.csv", table.assign(profile=profile, encoder=encoder))
+
+
+def early_stopping(curves: pd.DataFrame) -> pd.DataFrame:
+    """What early stopping would keep: each run's best dev overall over its epochs (its saved weights and
+    metrics.json are that epoch's), the mean over each recipe's seeds; no test, optimistic alike for every recipe."""
+    best = curves.groupby(["variant", "seed"], sort=False)["overall"].max()
+    return best.groupby(level=0, sort=False).agg(["mean", "count"]).reset_index().rename(
+        columns={"mean": "best_epoch_overall", "count": "seeds"})
+
+
+def equal_minutes(budget: pd.DataFrame) -> pd.DataFrame:
+    """Notebook 11's longest recipes with SMART against the same recipe without (`<recipe>-smart` against
+    `<recipe>`, one seed a point): at the same epoch and cap, the overall scores and training minutes of both, and
+    the best overall the plain recipe reached in no more training minutes (what the SMART point's time would have
+    bought without it)."""
+    rows = []
+    for recipe in budget["recipe"].unique():
+        base = recipe.removesuffix("-smart")
+        if base == recipe or base not in set(budget["recipe"]):
+            continue
+        plain = budget[budget["recipe"] == base]
+        for point in budget[budget["recipe"] == recipe].sort_values("epoch").itertuples():
+            same = plain[(plain["epoch"] == point.epoch) & (plain["cap"].astype(str) == str(point.cap))]
+            if same.empty:
+                continue
+            twin = same.iloc[0]
+            in_time = plain[plain["train_minutes"] <= point.train_minutes]["overall"].max()
+            rows.append({"recipe": recipe, "against": base, "epoch": point.epoch, "overall": point.overall,
+                         "against_overall": twin["overall"], "difference": point.overall - twin["overall"],
+                         "train_minutes": point.train_minutes, "against_minutes": twin["train_minutes"],
+                         "against_best_in_those_minutes": in_time})
+    return pd.DataFrame(rows)
