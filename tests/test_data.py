@@ -313,3 +313,19 @@ def test_offline_without_data_stops_before_any_compute(tmp_path, monkeypatch, ca
     assert line.startswith("error: no course data found") and "QUARBERT_DATA" in line
     assert "python -m quarbert_lib data download" in line and "Traceback" not in "\n".join(err)
     assert not any((tmp_path / "data").glob("*.csv"))             # nothing half-downloaded left behind
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\ufeff", "\u00ad", "\u200d", " \u200b\u00ad "])
+def test_a_sentence_of_invisible_characters_is_empty_as_the_tokenizer_sees_it(tmp_path, invisible):
+    """The bug hunt's input: labelled sentences made only of invisible characters were kept even in strict mode and
+    encoded as [CLS][SEP], while whitespace-only ones were rejected. Emptiness is judged as the tokenizer judges it
+    (these characters are dropped: the packaged encoder's tokenizer gives [101, 102] for each); an unlabelled row
+    is still answered."""
+    path = _write(tmp_path / "sst.csv", f"\tid\tsentence\tsentiment\n0\ta\t{invisible}\t1\n1\tb\tfine \u200b\t3\n")
+    with pytest.raises(DataError) as err:
+        load_csv(path, TASKS["sst"])
+    assert (err.value.line, err.value.field) == (2, "sentence") and "empty sentence" in err.value.reason
+    examples, report = load_csv(path, TASKS["sst"], skip_bad_rows=True)
+    assert [e.id for e in examples] == ["b"] and [(ln, f) for ln, f, _ in report.skipped] == [(2, "sentence")]
+    test = _write(tmp_path / "test.csv", f"\tid\tsentence\n0\ta\t{invisible}\n")
+    assert [e.id for e in load_csv(test, TASKS["sst"], has_labels=False)[0]] == ["a"]

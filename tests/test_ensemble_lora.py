@@ -193,3 +193,21 @@ def test_wrapping_shows_no_deprecation_warning_of_peft_itself(tiny_encoder_dir):
         warnings.simplefilter("always")
         get_peft_model(load_encoder(str(tiny_encoder_dir))[0], peft_config(LoraSettings(enabled=True)))
     assert [w for w in caught if "is_gradient_checkpointing" in str(w.message)]
+
+
+def test_members_listing_the_same_ids_in_another_order_are_aligned_by_id():
+    """The bug hunt's input: two members whose prediction files list the same ids in another order were refused
+    ("members predicted different examples"). Now they are averaged id by id; different id sets are still refused,
+    naming an id that differs."""
+    import numpy as np
+    import pandas as pd
+
+    from quarbert_lib.study import ensemble
+    a = pd.DataFrame({"id": ["x", "y", "z"], "task": "sts", "gold": [1.0, 2.0, 3.0], "prediction": [1.0, 2.0, 4.0],
+                      "score": [1.0, 2.0, 4.0]})
+    b = a.assign(score=[3.0, 2.0, 0.0], prediction=[3.0, 2.0, 0.0]).iloc[[2, 0, 1]]       # z, x, y
+    out = ensemble.ensemble({"a": a, "b": b})
+    assert out["id"].tolist() == ["x", "y", "z"] and np.allclose(out["score"], [2.0, 2.0, 2.0])
+    assert out["gold"].tolist() == [1.0, 2.0, 3.0]
+    with pytest.raises(ValueError, match="sts: a and b predicted different examples \\(id 'w'\\)"):
+        ensemble.aligned([a, a.assign(id=["x", "y", "w"])], "sts", ["a", "b"])

@@ -16,6 +16,7 @@ import os
 import random
 import re
 import sys
+import unicodedata
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,8 +138,10 @@ def load_csv(path, spec: TaskSpec, has_labels: bool = True, skip_bad_rows: bool 
                 raise _RowError("id", f"duplicate of line {seen_ids[ex_id]}")
             for name in sentence_fields:
                 # an unlabelled (test) row is answered whatever it holds: an empty sentence is encoded as one
-                if has_labels and not values[name].strip():
-                    raise _RowError(name, "empty sentence")
+                if has_labels and _blank(values[name]):
+                    raise _RowError(name, "empty sentence" if not values[name].strip() else
+                                    "no visible character (only format characters such as a zero-width space), so "
+                                    "it encodes as an empty sentence")
             label = None
             if has_labels:
                 try:
@@ -174,6 +177,13 @@ def notice(text: str) -> None:
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Course fields never hold these: a field that does was joined to its neighbours by a stray quote or tab.
 _FIELD_BREAKERS = {"\t": "a tab", "\n": "a line break", "\r": "a line break"}
+
+
+def _blank(text: str) -> bool:
+    """Whether ``text`` holds nothing the tokenizer keeps: only whitespace, control and format characters (a
+    zero-width space U+200B, a BOM U+FEFF, a soft hyphen U+00AD, a zero-width joiner U+200D), which BERT's
+    tokenizer drops, so the sentence encodes as [CLS][SEP]."""
+    return all(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in text)
 
 
 def _parse_line(line: str) -> list[str]:

@@ -479,7 +479,8 @@ def step_effects(table: pd.DataFrame, name: str = "step_effects.png", metric: st
         ax.plot(r.effect, yi, "o", color=colour, ms=7, zorder=3)
         if not pd.isna(r.paper_effect):
             ax.plot(r.paper_effect, yi, "x", color="black", ms=7, mew=1.5, zorder=3)
-    ax.set_yticks(y, [f"{s}\n({v})" for s, v in zip(rows["step"], rows["verdict"])], fontsize=8)
+    said = [v if n else "not trained yet" for v, n in zip(rows["verdict"], rows["pairs"])]
+    ax.set_yticks(y, [f"{s}\n({v})" for s, v in zip(rows["step"], said)], fontsize=8)
     handles = [plt.Line2D([], [], color=c, marker="o", lw=2.5, label=v) for v, c in _VERDICT_COLOURS.items()]
     handles += [plt.Line2D([], [], color="black", marker="x", lw=0, label="paper's effect"),
                 matplotlib.patches.Patch(color="0.9", label=f"margin ±{margin:g}")]

@@ -113,11 +113,9 @@ def _calibrated(frame: pd.DataFrame, task: str, temperature: float = 1.0) -> np.
 
 def combine(frames: list[pd.DataFrame], task: str, weights: list[float] | None = None,
             temperatures: list[float] | None = None) -> pd.DataFrame:
-    """Weighted average (uniform by default) of the members' probabilities or scores."""
-    ids = frames[0]["id"].tolist()
-    for f in frames[1:]:
-        if f["id"].tolist() != ids:
-            raise ValueError(f"{task}: members predicted different examples; cannot average")
+    """Weighted average (uniform by default) of the members' probabilities or scores, in the first member's order
+    of ids: members that list the same ids in another order are aligned by id (aligned)."""
+    frames = aligned(frames, task)
     w = np.asarray(weights or [1.0] * len(frames), dtype=float)
     w = w / w.sum()
     temps = temperatures or [1.0] * len(frames)
@@ -132,6 +130,25 @@ def combine(frames: list[pd.DataFrame], task: str, weights: list[float] | None =
         out["prediction"], out["prob"] = (mean > 0.5).astype(int), mean
     else:
         out["prediction"] = out["score"] = mean
+    return out
+
+
+def aligned(frames: list[pd.DataFrame], task: str, names: list[str] | None = None) -> list[pd.DataFrame]:
+    """The members' frames of one task, each in the first member's order of ids. Members that predicted different
+    sets of ids (or one id twice) cannot be averaged: ValueError naming the members and an id that differs."""
+    names = names or [f"member {i + 1}" for i in range(len(frames))]
+    first = frames[0].reset_index(drop=True)
+    ids = first["id"].astype(str)
+    if ids.duplicated().any():
+        raise ValueError(f"{task}: {names[0]} predicted id {ids[ids.duplicated()].iloc[0]!r} twice; cannot average")
+    out = [first]
+    for name, frame in zip(names[1:], frames[1:]):
+        own = frame["id"].astype(str)
+        if own.duplicated().any() or set(own) != set(ids):
+            differs = sorted(set(own) ^ set(ids)) or list(own[own.duplicated()])
+            raise ValueError(f"{task}: {names[0]} and {name} predicted different examples (id {differs[0]!r}); "
+                             "cannot average")
+        out.append(frame.assign(_key=own.to_numpy()).set_index("_key").loc[ids.to_numpy()].reset_index(drop=True))
     return out
 
 
@@ -160,11 +177,10 @@ def member_errors(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
     rows = []
     for task in TASKS:
         names = members_for(task, predictions)
-        frames = {n: predictions[n][predictions[n]["task"] == task].sort_values("id").reset_index(drop=True) for n in names}
+        frames = dict(zip(names, aligned([predictions[n][predictions[n]["task"] == task].sort_values("id") for n in names],
+                                         task, names)))
         for a, b in itertools.combinations(names, 2):
             x, y = frames[a], frames[b]
-            if x["id"].tolist() != y["id"].tolist():
-                raise ValueError(f"{task}: members {a} and {b} predicted different examples")
             if TASKS[task].kind == "regress":
                 ex, ey = x["prediction"] - x["gold"], y["prediction"] - y["gold"]
                 both = np.nan
