@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import sys
 from pathlib import Path
 
@@ -84,23 +83,41 @@ def parser() -> argparse.ArgumentParser:
 
 
 def read_csv_inputs(path: Path) -> tuple[list[str], list[tuple[str, str]]]:
-    """(sentences, pairs) of a CSV file: column 'sentence' gives sentences, columns 'sentence1' and
-    'sentence2' pairs (tab-separated when the header holds a tab, as the course files are; a field a row
-    lacks is empty). Raises serve.InputError for a missing file or a header with neither."""
+    """(sentences, pairs) of a CSV file (tab-separated when the header holds a tab, as the course files are),
+    read as the course loader reads its files: UTF-8, one physical line a record, csv quoting that must close
+    on its line (data.parse_line). Column 'sentence' gives a sentence, columns 'sentence1' and 'sentence2' a pair;
+    with all three, each row fills either its sentence or its pair. Raises serve.InputError for a missing file or
+    a header with neither, and a one-line error naming the file, line and column for a line that cannot be read,
+    a row that fills both or neither, or a pair with one side blank: no row is merged, dropped or made up."""
     if not path.is_file():
         raise serve.InputError(f"--csv {path}: no such file")
-    text = path.read_text(encoding="utf-8-sig")
-    delimiter = "\t" if "\t" in text.split("\n", 1)[0] else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    col = {name.strip(): i for i, name in enumerate(next(reader, []))}
+    lines = data.split_lines(data.read_text(path))
+    delimiter = "\t" if "\t" in lines[0] else ","
+    header = [name.strip() for name in next(csv.reader([lines[0]], delimiter=delimiter), [])]
+    col = {name: i for i, name in enumerate(header)}
     has_pairs = "sentence1" in col and "sentence2" in col
     if "sentence" not in col and not has_pairs:
         raise serve.InputError(f"--csv {path}: header {[c for c in col if c]} has no column 'sentence' "
                                "nor columns 'sentence1' and 'sentence2'")
-    rows = [r for r in reader if any(field.strip() for field in r)]
-    field = lambda row, name: row[col[name]] if col[name] < len(row) else ""  # noqa: E731
-    sentences = [field(r, "sentence") for r in rows] if "sentence" in col else []
-    pairs = [(field(r, "sentence1"), field(r, "sentence2")) for r in rows] if has_pairs else []
+    sentences, pairs = [], []
+    for line, text in enumerate(lines[1:], start=2):
+        if not text.strip():
+            continue
+        try:
+            row = data.parse_line(text, header, delimiter)
+        except data.RowError as e:
+            raise data.DataError(path, line, e.field, e.reason) from None
+        cell = lambda name: row[col[name]].strip() if name in col and col[name] < len(row) else ""  # noqa: E731
+        sentence, pair = cell("sentence"), (cell("sentence1"), cell("sentence2"))
+        if bool(sentence) == any(pair):
+            raise data.DataError(path, line, "sentence", "fills both its sentence and its pair" if sentence else
+                                 "has no sentence and no pair to score")
+        if sentence:
+            sentences.append(sentence)
+        elif not all(pair):
+            raise data.DataError(path, line, "sentence2" if pair[0] else "sentence1", "one side of the pair is blank")
+        else:
+            pairs.append(pair)
     return sentences, pairs
 
 

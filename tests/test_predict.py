@@ -159,7 +159,7 @@ def test_score_rows_and_columns(registry):
     probs = scores.loc[:1, [f"sst_prob_{k}" for k in range(5)]].to_numpy(float)
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-6)
     assert scores.loc[:1, "sst_label"].tolist() == probs.argmax(1).tolist()
-    with pytest.raises(serve.InputError, match="a pair must be two sentences"):
+    with pytest.raises(serve.InputError, match=r"pairs\[0\] must be two sentences"):
         serve.load(registry.runs["sst-sts"]).score(pairs=["ab"])
     with pytest.raises(serve.InputError, match="sentences must be a list, got the string 'boring'"):
         serve.load(registry.runs["sst-sts"]).score(sentences="boring")
@@ -378,3 +378,49 @@ def test_other_commands_pass_their_arguments_to_the_module(command, monkeypatch)
     monkeypatch.setattr(module, "main", lambda argv: calls.append(argv) or 7)
     assert cli.run(entry.main, [command, "--profile", "quick", "x"]) == 7
     assert calls == [["--profile", "quick", "x"]]
+
+
+@pytest.mark.parametrize("sentences, said", [
+    (pd.Series(["fine", np.nan]), r"sentences\[1\] is nan \(float\), a missing value"),
+    (["fine", None], r"sentences\[1\] is None \(NoneType\), a missing value"),
+    ([b"fine"], r"sentences\[0\] is b'fine' \(bytes\), bytes: decode them first"),
+    ([3], r"sentences\[0\] is 3 \(int\), not a text"),
+])
+def test_the_scoring_api_refuses_what_is_not_a_text_naming_its_position(registry, sentences, said):
+    """The bug hunt's inputs: NaN and None from a pandas column were scored as the texts "nan" and "None", bytes as
+    "b'...'", and a Series raised "truth value of a Series is ambiguous". Now any iterable of texts is scored, and
+    anything else is refused naming its position."""
+    scorer = serve.load(registry.runs["sst-sts"])
+    with pytest.raises(serve.InputError, match=said):
+        scorer.score(sentences=sentences)
+    with pytest.raises(serve.InputError, match=r"pairs\[0\]\[1\] is None"):
+        scorer.score(pairs=[("a", None)])
+    as_series = scorer.score(sentences=pd.Series(SENTENCES[:2]), pairs=iter([PAIR]))
+    assert as_series.equals(scorer.score(SENTENCES[:2], [PAIR]))
+
+
+def test_csv_inputs_are_read_as_the_course_loader_reads_its_files(tmp_path):
+    """The bug hunt's inputs for `predict --csv`: a course-format file with a stray quote merged two rows into one
+    input, silently; a CSV with all three columns scored every blank cell as an extra empty input (4 outputs for 2
+    inputs); a UTF-16 file was a UnicodeDecodeError traceback. Now each line is one input or one error naming the
+    file, line and column."""
+    from quarbert_lib.__main__ import read_csv_inputs
+    from quarbert_lib.core.data import DataError
+    stray = tmp_path / "stray.tsv"
+    stray.write_text('\tid\tsentence\n0\ta\t"Broken start\n1\tb\tSecond\n')
+    with pytest.raises(DataError) as err:
+        read_csv_inputs(stray)
+    assert (err.value.line, err.value.field) == (2, "sentence") and "double quote" in err.value.reason
+    three = tmp_path / "three.csv"
+    three.write_text("sentence,sentence1,sentence2\nA film.,,\n,Is it?,Is it so?\n")
+    assert read_csv_inputs(three) == (["A film."], [("Is it?", "Is it so?")])
+    for body, line, field, said in (("A film.,Is it?,Is it so?\n", 2, "sentence", "fills both"),
+                                    (",Is it?,\n", 2, "sentence2", "one side of the pair is blank")):
+        (tmp_path / "bad.csv").write_text("sentence,sentence1,sentence2\n" + body)
+        with pytest.raises(DataError) as err:
+            read_csv_inputs(tmp_path / "bad.csv")
+        assert (err.value.line, err.value.field) == (line, field) and said in err.value.reason
+    utf16 = tmp_path / "excel.txt"
+    utf16.write_bytes("sentence\nA film.\n".encode("utf-16"))
+    with pytest.raises(DataError, match="not UTF-8: it is UTF-16"):
+        read_csv_inputs(utf16)

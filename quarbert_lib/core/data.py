@@ -97,21 +97,17 @@ def load_csv(path, spec: TaskSpec, has_labels: bool = True, skip_bad_rows: bool 
     empty sentences, which are answered).
     """
     path = Path(path)
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise DataError(path, raw[: e.start].count(b"\n") + 1, "<bytes>", f"not UTF-8 ({e.reason})") from None
+    text = read_text(path)
     sentence_fields = ["sentence1", "sentence2"] if spec.is_pair else ["sentence"]
     needed = ["id", *sentence_fields] + ([spec.label_field] if has_labels else [])
     csv.field_size_limit(max(csv.field_size_limit(), 1 << 28))  # huge lines parse; the tokenizer truncates
     # one physical line is one record (no course field holds a tab or a line break), so a stray double quote can
     # cost its own line only, never the lines after it: each line is parsed on its own
-    lines = _LINE_BREAK.split(text)
+    lines = split_lines(text)
     try:
-        header = _parse_line(lines[0])
-    except csv.Error as e:
-        raise DataError(path, 1, "<header>", f"unreadable ({e})") from None
+        header = parse_line(lines[0], [])
+    except RowError as e:
+        raise DataError(path, 1, "<header>", f"unreadable ({e.reason})") from None
     if not text.strip():
         raise DataError(path, 1, "<header>", "file is empty")
     col = {name.strip(): i for i, name in enumerate(header)}
@@ -125,21 +121,16 @@ def load_csv(path, spec: TaskSpec, has_labels: bool = True, skip_bad_rows: bool 
             continue  # blank line: no record
         report.rows += 1
         try:
-            try:
-                row = _parse_line(physical)
-            except csv.Error as e:
-                raise _RowError(_quoted_field(physical, header), f"a double quote opens it and does not close it as "
-                                f"csv quoting does ({e}): course fields never hold one there") from None
-            values = _record_fields(row, header, col, needed)
+            values = _record_fields(parse_line(physical, header), header, col, needed)
             ex_id = values["id"].strip()
             if not ex_id:
-                raise _RowError("id", "empty")
+                raise RowError("id", "empty")
             if ex_id in seen_ids:
-                raise _RowError("id", f"duplicate of line {seen_ids[ex_id]}")
+                raise RowError("id", f"duplicate of line {seen_ids[ex_id]}")
             for name in sentence_fields:
                 # an unlabelled (test) row is answered whatever it holds: an empty sentence is encoded as one
                 if has_labels and _blank(values[name]):
-                    raise _RowError(name, "empty sentence" if not values[name].strip() else
+                    raise RowError(name, "empty sentence" if not values[name].strip() else
                                     "no visible character (only format characters such as a zero-width space), so "
                                     "it encodes as an empty sentence")
             label = None
@@ -147,8 +138,8 @@ def load_csv(path, spec: TaskSpec, has_labels: bool = True, skip_bad_rows: bool 
                 try:
                     label = _parse_label(spec, values[spec.label_field].strip())
                 except ValueError as e:
-                    raise _RowError(spec.label_field, str(e)) from None
-        except _RowError as e:
+                    raise RowError(spec.label_field, str(e)) from None
+        except RowError as e:
             if not skip_bad_rows or not has_labels:
                 raise DataError(path, line, e.field, e.reason + ("" if has_labels else
                                 "; every row of an unlabelled file needs an answer, so none is skipped: fix the row")) from None
@@ -179,6 +170,40 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _FIELD_BREAKERS = {"\t": "a tab", "\n": "a line break", "\r": "a line break"}
 
 
+def read_text(path: Path) -> str:
+    """A text file's contents, UTF-8 with or without a BOM; else DataError naming the line of the first byte that
+    is not (a UTF-16 file, Excel's "Unicode text", is named as such)."""
+    raw = Path(path).read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff")
+        raise DataError(path, raw[: e.start].count(b"\n") + 1, "<bytes>",
+                        "not UTF-8: it is UTF-16 (Excel's 'Unicode text'); save it as UTF-8" if utf16 else
+                        f"not UTF-8 ({e.reason}); save it as UTF-8") from None
+
+
+def split_lines(text: str) -> list[str]:
+    """The physical lines of a file's text (ending at \\r\\n, \\n or a lone \\r): one record each."""
+    return _LINE_BREAK.split(text)
+
+
+def parse_line(line: str, header: list[str], delimiter: str = "\t") -> list[str]:
+    """The fields of one physical line (csv quoting, strict), each checked to hold no tab or line break; raises
+    RowError naming the field (by ``header``) that breaks the shape, as the course loader reports it."""
+    try:
+        row = next(csv.reader([line], delimiter=delimiter, strict=True), [""])
+    except csv.Error as e:
+        raise RowError(_quoted_field(line, header, delimiter), f"a double quote opens it and does not close "
+                        f"it as csv quoting does ({e}): course fields never hold one there") from None
+    for i, value in enumerate(row):
+        broken = next((what for ch, what in _FIELD_BREAKERS.items() if ch in value), None)
+        if broken:
+            name = header[i].strip() if i < len(header) and header[i].strip() else f"<column {i + 1}>"
+            raise RowError(name, f"holds {broken}, which course fields never do (an unbalanced double quote?)")
+    return row
+
+
 def _blank(text: str) -> bool:
     """Whether ``text`` holds nothing the tokenizer keeps: only whitespace, control and format characters (a
     zero-width space U+200B, a BOM U+FEFF, a soft hyphen U+00AD, a zero-width joiner U+200D), which BERT's
@@ -186,35 +211,25 @@ def _blank(text: str) -> bool:
     return all(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in text)
 
 
-def _parse_line(line: str) -> list[str]:
-    """The fields of one physical line (tab-separated, csv quoting; csv.Error when it cannot be read)."""
-    return next(csv.reader([line], delimiter="\t", strict=True), [""])
-
-
-def _quoted_field(line: str, header: list[str]) -> str:
+def _quoted_field(line: str, header: list[str], delimiter: str = "\t") -> str:
     """The header name of the first field of ``line`` that opens with a double quote (the one csv cannot read)."""
-    starts = [i for i, value in enumerate(line.split("\t")) if value.startswith('"')]
+    starts = [i for i, value in enumerate(line.split(delimiter)) if value.startswith('"')]
     i = starts[0] if starts else None
     return header[i].strip() or f"<column {i + 1}>" if i is not None and i < len(header) else "<row>"
 
 
 def _record_fields(row: list[str], header: list[str], col: dict[str, int], needed: list[str]) -> dict[str, str]:
-    """The needed fields of one record, after checking its shape: one field per header column, none
-    holding a tab or a line break. Raises _RowError naming the field."""
-    for i, value in enumerate(row):
-        broken = next((what for ch, what in _FIELD_BREAKERS.items() if ch in value), None)
-        if broken:
-            name = header[i].strip() if i < len(header) and header[i].strip() else f"<column {i + 1}>"
-            raise _RowError(name, f"holds {broken}, which course fields never do (an unbalanced double quote?)")
+    """The needed fields of one record (parse_line checked its fields), after checking its shape: one field per
+    header column. Raises RowError naming the field."""
     for name in needed:
         if col[name] >= len(row):
-            raise _RowError(name, f"missing (row has {len(row)} fields, header {len(header)})")
+            raise RowError(name, f"missing (row has {len(row)} fields, header {len(header)})")
     if len(row) > len(header):
-        raise _RowError("<row>", f"has {len(row)} fields, header {len(header)} (a tab inside a field?)")
+        raise RowError("<row>", f"has {len(row)} fields, header {len(header)} (a tab inside a field?)")
     return {name: row[col[name]] for name in needed}
 
 
-class _RowError(Exception):
+class RowError(Exception):
     def __init__(self, field_name: str, reason: str):
         self.field, self.reason = field_name, reason
 

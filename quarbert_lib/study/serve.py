@@ -143,13 +143,16 @@ class Scorer:
         - STS: ``sts_score``, the head's output clipped to 0-5 as the course's output files clip it
           (results.write_course_output), and ``sts_raw``, the unclipped output that predictions-*.csv
           hold and the reported Pearson r is computed from.
-        Raises InputError for a bare string where a list is expected, or a pair that is not two strings.
+        ``sentences`` and ``pairs`` may be any iterable (a list, a tuple, a pandas Series, a generator). Raises
+        InputError, naming the position, for a bare string where a list is expected, a pair that is not two texts,
+        or a value that is not a text (NaN or None from a missing cell, bytes, a number): nothing is scored as
+        the text "nan", "None" or "b'...'".
         """
         for name, given in (("sentences", sentences), ("pairs", pairs)):
             if isinstance(given, (str, bytes)):          # iterating it would score each character
                 raise InputError(f"{name} must be a list, got the string {given!r}")
-        sentences = [str(s) for s in (sentences or [])]
-        pairs = [_pair(p) for p in (pairs or [])]
+        sentences = [_text(s, f"sentences[{i}]") for i, s in enumerate(() if sentences is None else sentences)]
+        pairs = [_pair(p, f"pairs[{i}]") for i, p in enumerate(() if pairs is None else pairs)]
         ns, n = len(sentences), len(sentences) + len(pairs)
         out = pd.DataFrame({"input": ["sentence"] * ns + ["pair"] * len(pairs),
                             "sentence1": sentences + [a for a, _ in pairs],
@@ -164,11 +167,24 @@ class Scorer:
         return out
 
 
-def _pair(p) -> tuple[str, str]:
+def _text(value, where: str) -> str:
+    """``value`` when it is a text; else InputError naming ``where`` (a missing cell's NaN or None, bytes, a
+    number would otherwise be scored as its printed form)."""
+    if not isinstance(value, str):
+        hint = ("a missing value: drop or fill the missing rows first" if value is None or
+                (isinstance(value, float) and value != value) else
+                "bytes: decode them first (e.g. value.decode('utf-8'))" if isinstance(value, bytes) else
+                "not a text")
+        raise InputError(f"{where} is {value!r} ({type(value).__name__}), {hint}")
+    return value
+
+
+def _pair(p, where: str = "a pair") -> tuple[str, str]:
     """(s1, s2) of one pair; a bare string is refused, since it would unpack as characters."""
-    if isinstance(p, (str, bytes)) or len(p) != 2:
-        raise InputError(f"a pair must be two sentences, got {p!r}")
-    return str(p[0]), str(p[1])
+    if isinstance(p, (str, bytes)) or not hasattr(p, "__len__") or len(p) != 2:
+        raise InputError(f"{where} must be two sentences, got {p!r}")
+    first, second = p
+    return _text(first, f"{where}[0]"), _text(second, f"{where}[1]")
 
 
 def _task_columns(task: str, frame: pd.DataFrame | None) -> list[tuple[str, Any, str]]:
