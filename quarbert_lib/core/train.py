@@ -192,7 +192,15 @@ class Trainer:
         path = self.out_dir / CHECKPOINT if self.out_dir else None
         if path is None or not path.exists():
             return False
-        ckpt = torch.load(path, map_location=self.device, weights_only=False)
+        try:
+            ckpt = torch.load(path, map_location=self.device, weights_only=False)
+        except Exception as e:              # cut short (a full disk, a kill mid-copy): never resumed, never fatal
+            if distributed.is_main():
+                path.replace(path.with_name(path.name + ".damaged"))
+                (self.out_dir / BEST).unlink(missing_ok=True)
+            print(f"[quarbert] {path} is damaged ({type(e).__name__}: {str(e)[:80]}): set aside as "
+                  f"{path.name}.damaged, training from the start")
+            return False
         if ckpt.get("fingerprint") != self.fingerprint:
             # written for another config or model: resuming would train (or skip training) the wrong weights
             if distributed.is_main():

@@ -144,12 +144,23 @@ def write_predictions(model, data: dict, cfg: ExperimentConfig, path: Path, devi
     return out
 
 
+def load_weights(path: Path, device: str = "cpu") -> dict:
+    """A state dict saved by torch.save; a file cut short or damaged is one UserError naming it and the fix."""
+    try:
+        return torch.load(path, map_location=device)
+    except FileNotFoundError:
+        raise
+    except Exception as e:
+        raise UserError(f"{path}: damaged weights ({type(e).__name__}: {str(e)[:80]}): retrain the run (force=True) "
+                        "or copy the file again") from None
+
+
 def load_trained(path: Path, device: str = "cpu"):
     """(config, model with its best weights, tokenizer) of a finished run folder."""
     cfg = results.run_config(path)
     model, tokenizer = build_model(cfg.tasks, cfg.model, seed=cfg.train.seed, lora=cfg.lora,
                                    max_length=cfg.data.max_length)
-    model.load_state_dict(torch.load(Path(path) / BEST, map_location=device))
+    model.load_state_dict(load_weights(Path(path) / BEST, device))
     return cfg, model.to(device).eval(), tokenizer
 
 

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import os
 import shutil
 from pathlib import Path
 
 import pandas as pd
 
+from ..base.errors import UserError
 from ..base.paths import REPO_ROOT, profile_reports_dir, reports_dir, runs_dir
 from .ensemble import record_weights_hash
 from .results import (atomic_write_bytes, atomic_write_text, deterministic_gzip, git_commit, is_complete, read_json,
@@ -84,19 +86,30 @@ def save(run_dir: Path, record_dir: Path) -> Path:
     return record_dir
 
 
+class RecordDamaged(UserError):
+    """A committed record whose file cannot be read whole (a gzip or JSON cut short)."""
+
+
 def restore(record_dir: Path, run_dir: Path) -> Path:
     """Write a record back into a registry folder: its JSON files, its CSVs decompressed, and the course
     output files of its dev and test predictions (each input id answered once, as when it was trained)."""
     record_dir, run_dir = Path(record_dir), Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     names = sorted(p.name for p in record_dir.iterdir() if p.is_file())
+    texts = {}              # every file read and checked before anything is written: a damaged record restores nothing
+    for name in names:
+        try:
+            data = (record_dir / name).read_bytes()
+            text = (gzip.decompress(data) if name.endswith(".csv.gz") else data).decode("utf-8")
+            if name.endswith(".json"):
+                json.loads(text)
+        except (OSError, EOFError, ValueError) as e:       # a gzip cut short, JSON cut short, bytes that are not UTF-8
+            raise RecordDamaged(f"{record_dir / name}: damaged record ({type(e).__name__}: {str(e)[:80]}): "
+                                f"`git checkout -- {record_dir}` brings back the committed copy, or retrain the run") from None
+        texts[name[:-3] if name.endswith(".csv.gz") else name] = text
+    run_dir.mkdir(parents=True, exist_ok=True)
     # metrics.json last: its presence marks the run complete, so an interrupted restore is not one
-    for name in sorted(names, key=lambda n: n == "metrics.json"):
-        data = (record_dir / name).read_bytes()
-        if name.endswith(".csv.gz"):
-            atomic_write_text(run_dir / name[:-3], gzip.decompress(data).decode("utf-8"))
-        else:
-            atomic_write_text(run_dir / name, data.decode("utf-8"))
+    for name in sorted(texts, key=lambda n: n == "metrics.json"):
+        atomic_write_text(run_dir / name, texts[name])
     for split in ("dev", "test"):
         path = run_dir / f"predictions-{split}.csv"
         if path.exists():

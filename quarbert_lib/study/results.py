@@ -154,11 +154,16 @@ def same_config(saved: dict, config: dict) -> bool:
 
 
 def is_complete(path: Path, config: dict) -> bool:
-    """True when metrics.json exists and config.json holds the same config."""
+    """True when metrics.json exists and config.json holds the same config, both whole: a metrics.json cut short
+    (a copy interrupted, a full disk) is no finished run, so the run trains (or is restored) again."""
     path = Path(path)
     if not (path / "metrics.json").exists() or not (path / "config.json").exists():
         return False
-    return same_config(read_json(path / "config.json"), config)
+    try:
+        json.loads((path / "metrics.json").read_text())
+        return same_config(read_json(path / "config.json"), config)
+    except (ValueError, UnicodeDecodeError):
+        return False
 
 
 def is_ladder_run(name: str) -> bool:

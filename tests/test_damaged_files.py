@@ -1,0 +1,71 @@
+"""Files on disk that are damaged (the second bug hunt, item 9): a record, a registry run, a checkpoint or the
+weights cut short. Each is one line naming the file and the fix, or is set aside and trained again; a damaged
+record restores nothing (it is read and checked whole before anything is written), and a damaged file never makes a
+run count as complete."""
+import gzip
+import shutil
+
+import pytest
+
+from quarbert_lib.base.errors import UserError
+from quarbert_lib.core.config import profile_config
+from quarbert_lib.core.train import BEST, CHECKPOINT
+from quarbert_lib.study import records, results
+from quarbert_lib.study.experiment import load_trained, run_experiment
+
+
+@pytest.fixture
+def finished(isolated, tiny_encoder_dir):
+    cfg = profile_config("smoke", model__encoder=str(tiny_encoder_dir), train__max_steps=2)
+    run_experiment(cfg, "nb", "tiny")
+    run = results.run_path("smoke", "nb", "tiny")
+    record = records.save(run, records.record_path("smoke", "nb", "tiny"))
+    return cfg, run, record
+
+
+def _cut(path, keep: float = 0.5):
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+@pytest.mark.parametrize("name", ["predictions-dev.csv.gz", "metrics.json", "history.csv.gz"])
+def test_a_damaged_record_restores_nothing_and_names_the_file(finished, name):
+    cfg, run, record = finished
+    _cut(record / name)
+    shutil.rmtree(run)
+    with pytest.raises(records.RecordDamaged, match=rf"{name}: damaged record .*git checkout --"):
+        records.restore_run("smoke", "nb", "tiny", cfg.to_dict())
+    assert not run.exists()                                   # not half a folder
+    with pytest.raises(records.RecordDamaged):
+        records.restore_missing("smoke")
+    assert not run.exists() and isinstance(records.RecordDamaged("x"), UserError)
+
+
+def test_a_metrics_json_cut_short_is_no_finished_run(finished):
+    """A truncated metrics.json copied into the registry counted as complete, so every later run of that config
+    failed until the folder was deleted by hand. Now it is not complete, and the run is restored from its record."""
+    cfg, run, record = finished
+    _cut(run / "metrics.json")
+    assert not results.is_complete(run, cfg.to_dict())
+    metrics = run_experiment(cfg, "nb", "tiny")          # restored from the record, not trained
+    assert metrics == results.read_json(record / "metrics.json") and results.is_complete(run, cfg.to_dict())
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.0])
+def test_a_damaged_checkpoint_is_set_aside_and_training_starts_over(isolated, tiny_encoder_dir, keep, capsys):
+    cfg = profile_config("smoke", model__encoder=str(tiny_encoder_dir), train__max_steps=3)
+    whole = run_experiment(cfg, "nb", "whole")
+    run = results.run_path("smoke", "nb", "cut")
+    run.mkdir(parents=True)
+    shutil.copy(results.run_path("smoke", "nb", "whole") / "config.json", run / "config.json")
+    (run / CHECKPOINT).write_bytes(gzip.compress(b"not a checkpoint")[: int(20 * keep)])      # cut to half, or to 0 bytes
+    metrics = run_experiment(cfg, "nb", "cut")
+    assert (run / f"{CHECKPOINT}.damaged").exists() and "is damaged" in capsys.readouterr().out
+    assert metrics["steps"] == whole["steps"] == 3 and metrics["overall"] == whole["overall"]
+
+
+def test_weights_cut_short_are_one_line_naming_the_file(finished):
+    _, run, _ = finished
+    _cut(run / BEST)
+    with pytest.raises(UserError, match=rf"{BEST}: damaged weights .*retrain the run"):
+        load_trained(run)
