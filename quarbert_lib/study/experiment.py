@@ -27,7 +27,7 @@ from ..core import distributed
 from ..core.config import ExperimentConfig, TrainConfig
 from ..core.data import Example, TaskData, load_task, load_task_data
 from ..core.evaluate import mean_normalized_score, metrics_of, predict
-from ..core.model import build_model, pick_device, resolve_precision
+from ..core.model import build_model, encoder_identity, pick_device, resolve_precision
 from ..core.train import BEST, CHECKPOINT, NonFiniteLossError, Trainer, check_trainable
 from ..losses import MultitaskObjective, SimCSEObjective, SmartRegularizer
 from . import ensemble, records, results, smart_strength, tables
@@ -207,6 +207,11 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
         return results.read_json(path / "metrics.json")
     main = distributed.is_main()
     stale = (path / "config.json").exists() and not results.same_config(results.read_json(path / "config.json"), config)
+    if (path / "metrics.json").exists() and not stale:     # same config, but the encoder's files changed since
+        try:
+            stale = results.encoder_changed(results.read_json(path / "metrics.json"), config)
+        except ValueError:
+            stale = False
     if main and (force or stale) and path.exists():
         # every derived file goes: results, checkpoints, best weights, sub-stages (simcse-stage/), adapters
         shutil.rmtree(path)
@@ -265,7 +270,8 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
                                  "the run is not complete")
     out = {
         "notebook": notebook, "run_name": run_name, "tasks": cfg.tasks, "profile": cfg.profile,
-        "encoder": cfg.model.encoder, "seed": cfg.train.seed, **metrics,
+        "encoder": cfg.model.encoder, "encoder_identity": encoder_identity(cfg.model.encoder), "seed": cfg.train.seed,
+        **metrics,
         "overall": overall_score(metrics), "mean_score": mean_normalized_score(metrics),
         "params_total": total, "params_trainable": trainable, "steps": state.global_step,
         "train_examples": {t: len(d) for t, d in data["train"].items()},

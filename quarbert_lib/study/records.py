@@ -149,7 +149,7 @@ def restore_run(profile: str, notebook: str, run_name: str, config: dict) -> boo
     if record is None:
         return False
     restore(record, target)
-    return True
+    return is_complete(target, config)          # a record of another encoder under the same name is not this run
 
 
 def restore_missing(profile: str, notebook: str | None = None) -> list[Path]:

@@ -27,6 +27,7 @@ from ..base.errors import UserError
 from ..base.paths import REPO_ROOT, runs_dir, tables_dir
 from ..base.tasks import TASKS
 from ..core.config import ConfigError, ExperimentConfig, cost_kind
+from ..core.model import encoder_identity
 from .recipes import VARIANTS
 
 SEED_TAG = "-seed"   # a run name ends in -seed<N>: run_name builds it, run_stem takes it off
@@ -160,10 +161,18 @@ def is_complete(path: Path, config: dict) -> bool:
     if not (path / "metrics.json").exists() or not (path / "config.json").exists():
         return False
     try:
-        json.loads((path / "metrics.json").read_text())
-        return same_config(read_json(path / "config.json"), config)
+        metrics = json.loads((path / "metrics.json").read_text())
+        return same_config(read_json(path / "config.json"), config) and not encoder_changed(metrics, config)
     except (ValueError, UnicodeDecodeError):
         return False
+
+
+def encoder_changed(metrics: dict, config: dict) -> bool:
+    """Whether the run recorded another encoder than the one its config names is now (model.encoder_identity: a
+    local folder's files hashed), e.g. new weights written under the same path. A run recorded before identities
+    were recorded is judged by its config alone."""
+    recorded = metrics.get("encoder_identity")
+    return recorded is not None and recorded != encoder_identity(config["model"]["encoder"])
 
 
 def is_ladder_run(name: str) -> bool:
