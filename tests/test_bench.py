@@ -262,3 +262,25 @@ def test_smart_pass_ratio_and_the_ascent_pass_leaves_weights_alone(sample, tiny_
     assert all(p.grad is None for p in model.parameters())      # the ascent's backward reaches no weight
     speed.pass_seconds(model, steps, "forward + backward")
     assert all(p.grad is not None for p in model.encoder.encoder.parameters())
+
+
+def test_the_quartet_section_says_what_is_missing_before_measuring_anything(isolated, tmp_path, monkeypatch, capsys):
+    """The bug hunt's input: `make bench` from a fresh clone ran 21 minutes and then failed with a traceback
+    (FileNotFoundError: .../specialist-sst-seed0/model.pt): the records restore results, not weights. Now the
+    quartet's weights are looked for first: without them the section is skipped with one line naming what is missing
+    and how to get it, and each measured section is saved as it finishes."""
+    from quarbert_lib.benchmarks import bench
+    folders = {}
+    for name in ("specialist-sst", "specialist-para", "specialist-sts", "sampling", "lora-sst", "lora-para", "lora-sts",
+                 "lora-multitask"):
+        folders[name] = tmp_path / "runs" / f"{name}-seed0"
+        folders[name].mkdir(parents=True)                     # a restored record: results, no model.pt
+    monkeypatch.setattr(bench, "find_run", lambda name, profile, encoder: folders[name.rsplit("-seed", 1)[0]])
+    monkeypatch.setattr(bench, "best_variant", lambda profile, encoder: "sampling")
+    with pytest.raises(FileNotFoundError, match=r"16 weight files of the seed-0 quartets are not here .*--no-quartet"):
+        bench.quartet_weights("cpu", "minilm-l6")
+    monkeypatch.setattr(bench, "serving_costs", lambda *a, **k: pytest.fail("measured without weights"))
+    monkeypatch.setattr(bench, "write_report", lambda profile, encoder: tmp_path / "benchmarks.md")
+    df, _ = bench.run_bench("cpu", "minilm-l6", sections=("quartet",))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("[bench] quartet serving skipped: 16 weight files") and df.empty

@@ -34,6 +34,7 @@ from ..core.train import Trainer
 from ..reporting.bench_report import INFER_FACTOR, RANDOM_BERT_BASE, SECTIONS, table_names, write_report
 from ..study.experiment import build_objective, load_task_data, load_trained, param_groups
 from ..study.lora import LoraQuartet
+from ..study.lora_checks import missing_weights
 from ..study.results import find_run, run_config, run_name, write_csv, write_json
 from ..study.tables import best_variant
 from . import speed
@@ -220,15 +221,60 @@ def random_encoder(out_dir: str | os.PathLike, tokenizer_dir: str | os.PathLike,
     return out
 
 
+def quartet_weights(profile: str, encoder: str) -> tuple[dict[str, Path], dict[str, Path]]:
+    """The first seed's quartets whose serving the bench measures: the four full models of notebook 07's project
+    quartet and notebook 08's LoRA quartet, with their weights here. Raises FileNotFoundError in one line naming
+    what is missing and how to get it: records restore results, not weights, so a fresh clone has none."""
+    try:
+        members = lora_members(profile, encoder)
+        full = {m: find_run(run_name("specialist", m, seed=0), profile, encoder) for m in ("sst", "para", "sts")}
+        full["multitask"] = find_run(run_name(best_variant(profile, encoder), seed=0), profile, encoder)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f"{e}: run notebooks 07 and 08 first") from None
+    if missing := missing_weights(full) + missing_weights(members):     # both keyed by member name
+        raise FileNotFoundError(f"{len(missing)} weight files of the seed-0 quartets are not here ({missing[0]}, ...): "
+                                f"the committed records hold results, not weights; train them with `make reproduce "
+                                f"PROFILE={profile} ONLY=\"07 08\"` and -p force=True (about an hour here), or run "
+                                "the bench with --no-quartet")
+    return full, members
+
+
 def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 64, reps: int = 3,
               cost_steps: int = 9, sections: tuple[str, ...] = SECTIONS,
               encoder_label: str | None = None, cost_repeats: int = 3) -> tuple[pd.DataFrame, Path]:
     """The speed benchmark in one process: reports/tables/bench.csv and reports/benchmarks.md.
     With fewer ``sections``, only those are measured and replace their rows in the saved bench.csv.
-    On a CUDA GPU (picked as training picks it) the rows go to bench_gpu.csv, with bf16 rows added."""
+    On a CUDA GPU (picked as training picks it) the rows go to bench_gpu.csv, with bf16 rows added.
+    What a section needs is looked for before anything is measured (the quartet's weights: quartet_weights;
+    without them the section is skipped with one line), and the table is saved as each section finishes, so an
+    interrupted bench keeps what it measured."""
     t0, rows = time.perf_counter(), []
     device = pick_device("auto")
     kind = "cpu" if device.type == "cpu" else "gpu"
+    quartets = None
+    if "quartet" in sections and kind == "cpu":
+        try:
+            quartets = quartet_weights(profile, encoder)
+        except FileNotFoundError as e:
+            print(f"[bench] quartet serving skipped: {e}", file=sys.stderr)
+    done: list[str] = []
+
+    def save(section: str, new_rows: list[dict]) -> pd.DataFrame:
+        rows.extend(new_rows)
+        done.append(section)
+        df = pd.DataFrame(rows)
+        df["torch"], df["threads"], df["device"] = torch.__version__, torch.get_num_threads(), str(device)
+        table = tables_dir() / table_names(kind)[0]
+        if set(done) != set(SECTIONS) and table.exists():   # keep the rows of the sections not (yet) remeasured
+            old, remeasured = pd.read_csv(table), [r for s in done for r in _ROW_SECTIONS[s]]
+            df = pd.concat([old[~old["section"].isin(remeasured)], df], ignore_index=True)
+        write_csv(table, df)
+        write_json(tables_dir() / table_names(kind)[1], {
+            "machine": machine(), "seconds": time.perf_counter() - t0, "sections": list(done), "per_task": per_task,
+            "reps": reps, "profile": profile, "encoder": encoder_label or encoder})
+        return df
+
+    df = pd.DataFrame()
     if "throughput" in sections or "steps" in sections:
         cfg = variant_config("sampling", profile, model__encoder=encoder)
         _, tokenizer = build_model(cfg.tasks, cfg.model, max_length=cfg.data.max_length)
@@ -240,37 +286,22 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
         rates = {"fp32": speed.gemm_rate(n, device=device)}
         if kind == "gpu":
             rates["bf16"] = speed.gemm_rate(n, device=device, dtype=torch.bfloat16)
-        rows += [{"section": "gemm", "path": f"{p} matrix product", "gflop_s": r / 1e9} for p, r in rates.items()]
-        rows += speed.throughput(encoder, tokenizer, sample, cfg.train.batch_size, cfg.train.eval_batch_size, reps,
-                                 rates, infer_sample, device)
+        new = [{"section": "gemm", "path": f"{p} matrix product", "gflop_s": r / 1e9} for p, r in rates.items()]
+        new += speed.throughput(encoder, tokenizer, sample, cfg.train.batch_size, cfg.train.eval_batch_size, reps,
+                                rates, infer_sample, device)
+        df = save("throughput", new)
     if "steps" in sections:
         costs = step_costs(STEP_SETTINGS, profile, encoder, steps=cost_steps, repeats=cost_repeats)
-        rows += [{"section": "step", "path": r.variant, "seconds_per_step": r.seconds_per_step, "relative": r.relative}
-                 for r in costs.itertuples()]
-        rows += pass_rows(encoder, tokenizer, sample, cfg.train.batch_size, reps, device)
-    if "quartet" in sections and kind == "cpu":
-        try:   # the quartets of notebooks 07 and 08
-            members = lora_members(profile, encoder)
-            full = {m: find_run(run_name("specialist", m, seed=0), profile, encoder) for m in ("sst", "para", "sts")}
-            full["multitask"] = find_run(run_name(best_variant(profile, encoder), seed=0), profile, encoder)
-            serving = serving_costs({"four full models": ("full", full), "LoRA quartet, one backbone": ("lora-quartet", members)})
-            rows += [{"section": "quartet", "path": r.setup, "seconds": r.inference_seconds,
-                      "params_held": r.params_held, "tensor_mb": r.tensor_mb, "rss_models_mb": r.rss_models_mb}
-                     for r in serving.itertuples()]
-            rows += adapter_modes(members, reps=reps).to_dict("records")
-        except FileNotFoundError as e:
-            print(f"[bench] quartet serving skipped: {e}", file=sys.stderr)
-    df = pd.DataFrame(rows)
-    df["torch"], df["threads"], df["device"] = torch.__version__, torch.get_num_threads(), str(device)
-    table_name, meta_name = table_names(kind)
-    table = tables_dir() / table_name
-    if set(sections) != set(SECTIONS) and table.exists():   # keep the rows of the sections not remeasured
-        old, remeasured = pd.read_csv(table), [r for s in sections for r in _ROW_SECTIONS[s]]
-        df = pd.concat([old[~old["section"].isin(remeasured)], df], ignore_index=True)
-    write_csv(table, df)
-    write_json(tables_dir() / meta_name, {"machine": machine(), "seconds": time.perf_counter() - t0,
-                                          "sections": list(sections), "per_task": per_task, "reps": reps,
-                                          "profile": profile, "encoder": encoder_label or encoder})
+        new = [{"section": "step", "path": r.variant, "seconds_per_step": r.seconds_per_step, "relative": r.relative}
+               for r in costs.itertuples()]
+        new += pass_rows(encoder, tokenizer, sample, cfg.train.batch_size, reps, device)
+        df = save("steps", new)
+    if quartets is not None:        # the quartets of notebooks 07 and 08, their weights found above
+        full, members = quartets
+        serving = serving_costs({"four full models": ("full", full), "LoRA quartet, one backbone": ("lora-quartet", members)})
+        new = [{"section": "quartet", "path": r.setup, "seconds": r.inference_seconds, "params_held": r.params_held,
+                "tensor_mb": r.tensor_mb, "rss_models_mb": r.rss_models_mb} for r in serving.itertuples()]
+        df = save("quartet", new + adapter_modes(members, reps=reps).to_dict("records"))
     return df, write_report(profile, encoder)
 
 
