@@ -211,3 +211,15 @@ def test_members_listing_the_same_ids_in_another_order_are_aligned_by_id():
     assert out["gold"].tolist() == [1.0, 2.0, 3.0]
     with pytest.raises(ValueError, match="sts: a and b predicted different examples \\(id 'w'\\)"):
         ensemble.aligned([a, a.assign(id=["x", "y", "w"])], "sts", ["a", "b"])
+
+
+def test_a_task_no_member_predicts_has_nothing_to_align():
+    """member_errors loops over every task of tasks.TASKS, CFIMDB included, which no quartet member predicts (the
+    smoke pipeline caught an IndexError there)."""
+    import pandas as pd
+
+    from quarbert_lib.study import ensemble
+    assert ensemble.aligned([], "cfimdb") == []
+    a = pd.DataFrame({"id": ["x", "y"], "task": "sts", "gold": [1.0, 2.0], "prediction": [1.0, 2.5], "score": [1.0, 2.5]})
+    errors = ensemble.member_errors({"a": a, "b": a.assign(prediction=[2.0, 2.0], score=[2.0, 2.0])})
+    assert errors["task"].tolist() == ["sts"]

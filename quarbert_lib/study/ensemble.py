@@ -136,6 +136,8 @@ def combine(frames: list[pd.DataFrame], task: str, weights: list[float] | None =
 def aligned(frames: list[pd.DataFrame], task: str, names: list[str] | None = None) -> list[pd.DataFrame]:
     """The members' frames of one task, each in the first member's order of ids. Members that predicted different
     sets of ids (or one id twice) cannot be averaged: ValueError naming the members and an id that differs."""
+    if not frames:                                    # a task no member predicts
+        return []
     names = names or [f"member {i + 1}" for i in range(len(frames))]
     first = frames[0].reset_index(drop=True)
     ids = first["id"].astype(str)

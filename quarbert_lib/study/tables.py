@@ -182,11 +182,14 @@ def _save(name: str, rows: list[dict], key: list[str], order=None) -> pd.DataFra
 
 
 def save_ablation_rows(rows: list[dict]) -> pd.DataFrame:
-    return _save("ablation.csv", rows, ABLATION_KEY, ladder_order)
+    """Upsert ablation rows; a row that another of its setting supersedes (canonical_rows: the study's seeds, else
+    the most seeds) leaves the table, so each variant has one row per profile and encoder."""
+    return _save("ablation.csv", rows, ABLATION_KEY, lambda df: ladder_order(canonical_rows(df, ABLATION_KEY[:-1])))
 
 
 def save_single_task_rows(rows: list[dict]) -> pd.DataFrame:
-    return _save("single_task.csv", rows, SINGLE_TASK_KEY)
+    """Upsert single-task rows, keeping one per setting (canonical_rows), as save_ablation_rows does."""
+    return _save("single_task.csv", rows, SINGLE_TASK_KEY, lambda df: canonical_rows(df, SINGLE_TASK_KEY[:-1]))
 
 
 # Tables of curves hold several rows per run (one per evaluation); a run is replaced as a whole, so a rerun with
