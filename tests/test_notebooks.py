@@ -111,7 +111,7 @@ def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
         assert set(strength["setting"]) >= {"advreg-literal", "advreg-only"}
         assert (root / "reports" / "figures" / "smart_strength.png").exists()
         executed = (root / "reports" / "executed" / "04_smart_mbpp.ipynb").read_text()
-        assert "### λ_s sweep (Figure 3)" in executed and "### Strength" in executed
+        assert "## 3 · λ_s sweep" in executed and "The study's verdicts on this notebook's questions" in executed
         grid = pd.read_csv(tables / "lr_dropout.csv")
         assert sorted(zip(grid["lr"], grid["dropout"])) == [(1e-3, 0.1), (1e-3, 0.3)]
         assert (grid["steps"] == 3).all()

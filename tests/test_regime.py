@@ -79,6 +79,8 @@ def test_the_regime_tables_say_whether_the_gap_opens_and_what_each_regulariser_d
     plain, rdrop = (last[last["variant"] == v]["gap_overall"] for v in ("plain", "rdrop"))
     p = ttest_ind(rdrop, plain, equal_var=False).pvalue                    # the reference: scipy on the seeds
     table = verdicts.regime_verdicts(curves)
+    # as saved (regime_curves.csv, what notebook 12 passes): with its profile and encoder columns
+    assert verdicts.regime_verdicts(curves.assign(profile="cpu", encoder="e")).equals(table)
     gap = table[table["metric"] == "gap_overall"].iloc[0]
     assert gap["p"] == pytest.approx(p) and gap["effect"] == pytest.approx(0.18 - 0.30)
     low, high = sorted(table["p"])                                         # Holm over the notebook's two tests

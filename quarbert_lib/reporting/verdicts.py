@@ -209,7 +209,7 @@ GAP_WORDS = {"above zero": "widens the gap", "below zero": "narrows the gap",
 def regime_verdicts(curves: pd.DataFrame) -> pd.DataFrame:
     """Each recipe against plain at the last epoch, on the dev overall score and its train-dev gap: one Holm family
     (verdicts.comparison_table, apart from the pre-registered analysis; the gap's margin is the overall score's)."""
-    last = epoch_rows(curves)
+    last = epoch_rows(curves.drop(columns=["profile", "encoder"], errors="ignore"))
     steps = [(REGIME_BASE, r) for r in last["variant"] if r != REGIME_BASE] + list(REGIME_STEPS)
     return comparison_table(last, steps, columns=("overall", "gap_overall"), margin_of={"gap_overall": OVERALL_MARGIN})
 
