@@ -45,8 +45,10 @@ def test_weights_and_temperatures():
     logit = math.log(0.9 / 0.1) / 2.0
     expected = 0.75 / (1 + math.exp(-logit)) + 0.25 * 0.3
     assert out["prob"].iloc[0] == pytest.approx(expected, rel=1e-6)
+    # the same ids in another order are aligned by id (the issue-38 input); other ids are refused
+    assert ensemble.combine([f1, f2.iloc[::-1]], "para").equals(ensemble.combine([f1, f2], "para"))
     with pytest.raises(ValueError, match="different examples"):
-        ensemble.combine([f1, f2.iloc[::-1]], "para")
+        ensemble.combine([f1, f2.assign(id=["p", "r"])], "para")
 
 
 def test_fitted_temperature_and_weights_on_calibration_data():

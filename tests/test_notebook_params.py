@@ -146,7 +146,7 @@ def test_notebook_arguments_keeps_the_declared_names_only():
     ("max-train=400", "-p 'max-train=400': 'max-train' is not a parameter name (a Python identifier)"),
     ("profile=smoke", "-p 'profile=smoke': use --profile, which the plan, the reports folder and every notebook follow"),
     ("only_a=1", "-p only_a=1: int where 01_a declares only_a = False; valid names: max_train, only_a, seeds"),
-    ("seeds=3", "-p seeds=3: int where 01_a declares seeds = [0]; valid names: max_train, only_a, seeds"),
+    ("seeds=3", "-p seeds=3: a list of seeds (integers >= 0) is expected, e.g. -p seeds='[3]'; valid names: max_train, only_a, seeds"),
 ])
 def test_a_malformed_parameter_is_one_line_and_runs_nothing(batch, capsys, item, message):
     assert cli.run(reproduce.main, ["--profile", "smoke", "-p", "seeds=[1]", "-p", item]) == 2

@@ -17,6 +17,7 @@ from typing import Any
 from ..base.tasks import study_columns
 from ..core.config import ConfigError, ExperimentConfig, profile_config, profile_seeds
 from .recipes import REGIME_RECIPES, VARIANTS, variant_config
+from .results import run_name
 
 
 # -- each notebook's runs, declared once: the notebook trains them (experiment.train_runs), the planner plans them --
@@ -111,11 +112,6 @@ def expand(notebook: str, params: dict, key: str | None = None) -> list[Declared
                 point = {(a.column or f"axis{i}"): value for i, (a, (_, value, _)) in enumerate(zip(g.axes, combo))}
                 out.append(DeclaredRun(notebook, g.key, run_name(name, seed=seed), seed, point, cfg))
     return out
-
-
-def run_name(stem: str, seed: int) -> str:
-    """study.results.run_name's rule ('<stem>-seed<N>'), here so that the spec needs nothing above it."""
-    return f"{stem}-seed{int(seed)}"
 
 
 # Points shared by several groups: the three specialists (and the multitask member of a LoRA quartet).
