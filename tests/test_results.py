@@ -327,22 +327,26 @@ def test_drawing_writes_no_table(isolated, monkeypatch):
 
 
 def test_override_run_with_one_seed_never_replaces_the_three_seed_row(isolated):
-    """Seeds are in the row key: a `-p seeds='[0]'` rerun never replaces the study's row, and a row that the study's
-    supersedes leaves the table (issue 37: one row per variant, no 3-seed row beside the 5-seed one)."""
+    """Seeds are in the row key: a `-p seeds='[0]'` rerun writes its own row beside the study's, and readers keep the
+    study's; a row that a new one supersedes leaves the table (issue 37: no 3-seed row beside the 5-seed one)."""
     study = [{**_metrics(0.5, 0.8, 0.6), "seed": s} for s in (0, 1, 2)]
     tables.save_ablation_rows([tables.ablation_row("sampling", study)])
     before = pd.read_csv(tables_dir() / "ablation.csv", dtype={"seed_list": str})
     tables.save_ablation_rows([tables.ablation_row("sampling", [{**_metrics(0.1, 0.1, 0.1), "seed": 0}])])
     after = pd.read_csv(tables_dir() / "ablation.csv", dtype={"seed_list": str})
     pd.testing.assert_frame_equal(after[after["seed_list"] == "0 1 2"].reset_index(drop=True), before)
-    assert sorted(after["seed_list"]) == ["0 1 2"]
+    assert sorted(after["seed_list"]) == ["0", "0 1 2"]
     rows = tables.ablation_rows("cpu", "minilm-l6")
     assert rows["seed_list"].tolist() == ["0 1 2"] and rows["sst_acc"].iloc[0] == pytest.approx(0.5)
-    # a variant the study has no row of keeps the row with the most seeds, whatever was written after it
-    tables.save_ablation_rows([tables.ablation_row("smart", study)])
-    tables.save_ablation_rows([tables.ablation_row("smart", [{**_metrics(0.2, 0.2, 0.2), "seed": 0}])])
-    after = pd.read_csv(tables_dir() / "ablation.csv", dtype={"seed_list": str}).set_index("variant")
-    assert after["seed_list"].to_dict() == {"sampling": "0 1 2", "smart": "0 1 2"}
+    # the one-seed row replaces an earlier one-seed row of the same seed, and stays out of the study's view
+    tables.save_ablation_rows([tables.ablation_row("sampling", [{**_metrics(0.2, 0.2, 0.2), "seed": 0}])])
+    after = pd.read_csv(tables_dir() / "ablation.csv", dtype={"seed_list": str})
+    assert len(after) == 2 and after.loc[after["seed_list"] == "0", "sst_acc"].item() == pytest.approx(0.2)
+    # the study's seeds (0-4 for sampling on cpu) supersede both: the older rows leave
+    five = [{**_metrics(0.6, 0.8, 0.6), "seed": s} for s in range(5)]
+    tables.save_ablation_rows([tables.ablation_row("sampling", five)])
+    after = pd.read_csv(tables_dir() / "ablation.csv", dtype={"seed_list": str})
+    assert after["seed_list"].tolist() == ["0 1 2 3 4"]
 
 
 def test_canonical_rows_prefer_the_profiles_seeds_then_the_most_seeds():

@@ -181,15 +181,29 @@ def _save(name: str, rows: list[dict], key: list[str], order=None) -> pd.DataFra
     return results.upsert_rows(path, rows, key, order)
 
 
+def _superseded_out(rows: list[dict], key: list[str]):
+    """An upsert's order: of each setting the new ``rows`` touch, keep the new row and the canonical one
+    (canonical_rows: the study's seeds, else the most seeds) and drop the others, which they supersede (the 3-seed
+    row beside the 5-seed one); a person's one-seed run keeps its row beside the study's."""
+    def prune(df: pd.DataFrame) -> pd.DataFrame:
+        df = _with_seed_list(df).reset_index(drop=True)
+        as_keys = lambda frame: [tuple(map(str, r)) for r in frame[key].to_numpy()]  # noqa: E731
+        new = set(as_keys(pd.DataFrame(rows).pipe(_with_seed_list)))
+        touched = {k[:-1] for k in new}
+        canonical = set(as_keys(canonical_rows(df, key[:-1])))
+        return df[[k[:-1] not in touched or k in new or k in canonical for k in as_keys(df)]]
+    return prune
+
+
 def save_ablation_rows(rows: list[dict]) -> pd.DataFrame:
-    """Upsert ablation rows; a row that another of its setting supersedes (canonical_rows: the study's seeds, else
-    the most seeds) leaves the table, so each variant has one row per profile and encoder."""
-    return _save("ablation.csv", rows, ABLATION_KEY, lambda df: ladder_order(canonical_rows(df, ABLATION_KEY[:-1])))
+    """Upsert ablation rows; a row that the new ones supersede leaves the table (_superseded_out)."""
+    prune = _superseded_out(rows, ABLATION_KEY)
+    return _save("ablation.csv", rows, ABLATION_KEY, lambda df: ladder_order(prune(df)))
 
 
 def save_single_task_rows(rows: list[dict]) -> pd.DataFrame:
-    """Upsert single-task rows, keeping one per setting (canonical_rows), as save_ablation_rows does."""
-    return _save("single_task.csv", rows, SINGLE_TASK_KEY, lambda df: canonical_rows(df, SINGLE_TASK_KEY[:-1]))
+    """Upsert single-task rows, as save_ablation_rows does."""
+    return _save("single_task.csv", rows, SINGLE_TASK_KEY, _superseded_out(rows, SINGLE_TASK_KEY))
 
 
 # Tables of curves hold several rows per run (one per evaluation); a run is replaced as a whole, so a rerun with
