@@ -49,11 +49,11 @@ figures: venv
 bench: venv
 	$(BIN)/python -m quarbert_lib bench --profile $(STUDY_PROFILE)
 
-# A Chromium for the real-browser test, without root where possible (quarbert_lib/checks/chromium.py): one found
+# A Chromium for the real-browser test, without root where possible (tools/chromium.py): one found
 # (QUARBERT_CHROMIUM, the system's, Playwright's), else Debian's package where apt works, else Playwright's
 # download. If none can be had, this prints one line and the real-browser test fails with it (never skips).
 chromium: venv
-	-$(BIN)/python -m quarbert_lib chromium
+	-$(BIN)/python -m tools.chromium
 
 test: venv chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -61,7 +61,7 @@ test: venv chromium
 # Notebook 10's browser in JupyterLab + Chromium over this profile's runs, checked against
 # error_table; saves reports/figures/error_browser.png.
 browser-check: venv chromium
-	$(BIN)/python -m quarbert_lib browser-check --profile $(STUDY_PROFILE)
+	$(BIN)/python -m tools.browser_check --profile $(STUDY_PROFILE)
 
 clean-runs:
 	rm -rf runs

@@ -23,7 +23,6 @@ from pathlib import Path
 from .base.cli import run
 from .batch import lab, reproduce, verify
 from .benchmarks import bench
-from .checks import browser_check, chromium
 from .core import data
 from .reporting import figures
 from .study import experiment, prior, records, serve, submit
@@ -38,9 +37,6 @@ PASS_THROUGH = {
     "experiment": (experiment, "train and evaluate one config into the registry"),
     "records": (records, "save or restore run records"),
     "prior": (prior, "measure the frozen encoder's prior"),
-    "chromium": (chromium, "find or install the headless browser"),
-    "browser-check": (browser_check,
-                      "check the error browser in a real browser"),
 }
 
 

@@ -9,6 +9,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a model hub; f
 # Tests never read or write the committed run records (records/): a run they train must train, not restore.
 # A test about the committed records names that folder itself.
 os.environ["QUARBERT_RECORDS"] = tempfile.mkdtemp(prefix="quarbert-records-")
+# Runs train one at a time in tests (their tiny runs take a second; a pool of workers would cost more to start, and a
+# test that patches a module, as test_fourth_task does for tasks.py, patches this process only). The workers' own
+# tests (tests/test_workers.py) ask for two.
+os.environ["QUARBERT_WORKERS"] = "1"
 
 import csv
 import random

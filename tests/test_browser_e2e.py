@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from quarbert_lib.checks import browser_check
+from tools import browser_check
 from quarbert_lib.core.config import DataConfig
 from quarbert_lib.core.data import load_task
 

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from quarbert_lib.checks import chromium
+from tools import chromium
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_apt_where_it_works_else_playwright_else_one_line(nothing_installed, mon
 
 
 def test_the_command_prints_one_line_and_exits_2_without_a_chromium(tmp_path):
-    code = ("import sys; from quarbert_lib.checks import chromium; from quarbert_lib.base import cli; chromium.SYSTEM = (); "
+    code = ("import sys; from tools import chromium; from quarbert_lib.base import cli; chromium.SYSTEM = (); "
             "chromium.playwright_chromium = lambda: None; chromium.apt_prefix = lambda: None; "
             "chromium._run = lambda c: False; sys.exit(cli.run(chromium.main, []))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})

@@ -99,3 +99,19 @@ def test_new_weights_under_the_same_encoder_path_are_another_run(isolated, tiny_
     assert again["encoder_identity"] == encoder_identity(str(mine)) and again["params_total"] > first["params_total"]
     cfg2, model, _ = load_trained(results.run_path("smoke", "nb", "mine"))        # no size mismatch
     assert model.encoder.config.hidden_size == 48
+
+
+def test_an_encoders_identity_is_its_files_not_the_folder_it_is_typed_from(tiny_encoder_dir, tmp_path, monkeypatch):
+    """A relative path is stored as typed (a config names `./my-encoder` as a person wrote it), and what it is comes
+    from the files it points at from where the run starts: the same files typed relatively from another folder are
+    the same encoder; the same relative path from a folder holding other files is another."""
+    from quarbert_lib.core.model import encoder_identity
+    for place in ("a", "b"):
+        shutil.copytree(tiny_encoder_dir, tmp_path / place / "my-encoder")
+    monkeypatch.chdir(tmp_path / "a")
+    here = encoder_identity("./my-encoder")
+    monkeypatch.chdir(tmp_path / "b")
+    assert encoder_identity("./my-encoder") == here == encoder_identity(str(tiny_encoder_dir))
+    (tmp_path / "b" / "my-encoder" / "config.json").write_text(
+        (tmp_path / "b" / "my-encoder" / "config.json").read_text().replace('"hidden_size": 32', '"hidden_size": 33'))
+    assert encoder_identity("./my-encoder") != here

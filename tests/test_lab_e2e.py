@@ -9,8 +9,8 @@ import pytest
 
 from quarbert_lib.base.paths import REPO_ROOT, resolve_data_dir
 from quarbert_lib.batch import lab
-from quarbert_lib.checks import browser_check
-from quarbert_lib.checks.chromium import HOW, ChromiumMissing, find
+from tools import browser_check
+from tools.chromium import HOW, ChromiumMissing, find
 
 NOTEBOOK = "04_smart_mbpp.py"
 # What notebook 04 draws: its figure functions' files, each shown inline as it is saved (plots._save)

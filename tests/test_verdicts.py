@@ -122,3 +122,29 @@ def test_every_declared_question_has_its_rows_in_declared_order_even_before_its_
     quartet = verdicts.analyse(pd.DataFrame(columns=["variant", "seed", *verdicts.margins()]), paper=paper)
     row = quartet[(quartet["step"] == "smart-simcse -> ensemble-smart-simcse") & (quartet["metric"] == "overall")]
     assert row["paper_effect"].iloc[0] == pytest.approx(0.002)
+
+
+def test_a_collapsed_constant_sts_output_is_r_0_in_the_tables_and_in_the_analysis():
+    """One convention for a constant output (issue 38, item 6): Pearson r 0.0 in the scores the tables read, so the
+    analysis pairs that seed like any other and its effect is finite."""
+    from quarbert_lib.study.ensemble import scores
+    dev = pd.DataFrame({"task": "sts", "id": ["a", "b", "c"], "gold": [0.5, 2.5, 4.0], "prediction": [3.0, 3.0, 3.0]})
+    assert scores(dev)["sts_pearson"] == 0.0
+    before = {0: 0.80, 1: 0.81, 2: 0.79}
+    after = {0: 0.0, 1: 0.82, 2: 0.80}                       # seed 0 collapsed
+    frame = _scores({"a": before, "b": after}, "sts_pearson").reindex(columns=["variant", "seed", *verdicts.margins()])
+    table = verdicts.analyse(frame, (spec.Question("a", "b", "paper-tasks", "x"),))
+    r = table[table["metric"] == "sts_pearson"].iloc[0]
+    assert r["pairs"] == 3 and r["effect"] == pytest.approx((-0.80 + 0.01 + 0.01) / 3, abs=1e-12)
+    assert r["verdict"] == "inconclusive" and np.isfinite(r["ci_low"])
+
+
+def test_a_seed_whose_score_is_missing_stops_the_analysis_instead_of_dropping_the_pair():
+    """A NaN beside finite seeds would silently leave the pairs (and so the word) to the others; it is refused, naming
+    the row, the seed and the metric. A row that measures no such metric at all has no pairs: inconclusive."""
+    before, after = {0: 0.70, 1: 0.71, 2: 0.69}, {0: np.nan, 1: 0.72, 2: 0.73}
+    with pytest.raises(verdicts.MissingScore, match=r"'b' seed 0 has no overall \(NaN\)"):
+        verdicts.analyse(_scores({"a": before, "b": after}), (spec.Question("a", "b", "paper", "x"),))
+    none = verdicts.analyse(_scores({"a": before, "b": {s: np.nan for s in range(3)}}),
+                            (spec.Question("a", "b", "paper", "x"),))
+    assert none["pairs"].iloc[0] == 0 and none["verdict"].iloc[0] == "inconclusive"

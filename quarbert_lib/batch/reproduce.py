@@ -40,8 +40,10 @@ from ..base.paths import use_profile_reports  # noqa: F401
 from ..base.paths import REPO_ROOT, REPORTS_ENV, STUDY_PROFILE, discover, reports_dir
 from ..core import data
 from ..core.config import PROFILES, ConfigError
+from ..core.workers import default_workers, makespan, run_all
 from ..study.recipes import PROFILE_NOTEBOOK_PARAMS
 from ..study import records
+from ..study.experiment import run_experiment
 from ..study.results import CODE_PATHS, atomic_write_text, git_commit, run_path
 from ..study.spec import BY_NAME, SUMMARY, batch_order
 from . import plan as planning
@@ -416,6 +418,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record-seconds", metavar="SUMMARY_JSON",
                         help="copy a finished batch's per-notebook seconds (its executed/summary.json) into the committed "
                              "reports/tables/notebook_seconds.csv, which a fresh clone plans that profile with, and exit")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="train the batch's runs this many at a time, each worker with its share of the cores "
+                             "(default: QUARBERT_WORKERS, else one per core; 1: one run at a time, in the notebooks)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="train the batch's runs on a Dask cluster (its scheduler's address, tcp://host:8786; "
+                             "default: QUARBERT_SCHEDULER); its workers must see this repository, data and registry")
     parser.add_argument("--check", action="store_true",
                         help="list the executed notebooks whose code differs from their source, and exit (1 if any)")
     args = parser.parse_args(argv)
@@ -451,6 +459,11 @@ def main(argv: list[str] | None = None) -> int:
         if len(takers) < len(declared):
             print(f"[reproduce] -p {name} goes to {', '.join(takers)} only: the other selected notebooks "
                   f"do not declare it", flush=True)
+    workers = default_workers() if args.workers is None else args.workers
+    scheduler = args.scheduler or os.environ.get("QUARBERT_SCHEDULER", "").strip() or None
+    if workers < 1:
+        raise ConfigError(f"--workers {workers} is not allowed: expected a positive integer (1: one run at a time)")
+    os.environ["QUARBERT_WORKERS"] = str(workers)     # the notebooks' kernels train what is left with the same setting
     data.ensure_data()                      # the course data, downloaded if absent; else one clear error, before any compute
     restored = records.restore_missing(args.profile)   # committed run records count as done: the registry gets them
     if restored:
@@ -464,12 +477,27 @@ def main(argv: list[str] | None = None) -> int:
     planned = planning.plan(notebooks, args.profile, overrides, speed, profile_params)
     estimates = planning.notebook_estimates(planned, [p.stem for p in notebooks], speed, args.profile)
     print(planning.format_plan(planned, estimates), flush=True)
+    to_train = [r for r in planned if not r.done]
+    if to_train and workers > 1 and not scheduler:
+        print(f"[reproduce] {len(to_train)} runs to train in {workers} workers: about "
+              f"{makespan([r.seconds for r in to_train], workers) / 60:.1f} min of training wall time (longest first, "
+              f"each run slower on its share of the cores), against {sum(r.seconds for r in to_train) / 60:.1f} min "
+              "one at a time", flush=True)
     if args.dry_run:
         return 0
     if args.profile == STUDY_PROFILE and not redirected and git_commit().endswith("-dirty"):
         raise ConfigError(f"the committed study (profile {STUDY_PROFILE}) is executed only from committed code, and "
                           f"{', '.join(CODE_PATHS)} differ from {git_commit()[:-6]}: commit first, run another "
                           f"profile, or set {REPORTS_ENV} and {records.RECORDS_ENV} to other folders")
+    if to_train and (workers > 1 or scheduler):
+        # every planned run is independent of the others (a quartet averages finished runs; a SimCSE stage is part of
+        # its run), so they all train first, side by side, and the notebooks then find them done
+        run_all(run_experiment, [((r.config, r.notebook, r.name), {}) for r in to_train], workers=workers,
+                scheduler=scheduler, what="runs", weights=[r.seconds for r in to_train])
+        if records.writable(args.profile):
+            records.export(args.profile)
+        planned = planning.plan(notebooks, args.profile, overrides, speed, profile_params)
+        estimates = planning.notebook_estimates(planned, [p.stem for p in notebooks], speed, args.profile)
     progress = BatchProgress(planned, dict(zip(estimates["notebook"], estimates["own_seconds"])))
     outcomes: dict[str, dict] = {}
     try:

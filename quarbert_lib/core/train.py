@@ -14,6 +14,7 @@ bit-identical on CPU; one with another fingerprint starts afresh and says so.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -87,9 +88,13 @@ class TrainState:
 
 
 def atomic_torch_save(obj, path: Path) -> None:
-    """Write to a temporary file in the same folder, then rename: never a partial file."""
+    """Write to a temporary file in the same folder, then rename: never a partial file. Serialised in memory first:
+    torch.save names the zip's folder after the file it writes, so saving to the temporary (per-process) name made
+    the same weights into other bytes in another process (a worker's model.pt, its weights.json hash)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
+    tmp.write_bytes(buffer.getbuffer())
     os.replace(tmp, path)
 
 

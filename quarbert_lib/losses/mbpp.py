@@ -17,6 +17,7 @@ from .registry import register
 @dataclass
 class MbppConfig:
     section: ClassVar[str] = "mbpp"
+    title: ClassVar[str] = "Momentum Bregman proximal point."      # its help in ExperimentConfig
 
     enabled: bool = _help("Add the momentum Bregman proximal point penalty (an EMA teacher).", False)
     mu: float = _help("Weight of the Bregman penalty D(f(x; theta), f(x; teacher)).", 1.0)

@@ -22,6 +22,7 @@ SEED_OFFSET = 0x52447270            # "RDrp"
 @dataclass
 class RdropConfig:
     section: ClassVar[str] = "rdrop"
+    title: ClassVar[str] = "R-Drop: two dropout passes kept consistent."      # its help in ExperimentConfig
 
     weight: float = _help(
         "alpha, the weight of R-Drop's consistency term between two dropout passes of each batch (Liang et al., "

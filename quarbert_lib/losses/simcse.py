@@ -15,6 +15,7 @@ from .registry import register
 @dataclass
 class SimcseConfig:
     section: ClassVar[str] = "simcse"
+    title: ClassVar[str] = "Unsupervised SimCSE stage and joint loss."      # its help in ExperimentConfig
 
     stage: bool = _help("Run an unsupervised SimCSE stage on the training sentences before multitask training.", False)
     stage_steps: int = _help("Steps of the SimCSE stage (its budget; the paper profile raises it).", 100)

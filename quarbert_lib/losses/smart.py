@@ -26,6 +26,7 @@ BF16_MIN_SMART_EPSILON = 1e-3
 @dataclass
 class SmartConfig:
     section: ClassVar[str] = "smart"
+    title: ClassVar[str] = "SMART adversarial regularization."      # its help in ExperimentConfig
 
     enabled: bool = _help("Add SMART adversarial regularization (Jiang et al., 2020).", False)
     weight: float = _help("lambda_s, the weight of the SMART term (the paper: 5).", 5.0)

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..base.errors import UserError
 from ..base.tasks import STUDY_TASKS, TASKS
 from ..study.spec import QUESTIONS, Question, family_metrics, family_size
 from ..study.tables import epoch_rows
@@ -176,6 +177,24 @@ def paired_test(before: pd.Series, after: pd.Series, margin: float, tests: int, 
     return out
 
 
+class MissingScore(UserError, ValueError):
+    """A seed of a compared row has no score where its other seeds have one."""
+
+
+def _scores_of(by_row: dict[str, pd.DataFrame], row: str, metric: str) -> pd.Series:
+    """One row's per-seed values of ``metric``. A row that does not measure the metric at all (every seed NaN: a
+    specialist's other tasks) has none, and its tests are inconclusive; a NaN beside finite seeds is a score that
+    went missing (a run without a finite score is never complete), so it stops the analysis: dropping that seed
+    would change the pairs, and so the verdict, without a word. A collapsed, constant output is no NaN: its Pearson r
+    is 0.0 in the tables and here alike (evaluate.task_metric)."""
+    values = by_row[row][metric]
+    missing = values.index[values.isna()]
+    if len(missing) and len(missing) < len(values):
+        raise MissingScore(f"seed scores: {row!r} seed {missing[0]} has no {metric} (NaN) while its other seeds "
+                           f"do: its run has no finite score, so no test pairs it; retrain that run (force=True)")
+    return values
+
+
 def analyse(scores: pd.DataFrame, questions: tuple[Question, ...] = QUESTIONS, paper: dict | None = None,
             alpha: float = ALPHA) -> pd.DataFrame:
     """The pre-registered analysis of ``questions`` (default: the study's) on per-seed ``scores`` (columns variant,
@@ -187,7 +206,7 @@ def analyse(scores: pd.DataFrame, questions: tuple[Question, ...] = QUESTIONS, p
     out = []
     for q in questions:
         for metric in family_metrics(q.family):
-            a, b = (by_row[r][metric] if r in by_row else empty for r in (q.before, q.after))
+            a, b = (_scores_of(by_row, r, metric) if r in by_row else empty for r in (q.before, q.after))
             theirs = np.nan
             if paper and q.paper and all(r in paper and not pd.isna(paper[r].get(metric)) for r in (q.before, q.after)):
                 theirs = paper[q.after][metric] - paper[q.before][metric]

@@ -29,6 +29,7 @@ from ..core.data import Example, TaskData, load_task, load_task_data
 from ..core.evaluate import mean_normalized_score, metrics_of, predict
 from ..core.model import build_model, encoder_identity, pick_device, resolve_precision
 from ..core.train import BEST, CHECKPOINT, NonFiniteLossError, Trainer, check_trainable
+from ..core.workers import run_all
 from ..losses import MultitaskObjective, SimCSEObjective, SmartRegularizer
 from . import ensemble, records, results, smart_strength, tables
 from .lora import save_lora
@@ -325,18 +326,36 @@ def train_runs(notebook: str, key: str, params: dict) -> list[tuple[DeclaredRun,
     """Train (or find done) every run of the notebook's declared group ``key`` (spec.NOTEBOOKS, expanded with the
     notebook's parameters ``params``, its globals(): what the planner plans): [(the declared run, its metrics, its
     folder)], in declaration order. A run whose config a finished run of this notebook already has (a sweep point
-    that is a ladder row) is that run (its folder and name), never trained twice; ``force`` in ``params``
-    retrains."""
-    force, out = bool(params.get("force", False)), []
+    that is a ladder row), or another run of the group has, is that run (its folder and name), never trained twice;
+    ``force`` in ``params`` retrains. The runs to train go to workers side by side (core.workers: ``workers`` in
+    ``params``, else QUARBERT_WORKERS, else one per core), each the run it would be trained alone."""
+    force = bool(params.get("force", False))
     runs = expand(notebook, params, key)
     if runs and not force:
         records.restore_missing(runs[0].config.profile, notebook)    # a twin may be recorded, not yet restored
+    names: dict[str, str] = {}              # a config (as JSON) -> the run name that trains it
     for declared in runs:
         cfg = declared.config
-        name = _finished_name(cfg.profile, notebook, cfg, declared.name, force)
-        metrics = run_experiment(cfg, notebook, name, force=force)
-        out.append((declared, metrics, results.run_path(cfg.profile, notebook, name)))
+        if _config_key(cfg) not in names:
+            names[_config_key(cfg)] = _finished_name(cfg.profile, notebook, cfg, declared.name, force)
+    configs = {_config_key(d.config): d.config for d in runs}
+    todo = [(cfg_key, name) for cfg_key, name in names.items()
+            if force or not results.is_complete(results.run_path(configs[cfg_key].profile, notebook, name),
+                                                 configs[cfg_key].to_dict())]
+    trained = dict(zip((k for k, _ in todo), run_all(
+        run_experiment, [((configs[k], notebook, name), {"force": force}) for k, name in todo],
+        workers=params.get("workers"), what=f"{notebook} runs")))
+    out = []
+    for declared in runs:
+        cfg_key, cfg = _config_key(declared.config), declared.config
+        path = results.run_path(cfg.profile, notebook, names[cfg_key])
+        metrics = trained[cfg_key] if cfg_key in trained else run_experiment(cfg, notebook, names[cfg_key])
+        out.append((declared, metrics, path))
     return out
+
+
+def _config_key(cfg: ExperimentConfig) -> str:
+    return json.dumps(cfg.to_dict(), sort_keys=True, default=str)
 
 
 def quartets(notebook: str, key: str, params: dict, multitask: str | None = None,

@@ -6,7 +6,7 @@ is found: Debian's package where apt works (as root, or with sudo that needs no 
 ``python -m playwright install chromium`` (its download needs the internet). When neither works it raises
 ``ChromiumMissing`` with one line saying how to get one; the real-browser test then fails, never skips.
 
-    python -m quarbert_lib chromium          # print the Chromium it uses, getting one if needed
+    python -m tools.chromium                # print the Chromium it uses, getting one if needed
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..base.errors import UserError
+from quarbert_lib.base.cli import run
+from quarbert_lib.base.errors import UserError
 
 ENV = "QUARBERT_CHROMIUM"
 SYSTEM = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome", "/snap/bin/chromium",
@@ -93,5 +94,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from ..base.cli import run
     raise SystemExit(run(main))

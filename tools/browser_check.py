@@ -6,9 +6,9 @@ would: reads the table shown, picks a gold label, switches the task. After each 
 rows on screen must be exactly ``browser.error_table(...)`` of those settings. Ends with a
 screenshot.
 
-    python -m quarbert_lib browser-check --profile cpu --screenshot reports/figures/error_browser.png
+    python -m tools.browser_check --profile cpu --screenshot reports/figures/error_browser.png
 
-Needs a Chromium (``quarbert_lib.checks.chromium``: the system's or Playwright's; `make chromium` gets one
+Needs a Chromium (``tools.chromium``: the system's or Playwright's; `make chromium` gets one
 without root where it can) and the ``playwright`` and ``jupyterlab`` Python packages.
 """
 from __future__ import annotations
@@ -28,10 +28,11 @@ from pathlib import Path
 import jupytext
 import pandas as pd
 
-from ..base.paths import REPO_ROOT
-from ..base.tasks import TASKS
-from ..reporting import browser
-from .chromium import HOW, ChromiumMissing, find
+from quarbert_lib.base.cli import run
+from quarbert_lib.base.paths import REPO_ROOT
+from quarbert_lib.base.tasks import TASKS
+from quarbert_lib.reporting import browser
+from tools.chromium import HOW, ChromiumMissing, find
 
 # Without the background-networking flags Chromium keeps dialing out, which this closed network refuses.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -263,7 +264,7 @@ def check(profile: str, screenshot: Path, workdir: Path | None = None, env: dict
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m quarbert_lib browser-check", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.browser_check", description=__doc__.split("\n")[0])
     parser.add_argument("--profile", default="cpu", help="whose registry runs notebook 10 browses")
     parser.add_argument("--screenshot", type=Path, default=REPO_ROOT / "reports" / "figures" / "error_browser.png")
     args = parser.parse_args(argv)
@@ -274,5 +275,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from ..base.cli import run
     raise SystemExit(run(main))

@@ -1,1 +1,0 @@
-"""Browser tooling: finding or installing a headless Chromium and checking the error browser in JupyterLab."""

@@ -1,0 +1,140 @@
+"""Independent runs side by side (core.workers): a run trained in a worker is the run trained alone with the same
+threads, record for record; the same runs on a local Dask cluster write the same records; the planner's estimate
+and the settings by hand."""
+import json
+import subprocess
+import sys
+
+import distributed
+import pandas as pd
+import pytest
+import torch
+
+from quarbert_lib.core import workers
+from quarbert_lib.core.config import profile_config
+from quarbert_lib.study import records, results
+from quarbert_lib.study.experiment import run_experiment, train_runs
+
+TIMING = ("train_seconds", "eval_seconds", "wall_seconds")
+
+
+def _configs(encoder):
+    return [profile_config("smoke", model__encoder=str(encoder), train__seed=seed, train__max_steps=3)
+            for seed in (0, 1)]
+
+
+def _records(root, monkeypatch, tag):
+    """Point the registry and records at ``root/tag``."""
+    monkeypatch.setenv("QUARBERT_RUNS", str(root / tag / "runs"))
+    monkeypatch.setenv("QUARBERT_RECORDS", str(root / tag / "records"))
+
+
+def _record_files(root, tag, names):
+    """Every file of each run's record (records.save: configs, metrics, predictions, history, weights' hash), with
+    the timings taken out (metrics.json's seconds, history's train_seconds): what must be equal byte for byte."""
+    out = {}
+    for name in names:
+        folder = records.save(root / tag / "runs" / "smoke" / "nb" / name, root / tag / "saved" / name)
+        for path in sorted(folder.iterdir()):
+            data = path.read_bytes()
+            if path.name == "metrics.json":
+                metrics = json.loads(data)
+                data = json.dumps({k: v for k, v in metrics.items() if k not in TIMING}, sort_keys=True).encode()
+            elif path.name == "history.csv.gz":
+                data = pd.read_csv(path).drop(columns=list(TIMING), errors="ignore").to_csv(index=False).encode()
+            out[(name, path.name)] = data
+    return out
+
+
+def test_two_runs_in_two_workers_are_the_runs_trained_alone(isolated, tiny_encoder_dir, monkeypatch):
+    configs, names = _configs(tiny_encoder_dir), ["a-seed0", "a-seed1"]
+    before = torch.get_num_threads()
+    _records(isolated, monkeypatch, "alone")
+    torch.set_num_threads(workers.threads_each(2))           # a worker's share of the cores: what it trains with
+    try:
+        for cfg, name in zip(configs, names):
+            run_experiment(cfg, "nb", name)
+    finally:
+        torch.set_num_threads(before)
+    _records(isolated, monkeypatch, "workers")
+    metrics = workers.run_all(run_experiment, [((cfg, "nb", name), {}) for cfg, name in zip(configs, names)],
+                              workers=2)
+    assert [m["run_name"] for m in metrics] == names             # results in the order of the calls
+    assert {m["threads"] for m in metrics} == {workers.threads_each(2)}
+    alone, side_by_side = _record_files(isolated, "alone", names), _record_files(isolated, "workers", names)
+    assert {f for _, f in alone} >= {"config.json", "metrics.json", "predictions-dev.csv.gz", "weights.json"}
+    assert side_by_side == alone
+
+
+def test_a_local_dask_cluster_trains_the_batchs_runs_and_writes_the_same_records(isolated, tiny_encoder_dir,
+                                                                                  monkeypatch):
+    configs, names = _configs(tiny_encoder_dir), ["a-seed0", "a-seed1"]
+    _records(isolated, monkeypatch, "alone")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for cfg, name in zip(configs, names):
+            run_experiment(cfg, "nb", name)
+    finally:
+        torch.set_num_threads(before)
+    _records(isolated, monkeypatch, "cluster")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        metrics = workers.run_all(run_experiment, [((cfg, "nb", name), {}) for cfg, name in zip(configs, names)],
+                                  scheduler=cluster.scheduler_address)
+    assert [m["run_name"] for m in metrics] == names
+    for name in names:
+        assert results.is_complete(isolated / "cluster" / "runs" / "smoke" / "nb" / name,
+                                   configs[names.index(name)].to_dict())
+    assert {m["threads"] for m in metrics} == {1}
+    assert _record_files(isolated, "cluster", names) == _record_files(isolated, "alone", names)
+
+
+def test_a_notebooks_group_trains_its_runs_in_workers_once_each(isolated, tiny_encoder_dir):
+    """train_runs hands the runs to train to the workers and finds the rest done: a second call trains nothing."""
+    params = {"profile": "smoke", "encoder": str(tiny_encoder_dir), "seeds": [0, 1], "workers": 2}
+    first = train_runs("03_task_sampling", "sampling", params)
+    assert [d.name for d, _, _ in first] == ["sampling-seed0", "sampling-seed1"]
+    assert all(results.is_complete(folder, d.config.to_dict()) for d, _, folder in first)
+    stamps = {folder.name: (folder / "metrics.json").stat().st_mtime_ns for _, _, folder in first}
+    again = train_runs("03_task_sampling", "sampling", params)
+    assert [m for _, m, _ in again] == [m for _, m, _ in first]
+    assert {folder.name: (folder / "metrics.json").stat().st_mtime_ns for _, _, folder in again} == stamps
+
+
+def test_makespan_hands_the_longest_first_to_the_least_loaded_worker():
+    assert workers.makespan([10.0, 10.0, 10.0], 1) == 30.0
+    # 2 workers, slowdown 1.5: 8 -> w0 (12), 5 -> w1 (7.5), 4 -> w1 (13.5), 3 -> w0 (16.5)
+    assert workers.makespan([3.0, 8.0, 4.0, 5.0], 2, slowdown=1.5) == pytest.approx(16.5)
+    assert workers.makespan([7.0], 4) == 7.0
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
+def test_a_workers_setting_that_is_no_positive_integer_is_one_line(monkeypatch, value):
+    monkeypatch.setenv("QUARBERT_WORKERS", value)
+    with pytest.raises(workers.WorkersError, match=f"QUARBERT_WORKERS = '{value}' is not allowed"):
+        workers.default_workers()
+    monkeypatch.setenv("QUARBERT_WORKERS", "3")
+    assert workers.default_workers() == 3
+    monkeypatch.delenv("QUARBERT_WORKERS")
+    assert workers.default_workers() == (torch.cuda.device_count() if torch.cuda.is_available() else workers.cores())
+    assert workers.threads_each(2) == max(1, workers.cores() // 2)
+
+
+def test_each_worker_process_holds_its_own_gpu(tmp_path, monkeypatch):
+    """On GPUs a worker holds one for its lifetime: the first process gets GPU 0 and keeps it, a second process gets
+    GPU 1, a third of two GPUs is told that every GPU is held."""
+    code = ("import sys, time; from pathlib import Path; from quarbert_lib.core import workers; "
+            f"print(workers._claim_gpu(Path({str(tmp_path)!r}), 2), flush=True); sys.stdin.readline()")
+    first = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    second = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        got = sorted([int(first.stdout.readline()), int(second.stdout.readline())])
+        assert got == [0, 1]
+        third = subprocess.run([sys.executable, "-c", code], input="\n", capture_output=True, text=True)
+        assert third.returncode != 0 and "every one of the 2 GPUs is held by another worker" in third.stderr
+    finally:
+        for p in (first, second):
+            p.communicate("\n", timeout=60)
+    monkeypatch.setattr(workers, "_GPU_LOCK", None)
+    assert workers._claim_gpu(tmp_path, 2) == workers._claim_gpu(tmp_path, 2) == 0   # a process keeps the one it holds
