@@ -13,6 +13,9 @@ RUN_PROFILE := $(or $(PROFILE),cpu)
 STUDY_PROFILE := $(or $(PROFILE),cpu)
 VERIFY_MINUTES ?= 3.5
 ONLY ?=
+# Runs to train at once (core.workers): empty is QUARBERT_WORKERS, else one per core (about even with one at a time on
+# a 2-core CPU, docs/performance.md; it pays with more cores); 1 trains one run at a time.
+WORKERS ?=
 PYTEST_ARGS ?=
 
 .PHONY: venv reproduce figures test bench chromium browser-check clean-runs lab
@@ -29,7 +32,7 @@ venv: $(STAMP)
 # Execute notebooks/NN_*.py through papermill (finished or recorded runs are not trained again), refresh README,
 # and for a recorded profile retrain a sample of its runs against their records.
 reproduce: venv
-	$(BIN)/python -m quarbert_lib reproduce --profile $(RUN_PROFILE) $(if $(ONLY),--only $(ONLY))
+	$(BIN)/python -m quarbert_lib reproduce --profile $(RUN_PROFILE) $(if $(ONLY),--only $(ONLY)) $(if $(WORKERS),--workers $(WORKERS))
 	$(BIN)/python -m quarbert_lib figures --profile $(RUN_PROFILE)
 	$(if $(filter cpu paper,$(RUN_PROFILE)),$(BIN)/python -m quarbert_lib verify --profile $(RUN_PROFILE) --budget-minutes $(VERIFY_MINUTES))
 

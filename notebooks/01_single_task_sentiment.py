@@ -20,6 +20,7 @@ frozen_lr = 1e-3
 frozen_epochs = 3
 max_train = None         # cap on training examples per task (None: the profile's; the quick profile sets 400)
 force = False
+workers = None           # runs trained at once, each on its share of the cores (None: QUARBERT_WORKERS, else one per core; 1: one at a time)
 
 # %%
 from IPython.display import Markdown, display

@@ -21,6 +21,7 @@ reports = "local"        # local: reports/local/<profile>/ (ignored by git) | ba
 encoder = "minilm-l6"    # minilm-l6 (packaged) | bert-base-uncased | a local path
 seeds = None             # None: the study's (cpu: 0-4, spec.notebook_seeds; mean and std are reported)
 force = False
+workers = None           # runs trained at once, each on its share of the cores (None: QUARBERT_WORKERS, else one per core; 1: one at a time)
 
 # %%
 from IPython.display import Markdown, display
@@ -71,4 +72,4 @@ plots.training_curves(run_dirs, "multitask_baseline_curves.png");
 
 # %%
 display(Markdown(report.questions_markdown(NOTEBOOK, profile, encoder)))
-display(report.readable(report.prior_beside(profile, encoder, "baseline-finetune", "overall")))
+display(Markdown(report.prior_markdown(profile, encoder, "baseline-finetune", "overall")))

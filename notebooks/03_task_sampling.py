@@ -26,6 +26,7 @@ reports = "local"        # local: reports/local/<profile>/ (ignored by git) | ba
 encoder = "minilm-l6"
 seeds = None             # None: the study's (cpu: 0-4; spec.notebook_seeds)
 force = False
+workers = None           # runs trained at once, each on its share of the cores (None: QUARBERT_WORKERS, else one per core; 1: one at a time)
 embedding_seeds = [0]    # seeds of the trainable-word-embeddings comparison
 imbalance_control = True # the two recipes at the tasks' natural sizes (cpu: 5 seeds, about 77 min here)
 

@@ -33,6 +33,7 @@ encoder = "minilm-l6"
 seeds = None             # None: the study's (cpu: 0-4, spec.notebook_seeds; mean and std are reported)
 literal_seeds = None     # seeds of the advreg-literal row (None: the study's, as for seeds)
 force = False
+workers = None           # runs trained at once, each on its share of the cores (None: QUARBERT_WORKERS, else one per core; 1: one at a time)
 measure_strength = None  # None: measure SMART's strength only where smart_strength.csv lacks this grid; True: measure again
 project_sizes = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
 normalize_sizes = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
@@ -196,6 +197,22 @@ lr_dropout_figure(grid_table, profile);
 
 # %%
 radius_figure(radius_table, grid_table, profile);
+
+# %% [markdown]
+# ## 7 · The sweeps' choices on the held-out calibration split
+# A setting picked for its dev score is dev's best by construction, so its dev score flatters it. Every run also
+# predicted the calibration split (`calib`: `data.calibration_size` training-file examples a task that no run
+# trained on), and each sweep's choice is re-scored there: for each score, the setting dev picks and the one the
+# held-out split picks, each with both scores, and whether they agree. These sweeps are one seed a point, so two
+# points closer than a seed's spread can swap places on another sample: a disagreement between such points says
+# the choice is not settled, not that dev misled.
+
+# %%
+choices = pd.concat([tables.choices_on_calib("λ_s", lambda_table, ["lambda"]),
+                     tables.choices_on_calib("radius", radius_table, ["radius"]),
+                     tables.choices_on_calib("lr × dropout", grid_table, ["lr", "dropout"])], ignore_index=True)
+choices = write_csv(tables_dir() / "dev_choices_calib.csv", choices)
+display(report.readable(choices))
 
 # %% [markdown]
 # ## What this shows

@@ -16,6 +16,7 @@ reports = "local"        # local: reports/local/<profile>/ (ignored by git) | ba
 encoder = "minilm-l6"
 seeds = None             # None: the profile's seeds (cpu: 0, 1, 2; mean and std are reported)
 force = False
+workers = None           # runs trained at once, each on its share of the cores (None: QUARBERT_WORKERS, else one per core; 1: one at a time)
 
 # %%
 from IPython.display import Markdown, display
@@ -70,4 +71,4 @@ plots.training_curves(run_dirs, "cosine_curves.png");
 
 # %%
 display(Markdown(report.questions_markdown(NOTEBOOK, profile, encoder)))
-display(report.readable(report.prior_beside(profile, encoder, "smart-cosine", "sts_pearson")))
+display(Markdown(report.prior_markdown(profile, encoder, "smart-cosine", "sts_pearson")))

@@ -31,6 +31,7 @@ encoder = "minilm-l6"
 seeds = None             # None: the study's (cpu: 0-4, spec.notebook_seeds): one quartet per seed
 recipe = "sampling"      # the project's quartet: a ladder row name (the declared question is sampling -> ensemble)
 force = False
+workers = None           # runs trained at once, each on its share of the cores (None: QUARBERT_WORKERS, else one per core; 1: one at a time)
 
 # %%
 import pandas as pd
@@ -153,4 +154,4 @@ display(report.readable(subsets))
 
 # %%
 display(Markdown(report.questions_markdown(NOTEBOOK, profile, encoder)))
-display(report.readable(report.prior_beside(profile, encoder, "ensemble-smart-simcse", "overall")))
+display(Markdown(report.prior_markdown(profile, encoder, "ensemble-smart-simcse", "overall")))

@@ -25,6 +25,7 @@ lora_lr = 5e-4
 lora_r = 8
 lora_alpha = 16.0
 force = False
+workers = None           # runs trained at once, each on its share of the cores (None: QUARBERT_WORKERS, else one per core; 1: one at a time)
 paper_quartet = True     # the paper's LoRA quartet too (smart-simcse members, 12 runs here); False: the project's only
 measure = None           # None: read the checks and serving costs a measuring run saved (lora_checks.MEASURED), measuring them only where this setting has none and the first seed's weights are here; True: measure again or fail
 

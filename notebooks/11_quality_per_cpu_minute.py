@@ -31,6 +31,7 @@ encoder = "minilm-l6"
 recipes = None           # None: recipes.BUDGET_CAPS[profile], e.g. {"sampling": [600, 1200, 2400, 4800, None], "all-data": [None]}
 seed = 0
 force = False
+workers = None           # runs trained at once, each on its share of the cores (None: QUARBERT_WORKERS, else one per core; 1: one at a time)
 reuse_saved = False      # True: a point whose run this machine's registry lacks is read from quality_per_minute.csv (an earlier run of this notebook) instead of retrained; column `source` says which
 
 # %%

@@ -25,6 +25,7 @@ reports = "local"        # local: reports/local/<profile>/ (ignored by git) | ba
 encoder = "minilm-l6"
 seeds = None             # None: the profile's seeds (cpu: 0, 1, 2)
 force = False
+workers = None           # runs trained at once, each on its share of the cores (None: QUARBERT_WORKERS, else one per core; 1: one at a time)
 regime_cap = 600         # training examples per task
 regime_epochs = 6
 regime_probe = 600       # training examples per task scored at every evaluation (the whole cap: the train score)

@@ -69,7 +69,7 @@ def test_targets_are_judged_against_the_issue():
         {"section": "train", "path": "default", "sentences_per_s": 31.0, "floor_fraction": 0.39},
         {"section": "inference", "path": "naive", "sentences_per_s": 20.0},
         {"section": "inference", "path": "default", "sentences_per_s": 80.0},
-        {"section": "step", "path": "SMART K=1 (AdvReg)", "relative": 2.6},
+        {"section": "step", "path": "advreg-only", "relative": 2.6},
         {"section": "step", "path": "SMART K=0 (noise only, R3F)", "relative": 1.9},
         {"section": "step", "path": "SMART K=1, adversarial passes without dropout", "relative": 2.4}])
     summary = {"reproduce_minutes": 44.0, "compute_minutes": 46.0, "compute_runs": 3, "best_overall": 0.7,
@@ -88,8 +88,13 @@ def test_bench_end_to_end_on_the_tiny_encoder(isolated, tiny_encoder_dir, monkey
                              sections=("throughput", "steps"))
     assert list(df[df["section"] == "train"]["path"]) == [p.name for p in speed.TRAIN_PATHS]
     assert list(df[df["section"] == "inference"]["path"]) == ["naive", "default"]
-    steps = df[df["section"] == "step"].set_index("path")
-    assert steps.loc["sampling", "relative"] == 1.0 and set(bench.STEP_SETTINGS) <= set(steps.index)
+    # the step costs are the study's one measurement, costs.csv, which the report reads: no 'step' rows in bench.csv
+    assert not len(df[df["section"] == "step"])
+    costs = pd.read_csv(isolated / "reports" / "tables" / "costs.csv").set_index("variant")
+    assert costs.loc["sampling", "relative"] == 1.0 and list(costs.index) == ["sampling", *bench.STEP_SETTINGS]
+    assert costs.loc["advreg-only", "what"] == "SMART K=1 (AdvReg)" and (costs["steps_timed"] == 1 * 3).all()
+    steps = bench_report.step_rows("smoke", str(tiny_encoder_dir)).set_index("path")
+    assert steps["relative"].to_dict() == costs["relative"].to_dict()
     train = df[df["section"] == "train"].set_index("path")
     assert train.loc["naive", "gflop_per_step"] > train.loc["+ dynamic padding", "gflop_per_step"]
     text = md.read_text()
@@ -105,7 +110,8 @@ def test_bench_end_to_end_on_the_tiny_encoder(isolated, tiny_encoder_dir, monkey
     again, _ = bench.run_bench("smoke", str(tiny_encoder_dir), cost_steps=1, sections=("steps",))
     # only the step rows were remeasured; the throughput rows are the saved ones
     pd.testing.assert_frame_equal(again[~again["section"].isin(remeasured)].reset_index(drop=True), before)
-    assert sorted(again[again["section"] == "step"]["path"]) == sorted(steps.index)
+    assert not len(again[again["section"] == "step"])
+    assert list(pd.read_csv(isolated / "reports" / "tables" / "costs.csv")["variant"]) == list(costs.index)   # remeasured in place
 
 
 def test_reproduce_time_is_judged_only_on_a_batch_of_every_notebook(isolated):
@@ -267,20 +273,18 @@ def test_smart_pass_ratio_and_the_ascent_pass_leaves_weights_alone(sample, tiny_
 def test_the_quartet_section_says_what_is_missing_before_measuring_anything(isolated, tmp_path, monkeypatch, capsys):
     """The bug hunt's input: `make bench` from a fresh clone ran 21 minutes and then failed with a traceback
     (FileNotFoundError: .../specialist-sst-seed0/model.pt): the records restore results, not weights. Now the
-    quartet's weights are looked for first: without them the section is skipped with one line naming what is missing
-    and how to get it, and each measured section is saved as it finishes."""
+    LoRA quartet's weights are looked for first: without them the section is skipped with one line naming what is
+    missing and how to get it, and each measured section is saved as it finishes."""
     from quarbert_lib.benchmarks import bench
     folders = {}
-    for name in ("specialist-sst", "specialist-para", "specialist-sts", "sampling", "lora-sst", "lora-para", "lora-sts",
-                 "lora-multitask"):
+    for name in ("lora-sst", "lora-para", "lora-sts", "lora-multitask"):
         folders[name] = tmp_path / "runs" / f"{name}-seed0"
-        folders[name].mkdir(parents=True)                     # a restored record: results, no model.pt
+        folders[name].mkdir(parents=True)                     # a restored record: results, no weights
     monkeypatch.setattr(bench, "find_run", lambda name, profile, encoder: folders[name.rsplit("-seed", 1)[0]])
-    monkeypatch.setattr(bench, "best_variant", lambda profile, encoder: "sampling")
-    with pytest.raises(FileNotFoundError, match=r"16 weight files of the seed-0 quartets are not here .*--no-quartet"):
+    with pytest.raises(FileNotFoundError, match=r"12 weight files of the seed-0 LoRA quartet are not here .*--no-quartet"):
         bench.quartet_weights("cpu", "minilm-l6")
-    monkeypatch.setattr(bench, "serving_costs", lambda *a, **k: pytest.fail("measured without weights"))
+    monkeypatch.setattr(bench, "adapter_modes", lambda *a, **k: pytest.fail("measured without weights"))
     monkeypatch.setattr(bench, "write_report", lambda profile, encoder: tmp_path / "benchmarks.md")
     df, _ = bench.run_bench("cpu", "minilm-l6", sections=("quartet",))
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("[bench] quartet serving skipped: 16 weight files") and df.empty
+    assert len(err) == 1 and err[0].startswith("[bench] LoRA adapter modes skipped: 12 weight files") and df.empty

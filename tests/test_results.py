@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from quarbert_lib.base.paths import tables_dir
-from quarbert_lib.base.tasks import metric_labels, overall_score
+from quarbert_lib.base.tasks import overall_score
 from quarbert_lib.core.config import profile_config
-from quarbert_lib.reporting import report, verdicts
+from quarbert_lib.reporting import report
 from quarbert_lib.study import experiment, results, tables
 
 
@@ -374,3 +374,54 @@ def test_a_run_name_is_built_by_one_function():
     builders = sorted(str(p.relative_to(REPO_ROOT)) for p in sources
                       if re.search(r"-seed\{|-seed0\b|\"-seed\"", p.read_text(encoding="utf-8")))
     assert builders == ["quarbert_lib/study/results.py"]            # SEED_TAG and run_name, nowhere else
+
+
+def test_a_sweeps_choices_are_rescored_on_the_held_out_calibration_split(tmp_path):
+    """calib_row: each run's predictions-calib.csv scored as dev is (accuracy, Pearson r, the overall score), meaned
+    over the point's runs; choices_on_calib: per score, dev's pick and the calibration split's, by hand."""
+    folders = []
+    for i, (sst_pred, para_pred, sts_pred) in enumerate((([0, 1, 2, 2], [1, 0, 1, 0], [1.0, 2.0, 3.0, 4.5]),
+                                                         ([0, 1, 1, 2], [1, 1, 1, 0], [4.0, 2.0, 3.0, 1.0]))):
+        folder = tmp_path / f"run{i}"
+        folder.mkdir()
+        rows = [{"task": "sst", "id": f"s{j}", "gold": g, "prediction": p} for j, (g, p) in enumerate(zip([0, 1, 2, 3], sst_pred))]
+        rows += [{"task": "para", "id": f"p{j}", "gold": g, "prediction": p} for j, (g, p) in enumerate(zip([1, 0, 0, 0], para_pred))]
+        rows += [{"task": "sts", "id": f"t{j}", "gold": g, "prediction": p} for j, (g, p) in enumerate(zip([0.5, 2.0, 3.5, 5.0], sts_pred))]
+        pd.DataFrame(rows).to_csv(folder / "predictions-calib.csv", index=False)
+        folders.append(folder)
+    row = tables.calib_row(folders)
+    sst = np.mean([3 / 4, 2 / 4])
+    qqp = np.mean([3 / 4, 2 / 4])
+    r = [np.corrcoef([0.5, 2.0, 3.5, 5.0], p)[0, 1] for p in ([1.0, 2.0, 3.0, 4.5], [4.0, 2.0, 3.0, 1.0])]
+    overall = np.mean([(a + b + (c + 1) / 2) / 3 for a, b, c in zip([3 / 4, 2 / 4], [3 / 4, 2 / 4], r)])
+    assert row == pytest.approx({"calib_sst_acc": sst, "calib_qqp_acc": qqp, "calib_sts_pearson": np.mean(r),
+                                 "calib_overall": overall}, abs=1e-12)
+    assert all(np.isnan(v) for v in tables.calib_row([folders[0], tmp_path / "no-calib"]).values())
+    sweep = pd.DataFrame({"lambda": [0.5, 1.0, 5.0], "sst_acc": [0.43, 0.42, 0.41], "qqp_acc": [0.79, 0.80, 0.78],
+                          "sts_pearson": [0.82, 0.81, 0.83], "overall": [0.713, 0.712, 0.711],
+                          "calib_sst_acc": [0.40, 0.41, 0.39], "calib_qqp_acc": [0.70, 0.72, 0.71],
+                          "calib_sts_pearson": [0.80, 0.79, 0.81], "calib_overall": [0.70, 0.69, 0.71]})
+    choices = tables.choices_on_calib("λ_s", sweep, ["lambda"]).set_index("score")
+    assert list(choices.index) == ["sst_acc", "qqp_acc", "sts_pearson", "overall"]
+    assert list(choices["dev_choice"]) == ["lambda 0.5", "lambda 1", "lambda 5", "lambda 0.5"]
+    assert list(choices["calib_choice"]) == ["lambda 1", "lambda 1", "lambda 5", "lambda 5"]
+    assert list(choices["agree"]) == [False, True, True, False]
+    assert choices.loc["overall", "dev_choice_calib"] == 0.70 and choices.loc["overall", "calib_choice_calib"] == 0.71
+
+
+def test_the_prior_beside_a_row_is_a_table_or_one_sentence_naming_the_command(isolated):
+    """Where the encoder's prior is not measured (another encoder, a new profile), the notebook says so and how to
+    measure it, instead of an empty table; measured, the table sets the row's score beside it, difference by hand."""
+    said = report.prior_markdown("smoke", "my-encoder", "baseline-finetune", "overall")
+    assert "`python -m quarbert_lib prior --profile smoke --encoder my-encoder`" in said and "|" not in said
+    results.write_csv(tables_dir() / "encoder_prior.csv", pd.DataFrame([
+        {"profile": "smoke", "encoder": "my-encoder", "task": "all", "method": "m", "metric": "overall", "value": 0.7,
+         "detail": ""}]))
+    assert "has no row in this profile's ablation table yet" in report.prior_markdown("smoke", "my-encoder",
+                                                                                       "baseline-finetune", "overall")
+    tables.save_ablation_rows([{"variant": "baseline-finetune", "profile": "smoke", "encoder": "my-encoder",
+                                "overall": 0.725, "seeds": 1}])
+    beside = report.prior_beside("smoke", "my-encoder", "baseline-finetune", "overall").iloc[0]
+    assert beside["difference"] == pytest.approx(0.725 - 0.7, abs=1e-7)
+    assert "| overall | 0.7 | baseline-finetune | 0.725 | 0.025 |" in report.prior_markdown(
+        "smoke", "my-encoder", "baseline-finetune", "overall")

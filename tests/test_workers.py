@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from quarbert_lib.base.paths import NOTEBOOK_DIR
 from quarbert_lib.core import workers
 from quarbert_lib.core.config import profile_config
 from quarbert_lib.study import records, results
@@ -46,16 +47,21 @@ def _record_files(root, tag, names):
     return out
 
 
-def test_two_runs_in_two_workers_are_the_runs_trained_alone(isolated, tiny_encoder_dir, monkeypatch):
-    configs, names = _configs(tiny_encoder_dir), ["a-seed0", "a-seed1"]
+def _train_alone(root, monkeypatch, configs, names, threads):
+    """The runs one at a time in this process, with ``threads``, into ``root/alone``."""
+    _records(root, monkeypatch, "alone")
     before = torch.get_num_threads()
-    _records(isolated, monkeypatch, "alone")
-    torch.set_num_threads(workers.threads_each(2))           # a worker's share of the cores: what it trains with
+    torch.set_num_threads(threads)
     try:
         for cfg, name in zip(configs, names):
             run_experiment(cfg, "nb", name)
     finally:
         torch.set_num_threads(before)
+
+
+def test_two_runs_in_two_workers_are_the_runs_trained_alone(isolated, tiny_encoder_dir, monkeypatch):
+    configs, names = _configs(tiny_encoder_dir), ["a-seed0", "a-seed1"]
+    _train_alone(isolated, monkeypatch, configs, names, workers.threads_each(2))    # a worker's share of the cores
     _records(isolated, monkeypatch, "workers")
     metrics = workers.run_all(run_experiment, [((cfg, "nb", name), {}) for cfg, name in zip(configs, names)],
                               workers=2)
@@ -69,15 +75,8 @@ def test_two_runs_in_two_workers_are_the_runs_trained_alone(isolated, tiny_encod
 def test_a_local_dask_cluster_trains_the_batchs_runs_and_writes_the_same_records(isolated, tiny_encoder_dir,
                                                                                   monkeypatch):
     configs, names = _configs(tiny_encoder_dir), ["a-seed0", "a-seed1"]
-    _records(isolated, monkeypatch, "alone")
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for cfg, name in zip(configs, names):
-            run_experiment(cfg, "nb", name)
-    finally:
-        torch.set_num_threads(before)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")                  # the cluster's workers: one thread each
+    _train_alone(isolated, monkeypatch, configs, names, 1)
     _records(isolated, monkeypatch, "cluster")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         metrics = workers.run_all(run_experiment, [((cfg, "nb", name), {}) for cfg, name in zip(configs, names)],
@@ -138,3 +137,32 @@ def test_each_worker_process_holds_its_own_gpu(tmp_path, monkeypatch):
             p.communicate("\n", timeout=60)
     monkeypatch.setattr(workers, "_GPU_LOCK", None)
     assert workers._claim_gpu(tmp_path, 2) == workers._claim_gpu(tmp_path, 2) == 0   # a process keeps the one it holds
+
+
+def test_the_batch_trains_its_planned_runs_in_workers_before_the_notebooks(isolated, tiny_encoder_dir, monkeypatch,
+                                                                            capsys):
+    """`reproduce --workers 2`: the plan's runs train side by side first (every one independent of the others), so the
+    notebook, when it executes, finds each done and trains nothing; the dry run says the estimate in workers."""
+    from quarbert_lib.batch import plan, reproduce
+    from quarbert_lib.study.spec import expand
+    encoder = str(tiny_encoder_dir)
+    assert reproduce.main(["--profile", "smoke", "--only", "02", "--workers", "2", "-p", f"encoder={encoder!r}",
+                           "--dry-run"]) == 0
+    assert "runs to train in 2 workers: about" in capsys.readouterr().out
+    seen = []
+
+    def notebook_runs(path, params, progress, kernel):             # the notebook's turn: what does it find?
+        declared = expand("02_multitask_baseline", {**plan.notebook_parameters(path), **params})
+        seen.extend(results.is_complete(results.run_path("smoke", d.notebook, d.name), d.config.to_dict())
+                    for d in declared)
+        return {"notebook": path.stem, "status": "ok", "seconds": 0.0, "error": "", "executed": str(path)}
+    monkeypatch.setattr(reproduce, "execute_counted", notebook_runs)
+    monkeypatch.setenv("QUARBERT_WORKERS", "1")                      # reproduce's own flag overrides it
+    assert reproduce.main(["--profile", "smoke", "--only", "02", "--workers", "2", "-p", f"encoder={encoder!r}"]) == 0
+    out = capsys.readouterr().out
+    assert f"runs in 2 workers ({workers.threads_each(2)} thread(s) each)" in out
+    declared = expand("02_multitask_baseline", {**plan.notebook_parameters(NOTEBOOK_DIR / "02_multitask_baseline.py"),
+                                                 "profile": "smoke", "encoder": encoder})
+    assert len(declared) >= 2 and seen == [True] * len(declared)    # each done before the notebook's turn
+    folders = sorted(f.name for f in (isolated / "runs" / "smoke" / "02_multitask_baseline").iterdir())
+    assert folders == sorted(d.name for d in declared)

@@ -26,6 +26,7 @@ from ..base.tasks import TASKS
 from ..benchmarks.bench import step_costs
 from ..core.config import PROFILES, ExperimentConfig, cost_kind, profile_config
 from ..core.data import load_task
+from ..core.workers import default_workers, makespan
 from ..study import records
 from ..study.experiment import BUDGET_NOTEBOOK, budget_points
 from ..study.results import (complete_ladder_twin, complete_twin, is_complete, is_ladder_run, run_costs,
@@ -315,9 +316,11 @@ def show(notebook: str, namespace: dict) -> list[PlannedRun]:
     records.restore_missing(profile)     # as the batch does first: a notebook may read another's runs (07: 03's)
     planned = plan([NOTEBOOK_DIR / f"{notebook}.py"], profile, overrides=params)
     todo = [r for r in planned if not r.done]
-    minutes = sum(r.seconds for r in todo) / 60
+    workers = namespace.get("workers") or default_workers()
+    minutes, alone = makespan([r.seconds for r in todo], workers) / 60, sum(r.seconds for r in todo) / 60
+    side_by_side = f" in {workers} workers side by side ({alone:.1f} min one at a time)" if workers > 1 and len(todo) > 1 else ""
     lines = [f"plan: {len(planned) - len(todo)} runs done (trained or restored from their records), {len(todo)} to train"
-             + (f", about {minutes:.1f} min on this machine" if todo else ": nothing trains")]
+             + (f", about {minutes:.1f} min on this machine{side_by_side}" if todo else ": nothing trains")]
     lines += [f"    train {r.name} ({r.steps} steps, ~{r.seconds / 60:.1f} min)" for r in todo]
     if params.get("reports") != "batch":        # the batch's output names no folder of the machine it ran on
         lines.append(f"runs: {_shown(runs_dir() / profile / notebook)}/ (ignored by git); tables and figures: "

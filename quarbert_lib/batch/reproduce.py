@@ -40,7 +40,7 @@ from ..base.paths import use_profile_reports  # noqa: F401
 from ..base.paths import REPO_ROOT, REPORTS_ENV, STUDY_PROFILE, discover, reports_dir
 from ..core import data
 from ..core.config import PROFILES, ConfigError
-from ..core.workers import default_workers, makespan, run_all
+from ..core.workers import SHARED_CORE_SLOWDOWN, default_workers, makespan, run_all
 from ..study.recipes import PROFILE_NOTEBOOK_PARAMS
 from ..study import records
 from ..study.experiment import run_experiment
@@ -419,8 +419,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="copy a finished batch's per-notebook seconds (its executed/summary.json) into the committed "
                              "reports/tables/notebook_seconds.csv, which a fresh clone plans that profile with, and exit")
     parser.add_argument("--workers", type=int, default=None,
-                        help="train the batch's runs this many at a time, each worker with its share of the cores "
-                             "(default: QUARBERT_WORKERS, else one per core; 1: one run at a time, in the notebooks)")
+                        help="train the batch's runs this many at a time, each worker with its share of the cores, "
+                             "before the notebooks (default: QUARBERT_WORKERS, else one per GPU, else one per core; "
+                             "1: one at a time, in the notebooks; docs/performance.md)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="train the batch's runs on a Dask cluster (its scheduler's address, tcp://host:8786; "
                              "default: QUARBERT_SCHEDULER); its workers must see this repository, data and registry")
@@ -479,10 +480,11 @@ def main(argv: list[str] | None = None) -> int:
     print(planning.format_plan(planned, estimates), flush=True)
     to_train = [r for r in planned if not r.done]
     if to_train and workers > 1 and not scheduler:
-        print(f"[reproduce] {len(to_train)} runs to train in {workers} workers: about "
-              f"{makespan([r.seconds for r in to_train], workers) / 60:.1f} min of training wall time (longest first, "
-              f"each run slower on its share of the cores), against {sum(r.seconds for r in to_train) / 60:.1f} min "
-              "one at a time", flush=True)
+        side, alone = makespan([r.seconds for r in to_train], workers) / 60, sum(r.seconds for r in to_train) / 60
+        print(f"[reproduce] {len(to_train)} runs to train in {workers} workers: about {side:.1f} min of training wall "
+              f"time (longest first, each run {SHARED_CORE_SLOWDOWN:g}x slower beside others, as measured on a 2-core "
+              f"CPU), against {alone:.1f} min one at a time" + (": slower, on such a machine" if side > alone else ""),
+              flush=True)
     if args.dry_run:
         return 0
     if args.profile == STUDY_PROFILE and not redirected and git_commit().endswith("-dirty"):

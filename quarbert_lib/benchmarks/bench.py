@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -35,8 +36,8 @@ from ..reporting.bench_report import INFER_FACTOR, RANDOM_BERT_BASE, SECTIONS, t
 from ..study.experiment import build_objective, load_task_data, load_trained, param_groups
 from ..study.lora import LoraQuartet
 from ..study.lora_checks import missing_weights
+from ..study import results
 from ..study.results import find_run, run_config, run_name, write_csv, write_json
-from ..study.tables import best_variant
 from . import speed
 
 
@@ -183,15 +184,41 @@ def adapter_modes(members: dict[str, Path], rows_per_task: int = 256, reps: int 
 
 
 # -- the whole benchmark: `python -m quarbert_lib bench` / `make bench` ------------------------
-STEP_SETTINGS = {"SMART K=1 (AdvReg)": ("advreg-only", {}),
+# The one measurement of step costs (reports/tables/costs.csv): the ladder's regularised rows and the other settings
+# whose cost a reader asks about, timed together in one process on the same batches against a plain `sampling`
+# step. Notebook 06 shows the ladder's rows, benchmarks.md and results.md all of them: one number each.
+STEP_SETTINGS = {"advreg-only": ("advreg-only", {}),
+                 "smart": ("smart", {}),
+                 "smart-cosine": ("smart-cosine", {}),
+                 "smart-cosine-simcse": ("smart-cosine-simcse", {}),
                  "SMART K=0 (noise only, R3F)": ("advreg-only", {"smart__steps": 0}),
                  "SMART K=1, adversarial passes without dropout": ("advreg-only", {"smart__dropout": "off"}),
                  "SMART K=0, adversarial pass without dropout": ("advreg-only", {"smart__steps": 0, "smart__dropout": "off"}),
                  # R-Drop beside SMART: one more forward and backward pass of the batch under fresh dropout masks
-                 "R-Drop (two dropout passes)": ("rdrop", {}),
+                 "rdrop": ("rdrop", {}),
                  "MBPP only": ("sampling", {"mbpp__enabled": True}),
-                 "SMART K=1 + MBPP": ("smart", {}),
                  "LoRA (r=8, qkv)": ("sampling", {"lora__enabled": True})}
+STEP_NOTES = {"sampling": "plain multitask step", "advreg-only": "SMART K=1 (AdvReg)", "smart": "SMART K=1 + MBPP",
+              "smart-cosine": "SMART K=1 + MBPP, cosine STS head",
+              "smart-cosine-simcse": "SMART K=1 + MBPP, cosine STS head, SimCSE joint loss",
+              "rdrop": "R-Drop (two dropout passes)"}
+LADDER_STEPS = ("sampling", "advreg-only", "smart", "smart-cosine", "smart-cosine-simcse")
+COST_STEPS, COST_REPEATS = 9, 3
+
+
+def measure_step_costs(profile: str, encoder: str, steps: int = COST_STEPS, repeats: int = COST_REPEATS) -> pd.DataFrame:
+    """Every setting of STEP_SETTINGS against `sampling` (step_costs), with what each is ('what')."""
+    costs = step_costs(STEP_SETTINGS, profile, encoder, steps=steps, repeats=repeats)
+    return costs.assign(what=costs["variant"].map(STEP_NOTES).fillna(""))
+
+
+def saved_step_costs(profile: str, encoder: str, steps: int = COST_STEPS, repeats: int = COST_REPEATS,
+                     measure: bool | None = None) -> tuple[pd.DataFrame, bool]:
+    """The step costs of this profile and encoder from costs.csv, measured (measure_step_costs) and saved where
+    none are saved for this many timed steps, or when ``measure``; (rows, whether measured here). The bench and
+    notebook 06 both read and write them here, so the study has one measurement of each step's cost."""
+    return results.measured("costs.csv", {"profile": profile, "encoder": encoder, "steps_timed": steps * repeats},
+                            measure, partial(measure_step_costs, profile, encoder, steps, repeats))
 
 
 def machine() -> dict:
@@ -221,27 +248,25 @@ def random_encoder(out_dir: str | os.PathLike, tokenizer_dir: str | os.PathLike,
     return out
 
 
-def quartet_weights(profile: str, encoder: str) -> tuple[dict[str, Path], dict[str, Path]]:
-    """The first seed's quartets whose serving the bench measures: the four full models of notebook 07's project
-    quartet and notebook 08's LoRA quartet, with their weights here. Raises FileNotFoundError in one line naming
-    what is missing and how to get it: records restore results, not weights, so a fresh clone has none."""
+def quartet_weights(profile: str, encoder: str) -> dict[str, Path]:
+    """The first seed's LoRA quartet of notebook 08, whose two ways of serving one backbone the bench times, with its
+    weights here. Raises FileNotFoundError in one line naming what is missing and how to get it: records restore
+    results, not weights, so a fresh clone has none."""
     try:
         members = lora_members(profile, encoder)
-        full = {m: find_run(run_name("specialist", m, seed=0), profile, encoder) for m in ("sst", "para", "sts")}
-        full["multitask"] = find_run(run_name(best_variant(profile, encoder), seed=0), profile, encoder)
     except FileNotFoundError as e:
-        raise FileNotFoundError(f"{e}: run notebooks 07 and 08 first") from None
-    if missing := missing_weights(full) + missing_weights(members):     # both keyed by member name
-        raise FileNotFoundError(f"{len(missing)} weight files of the seed-0 quartets are not here ({missing[0]}, ...): "
-                                f"the committed records hold results, not weights; train them with `make reproduce "
-                                f"PROFILE={profile} ONLY=\"07 08\"` and -p force=True (about an hour here), or run "
-                                "the bench with --no-quartet")
-    return full, members
+        raise FileNotFoundError(f"{e}: run notebook 08 first") from None
+    if missing := missing_weights(members):
+        raise FileNotFoundError(f"{len(missing)} weight files of the seed-0 LoRA quartet are not here ({missing[0]}, "
+                                f"...): the committed records hold results, not weights; train them with `make "
+                                f"reproduce PROFILE={profile} ONLY=\"08\"` and -p force=True, or run the bench with "
+                                "--no-quartet")
+    return members
 
 
 def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 64, reps: int = 3,
-              cost_steps: int = 9, sections: tuple[str, ...] = SECTIONS,
-              encoder_label: str | None = None, cost_repeats: int = 3) -> tuple[pd.DataFrame, Path]:
+              cost_steps: int = COST_STEPS, sections: tuple[str, ...] = SECTIONS,
+              encoder_label: str | None = None, cost_repeats: int = COST_REPEATS) -> tuple[pd.DataFrame, Path]:
     """The speed benchmark in one process: reports/tables/bench.csv and reports/benchmarks.md.
     With fewer ``sections``, only those are measured and replace their rows in the saved bench.csv.
     On a CUDA GPU (picked as training picks it) the rows go to bench_gpu.csv, with bf16 rows added.
@@ -256,7 +281,7 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
         try:
             quartets = quartet_weights(profile, encoder)
         except FileNotFoundError as e:
-            print(f"[bench] quartet serving skipped: {e}", file=sys.stderr)
+            print(f"[bench] LoRA adapter modes skipped: {e}", file=sys.stderr)
     done: list[str] = []
 
     def save(section: str, new_rows: list[dict]) -> pd.DataFrame:
@@ -291,17 +316,19 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
                                 rates, infer_sample, device)
         df = save("throughput", new)
     if "steps" in sections:
-        costs = step_costs(STEP_SETTINGS, profile, encoder, steps=cost_steps, repeats=cost_repeats)
-        new = [{"section": "step", "path": r.variant, "seconds_per_step": r.seconds_per_step, "relative": r.relative}
-               for r in costs.itertuples()]
+        new = []
+        if kind == "cpu":           # the study's one measurement: costs.csv (benchmarks.md reads it from there)
+            saved_step_costs(profile, encoder_label or encoder, cost_steps, cost_repeats, measure=True)
+        else:                       # a lent GPU's own rows, beside the study's
+            costs = step_costs(STEP_SETTINGS, profile, encoder, steps=cost_steps, repeats=cost_repeats)
+            new = [{"section": "step", "path": r.variant, "seconds_per_step": r.seconds_per_step, "relative": r.relative}
+                   for r in costs.itertuples()]
         new += pass_rows(encoder, tokenizer, sample, cfg.train.batch_size, reps, device)
         df = save("steps", new)
-    if quartets is not None:        # the quartets of notebooks 07 and 08, their weights found above
-        full, members = quartets
-        serving = serving_costs({"four full models": ("full", full), "LoRA quartet, one backbone": ("lora-quartet", members)})
-        new = [{"section": "quartet", "path": r.setup, "seconds": r.inference_seconds, "params_held": r.params_held,
-                "tensor_mb": r.tensor_mb, "rss_models_mb": r.rss_models_mb} for r in serving.itertuples()]
-        df = save("quartet", new + adapter_modes(members, reps=reps).to_dict("records"))
+    if quartets is not None:        # notebook 08's LoRA quartet, its weights found above. Serving the quartets (full
+        # models against adapters on one backbone) is measured once, by notebook 08 (ensemble_cost.csv), which the
+        # report shows: a second measurement here gave the same memory and another process's RSS
+        df = save("quartet", adapter_modes(quartets, reps=reps).to_dict("records"))
     return df, write_report(profile, encoder)
 
 
@@ -328,10 +355,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encoder", default="minilm-l6")
     parser.add_argument("--per-task", type=int, default=64, help="training examples per task in the timed sample")
     parser.add_argument("--reps", type=int, default=3, help="timed passes (after one warm-up); the median is reported")
-    parser.add_argument("--cost-steps", type=int, default=9, help="timed steps per regularizer setting and repeat")
-    parser.add_argument("--cost-repeats", type=int, default=3,
+    parser.add_argument("--cost-steps", type=int, default=COST_STEPS, help="timed steps per regularizer setting and repeat")
+    parser.add_argument("--cost-repeats", type=int, default=COST_REPEATS,
                         help="times every step setting is run, in turn, for the step costs (median over all)")
-    parser.add_argument("--no-quartet", action="store_true", help="skip quartet serving (needs notebooks 07-08 runs)")
+    parser.add_argument("--no-quartet", action="store_true",
+                        help="skip the LoRA quartet's adapter modes (needs notebook 08's weights)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
                         help="measure only these sections; their rows replace the saved ones in bench.csv")
     parser.add_argument("--random-bert-base", metavar="TOKENIZER_DIR",

@@ -288,8 +288,9 @@ class Trainer:
         self.model.train()
         total, consecutive_bad = self.total_steps(), 0
         self._total_steps = total
+        # off on other ranks; elsewhere tqdm's own default, which TQDM_DISABLE sets (core.workers: one bar of runs)
         bar = tqdm(total=total, initial=self.state.global_step, desc="train", unit="step", mininterval=5, leave=False,
-                   disable=not distributed.is_main())
+                   **({} if distributed.is_main() else {"disable": True}))
         st = self.state
         budget_left = lambda: self.cfg.max_steps is None or self.state.global_step < self.cfg.max_steps  # noqa: E731
         try:

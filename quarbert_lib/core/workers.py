@@ -1,18 +1,21 @@
 """Independent calls side by side, through joblib: its loky processes on one machine, its Dask backend on a cluster.
 
-The study's runs are independent (each seed, sweep point and quartet member trains on its own), and a small batch
-uses many threads poorly: measured here (docs/performance.md), two one-thread runs at once train about 1.3x as
-much per hour as one two-thread run. ``run_all(function, calls)`` hands each call to a worker, each worker with its
-share of the threads (cores // workers), and shows one progress bar of calls done and to go. It knows nothing of
-runs: the study passes ``experiment.run_experiment`` and its arguments (experiment.train_runs, and the batch's
-planned runs: batch.reproduce).
+The study's runs are independent (each seed, sweep point and quartet member trains on its own). ``run_all(function,
+calls)`` hands each call to a worker, each worker with its share of the threads (cores // workers), and shows one
+progress bar of calls done and to go. It knows nothing of runs: the study passes ``experiment.run_experiment`` and
+its arguments (experiment.train_runs, budget_curve, and the batch's planned runs: batch.reproduce).
+
+Whether side by side pays is the machine's to say (docs/performance.md). Here, on 2 cores, it is about even: notebook
+02's ten runs took 27.8 min in two one-thread workers against 28.4 min one at a time with both threads, each run
+1.8x slower beside another than alone; the raw steps gain 1.12x at the study's 128 tokens (1.20x at 32). A batch
+of 16 uses many threads poorly, so the gain grows with the cores: one worker per core is the default.
 
 - **Same results.** A call in a worker is the call made alone with the same threads: the worker sets the threads
   and the process's ``QUARBERT_*`` settings before it calls, and nothing else differs (a run's metrics.json records
   the threads it trained with). With one worker, or one call, nothing is dispatched: the call runs here.
-- **Workers.** ``workers`` (default: env ``QUARBERT_WORKERS``, else one per core on a CPU, one per GPU where there
-  are GPUs). On GPUs each worker process holds one GPU for its lifetime (a lock file per GPU), so two runs never
-  share one.
+- **Workers.** ``workers`` (default: env ``QUARBERT_WORKERS``, else one per GPU where there are GPUs, else one per
+  core).
+  On GPUs each worker process holds one GPU for its lifetime (a lock file per GPU), so two runs never share one.
 - **A cluster is a setting.** ``scheduler`` (default: env ``QUARBERT_SCHEDULER``) is the address of a Dask
   ``distributed`` scheduler (``tcp://host:8786``); the calls then run on its workers through joblib's Dask backend,
   with each worker's own threads (start workers with ``--nthreads 1`` and ``OMP_NUM_THREADS`` at their share of
@@ -33,9 +36,10 @@ from tqdm.auto import tqdm
 
 from ..base.errors import UserError
 
-# Per-run slowdown of a run on 1 of this machine's 2 cores against the run on both (2.17 against 3.17 steps/s,
-# issue 39's measurement): what the planner scales a run's recorded seconds by when workers share the cores.
-SHARED_CORE_SLOWDOWN = 3.17 / 2.17
+# A run's wall seconds beside another run, each on one of this machine's 2 cores, over its wall seconds alone on
+# both (notebook 02's ten runs: 3,078 s against 1,679 s summed, docs/performance.md): what the planner scales a
+# run's recorded seconds by when workers share the cores. Measured here; another machine's is its own.
+SHARED_CORE_SLOWDOWN = 1.8
 
 
 class WorkersError(UserError, ValueError):

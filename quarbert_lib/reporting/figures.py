@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..base.paths import REPO_ROOT, STUDY_PROFILE, discover, reports_dir, tables_dir, use_profile_reports
+from ..base.paths import REPO_ROOT, STUDY_PROFILE, reports_dir, tables_dir, use_profile_reports
 from ..core.config import profile_config, profile_seeds
 from ..study.recipes import PROFILE_NOTEBOOK_PARAMS, variant_config
 from ..study import results, saved_predictions, tables
@@ -219,23 +219,24 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
         lambda_figure(sweep, ablation, read_table("lambda_seeds.csv", profile, encoder), profile)
         md += ["## Figure 3: the λ_s sweep", ""] + _figure("lambda_sweep.png", "Dev metrics against λ_s (AdvReg)")
     md += _smart_section(profile, encoder, ablation)
+    # the best ladder row, the paper's regularised row and the quartet, each drawn from its seed-0 dev predictions
+    # (the registry's, else the saved ones); a figure whose predictions are not here is removed, never kept stale
     sources = {}
-    for label in ([tables.best_variant(profile, encoder)] if ablation is not None and len(ablation) else []) + ["ensemble"]:
+    best = [tables.best_variant(profile, encoder)] if ablation is not None and len(ablation) else []
+    for label in dict.fromkeys(best + ["smart", "ensemble"]):
         try:
             sources[label] = saved_predictions.find(run_name(label, seed=0), profile, encoder)   # registry, else saved
         except FileNotFoundError:
             pass
-    saved = sorted(p.stem.removeprefix("prediction_distributions_") for p in
-                   (reports_dir() / "figures").glob("prediction_distributions_*.png"))
-    if sources or saved:
+    for stale in sorted((reports_dir() / "figures").glob("prediction_distributions_*.png")):
+        if stale.stem.removeprefix("prediction_distributions_") not in sources:
+            stale.unlink()
+    if sources:
         md += ["## Figure 4: prediction distributions", ""]
     for label, path in sources.items():
         name = f"prediction_distributions_{label}.png"
         plots.prediction_distributions(pd.read_csv(path, dtype={"id": str}), name, title=f"{label}: dev predictions ({profile} profile, seed 0)")
         md += _figure(name, f"{label}: SST label distribution and confusion matrix; STS score distributions")
-    for label in (s for s in saved if s not in sources):    # drawn by an earlier batch whose runs are not here
-        md += _figure(f"prediction_distributions_{label}.png", f"{label} (saved figure, from an earlier batch's "
-                      "predictions): SST label distribution and confusion matrix; STS score distributions")
     budget = read_table("quality_per_minute.csv", profile, encoder)
     if budget is not None:
         quality_figure(budget, ablation)
@@ -262,11 +263,13 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
                                        f"{r.train_overall:.3f}", report.fmt_std(r.gap_overall, r.gap_overall_std, "+.3f")]
                                       for r in last.itertuples()]), ""]
         md += _figure("regime_curves.png", "Dev score (top) and train-dev gap (bottom) per epoch, per recipe and task")
-    costs = read_table("costs.csv", profile, encoder)
-    if costs is not None:
-        md += ["## Cost per variant", "", report.markdown_table(
-            ["variant", "seconds / step", "relative to plain"],
-            [[r.variant, f"{r.seconds_per_step:.3f}", f"{r.relative:.2f}x"] for r in costs.itertuples()]), ""]
+    costs = bench_report.step_rows(profile, encoder)
+    if len(costs):
+        md += ["## Cost per step", "", "Seconds per training step against a plain `sampling` step, each setting timed in "
+               "one process on the same batches (`reports/tables/costs.csv`: the study's one measurement, which "
+               "`benchmarks.md` and notebook 06 show too).", "", report.markdown_table(
+                   ["setting", "what", "seconds / step", "relative to plain"],
+                   [[r.path, r.what, f"{r.seconds_per_step:.3f}", f"{r.relative:.2f}x"] for r in costs.itertuples()]), ""]
     for name, title in (("ensemble_subsets.csv", "Ensemble member subsets"), ("ensemble_cost.csv", "Serving cost")):
         extra = read_table(name, profile, encoder)
         if extra is not None:

@@ -176,6 +176,17 @@ def prior_beside(profile: str, encoder: str, row: str, metric: str) -> pd.DataFr
                           "difference": rows.loc[row, metric] - value}])
 
 
+def prior_markdown(profile: str, encoder: str, row: str, metric: str) -> str:
+    """prior_beside as markdown, or one sentence saying what is missing and the command that measures it."""
+    table = prior_beside(profile, encoder, row, metric)
+    if len(table):
+        return markdown_table(list(table.columns), readable(table).astype(str).values.tolist())
+    if results.read_table("encoder_prior.csv", profile, encoder) is None:
+        return (f"The encoder's prior is not measured for profile {profile!r} and encoder {encoder!r} yet: "
+                f"`python -m quarbert_lib prior --profile {profile} --encoder {encoder}` measures it (no training).")
+    return f"`{row}` has no row in this profile's ablation table yet: run its notebook first."
+
+
 def study_verdicts(profile: str, encoder: str) -> pd.DataFrame:
     """The pre-registered analysis (verdicts.analyse) of every declared question, from the per-seed scores saved in
     seed_scores.csv (notebook 09 collects them from the registry), with the paper's effects."""
@@ -404,10 +415,21 @@ def paper_claims(profile: str = "cpu", encoder: str = "minilm-l6") -> pd.DataFra
         rows.append({"claim": claim, "paper": "" if pd.isna(r.paper_effect) else f"{r.paper_effect:+.3f}",
                      "ours": _interval(r), "verdict": r.verdict if trained else "none yet",
                      "by task": words if trained else "", "reason": reason if trained else "open: not trained yet"})
+    held = results.read_table("dev_choices_calib.csv", profile, encoder)
+
+    def on_calib(sweep: str) -> str:
+        """How often the held-out calibration split picks the setting dev picks, over the sweep's scores."""
+        mine = None if held is None else held[held["sweep"] == sweep]
+        if mine is None or mine.empty:
+            return ""
+        other = ", ".join(f"{_SHORT.get(r.score, r.score)} {r.calib_choice}" for r in mine.itertuples() if not r.agree)
+        return (f"; the held-out calib split picks dev's setting for {int(mine['agree'].sum())} of {len(mine)} scores"
+                + (f" (it picks {other})" if other else ""))
+
     lam = results.read_table("lambda_sweep.csv", profile, encoder)
     words = ", ".join(f"{_SHORT.get(m, m)} {by[('advreg-only -> sweep-lambda0.5', m)].verdict}" for m in family_metrics("paper-tasks"))
     rows.append({"claim": "λ_s: lower is better for SST; QQP and STS peak near λ_s = 5 (Figure 3)", "paper": "λ_s 5",
-                 "ours": f"one seed: {_best_of(lam, ['lambda'])}; λ_s 0.5 against 5: "
+                 "ours": f"one seed: {_best_of(lam, ['lambda'])}{on_calib('λ_s')}; λ_s 0.5 against 5: "
                          f"{_interval(by[('advreg-only -> sweep-lambda0.5', 'overall')])} overall",
                  "verdict": by[("advreg-only -> sweep-lambda0.5", "overall")].verdict + " (λ_s 0.5 against 5)",
                  "by task": words, "reason": "open"})
@@ -415,7 +437,7 @@ def paper_claims(profile: str = "cpu", encoder: str = "minilm-l6") -> pd.DataFra
     outside = "" if grid is None or 1e-5 in set(grid["lr"]) else (
         f"; lr 1e-5 is outside this grid (lr {', '.join(f'{v:g}' for v in sorted(set(grid['lr'])))})")
     rows.append({"claim": "lr 1e-5 with dropout 0.1 is best on all three tasks (Table 3)", "paper": "lr 1e-5, dropout 0.1",
-                 "ours": f"{_best_of(grid, ['lr', 'dropout'])} (one seed, short runs){outside}",
+                 "ours": f"{_best_of(grid, ['lr', 'dropout'])} (one seed, short runs){on_calib('lr × dropout')}{outside}",
                  "verdict": "no test (one seed)", "by task": "", "reason": "open"})
     checks = results.read_table("paper_checks.csv", profile, encoder)
     if checks is not None and len(checks):

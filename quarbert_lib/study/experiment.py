@@ -322,15 +322,16 @@ SPECIALISTS = (("sst", ["sst"]), ("para", ["para"]), ("sts", ["sts"]))
 BUDGET_NOTEBOOK = "11_quality_per_cpu_minute"
 
 
-def train_runs(notebook: str, key: str, params: dict) -> list[tuple[DeclaredRun, dict, Path]]:
-    """Train (or find done) every run of the notebook's declared group ``key`` (spec.NOTEBOOKS, expanded with the
-    notebook's parameters ``params``, its globals(): what the planner plans): [(the declared run, its metrics, its
-    folder)], in declaration order. A run whose config a finished run of this notebook already has (a sweep point
-    that is a ladder row), or another run of the group has, is that run (its folder and name), never trained twice;
-    ``force`` in ``params`` retrains. The runs to train go to workers side by side (core.workers: ``workers`` in
-    ``params``, else QUARBERT_WORKERS, else one per core), each the run it would be trained alone."""
+def train_runs(notebook: str, key: str | list[str], params: dict) -> list[tuple[DeclaredRun, dict, Path]]:
+    """Train (or find done) every run of the notebook's declared group ``key`` (or groups: a list, trained together)
+    (spec.NOTEBOOKS, expanded with the notebook's parameters ``params``, its globals(): what the planner plans):
+    [(the declared run, its metrics, its folder)], in declaration order. A run whose config a finished run of this
+    notebook already has (a sweep point that is a ladder row), or another run of the groups has, is that run (its
+    folder and name), never trained twice; ``force`` in ``params`` retrains. The runs to train go to workers side
+    by side (core.workers: ``workers`` in ``params``, else QUARBERT_WORKERS, else one per core), each the run it
+    would be trained alone."""
     force = bool(params.get("force", False))
-    runs = expand(notebook, params, key)
+    runs = [run for k in ([key] if isinstance(key, str) else key) for run in expand(notebook, params, k)]
     if runs and not force:
         records.restore_missing(runs[0].config.profile, notebook)    # a twin may be recorded, not yet restored
     names: dict[str, str] = {}              # a config (as JSON) -> the run name that trains it
@@ -406,16 +407,18 @@ def sweep(notebook: str, key: str, params: dict, spread: bool = False, keep: tup
     with the point's setting ({column: value}, the profile and the encoder). ``spread``: rows are
     tables.ablation_row's instead (each metric's seed std and the seed list, so a point can be tested against a
     ladder row), named after the point's run (its name without the seed). ``keep``: metrics.json fields copied from
-    each point's first run (e.g. 'params_trainable')."""
+    each point's first run (e.g. 'params_trainable'). Each row also holds the point's scores on the held-out
+    calibration split (tables.calib_row: 'calib_<column>'), where a dev-selected choice is checked."""
     by_point: dict[tuple, list] = {}
-    for declared, metrics, _ in train_runs(notebook, key, params):
-        by_point.setdefault(tuple(declared.point.items()), []).append((declared, metrics))
+    for declared, metrics, folder in train_runs(notebook, key, params):
+        by_point.setdefault(tuple(declared.point.items()), []).append((declared, metrics, folder))
     rows = []
     for point, found in by_point.items():
         setting = {**dict(point), "profile": params["profile"], "encoder": params["encoder"]}
-        runs = [m for _, m in found]
+        runs = [m for _, m, _ in found]
         rows.append((setting | tables.ablation_row(results.run_stem(found[0][0].name), runs) if spread else
-                     tables.sweep_row(setting, runs)) | {k: runs[0][k] for k in keep})
+                     tables.sweep_row(setting, runs)) | {k: runs[0][k] for k in keep}
+                    | tables.calib_row([folder for _, _, folder in found]))
     return pd.DataFrame(rows)
 
 
@@ -425,10 +428,11 @@ def run_ladder_rows(notebook: str, variants: list[str], params: dict) -> tuple[p
     that the notebook's steps compare them against, and the run folders."""
     rows, folders = [], {}
     profile, encoder = params["profile"], params["encoder"]
+    trained = train_runs(notebook, list(variants), params)        # every row's runs in one pool of workers
     for variant in variants:
-        trained = train_runs(notebook, variant, params)
-        rows.append(tables.ablation_row(variant, [m for _, m, _ in trained]))
-        folders.update({folder.name: folder for _, _, folder in trained})
+        mine = [(m, folder) for declared, m, folder in trained if declared.group == variant]
+        rows.append(tables.ablation_row(variant, [m for m, _ in mine]))
+        folders.update({folder.name: folder for _, folder in mine})
     tables.save_ablation_rows(rows)
     return tables.shown_rows(notebook, profile, encoder, rows=tuple(variants), own=rows), folders
 
@@ -466,18 +470,22 @@ def budget_curve(notebook: str, params: dict) -> pd.DataFrame:
     profile, encoder, seed, force = params["profile"], params["encoder"], params["seed"], bool(params.get("force", False))
     if not force:
         records.restore_missing(profile)     # a ladder row standing for a point may be recorded, not yet restored
-    rows = []
+    points = []                 # (recipe, cap, saved rows or None, run folder or None: to train, config, name)
     for recipe, cap, name, cfg, earlier in budget_points(params):
         run_dir = None if force else results.complete_ladder_twin(profile, cfg.to_dict())
-        if run_dir is None and earlier is not None:
+        name = name if run_dir is not None or earlier is not None else _finished_name(profile, notebook, cfg, name, force)
+        points.append((recipe, cap, earlier if run_dir is None else None, run_dir, cfg, name))
+    todo = [(cfg, name) for _, _, earlier, run_dir, cfg, name in points if run_dir is None and earlier is None
+            and (force or not results.is_complete(results.run_path(profile, notebook, name), cfg.to_dict()))]
+    run_all(run_experiment, [((cfg, notebook, name), {"force": force}) for cfg, name in todo],
+            workers=params.get("workers"), what=f"{notebook} runs")           # side by side, as train_runs
+    rows = []
+    for recipe, cap, earlier, run_dir, cfg, name in points:
+        if earlier is not None:
             rows += earlier.assign(source="saved table").to_dict("records")
             continue
-        if run_dir is None:
-            name = _finished_name(profile, notebook, cfg, name, force)
-            metrics = run_experiment(cfg, notebook, name, force=force)
-            run_dir = results.run_path(profile, notebook, name)
-        else:
-            metrics = results.read_json(run_dir / "metrics.json")
+        run_dir = run_dir or results.run_path(profile, notebook, name)
+        metrics = results.read_json(run_dir / "metrics.json")
         setting = {"recipe": recipe, "cap": cap or "all", "profile": profile, "encoder": encoder, "seed": seed}
         for point in epoch_points(run_dir, metrics):
             rows.append(tables.sweep_row({**setting, "epoch": point["epoch"]}, [point])

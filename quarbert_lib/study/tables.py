@@ -97,6 +97,40 @@ def sweep_row(setting: dict, runs: list[dict]) -> dict:
     return row
 
 
+CALIB_PREFIX = "calib_"
+
+
+def calib_row(folders: list[Path]) -> dict:
+    """The same runs re-scored on the held-out calibration split (predictions-calib.csv: training-file examples no
+    run trained on, data.calibration_size a task): mean over the runs of each metric and the overall score, as
+    'calib_<column>'; NaN where a run kept no calibration split (a run on every training example)."""
+    found = [scores(pd.read_csv(f / "predictions-calib.csv", dtype={"id": str})) for f in folders
+             if (f / "predictions-calib.csv").exists()]
+    complete = len(found) == len(folders) and found
+    row = {CALIB_PREFIX + c: float(np.mean([s[metrics_key(c)] for s in found])) if complete else np.nan
+           for c in study_columns()}
+    row[CALIB_PREFIX + "overall"] = float(np.mean([s["overall"] for s in found])) if complete else np.nan
+    return row
+
+
+def choices_on_calib(sweep: str, table: pd.DataFrame, setting: list[str]) -> pd.DataFrame:
+    """A sweep's dev-selected choices re-scored on the calibration split: per score (each task's and the overall),
+    the setting dev picks and the one the held-out split picks, each with both scores, and whether they agree. A
+    choice made on dev is dev's best by construction; the calibration split says how far that carries."""
+    rows = []
+    label = lambda r: ", ".join(f"{s} {r[s]:g}" for s in setting)      # noqa: E731
+    for column in [*study_columns(), "overall"]:
+        held = CALIB_PREFIX + column
+        if held not in table or table[held].isna().all():
+            continue
+        on_dev, on_calib = table.loc[table[column].idxmax()], table.loc[table[held].idxmax()]
+        rows.append({"sweep": sweep, "score": column, "dev_choice": label(on_dev), "dev_choice_dev": on_dev[column],
+                     "dev_choice_calib": on_dev[held], "calib_choice": label(on_calib), "calib_choice_calib": on_calib[held],
+                     "agree": label(on_dev) == label(on_calib), "points": len(table)})
+    return pd.DataFrame(rows, columns=["sweep", "score", "dev_choice", "dev_choice_dev", "dev_choice_calib",
+                                       "calib_choice", "calib_choice_calib", "agree", "points"])
+
+
 def single_task_row(task: str, mode: str, runs: list[dict]) -> dict:
     first = runs[0]
     acc, std = _mean_std([m[f"{task}_acc"] for m in runs])
