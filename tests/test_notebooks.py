@@ -293,7 +293,7 @@ def test_figures_rebuild_from_saved_results(pipeline, tiny_encoder_dir, monkeypa
     figures.collect("smoke", str(tiny_encoder_dir))      # the batch's gathering (notebook 09)
     out = figures.rebuild("smoke", str(tiny_encoder_dir))
     text = out.read_text()
-    for heading in ("Table 1", "Table 2", "Table 3", "Figure 3", "Figure 4", "## The pre-registered analysis", "Cost per variant",
+    for heading in ("Table 1", "Table 2", "Table 3", "Figure 3", "Figure 4", "## The pre-registered analysis", "Cost per step",
                     "Quality per CPU-minute", "What the results cost", "SMART: which reading of the paper",
                     "| baseline-finetune -> sampling | batch-level task sampling | overall |"):
         assert heading in text, heading
