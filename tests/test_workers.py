@@ -146,6 +146,8 @@ def test_the_batch_trains_its_planned_runs_in_workers_before_the_notebooks(isola
     from quarbert_lib.batch import plan, reproduce
     from quarbert_lib.study.spec import expand
     encoder = str(tiny_encoder_dir)
+    # reproduce hands its workers setting to the notebooks' kernels through the environment: restored after the test
+    monkeypatch.setenv("QUARBERT_WORKERS", "1")
     assert reproduce.main(["--profile", "smoke", "--only", "02", "--workers", "2", "-p", f"encoder={encoder!r}",
                            "--dry-run"]) == 0
     assert "runs to train in 2 workers: about" in capsys.readouterr().out
@@ -157,7 +159,6 @@ def test_the_batch_trains_its_planned_runs_in_workers_before_the_notebooks(isola
                     for d in declared)
         return {"notebook": path.stem, "status": "ok", "seconds": 0.0, "error": "", "executed": str(path)}
     monkeypatch.setattr(reproduce, "execute_counted", notebook_runs)
-    monkeypatch.setenv("QUARBERT_WORKERS", "1")                      # reproduce's own flag overrides it
     assert reproduce.main(["--profile", "smoke", "--only", "02", "--workers", "2", "-p", f"encoder={encoder!r}"]) == 0
     out = capsys.readouterr().out
     assert f"runs in 2 workers ({workers.threads_each(2)} thread(s) each)" in out

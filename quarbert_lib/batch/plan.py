@@ -28,7 +28,7 @@ from ..core.config import PROFILES, ExperimentConfig, cost_kind, profile_config
 from ..core.data import load_task
 from ..core.workers import default_workers, makespan
 from ..study import records
-from ..study.experiment import BUDGET_NOTEBOOK, budget_points
+from ..study.experiment import BUDGET_NOTEBOOK, budget_points, config_key
 from ..study.results import (complete_ladder_twin, complete_twin, is_complete, is_ladder_run, run_costs,
                              run_path, run_stem)
 from ..study.spec import BY_NAME, NOTEBOOK_NAMES, expand
@@ -259,7 +259,7 @@ def plan(notebooks: list[Path], profile: str, overrides: dict | None = None, spe
         # every run under the batch's profile, so that stays even where a notebook does not declare it
         params = {**declared, **notebook_arguments(declared, profile, notebook_params, overrides), "profile": profile}
         for notebook, name, cfg, reuse in declared_runs(path.stem, params):
-            key = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
+            key = config_key(cfg)
             if (notebook, key) in seen or key in ladder and reuse:
                 continue
             if reuse and complete_ladder_twin(profile, cfg.to_dict()) is not None:

@@ -498,7 +498,8 @@ def main(argv: list[str] | None = None) -> int:
                 scheduler=scheduler, what="runs", weights=[r.seconds for r in to_train])
         if records.writable(args.profile):
             records.export(args.profile)
-        planned = planning.plan(notebooks, args.profile, overrides, speed, profile_params)
+        for r in to_train:                  # done now: the notebooks find them in the registry
+            r.done, r.seconds = True, 0.0
         estimates = planning.notebook_estimates(planned, [p.stem for p in notebooks], speed, args.profile)
     progress = BatchProgress(planned, dict(zip(estimates["notebook"], estimates["own_seconds"])))
     outcomes: dict[str, dict] = {}

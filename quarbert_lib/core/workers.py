@@ -99,14 +99,15 @@ def _claim_gpu(folder: Path, count: int) -> int:
     raise WorkersError(f"every one of the {count} GPUs is held by another worker: use at most {count} workers")
 
 
-def _call(function: Callable, args: tuple, kwargs: dict, threads: int | None, settings: dict[str, str]) -> Any:
-    """One call in a worker: this process's settings and threads first, then the call."""
+def _call(index: int, function: Callable, args: tuple, kwargs: dict, threads: int | None,
+          settings: dict[str, str]) -> tuple[int, Any]:
+    """One call in a worker: this process's settings and threads first, then the call; (its index, its result)."""
     os.environ.update(settings)
     if threads is not None:
         torch.set_num_threads(threads)
     if torch.cuda.is_available() and torch.cuda.device_count() > 1:
         torch.cuda.set_device(_claim_gpu(Path(tempfile.gettempdir()) / "quarbert-gpus", torch.cuda.device_count()))
-    return function(*args, **kwargs)
+    return index, function(*args, **kwargs)
 
 
 def run_all(function: Callable, calls: list[tuple[tuple, dict]], workers: int | None = None,
@@ -134,11 +135,8 @@ def run_all(function: Callable, calls: list[tuple[tuple, dict]], workers: int | 
     out: dict[int, Any] = {}
     with joblib.parallel_config(**config):
         jobs = joblib.Parallel(return_as="generator_unordered")(
-            joblib.delayed(_indexed)(i, function, *calls[i], threads, settings) for i in order)
+            joblib.delayed(_call)(i, function, *calls[i], threads, settings) for i in order)
         for i, result in tqdm(jobs, total=len(calls), desc=what, unit="run"):
             out[i] = result
     return [out[i] for i in range(len(calls))]
 
-
-def _indexed(index: int, function: Callable, args: tuple, kwargs: dict, threads: int, settings: dict) -> tuple:
-    return index, _call(function, args, kwargs, threads, settings)

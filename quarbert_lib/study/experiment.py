@@ -334,28 +334,26 @@ def train_runs(notebook: str, key: str | list[str], params: dict) -> list[tuple[
     runs = [run for k in ([key] if isinstance(key, str) else key) for run in expand(notebook, params, k)]
     if runs and not force:
         records.restore_missing(runs[0].config.profile, notebook)    # a twin may be recorded, not yet restored
-    names: dict[str, str] = {}              # a config (as JSON) -> the run name that trains it
-    for declared in runs:
-        cfg = declared.config
-        if _config_key(cfg) not in names:
-            names[_config_key(cfg)] = _finished_name(cfg.profile, notebook, cfg, declared.name, force)
-    configs = {_config_key(d.config): d.config for d in runs}
-    todo = [(cfg_key, name) for cfg_key, name in names.items()
-            if force or not results.is_complete(results.run_path(configs[cfg_key].profile, notebook, name),
-                                                 configs[cfg_key].to_dict())]
-    trained = dict(zip((k for k, _ in todo), run_all(
-        run_experiment, [((configs[k], notebook, name), {"force": force}) for k, name in todo],
-        workers=params.get("workers"), what=f"{notebook} runs")))
+    keys = [config_key(d.config) for d in runs]
+    names, configs = {}, {}                 # a config (as JSON) -> the run name that trains it, and the config
+    for k, declared in zip(keys, runs):
+        if k not in names:
+            configs[k] = declared.config
+            names[k] = _finished_name(declared.config.profile, notebook, declared.config, declared.name, force)
+    todo = [k for k in names if force or not results.is_complete(
+        results.run_path(configs[k].profile, notebook, names[k]), configs[k].to_dict())]
+    trained = dict(zip(todo, run_all(run_experiment, [((configs[k], notebook, names[k]), {"force": force}) for k in todo],
+                                     workers=params.get("workers"), what=f"{notebook} runs")))
     out = []
-    for declared in runs:
-        cfg_key, cfg = _config_key(declared.config), declared.config
-        path = results.run_path(cfg.profile, notebook, names[cfg_key])
-        metrics = trained[cfg_key] if cfg_key in trained else run_experiment(cfg, notebook, names[cfg_key])
-        out.append((declared, metrics, path))
+    for k, declared in zip(keys, runs):
+        cfg = declared.config
+        metrics = trained[k] if k in trained else run_experiment(cfg, notebook, names[k])
+        out.append((declared, metrics, results.run_path(cfg.profile, notebook, names[k])))
     return out
 
 
-def _config_key(cfg: ExperimentConfig) -> str:
+def config_key(cfg: ExperimentConfig) -> str:
+    """A config as canonical JSON: two runs with the same key are one run (train_runs, the planner)."""
     return json.dumps(cfg.to_dict(), sort_keys=True, default=str)
 
 
