@@ -407,6 +407,9 @@ def test_a_sweeps_choices_are_rescored_on_the_held_out_calibration_split(tmp_pat
     assert list(choices["calib_choice"]) == ["lambda 1", "lambda 1", "lambda 5", "lambda 5"]
     assert list(choices["agree"]) == [False, True, True, False]
     assert choices.loc["overall", "dev_choice_calib"] == 0.70 and choices.loc["overall", "calib_choice_calib"] == 0.71
+    tied = tables.choices_on_calib("λ_s", sweep.assign(calib_qqp_acc=[0.72, 0.72, 0.71]), ["lambda"]).set_index("score")
+    # dev picks λ 1 for QQP; on calib it ties λ 0.5, the first best: a tie agrees
+    assert tied.loc["qqp_acc", "calib_choice"] == "lambda 0.5" and tied.loc["qqp_acc", "agree"]
 
 
 def test_the_prior_beside_a_row_is_a_table_or_one_sentence_naming_the_command(isolated):

@@ -115,8 +115,9 @@ def calib_row(folders: list[Path]) -> dict:
 
 def choices_on_calib(sweep: str, table: pd.DataFrame, setting: list[str]) -> pd.DataFrame:
     """A sweep's dev-selected choices re-scored on the calibration split: per score (each task's and the overall),
-    the setting dev picks and the one the held-out split picks, each with both scores, and whether they agree. A
-    choice made on dev is dev's best by construction; the calibration split says how far that carries."""
+    the setting dev picks and the one the held-out split picks, each with both scores, and whether they agree (dev's
+    pick is one of the held-out split's best: a tie agrees). A choice made on dev is dev's best by construction; the
+    calibration split says how far that carries."""
     rows = []
     label = lambda r: ", ".join(f"{s} {r[s]:g}" for s in setting)      # noqa: E731
     for column in [*study_columns(), "overall"]:
@@ -126,7 +127,7 @@ def choices_on_calib(sweep: str, table: pd.DataFrame, setting: list[str]) -> pd.
         on_dev, on_calib = table.loc[table[column].idxmax()], table.loc[table[held].idxmax()]
         rows.append({"sweep": sweep, "score": column, "dev_choice": label(on_dev), "dev_choice_dev": on_dev[column],
                      "dev_choice_calib": on_dev[held], "calib_choice": label(on_calib), "calib_choice_calib": on_calib[held],
-                     "agree": label(on_dev) == label(on_calib), "points": len(table)})
+                     "agree": bool(on_dev[held] >= on_calib[held]), "points": len(table)})   # a tie agrees
     return pd.DataFrame(rows, columns=["sweep", "score", "dev_choice", "dev_choice_dev", "dev_choice_calib",
                                        "calib_choice", "calib_choice_calib", "agree", "points"])
 
