@@ -49,6 +49,12 @@ VARIANTS["rdrop"] = {**VARIANTS["sampling"], "rdrop__weight": RDROP_ALPHA}
 # so the imbalance is far milder than the course's full Quora train file would make it.
 VARIANTS["baseline-finetune-natural"] = {**VARIANTS["baseline-finetune"], "data__max_train_per_task": None}
 VARIANTS["sampling-natural"] = {**VARIANTS["sampling"], "data__max_train_per_task": None}
+# The converged budget (notebook 13): every example of every task each epoch (the proportional sampler takes
+# every batch of every task in a shuffled order), BERT's linear warmup and decay; plain for three epochs, SMART + MBPP
+# (the `smart` row) for two (its step costs about 3x a plain one here). Notebook 11's all-data-linear recipes.
+ALL_DATA = {"data__max_train_per_task": None, "train__sampler": "proportional", "train__lr_schedule": "linear"}
+VARIANTS["converged-plain"] = {**VARIANTS["sampling"], **ALL_DATA, "train__epochs": 3}
+VARIANTS["converged-smart"] = {**VARIANTS["smart"], **ALL_DATA, "train__epochs": 2}
 
 
 # Notebook parameters a profile sets in every notebook that declares them (e.g. fewer sweep points), on
@@ -85,10 +91,10 @@ BUDGET_RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
     "sampling": ("sampling", {}),
     "all-data": ("sampling", {"train__sampler": "proportional", "train__epochs": 3}),
     # the same with BERT's linear warmup and decay instead of a constant learning rate
-    "all-data-linear": ("sampling", {"train__sampler": "proportional", "train__epochs": 3, "train__lr_schedule": "linear"}),
+    "all-data-linear": ("converged-plain", {}),
     # issue 13: the best recipe with the ladder's working SMART (+ MBPP, the `smart` row), two epochs (SMART's step
     # costs about 3x a plain one here: two epochs are about 80 training minutes)
-    "all-data-linear-smart": ("smart", {"train__sampler": "proportional", "train__epochs": 2, "train__lr_schedule": "linear"}),
+    "all-data-linear-smart": ("converged-smart", {}),
 }
 # Data caps (training examples per task; None: all) of each recipe, by profile. The profile's own
 # cap of a plain ladder variant is the ladder row itself.
