@@ -118,9 +118,9 @@ def test_a_fresh_clone_plans_the_quick_profile_with_its_recorded_batch(isolated)
     each notebook's own seconds from the measured quick batch, not from the cpu study's (3x as long)."""
     recorded = pd.read_csv(plan.NOTEBOOK_SECONDS_CSV)
     quick = recorded[recorded["profile"] == "quick"].set_index("notebook")["overhead_seconds"]
-    # notebook 12 came after the last measured quick batch: planned with the committed study's seconds (its
+    # notebooks 12 and 13 came after the last measured quick batch: planned with the committed study's seconds (its
     # summary.json), else the default, until the next quick batch is recorded
-    unmeasured = {"12_overfitting_regime"}
+    unmeasured = {"12_overfitting_regime", "13_converged_budget"}
     assert sorted(quick.index) == sorted(set(plan.STUDY_NOTEBOOKS) - unmeasured)
     overheads = plan.notebook_overheads("quick")
     assert {nb: overheads[nb] for nb in quick.index} == quick.to_dict()
@@ -263,11 +263,12 @@ def test_cheap_rows_train_five_seeds_and_the_longer_ones_the_profiles_three():
     assert row_seeds("smart-cosine", "cpu") == [0, 1, 2] and row_seeds("sampling", "quick") == [0]
 
 
-def test_a_budget_point_is_any_ladder_row_with_its_config_and_the_plan_agrees(isolated):
+def test_a_budget_point_is_any_run_with_its_config_and_the_plan_agrees(isolated):
     """Notebook 11's sampling on every example has the config of notebook 03's natural-size control
     `sampling-natural-seed0`: the curve reads that run (it trains nothing) and the plan counts nothing to train.
     The curve once looked only for `sampling-seed0`, so a batch trained the same run twice and recorded a run the
-    planner did not know (tests/test_staleness.py caught it). A sweep or budget point is no ladder row."""
+    planner did not know (tests/test_staleness.py caught it). A run is found by its config (results.RunIndex),
+    wherever it is and whatever its name: its own folder first, then the others in sorted order."""
     from quarbert_lib.base.paths import REPO_ROOT, runs_dir
     from quarbert_lib.study.recipes import variant_config
     from quarbert_lib.study import results
@@ -278,16 +279,18 @@ def test_a_budget_point_is_any_ladder_row_with_its_config_and_the_plan_agrees(is
                "eval_seconds": 1.0, "wall_seconds": 8.0, "profile": "smoke", "encoder": "minilm-l6"}
     results.write_json(natural / "config.json", cfg.to_dict())
     results.write_csv(natural / "history.csv", pd.DataFrame([{"kind": "eval", "epoch": 1, "step": 9, "score": 0.7}]))
-    point = results.run_path("smoke", "11_quality_per_cpu_minute", "sampling-capall-seed0")   # same config, no row
+    point = results.run_path("smoke", "11_quality_per_cpu_minute", "sampling-capall-seed0")   # same config
     results.write_json(point / "config.json", cfg.to_dict())
     results.write_json(point / "metrics.json", metrics)
-    assert (results.is_ladder_run("sampling-natural-seed0"), results.is_ladder_run("sampling-seed12"),
-            results.is_ladder_run("sampling-capall-seed0"), results.is_ladder_run("sampling-natural-seedx"),
-            results.is_ladder_run("sampling-seed\u00b2")) == (True, True, False, False, False)
-    assert results.complete_ladder_twin("smoke", cfg.to_dict()) is None               # natural not complete yet
+    assert results.RunIndex("smoke").find(cfg.to_dict()) == point                   # natural not complete yet
     results.write_json(natural / "metrics.json", metrics)
-    assert results.complete_ladder_twin("smoke", cfg.to_dict()) == natural
-    assert results.complete_ladder_twin("smoke", {**cfg.to_dict(), "tasks": ["sst"]}) is None
+    index = results.RunIndex("smoke")
+    assert (index.find(cfg.to_dict()), index.find(cfg.to_dict(), own=point)) == (natural, point)
+    assert index.find({**cfg.to_dict(), "tasks": ["sst"]}) is None and index.seeds() == [0]
+    assert index.find(cfg.to_dict(), own=results.run_path("smoke", "nb", "absent")) == natural
+    results.write_json(natural / "config.json", {**cfg.to_dict(), "tasks": ["sst"]})      # changed since the scan
+    assert index.find(cfg.to_dict()) == point
+    results.write_json(natural / "config.json", cfg.to_dict())
     point.joinpath("metrics.json").unlink()
     curve = budget_curve("11_quality_per_cpu_minute", {"profile": "smoke", "encoder": "minilm-l6", "seed": 0,
                                                    "recipes": {"sampling": [None]}})
@@ -297,7 +300,7 @@ def test_a_budget_point_is_any_ladder_row_with_its_config_and_the_plan_agrees(is
         ["sampling-capall-seed0"]                                                      # the curve made nothing
     notebook = REPO_ROOT / "notebooks" / "11_quality_per_cpu_minute.py"
     planned = plan.plan([notebook], "smoke", overrides={"recipes": {"sampling": [None]}})
-    assert planned == []
+    assert [(r.name, r.done, r.seconds) for r in planned] == [("sampling-capall-seed0", True, 0.0)]   # done: natural
     # a fresh clone executing notebook 11 by itself (Jupyter, not the batch): the row is a record, not yet a run
     from quarbert_lib.study import records
     records.save(natural, records.record_path("smoke", "03_task_sampling", "sampling-natural-seed0"))

@@ -81,11 +81,11 @@ def test_a_restored_specialist_needs_no_weights_for_a_split_its_task_has_no_data
 def test_a_sweep_point_equal_to_a_recorded_run_is_that_run(recorded_smoke, tiny_encoder_dir, monkeypatch):
     experiment.run_experiment(_cfg(tiny_encoder_dir), "nb", "ladder")
     shutil.rmtree(recorded_smoke / "runs")
-    assert records.find_twin("smoke", "nb", _cfg(tiny_encoder_dir).to_dict()).name == "ladder"
-    assert records.find_twin("smoke", "nb", _cfg(tiny_encoder_dir, train__seed=5).to_dict()) is None
+    assert records.find("smoke", "nb", "ladder", _cfg(tiny_encoder_dir).to_dict()) is not None
+    assert records.find("smoke", "nb", "ladder", _cfg(tiny_encoder_dir, train__seed=5).to_dict()) is None
     restored = records.restore_missing("smoke", "nb")
     assert [p.name for p in restored] == ["ladder"]
-    assert results.complete_twin("smoke", "nb", _cfg(tiny_encoder_dir).to_dict()).name == "ladder"
+    assert results.RunIndex("smoke").find(_cfg(tiny_encoder_dir).to_dict()).name == "ladder"
     assert records.restore_missing("smoke", "nb") == []                   # a registry run is never overwritten
 
 

@@ -7,12 +7,15 @@ from quarbert_lib.reporting import report
 from quarbert_lib.study import spec, tables
 
 
-def test_every_notebook_is_described_once_and_every_row_is_a_variant_or_an_ensemble():
+def test_every_notebook_is_described_once_and_every_row_is_a_variant_an_ensemble_or_an_epoch_row():
     assert tuple(p.stem for p in discover()) == spec.NOTEBOOK_NAMES == plan.STUDY_NOTEBOOKS
     rows = [row for nb in spec.NOTEBOOKS for row in nb.rows]
     assert len(rows) == len(set(rows))
-    assert set(rows) - set(VARIANTS) == set(spec.ENSEMBLES) == {"ensemble", "ensemble-lora", "ensemble-smart-simcse",
-                                                                 "ensemble-lora-smart-simcse"}
+    assert set(rows) - set(VARIANTS) - set(spec.EPOCH_ROWS) == set(spec.ENSEMBLES) == {
+        "ensemble", "ensemble-lora", "ensemble-smart-simcse", "ensemble-lora-smart-simcse"}
+    # an epoch row reads a recipe row of its own notebook
+    assert all(base in VARIANTS and spec.trained_by(base) == spec.trained_by(row)
+               for row, (base, _) in spec.EPOCH_ROWS.items())
     assert set(spec.LADDER) <= set(rows)
 
 
@@ -40,7 +43,7 @@ def test_the_questions_are_declared_once_with_their_families():
                      ("smart", "smart-cosine"), ("smart", "smart-simcse"), ("smart-simcse", "ensemble-smart-simcse"),
                      ("ensemble-smart-simcse", "ensemble-lora-smart-simcse")]
     assert [(q.before, q.after) for q in spec.QUESTIONS if q.family == "paper-tasks"] == paper
-    assert {f: spec.family_size(f) for f in spec.FAMILIES} == {"paper": 7, "paper-tasks": 21, "project": 36}
+    assert {f: spec.family_size(f) for f in spec.FAMILIES} == {"paper": 7, "paper-tasks": 21, "project": 36, "converged": 8}
     shown = [q for nb in spec.NOTEBOOK_NAMES for q in spec.questions_of(nb)]
     assert sorted(shown, key=spec.QUESTIONS.index) == list(spec.QUESTIONS) and len(shown) == len(set(shown))
     # the paper's rows each question reads, in the paper's own table

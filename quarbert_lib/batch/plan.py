@@ -29,7 +29,7 @@ from ..core.data import load_task
 from ..core.workers import default_workers, makespan
 from ..study import records
 from ..study.experiment import BUDGET_NOTEBOOK, budget_points, config_key
-from ..study.results import (complete_ladder_twin, complete_twin, is_complete, is_ladder_run, run_costs,
+from ..study.results import (RunIndex, run_costs,
                              run_path, run_stem)
 from ..study.spec import BY_NAME, NOTEBOOK_NAMES, expand
 
@@ -75,17 +75,15 @@ def notebook_arguments(declared: dict, profile: str, profile_params: dict | None
     return {name: value for name, value in given.items() if name in declared}
 
 
-def declared_runs(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig, bool]]:
-    """(notebook, run name, config, whether a ladder row may stand for it) of every run ``notebook`` trains or
-    reuses with parameters ``p``: the runs spec.NOTEBOOKS declares for it (spec.expand, the list the notebook's
-    cells train through experiment.train_runs), and notebook 11's budget points (experiment.budget_points, which
-    its budget_curve trains: a ladder row `<variant>-seed<n>` of any notebook with the same config stands for
-    one, results.complete_ladder_twin)."""
+def declared_runs(notebook: str, p: dict) -> list[tuple[str, str, ExperimentConfig]]:
+    """(notebook, run name, config) of every run ``notebook`` trains or reuses with parameters ``p``: the runs
+    spec.NOTEBOOKS declares for it (spec.expand, the list the notebook's cells train through experiment.train_runs),
+    and notebook 11's budget points (experiment.budget_points, which its budget_curve trains)."""
     if notebook not in BY_NAME:      # a notebook the spec does not declare trains nothing the planner can count
         return []
     if notebook == BUDGET_NOTEBOOK:
-        return [(notebook, name, cfg, True) for _, _, name, cfg, saved in budget_points(p) if saved is None]
-    return [(run.notebook, run.name, run.config, False) for run in expand(notebook, p)]
+        return [(notebook, name, cfg) for _, _, name, cfg, saved in budget_points(p) if saved is None]
+    return [(run.notebook, run.name, run.config) for run in expand(notebook, p)]
 
 
 _SPLIT_SIZES: dict[tuple, dict[str, int]] = {}
@@ -248,27 +246,23 @@ def plan(notebooks: list[Path], profile: str, overrides: dict | None = None, spe
          notebook_params: dict | None = None) -> list[PlannedRun]:
     """Every planned run of the batch, done or to train, with its estimated seconds. Each notebook is planned
     with its parameters cell's defaults and, of ``notebook_params`` and ``overrides``, only the names it
-    declares (notebook_arguments: what the batch passes it). As the registry does it, a run with the config
-    of one planned before it in the same notebook (a sweep point that is that notebook's ladder row) is that
-    run, and notebook 11 reuses a ladder row (`<variant>-seed<n>`) of any notebook with its config: one
-    planned before it in the batch, or one the registry holds (results.complete_ladder_twin)."""
-    costs, planned, seen, ladder = recorded_costs(profile), [], set(), set()
+    declares (notebook_arguments: what the batch passes it). As the registry does it (results.RunIndex), a run is
+    what its config is, whatever its name: one with the config of a run planned before it in the batch (a sweep point
+    that is its notebook's ladder row; notebook 11's point that is notebook 03's row) is that run and is not planned
+    again, and one whose config a finished run of the registry has, in any notebook's folder, is done."""
+    costs, planned, seen = recorded_costs(profile), [], set()
+    index = RunIndex(profile)
     for path in notebooks:
         declared = notebook_parameters(path)
         # what the notebook will run with (reproduce passes it the same notebook_arguments); declared_runs names
         # every run under the batch's profile, so that stays even where a notebook does not declare it
         params = {**declared, **notebook_arguments(declared, profile, notebook_params, overrides), "profile": profile}
-        for notebook, name, cfg, reuse in declared_runs(path.stem, params):
+        for notebook, name, cfg in declared_runs(path.stem, params):
             key = config_key(cfg)
-            if (notebook, key) in seen or key in ladder and reuse:
+            if key in seen:
                 continue
-            if reuse and complete_ladder_twin(profile, cfg.to_dict()) is not None:
-                continue                        # a ladder row the registry already holds with this config
-            seen.add((notebook, key))
-            if is_ladder_run(name):
-                ladder.add(key)
-            done = is_complete(run_path(profile, notebook, name), cfg.to_dict()) or \
-                complete_twin(profile, notebook, cfg.to_dict()) is not None
+            seen.add(key)
+            done = index.find(cfg.to_dict(), run_path(profile, notebook, name)) is not None
             steps = steps_of(cfg)
             planned.append(PlannedRun(notebook, name, cfg, steps, done,
                                       0.0 if done else estimate_seconds(notebook, name, steps, costs, speed,

@@ -230,41 +230,60 @@ def training_curves(run_dirs: dict[str, Path], name: str):
 
 
 @from_tables
-def learning_curves(curves: pd.DataFrame, name: str = "regime_curves.png"):
-    """The train-dev gap per epoch (tables.learning_curve rows of several recipes and seeds), one column per study
-    task and one for the overall score: the top row the dev score, the bottom row the gap (the training probe's
-    score minus dev); each point the mean over seeds, its error bar their std. Dev and the gap each get their own
-    axis (on one axis with the training scores near 1, dev's differences between recipes were flattened); plain
-    is black, and the recipes stand a little apart along x (dodged) so their error bars at one epoch do not hide
-    each other."""
+def learning_curves(curves: pd.DataFrame, name: str = "regime_curves.png", base: str = "plain", x: str = "epoch",
+                    target: tuple[float, str] | None = None):
+    """The dev score per epoch (tables.learning_curve rows of several recipes and seeds), one column per study task
+    and one for the overall score, each point the mean over seeds at an epoch's end, its error bar their std; and,
+    where the runs had a training probe, a second row with the train-dev gap (the probe's score minus dev). Dev and
+    the gap each get their own axis (on one axis with the training scores near 1, dev's differences between recipes
+    were flattened). ``base`` (the recipe the others are set against) is black. ``x``: 'epoch' (the recipes stand a
+    little apart along it, dodged, so their error bars at one epoch do not hide each other) or 'train_minutes' (each
+    epoch's end at its mean training minutes, their std as a horizontal bar). ``target``: (score, label), a dashed
+    line on the overall panel."""
     columns = [*study_columns(), "overall"]
     labels = {**metric_labels(), "overall": "overall"}
-    fig, axes = plt.subplots(2, len(columns), figsize=(3.2 * len(columns), 5.6), squeeze=False, sharex=True)
+    probe = any(curves.get(f"gap_{c}", pd.Series(dtype=float)).notna().any() for c in columns)
+    fig, axes = plt.subplots(1 + probe, len(columns), figsize=(3.2 * len(columns), 2.8 * (1 + probe) + 0.4 * (not probe)),
+                             squeeze=False, sharex=True)
     recipes = list(dict.fromkeys(curves["variant"]))
     others = iter(sns.color_palette(n_colors=max(1, len(recipes))))
-    colors = {r: "black" if r == "plain" else next(others) for r in recipes}
-    dodge = {r: (i - (len(recipes) - 1) / 2) * 0.07 for i, r in enumerate(recipes)}   # in epochs
+    colors = {r: "black" if r == base else next(others) for r in recipes}
+    dodge = {r: (i - (len(recipes) - 1) / 2) * 0.07 if x == "epoch" else 0.0 for i, r in enumerate(recipes)}
     for j, column in enumerate(columns):
         for recipe in recipes:
             by_epoch = curves[curves["variant"] == recipe].groupby("epoch")
-            for ax, values in ((axes[0][j], by_epoch[column]), (axes[1][j], by_epoch[f"gap_{column}"])):
-                ax.errorbar(values.mean().index + dodge[recipe], values.mean(), yerr=values.std(), color=colors[recipe],
-                            marker="o", ms=3, capsize=2, lw=1.2)
+            where = by_epoch[x].mean() + dodge[recipe] if x != "epoch" else by_epoch[column].mean().index + dodge[recipe]
+            spread = by_epoch[x].std() if x != "epoch" else None
+            for ax, values in ((axes[0][j], by_epoch[column]), *(((axes[1][j], by_epoch[f"gap_{column}"]),) if probe else ())):
+                ax.errorbar(where, values.mean(), yerr=values.std(), xerr=spread, color=colors[recipe], marker="o", ms=3,
+                            capsize=2, lw=1.2)
+            if x != "epoch":            # which epoch each point ends, on the minutes axis
+                for epoch, (px, py) in enumerate(zip(where, by_epoch[column].mean()), start=1):
+                    axes[0][j].annotate(f"ep {epoch}", (px, py), textcoords="offset points", xytext=(3, 3), fontsize=6,
+                                        color=colors[recipe])
         axes[0][j].set_title(f"{labels[column]}: dev", fontsize=9)
-        axes[1][j].set_title(f"{labels[column]}: gap (train - dev)", fontsize=9)
-        axes[1][j].axhline(0, color="0.5", lw=0.6)
-        axes[1][j].set(xlabel="epoch", xticks=sorted(curves["epoch"].unique()))
+        if probe:
+            axes[1][j].set_title(f"{labels[column]}: gap (train - dev)", fontsize=9)
+            axes[1][j].axhline(0, color="0.5", lw=0.6)
+        axes[-1][j].set(xlabel="epoch" if x == "epoch" else "training minutes (epoch ends)")
+        if x == "epoch":
+            axes[-1][j].set(xticks=sorted(curves["epoch"].unique()))
+    if target is not None:
+        axes[0][-1].axhline(target[0], linestyle="--", linewidth=0.8, color="black")
+        axes[0][-1].annotate(target[1], xy=(0.02, target[0]), xycoords=("axes fraction", "data"), fontsize=7,
+                             va="bottom")
     axes[0][0].set_ylabel("dev score")
-    axes[1][0].set_ylabel("training probe - dev")
+    if probe:
+        axes[1][0].set_ylabel("training probe - dev")
     handles = [plt.Line2D([], [], color=colors[r], marker="o", ms=3, label=r) for r in recipes]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False,
                bbox_to_anchor=(0.5, -0.02))
     seeds = curves.groupby("variant")["seed"].nunique()
     count = f"{seeds.min()}-{seeds.max()} seeds" if seeds.min() != seeds.max() else \
         f"{seeds.min()} seed{'s' if seeds.min() > 1 else ''}"
-    fig.suptitle(f"Dev score and train-dev gap per epoch ({count} a recipe; mean over seeds, error bars: std)",
-                 fontsize=9)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    what = "Dev score and train-dev gap per epoch" if probe else "Dev score at each epoch's end"
+    fig.suptitle(f"{what} ({count} a recipe; mean over seeds, error bars: std)", fontsize=9)
+    fig.tight_layout(rect=(0, 0.06 if not probe else 0.04, 1, 1))
     _save(fig, name)
     return fig
 

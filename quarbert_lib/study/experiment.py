@@ -34,7 +34,7 @@ from ..losses import MultitaskObjective, SimCSEObjective, SmartRegularizer
 from . import ensemble, records, results, smart_strength, tables
 from .lora import save_lora
 from .recipes import BUDGET_CAPS, BUDGET_RECIPES, variant_config
-from .spec import DeclaredRun, expand, trained_by
+from .spec import EPOCH_ROWS, DeclaredRun, expand, trained_by
 
 
 def smart_regularizer(cfg: ExperimentConfig) -> SmartRegularizer:
@@ -293,27 +293,20 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     return out
 
 
-def _finished_name(profile: str, notebook: str, cfg: ExperimentConfig, name: str, force: bool) -> str:
-    """``name``, or the name of a finished run of this notebook folder with the same config (results.complete_twin):
-    a sweep or budget point equal to a finished run (the ladder's, another point's) is that run, never trained
-    twice. With ``force``, always ``name``."""
-    twin = None if force else results.complete_twin(profile, notebook, cfg.to_dict())
-    return twin.name if twin is not None else name
-
-
 def run_variant(notebook: str, variant: str, profile: str, seeds: list[int], encoder: str = "minilm-l6",
                 force: bool = False, run_prefix: str | None = None, **overrides) -> tuple[list[dict], dict[str, Path]]:
-    """Every seed of one ladder variant (plus overrides) through the registry:
-    (metrics per seed, {run name: run folder})."""
+    """Every seed of one ladder variant (plus overrides) through the registry (a finished run of the same config,
+    whatever its name or notebook, is that run: results.RunIndex): (metrics per seed, {run name: run folder})."""
+    if not force:
+        records.restore_missing(profile)        # a twin may be recorded, not yet in the registry
+    index = results.RunIndex(profile)
     runs, folders = [], {}
     for seed in seeds:
         cfg = variant_config(variant, profile, model__encoder=encoder, train__seed=seed, **overrides)
-        name = results.run_name(run_prefix or variant, seed=seed)
-        if not force:
-            records.restore_missing(profile, notebook)    # a twin may be recorded, not yet in the registry
-        name = _finished_name(profile, notebook, cfg, name, force)
-        runs.append(run_experiment(cfg, notebook, name, force=force))
-        folders[name] = results.run_path(profile, notebook, name)
+        own = results.run_path(profile, notebook, results.run_name(run_prefix or variant, seed=seed))
+        found = None if force else index.find(cfg.to_dict(), own)
+        runs.append(results.read_json(found / "metrics.json") if found else run_experiment(cfg, notebook, own.name, force=force))
+        folders[(found or own).name] = found or own
     return runs, folders
 
 
@@ -325,36 +318,36 @@ BUDGET_NOTEBOOK = "11_quality_per_cpu_minute"
 def train_runs(notebook: str, key: str | list[str], params: dict) -> list[tuple[DeclaredRun, dict, Path]]:
     """Train (or find done) every run of the notebook's declared group ``key`` (or groups: a list, trained together)
     (spec.NOTEBOOKS, expanded with the notebook's parameters ``params``, its globals(): what the planner plans):
-    [(the declared run, its metrics, its folder)], in declaration order. A run whose config a finished run of this
-    notebook already has (a sweep point that is a ladder row), or another run of the groups has, is that run (its
-    folder and name), never trained twice; ``force`` in ``params`` retrains. The runs to train go to workers side
+    [(the declared run, its metrics, its folder)], in declaration order. A run whose config a finished run already
+    has, in any notebook's folder under any name (results.RunIndex: a sweep point that is a ladder row, notebook 13's
+    seed 0 that is notebook 11's budget point), or another run of the groups has, is that run (its folder and
+    name), never trained twice; ``force`` in ``params`` retrains. The runs to train go to workers side
     by side (core.workers: ``workers`` in ``params``, else QUARBERT_WORKERS, else one per core), each the run it
     would be trained alone."""
     force = bool(params.get("force", False))
     runs = [run for k in ([key] if isinstance(key, str) else key) for run in expand(notebook, params, k)]
     if runs and not force:
-        records.restore_missing(runs[0].config.profile, notebook)    # a twin may be recorded, not yet restored
+        records.restore_missing(runs[0].config.profile)     # a twin may be recorded, not yet restored
+    index = results.RunIndex(runs[0].config.profile) if runs else None
     keys = [config_key(d.config) for d in runs]
-    names, configs = {}, {}                 # a config (as JSON) -> the run name that trains it, and the config
+    folders, configs = {}, {}       # a config key -> the folder that holds (or will hold) its run, and the config
     for k, declared in zip(keys, runs):
-        if k not in names:
+        if k not in folders:
             configs[k] = declared.config
-            names[k] = _finished_name(declared.config.profile, notebook, declared.config, declared.name, force)
-    todo = [k for k in names if force or not results.is_complete(
-        results.run_path(configs[k].profile, notebook, names[k]), configs[k].to_dict())]
-    trained = dict(zip(todo, run_all(run_experiment, [((configs[k], notebook, names[k]), {"force": force}) for k in todo],
+            own = results.run_path(declared.config.profile, notebook, declared.name)
+            folders[k] = (None if force else index.find(declared.config.to_dict(), own)) or own
+    todo = [k for k in folders if force or not results.is_complete(folders[k], configs[k].to_dict())]
+    trained = dict(zip(todo, run_all(run_experiment, [((configs[k], notebook, folders[k].name), {"force": force})
+                                                      for k in todo],
                                      workers=params.get("workers"), what=f"{notebook} runs")))
-    out = []
-    for k, declared in zip(keys, runs):
-        cfg = declared.config
-        metrics = trained[k] if k in trained else run_experiment(cfg, notebook, names[k])
-        out.append((declared, metrics, results.run_path(cfg.profile, notebook, names[k])))
-    return out
+    return [(declared, trained[k] if k in trained else results.read_json(folders[k] / "metrics.json"), folders[k])
+            for k, declared in zip(keys, runs)]
 
 
 def config_key(cfg: ExperimentConfig) -> str:
-    """A config as canonical JSON: two runs with the same key are one run (train_runs, the planner)."""
-    return json.dumps(cfg.to_dict(), sort_keys=True, default=str)
+    """A config's identity as canonical JSON (results.config_key): two runs with the same key are one run
+    (train_runs, the planner)."""
+    return results.config_key(cfg.to_dict())
 
 
 def quartets(notebook: str, key: str, params: dict, multitask: str | None = None,
@@ -422,17 +415,24 @@ def sweep(notebook: str, key: str, params: dict, spread: bool = False, keep: tup
 
 def run_ladder_rows(notebook: str, variants: list[str], params: dict) -> tuple[pd.DataFrame, dict[str, Path]]:
     """Train (or find done) every seed of each row (each a declared group of the notebook: spec.NOTEBOOKS), upsert
-    their rows into reports/tables/ablation.csv; return the rows just made with this profile's and encoder's rows
+    their rows, and the epoch rows read off them (spec.EPOCH_ROWS), into reports/tables/ablation.csv; return the rows just made with this profile's and encoder's rows
     that the notebook's steps compare them against, and the run folders."""
     rows, folders = [], {}
     profile, encoder = params["profile"], params["encoder"]
     trained = train_runs(notebook, list(variants), params)        # every row's runs in one pool of workers
     for variant in variants:
         mine = [(m, folder) for declared, m, folder in trained if declared.group == variant]
+        if not mine:                # its group is off (spec.Runs.when): no runs, no row
+            continue
         rows.append(tables.ablation_row(variant, [m for m, _ in mine]))
         folders.update({folder.name: folder for _, folder in mine})
-    tables.save_ablation_rows(rows)
-    return tables.shown_rows(notebook, profile, encoder, rows=tuple(variants), own=rows), folders
+        # the epoch rows read off this row's runs (spec.EPOCH_ROWS): each seed's dev scores at that epoch's end
+        rows += [tables.ablation_row(row, [m | tables.epoch_scores(folder, epoch) for m, folder in mine])
+                 for row, (base, epoch) in EPOCH_ROWS.items() if base == variant]
+    if rows:
+        tables.save_ablation_rows(rows)
+    shown = tuple(r["variant"] for r in rows)
+    return tables.shown_rows(notebook, profile, encoder, rows=shown, own=rows), folders
 
 
 def budget_points(params: dict) -> list[tuple[str, int | None, str, ExperimentConfig, pd.DataFrame | None]]:
@@ -459,22 +459,21 @@ def budget_points(params: dict) -> list[tuple[str, int | None, str, ExperimentCo
 
 
 def budget_curve(notebook: str, params: dict) -> pd.DataFrame:
-    """Quality against CPU time: each of notebook 11's points (budget_points) trained, read from a ladder row that
-    another notebook already made with the same config (the row at the profile's own cap, the natural-size
-    control on every example: results.complete_ladder_twin), or read from the points an earlier curve saved. A
+    """Quality against CPU time: each of notebook 11's points (budget_points) trained, read from a finished run of
+    the same config in any notebook's folder (the ladder row at the profile's own cap, the natural-size control on
+    every example: results.RunIndex), or read from the points an earlier curve saved. A
     run of several epochs gives one point per epoch, from its dev evaluation at that epoch's end (history.csv),
     timed at that moment. One row per point: recipe, cap, epoch, optimizer steps, train minutes, dev scores,
     source."""
     profile, encoder, seed, force = params["profile"], params["encoder"], params["seed"], bool(params.get("force", False))
     if not force:
-        records.restore_missing(profile)     # a ladder row standing for a point may be recorded, not yet restored
+        records.restore_missing(profile)     # a run standing for a point may be recorded, not yet restored
+    index = results.RunIndex(profile)
     points = []                 # (recipe, cap, saved rows or None, run folder or None: to train, config, name)
     for recipe, cap, name, cfg, earlier in budget_points(params):
-        run_dir = None if force else results.complete_ladder_twin(profile, cfg.to_dict())
-        name = name if run_dir is not None or earlier is not None else _finished_name(profile, notebook, cfg, name, force)
+        run_dir = None if force else index.find(cfg.to_dict(), results.run_path(profile, notebook, name))
         points.append((recipe, cap, earlier if run_dir is None else None, run_dir, cfg, name))
-    todo = [(cfg, name) for _, _, earlier, run_dir, cfg, name in points if run_dir is None and earlier is None
-            and (force or not results.is_complete(results.run_path(profile, notebook, name), cfg.to_dict()))]
+    todo = [(cfg, name) for _, _, earlier, run_dir, cfg, name in points if run_dir is None and earlier is None]
     run_all(run_experiment, [((cfg, notebook, name), {"force": force}) for cfg, name in todo],
             workers=params.get("workers"), what=f"{notebook} runs")           # side by side, as train_runs
     rows = []

@@ -130,15 +130,6 @@ def find(profile: str, notebook: str, run_name: str, config: dict | None = None)
     return path
 
 
-def find_twin(profile: str, notebook: str, config: dict) -> Path | None:
-    """A record of this notebook folder with exactly this config, under any name (see results.complete_twin)."""
-    folder = records_dir() / profile / notebook
-    for record in sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []:
-        if find(profile, notebook, record.name, config) is not None:
-            return record
-    return None
-
-
 def restore_run(profile: str, notebook: str, run_name: str, config: dict) -> bool:
     """Make the registry hold this run from its record when it has none of the same config: True when the
     registry now holds it complete (restored or already there)."""

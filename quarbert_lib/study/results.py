@@ -15,7 +15,6 @@ import gzip
 import io
 import json
 import os
-import re
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +27,6 @@ from ..base.paths import REPO_ROOT, runs_dir, tables_dir
 from ..base.tasks import TASKS
 from ..core.config import ConfigError, ExperimentConfig, cost_kind
 from ..core.model import encoder_identity
-from .recipes import VARIANTS
 
 SEED_TAG = "-seed"   # a run name ends in -seed<N>: run_name builds it, run_stem takes it off
 
@@ -175,32 +173,38 @@ def encoder_changed(metrics: dict, config: dict) -> bool:
     return recorded is not None and recorded != encoder_identity(config["model"]["encoder"])
 
 
-def is_ladder_run(name: str) -> bool:
-    """True for a run named as a row of recipes.VARIANTS, '<variant>-seed<N>' ('sampling-seed0',
-    'sampling-natural-seed2'); False for a sweep point or a budget point ('sampling-cap600-seed0')."""
-    stem = run_stem(name)
-    return stem in VARIANTS and re.fullmatch(r"[0-9]+", name[len(stem) + len(SEED_TAG):]) is not None
+def config_key(config: dict) -> str:
+    """A config as canonical JSON, read back through ExperimentConfig first (fields added since take their
+    defaults): two runs with the same key are one run (with the same encoder identity: is_complete)."""
+    return json.dumps(ExperimentConfig.from_dict(config).to_dict(), sort_keys=True, default=str)
 
 
-def complete_ladder_twin(profile: str, config: dict) -> Path | None:
-    """A complete run of any notebook's folder, named as a ladder row (is_ladder_run), with exactly this
-    config, or None. A budget point reads it instead of training (experiment.budget_curve), and the planner
-    counts the same rule (batch.plan): notebook 11's `sampling-capall-seed0` is notebook 03's
-    `sampling-natural-seed0`. Controls off the ladder (spec.CONTROLS) are rows of VARIANTS too."""
-    for run in sorted((runs_dir() / profile).glob("*/*")):
-        if is_ladder_run(run.name) and is_complete(run, config):
-            return run
-    return None
+class RunIndex:
+    """The complete runs of one profile's registry by what they are (config_key), not what they are called: a run
+    is found wherever it was trained, under whatever name (a sweep point that equals a ladder row, notebook 11's
+    `all-data-linear-capall-seed0` that is notebook 13's `converged-plain-seed0`). Built once by one scan of the
+    registry's folders in sorted order; ``find`` checks each candidate whole (is_complete: metrics.json, the config
+    and the encoder's identity), so a folder changed since the scan is never taken for done."""
 
+    def __init__(self, profile: str):
+        self.profile, self.by_key = profile, {}
+        for run in sorted((runs_dir() / profile).glob("*/*")):
+            if (run / "metrics.json").exists() and (run / "config.json").exists():
+                try:
+                    self.by_key.setdefault(config_key(read_json(run / "config.json")), []).append(run)
+                except (ConfigError, TypeError, ValueError):       # not a run's config: never a twin
+                    continue
 
-def complete_twin(profile: str, notebook: str, config: dict) -> Path | None:
-    """A complete run of this notebook folder with exactly this config, under any name (a sweep point
-    that equals a ladder run, or another sweep's point), or None."""
-    folder = runs_dir() / profile / notebook
-    for run in sorted(folder.iterdir()) if folder.is_dir() else []:
-        if is_complete(run, config):
-            return run
-    return None
+    def find(self, config: dict, own: Path | None = None) -> Path | None:
+        """The complete run of ``config``: ``own`` (the folder its notebook would train it in) when that is one,
+        else the first of the others in sorted order, else None."""
+        if own is not None and is_complete(own, config):
+            return Path(own)
+        return next((run for run in self.by_key.get(config_key(config), []) if is_complete(run, config)), None)
+
+    def seeds(self) -> list[int]:
+        """The seeds of the indexed runs, sorted."""
+        return sorted({ExperimentConfig.from_dict(json.loads(key)).train.seed for key in self.by_key})
 
 
 class CourseOutputError(UserError, ValueError):

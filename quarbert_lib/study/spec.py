@@ -215,6 +215,13 @@ NOTEBOOKS = (
                                                            ("train__eval_train_examples", "=regime_probe")),
                           axes=(Axis(tuple((label, {"recipe": recipe, **overrides}) for label, (recipe, overrides)
                                            in REGIME_RECIPES.items()), column="recipe", only="=regime_recipes"),)),)),
+    # issue 40: the converged budget, every example each epoch (plain three epochs, SMART + MBPP two), three seeds;
+    # seed 0 of each is notebook 11's all-data-linear point (one config, one run: results.RunIndex finds it there).
+    # converged-smart-epoch1 is an epoch row (EPOCH_ROWS): SMART's first epoch, in about plain's three epochs' minutes
+    NotebookSpec("13_converged_budget", "At a converged budget: SMART and the best model",
+                 ("converged-plain", "converged-smart", "converged-smart-epoch1"), seeds=3, groups=tuple(
+                     Runs(row, recipe=row, seeds="converged_seeds", when="=converged")
+                     for row in ("converged-plain", "converged-smart"))),
 )
 BY_NAME = {nb.name: nb for nb in NOTEBOOKS}
 NOTEBOOK_NAMES = tuple(BY_NAME)
@@ -241,6 +248,10 @@ TARGET_OVERALL = 0.76
 # The ladder: each row adds one thing to the one before it (controls such as smart-cosine-linear are off it).
 LADDER = ("baseline-finetune", "sampling", "advreg-literal", "advreg-only", "smart", "smart-cosine", "smart-simcse",
           "smart-cosine-simcse")
+# Rows read off another row's runs at an epoch's end (their history.csv's dev evaluation), not trained: {row: (the
+# recipe row whose runs it reads, the epoch)}. SMART's first epoch at the converged budget took about the training
+# minutes of plain's three (1,569 s against 1,576 s on seed 0's records), so it is the equal-minutes comparison.
+EPOCH_ROWS = {"converged-smart-epoch1": ("converged-smart", 1)}
 # Rows that test why a step is null (off the ladder): never a candidate for the study's best model.
 CONTROLS = ("smart-cosine-linear", "baseline-finetune-natural", "sampling-natural")
 # The rows that average several models, and the notebook that writes each one's folder.
@@ -289,15 +300,16 @@ class Question:
 # Families, each with its own multiplicity correction over a number of tests fixed here (questions x metrics),
 # never over the tests that happen to have rows: a step's word then depends only on its own two rows.
 # "paper": primary, the paper's steps as its Table 2 defines them, on the course's overall score;
-# "paper-tasks": the same steps on each task's metric; "project": the project's own questions, on all four.
-FAMILIES = ("paper", "paper-tasks", "project")
+# "paper-tasks": the same steps on each task's metric; "project": the project's own questions, on all four;
+# "converged": SMART at a budget that converges (issue 40, declared before its seeds 1 and 2 trained), on all four.
+FAMILIES = ("paper", "paper-tasks", "project", "converged")
 
 
 def family_metrics(family: str) -> tuple[str, ...]:
     """The metric columns a family tests: the overall score, the study's tasks' columns (tasks.study_columns), or
     both."""
     return {"paper": ("overall",), "paper-tasks": tuple(study_columns()),
-            "project": ("overall", *study_columns())}[family]
+            "project": ("overall", *study_columns()), "converged": ("overall", *study_columns())}[family]
 
 
 # The paper's steps as its Table 2 defines them (quarbert_lib/paper/README.md), then the project's own questions.
@@ -324,10 +336,18 @@ _PROJECT = (
     ("sampling", "ensemble", "the quartet of sampling members"),
     ("ensemble", "ensemble-lora", "LoRA members in the sampling quartet"),
 )
+# The converged budget: does SMART with MBPP help where training runs long enough for a regulariser to matter? At
+# each recipe's dev-selected best epoch (as every row), and in about the same training minutes (EPOCH_ROWS).
+_CONVERGED = (
+    ("converged-plain", "converged-smart", "SMART with MBPP at a converged budget, each recipe's best epoch"),
+    ("converged-plain", "converged-smart-epoch1", "SMART with MBPP in about the same training minutes (its first "
+                                                  "epoch against plain's three)"),
+)
 QUESTIONS = tuple(
     [Question(a, b, "paper", label, True) for a, b, label in _PAPER_STEPS]
     + [Question(a, b, "paper-tasks", label, True) for a, b, label in _PAPER_STEPS]
-    + [Question(a, b, "project", label) for a, b, label in _PROJECT])
+    + [Question(a, b, "project", label) for a, b, label in _PROJECT]
+    + [Question(a, b, "converged", label) for a, b, label in _CONVERGED])
 
 
 def family_size(family: str) -> int:
@@ -344,4 +364,4 @@ def questions_of(notebook: str) -> list[Question]:
 def sts_head(row: str, profile: str) -> str:
     """The STS head of a row's runs ('linear', 'cosine-sigmoid', 'cosine-linear'), or 'members averaged' for a
     quartet."""
-    return "members averaged" if row in ENSEMBLES else variant_config(row, profile).model.sts_head
+    return "members averaged" if row in ENSEMBLES else variant_config(EPOCH_ROWS.get(row, (row,))[0], profile).model.sts_head

@@ -19,9 +19,9 @@ from ..core import evaluate
 from ..core.config import PROFILE_SEEDS
 from . import results
 from .ensemble import scores
-from .recipes import VARIANTS
+from .recipes import VARIANTS, variant_config
 from .saved_predictions import sources
-from .spec import BY_NAME, ENSEMBLES, LADDER, PAPER_CHECK_ROWS, questions_of, row_seeds, sts_head, trained_by
+from .spec import BY_NAME, ENSEMBLES, EPOCH_ROWS, LADDER, PAPER_CHECK_ROWS, questions_of, row_seeds, sts_head, trained_by
 
 
 def ablation_columns() -> list[str]:
@@ -329,26 +329,58 @@ def epoch_rows(curves: pd.DataFrame, epoch: int | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def seed_scores(profile: str, encoder: str, rows) -> pd.DataFrame:
-    """One row per (ablation row, seed) that the registry holds, for each of ``rows``: its dev scores computed from
-    its predictions-dev.csv (a run's or a quartet's alike), in the folder of the notebook that trains it
-    (spec.trained_by), seeds in numeric order. What the pre-registered analysis pairs by seed
-    (reporting.verdicts.analyse), at the tables' fixed precision: the notebooks that compute it from the registry
-    and notebook 09, which saves it as seed_scores.csv, read the same values."""
-    out = []
-    for row in sorted(set(rows)):
-        folder = results.run_path(profile, trained_by(row) or "", "")
+def row_runs(profile: str, encoder: str, row: str, index: results.RunIndex | None = None) -> dict[int, Path]:
+    """{seed: run folder} of one ablation row in the registry, seeds in numeric order. A recipe's row
+    (recipes.VARIANTS) is every complete run of its config at some seed, wherever it was trained and whatever its
+    name (results.RunIndex; its own notebook's '<row>-seed<N>' first); a quartet's (spec.ENSEMBLES) is its
+    notebook's '<row>-seed<N>' folders with dev predictions; an epoch row (spec.EPOCH_ROWS) its recipe's runs."""
+    row = EPOCH_ROWS.get(row, (row, 0))[0]
+    if row in VARIANTS:
+        index = index or results.RunIndex(profile)
         found = {}
-        for run in folder.glob(f"{row}{results.SEED_TAG}*") if folder.is_dir() else ():
-            seed = run.name[len(row) + len(results.SEED_TAG):]
-            metrics = run / "metrics.json"
-            if not seed.isdigit() or not (run / "predictions-dev.csv").exists() or (
-                    metrics.exists() and results.read_json(metrics).get("encoder") != encoder):
-                continue
+        for seed in index.seeds():
+            cfg = variant_config(row, profile, model__encoder=encoder, train__seed=seed)
+            run = index.find(cfg.to_dict(), results.run_path(profile, trained_by(row) or "", results.run_name(row, seed=seed)))
+            if run is not None and (run / "predictions-dev.csv").exists():
+                found[seed] = run
+        return found
+    folder, found = results.run_path(profile, trained_by(row) or "", ""), {}
+    for run in folder.glob(f"{row}{results.SEED_TAG}*") if folder.is_dir() else ():
+        seed = run.name[len(row) + len(results.SEED_TAG):]
+        metrics = run / "metrics.json"
+        if seed.isdigit() and (run / "predictions-dev.csv").exists() and not (
+                metrics.exists() and results.read_json(metrics).get("encoder") != encoder):
             found[int(seed)] = run
-        for seed in sorted(found):
-            dev = pd.read_csv(found[seed] / "predictions-dev.csv", dtype={"id": str})
-            s = scores(dev)
+    return dict(sorted(found.items()))
+
+
+def epoch_scores(run: Path, epoch: int) -> dict:
+    """A run's dev scores at the end of ``epoch`` (its history.csv's evaluation then), as a metrics.json-like dict
+    with its steps and training seconds at that moment. Raises UserError naming the file when it has no such
+    evaluation."""
+    history = pd.read_csv(run / "history.csv")
+    evals = history[(history["kind"] == "eval") & (history["epoch"] == epoch)]
+    if evals.empty:
+        raise UserError(f"{run / 'history.csv'}: no dev evaluation at the end of epoch {epoch}")
+    e = evals.iloc[-1]
+    out = {metrics_key(c): float(e[metrics_key(c)]) for c in study_columns() if metrics_key(c) in e}
+    return out | {"epoch": epoch, "steps": int(e["step"]), "train_seconds": float(e["train_seconds"])}
+
+
+def seed_scores(profile: str, encoder: str, rows) -> pd.DataFrame:
+    """One row per (ablation row, seed) that the registry holds, for each of ``rows`` (row_runs): its dev scores
+    computed from its predictions-dev.csv (a run's or a quartet's alike), or for an epoch row (spec.EPOCH_ROWS) from
+    its recipe's evaluation at that epoch's end (epoch_scores), seeds in numeric order. What the pre-registered
+    analysis pairs by seed (reporting.verdicts.analyse), at the tables' fixed precision: the notebooks that compute
+    it from the registry and notebook 09, which saves it as seed_scores.csv, read the same values."""
+    out, index = [], results.RunIndex(profile)
+    for row in sorted(set(rows)):
+        for seed, run in row_runs(profile, encoder, row, index).items():
+            if row in EPOCH_ROWS:
+                s = epoch_scores(run, EPOCH_ROWS[row][1])
+                s["overall"] = overall_score(s)
+            else:
+                s = scores(pd.read_csv(run / "predictions-dev.csv", dtype={"id": str}))
             out.append({"variant": row, "seed": seed, "profile": profile, "encoder": encoder,
                         **{c: s.get(metrics_key(c)) for c in study_columns()}, "overall": s["overall"]})
     return results.rounded(pd.DataFrame(out, columns=["variant", "seed", "profile", "encoder", *study_columns(), "overall"]))

@@ -1,0 +1,109 @@
+"""Issue 40's machinery on the tiny encoder: a run is what its config is, wherever it was trained (results.RunIndex:
+notebook 13's seed 0 is notebook 11's point), and an epoch row is its recipe's runs at an epoch's end, tested by the
+pre-registered analysis like any row."""
+import pandas as pd
+import pytest
+
+from quarbert_lib.base.paths import REPO_ROOT
+from quarbert_lib.batch import plan
+from quarbert_lib.reporting import report, verdicts
+from quarbert_lib.study import experiment, results, spec, tables
+from quarbert_lib.study.ensemble import scores
+from quarbert_lib.study.recipes import variant_config
+
+NOTEBOOK = "13_converged_budget"
+
+
+def _refuse_training(monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("a run found by its config must not train")
+    monkeypatch.setattr(experiment, "run_experiment", refuse)
+
+
+@pytest.fixture(scope="module")
+def converged(tmp_path_factory, tiny_encoder_dir, mini_data_dir):
+    """Both converged recipes on two seeds on the tiny encoder (smoke profile: every example of the mini data,
+    three and two epochs), seed 0 trained in notebook 11's folder under its budget point's name, as the study's
+    seed 0 is; the rest through notebook 13's own rows."""
+    root = tmp_path_factory.mktemp("converged")
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in (("DATA", mini_data_dir), ("RUNS", root / "runs"), ("RECORDS", root / "records"),
+                            ("REPORTS", root / "reports"), ("WORKERS", 1)):
+            mp.setenv(f"QUARBERT_{name}", str(value))
+        elsewhere = {}
+        for row, point in (("converged-plain", "all-data-linear-capall-seed0"),
+                           ("converged-smart", "all-data-linear-smart-capall-seed0")):
+            cfg = variant_config(row, "smoke", model__encoder=str(tiny_encoder_dir), train__seed=0)
+            experiment.run_experiment(cfg, "11_quality_per_cpu_minute", point)
+            elsewhere[row] = results.run_path("smoke", "11_quality_per_cpu_minute", point)
+        params = {"profile": "smoke", "encoder": str(tiny_encoder_dir), "converged_seeds": [0, 1], "converged": True}
+        rows, _ = experiment.run_ladder_rows(NOTEBOOK, ["converged-plain", "converged-smart"], params)
+        yield root, params, elsewhere, rows
+
+
+def test_seed_0_is_notebook_11s_run_and_nothing_trains_twice(converged, monkeypatch):
+    root, params, elsewhere, _ = converged
+    for name, value in (("RUNS", root / "runs"), ("RECORDS", root / "records"), ("REPORTS", root / "reports")):
+        monkeypatch.setenv(f"QUARBERT_{name}", str(value))
+    own = sorted(p.name for p in (root / "runs" / "smoke" / NOTEBOOK).iterdir())
+    assert own == ["converged-plain-seed1", "converged-smart-seed1"]          # seed 0 was not trained again
+    _refuse_training(monkeypatch)
+    trained = experiment.train_runs(NOTEBOOK, ["converged-plain", "converged-smart"], params)
+    assert [(run.name, folder) for run, _, folder in trained] == [
+        ("converged-plain-seed0", elsewhere["converged-plain"]),
+        ("converged-plain-seed1", results.run_path("smoke", NOTEBOOK, "converged-plain-seed1")),
+        ("converged-smart-seed0", elsewhere["converged-smart"]),
+        ("converged-smart-seed1", results.run_path("smoke", NOTEBOOK, "converged-smart-seed1"))]
+    planned = plan.plan([REPO_ROOT / "notebooks" / f"{NOTEBOOK}.py"], "smoke", overrides=params)
+    assert [(r.name, r.done) for r in planned] == [(run.name, True) for run, _, _ in trained]
+    assert tables.row_runs("smoke", params["encoder"], "converged-plain") == {
+        0: elsewhere["converged-plain"], 1: results.run_path("smoke", NOTEBOOK, "converged-plain-seed1")}
+
+
+def test_an_epoch_row_is_its_recipes_runs_at_that_epoch_end(converged, monkeypatch):
+    root, params, elsewhere, rows = converged
+    monkeypatch.setenv("QUARBERT_RUNS", str(root / "runs"))
+    folders = tables.row_runs("smoke", params["encoder"], "converged-smart")
+    assert sorted(folders) == [0, 1] and tables.row_runs("smoke", params["encoder"], "converged-smart-epoch1") == folders
+    by_hand = []
+    for seed, folder in folders.items():
+        history = pd.read_csv(folder / "history.csv")
+        first = history[(history["kind"] == "eval") & (history["epoch"] == 1)].iloc[-1]
+        sst, qqp, sts = float(first["sst_acc"]), float(first["para_acc"]), float(first["sts_pearson"])
+        by_hand.append({"seed": seed, "sst_acc": sst, "qqp_acc": qqp, "sts_pearson": sts,
+                        "overall": (sst + qqp + (sts + 1) / 2) / 3, "train_seconds": float(first["train_seconds"])})
+    by_hand = pd.DataFrame(by_hand)
+    got = tables.seed_scores("smoke", params["encoder"], ["converged-smart-epoch1"])
+    for column in ("sst_acc", "qqp_acc", "sts_pearson", "overall"):       # at the tables' fixed precision
+        assert got[column].tolist() == [results.fixed_precision(v) for v in by_hand[column]], column
+    row = rows.set_index("variant").loc["converged-smart-epoch1"]             # as shown: at the fixed precision
+    assert row["seed_list"] == "0 1" and row["overall"] == results.fixed_precision(by_hand["overall"].mean())
+    assert row["train_seconds"] == results.fixed_precision(round(by_hand["train_seconds"].mean(), 1))
+    # the best-epoch row is each run's saved predictions (its dev-selected weights)
+    best = tables.seed_scores("smoke", params["encoder"], ["converged-smart"])
+    assert best["overall"].tolist() == [results.fixed_precision(scores(pd.read_csv(f / "predictions-dev.csv", dtype={
+        "id": str}))["overall"]) for f in folders.values()]
+    # the two declared questions, paired by seed, against the reference computation
+    analysis = report.notebook_verdicts(NOTEBOOK, "smoke", params["encoder"])
+    assert list(analysis["step"].unique()) == ["converged-plain -> converged-smart",
+                                               "converged-plain -> converged-smart-epoch1"]
+    assert set(analysis["tests"]) == {spec.family_size("converged")} == {8}
+    plain = tables.seed_scores("smoke", params["encoder"], ["converged-plain"]).set_index("seed")["overall"]
+    diffs = by_hand.set_index("seed")["overall"].map(results.fixed_precision) - plain
+    overall = analysis[(analysis["step"].str.endswith("epoch1")) & (analysis["metric"] == "overall")].iloc[0]
+    assert overall["pairs"] == 2 and overall["effect"] == pytest.approx(diffs.mean(), abs=1e-12)
+    assert overall["verdict"] == verdicts.word(overall["ci_low"], overall["ci_high"], 0.01)
+
+
+def test_the_converged_groups_are_off_where_the_profile_turns_them_off(converged, monkeypatch):
+    root, params, _, _ = converged
+    for name, value in (("RUNS", root / "runs"), ("REPORTS", root / "reports")):
+        monkeypatch.setenv(f"QUARBERT_{name}", str(value))
+    off = {**params, "converged": False}
+    assert spec.expand(NOTEBOOK, off) == []
+    _refuse_training(monkeypatch)
+    table = (root / "reports" / "tables" / "ablation.csv").read_bytes()
+    _, folders = experiment.run_ladder_rows(NOTEBOOK, ["converged-plain", "converged-smart"], off)
+    assert folders == {} and (root / "reports" / "tables" / "ablation.csv").read_bytes() == table
+    # the batch's cpu profile passes the seeds recorded so far; the notebook's own default is its three
+    assert spec.notebook_seeds(NOTEBOOK, "cpu") == [0, 1, 2]
