@@ -1,13 +1,13 @@
-"""Issue 40's machinery on the tiny encoder: a run is what its config is, wherever it was trained (results.RunIndex:
-notebook 13's seed 0 is notebook 11's point), and an epoch row is its recipe's runs at an epoch's end, tested by the
-pre-registered analysis like any row."""
+"""Issue 40's machinery on the tiny encoder: a run is what its config is, wherever it was trained and whatever its
+name (results.RunIndex: a converged run trained in notebook 11's folder under a budget point's name is notebook 13's
+row), and an epoch row is its recipe's runs at an epoch's end, tested by the pre-registered analysis like any row."""
 import pandas as pd
 import pytest
 
 from quarbert_lib.base.paths import REPO_ROOT
 from quarbert_lib.batch import plan
 from quarbert_lib.reporting import report, verdicts
-from quarbert_lib.study import experiment, results, spec, tables
+from quarbert_lib.study import ensemble, experiment, results, spec, tables
 from quarbert_lib.study.ensemble import scores
 from quarbert_lib.study.recipes import variant_config
 
@@ -23,8 +23,8 @@ def _refuse_training(monkeypatch):
 @pytest.fixture(scope="module")
 def converged(tmp_path_factory, tiny_encoder_dir, mini_data_dir):
     """Both converged recipes on two seeds on the tiny encoder (smoke profile: every example of the mini data,
-    three and two epochs), seed 0 trained in notebook 11's folder under its budget point's name, as the study's
-    seed 0 is; the rest through notebook 13's own rows."""
+    three and two epochs), seed 0 trained in notebook 11's folder under a budget point's name; the rest through
+    notebook 13's own rows."""
     root = tmp_path_factory.mktemp("converged")
     with pytest.MonkeyPatch.context() as mp:
         for name, value in (("DATA", mini_data_dir), ("RUNS", root / "runs"), ("RECORDS", root / "records"),
@@ -41,7 +41,7 @@ def converged(tmp_path_factory, tiny_encoder_dir, mini_data_dir):
         yield root, params, elsewhere, rows
 
 
-def test_seed_0_is_notebook_11s_run_and_nothing_trains_twice(converged, monkeypatch):
+def test_a_run_trained_elsewhere_under_another_name_is_the_rows_run(converged, monkeypatch):
     root, params, elsewhere, _ = converged
     for name, value in (("RUNS", root / "runs"), ("RECORDS", root / "records"), ("REPORTS", root / "reports")):
         monkeypatch.setenv(f"QUARBERT_{name}", str(value))
@@ -107,3 +107,71 @@ def test_the_converged_groups_are_off_where_the_profile_turns_them_off(converged
     assert folders == {} and (root / "reports" / "tables" / "ablation.csv").read_bytes() == table
     # the batch's cpu profile passes the seeds recorded so far; the notebook's own default is its three
     assert spec.notebook_seeds(NOTEBOOK, "cpu") == [0, 1, 2]
+
+
+def _complementary(base: pd.DataFrame, sign: int) -> pd.DataFrame:
+    """Calibration predictions right on one half of each task's examples (confidently) and wrong on the other (mildly),
+    the half by ``sign`` (1: the first, -1: the second); STS scores the gold plus ``sign`` times a noise. Two runs of
+    opposite signs average to predictions right everywhere (STS: the gold itself), and each alone is right on half."""
+    out = base.copy()
+    for task, rows in out.groupby("task").groups.items():
+        for i, r in enumerate(rows):
+            right = (i < len(rows) / 2) == (sign == 1)
+            gold = out.at[r, "gold"]
+            if task == "sst":
+                other = (int(gold) + 1) % 5
+                probs = [0.025] * 5 if right else [0.1 / 3] * 5
+                probs[int(gold)], probs[other] = (0.9, 0.025) if right else (0.3, 0.6)
+                for k in range(5):
+                    out.at[r, f"prob_{k}"] = probs[k]
+                out.at[r, "prediction"] = int(gold) if right else other
+            elif task == "para":
+                p = 0.9 if right else 0.3
+                out.at[r, "prob"] = p if gold == 1 else 1 - p
+                out.at[r, "prediction"] = int(gold) if right else 1 - int(gold)
+            else:
+                noise = 0.5 * (1 + i % 3) * (1 if i < len(rows) / 2 else -1)
+                out.at[r, "score"] = out.at[r, "prediction"] = gold + sign * noise
+    return out
+
+
+def test_the_best_model_is_chosen_on_the_calibration_split_and_submit_picks_it(converged, monkeypatch, capsys):
+    """Each converged run gets calibration predictions: the plain runs' are their dev predictions, SMART's two seeds
+    are complementary halves (each right on half, their average right on all). Chosen on that split: SMART's seed
+    ensemble, whatever dev says; it is written as an ensemble folder, saved in best_model.csv, and `submit`'s best
+    model is it."""
+    from quarbert_lib.study import submit
+    root, params, elsewhere, _ = converged
+    for name, value in (("RUNS", root / "runs"), ("REPORTS", root / "reports"), ("RECORDS", root / "records")):
+        monkeypatch.setenv(f"QUARBERT_{name}", str(value))
+    encoder = params["encoder"]
+    plain, smart = (tables.row_runs("smoke", encoder, row) for row in ("converged-plain", "converged-smart"))
+    base = pd.read_csv(smart[0] / "predictions-dev.csv", dtype={"id": str})
+    for folder in plain.values():
+        base.to_csv(folder / "predictions-calib.csv", index=False)
+    _complementary(base, 1).to_csv(smart[0] / "predictions-calib.csv", index=False)
+    _complementary(base, -1).to_csv(smart[1] / "predictions-calib.csv", index=False)
+    table, folder = experiment.choose_best(NOTEBOOK, "smoke", encoder)
+    assert table["model"].tolist()[0] == "seeds-converged-smart" and table["chosen"].tolist() == [True] + [False] * 6
+    assert sorted(table["model"]) == sorted(["converged-plain-seed0", "converged-plain-seed1", "converged-smart-seed0",
+                                             "converged-smart-seed1", "seeds-converged-plain", "seeds-converged-smart",
+                                             "seeds-converged-plain+converged-smart"])
+    best = table.iloc[0]
+    assert (best["calib_sst_acc"], best["calib_qqp_acc"], best["calib_sts_pearson"]) == (1.0, 1.0, 1.0)
+    single = table.set_index("model").loc["converged-smart-seed0"]
+    assert single["calib_sst_acc"] == single["calib_qqp_acc"] == 0.5
+    # its dev score is the average of its members' dev predictions, as notebook 07 averages a quartet
+    members = {f.name: f for f in smart.values()}
+    dev = scores(ensemble.ensemble(ensemble.load_predictions(members, "dev")))
+    assert best["overall"] == results.fixed_precision(dev["overall"])
+    assert folder == results.run_path("smoke", NOTEBOOK, "seeds-converged-smart")
+    assert results.read_json(folder / "members.json") == {
+        name: str(f.relative_to(root / "runs")) for name, f in members.items()}
+    assert sorted(p.name for p in folder.glob("predictions-*.csv")) == ["predictions-calib.csv", "predictions-dev.csv"]
+    saved = pd.read_csv(root / "reports" / "tables" / "best_model.csv")
+    assert saved.loc[saved["chosen"], "model"].tolist() == ["seeds-converged-smart"]
+    assert submit.best_model("smoke", encoder) == folder
+    # without a calibration score no model is chosen, and submit falls back to dev, saying so
+    for f in (*plain.values(), *smart.values()):
+        (f / "predictions-calib.csv").unlink()
+    assert experiment.choose_best(NOTEBOOK, "smoke", encoder)[1] is None

@@ -374,23 +374,52 @@ def quartets(notebook: str, key: str, params: dict, multitask: str | None = None
     return out
 
 
-def write_quartet(profile: str, notebook: str, row: str, seed: int, members: dict[str, Path],
-                  metrics: dict[str, dict], params: tuple[int, int] | None = None) -> tuple[pd.DataFrame, dict]:
-    """The plain average of one seed's quartet (ensemble.ensemble), written as the row's folder '<row>-seed<N>' in
-    the registry: predictions-dev.csv, members.json (so it is recorded like a run) and the course's dev and test
-    files. Returns (its dev predictions, a metrics.json-like record for tables.ablation_row). ``params``: (total,
-    trainable) when the members share weights (LoRA), else the members' sums."""
+def write_ensemble(out_dir: Path, members: dict[str, Path]) -> pd.DataFrame:
+    """The plain average of ``members`` (ensemble.ensemble) written as an ensemble folder: members.json (so it is
+    recorded, served and submitted like a run), predictions-dev.csv, predictions-calib.csv where every member has
+    one, and the course's dev and test files. Returns its dev predictions."""
     plain = ensemble.ensemble(ensemble.load_predictions(members, "dev"))
-    out_dir = results.run_path(profile, notebook, results.run_name(row, seed=seed))
     results.write_csv(out_dir / "predictions-dev.csv", plain)
+    if all((Path(f) / "predictions-calib.csv").exists() for f in members.values()):
+        results.write_csv(out_dir / "predictions-calib.csv", ensemble.ensemble(ensemble.load_predictions(members, "calib")))
     results.write_members(out_dir, members)
     test = ensemble.ensemble(ensemble.load_predictions(members, "test", missing_ok=True))
     for split, frames in (("dev", plain), ("test", test)):
         for task, frame in frames.groupby("task"):
             results.write_course_output(out_dir, task, frame, split, ids=frame["id"])  # members agree: combine checks
+    return plain
+
+
+def write_quartet(profile: str, notebook: str, row: str, seed: int, members: dict[str, Path],
+                  metrics: dict[str, dict], params: tuple[int, int] | None = None) -> tuple[pd.DataFrame, dict]:
+    """One seed's quartet, averaged and written as the row's folder '<row>-seed<N>' in the registry
+    (write_ensemble). Returns (its dev predictions, a metrics.json-like record for tables.ablation_row). ``params``:
+    (total, trainable) when the members share weights (LoRA), else the members' sums."""
+    plain = write_ensemble(results.run_path(profile, notebook, results.run_name(row, seed=seed)), members)
     listed = list(metrics.values())
     total, trainable = params or (sum(m["params_total"] for m in listed), sum(m["params_trainable"] for m in listed))
     return plain, tables.ensemble_metrics(ensemble.scores(plain), listed, total, trainable)
+
+
+def choose_best(notebook: str, profile: str, encoder: str) -> tuple[pd.DataFrame, Path | None]:
+    """The study's best model, chosen on the calibration split (never on dev) among tables.choice_candidates: the
+    candidates table (its 'chosen' column marks the best, saved to reports/tables/best_model.csv for this profile and
+    encoder) and the chosen model's folder, written as an ensemble folder of ``notebook`` when it averages several
+    runs. (table, None) when no candidate has a calibration score yet."""
+    table = tables.choice_candidates(profile, encoder)
+    scored = table.dropna(subset=[tables.CALIB_PREFIX + "overall"])
+    table = table.assign(chosen=False, profile=profile, encoder=encoder)
+    if scored.empty:
+        return table, None
+    best = scored.index[0]
+    table.loc[best, "chosen"] = True
+    members = {Path(m).name: results.runs_dir() / m for m in table.loc[best, "members"].split(";")}
+    folder = next(iter(members.values())) if len(members) == 1 else results.run_path(profile, notebook, table.loc[best, "model"])
+    if len(members) > 1:
+        write_ensemble(folder, members)
+    results.save_measured("best_model.csv", {"profile": profile, "encoder": encoder},
+                          table.drop(columns=["profile", "encoder"]))
+    return table, folder
 
 
 def sweep(notebook: str, key: str, params: dict, spread: bool = False, keep: tuple[str, ...] = ()) -> pd.DataFrame:

@@ -16,21 +16,25 @@ line (the starter's own, ``Predicted_Similiary`` included) and one ``id , predic
   missing, so there is no ``para-test-output.csv``, and the Quora dev output answers the offline dev split
   (20% of quora-dev.csv by SHA-1 of the id; data.quora_hash_split), not the course's whole dev file.
 
-``best_model`` names the study's best model: the row of reports/tables/ablation.csv with the highest overall
-dev score (mean over seeds) that has a model folder, at its seed with the highest overall dev score.
+``best_model`` names the study's best model: the one notebook 13 chose on the calibration split
+(reports/tables/best_model.csv, experiment.choose_best: the converged runs and their seed ensembles, scored on
+examples none of them trained on); before that choice exists, the row of reports/tables/ablation.csv with the highest
+overall dev score (mean over seeds) that has a model folder, at its seed with the highest overall dev score (a choice
+made on dev, said as such when it is made).
 """
 from __future__ import annotations
 
 import dataclasses
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from ..base.errors import UserError
-from ..base.paths import REPO_ROOT, REPORTS_ENV, profile_reports_dir, reports_dir
+from ..base.paths import REPO_ROOT, REPORTS_ENV, profile_reports_dir, reports_dir, runs_dir
 from ..base.tasks import TASKS
 from ..core.config import ExperimentConfig
 from ..core.data import Example, load_task
@@ -70,7 +74,16 @@ def best_model(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
     records into the registry (a fresh clone has no runs/). Raises SubmissionError when no row of the ablation
     table has a run or ensemble folder."""
     records.restore_missing(profile)
-    path = (reports_dir() if os.environ.get(REPORTS_ENV) else profile_reports_dir(profile)) / "tables" / "ablation.csv"
+    tables = (reports_dir() if os.environ.get(REPORTS_ENV) else profile_reports_dir(profile)) / "tables"
+    chosen = pd.read_csv(tables / "best_model.csv") if (tables / "best_model.csv").is_file() else None
+    if chosen is not None:
+        chosen = chosen[(chosen["profile"] == profile) & (chosen["encoder"] == encoder) & chosen["chosen"]]
+        if len(chosen):
+            model = chosen.iloc[0]
+            return runs_dir() / model["members"] if model["kind"] == "run" else serve.resolve(model["model"], profile, encoder)
+    path = tables / "ablation.csv"
+    print(f"[quarbert] {tables / 'best_model.csv'} holds no model chosen on the calibration split for {profile}/{encoder}: "
+          "the best model is the ablation row and seed with the highest dev score (a choice made on dev)", file=sys.stderr)
     table = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=["profile", "encoder"])
     # a control is no candidate (the natural-size rows train on more data than the study's budget)
     table = table[(table["profile"] == profile) & (table["encoder"] == encoder) & ~table["variant"].isin(CONTROLS)]

@@ -18,10 +18,10 @@ from ..base.tasks import STUDY_TASKS, TASKS, metrics_key, overall_score, study_c
 from ..core import evaluate
 from ..core.config import PROFILE_SEEDS
 from . import results
-from .ensemble import scores
+from .ensemble import ensemble, load_predictions, scores
 from .recipes import VARIANTS, variant_config
 from .saved_predictions import sources
-from .spec import BY_NAME, ENSEMBLES, EPOCH_ROWS, LADDER, PAPER_CHECK_ROWS, questions_of, row_seeds, sts_head, trained_by
+from .spec import BY_NAME, CHOICE_ROWS, ENSEMBLES, EPOCH_ROWS, LADDER, PAPER_CHECK_ROWS, questions_of, row_seeds, sts_head, trained_by
 
 
 def ablation_columns() -> list[str]:
@@ -384,6 +384,39 @@ def seed_scores(profile: str, encoder: str, rows) -> pd.DataFrame:
             out.append({"variant": row, "seed": seed, "profile": profile, "encoder": encoder,
                         **{c: s.get(metrics_key(c)) for c in study_columns()}, "overall": s["overall"]})
     return results.rounded(pd.DataFrame(out, columns=["variant", "seed", "profile", "encoder", *study_columns(), "overall"]))
+
+
+def choice_candidates(profile: str, encoder: str, rows: tuple[str, ...] = CHOICE_ROWS) -> pd.DataFrame:
+    """The candidates for the study's best model, each scored on the calibration split that all their runs held out
+    of training (spec.CHOICE_ROWS) and on dev: every run of ``rows`` (row_runs), each row's seeds averaged (its seed
+    ensemble, as a quartet averages its members) and every run of them averaged. One row per candidate: model (its
+    name, the folder an ensemble is written to), kind, members (run folders relative to the registry, ';'-joined),
+    calib_<column> and <column> for each task's column and overall (calib NaN where a member has no calibration
+    predictions); best calibration score first (ties: fewer members, then the name)."""
+    found = {row: row_runs(profile, encoder, row) for row in rows}
+    candidates = [(results.run_name(row, seed=seed), "run", {folder.name: folder})
+                  for row, runs in found.items() for seed, folder in runs.items()]
+    candidates += [(f"seeds-{row}", "seed ensemble", {f.name: f for f in runs.values()})
+                   for row, runs in found.items() if len(runs) > 1]
+    every = {f.name: f for runs in found.values() for f in runs.values()}
+    if sum(len(runs) > 0 for runs in found.values()) > 1:
+        candidates.append(("seeds-" + "+".join(rows), "seed ensemble", every))
+    out = []
+    for name, kind, members in candidates:
+        row = {"model": name, "kind": kind, "seeds": len(members),
+               "members": ";".join(str(Path(f).relative_to(results.runs_dir())) for f in members.values())}
+        for split, prefix in (("calib", CALIB_PREFIX), ("dev", "")):
+            have = all((Path(f) / f"predictions-{split}.csv").exists() for f in members.values())
+            s = scores(ensemble(load_predictions(members, split))) if have else {}
+            row.update({prefix + c: s.get(metrics_key(c), np.nan) for c in study_columns()})
+            row[prefix + "overall"] = s.get("overall", np.nan)
+        out.append(row)
+    table = pd.DataFrame(out, columns=["model", "kind", "seeds", "members",
+                                       *[CALIB_PREFIX + c for c in [*study_columns(), "overall"]],
+                                       *study_columns(), "overall"])
+    table = results.rounded(table)
+    order = table.assign(_calib=-table[CALIB_PREFIX + "overall"].fillna(-np.inf))
+    return table.loc[order.sort_values(["_calib", "seeds", "model"], kind="stable").index].reset_index(drop=True)
 
 
 def simcse_dose(folders: dict[str, Path]) -> pd.DataFrame:
