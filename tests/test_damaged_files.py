@@ -115,3 +115,35 @@ def test_an_encoders_identity_is_its_files_not_the_folder_it_is_typed_from(tiny_
     (tmp_path / "b" / "my-encoder" / "config.json").write_text(
         (tmp_path / "b" / "my-encoder" / "config.json").read_text().replace('"hidden_size": 32', '"hidden_size": 33'))
     assert encoder_identity("./my-encoder") != here
+
+
+def test_changed_course_files_are_another_run_and_the_same_files_elsewhere_are_not(isolated, tiny_encoder_dir, tmp_path,
+                                                                                    monkeypatch, mini_data_dir):
+    """A run's identity includes its data (data.data_identity: the course files its tasks read, hashed by name and
+    bytes): the same files copied to another folder are the same run; one changed row of a task's file makes the
+    same name and config train again, from its registry folder or its record; a task's files the run does not read
+    change nothing."""
+    from quarbert_lib.core.config import DataConfig
+    from quarbert_lib.core.data import data_identity
+    copy = tmp_path / "copied-data"
+    shutil.copytree(mini_data_dir, copy)
+    monkeypatch.setenv("QUARBERT_DATA", str(copy))
+    cfg = profile_config("smoke", tasks=["sst"], model__encoder=str(tiny_encoder_dir), train__max_steps=2)
+    first = run_experiment(cfg, "nb", "data")
+    assert first["data_identity"] == data_identity(["sst"], DataConfig(data_dir=str(mini_data_dir))) \
+        == data_identity(["sst"], cfg.data)
+    run = results.run_path("smoke", "nb", "data")
+    records.save(run, records.record_path("smoke", "nb", "data"))
+    (copy / "quora-dev.csv").write_text((copy / "quora-dev.csv").read_text() + "\n")     # a file sst does not read
+    assert results.is_complete(run, cfg.to_dict())
+    train = copy / "ids-sst-train.csv"
+    lines = train.read_bytes().split(b"\r\n")
+    fields = lines[1].split(b"\t")
+    lines[1] = b"\t".join([*fields[:2], fields[2] + b" again", *fields[3:]])      # one sentence of one row
+    train.write_bytes(b"\r\n".join(lines))
+    assert data_identity(["sst"], cfg.data) != first["data_identity"]
+    assert not results.is_complete(run, cfg.to_dict()) and results.RunIndex("smoke").find(cfg.to_dict()) is None
+    shutil.rmtree(run)                                     # an empty registry: the record is of the old files
+    assert not records.restore_run("smoke", "nb", "data", cfg.to_dict())
+    again = run_experiment(cfg, "nb", "data")
+    assert again["data_identity"] == data_identity(["sst"], cfg.data) != first["data_identity"]

@@ -135,8 +135,18 @@ def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
                             "members.json").read_text())
         assert paper["multitask"] == "smoke/06_simcse/smart-simcse-seed0"
         assert paper["sst-specialist"] == "smoke/07_quartet_ensemble/specialist-smart-simcse-sst-seed0"
+    if notebook.startswith("13"):
+        curves = pd.read_csv(tables / "converged_curves.csv")
+        assert sorted(set(zip(curves["variant"], curves["epoch"]))) == [
+            ("converged-plain", 1), ("converged-plain", 2), ("converged-plain", 3), ("converged-smart", 1), ("converged-smart", 2)]
+        smart_first = curves[(curves["variant"] == "converged-smart") & (curves["epoch"] == 1)]
+        assert ablation.loc["converged-smart-epoch1", "overall"] == pytest.approx(smart_first["overall"].mean(), abs=1e-6)
+        # the mini data keep no calibration split (too few examples to hold 500 out): no model is chosen
+        assert "Chosen on the calibration split" not in (root / "reports" / "executed" / f"{notebook}.ipynb").read_text()
+        assert (root / "reports" / "figures" / "converged_curves.png").exists()
     if notebook.startswith("09"):
         text = (root / "reports" / "results.md").read_text()
+        assert "## At a converged budget" in text
         assert "## Table 2: the ablation ladder" in text and "## Figure 3" in text
         assert "## The paper's claims" in text and "### Family `paper` (7 tests" in text
         scores = pd.read_csv(root / "reports" / "tables" / "seed_scores.csv")

@@ -34,6 +34,28 @@ COURSE_FILES = [f for spec in TASKS.values() for f in spec.files.values()]
 _SUBSET_SEED = 1234  # one fixed training subset per task, whatever the run's seed
 
 
+_DATA_IDENTITIES: dict[tuple, str] = {}
+
+
+def data_identity(tasks: list[str], cfg: DataConfig) -> str | None:
+    """What a run's data are, not where they lie: the SHA-256 of every course file its tasks read (each file's name
+    and bytes, in sorted order; cached per process by their sizes and times), or None where no data are found. A run
+    records it (metrics.json 'data_identity'), so a course file changed since is another run (results.is_complete),
+    and the same files in another folder or on another machine are the same run."""
+    try:
+        root = resolve_data_dir(cfg.data_dir)
+    except DataNotFound:
+        return None
+    files = sorted({root / name for t in tasks for name in TASKS[t].files.values() if (root / name).is_file()})
+    key = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    if key not in _DATA_IDENTITIES:
+        digest = hashlib.sha256()
+        for p in files:
+            digest.update(p.name.encode() + b"\0" + p.read_bytes())
+        _DATA_IDENTITIES[key] = "sha256:" + digest.hexdigest()
+    return _DATA_IDENTITIES[key]
+
+
 class DataError(UserError, ValueError):
     """A course file is malformed at (file, line, field)."""
 

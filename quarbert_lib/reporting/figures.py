@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..base.paths import REPO_ROOT, STUDY_PROFILE, reports_dir, tables_dir, use_profile_reports
+from ..base.tasks import study_columns
 from ..core.config import profile_config, profile_seeds
 from ..study.recipes import PROFILE_NOTEBOOK_PARAMS, variant_config
 from ..study import results, saved_predictions, tables
@@ -263,6 +264,25 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
                                        f"{r.train_overall:.3f}", report.fmt_std(r.gap_overall, r.gap_overall_std, "+.3f")]
                                       for r in last.itertuples()]), ""]
         md += _figure("regime_curves.png", "Dev score (top) and train-dev gap (bottom) per epoch, per recipe and task")
+    converged = read_table("converged_curves.csv", profile, encoder)
+    if converged is not None and len(converged):
+        plots.learning_curves(converged, "converged_curves.png", base="converged-plain", x="train_minutes",
+                              target=(TARGET_OVERALL, f"target {TARGET_OVERALL}"))
+        means = converged.groupby(["variant", "epoch"], sort=False)
+        md += ["## At a converged budget", "", "Plain (three epochs) and SMART + MBPP (two) on every example but the "
+               "calibration split held out, each epoch's end the mean over seeds (notebook 13); the questions' verdicts "
+               "are the family `converged` above.", "",
+               report.markdown_table(["recipe", "epoch", "seeds", "train min", "SST", "QQP", "STS", "overall"],
+                                     [[v, int(e), int(g["seed"].nunique()), f"{g['train_minutes'].mean():.1f}",
+                                       *[f"{g[c].mean():.3f}" for c in [*study_columns(), "overall"]]]
+                                      for (v, e), g in means]), ""]
+        md += _figure("converged_curves.png", "Dev score at each epoch's end against training minutes, per recipe and task")
+        best = read_table("best_model.csv", profile, encoder)
+        if best is not None and len(best):
+            md += ["The best model, chosen on that calibration split (`experiment.choose_best`), dev beside it:", "",
+                   report.markdown_table(["model", "kind", "chosen", "calibration overall", "dev overall"],
+                                         [[r.model, r.kind, "**yes**" if r.chosen else "", f"{r.calib_overall:.4f}",
+                                           f"{r.overall:.4f}"] for r in best.itertuples()]), ""]
     costs = bench_report.step_rows(profile, encoder)
     if len(costs):
         md += ["## Cost per step", "", "Seconds per training step against a plain `sampling` step, each setting timed in "
@@ -285,7 +305,8 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
                "registry and no records trains all of them, so its wall time is at least the total; a clone restores "
                "the recorded runs instead (README).", "",
                report.cost_markdown(spent), ""]
-    curves = sorted(p for p in (reports_dir() / "figures").glob("*_curves.png") if p.name != "regime_curves.png")
+    curves = sorted(p for p in (reports_dir() / "figures").glob("*_curves.png")
+                    if p.name not in ("regime_curves.png", "converged_curves.png"))
     if curves:
         md += ["## Training curves", ""] + [line for c in curves for line in _figure(c.name, c.stem.replace("_", " "))]
     plots.plt.close("all")      # the figures are saved; a batch rebuild must not keep them open

@@ -196,10 +196,6 @@ def study_verdicts(profile: str, encoder: str) -> pd.DataFrame:
     return verdicts.analyse(scores, paper=paper_dev())
 
 
-def _ci(r) -> str:
-    return "" if pd.isna(r.ci_low) else f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]"
-
-
 def family_counts(table: pd.DataFrame) -> str:
     """'paper (7 tests): 1 helps, 0 hurts, 0 equivalent, 6 inconclusive; ...' for each declared family."""
     return "; ".join(f"{family} ({spec_size(family)} tests): " + ", ".join(
@@ -252,11 +248,6 @@ def context_lines(profile: str, encoder: str) -> list[str]:
                      f"{top['overall']:.3f} at epoch {int(top['epoch'])} after {top['train_minutes']:.1f} training "
                      f"minutes, against {best['overall']:.3f} for `{best['variant']}` at the ladder's budget.")
     return lines
-
-
-def _seed_range(df: pd.DataFrame) -> str:
-    lo, hi = int(df["seeds"].min()), int(df["seeds"].max())
-    return f"{lo}" if lo == hi else f"{lo}-{hi}"
 
 
 def ensemble_recipe_note(df: pd.DataFrame) -> str:

@@ -25,7 +25,7 @@ from ..base.paths import resolve_data_dir
 from ..base.tasks import SENTENCES, overall_score
 from ..core import distributed
 from ..core.config import ExperimentConfig, TrainConfig
-from ..core.data import Example, TaskData, load_task, load_task_data
+from ..core.data import Example, TaskData, data_identity, load_task, load_task_data
 from ..core.evaluate import mean_normalized_score, metrics_of, predict
 from ..core.model import build_model, encoder_identity, pick_device, resolve_precision
 from ..core.train import BEST, CHECKPOINT, NonFiniteLossError, Trainer, check_trainable
@@ -208,9 +208,10 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
         return results.read_json(path / "metrics.json")
     main = distributed.is_main()
     stale = (path / "config.json").exists() and not results.same_config(results.read_json(path / "config.json"), config)
-    if (path / "metrics.json").exists() and not stale:     # same config, but the encoder's files changed since
+    if (path / "metrics.json").exists() and not stale:     # same config, but the encoder's or data's files changed
         try:
-            stale = results.encoder_changed(results.read_json(path / "metrics.json"), config)
+            recorded = results.read_json(path / "metrics.json")
+            stale = results.encoder_changed(recorded, config) or results.data_changed(recorded, config)
         except ValueError:
             stale = False
     if main and (force or stale) and path.exists():
@@ -271,7 +272,8 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
                                  "the run is not complete")
     out = {
         "notebook": notebook, "run_name": run_name, "tasks": cfg.tasks, "profile": cfg.profile,
-        "encoder": cfg.model.encoder, "encoder_identity": encoder_identity(cfg.model.encoder), "seed": cfg.train.seed,
+        "encoder": cfg.model.encoder, "encoder_identity": encoder_identity(cfg.model.encoder),
+        "data_identity": data_identity(cfg.tasks, cfg.data), "seed": cfg.train.seed,
         **metrics,
         "overall": overall_score(metrics), "mean_score": mean_normalized_score(metrics),
         "params_total": total, "params_trainable": trainable, "steps": state.global_step,

@@ -26,6 +26,7 @@ from ..base.errors import UserError
 from ..base.paths import REPO_ROOT, runs_dir, tables_dir
 from ..base.tasks import TASKS
 from ..core.config import ConfigError, ExperimentConfig, cost_kind
+from ..core.data import data_identity
 from ..core.model import encoder_identity
 
 SEED_TAG = "-seed"   # a run name ends in -seed<N>: run_name builds it, run_stem takes it off
@@ -160,7 +161,8 @@ def is_complete(path: Path, config: dict) -> bool:
         return False
     try:
         metrics = json.loads((path / "metrics.json").read_text())
-        return same_config(read_json(path / "config.json"), config) and not encoder_changed(metrics, config)
+        return same_config(read_json(path / "config.json"), config) and not encoder_changed(metrics, config) \
+            and not data_changed(metrics, config)
     except (ValueError, UnicodeDecodeError):
         return False
 
@@ -171,6 +173,17 @@ def encoder_changed(metrics: dict, config: dict) -> bool:
     were recorded is judged by its config alone."""
     recorded = metrics.get("encoder_identity")
     return recorded is not None and recorded != encoder_identity(config["model"]["encoder"])
+
+
+def data_changed(metrics: dict, config: dict) -> bool:
+    """Whether the course files the run's tasks read differ from those it recorded (data.data_identity). A run
+    recorded before identities were recorded, or judged where no data are found, is judged by its config alone."""
+    recorded = metrics.get("data_identity")
+    if recorded is None:
+        return False
+    cfg = ExperimentConfig.from_dict(config)
+    current = data_identity(cfg.tasks, cfg.data)
+    return current is not None and current != recorded
 
 
 def config_key(config: dict) -> str:
@@ -296,14 +309,6 @@ def git_commit() -> str:
         return (out.stdout.strip() or "unknown") + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-
-
-def collect_runs(notebook: str | None = None) -> pd.DataFrame:
-    """Every complete run's metrics.json as one row (optionally one notebook's)."""
-    root = runs_dir()
-    found = sorted(root.rglob("metrics.json")) if root.exists() else []
-    rows = [read_json(p) for p in found if notebook is None or p.parent.parent.name == notebook]
-    return pd.DataFrame(rows)
 
 
 @contextmanager
