@@ -191,7 +191,8 @@ def test_a_batch_executes_each_notebook_once_the_readers_after_every_notebook_th
     assert ("[reproduce] 09_results gathers every table into results.md: execute it too (--only ... 09) to see the "
             "new runs there\n") in capsys.readouterr().out
     assert spec.batch_order(list(reversed(spec.NOTEBOOK_NAMES))) == [
-        *spec.NOTEBOOK_NAMES[:8], "11_quality_per_cpu_minute", "12_overfitting_regime", "10_error_analysis", "09_results"]
+        *spec.NOTEBOOK_NAMES[:8], "11_quality_per_cpu_minute", "12_overfitting_regime", "13_converged_budget",
+        "10_error_analysis", "09_results"]
     assert spec.batch_order(["03_task_sampling", "02_x", "01_y"]) == ["01_y", "02_x", "03_task_sampling"]
 
 

@@ -56,8 +56,10 @@ def test_no_step_has_two_verdict_words_across_results_readme_and_notebooks():
     assert counted > 3 * len(spec.QUESTIONS)        # the parsers read the documents (a test that cannot fail is a defect)
     for key, said in found.items():
         assert {w for w, _ in said} == {truth[key]}, (key, sorted(said))
-    # every declared question's overall word is stated somewhere
-    assert {(q.step, "overall") for q in spec.QUESTIONS if q.family != "paper-tasks"} <= set(found)
+    # every declared question's overall word is stated somewhere, once its rows have runs to pair (before that its
+    # tables say "not trained yet", no word)
+    paired = {(r.step, r.metric) for r in saved.itertuples() if r.pairs > 0}
+    assert {(q.step, "overall") for q in spec.QUESTIONS if q.family != "paper-tasks"} & paired <= set(found)
 
 
 def test_the_parsers_read_what_the_writers_write():

@@ -197,10 +197,17 @@ def study_verdicts(profile: str, encoder: str) -> pd.DataFrame:
 
 
 def family_counts(table: pd.DataFrame) -> str:
-    """'paper (7 tests): 1 helps, 0 hurts, 0 equivalent, 6 inconclusive; ...' for each declared family."""
-    return "; ".join(f"{family} ({spec_size(family)} tests): " + ", ".join(
-        f"{n} {v}" for v, n in verdicts.verdict_counts(table[table["family"] == family], None).items())
-        for family in FAMILIES)
+    """'paper (7 tests): 1 helps, 0 hurts, 0 equivalent, 6 inconclusive; ...' for each declared family; a test whose
+    rows have no seeds to pair yet counts as not trained yet, not as inconclusive."""
+    parts = []
+    for family in FAMILIES:
+        rows = table[table["family"] == family]
+        untrained = int((rows["pairs"] == 0).sum())
+        counts = [f"{n} {v}" for v, n in verdicts.verdict_counts(rows[rows["pairs"] > 0], None).items()]
+        parts.append(f"{family} ({spec_size(family)} tests): "
+                     + (f"{untrained} not trained yet" if untrained == len(rows) else
+                        ", ".join(counts + ([f"{untrained} not trained yet"] if untrained else []))))
+    return "; ".join(parts)
 
 
 def verdict_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
