@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..base.paths import REPO_ROOT
 from ..base.tasks import STUDY_TASKS, TASKS, metric_labels, normalized_score
-from ..study.recipes import VARIANTS
+from ..study.recipes import PROFILE_NOTEBOOK_PARAMS, VARIANTS
 from ..study import records, results, tables
 from ..study.results import run_name
 from ..study.spec import ENSEMBLES, FAMILIES, NOTEBOOKS, PAPER_RECIPE, QUESTIONS, family_metrics, notebook_seeds, questions_of
@@ -306,6 +306,20 @@ def run_costs_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
             + markdown_table(["notebook", "runs", "training min", "wall min"], rows))
 
 
+def _batch_stems(spec, profile: str) -> list[tuple[str, list[int]]]:
+    """(run stem, seeds) of a notebook's trained rows and named runs as the profile's batch trains them: without the
+    groups its parameters turn off (a group's `when`), on the seeds they set (a group's `seeds`)."""
+    batch, groups = PROFILE_NOTEBOOK_PARAMS.get(profile, {}), {g.key: g for g in spec.groups}
+    out = []
+    for stem in [*(r for r in spec.rows if r in VARIANTS), *spec.stems]:
+        group = groups.get(stem)
+        if group is not None and group.when and batch.get(group.when[1:]) is False:
+            continue
+        out.append((stem, batch[group.seeds] if group is not None and group.seeds in batch else
+                    notebook_seeds(spec.name, profile)))
+    return out
+
+
 def records_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
     """The README's line on the committed run records: where, how many runs of which notebooks, how big."""
     root = records.records_dir() / profile
@@ -315,11 +329,11 @@ def records_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
     if not runs:
         return f"No run is recorded under `records/{profile}/` yet."
     plural = lambda n, word: f"{n} {word}{'' if n == 1 else 's'}"  # noqa: E731
-    # a notebook that trains is unrecorded while its folder, or a seed of one of its trained rows (not an ensemble
-    # of them) or of its other runs it names (NotebookSpec.stems: notebook 12's recipes), is missing
-    unrecorded = [s.name[:2] for s in NOTEBOOKS if s.trains and (not (root / s.name).is_dir() or not all(
-        (root / s.name / run_name(stem, seed=k)).is_dir() for stem in [*(r for r in s.rows if r in VARIANTS), *s.stems]
-        for k in notebook_seeds(s.name, profile)))]
+    # a notebook that trains is unrecorded while a seed of one of its trained rows (not an ensemble of them) or of
+    # the other runs it names (NotebookSpec.stems: notebook 12's recipes) is missing, as the profile's batch runs it
+    # (recipes.PROFILE_NOTEBOOK_PARAMS: a group it turns off, `when`, or the seeds it sets, `seeds`)
+    unrecorded = [s.name[:2] for s in NOTEBOOKS if s.trains and not all(
+        (root / s.name / run_name(stem, seed=k)).is_dir() for stem, seeds in _batch_stems(s, profile) for k in seeds)]
     return (f"Run records: `records/{profile}/` holds {plural(len(runs), 'run')} (and {plural(len(members), 'ensemble')}) "
             "of notebooks "
             f"{', '.join(notebooks)}: {records.size_bytes(profile) / 1e6:.1f} MB, no weights "
