@@ -84,7 +84,7 @@ display(Markdown(report.ablation_markdown(mine)))
 trained = experiment.train_runs(NOTEBOOK, ["converged-plain", "converged-smart"], globals())
 curves = pd.concat([tables.learning_curve(folder, run.group, run.seed) for run, _, folder in trained] or [pd.DataFrame()],
                    ignore_index=True).dropna(axis=1, how="all").assign(profile=profile, encoder=encoder)
-if len(curves):
+if converged:
     tables.save_learning_curves(curves, "converged_curves.csv")
     display(curves.drop(columns=["profile", "encoder"]).round(4))
     plots.learning_curves(curves, "converged_curves.png", base="converged-plain", x="train_minutes",

@@ -185,7 +185,7 @@ def test_sweep_point_equal_to_a_finished_run_is_that_run(isolated, monkeypatch):
     _, folders = run_variant("04_smart_mbpp", "advreg-only", "cpu", [0], run_prefix="sweep-lambda5", smart__weight=5.0)
     run_variant("04_smart_mbpp", "advreg-only", "cpu", [0], run_prefix="sweep-lambda2", smart__weight=2.0)
     run_variant("04_smart_mbpp", "advreg-only", "cpu", [0], run_prefix="sweep-lambda5", smart__weight=5.0, force=True)
-    assert names == ["advreg-only-seed0", "advreg-only-seed0", "sweep-lambda2-seed0", "sweep-lambda5-seed0"]
+    assert names == ["advreg-only-seed0", "sweep-lambda2-seed0", "sweep-lambda5-seed0"]     # the λ 5 point: read
     assert list(folders) == ["advreg-only-seed0"]
 
 

@@ -306,6 +306,12 @@ def run_costs_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
             + markdown_table(["notebook", "runs", "training min", "wall min"], rows))
 
 
+def _batch_off(spec, profile: str) -> bool:
+    """Whether the profile's batch parameters turn off every group of runs a notebook declares (its `when`)."""
+    batch = PROFILE_NOTEBOOK_PARAMS.get(profile, {})
+    return bool(spec.groups) and all(g.when and batch.get(g.when[1:]) is False for g in spec.groups)
+
+
 def _batch_stems(spec, profile: str) -> list[tuple[str, list[int]]]:
     """(run stem, seeds) of a notebook's trained rows and named runs as the profile's batch trains them: without the
     groups its parameters turn off (a group's `when`), on the seeds they set (a group's `seeds`)."""
@@ -332,8 +338,9 @@ def records_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
     # a notebook that trains is unrecorded while a seed of one of its trained rows (not an ensemble of them) or of
     # the other runs it names (NotebookSpec.stems: notebook 12's recipes) is missing, as the profile's batch runs it
     # (recipes.PROFILE_NOTEBOOK_PARAMS: a group it turns off, `when`, or the seeds it sets, `seeds`)
-    unrecorded = [s.name[:2] for s in NOTEBOOKS if s.trains and not all(
-        (root / s.name / run_name(stem, seed=k)).is_dir() for stem, seeds in _batch_stems(s, profile) for k in seeds)]
+    unrecorded = [s.name[:2] for s in NOTEBOOKS if s.trains and not _batch_off(s, profile) and (
+        not (root / s.name).is_dir() or not all((root / s.name / run_name(stem, seed=k)).is_dir()
+                                                for stem, seeds in _batch_stems(s, profile) for k in seeds))]
     return (f"Run records: `records/{profile}/` holds {plural(len(runs), 'run')} (and {plural(len(members), 'ensemble')}) "
             "of notebooks "
             f"{', '.join(notebooks)}: {records.size_bytes(profile) / 1e6:.1f} MB, no weights "
