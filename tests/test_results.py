@@ -229,6 +229,9 @@ def test_run_costs_and_records_blocks(isolated, tmp_path):
     # nothing of it to record, so it is never named; with its seeds set, its missing runs are
     from quarbert_lib.study import recipes
     assert "13" not in report.records_section().split("restored, not trained")[1]
+    import shutil
+    shutil.rmtree(tmp_path / "records" / "cpu" / "13_converged_budget")
+    assert "13" not in report.records_section().split("restored, not trained")[1]
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(recipes.PROFILE_NOTEBOOK_PARAMS, "cpu", {"converged_seeds": [0]})
         assert "notebooks 12, 13 are not fully recorded yet" in report.records_section()
