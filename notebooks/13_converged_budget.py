@@ -16,7 +16,8 @@
 # minutes of plain's three: the row `converged-smart-epoch1` is each SMART run's dev score at its first epoch's
 # end (its history.csv), not a run of its own. The offline Quora split caveat of notebook 02 applies to every row.
 #
-# The six runs take about 5.5 hours here, one at a time; they train across sessions and are recorded as each ends.
+# The six runs take hours here, one at a time (the plan below gives the minutes it expects on this machine); they
+# train across sessions and are recorded as each ends.
 # Until both recipes have a recorded seed, the committed study executes this notebook with `converged = False`
 # (the `cpu` profile's batch parameters), which trains nothing and shows the questions as not trained yet.
 
