@@ -17,9 +17,9 @@
 # end (its history.csv), not a run of its own. The offline Quora split caveat of notebook 02 applies to every row.
 #
 # The six runs take hours here, one at a time (the plan below gives the minutes it expects on this machine); they
-# train across sessions and are recorded as each ends.
-# Until both recipes have a recorded seed, the committed study executes this notebook with `converged = False`
-# (the `cpu` profile's batch parameters), which trains nothing and shows the questions as not trained yet.
+# train across sessions and are recorded as each seed of both recipes ends. The committed study executes this
+# notebook on the seeds recorded so far (`converged_seeds`, the `cpu` profile's batch parameters), so it trains
+# nothing; the plan below and the rows' `seed_list` say which.
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
@@ -35,12 +35,12 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from quarbert_lib.base import notebook
+from quarbert_lib.base.paths import tables_dir
 from quarbert_lib.batch import plan
-from quarbert_lib.core.data import load_task
-from quarbert_lib.core.sampler import epoch_schedule
 from quarbert_lib.reporting import plots, report
-from quarbert_lib.study import experiment, tables
+from quarbert_lib.study import experiment, methods, tables
 from quarbert_lib.study.recipes import variant_config
+from quarbert_lib.study.results import write_csv
 from quarbert_lib.study.spec import TARGET_OVERALL
 
 NOTEBOOK = "13_converged_budget"
@@ -51,18 +51,16 @@ reports_dir = notebook.start(NOTEBOOK, profile, reports)
 # The ladder's round-robin sampler takes, each epoch, as many batches of every task as the smallest task has
 # (STS), so most of Quora's pairs are never seen. The converged recipes' proportional sampler takes every batch of
 # every task once an epoch, shuffled with the seed and the epoch. Below, the library's own `epoch_schedule` on
-# this profile's training splits: the batches of each task in one epoch under both samplers, and the first steps of
-# the proportional order.
+# this profile's training splits, as the trainer calls it for epoch 0 (`methods.epoch_mix`): the batches of each
+# task one epoch takes under both samplers, and which task each of its first steps trains.
 
 # %%
-cfg = variant_config("converged-plain", profile, model__encoder=encoder)
-sizes = {task: len(load_task(task, cfg.data).splits["train"]) for task in cfg.tasks}
-batches = {task: [list(range(i, min(i + cfg.train.batch_size, n))) for i in range(0, n, cfg.train.batch_size)]
-           for task, n in sizes.items()}
-one_epoch = {sampler: epoch_schedule(batches, sampler, seed=0) for sampler in ("round-robin", "proportional")}
-display(pd.DataFrame({"train_examples": pd.Series(sizes),
-                      **{f"{s} batches": pd.Series([t for t, _ in order]).value_counts() for s, order in one_epoch.items()}}))
-print("proportional, the first 15 steps:", " ".join(t for t, _ in one_epoch["proportional"][:15]))
+counts, order = methods.epoch_mix(variant_config("converged-plain", profile, model__encoder=encoder))
+counts = write_csv(tables_dir() / "epoch_mix.csv", counts)
+order = write_csv(tables_dir() / "epoch_mix_steps.csv", order)
+display(counts.pivot(index="task", columns="sampler", values="epoch_batches")
+        .join(counts.drop_duplicates("task").set_index("task")[["train_examples", "task_batches"]]))
+plots.epoch_mix(counts, order);
 
 # %% [markdown]
 # Before anything trains: the runs these parameters ask for, how many are done (trained, or restored

@@ -1,13 +1,20 @@
+import collections
+import dataclasses
+import math
+
 import pytest
 import torch
 
-from quarbert_lib.core.config import DataConfig, ModelConfig, TrainConfig
+from quarbert_lib.core.config import DataConfig, ModelConfig, TrainConfig, profile_config
 from quarbert_lib.core.data import TaskData, load_task
 from quarbert_lib.core.evaluate import mean_normalized_score, metrics_of, predict
 from quarbert_lib.core.model import MultitaskBERT, load_encoder
 from quarbert_lib.core.sampler import epoch_schedule
 from quarbert_lib.core.train import BEST, CHECKPOINT, NonFiniteLossError, Trainer, TrainingInterrupted
 from quarbert_lib.losses import MultitaskObjective
+from quarbert_lib.study import methods
+
+from conftest import make_mini_data
 
 TASKS = ["sst", "para", "sts"]
 
@@ -187,6 +194,29 @@ def test_schedules():
     assert prop == epoch_schedule(batches, "proportional", 3) != epoch_schedule(batches, "proportional", 4)
     with pytest.raises(ValueError, match="unknown sampler"):
         epoch_schedule(batches, "uniform", 0)
+
+
+def test_the_epoch_mix_notebook_13_shows_is_the_trainers_schedule(setup, tmp_path):
+    """methods.epoch_mix schedules placeholder batches; the trainer, the real ones: the same tasks at every step of
+    epoch 0, and per task its examples, batches and the batches the epoch takes."""
+    encoder_dir, *_ = setup
+    encoder, tokenizer = load_encoder(str(encoder_dir))
+    model = MultitaskBERT(encoder, TASKS, ModelConfig())
+    data_dir = make_mini_data(tmp_path / "data", n=90)            # Quora's train split is 80 % of its dev file's
+    cfg = profile_config("cpu", tasks=TASKS, data__data_dir=str(data_dir), train__batch_size=3, train__seed=7)
+    counts, order = methods.epoch_mix(cfg, samplers=("round-robin", "proportional", "temperature"), steps=10_000)
+    loaded = {t: load_task(t, cfg.data) for t in TASKS}
+    splits = {t: task.splits["train"] for t, task in loaded.items()}
+    assert len({math.ceil(len(s) / 3) for s in splits.values()}) > 1     # the tasks' batches differ: so do the samplers
+    for sampler in ("round-robin", "proportional", "temperature"):
+        train = {t: TaskData(loaded[t].spec, rows, tokenizer, 24) for t, rows in splits.items()}
+        trainer = Trainer(model, MultitaskObjective(TASKS), train, dataclasses.replace(cfg.train, sampler=sampler))
+        schedule = [t for t, _ in trainer.schedule(0)]
+        assert order[order["sampler"] == sampler]["task"].tolist() == schedule, sampler
+        got = counts[counts["sampler"] == sampler].set_index("task")
+        assert got["epoch_batches"].to_dict() == dict(collections.Counter(schedule)), sampler
+        assert got["train_examples"].to_dict() == {t: len(rows) for t, rows in splits.items()}
+        assert got["task_batches"].to_dict() == {t: math.ceil(len(rows) / 3) for t, rows in splits.items()}
 
 
 @pytest.mark.parametrize("lr, said", [(1e4, "the weights became non-finite at step 8 "),

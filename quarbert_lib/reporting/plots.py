@@ -566,3 +566,41 @@ def similarity_matrix(sim: pd.DataFrame, loss: float, name: str = "simcse_batch.
     _save(fig, name)
     return fig
 
+
+
+@from_tables
+def epoch_mix(counts: pd.DataFrame, order: pd.DataFrame, name: str = "epoch_mix.png"):
+    """What one epoch of each sampler takes (``counts``, ``order``: methods.epoch_mix): left, each task's batches the
+    epoch takes against all its batches (grey); right, which task each of the first steps trains."""
+    samplers, tasks = list(dict.fromkeys(counts["sampler"])), list(dict.fromkeys(counts["task"]))
+    short = {t: TASKS[t].short or t for t in tasks}
+    colors = dict(zip(tasks, sns.color_palette("colorblind", n_colors=len(tasks))))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.2), gridspec_kw={"width_ratios": [1, 1.5]})
+    height = 0.8 / len(samplers)
+    for k, sampler in enumerate(samplers):
+        rows = counts[counts["sampler"] == sampler].set_index("task").loc[tasks]
+        y = [i + (k - (len(samplers) - 1) / 2) * height for i in range(len(tasks))]
+        left.barh(y, rows["task_batches"], height=height * 0.9, color="0.88")
+        left.barh(y, rows["epoch_batches"], height=height * 0.9, color=[colors[t] for t in tasks],
+                  alpha=0.55 if k == 0 else 1.0, hatch="//" if k == 0 else None, edgecolor="white")
+        for yy, (task, r) in zip(y, rows.iterrows()):
+            left.text(r["task_batches"], yy, f" {sampler}: {r['epoch_batches']} of {r['task_batches']}",
+                      va="center", fontsize=7)
+    left.set_yticks(range(len(tasks)), [short[t] for t in tasks])
+    left.invert_yaxis()
+    left.set_xlim(0, counts["task_batches"].max() * 1.75)
+    left.set(xlabel="batches in one epoch (grey: all the task's batches)")
+    for k, sampler in enumerate(samplers):
+        steps = order[order["sampler"] == sampler]
+        right.bar(steps["step"], 0.8, bottom=k - 0.4, width=0.9, color=[colors[t] for t in steps["task"]])
+    total = counts.groupby("sampler", sort=False)["epoch_batches"].sum()
+    right.set_yticks(range(len(samplers)), [f"{s}\n({total[s]:,} steps an epoch)" for s in samplers], fontsize=8)
+    right.invert_yaxis()
+    right.set(xlabel=f"step of epoch 0 (its first {order['step'].max() + 1})", xlim=(-0.6, order["step"].max() + 0.6))
+    right.legend(handles=[matplotlib.patches.Patch(color=colors[t], label=short[t]) for t in tasks], fontsize=7,
+                 ncol=len(tasks), loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False)
+    fig.suptitle("What one epoch trains: round-robin stops at the smallest task's batches; proportional takes every "
+                 "batch, shuffled", fontsize=9)
+    fig.tight_layout()
+    _save(fig, name)
+    return fig

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 
 import numpy as np
 import pandas as pd
@@ -17,8 +18,9 @@ import torch
 
 from ..base.tasks import TASKS
 from ..core.config import ExperimentConfig, profile_config
-from ..core.data import load_task_data
+from ..core.data import load_task, load_task_data
 from ..core.model import MultitaskBERT, build_model, cosine_score
+from ..core.sampler import epoch_schedule
 from ..losses import MomentumTeacher, SimCSELoss, SmartRegularizer, TaskLoss, rng_snapshot
 from ..losses.smart import token_norm
 from . import ensemble
@@ -85,6 +87,25 @@ def teacher_divergence(model: MultitaskBERT, mbpp, batches: dict[str, dict], lr:
     teacher.update(student)
     rows += penalties(f"after the teacher's update (β = {mbpp.beta:g})")
     return pd.DataFrame(rows)
+
+
+def epoch_mix(cfg: ExperimentConfig, samplers: tuple[str, ...] = ("round-robin", "proportional"),
+              steps: int = 40) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What epoch 0 of each sampler takes from ``cfg``'s training splits (sampler.epoch_schedule at the run's seed,
+    as the trainer calls it): per sampler and task, the task's training examples, its batches and the batches the
+    epoch takes; and per sampler, the task of each of the first ``steps`` steps. The batches here are placeholders:
+    which task comes at each step depends only on how many batches each task has and the seed, so the order is the
+    trainer's."""
+    t = cfg.train
+    sizes = {task: len(load_task(task, cfg.data).splits["train"]) for task in cfg.tasks}
+    batches = {task: [[i] for i in range(math.ceil(n / t.batch_size))] for task, n in sizes.items()}
+    counts, order = [], []
+    for sampler in samplers:
+        schedule = [task for task, _ in epoch_schedule(batches, sampler, t.seed, t.sampler_temperature)]
+        counts += [{"sampler": sampler, "task": task, "train_examples": n, "task_batches": len(batches[task]),
+                    "epoch_batches": schedule.count(task)} for task, n in sizes.items()]
+        order += [{"sampler": sampler, "step": i, "task": task} for i, task in enumerate(schedule[:steps])]
+    return pd.DataFrame(counts), pd.DataFrame(order)
 
 
 def cosine_maps(model: MultitaskBERT, batch: dict, points: int = 41) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -67,9 +67,9 @@ PROFILE_NOTEBOOK_PARAMS: dict[str, dict[str, Any]] = {
     "smoke": {"imbalance_control": False, "regime_cap": 24, "regime_probe": 24,
               "regime_epochs": 2, "regime_recipes": ["plain", "rdrop"]},
     # cpu: 13's runs (issue 40: six, about 5.5 hours one at a time here) train across sessions and are recorded as
-    # each ends; until a seed of both recipes is, the study executes 13 without them (converged False) and then on the
-    # seeds recorded so far (converged_seeds), so a fresh clone trains nothing. Without this line: all three seeds.
-    "cpu": {"converged": False},
+    # each seed of both recipes is: the study executes 13 on the seeds recorded so far (converged_seeds), so a fresh
+    # clone trains nothing. Without this line: all three seeds.
+    "cpu": {"converged_seeds": [0]},
     # paper: no cap, so the natural-size rows would be the ladder's own
     "paper": {"imbalance_control": False},
     "quick": {"max_train": 400, "frozen_epochs": 1,                                  # 01: CFIMDB's long reviews
