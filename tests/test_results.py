@@ -441,3 +441,24 @@ def test_the_prior_beside_a_row_is_a_table_or_one_sentence_naming_the_command(is
     assert beside["difference"] == pytest.approx(0.725 - 0.7, abs=1e-7)
     assert "| overall | 0.7 | baseline-finetune | 0.725 | 0.025 |" in report.prior_markdown(
         "smoke", "my-encoder", "baseline-finetune", "overall")
+
+
+def test_the_longer_budget_line_compares_with_the_ladders_best_row_not_a_converged_one(isolated):
+    """The bug: once notebook 13's converged-plain (every example, three epochs) was the best single-model row, the
+    README said notebook 11's best point beat it "at the ladder's budget". The comparison is with the best row of
+    spec.LADDER; the prior's line names the best row of all with its seed count."""
+    rows = [{"variant": v, "encoder": "minilm-l6", "profile": "cpu", "overall": o, "seeds": n, "seed_list": s}
+            for v, o, n, s in (("sampling", 0.72, 3, "0 1 2"), ("smart", 0.71, 3, "0 1 2"),
+                               ("sampling-natural", 0.733, 3, "0 1 2"), ("converged-plain", 0.752, 1, "0"),
+                               ("ensemble", 0.76, 3, "0 1 2"))]
+    tables.save_ablation_rows(rows)
+    table_dir = isolated / "reports" / "tables"
+    pd.DataFrame([{"profile": "cpu", "encoder": "minilm-l6", "metric": m, "value": v} for m, v in
+                  (("sts_pearson", 0.8), ("qqp_acc", 0.7), ("sst_acc", 0.4))]).to_csv(table_dir / "encoder_prior.csv",
+                                                                                      index=False)
+    pd.DataFrame([{"profile": "cpu", "encoder": "minilm-l6", "recipe": "all-data-linear", "epoch": 3,
+                   "train_minutes": 26.25, "overall": 0.754}]).to_csv(table_dir / "quality_per_minute.csv", index=False)
+    prior, longer = report.context_lines("cpu", "minilm-l6")
+    assert "0.752 for the best single-model row (`converged-plain`, one seed)." in prior
+    assert longer.endswith("`all-data-linear` reaches 0.754 at epoch 3 after 26.2 training minutes, against 0.720 for "
+                           "`sampling`, the best row at the ladder's budget.")

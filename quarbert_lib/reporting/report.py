@@ -15,7 +15,7 @@ from ..base.tasks import STUDY_TASKS, TASKS, metric_labels, normalized_score
 from ..study.recipes import PROFILE_NOTEBOOK_PARAMS, VARIANTS
 from ..study import records, results, tables
 from ..study.results import run_name
-from ..study.spec import ENSEMBLES, FAMILIES, NOTEBOOKS, PAPER_RECIPE, QUESTIONS, family_metrics, notebook_seeds, questions_of
+from ..study.spec import ENSEMBLES, FAMILIES, LADDER, NOTEBOOKS, PAPER_RECIPE, QUESTIONS, family_metrics, notebook_seeds, questions_of
 from ..study.spec import family_size as spec_size
 from ..study.tables import ablation_rows
 from . import verdicts
@@ -230,11 +230,14 @@ def verdict_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
 
 def context_lines(profile: str, encoder: str) -> list[str]:
     """Measurements beside the verdicts, no test among them: the frozen encoder's prior against the fine-tuned and
-    best rows, and the longest budget's best point (one seed)."""
+    best single-model rows, and the longest budget's best point (one seed) against the best row of the ladder's
+    budget (spec.LADDER: a converged or natural-size row trains longer)."""
     df = ablation_rows(profile, encoder)
     rows = {r["variant"]: r for _, r in df.iterrows()}
     single = df[~df["variant"].isin(list(ENSEMBLES))]
     best = single.loc[single["overall"].idxmax()] if len(single) else None
+    ladder = single[single["variant"].isin(LADDER)]
+    best_ladder = ladder.loc[ladder["overall"].idxmax()] if len(ladder) else None
     lines = []
     prior = results.read_table("encoder_prior.csv", profile, encoder)
     overall = None if prior is None else normalized_overall(prior)
@@ -245,15 +248,17 @@ def context_lines(profile: str, encoder: str) -> list[str]:
                      f"{v['sts_pearson']:.3f} (its cosine), QQP {v['qqp_acc']:.3f} (a cosine threshold fitted on the "
                      f"training split) and SST {v['sst_acc']:.3f} (a linear probe): overall {overall:.3f}, against "
                      + ("" if tuned is None else f"{tuned['overall']:.3f} for `baseline-finetune` and ")
-                     + f"{best['overall']:.3f} for the best single-model row (`{best['variant']}`, mean over seeds). "
-                     "The frozen baseline `baseline-pretrain` trains only its heads, so the fine-tuning step is measured "
+                     + f"{best['overall']:.3f} for the best single-model row (`{best['variant']}`, "
+                     + (f"mean over {int(best['seeds'])} seeds). " if best["seeds"] > 1 else "one seed). ")
+                     + "The frozen baseline `baseline-pretrain` trains only its heads, so the fine-tuning step is measured "
                      "against that, not against the prior.")
     curve = results.read_table("quality_per_minute.csv", profile, encoder)
-    if curve is not None and len(curve) and best is not None:
+    if curve is not None and len(curve) and best_ladder is not None:
         top = curve.loc[curve["overall"].idxmax()]
         lines.append(f"- **A longer budget** (notebook 11, one seed, no test): `{top['recipe']}` reaches "
                      f"{top['overall']:.3f} at epoch {int(top['epoch'])} after {top['train_minutes']:.1f} training "
-                     f"minutes, against {best['overall']:.3f} for `{best['variant']}` at the ladder's budget.")
+                     f"minutes, against {best_ladder['overall']:.3f} for `{best_ladder['variant']}`, the best row at "
+                     "the ladder's budget.")
     return lines
 
 
