@@ -254,6 +254,12 @@ def test_reproduce_summary_sums_the_registry_and_takes_the_best_of_every_table(i
     got = bench_report.reproduce_summary("cpu")
     assert got["compute_minutes"] == 3.0 and got["compute_runs"] == 2
     assert (got["best_overall"], got["best_variant"]) == (0.74, "notebook 11: all-data, cap all, epoch 2, seed 0")
+    # notebook 13's chosen model counts; a candidate it did not choose does not, however high its dev score
+    pd.DataFrame([{"model": "seeds-a+b", "chosen": True, "profile": "cpu", "encoder": "minilm-l6", "overall": 0.75},
+                  {"model": "a-seed0", "chosen": False, "profile": "cpu", "encoder": "minilm-l6", "overall": 0.9}]).to_csv(
+        tables_dir() / "best_model.csv", index=False)
+    got = bench_report.reproduce_summary("cpu")
+    assert (got["best_overall"], got["best_variant"]) == (0.75, "notebook 13: seeds-a+b, chosen on the calibration split")
 
 
 def test_smart_pass_ratio_and_the_ascent_pass_leaves_weights_alone(sample, tiny_encoder_dir):

@@ -36,8 +36,8 @@ def table_names(device: str) -> tuple[str, str]:
 def reproduce_summary(profile: str = "cpu", encoder: str = "minilm-l6") -> dict:
     """The notebooks' minutes of `make reproduce` (reports/executed/summary.json: each notebook's last
     execution that changed its copy), summed once every notebook has an entry; the wall minutes of the registry's runs
-    (run_costs.csv); and the best overall dev score of this profile in ablation.csv and
-    quality_per_minute.csv."""
+    (run_costs.csv); and the best overall dev score of this profile in ablation.csv, quality_per_minute.csv and
+    best_model.csv (the model notebook 13 chose on the calibration split)."""
     out = {}
     summary = reports_dir() / "executed" / "summary.json"
     if summary.exists():
@@ -55,6 +55,9 @@ def reproduce_summary(profile: str = "cpu", encoder: str = "minilm-l6") -> dict:
     candidates = [(float(r.overall), r.variant) for r in ablation_rows(profile, encoder).itertuples()]
     candidates += [(float(r.overall), f"notebook 11: {r.recipe}, cap {r.cap}, epoch {r.epoch}, seed {r.seed}")
                    for r in mine("quality_per_minute.csv").itertuples()]
+    best = mine("best_model.csv")
+    candidates += [(float(r.overall), f"notebook 13: {r.model}, chosen on the calibration split")
+                   for r in best[best["chosen"].astype(bool)].itertuples()] if "chosen" in best else []
     if candidates:
         out["best_overall"], out["best_variant"] = max(candidates)
     return out
