@@ -3,11 +3,12 @@
 #
 # The ladder trains one epoch on 2,400 examples a task (450 steps); the paper trains about ten epochs on all data.
 # Regularisers such as SMART exist for long training, so every null of the ladder invites one objection: its
-# budget. This notebook trains both recipes long enough for the dev score to stop rising: every example of every
-# task each epoch (the proportional sampler takes every batch of every task, in a seeded shuffled order), BERT's
-# linear warmup and decay, plain for three epochs and SMART with MBPP (the ladder's `smart` recipe) for two, on
-# three seeds. 500 examples of each task are held out of training (the calibration split, as the `paper` profile
-# holds them out), so that a model chosen from these runs is chosen there, never on dev. Notebook 11's
+# budget. This notebook trains both recipes on every example of every task each epoch (the proportional sampler
+# takes every batch of every task, in a seeded shuffled order) with BERT's linear warmup and decay, plain for three
+# epochs and SMART with MBPP (the ladder's `smart` recipe) for two, as many as notebook 11's one-seed runs of the
+# same recipes suggested, on three seeds; whether each has stopped rising is what its curves below show. 500
+# examples of each task are held out of training (the calibration split, as the `paper` profile holds them out), so
+# that a model chosen from these runs is chosen there, not on dev. Notebook 11's
 # `all-data-linear` points are the same recipes on one seed without that hold-out.
 #
 # The questions were declared before any of these runs trained (`quarbert_lib/study/spec.py`, family `converged`):
@@ -19,14 +20,15 @@
 # The six runs take hours here, one at a time (the plan below gives the minutes it expects on this machine); they
 # train across sessions and are recorded as each seed of both recipes ends. The committed study executes this
 # notebook on the seeds recorded so far (`converged_seeds`, the `cpu` profile's batch parameters), so it trains
-# nothing; the plan below and the rows' `seed_list` say which.
+# nothing; the plan cell prints those seeds. Set `converged_seeds` to them to see the recorded runs without training;
+# the default, all three seeds, trains the missing ones, and the plan cell says which and for how long first.
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
 reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
 encoder = "minilm-l6"
-converged_seeds = None   # None: the notebook's three (spec.notebook_seeds); the batch's cpu profile passes the seeds recorded so far
-converged = True         # False: train nothing here (quick: five epochs on every example are over an hour; cpu until recorded)
+converged_seeds = None   # None: the notebook's three (hours here); the seeds recorded so far (the plan cell prints them) train nothing
+converged = True         # False: train and show no runs (the quick profile's batch: five epochs on every example are over an hour)
 force = False
 workers = None           # runs trained at once, each on its share of the cores (None: QUARBERT_WORKERS, else one per core; 1: one at a time)
 
@@ -36,10 +38,11 @@ from IPython.display import Markdown, display
 
 from quarbert_lib.base import notebook
 from quarbert_lib.base.paths import tables_dir
+from quarbert_lib.base.tasks import TASKS
 from quarbert_lib.batch import plan
 from quarbert_lib.reporting import plots, report
 from quarbert_lib.study import experiment, methods, tables
-from quarbert_lib.study.recipes import variant_config
+from quarbert_lib.study.recipes import PROFILE_NOTEBOOK_PARAMS, variant_config
 from quarbert_lib.study.results import write_csv
 from quarbert_lib.study.spec import TARGET_OVERALL
 
@@ -51,15 +54,16 @@ reports_dir = notebook.start(NOTEBOOK, profile, reports)
 # The ladder's round-robin sampler takes, each epoch, as many batches of every task as the smallest task has
 # (STS), so most of Quora's pairs are never seen. The converged recipes' proportional sampler takes every batch of
 # every task once an epoch, shuffled with the seed and the epoch. Below, the library's own `epoch_schedule` on
-# this profile's training splits, as the trainer calls it for epoch 0 (`methods.epoch_mix`): the batches of each
-# task one epoch takes under both samplers, and which task each of its first steps trains.
+# the converged recipes' training splits (every example; the ladder's runs cap each task at 2,400, so its epoch is
+# shorter), as the trainer calls it for epoch 0 (`methods.epoch_mix`): the batches of each task one epoch takes
+# under both samplers, and which task each of its first steps trains.
 
 # %%
 counts, order = methods.epoch_mix(variant_config("converged-plain", profile, model__encoder=encoder))
 counts = write_csv(tables_dir() / "epoch_mix.csv", counts)
 order = write_csv(tables_dir() / "epoch_mix_steps.csv", order)
-display(counts.pivot(index="task", columns="sampler", values="epoch_batches")
-        .join(counts.drop_duplicates("task").set_index("task")[["train_examples", "task_batches"]]))
+display(counts.pivot(index="task", columns="sampler", values="epoch_batches").add_suffix(" batches")
+        .join(counts.drop_duplicates("task").set_index("task")["train_examples"]).rename(index=lambda t: TASKS[t].short))
 plots.epoch_mix(counts, order);
 
 # %% [markdown]
@@ -68,6 +72,8 @@ plots.epoch_mix(counts, order);
 
 # %%
 plan.show(NOTEBOOK, globals());
+print("the seeds the committed study executes this notebook on (recorded: nothing trains):",
+      PROFILE_NOTEBOOK_PARAMS.get(profile, {}).get("converged_seeds", "all its seeds"))
 
 # %%
 mine, run_dirs = experiment.run_ladder_rows(NOTEBOOK, ["converged-plain", "converged-smart"], globals())
@@ -88,18 +94,22 @@ if converged:
     display(curves.drop(columns=["profile", "encoder"]).round(4))
     plots.learning_curves(curves, "converged_curves.png", base="converged-plain", x="train_minutes",
                           target=(TARGET_OVERALL, f"target {TARGET_OVERALL}"));
+    print("still rising at its last epoch (its row may understate what more epochs give: open):",
+          ", ".join(tables.still_rising(curves)) or "none")
 
 # %% [markdown]
-# ## The best model these runs give, chosen without looking at dev
-# The candidates: each run, each recipe's seeds averaged (as notebook 07 averages a quartet) and all six runs
-# averaged, each scored on the calibration split (the 500 examples a task that every one of these runs held out of
-# training) and on dev. The best calibration score chooses (`experiment.choose_best`); dev only reports it, beside
-# the project's target. The chosen model is what `python -m quarbert_lib submit` writes the course files of.
+# ## The best model these runs give, chosen on the calibration split
+# The candidates: each run, each recipe's seeds averaged (as notebook 07 averages a quartet) and every run averaged
+# (both recipes' runs together), each scored on the calibration split (the 500
+# examples a task that every one of these runs held out of training) and on dev. The best calibration score chooses
+# (`experiment.choose_best`); dev reports it, beside the project's target. Each run's weights are its dev-selected
+# best epoch's, as every row's are: dev picked the epoch, the calibration split picks the model. The chosen model
+# is what `python -m quarbert_lib submit` writes the course files of.
 
 # %%
 if converged:
     candidates, best_folder = experiment.choose_best(NOTEBOOK, profile, encoder)
-    display(candidates.drop(columns=["members", "profile", "encoder"]).round(4))
+    display(candidates[["model", "kind", "runs", "chosen", "calib_overall", "overall"]].round(4))
     if best_folder is not None:
         chosen = candidates[candidates["chosen"]].iloc[0]
         display(Markdown(f"Chosen on the calibration split: **{chosen['model']}** (calibration overall "
@@ -110,7 +120,8 @@ if converged:
 # ## What this shows
 # The rows table gives each recipe's dev scores at its best epoch (mean and std over the seeds) and its training
 # seconds; `converged-smart-epoch1` is SMART at its first epoch's end, whose training seconds sit beside plain's
-# whole run. The figure shows where each recipe stops rising. The table below is the study's pre-registered
+# whole run (its row is plain's best of its three epochs). The figure shows whether each recipe stopped rising; the
+# line under it names any recipe still rising at its last epoch, whose row may understate what more epochs give. The table below is the study's pre-registered
 # analysis of the two questions: the seed-paired effect, its interval adjusted over the family's declared tests,
 # and the one word. With fewer than two seeds paired there is no interval, and the word is "inconclusive" by
 # construction: a question not yet answered, never "no effect".

@@ -277,9 +277,15 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
                                        *[f"{g[c].mean():.3f}" for c in [*study_columns(), "overall"]]]
                                       for (v, e), g in means]), ""]
         md += _figure("converged_curves.png", "Dev score at each epoch's end against training minutes, per recipe and task")
+        rising = tables.still_rising(converged)
+        if rising:
+            md += [f"Still rising at its last epoch: {', '.join(f'`{v}`' for v in rising)}. Its best epoch is its last, "
+                   "so its row may understate what more epochs give: open, not measured here.", ""]
         best = read_table("best_model.csv", profile, encoder)
         if best is not None and len(best):
-            md += ["The best model, chosen on that calibration split (`experiment.choose_best`), dev beside it:", "",
+            md += ["The best model, chosen on that calibration split (`experiment.choose_best`), dev beside it. Each "
+                   "run's predictions are its dev-selected best epoch's, as every row's are: the split chooses among "
+                   "models whose epoch dev picked.", "",
                    report.markdown_table(["model", "kind", "chosen", "calibration overall", "dev overall"],
                                          [[r.model, r.kind, "**yes**" if r.chosen else "", f"{r.calib_overall:.4f}",
                                            f"{r.overall:.4f}"] for r in best.itertuples()]), ""]

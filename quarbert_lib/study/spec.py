@@ -347,7 +347,7 @@ _PROJECT = (
 _CONVERGED = (
     ("converged-plain", "converged-smart", "SMART with MBPP at a converged budget, each recipe's best epoch"),
     ("converged-plain", "converged-smart-epoch1", "SMART with MBPP in about the same training minutes (its first "
-                                                  "epoch against plain's three)"),
+                                                  "epoch against plain's best of its three)"),
 )
 QUESTIONS = tuple(
     [Question(a, b, "paper", label, True) for a, b, label in _PAPER_STEPS]

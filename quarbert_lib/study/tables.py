@@ -312,6 +312,14 @@ def learning_curve(run_dir: Path, variant: str, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def still_rising(curves: pd.DataFrame, column: str = "overall") -> list[str]:
+    """The variants of ``curves`` (learning_curve rows) whose dev ``column``, averaged over seeds, is higher at their
+    last epoch than at the one before: their best epoch is their last, so a longer run might score higher, which
+    these curves cannot say."""
+    means = curves.groupby(["variant", "epoch"], sort=False)[column].mean()
+    return [v for v, m in means.groupby(level="variant", sort=False) if len(m) > 1 and m.iloc[-1] > m.iloc[-2]]
+
+
 def epoch_rows(curves: pd.DataFrame, epoch: int | None = None) -> pd.DataFrame:
     """One ablation-like row per variant from its seeds' learning curves at ``epoch`` (None: each run's last):
     ``<column>`` and ``<column>_std`` (over seeds, ddof 1) for every dev, train and gap column, ``seeds`` and
@@ -390,9 +398,11 @@ def choice_candidates(profile: str, encoder: str, rows: tuple[str, ...] = CHOICE
     """The candidates for the study's best model, each scored on the calibration split that all their runs held out
     of training (spec.CHOICE_ROWS) and on dev: every run of ``rows`` (row_runs), each row's seeds averaged (its seed
     ensemble, as a quartet averages its members) and every run of them averaged. One row per candidate: model (its
-    name, the folder an ensemble is written to), kind, members (run folders relative to the registry, ';'-joined),
-    calib_<column> and <column> for each task's column and overall (calib NaN where a member has no calibration
-    predictions); best calibration score first (ties: fewer members, then the name)."""
+    name, the folder an ensemble is written to), kind, runs (how many it averages), members (run folders relative to
+    the registry, ";"-joined), calib_<column> and <column> for each task's column and overall (calib NaN where a
+    member has no calibration predictions); best calibration score first (ties: fewer members, then the name). Each
+    run's predictions are its dev-selected best epoch's, as every row's are: the calibration split chooses among
+    models whose epoch dev picked."""
     found = {row: row_runs(profile, encoder, row) for row in rows}
     candidates = [(results.run_name(row, seed=seed), "run", {folder.name: folder})
                   for row, runs in found.items() for seed, folder in runs.items()]
@@ -400,10 +410,10 @@ def choice_candidates(profile: str, encoder: str, rows: tuple[str, ...] = CHOICE
                    for row, runs in found.items() if len(runs) > 1]
     every = {f.name: f for runs in found.values() for f in runs.values()}
     if sum(len(runs) > 0 for runs in found.values()) > 1:
-        candidates.append(("seeds-" + "+".join(rows), "seed ensemble", every))
+        candidates.append(("seeds-" + "+".join(rows), "all runs averaged", every))
     out = []
     for name, kind, members in candidates:
-        row = {"model": name, "kind": kind, "seeds": len(members),
+        row = {"model": name, "kind": kind, "runs": len(members),
                "members": ";".join(str(Path(f).relative_to(results.runs_dir())) for f in members.values())}
         for split, prefix in (("calib", CALIB_PREFIX), ("dev", "")):
             have = all((Path(f) / f"predictions-{split}.csv").exists() for f in members.values())
@@ -411,12 +421,12 @@ def choice_candidates(profile: str, encoder: str, rows: tuple[str, ...] = CHOICE
             row.update({prefix + c: s.get(metrics_key(c), np.nan) for c in study_columns()})
             row[prefix + "overall"] = s.get("overall", np.nan)
         out.append(row)
-    table = pd.DataFrame(out, columns=["model", "kind", "seeds", "members",
+    table = pd.DataFrame(out, columns=["model", "kind", "runs", "members",
                                        *[CALIB_PREFIX + c for c in [*study_columns(), "overall"]],
                                        *study_columns(), "overall"])
     table = results.rounded(table)
     order = table.assign(_calib=-table[CALIB_PREFIX + "overall"].fillna(-np.inf))
-    return table.loc[order.sort_values(["_calib", "seeds", "model"], kind="stable").index].reset_index(drop=True)
+    return table.loc[order.sort_values(["_calib", "runs", "model"], kind="stable").index].reset_index(drop=True)
 
 
 def simcse_dose(folders: dict[str, Path]) -> pd.DataFrame:
