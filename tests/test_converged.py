@@ -176,3 +176,13 @@ def test_the_best_model_is_chosen_on_the_calibration_split_and_submit_picks_it(c
     for f in (*plain.values(), *smart.values()):
         (f / "predictions-calib.csv").unlink()
     assert experiment.choose_best(NOTEBOOK, "smoke", encoder)[1] is None
+
+
+def test_still_rising_compares_each_recipes_seed_mean_at_its_last_two_epochs():
+    # plain peaks at epoch 2; smart's seed mean rises at its last epoch though seed 1 falls; one epoch says nothing
+    curves = pd.DataFrame([{"variant": v, "seed": s, "epoch": e, "overall": o} for v, s, e, o in (
+        ("plain", 0, 1, 0.70), ("plain", 0, 2, 0.75), ("plain", 0, 3, 0.74),
+        ("smart", 0, 1, 0.60), ("smart", 0, 2, 0.70), ("smart", 1, 1, 0.66), ("smart", 1, 2, 0.64),
+        ("short", 0, 1, 0.9))])
+    assert tables.still_rising(curves) == ["smart"]
+    assert tables.still_rising(curves[curves["seed"] == 1]) == []
