@@ -65,8 +65,9 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("submit", help="write a model's dev and test outputs in the course's format into one folder, "
                                       "every id checked")
     s.add_argument("model", metavar="RUN_OR_FOLDER", nargs="?", default="best",
-                   help="a run, ensemble or export folder, or a registry name (default 'best': the ablation table's "
-                        "best row, at its best seed)")
+                   help="a run, ensemble or export folder, or a registry name (default 'best': the model notebook "
+                        "13 chose on the calibration split, reports/tables/best_model.csv; without one, the ablation "
+                        "table's best row at its best seed, a choice made on dev)")
     s.add_argument("--dest", type=Path, default=submit.DEFAULT_DEST,
                    help=f"the folder to write (default {submit.DEFAULT_DEST.relative_to(submit.REPO_ROOT)})")
     s.add_argument("--device", default="cpu", help="torch device, where the model must score (default cpu)")
