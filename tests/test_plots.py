@@ -127,3 +127,16 @@ def test_lambda_figure_marks_the_ladder_row_and_the_seeded_points(isolated):
     assert ax.get_title() == ("AdvReg (normalize/embedding), cpu profile, 450 steps; line: 1 seed(s) a point; "
                               "squares: 3 seeds")
     assert len(lambda_figure(sweep, None, None, "cpu").axes[0].containers) == 0
+
+
+def test_quality_figure_draws_only_the_rows_of_notebooks_before_11(monkeypatch):
+    """The bug: `make figures` redrew quality_per_minute.png with notebook 13's rows, which notebook 11's executed
+    copy (run before 13) never had, so the copy showed another figure than the one saved."""
+    from quarbert_lib.reporting import figures
+    drawn = {}
+    monkeypatch.setattr(figures.plots, "quality_per_minute", lambda budget, ladder, **kw: drawn.setdefault("rows", list(ladder["variant"])))
+    ablation = pd.DataFrame({"variant": ["baseline-finetune", "sampling-natural", "ensemble-lora", "converged-plain",
+                                         "converged-smart-epoch1", "my-variant"], "overall": 0.7})
+    figures.quality_figure(pd.DataFrame(), ablation)
+    # a row no notebook of the spec trains (a student's own variant) is drawn, as before
+    assert drawn["rows"] == ["baseline-finetune", "sampling-natural", "ensemble-lora", "my-variant"]

@@ -17,8 +17,9 @@ from ..core.config import profile_config, profile_seeds
 from ..study.recipes import PROFILE_NOTEBOOK_PARAMS, variant_config
 from ..study import results, saved_predictions, tables
 from ..study.results import read_table, run_name
+from ..study.experiment import BUDGET_NOTEBOOK
 from ..study.smart_strength import INERT_BELOW
-from ..study.spec import TARGET_OVERALL
+from ..study.spec import TARGET_OVERALL, trained_by
 from . import bench_report, plots, report
 
 PAPER_NOTE = ("The paper's columns are its Table 2 (bert-base-uncased, dev; `quarbert_lib/paper/`); its overall is "
@@ -35,8 +36,11 @@ def quality_references() -> dict[str, float]:
 
 def quality_figure(budget: pd.DataFrame, ablation: pd.DataFrame):
     """quality_per_minute.png: notebook 11's points (quality_per_minute.csv) against their training minutes, the
-    ladder rows (ablation.csv) in grey, and the lines of quality_references()."""
-    return plots.quality_per_minute(budget, ablation, targets=quality_references())
+    rows of the notebooks numbered before it (ablation.csv) in grey, and the lines of quality_references(). A
+    notebook reads only what the notebooks before it wrote (spec.batch_order), so the figure notebook 11 shows and
+    the one `make figures` redraws later, when notebook 13's rows are in the table too, are the same."""
+    before = ablation[[(trained_by(v) or "") < BUDGET_NOTEBOOK for v in ablation["variant"]]]
+    return plots.quality_per_minute(budget, before, targets=quality_references())
 
 
 def strength_figure(strength: pd.DataFrame):
