@@ -106,8 +106,9 @@ display(ui.widget)
 # %% [markdown]
 # ## What this shows
 # The tables above measure the paper's Section 6 observations on saved predictions: how far off the SST errors are
-# (by one level or two), whether the STS predictions are conservative at the ends of the scale (it depends on the
-# head: the paper-checks table has one row per head), and how Quora errors move with word overlap. Read the overlap
+# (by one level or two), whether the STS predictions are conservative at the ends of the scale (the paper-checks
+# table reads it row by row, with each row's head; some rows are and some are not, and these seed-0 rows do not say
+# why), and how Quora errors move with word overlap. Read the overlap
 # table with its duplicate rate: the share of duplicates itself rises with overlap, so the table alone cannot say
 # whether the model judges by shared words. The calibration table compares the plain average with the weights
 # fitted on the `calib` split.

@@ -54,7 +54,7 @@ def test_a_run_trained_elsewhere_under_another_name_is_the_rows_run(converged, m
         ("converged-plain-seed1", results.run_path("smoke", NOTEBOOK, "converged-plain-seed1")),
         ("converged-smart-seed0", elsewhere["converged-smart"]),
         ("converged-smart-seed1", results.run_path("smoke", NOTEBOOK, "converged-smart-seed1"))]
-    planned = plan.plan([REPO_ROOT / "notebooks" / f"{NOTEBOOK}.py"], "smoke", overrides=params)
+    planned = plan.plan([REPO_ROOT / "notebooks" / f"{NOTEBOOK}.py"], "smoke", overrides=params | {"quartet_seeds": []})
     assert [(r.name, r.done) for r in planned] == [(run.name, True) for run, _, _ in trained]
     assert tables.row_runs("smoke", params["encoder"], "converged-plain") == {
         0: elsewhere["converged-plain"], 1: results.run_path("smoke", NOTEBOOK, "converged-plain-seed1")}
@@ -176,6 +176,41 @@ def test_the_best_model_is_chosen_on_the_calibration_split_and_submit_picks_it(c
     for f in (*plain.values(), *smart.values()):
         (f / "predictions-calib.csv").unlink()
     assert experiment.choose_best(NOTEBOOK, "smoke", encoder)[1] is None
+
+
+def test_a_seeds_quartet_is_a_candidate_once_its_three_specialists_are_trained(converged, monkeypatch, tmp_path):
+    """Notebook 13's converged quartet: seed 0's three specialists, trained through the notebook's declared group
+    (converged-plain's recipe on one task each), with converged-plain's seed-0 run (trained in notebook 11's folder,
+    found by its config) are the candidate 'quartet-converged-plain-seed0'; its STS score is the Pearson r of the
+    two STS members' mean score, computed here by hand; seed 1, whose specialists are not trained, has no quartet."""
+    import shutil
+    from scipy.stats import pearsonr
+    root, params, elsewhere, _ = converged
+    shutil.copytree(root / "runs", tmp_path / "runs")          # the other tests' registry stays as it was
+    for name, value in (("RUNS", tmp_path / "runs"), ("REPORTS", tmp_path / "reports"), ("RECORDS", tmp_path / "records")):
+        monkeypatch.setenv(f"QUARBERT_{name}", str(value))
+    encoder = params["encoder"]
+    assert tables.quartet_runs("smoke", encoder, "converged-plain") == {}
+    assert experiment.train_runs(NOTEBOOK, "converged-specialist", params | {"quartet_seeds": []}) == []
+    trained = experiment.train_runs(NOTEBOOK, "converged-specialist", params | {"quartet_seeds": [0]})
+    assert [(run.name, run.point, run.config.tasks) for run, _, _ in trained] == [
+        (f"converged-specialist-{t}-seed0", {"member": t}, [t]) for t in ("sst", "para", "sts")]
+    plain = variant_config("converged-plain", "smoke", model__encoder=encoder, train__seed=0).to_dict()
+    for run, _, _ in trained:
+        assert {**run.config.to_dict(), "tasks": plain["tasks"]} == plain
+    plain_run = elsewhere["converged-plain"].relative_to(root / "runs")
+    quartets = tables.quartet_runs("smoke", encoder, "converged-plain")
+    assert list(quartets) == [0] and quartets[0] == {
+        plain_run.name: tmp_path / "runs" / plain_run, **{folder.name: folder for _, _, folder in trained}}
+    row = tables.choice_candidates("smoke", encoder).set_index("model").loc["quartet-converged-plain-seed0"]
+    assert (row["kind"], row["runs"]) == ("quartet", 4)
+    sts = [pd.read_csv(f / "predictions-dev.csv", dtype={"id": str}).query("task == 'sts'").set_index("id")
+           for f in (tmp_path / "runs" / plain_run, trained[2][2])]
+    mean = 0.5 * sts[0]["score"] + 0.5 * sts[1]["score"].loc[sts[0].index]
+    assert row["sts_pearson"] == results.fixed_precision(pearsonr(mean, sts[0]["gold"])[0])
+    # a quartet the planner plans and the notebook trains: its three runs, done
+    planned = plan.plan([REPO_ROOT / "notebooks" / f"{NOTEBOOK}.py"], "smoke", overrides=params | {"quartet_seeds": [0]})
+    assert [r.name for r in planned if r.done and "specialist" in r.name] == [run.name for run, _, _ in trained]
 
 
 def test_still_rising_compares_each_recipes_seed_mean_at_its_last_two_epochs():

@@ -144,6 +144,10 @@ def test_notebook_smoke(notebook, pipeline, tiny_encoder_dir):
         # the mini data keep no calibration split (too few examples to hold 500 out): no model is chosen
         outputs = json.dumps([c.get("outputs", []) for c in executed["cells"]])
         assert "Chosen on the calibration split" not in outputs and "calib_overall" in outputs
+        # seed 0's converged quartet (the notebook's quartet_seeds): its three specialists trained, and it is a candidate
+        assert sorted(p.name for p in (root / "runs" / "smoke" / "13_converged_budget").glob("converged-specialist-*")) == [
+            f"converged-specialist-{t}-seed0" for t in ("para", "sst", "sts")]
+        assert "quartet-converged-plain-seed0" in outputs
         assert (root / "reports" / "figures" / "converged_curves.png").exists()
     if notebook.startswith("09"):
         text = (root / "reports" / "results.md").read_text()

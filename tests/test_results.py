@@ -459,6 +459,18 @@ def test_the_longer_budget_line_compares_with_the_ladders_best_row_not_a_converg
     pd.DataFrame([{"profile": "cpu", "encoder": "minilm-l6", "recipe": "all-data-linear", "epoch": 3,
                    "train_minutes": 26.25, "overall": 0.754}]).to_csv(table_dir / "quality_per_minute.csv", index=False)
     prior, longer = report.context_lines("cpu", "minilm-l6")
-    assert "0.752 for the best single-model row (`converged-plain`, one seed)." in prior
+    assert "0.752 for the highest single-model row (`converged-plain`, one seed)." in prior
     assert longer.endswith("`all-data-linear` reaches 0.754 at epoch 3 after 26.2 training minutes, against 0.720 for "
-                           "`sampling`, the best row at the ladder's budget.")
+                           "`sampling` (mean over 3 seeds), the best single-model row at the ladder's budget.")
+    # the model chosen on the calibration split (best_model.csv, best calibration score first): its lead over the
+    # next scored candidate, and its dev score against the target; a candidate without a calibration score is no rival
+    pd.DataFrame([{"profile": "cpu", "encoder": "minilm-l6", "model": m, "kind": k, "runs": n, "chosen": c,
+                   "calib_overall": cal, "overall": dev} for m, k, n, c, cal, dev in (
+        ("quartet-converged-plain-seed0", "quartet", 4, True, 0.7512, 0.7589),
+        ("converged-plain-seed0", "run", 1, False, 0.7462, 0.7523),
+        ("other-seed0", "run", 1, False, None, 0.7700))]).to_csv(table_dir / "best_model.csv", index=False)
+    prior, best, longer = report.context_lines("cpu", "minilm-l6")
+    assert best == ("- **The best model** (notebook 13, no test): `quartet-converged-plain-seed0` (quartet, 4 runs), "
+                    "chosen on the held-out calibration split (calibration overall 0.7512, 0.0050 above the next of the 2 "
+                    "candidates scored there); its dev overall is 0.7589, against the project's target 0.76. Dev chose each run's "
+                    "epoch, so that dev score is not untouched by selection. It is what `submit` writes.")

@@ -196,7 +196,7 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
     if prior_table is not None and len(prior_table):
         md += ["## The encoder's prior", "", "What the frozen encoder scores before any training (`python -m quarbert_lib prior --profile cpu`, "
                "`quarbert_lib/study/prior.py`): all-MiniLM-L6-v2 was trained contrastively on about a billion sentence pairs, Quora "
-               "duplicates among them, so every ladder row starts from this and a step can only add what it leaves.", "",
+               "duplicates among them: every row's scores are read against these.", "",
                report.markdown_table(["task", "method", "dev score", "detail"],
                                      [[r.task, r.method, f"{r.value:.3f}", r.detail] for r in prior_table.itertuples()]), ""]
     single = tables.single_task_rows(profile, encoder)

@@ -66,10 +66,11 @@ PROFILE_NOTEBOOK_PARAMS: dict[str, dict[str, Any]] = {
     # smoke: 03 without the natural-size control (it would train on every example); 12 on two epochs, two recipes
     "smoke": {"imbalance_control": False, "regime_cap": 24, "regime_probe": 24,
               "regime_epochs": 2, "regime_recipes": ["plain", "rdrop"]},
-    # cpu: 13's runs (issue 40: six, about 5.5 hours one at a time here) train across sessions and are recorded as
-    # each seed of both recipes is: the study executes 13 on the seeds recorded so far (converged_seeds), so a fresh
-    # clone trains nothing. Without this line: all three seeds.
-    "cpu": {"converged_seeds": [0]},
+    # cpu: 13's runs (issue 40: six, about 5.5 hours one at a time here, and the quartet's three specialists) train
+    # across sessions and are recorded as each seed of both recipes is: the study executes 13 on the seeds recorded
+    # so far (converged_seeds, quartet_seeds: [] none), so a fresh clone trains nothing. Without this line: all
+    # three seeds and seed 0's quartet.
+    "cpu": {"converged_seeds": [0], "quartet_seeds": []},
     # paper: no cap, so the natural-size rows would be the ladder's own
     "paper": {"imbalance_control": False},
     "quick": {"max_train": 400, "frozen_epochs": 1,                                  # 01: CFIMDB's long reviews

@@ -41,7 +41,8 @@ class Runs:
     row; "=p" the notebook parameter p's; "" the profile's plain config) with ``overrides`` ((config path, value):
     a literal, "=p" the parameter's value, "?p" the same but left out when None) and the point's own. Seeds: the
     parameter ``seeds`` through notebook_seeds, of this notebook or, with ``seeds_of``, of the notebook that
-    trains that row. ``when``: "=p", a parameter that turns the group off when false. ``key`` names the group."""
+    trains that row. ``when``: "=p", a parameter that turns the group off when false (a tuple: several, each
+    does). ``key`` names the group."""
     key: str
     name: str = ""
     recipe: str = ""
@@ -49,7 +50,11 @@ class Runs:
     axes: tuple[Axis, ...] = ()
     seeds: str = "seeds"
     seeds_of: str = ""
-    when: str = ""
+    when: str | tuple[str, ...] = ""
+
+    def conditions(self) -> tuple[str, ...]:
+        """The notebook parameters whose false value turns the group off (its ``when``, without the '=')."""
+        return tuple(w[1:] for w in ((self.when,) if isinstance(self.when, str) else self.when) if w)
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,7 @@ def expand(notebook: str, params: dict, key: str | None = None) -> list[Declared
     profile, out = params["profile"], []
     for g in groups:
         where = f"{notebook} group {g.key!r}"
-        if g.when and not _param(g.when, params, where):
+        if not all(_param("=" + c, params, where) for c in g.conditions()):
             continue
         given = _param("=" + g.seeds, params, where)
         seeds = notebook_seeds(trained_by(g.seeds_of) if g.seeds_of else notebook, profile, given)
@@ -217,11 +222,15 @@ NOTEBOOKS = (
                                            in REGIME_RECIPES.items()), column="recipe", only="=regime_recipes"),)),)),
     # issue 40: the converged budget, every example each epoch but the calibration split (plain three epochs, SMART +
     # MBPP two), three seeds; converged-smart-epoch1 is an epoch row (EPOCH_ROWS): SMART's first epoch, in about
-    # plain's three epochs' minutes
+    # plain's three epochs' minutes. The converged quartet's specialists: converged-plain on one task each (its
+    # multitask member is converged-plain's run of the same seed), a candidate for the best model (QUARTET_OF)
     NotebookSpec("13_converged_budget", "At a converged budget: SMART and the best model",
-                 ("converged-plain", "converged-smart", "converged-smart-epoch1"), seeds=3, groups=tuple(
-                     Runs(row, recipe=row, seeds="converged_seeds", when="=converged")
-                     for row in ("converged-plain", "converged-smart"))),
+                 ("converged-plain", "converged-smart", "converged-smart-epoch1"), runs=("converged-specialist",),
+                 seeds=3, groups=(*(Runs(row, recipe=row, seeds="converged_seeds", when="=converged")
+                                    for row in ("converged-plain", "converged-smart")),
+                                  Runs("converged-specialist", "converged-specialist-{}", "converged-plain",
+                                       seeds="quartet_seeds", when=("=converged", "=quartet_seeds"),
+                                       axes=(Axis(SPECIALIST_POINTS, column="member"),)))),
 )
 BY_NAME = {nb.name: nb for nb in NOTEBOOKS}
 NOTEBOOK_NAMES = tuple(BY_NAME)
@@ -258,6 +267,10 @@ EPOCH_ROWS = {"converged-smart-epoch1": ("converged-smart", 1)}
 # (experiment.choose_best). Runs on a cap keep back other examples, which these runs trained on, so no single split
 # could score both kinds fairly.
 CHOICE_ROWS = ("converged-plain", "converged-smart")
+# Quartets among those candidates: {recipe row: the prefix of its specialists' run names}. A seed's quartet is the
+# row's run of that seed with its three specialists of that seed (SPECIALIST_POINTS: the row's recipe on one task),
+# averaged as notebook 07 averages its quartets.
+QUARTET_OF = {"converged-plain": "converged-specialist"}
 # Rows that test why a step is null (off the ladder): never a candidate for the study's best model.
 CONTROLS = ("smart-cosine-linear", "baseline-finetune-natural", "sampling-natural")
 # The rows that average several models, and the notebook that writes each one's folder.

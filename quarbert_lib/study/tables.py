@@ -21,7 +21,8 @@ from . import results
 from .ensemble import ensemble, load_predictions, scores
 from .recipes import VARIANTS, variant_config
 from .saved_predictions import sources
-from .spec import BY_NAME, CHOICE_ROWS, ENSEMBLES, EPOCH_ROWS, LADDER, PAPER_CHECK_ROWS, questions_of, row_seeds, sts_head, trained_by
+from .spec import (BY_NAME, CHOICE_ROWS, ENSEMBLES, EPOCH_ROWS, LADDER, PAPER_CHECK_ROWS, QUARTET_OF, SPECIALIST_POINTS,
+                   questions_of, row_seeds, sts_head, trained_by)
 
 
 def ablation_columns() -> list[str]:
@@ -394,10 +395,32 @@ def seed_scores(profile: str, encoder: str, rows) -> pd.DataFrame:
     return results.rounded(pd.DataFrame(out, columns=["variant", "seed", "profile", "encoder", *study_columns(), "overall"]))
 
 
+def quartet_runs(profile: str, encoder: str, row: str, index: results.RunIndex | None = None) -> dict[int, dict[str, Path]]:
+    """{seed: {run folder name: folder}} of each seed whose quartet of ``row`` (spec.QUARTET_OF) is complete: the
+    row's run of that seed (row_runs) and its three specialists of that seed (the row's recipe on one task:
+    spec.SPECIALIST_POINTS), each found by its config wherever it was trained (results.RunIndex), with dev
+    predictions. A seed missing any member has no quartet."""
+    index = index or results.RunIndex(profile)
+    prefix, out = QUARTET_OF[row], {}
+    for seed, multitask in row_runs(profile, encoder, row, index).items():
+        members = {multitask.name: multitask}
+        for task, overrides in SPECIALIST_POINTS:
+            cfg = variant_config(row, profile, model__encoder=encoder, train__seed=seed, **overrides)
+            own = results.run_path(profile, trained_by(prefix) or "", results.run_name(f"{prefix}-{task}", seed=seed))
+            run = index.find(cfg.to_dict(), own)
+            if run is None or not (run / "predictions-dev.csv").exists():
+                break
+            members[run.name] = run
+        else:
+            out[seed] = members
+    return out
+
+
 def choice_candidates(profile: str, encoder: str, rows: tuple[str, ...] = CHOICE_ROWS) -> pd.DataFrame:
     """The candidates for the study's best model, each scored on the calibration split that all their runs held out
     of training (spec.CHOICE_ROWS) and on dev: every run of ``rows`` (row_runs), each row's seeds averaged (its seed
-    ensemble, as a quartet averages its members) and every run of them averaged. One row per candidate: model (its
+    ensemble, as a quartet averages its members), every run of them averaged, and each seed's quartet of a row that
+    has one (quartet_runs: the row's run and its three specialists). One row per candidate: model (its
     name, the folder an ensemble is written to), kind, runs (how many it averages), members (run folders relative to
     the registry, ";"-joined), calib_<column> and <column> for each task's column and overall (calib NaN where a
     member has no calibration predictions); best calibration score first (ties: fewer members, then the name). Each
@@ -411,6 +434,8 @@ def choice_candidates(profile: str, encoder: str, rows: tuple[str, ...] = CHOICE
     every = {f.name: f for runs in found.values() for f in runs.values()}
     if sum(len(runs) > 0 for runs in found.values()) > 1:
         candidates.append(("seeds-" + "+".join(rows), "all runs averaged", every))
+    candidates += [(results.run_name(f"quartet-{row}", seed=seed), "quartet", members) for row in rows
+                   if row in QUARTET_OF for seed, members in quartet_runs(profile, encoder, row).items()]
     out = []
     for name, kind, members in candidates:
         row = {"model": name, "kind": kind, "runs": len(members),
