@@ -5,6 +5,7 @@ import pytest
 from quarbert_lib.base import cli
 from quarbert_lib.base.paths import REPO_ROOT
 from quarbert_lib.batch import plan, reproduce
+from quarbert_lib.study.spec import NOTEBOOK_NAMES
 from quarbert_lib.study.recipes import PROFILE_NOTEBOOK_PARAMS
 
 NB_A = '''# %% tags=["parameters"]
@@ -85,7 +86,7 @@ def test_seed_for_seeds_stops_the_whole_batch_before_any_compute(nothing_runs, c
     """`reproduce -p seed='[7]'` over every notebook: only notebook 11 declares seed, as one int (0), so a list
     there is the typo for seeds. Exit 2, one line naming seed, suggesting seeds and listing the valid names."""
     assert cli.run(reproduce.main, ["--profile", "smoke", "-p", "seed=[7]"]) == 2
-    valid = _valid(plan.STUDY_NOTEBOOKS)
+    valid = _valid(NOTEBOOK_NAMES)
     assert "seeds" in valid and "seed" in valid
     assert _error_line(capsys) == (f"error: -p seed=[7]: list where 11_quality_per_cpu_minute declares seed = 0 "
                                    f"(did you mean seeds?); valid names: {', '.join(valid)}{DEBUG_HINT}")

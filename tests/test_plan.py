@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from quarbert_lib.batch import plan
+from quarbert_lib.study.spec import NOTEBOOK_NAMES
 from quarbert_lib.core.config import profile_config
 
 
@@ -121,7 +122,7 @@ def test_a_fresh_clone_plans_the_quick_profile_with_its_recorded_batch(isolated)
     # notebooks 12 and 13 came after the last measured quick batch: planned with the committed study's seconds (its
     # summary.json), else the default, until the next quick batch is recorded
     unmeasured = {"12_overfitting_regime", "13_converged_budget"}
-    assert sorted(quick.index) == sorted(set(plan.STUDY_NOTEBOOKS) - unmeasured)
+    assert sorted(quick.index) == sorted(set(NOTEBOOK_NAMES) - unmeasured)
     overheads = plan.notebook_overheads("quick")
     assert {nb: overheads[nb] for nb in quick.index} == quick.to_dict()
     study = plan._overheads(json.loads((plan.REPO_ROOT / "reports" / "executed" / "summary.json").read_text()))
@@ -165,7 +166,7 @@ def test_the_batch_bar_advances_by_each_finished_runs_estimate(isolated):
 
 def test_the_planner_knows_every_numbered_notebook():
     from quarbert_lib.batch.reproduce import discover
-    assert tuple(p.stem for p in discover()) == plan.STUDY_NOTEBOOKS
+    assert tuple(p.stem for p in discover()) == NOTEBOOK_NAMES
 
 
 def test_an_unrecorded_run_is_estimated_from_runs_of_its_cost_kind():

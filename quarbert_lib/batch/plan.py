@@ -31,10 +31,8 @@ from ..study import records
 from ..study.experiment import BUDGET_NOTEBOOK, budget_points, config_key
 from ..study.results import (RunIndex, run_costs,
                              run_path, run_stem)
-from ..study.spec import BY_NAME, NOTEBOOK_NAMES, expand
+from ..study.spec import BY_NAME, expand
 
-# The numbered notebooks whose runs the planner plans: the study's (spec.NOTEBOOK_NAMES).
-STUDY_NOTEBOOKS = NOTEBOOK_NAMES
 # Seconds of a notebook's own work beside its runs (tables, figures, ensembling, checks) when nothing recorded it.
 DEFAULT_NOTEBOOK_SECONDS = 30.0
 # Each profile's last recorded batch, notebook by notebook (record_notebook_seconds): committed, because a

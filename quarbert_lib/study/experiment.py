@@ -312,7 +312,6 @@ def run_variant(notebook: str, variant: str, profile: str, seeds: list[int], enc
     return runs, folders
 
 
-SPECIALISTS = (("sst", ["sst"]), ("para", ["para"]), ("sts", ["sts"]))
 # The notebook whose runs are budget points (budget_points), not spec.Runs groups.
 BUDGET_NOTEBOOK = "11_quality_per_cpu_minute"
 

@@ -234,7 +234,6 @@ NOTEBOOKS = (
 )
 BY_NAME = {nb.name: nb for nb in NOTEBOOKS}
 NOTEBOOK_NAMES = tuple(BY_NAME)
-TITLES = {nb.name: nb.title for nb in NOTEBOOKS}
 
 
 # The notebook that gathers every table and figure into results.md: a batch executes it last.

@@ -31,10 +31,6 @@ def ablation_columns() -> list[str]:
             "train_seconds"]
 
 
-SINGLE_TASK_COLUMNS = ["task", "mode", "encoder", "profile", "seeds", "params_total", "params_trainable",
-                       "dev_acc", "train_seconds"]
-
-
 # A row is keyed by what it means, its seeds included: a run of one seed (a `-p seeds='[0]'` override) writes
 # its own row beside the study's three-seed row and never replaces it. Readers take one row per setting
 # (`canonical_rows`): the profile's own seeds when that row exists, else the most seeds.
