@@ -289,10 +289,11 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
         if best is not None and len(best):
             md += ["The best model, chosen on that calibration split (`experiment.choose_best`), dev beside it. Each "
                    "run's predictions are its dev-selected best epoch's, as every row's are: the split chooses among "
-                   "models whose epoch dev picked.", "",
-                   report.markdown_table(["model", "kind", "chosen", "calibration overall", "dev overall"],
-                                         [[r.model, r.kind, "**yes**" if r.chosen else "", f"{r.calib_overall:.4f}",
-                                           f"{r.overall:.4f}"] for r in best.itertuples()]), ""]
+                   "models whose epoch dev picked. A lead between candidates on this one small split is a difference, "
+                   "not a test.", "",
+                   report.markdown_table(["model", "kind", "runs", "chosen", "calibration overall", "dev overall"],
+                                         [[r.model, r.kind, int(r.runs), "**yes**" if r.chosen else "",
+                                           f"{r.calib_overall:.4f}", f"{r.overall:.4f}"] for r in best.itertuples()]), ""]
     costs = bench_report.step_rows(profile, encoder)
     if len(costs):
         md += ["## Cost per step", "", "Seconds per training step against a plain `sampling` step, each setting timed in "
