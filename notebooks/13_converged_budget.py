@@ -28,7 +28,7 @@
 # The best model is also sought among quartets at this budget, as notebook 07 builds them at the ladder's: three
 # specialists (the `converged-plain` recipe on one task each, runs `converged-specialist-<task>-seed<N>`) with
 # `converged-plain`'s run of the same seed, averaged. `quartet_seeds` says which seeds' specialists to train
-# (`[]`: none; the committed study trains them once recorded).
+# (`[]`: none, which the `cpu` batch sets until they are trained and recorded, so that it trains nothing).
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
