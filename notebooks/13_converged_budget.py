@@ -6,7 +6,8 @@
 # invites one objection: its budget. This notebook trains both recipes on every example of every task each epoch (the proportional sampler
 # takes every batch of every task, in a seeded shuffled order) with BERT's linear warmup and decay, plain for three
 # epochs and SMART with MBPP (the ladder's `smart` recipe) for two, as many as notebook 11's one-seed runs of the
-# same recipes suggested, on three seeds; whether each has stopped rising is what its curves below show. 500
+# same recipes suggested, on three seeds (the committed study: the seeds recorded so far, which its tables list);
+# whether each has stopped rising is what its curves below show. 500
 # examples of each task are held out of training (the calibration split, as the `paper` profile holds them out), so
 # that a model chosen from these runs is chosen there, not on dev. Notebook 11's
 # `all-data-linear` points are the same recipes on one seed without that hold-out.
@@ -16,10 +17,10 @@
 # training minutes. A SMART step costs several plain ones (the rows' training seconds measure how many), so
 # SMART's first epoch took about the minutes of plain's three: the row `converged-smart-epoch1` is each SMART run's
 # dev score at its first epoch's end (its history.csv), not a run of its own, set against plain's row, the best of
-# plain's three epochs, so each recipe gives its best within about the same minutes. A row's training seconds are
-# its whole run's (every epoch), its scores its best epoch's. The offline Quora split caveat of notebook 02 applies to every row.
+# plain's three epochs, so each recipe gives its best within about the same minutes. A recipe row's training
+# seconds are its whole run's (every epoch), its scores its best epoch's; the epoch row's seconds are its epoch's end. The offline Quora split caveat of notebook 02 applies to every row.
 #
-# The six runs take hours here, one at a time (the plan below gives the minutes it expects on this machine); they
+# The six runs take hours here, one at a time (the plan below gives the minutes of any run it would train); they
 # train across sessions and are recorded as each seed of both recipes ends. The committed study executes this
 # notebook on the seeds recorded so far (`converged_seeds`, the `cpu` profile's batch parameters), so it trains
 # nothing; the plan cell prints those seeds. Set `converged_seeds` to them to see the recorded runs without training;
@@ -28,14 +29,16 @@
 # The best model is also sought among quartets at this budget, as notebook 07 builds them at the ladder's: three
 # specialists (the `converged-plain` recipe on one task each, runs `converged-specialist-<task>-seed<N>`) with
 # `converged-plain`'s run of the same seed, averaged. `quartet_seeds` says which seeds' specialists to train
-# (`[]`: none, which the `cpu` batch sets until they are trained and recorded, so that it trains nothing).
+# (`[]`: none, which the `cpu` batch sets until they are trained and recorded, so that it trains nothing: the
+# committed study has no quartet among its candidates yet). A quartet of seed N needs `converged-plain`'s seed N,
+# which `quartet_seeds` does not train: the quartet exists once both are done.
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper
 reports = "local"        # local: reports/local/<profile>/ (ignored by git) | batch: where make reproduce writes | a folder
 encoder = "minilm-l6"
 converged_seeds = None   # None: the notebook's three (hours here); the seeds recorded so far (the plan cell prints them) train nothing
-converged = True         # False: train and show no runs (the quick profile's batch: five epochs on every example are over an hour)
+converged = True         # False: train and show no runs (the quick profile's batch sets it: its three and two epochs on every example are over an hour)
 quartet_seeds = [0]      # the converged quartets' seeds: three specialists each, with converged-plain of that seed ([]: none)
 force = False
 workers = None           # runs trained at once, each on its share of the cores (None: QUARBERT_WORKERS, else one per core; 1: one at a time)
@@ -60,11 +63,13 @@ reports_dir = notebook.start(NOTEBOOK, profile, reports)
 # %% [markdown]
 # ## What one epoch sees
 # The ladder's round-robin sampler takes, each epoch, as many batches of every task as the smallest task has
-# (STS), so most of Quora's pairs are never seen. The converged recipes' proportional sampler takes every batch of
+# (STS), so on these full splits an epoch of it leaves most of Quora's batches out (the ladder's 2,400-example cap
+# makes its tasks equal instead). The converged recipes' proportional sampler takes every batch of
 # every task once an epoch, shuffled with the seed and the epoch. Below, the library's own `epoch_schedule` on
 # the converged recipes' training splits (every example; the ladder's runs cap each task at 2,400, so its epoch is
 # shorter), as the trainer calls it for epoch 0 (`methods.epoch_mix`): the batches of each task one epoch takes
-# under both samplers, and which task each of its first steps trains.
+# under both samplers, and which task each of its first steps trains (`train_examples`: each training split, less
+# the 500 examples a task held out as the calibration split).
 
 # %%
 counts, order = methods.epoch_mix(variant_config("converged-plain", profile, model__encoder=encoder))
@@ -103,7 +108,7 @@ if converged:
     display(curves.drop(columns=["profile", "encoder"]).round(4))
     plots.learning_curves(curves, "converged_curves.png", base="converged-plain", x="train_minutes",
                           target=(TARGET_OVERALL, f"target {TARGET_OVERALL}"));
-    print("still rising at its last epoch (its row may understate what more epochs give: open):",
+    print("overall dev still rising at its last epoch (its row may understate what more epochs give: open):",
           ", ".join(tables.still_rising(curves)) or "none")
 
 # %% [markdown]
@@ -141,7 +146,9 @@ if converged:
 # The rows table gives each recipe's dev scores at its best epoch (mean and std over the seeds) and its training
 # seconds; `converged-smart-epoch1` is SMART at its first epoch's end, whose training seconds sit beside plain's
 # whole run (its row is plain's best of its three epochs). The figure shows whether each recipe stopped rising; the
-# line under it names any recipe still rising at its last epoch, whose row may understate what more epochs give. The table below is the study's pre-registered
+# line under it names any recipe whose overall dev score still rose at its last epoch (a task's score may rise
+# while the overall falls), whose row may understate what more epochs give. The calibration split and dev can
+# rank the candidates differently: the choice is the calibration split's, as declared. The table below is the study's pre-registered
 # analysis of the two questions: the seed-paired effect, its interval adjusted over the family's declared tests,
 # and the one word. With fewer than two seeds paired there is no interval, and the word is "inconclusive" by
 # construction: a question not yet answered, never "no effect".
