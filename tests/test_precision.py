@@ -95,3 +95,15 @@ def test_bf16_rounding_drowns_a_smart_sized_perturbation_on_minilm():
     assert bf16 > 20 * fp32
     fp32, bf16 = moved(BF16_MIN_SMART_EPSILON)
     assert bf16 == pytest.approx(fp32, rel=0.25)
+
+
+def test_a_mean_of_seconds_is_the_same_on_every_machine_even_at_a_tie():
+    """The failing value (fresh-clone CI, stop 47): converged-smart's seeds trained 4059.1 and 3943.4 s, a mean of
+    4001.25; rounding the float gave 4001.2 here and 4001.3 once its last digits moved. In exact tenths a tie
+    rounds half to even, whatever the last digits."""
+    import numpy as np
+    from quarbert_lib.study.results import mean_seconds
+    assert mean_seconds([4059.1, 3943.4]) == 4001.2
+    assert mean_seconds([4059.1 * (1 + 1e-15), 3943.4 * (1 - 1e-15)]) == 4001.2
+    assert mean_seconds([np.float32(4059.1), np.float64(3943.4)]) == 4001.2
+    assert (mean_seconds([0.4, 0.5]), mean_seconds([0.5, 0.6]), mean_seconds([1.0, 2.0, 2.0])) == (0.4, 0.6, 1.7)

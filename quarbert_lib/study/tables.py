@@ -62,7 +62,7 @@ def ablation_row(variant: str, runs: list[dict]) -> dict:
     for column in study_columns():
         row[column], row[f"{column}_std"] = _mean_std([m.get(metrics_key(column)) for m in runs])
     row["overall"], row["overall_std"] = _mean_std([overall_score(m) for m in runs])
-    row["train_seconds"] = round(float(np.mean([m["train_seconds"] for m in runs])), 1)
+    row["train_seconds"] = results.mean_seconds([m["train_seconds"] for m in runs])
     row["data_note"] = _notes(runs)
     row.update(smart_columns(runs))
     row["seed_list"] = seed_list(runs)
@@ -87,7 +87,7 @@ def sweep_row(setting: dict, runs: list[dict]) -> dict:
         row[column] = _mean_std([m.get(metrics_key(column)) for m in runs])[0]
     row["overall"] = _mean_std([overall_score(m) for m in runs])[0]
     row["seeds"], row["steps"] = len(runs), runs[0]["steps"]
-    row["train_seconds"] = round(float(np.mean([m["train_seconds"] for m in runs])), 1)
+    row["train_seconds"] = results.mean_seconds([m["train_seconds"] for m in runs])
     row["data_note"] = _notes(runs)
     if any(m.get("smart_setting") for m in runs):
         row.update(smart_columns(runs))
@@ -135,7 +135,7 @@ def single_task_row(task: str, mode: str, runs: list[dict]) -> dict:
     return {"task": task, "mode": mode, "encoder": first["encoder"], "profile": first["profile"],
             "seeds": len(runs), "params_total": first["params_total"], "params_trainable": first["params_trainable"],
             "dev_acc": acc, "dev_acc_std": std,
-            "train_seconds": round(float(np.mean([m["train_seconds"] for m in runs])), 1), "seed_list": seed_list(runs)}
+            "train_seconds": results.mean_seconds([m["train_seconds"] for m in runs]), "seed_list": seed_list(runs)}
 
 
 def best_variant(profile: str, encoder: str, candidates=LADDER) -> str:
