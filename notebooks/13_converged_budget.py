@@ -134,9 +134,8 @@ if converged:
     display(candidates[["model", "kind", "runs", "chosen", "calib_overall", "overall"]].round(4))
     if best_folder is not None:
         chosen = candidates[candidates["chosen"]].iloc[0]
-        runner_up = candidates.dropna(subset=["calib_overall"]).iloc[1:2]
-        lead = "" if runner_up.empty else (f", {chosen['calib_overall'] - runner_up['calib_overall'].iloc[0]:.4f} above "
-                                          f"the next candidate, {runner_up['model'].iloc[0]}")
+        runner_up = tables.choice_lead(candidates)
+        lead = "" if runner_up is None else f", {runner_up[1]:.4f} above the next candidate, {runner_up[0]}"
         display(Markdown(f"Chosen on the calibration split: **{chosen['model']}** (calibration overall "
                          f"{chosen['calib_overall']:.4f}{lead}); its dev overall is {chosen['overall']:.4f}, against the "
                          f"project's target {TARGET_OVERALL}."))

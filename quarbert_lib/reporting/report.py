@@ -257,9 +257,8 @@ def context_lines(profile: str, encoder: str) -> list[str]:
     candidates = results.read_table("best_model.csv", profile, encoder)     # best calibration score first
     chosen = None if candidates is None else candidates[candidates["chosen"].astype(bool)]
     if chosen is not None and len(chosen):
-        model, scored = chosen.iloc[0], candidates.dropna(subset=["calib_overall"])
-        lead = (f", {model['calib_overall'] - scored['calib_overall'].iloc[1]:.4f} above the next of the "
-                f"{len(scored)} candidates scored there" if len(scored) > 1 else "")
+        model, scored, runner_up = chosen.iloc[0], candidates["calib_overall"].notna().sum(), tables.choice_lead(candidates)
+        lead = "" if runner_up is None else f", {runner_up[1]:.4f} above the next of the {scored} candidates scored there"
         lines.append(f"- **The best model** (notebook 13, no test): `{model['model']}` ({model['kind']}, "
                      f"{int(model['runs'])} run{'s' if model['runs'] > 1 else ''}), chosen on the held-out calibration "
                      f"split (calibration overall {model['calib_overall']:.4f}{lead}); its dev overall is "
@@ -328,7 +327,7 @@ def run_costs_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
 def _batch_off(spec, profile: str) -> bool:
     """Whether the profile's batch parameters turn off every group of runs a notebook declares (its `when`)."""
     batch = PROFILE_NOTEBOOK_PARAMS.get(profile, {})
-    return bool(spec.groups) and all(any(c in batch and not batch[c] for c in g.conditions()) for g in spec.groups)
+    return bool(spec.groups) and all(g.off_in(batch) for g in spec.groups)
 
 
 def _batch_stems(spec, profile: str) -> list[tuple[str, list[int]]]:
@@ -338,7 +337,7 @@ def _batch_stems(spec, profile: str) -> list[tuple[str, list[int]]]:
     out = []
     for stem in [*(r for r in spec.rows if r in VARIANTS), *spec.stems]:
         group = groups.get(stem)
-        if group is not None and any(c in batch and not batch[c] for c in group.conditions()):
+        if group is not None and group.off_in(batch):
             continue
         out.append((stem, batch[group.seeds] if group is not None and group.seeds in batch else
                     notebook_seeds(spec.name, profile)))

@@ -56,6 +56,10 @@ class Runs:
         """The notebook parameters whose false value turns the group off (its ``when``, without the '=')."""
         return tuple(w[1:] for w in ((self.when,) if isinstance(self.when, str) else self.when) if w)
 
+    def off_in(self, params: dict) -> bool:
+        """Whether ``params`` (a profile's batch parameters, which may leave a switch out) turn the group off."""
+        return any(c in params and not params[c] for c in self.conditions())
+
 
 @dataclass(frozen=True)
 class DeclaredRun:

@@ -422,7 +422,8 @@ def choice_candidates(profile: str, encoder: str, rows: tuple[str, ...] = CHOICE
     member has no calibration predictions); best calibration score first (ties: fewer members, then the name). Each
     run's predictions are its dev-selected best epoch's, as every row's are: the calibration split chooses among
     models whose epoch dev picked."""
-    found = {row: row_runs(profile, encoder, row) for row in rows}
+    index = results.RunIndex(profile)
+    found = {row: row_runs(profile, encoder, row, index) for row in rows}
     candidates = [(results.run_name(row, seed=seed), "run", {folder.name: folder})
                   for row, runs in found.items() for seed, folder in runs.items()]
     candidates += [(f"seeds-{row}", "seed ensemble", {f.name: f for f in runs.values()})
@@ -431,7 +432,7 @@ def choice_candidates(profile: str, encoder: str, rows: tuple[str, ...] = CHOICE
     if sum(len(runs) > 0 for runs in found.values()) > 1:
         candidates.append(("seeds-" + "+".join(rows), "all runs averaged", every))
     candidates += [(results.run_name(f"quartet-{row}", seed=seed), "quartet", members) for row in rows
-                   if row in QUARTET_OF for seed, members in quartet_runs(profile, encoder, row).items()]
+                   if row in QUARTET_OF for seed, members in quartet_runs(profile, encoder, row, index).items()]
     out = []
     for name, kind, members in candidates:
         row = {"model": name, "kind": kind, "runs": len(members),
@@ -448,6 +449,15 @@ def choice_candidates(profile: str, encoder: str, rows: tuple[str, ...] = CHOICE
     table = results.rounded(table)
     order = table.assign(_calib=-table[CALIB_PREFIX + "overall"].fillna(-np.inf))
     return table.loc[order.sort_values(["_calib", "runs", "model"], kind="stable").index].reset_index(drop=True)
+
+
+def choice_lead(candidates: pd.DataFrame) -> tuple[str, float] | None:
+    """(the next candidate's name, the chosen one's calibration lead over it) in a choice_candidates table (best
+    calibration score first, its 'chosen' row first among those scored); None with fewer than two scored."""
+    scored = candidates.dropna(subset=[CALIB_PREFIX + "overall"])
+    if len(scored) < 2:
+        return None
+    return scored["model"].iloc[1], scored[CALIB_PREFIX + "overall"].iloc[0] - scored[CALIB_PREFIX + "overall"].iloc[1]
 
 
 def simcse_dose(folders: dict[str, Path]) -> pd.DataFrame:
