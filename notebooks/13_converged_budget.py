@@ -29,9 +29,9 @@
 # The best model is also sought among quartets at this budget, as notebook 07 builds them at the ladder's: three
 # specialists (the `converged-plain` recipe on one task each, runs `converged-specialist-<task>-seed<N>`) with
 # `converged-plain`'s run of the same seed, averaged. `quartet_seeds` says which seeds' specialists to train
-# (`[]`: none, which the `cpu` batch sets until they are trained and recorded, so that it trains nothing: the
-# committed study has no quartet among its candidates yet). A quartet of seed N needs `converged-plain`'s seed N,
-# which `quartet_seeds` does not train: the quartet exists once both are done.
+# (`[]`: none); the `cpu` batch sets the seeds whose specialists are recorded, so that it trains nothing (the plan
+# cell prints them). A quartet of seed N needs `converged-plain`'s seed N, which `quartet_seeds` does not train: the
+# quartet exists once both are done.
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper

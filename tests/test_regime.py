@@ -179,3 +179,18 @@ def test_the_regime_figure_draws_each_recipes_dev_and_gap_as_the_means_of_its_ru
     first = sorted(c.lines[0].get_xdata()[0] for c in panels["overall: dev"].containers)
     assert all(b - a > 0.05 for a, b in zip(first, first[1:])) and max(abs(x - 1) for x in first) < 0.25
     assert panels["overall: dev"].containers[0].lines[0].get_color() == "black"
+
+
+def test_a_target_above_every_point_is_drawn_inside_the_overall_panel_with_room_for_its_label(isolated):
+    """The converged figure's target (0.76) stood above every curve, on the panel's top edge, its label cut by the
+    frame: the panel reaches a tenth of its height above the line."""
+    curves = _curves()
+    top = curves["overall"].max() + curves.groupby(["variant", "epoch"])["overall"].std().max()
+    fig = plots.learning_curves(curves, "regime.png", target=(top + 0.001, "target"))
+    panel = {ax.get_title(): ax for ax in fig.axes}["overall: dev"]
+    low, high = panel.get_ylim()
+    assert high == pytest.approx(top + 0.001 + 0.1 * (top + 0.001 - low))
+    # a target inside the data's range leaves the limits as matplotlib set them
+    fig = plots.learning_curves(curves, "regime.png", target=(curves["overall"].min(), "target"))
+    again = {ax.get_title(): ax for ax in plots.learning_curves(curves, "regime.png").axes}["overall: dev"]
+    assert {ax.get_title(): ax for ax in fig.axes}["overall: dev"].get_ylim() == again.get_ylim()

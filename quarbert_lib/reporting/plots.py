@@ -259,7 +259,7 @@ def learning_curves(curves: pd.DataFrame, name: str = "regime_curves.png", base:
                             capsize=2, lw=1.2)
             if x != "epoch":            # which epoch each point ends, on the minutes axis
                 for epoch, (px, py) in enumerate(zip(where, by_epoch[column].mean()), start=1):
-                    axes[0][j].annotate(f"ep {epoch}", (px, py), textcoords="offset points", xytext=(3, 3), fontsize=6,
+                    axes[0][j].annotate(f"ep {epoch}", (px, py), textcoords="offset points", xytext=(3, 3), fontsize=7,
                                         color=colors[recipe])
         axes[0][j].set_title(f"{labels[column]}: dev", fontsize=9)
         if probe:
@@ -270,6 +270,8 @@ def learning_curves(curves: pd.DataFrame, name: str = "regime_curves.png", base:
             axes[-1][j].set(xticks=sorted(curves["epoch"].unique()))
     if target is not None:
         axes[0][-1].axhline(target[0], linestyle="--", linewidth=0.8, color="black")
+        low, high = axes[0][-1].get_ylim()         # room above the line for its label, inside the panel
+        axes[0][-1].set_ylim(low, max(high, target[0] + 0.1 * (max(high, target[0]) - low)))
         axes[0][-1].annotate(target[1], xy=(0.02, target[0]), xycoords=("axes fraction", "data"), fontsize=7,
                              va="bottom")
     axes[0][0].set_ylabel("dev score")

@@ -68,8 +68,8 @@ PROFILE_NOTEBOOK_PARAMS: dict[str, dict[str, Any]] = {
               "regime_epochs": 2, "regime_recipes": ["plain", "rdrop"]},
     # cpu: 13's runs (issue 40: six, about 5.5 hours one at a time here, and the quartet's three specialists) train
     # across sessions and are recorded as each seed of both recipes is: the study executes 13 on the seeds recorded
-    # so far (converged_seeds, quartet_seeds: [] none), so a fresh clone trains nothing. Without this line: all
-    # three seeds and seed 0's quartet.
+    # (converged_seeds, and quartet_seeds: the seeds whose specialists are), so a fresh clone trains nothing.
+    # Without this line: all three seeds and seed 0's quartet.
     "cpu": {"converged_seeds": [0, 1], "quartet_seeds": []},
     # paper: no cap, so the natural-size rows would be the ladder's own
     "paper": {"imbalance_control": False},
