@@ -270,8 +270,8 @@ def learning_curves(curves: pd.DataFrame, name: str = "regime_curves.png", base:
             axes[-1][j].set(xticks=sorted(curves["epoch"].unique()))
     if target is not None:
         axes[0][-1].axhline(target[0], linestyle="--", linewidth=0.8, color="black")
-        low, high = axes[0][-1].get_ylim()         # room above the line for its label, inside the panel
-        axes[0][-1].set_ylim(low, max(high, target[0] + 0.1 * (max(high, target[0]) - low)))
+        low, high = axes[0][-1].get_ylim()         # the line at most 9/10 up: room for its label inside the panel
+        axes[0][-1].set_ylim(low, max(high, low + (target[0] - low) / 0.9))
         axes[0][-1].annotate(target[1], xy=(0.02, target[0]), xycoords=("axes fraction", "data"), fontsize=7,
                              va="bottom")
     axes[0][0].set_ylabel("dev score")
