@@ -99,8 +99,7 @@ plots.reliability_diagrams(reliability, "reliability.png", title=f"Calibration o
 # table, the detail view and the CSV export all follow `error_table`.
 
 # %%
-ui = browser.ErrorBrowser({name: path for name, path in sources.items() if "/sweep-" not in name})
-ui.source.value = chosen
+ui = browser.ErrorBrowser({name: path for name, path in sources.items() if "/sweep-" not in name}, source=chosen)
 display(ui.widget)
 
 # %% [markdown]

@@ -3,8 +3,10 @@ import io
 import json
 import math
 
+import ipywidgets as widgets
 import pandas as pd
 import pytest
+from ipywidgets.widgets import widget as widget_module
 
 from quarbert_lib.reporting import browser
 
@@ -113,6 +115,34 @@ PROBS = PRED.assign(prob_0=[0.0, 0.1, 0.1, 0.2, None, None, None, None, None],
                     prob_3=[0.6, 0.1, 0.1, 0.05, None, None, None, None, None],
                     prob_4=[0.3, 0.6, 0.1, 0.05, None, None, None, None, None],
                     prob=[None, None, None, None, 0.45, 0.9, 0.2, None, None])
+
+
+def _widgets_made(make) -> int:
+    before = len(widget_module._instances)
+    make()
+    return len(widget_module._instances) - before
+
+
+def test_the_grid_is_few_widgets_built_once_and_closed_when_rebuilt():
+    """CI (stop 48): the executed notebook 10 lacked two rows of its grid's widgets, of about 1,000 made in one
+    burst. The browser now opens on its ``source`` (one grid, not the first source's and then
+    the chosen one's), its cells share one layout and one style (a widget each, not three), and a rebuilt grid
+    closes the cells it replaced."""
+    alone = _widgets_made(lambda: browser.ErrorBrowser({"second": PROBS}))
+    assert _widgets_made(lambda: browser.ErrorBrowser({"first": PRED, "second": PROBS}, source="second")) == alone
+    ui = browser.ErrorBrowser({"first": PRED, "second": PROBS}, source="second")
+    assert ui.source.value == "second" and ui.current().equals(browser.error_table(PROBS, "sst"))
+    cells = list(ui.grid.children)
+    assert len(cells) == 6 * 5                                          # the header and four SST rows, 6 columns
+    assert {(c.layout.model_id, c.style.model_id) for c in cells if isinstance(c, widgets.HTML)} == {
+        (ui._cell_look["layout"].model_id, ui._cell_look["style"].model_id)}
+    assert {(c.layout.model_id, c.style.model_id) for c in cells if isinstance(c, widgets.Button)} == {
+        (ui._button_look["layout"].model_id, ui._button_look["style"].model_id)}
+    ui.task.value = "para"
+    assert all(c.comm is None for c in cells) and all(c.comm is not None for c in ui.grid.children)
+    assert ui._cell_look["layout"].comm is not None
+    with pytest.raises(ValueError, match="'third': not one of the 2 sources"):
+        browser.ErrorBrowser({"first": PRED, "second": PROBS}, source="third")
 
 
 def test_confidence_filter_and_sort():
