@@ -86,7 +86,7 @@ def test_the_regime_tables_say_whether_the_gap_opens_and_what_each_regulariser_d
     low, high = sorted(table["p"])                                         # Holm over the notebook's two tests
     assert gap["p_holm"] == pytest.approx(min(1, 2 * low) if gap["p"] == low else min(1, max(2 * low, high)))
     assert table[table["metric"] == "overall"].iloc[0]["reading"] == "undecided"
-    assert gap["reading"] == "below zero" and verdicts.GAP_WORDS[gap["reading"]] == "narrows the gap"
+    assert gap["reading"] == "below zero"
     # each run's best epoch, averaged over seeds: both recipes peak at their last epoch here
     best = tables.early_stopping(curves).set_index("variant")
     assert best["best_epoch_overall"].to_dict() == pytest.approx({"plain": 0.6, "rdrop": 0.62})

@@ -204,7 +204,7 @@ def family_counts(table: pd.DataFrame) -> str:
     for family in FAMILIES:
         rows = table[table["family"] == family]
         untrained = int((rows["pairs"] == 0).sum())
-        counts = [f"{n} {v}" for v, n in verdicts.verdict_counts(rows[rows["pairs"] > 0], None).items()]
+        counts = [f"{int((rows[rows['pairs'] > 0]['verdict'] == v).sum())} {v}" for v in verdicts.VERDICTS]
         parts.append(f"{family} ({spec_size(family)} tests): "
                      + (f"{untrained} not trained yet" if untrained == len(rows) else
                         ", ".join(counts + ([f"{untrained} not trained yet"] if untrained else []))))

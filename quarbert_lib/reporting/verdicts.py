@@ -48,19 +48,8 @@ def margins() -> dict[str, float]:
 
 OVERALL_MARGIN = 0.01
 VERDICTS = ("helps", "hurts", "equivalent", "inconclusive")
-# A comparison's own table (comparison_table), outside the pre-registered analysis: its readings are not verdicts.
-READINGS = ("above zero", "below zero", "inside the margin", "undecided")
 COLUMNS = ["step", "metric", "effect", "ci_low", "ci_high", "p", "p_equivalence", "margin", "seeds_before",
            "seeds_after", "paper_effect", "p_holm", "p_equivalence_holm", "reading"]
-
-
-def welch(mean_a: float, std_a: float, n_a: int, mean_b: float, std_b: float, n_b: int) -> tuple[float, float, float]:
-    """(mean_b - mean_a, its standard error, Welch-Satterthwaite degrees of freedom) from two samples' means,
-    sample standard deviations (ddof 1) and sizes (each >= 2)."""
-    va, vb = std_a ** 2 / n_a, std_b ** 2 / n_b
-    se = math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va ** 2 / (n_a - 1) + vb ** 2 / (n_b - 1)) if va + vb > 0 else float(n_a + n_b - 2)
-    return mean_b - mean_a, se, df
 
 
 def step_test(before: dict, after: dict, column: str, margin: float | None = None, alpha: float = ALPHA) -> dict:
@@ -74,7 +63,10 @@ def step_test(before: dict, after: dict, column: str, margin: float | None = Non
            "p_equivalence": np.nan, "margin": margin, "seeds_before": n_a, "seeds_after": n_b}
     if n_a < 2 or n_b < 2:
         return out
-    diff, se, df = welch(before[column], before[f"{column}_std"], n_a, after[column], after[f"{column}_std"], n_b)
+    # Welch: the difference's standard error and Welch-Satterthwaite degrees of freedom from the sample stds (ddof 1)
+    va, vb = before[f"{column}_std"] ** 2 / n_a, after[f"{column}_std"] ** 2 / n_b
+    diff, se = effect, math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / (n_a - 1) + vb ** 2 / (n_b - 1)) if va + vb > 0 else float(n_a + n_b - 2)
     if se == 0:
         return out
     half = stats.t.ppf(1 - alpha / 2, df) * se
@@ -139,12 +131,6 @@ def comparison_table(ablation: pd.DataFrame, steps: list[tuple[str, str]], colum
     table["reading"] = [reading(e, p, q, alpha) for e, p, q in
                         zip(table["effect"], table["p_holm"], table["p_equivalence_holm"])]
     return table
-
-
-def verdict_counts(table: pd.DataFrame, metric: str | None = "overall") -> dict[str, int]:
-    """How many tests (of one metric, or all) end in each verdict."""
-    rows = table if metric is None else table[table["metric"] == metric]
-    return {v: int((rows["verdict"] == v).sum()) for v in VERDICTS}
 
 
 ANALYSIS_COLUMNS = ["family", "step", "label", "metric", "effect", "ci_low", "ci_high", "level", "p", "p_adjusted",
@@ -220,9 +206,6 @@ def analyse(scores: pd.DataFrame, questions: tuple[Question, ...] = QUESTIONS, p
 REGIME_BASE = "plain"
 # Beside each recipe against plain: what MBPP adds to SMART at the same strength.
 REGIME_STEPS = (("advreg-lambda5", "smart"),)
-# A step's verdict on the train-dev gap, where a smaller gap is what a regulariser is for.
-GAP_WORDS = {"above zero": "widens the gap", "below zero": "narrows the gap",
-             "inside the margin": "leaves the gap within the margin", "undecided": "undecided on the gap"}
 
 
 def regime_verdicts(curves: pd.DataFrame) -> pd.DataFrame:
