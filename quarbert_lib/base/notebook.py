@@ -34,14 +34,10 @@ DISPLAY = {"display.width": 80, "display.max_columns": 20}
 SEEDED = ("tables", "predictions")
 
 
-def local_reports(profile: str) -> Path:
-    return LOCAL / profile
-
-
 def resolve(reports: str, profile: str) -> Path:
     """The folder a notebook's ``reports`` parameter names (module docstring)."""
     if reports == "local":
-        return local_reports(profile)
+        return LOCAL / profile
     if reports == "batch":
         return Path(os.environ.get(REPORTS_ENV) or profile_reports_dir(profile))
     if not isinstance(reports, (str, os.PathLike)) or not str(reports).strip():
@@ -79,14 +75,6 @@ def _one_line(shell, etype, value, tb, tb_offset=None):
     shell.showtraceback((etype, value, tb), exception_only=True)
 
 
-def one_line_errors() -> bool:
-    """In a notebook kernel, show every UserError as one line (True); elsewhere nothing changes (False)."""
-    if not in_kernel():
-        return False
-    get_ipython().set_custom_exc((UserError,), _one_line)
-    return True
-
-
 def start(notebook: str, profile: str, reports: str = "local") -> Path:
     """Point this process's reports at the folder ``reports`` names, seed a new local folder, show user errors as
     one line, and say where the notebook writes; returns the folder."""
@@ -96,7 +84,8 @@ def start(notebook: str, profile: str, reports: str = "local") -> Path:
     # width when it was imported outside a kernel): the same executed notebook on every machine
     for option, value in DISPLAY.items():
         pd.set_option(option, value)
-    one_line_errors()
+    if in_kernel():                             # every UserError as one line; elsewhere nothing changes
+        get_ipython().set_custom_exc((UserError,), _one_line)
     if reports != "batch":
         copied = seed(folder, profile)
         shown = folder.relative_to(REPO_ROOT) if folder.is_relative_to(REPO_ROOT) else folder
