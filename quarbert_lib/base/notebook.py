@@ -25,7 +25,7 @@ import pandas as pd
 from IPython import get_ipython
 
 from .errors import UserError
-from .paths import REPO_ROOT, REPORTS_ENV, profile_reports_dir, use_reports
+from .paths import REPO_ROOT, REPORTS_ENV, profile_reports_dir, shown, use_reports
 
 LOCAL = REPO_ROOT / "reports" / "local"
 # pandas' display defaults inside a notebook kernel, set explicitly (start)
@@ -88,8 +88,7 @@ def start(notebook: str, profile: str, reports: str = "local") -> Path:
         get_ipython().set_custom_exc((UserError,), _one_line)
     if reports != "batch":
         copied = seed(folder, profile)
-        shown = folder.relative_to(REPO_ROOT) if folder.is_relative_to(REPO_ROOT) else folder
-        print(f"{notebook} writes its tables and figures to {shown}/"
+        print(f"{notebook} writes its tables and figures to {shown(folder)}/"
               + (" (ignored by git)" if folder.is_relative_to(LOCAL) else "")
               + (f"; {' and '.join(copied)} copied from the committed {profile} study to start from" if copied else ""))
     return folder

@@ -56,6 +56,12 @@ def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
 STUDY_PROFILE = "cpu"
 
 
+def shown(path: Path) -> str:
+    """A path as the batch and the notebooks print and record it: relative to the repository when inside it, so a
+    clone elsewhere writes the same text."""
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
 def profile_reports_dir(profile: str) -> Path:
     return REPO_ROOT / "reports" if profile == STUDY_PROFILE else REPO_ROOT / "reports" / profile
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import jupytext
 import pandas as pd
 
-from ..base.paths import NOTEBOOK_DIR, REPO_ROOT, STUDY_PROFILE, profile_reports_dir, reports_dir, runs_dir, tables_dir
+from ..base.paths import NOTEBOOK_DIR, REPO_ROOT, STUDY_PROFILE, profile_reports_dir, reports_dir, runs_dir, shown, tables_dir
 from ..base.tasks import TASKS
 from ..benchmarks.bench import step_costs
 from ..core.config import PROFILES, ExperimentConfig, cost_kind, profile_config
@@ -292,10 +292,6 @@ def format_plan(planned: list[PlannedRun], table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _shown(path: Path) -> str:
-    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
-
-
 def show(notebook: str, namespace: dict) -> list[PlannedRun]:
     """What a notebook's cells will train, said before they train: the plan of ``notebook`` (the planner of
     `make reproduce --dry-run`) with the values its parameters have now in ``namespace`` (the notebook's globals()),
@@ -315,8 +311,8 @@ def show(notebook: str, namespace: dict) -> list[PlannedRun]:
              + (f", about {minutes:.1f} min on this machine{side_by_side}" if todo else ": nothing trains")]
     lines += [f"    train {r.name} ({r.steps} steps, ~{r.seconds / 60:.1f} min)" for r in todo]
     if params.get("reports") != "batch":        # the batch's output names no folder of the machine it ran on
-        lines.append(f"runs: {_shown(runs_dir() / profile / notebook)}/ (ignored by git); tables and figures: "
-                     f"{_shown(reports_dir())}/")
+        lines.append(f"runs: {shown(runs_dir() / profile / notebook)}/ (ignored by git); tables and figures: "
+                     f"{shown(reports_dir())}/")
     print("\n".join(lines))
     return planned
 

@@ -36,8 +36,7 @@ import papermill
 from papermill.exceptions import PapermillExecutionError
 from tqdm.auto import tqdm
 
-from ..base.paths import use_profile_reports  # noqa: F401
-from ..base.paths import REPO_ROOT, REPORTS_ENV, STUDY_PROFILE, discover, reports_dir
+from ..base.paths import REPO_ROOT, REPORTS_ENV, STUDY_PROFILE, discover, reports_dir, shown, use_profile_reports
 from ..core import data
 from ..core.config import PROFILES, ConfigError
 from ..core.workers import SHARED_CORE_SLOWDOWN, default_workers, makespan, run_all
@@ -185,13 +184,7 @@ def execute(path: Path, parameters: dict, output_dir: Path, kernel: str = "pytho
     finally:
         scratch.unlink(missing_ok=True)
     return {"notebook": path.stem, "status": status, "seconds": seconds, "error": error,
-            "executed": _shown(output), "unchanged": unchanged}
-
-
-def _shown(path: Path) -> str:
-    """A path as the batch records it: relative to the repository when inside it, so a clone elsewhere
-    writes the same text."""
-    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+            "executed": shown(output), "unchanged": unchanged}
 
 
 WIDGET_VIEW, WIDGET_STATE = "application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json"
@@ -236,7 +229,7 @@ def normalize_executed(nb, source: Path):
     nb.metadata.get("language_info", {}).pop("version", None)
     run.pop("output_path", None)
     if run:
-        run["input_path"] = _shown(source)
+        run["input_path"] = shown(source)
     _renumber_widgets(nb)
     return nb
 
