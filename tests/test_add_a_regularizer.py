@@ -61,7 +61,7 @@ import json, sys
 import quarbert_lib
 from quarbert_lib.core.config import ConfigError, ExperimentConfig, describe, profile_config
 from quarbert_lib.study import recipes, results
-from quarbert_lib.study.experiment import run_variant
+from quarbert_lib.study.experiment import find_or_train
 
 encoder = sys.argv[1]
 out = {"package": quarbert_lib.__file__, "help": describe().splitlines()[-1]}
@@ -71,8 +71,8 @@ except ConfigError as e:
     out["refused"] = str(e)
 runs = {}
 for variant in ("sampling", "sampling-squeeze"):
-    _, folders = run_variant("03_task_sampling", variant, "smoke", [0], encoder=encoder)
-    (folder,) = folders.values()
+    cfg = recipes.variant_config(variant, "smoke", model__encoder=encoder, train__seed=0)
+    ((_, folder),) = find_or_train("03_task_sampling", [(f"{variant}-seed0", cfg)], {"workers": 1})
     runs[variant] = {"config": results.read_json(folder / "config.json"),
                      "metrics": results.read_json(folder / "metrics.json"),
                      "history": (folder / "history.csv").read_text()}

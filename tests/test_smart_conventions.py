@@ -8,7 +8,7 @@ from quarbert_lib.core.data import DataConfig, TaskData, load_task
 from quarbert_lib.core.model import MultitaskBERT, load_encoder
 from quarbert_lib.losses import MultitaskObjective, SmartRegularizer, normalized_step, rng_snapshot
 from quarbert_lib.study import smart_strength
-from quarbert_lib.study.experiment import run_variant, smart_regularizer
+from quarbert_lib.study.experiment import find_or_train, smart_regularizer
 from quarbert_lib.study.tables import smart_columns
 
 TASKS = ["sst", "para", "sts"]
@@ -181,12 +181,20 @@ def test_sweep_point_equal_to_a_finished_run_is_that_run(isolated, monkeypatch):
         return {}
 
     monkeypatch.setattr("quarbert_lib.study.experiment.run_experiment", fake_run)
-    run_variant("04_smart_mbpp", "advreg-only", "cpu", [0])
-    _, folders = run_variant("04_smart_mbpp", "advreg-only", "cpu", [0], run_prefix="sweep-lambda5", smart__weight=5.0)
-    run_variant("04_smart_mbpp", "advreg-only", "cpu", [0], run_prefix="sweep-lambda2", smart__weight=2.0)
-    run_variant("04_smart_mbpp", "advreg-only", "cpu", [0], run_prefix="sweep-lambda5", smart__weight=5.0, force=True)
+    ladder = variant_config("advreg-only", "cpu", train__seed=0)            # λ 5 is the ladder row's own
+    lambda5, lambda2 = (variant_config("advreg-only", "cpu", train__seed=0, smart__weight=w) for w in (5.0, 2.0))
+    params = {"workers": 1}
+    find_or_train("04_smart_mbpp", [("advreg-only-seed0", ladder)], params)
+    ((_, folder),) = find_or_train("04_smart_mbpp", [("sweep-lambda5-seed0", lambda5)], params)
+    find_or_train("04_smart_mbpp", [("sweep-lambda2-seed0", lambda2)], params)
+    find_or_train("04_smart_mbpp", [("sweep-lambda5-seed0", lambda5)], params | {"force": True})
     assert names == ["advreg-only-seed0", "sweep-lambda2-seed0", "sweep-lambda5-seed0"]     # the λ 5 point: read
-    assert list(folders) == ["advreg-only-seed0"]
+    assert folder.name == "advreg-only-seed0"
+    # two entries of one config in one call: trained once, both answered by its folder
+    names.clear()
+    seed3 = variant_config("advreg-only", "cpu", train__seed=3)
+    twice = find_or_train("04_smart_mbpp", [("a-seed0", seed3), ("b-seed0", seed3)], params)
+    assert names == ["a-seed0"] and [f.name for _, f in twice] == ["a-seed0", "a-seed0"]
 
 
 def test_run_regularizer_is_seeded_by_the_run():

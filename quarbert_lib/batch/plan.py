@@ -28,9 +28,8 @@ from ..core.config import PROFILES, ExperimentConfig, cost_kind, profile_config
 from ..core.data import load_task
 from ..core.workers import default_workers, makespan
 from ..study import records
-from ..study.experiment import BUDGET_NOTEBOOK, budget_points, config_key
-from ..study.results import (RunIndex, run_costs,
-                             run_path, run_stem)
+from ..study.experiment import BUDGET_NOTEBOOK, budget_points
+from ..study.results import RunIndex, config_key, run_costs, run_path, run_stem
 from ..study.spec import BY_NAME, expand
 
 # Seconds of a notebook's own work beside its runs (tables, figures, ensembling, checks) when nothing recorded it.
@@ -256,7 +255,7 @@ def plan(notebooks: list[Path], profile: str, overrides: dict | None = None, spe
         # every run under the batch's profile, so that stays even where a notebook does not declare it
         params = {**declared, **notebook_arguments(declared, profile, notebook_params, overrides), "profile": profile}
         for notebook, name, cfg in declared_runs(path.stem, params):
-            key = config_key(cfg)
+            key = config_key(cfg.to_dict())
             if key in seen:
                 continue
             seen.add(key)

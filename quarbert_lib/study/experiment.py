@@ -295,60 +295,42 @@ def run_experiment(cfg: ExperimentConfig, notebook: str, run_name: str, force: b
     return out
 
 
-def run_variant(notebook: str, variant: str, profile: str, seeds: list[int], encoder: str = "minilm-l6",
-                force: bool = False, run_prefix: str | None = None, **overrides) -> tuple[list[dict], dict[str, Path]]:
-    """Every seed of one ladder variant (plus overrides) through the registry (a finished run of the same config,
-    whatever its name or notebook, is that run: results.RunIndex): (metrics per seed, {run name: run folder})."""
-    if not force:
-        records.restore_missing(profile)        # a twin may be recorded, not yet in the registry
-    index = results.RunIndex(profile)
-    runs, folders = [], {}
-    for seed in seeds:
-        cfg = variant_config(variant, profile, model__encoder=encoder, train__seed=seed, **overrides)
-        own = results.run_path(profile, notebook, results.run_name(run_prefix or variant, seed=seed))
-        found = None if force else index.find(cfg.to_dict(), own)
-        runs.append(results.read_json(found / "metrics.json") if found else run_experiment(cfg, notebook, own.name, force=force))
-        folders[(found or own).name] = found or own
-    return runs, folders
-
-
 # The notebook whose runs are budget points (budget_points), not spec.Runs groups.
 BUDGET_NOTEBOOK = "11_quality_per_cpu_minute"
 
 
-def train_runs(notebook: str, key: str | list[str], params: dict) -> list[tuple[DeclaredRun, dict, Path]]:
-    """Train (or find done) every run of the notebook's declared group ``key`` (or groups: a list, trained together)
-    (spec.NOTEBOOKS, expanded with the notebook's parameters ``params``, its globals(): what the planner plans):
-    [(the declared run, its metrics, its folder)], in declaration order. A run whose config a finished run already
-    has, in any notebook's folder under any name (results.RunIndex: a sweep point that is a ladder row, notebook 13's
-    seed 0 that is notebook 11's budget point), or another run of the groups has, is that run (its folder and
-    name), never trained twice; ``force`` in ``params`` retrains. The runs to train go to workers side
-    by side (core.workers: ``workers`` in ``params``, else QUARBERT_WORKERS, else one per core), each the run it
-    would be trained alone."""
+def find_or_train(notebook: str, named: list[tuple[str, ExperimentConfig]], params: dict) -> list[tuple[dict, Path]]:
+    """Each (run name, config) of ``notebook``, found done or trained: [(its metrics, its folder)], in order. A config
+    that a finished run already has, in any notebook's folder under any name (results.RunIndex: a sweep point that is
+    a ladder row, notebook 13's seed 0 that is notebook 11's budget point), or an earlier entry has, is that run (its
+    folder and name), never trained twice; ``force`` in ``params`` retrains. The runs to train go to workers side by
+    side (core.workers: ``workers`` in ``params``, else QUARBERT_WORKERS, else one per core), each the run it would be
+    trained alone."""
     force = bool(params.get("force", False))
-    runs = [run for k in ([key] if isinstance(key, str) else key) for run in expand(notebook, params, k)]
-    if runs and not force:
-        records.restore_missing(runs[0].config.profile)     # a twin may be recorded, not yet restored
-    index = results.RunIndex(runs[0].config.profile) if runs else None
-    keys = [config_key(d.config) for d in runs]
+    if named and not force:
+        records.restore_missing(named[0][1].profile)     # a twin may be recorded, not yet restored
+    index = results.RunIndex(named[0][1].profile) if named else None
+    keys = [results.config_key(cfg.to_dict()) for _, cfg in named]
     folders, configs = {}, {}       # a config key -> the folder that holds (or will hold) its run, and the config
-    for k, declared in zip(keys, runs):
+    for k, (name, cfg) in zip(keys, named):
         if k not in folders:
-            configs[k] = declared.config
-            own = results.run_path(declared.config.profile, notebook, declared.name)
-            folders[k] = (None if force else index.find(declared.config.to_dict(), own)) or own
+            configs[k] = cfg
+            own = results.run_path(cfg.profile, notebook, name)
+            folders[k] = (None if force else index.find(cfg.to_dict(), own)) or own
     todo = [k for k in folders if force or not results.is_complete(folders[k], configs[k].to_dict())]
     trained = dict(zip(todo, run_all(run_experiment, [((configs[k], notebook, folders[k].name), {"force": force})
                                                       for k in todo],
                                      workers=params.get("workers"), what=f"{notebook} runs")))
-    return [(declared, trained[k] if k in trained else results.read_json(folders[k] / "metrics.json"), folders[k])
-            for k, declared in zip(keys, runs)]
+    return [(trained[k] if k in trained else results.read_json(folders[k] / "metrics.json"), folders[k]) for k in keys]
 
 
-def config_key(cfg: ExperimentConfig) -> str:
-    """A config's identity as canonical JSON (results.config_key): two runs with the same key are one run
-    (train_runs, the planner)."""
-    return results.config_key(cfg.to_dict())
+def train_runs(notebook: str, key: str | list[str], params: dict) -> list[tuple[DeclaredRun, dict, Path]]:
+    """Train (or find done: find_or_train) every run of the notebook's declared group ``key`` (or groups: a list,
+    trained together) (spec.NOTEBOOKS, expanded with the notebook's parameters ``params``, its globals(): what the
+    planner plans): [(the declared run, its metrics, its folder)], in declaration order."""
+    runs = [run for k in ([key] if isinstance(key, str) else key) for run in expand(notebook, params, k)]
+    return [(declared, *found) for declared, found in
+            zip(runs, find_or_train(notebook, [(d.name, d.config) for d in runs], params))]
 
 
 def quartets(notebook: str, key: str, params: dict, multitask: str | None = None,
@@ -499,20 +481,16 @@ def budget_curve(notebook: str, params: dict) -> pd.DataFrame:
     if not force:
         records.restore_missing(profile)     # a run standing for a point may be recorded, not yet restored
     index = results.RunIndex(profile)
-    points = []                 # (recipe, cap, saved rows or None, run folder or None: to train, config, name)
-    for recipe, cap, name, cfg, earlier in budget_points(params):
-        run_dir = None if force else index.find(cfg.to_dict(), results.run_path(profile, notebook, name))
-        points.append((recipe, cap, earlier if run_dir is None else None, run_dir, cfg, name))
-    todo = [(cfg, name) for _, _, earlier, run_dir, cfg, name in points if run_dir is None and earlier is None]
-    run_all(run_experiment, [((cfg, notebook, name), {"force": force}) for cfg, name in todo],
-            workers=params.get("workers"), what=f"{notebook} runs")           # side by side, as train_runs
+    # a point's saved rows stand for it only where no finished run of its config exists (budget_points)
+    points = [(recipe, cap, earlier if force or index.find(cfg.to_dict(), results.run_path(profile, notebook, name)) is None
+               else None, cfg, name) for recipe, cap, name, cfg, earlier in budget_points(params)]
+    found = iter(find_or_train(notebook, [(name, cfg) for *_, earlier, cfg, name in points if earlier is None], params))
     rows = []
-    for recipe, cap, earlier, run_dir, cfg, name in points:
+    for recipe, cap, earlier, cfg, name in points:
         if earlier is not None:
             rows += earlier.assign(source="saved table").to_dict("records")
             continue
-        run_dir = run_dir or results.run_path(profile, notebook, name)
-        metrics = results.read_json(run_dir / "metrics.json")
+        metrics, run_dir = next(found)
         setting = {"recipe": recipe, "cap": cap or "all", "profile": profile, "encoder": encoder, "seed": seed}
         for point in epoch_points(run_dir, metrics):
             rows.append(tables.sweep_row({**setting, "epoch": point["epoch"]}, [point])
