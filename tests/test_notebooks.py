@@ -303,7 +303,7 @@ def _widget_notebook(lost: bool) -> nbformat.NotebookNode:
                          ids=["lost-then-whole", "lost-twice", "whole"])
 def test_an_execution_whose_widget_messages_were_lost_runs_once_more_then_fails(tmp_path, monkeypatch, capsys,
                                                                                  executions, status):
-    """CI (stop 48): the executed notebook 10 lacked two rows of its error grid (36 widget models), so it differed
+    """CI (stop 48): the executed notebook 10 lacked two rows of its error grid (12 widget models), so it differed
     from the committed one. Such an execution is run once more, and reported failed, named, if its widget state is
     still incomplete."""
     source = tmp_path / "01_x.py"

@@ -258,7 +258,7 @@ class ErrorBrowser:
     ``source`` is the run shown first (default: the first). The grid is the most widgets: one per cell, all its
     cells sharing one layout and one style, its buttons another, and a rebuilt grid closes the cells it replaces.
     Every widget is a message from the kernel, and the messages of a burst can be lost (CI's executed notebook 10
-    once lacked 36 of its models, see ``reproduce.missing_widget_models``)."""
+    once lacked 12 of its grid's cells, see ``reproduce.missing_widget_models``)."""
 
     def __init__(self, sources: dict, data: DataConfig | None = None, rows_shown: int = 25,
                  source: str | None = None):
