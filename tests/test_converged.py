@@ -11,7 +11,7 @@ from quarbert_lib.batch import plan
 from quarbert_lib.reporting import report, verdicts
 from quarbert_lib.study import ensemble, experiment, results, spec, tables
 from quarbert_lib.study.ensemble import scores
-from quarbert_lib.study.recipes import variant_config
+from quarbert_lib.study.recipes import PROFILE_NOTEBOOK_PARAMS, variant_config
 
 NOTEBOOK = "13_converged_budget"
 
@@ -98,6 +98,21 @@ def test_an_epoch_row_is_its_recipes_runs_at_that_epoch_end(converged, monkeypat
     overall = analysis[(analysis["step"].str.endswith("epoch1")) & (analysis["metric"] == "overall")].iloc[0]
     assert overall["pairs"] == 2 and overall["effect"] == pytest.approx(diffs.mean(), abs=1e-12)
     assert overall["verdict"] == verdicts.word(overall["ci_low"], overall["ci_high"], 0.01)
+
+
+def test_the_smoke_profile_trains_notebook_13_on_24_examples_a_task_and_the_cpu_study_on_all():
+    """The fresh-clone check of the README's commands (stop 49): `make reproduce PROFILE=smoke` on the course data
+    planned notebook 13's five runs on every example, 275.7 minutes (converged-plain-seed0 10,983 steps). Under the
+    smoke profile a variant on every example keeps the profile's cap, 24 (recipes.CAPPED_PROFILES), for the runs and the rows
+    that find them alike; the cpu study's runs keep every example, their configs (and so their records) unchanged."""
+    declared = {"profile": "smoke", "encoder": "minilm-l6", "converged_seeds": None, "converged": True,
+                "quartet_seeds": [0]}
+    smoke = spec.expand(NOTEBOOK, declared | PROFILE_NOTEBOOK_PARAMS["smoke"])
+    assert len(smoke) == 5 and {r.config.data.max_train_per_task for r in smoke} == {24}
+    assert smoke[0].config == variant_config("converged-plain", "smoke", model__encoder="minilm-l6", train__seed=0)
+    cpu = spec.expand(NOTEBOOK, declared | {"profile": "cpu"} | PROFILE_NOTEBOOK_PARAMS["cpu"])
+    assert len(cpu) == 9 and {r.config.data.max_train_per_task for r in cpu} == {None}
+    assert variant_config("converged-plain", "smoke", data__max_train_per_task=None).data.max_train_per_task is None
 
 
 def test_the_converged_groups_are_off_where_the_profile_turns_them_off(converged, monkeypatch):
