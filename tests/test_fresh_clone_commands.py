@@ -1,5 +1,8 @@
 """tools/fresh_clone_commands.py runs every command the docs show from a fresh clone (issue 38): it must know each
 of them, read them as the docs write them, and judge each run against what the docs say it does."""
+import time
+from pathlib import Path
+
 from tools.fresh_clone_commands import COMMANDS, Command, documented, run
 
 
@@ -32,3 +35,15 @@ def test_a_run_is_right_when_it_does_what_the_docs_say(tmp_path):
     server = run(Command("sleep 5", 0.01, expect="serves"), tmp_path, tmp_path / "e.log")
     assert (server["rc"], server["right"]) == (None, True)
     assert run(Command("sleep 5", 0.01), tmp_path, tmp_path / "f.log")["right"] is False
+
+
+def test_a_command_at_its_limit_is_ended_with_its_children(tmp_path):
+    """A command past its limit is ended with everything it started: `make lab`'s server or a batch's training run
+    would otherwise outlive it and run beside the next command (the smoke batch's training did, stop 49)."""
+    server = run(Command("sleep 60 & echo $! > child.pid; wait", 0.02, expect="serves"), tmp_path, tmp_path / "g.log")
+    assert server["rc"] is None
+    status = Path(f"/proc/{int((tmp_path / 'child.pid').read_text())}/status")
+    deadline = time.monotonic() + 10
+    while status.exists() and "\tZ" not in status.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not status.exists() or "\tZ" in status.read_text()

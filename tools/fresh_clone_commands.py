@@ -11,7 +11,9 @@ is one of COMMANDS, so a command added to the docs is a command this check runs.
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -40,7 +42,7 @@ class Command:
 COMMANDS = (
     Command("make venv", 5),
     Command("make reproduce", 30),
-    Command("make reproduce PROFILE=smoke", 10),
+    Command("make reproduce PROFILE=smoke", 20),
     Command("make reproduce PROFILE=cpu", 20),
     Command('make reproduce ONLY="01"', 20),
     Command("make reproduce WORKERS=1", 30),
@@ -130,11 +132,20 @@ def run(command: Command, clone: Path, log: Path) -> dict:
     line = re.sub(r"^python ", ".venv/bin/python ", line)
     start = time.perf_counter()
     with log.open("w") as out:
+        # its own process group, ended whole at the limit: a command's children (a training run, a Jupyter server)
+        # would otherwise outlive it and run beside the next command
+        process = subprocess.Popen(["bash", "-c", line], cwd=clone, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
         try:
-            rc = subprocess.run(["bash", "-c", line], cwd=clone, stdout=out, stderr=subprocess.STDOUT,
-                                timeout=command.minutes * 60).returncode
+            rc = process.wait(timeout=command.minutes * 60)
         except subprocess.TimeoutExpired:
             rc = None
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
     lines = [s for s in log.read_text(errors="replace").replace("\r", "\n").splitlines() if s.strip()]
     right = {"ok": rc == 0, "refuses": rc not in (0, None) and not any("Traceback" in s for s in lines),
              "serves": rc is None}[command.expect]

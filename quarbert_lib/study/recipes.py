@@ -64,8 +64,8 @@ VARIANTS["converged-smart"] = {**VARIANTS["smart"], **ALL_DATA, "data__calibrati
 # passes them and the planner (plan.py) reads them, so the plan is the batch.
 PROFILE_NOTEBOOK_PARAMS: dict[str, dict[str, Any]] = {
     # smoke: 03 without the natural-size control (kept at the cap, CAPPED_PROFILES, it would be the ladder's rows);
-    # 12 on two epochs, two recipes
-    "smoke": {"imbalance_control": False, "regime_cap": 24, "regime_probe": 24,
+    # 06 times each step setting on 2 steps (9 took 190 s of the smoke batch here, stop 50); 12 on two epochs, two recipes
+    "smoke": {"imbalance_control": False, "cost_steps": 2, "regime_cap": 24, "regime_probe": 24,
               "regime_epochs": 2, "regime_recipes": ["plain", "rdrop"]},
     # cpu: 13's runs (issue 40: six, about 5.5 hours one at a time here, and the quartet's three specialists) train
     # across sessions and are recorded as each seed of both recipes is: the study executes 13 on the seeds recorded
