@@ -170,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in PASS_THROUGH:
         return PASS_THROUGH[argv[0]][0].main(argv[1:]) or 0
+    if not argv:                    # typed bare: what a newcomer needs is the list of commands, not a usage error
+        parser().print_help()
+        return 0
     args = parser().parse_args(argv)
     return {"predict": predict_command, "export": export_command, "submit": submit_command}[args.command](args)
 

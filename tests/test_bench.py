@@ -207,14 +207,25 @@ def test_gpu_section_is_added_from_its_own_files(isolated, tiny_encoder_dir, mon
     assert text.index("## Targets") < text.index("## On a GPU")   # targets are the CPU's
 
 
-def test_random_encoder_has_the_configured_sizes_and_checks_the_vocabulary(tmp_path, tiny_encoder_dir):
+def test_random_encoder_has_the_configured_sizes_and_checks_the_vocabulary(tmp_path, tiny_encoder_dir, capsys):
     from transformers import BertConfig
     config = BertConfig(vocab_size=30522, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                         intermediate_size=32, max_position_embeddings=64)
     encoder, tokenizer = load_encoder(str(bench.random_encoder(tmp_path / "enc", tiny_encoder_dir, config)))
     assert encoder.config.hidden_size == 16 and encoder.config.num_hidden_layers == 1 and len(tokenizer) == 30522
-    with pytest.raises(ValueError, match="vocab_size"):
+    from quarbert_lib.base import cli
+    from quarbert_lib.base.errors import UserError
+    with pytest.raises(UserError, match="vocab_size"):
         bench.random_encoder(tmp_path / "bad", tiny_encoder_dir, BertConfig(vocab_size=100))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(UserError, match=r"empty: no tokenizer there"):
+        bench.random_encoder(tmp_path / "bad", empty)
+    # the docs' command with a folder that is not there (the fresh-clone check, stop 50): transformers read the name
+    # as a hub id, a traceback offline; now one line, before any measurement
+    assert cli.run(bench.main, ["--profile", "paper", "--random-bert-base", "missing-tokenizer", "--only", "steps"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "--random-bert-base missing-tokenizer: no such folder" in err[0], err
 
 
 def test_compiled_path_is_timed_after_compiling_with_the_default_flops(sample, tiny_encoder_dir, monkeypatch):
@@ -294,3 +305,21 @@ def test_the_quartet_section_says_what_is_missing_before_measuring_anything(isol
     df, _ = bench.run_bench("cpu", "minilm-l6", sections=("quartet",))
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("[bench] LoRA adapter modes skipped: 12 weight files") and df.empty
+
+
+def test_a_bench_that_fails_part_way_keeps_the_sections_it_finished(isolated, tiny_encoder_dir, monkeypatch):
+    """The bug hunt's `make bench` lost 21 minutes of measurement to a failure at its end: each section is saved as
+    it finishes, so a failure in the second (here the passes of `steps`) leaves the first's rows in bench.csv."""
+    from quarbert_lib.base.paths import tables_dir
+    from quarbert_lib.study.results import read_json
+    monkeypatch.setattr(speed, "TRAIN_PATHS", EAGER_PATHS)
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("the machine went away")
+
+    monkeypatch.setattr(bench, "pass_rows", fails)
+    with pytest.raises(RuntimeError, match="the machine went away"):
+        bench.run_bench("smoke", str(tiny_encoder_dir), per_task=8, reps=1, cost_steps=1, sections=("throughput", "steps"))
+    saved = pd.read_csv(tables_dir() / "bench.csv")
+    assert set(saved["section"]) == {"gemm", "train", "inference"}
+    assert read_json(tables_dir() / "bench_meta.json")["sections"] == ["throughput"]

@@ -77,3 +77,26 @@ def test_debug_flag_is_removed_before_main_sees_it(monkeypatch):
     monkeypatch.setenv("QUARBERT_DEBUG", "1")
     with pytest.raises(ValueError):
         cli.run(lambda argv: profile_config("cpu", train__lr=-1.0), [])
+
+
+def test_the_bare_command_lists_every_command(capsys):
+    """`python -m quarbert_lib` typed alone (docs/using_a_model.md names it as the one entry) answered with argparse's
+    usage error, exit 2, naming no command (the fresh-clone check of the docs' commands, stop 50): it prints the help,
+    which lists every command, and exits 0."""
+    from quarbert_lib import __main__ as entry
+    assert entry.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m quarbert_lib")
+    for command in ("predict", "export", "submit", *entry.PASS_THROUGH):
+        assert command in out, command
+
+
+def test_figures_of_a_profile_with_no_results_is_one_line_and_writes_nothing(isolated, capsys):
+    """`python -m quarbert_lib figures --profile quick` on a fresh clone (no quick batch yet) wrote a results.md that
+    was its title alone, exit 0 (the fresh-clone check of the docs' commands, stop 50)."""
+    from quarbert_lib.reporting import figures
+    assert cli.run(figures.main, ["--profile", "quick"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "holds no results of profile quick and encoder minilm-l6" in err[0], err
+    assert "make reproduce PROFILE=quick" in err[0]
+    assert not list((isolated / "reports").rglob("results.md"))

@@ -259,6 +259,20 @@ def test_download_from_a_mirror(tmp_path, mini_data_dir):
         download(tmp_path / "none", base_url=(tmp_path / "nowhere").as_uri() + "/")
 
 
+def test_a_download_without_internet_is_one_line_and_leaves_no_folder(tmp_path, monkeypatch, capsys):
+    """`python -m quarbert_lib data download --dest data` offline was an OSError traceback and left an empty data/
+    (the fresh-clone check of the docs' commands, stop 50): one line saying what to do instead."""
+    from quarbert_lib.base import cli
+    from quarbert_lib.core import data
+    monkeypatch.chdir(tmp_path)
+    closed = "http://127.0.0.1:9/"                                 # the discard port: nothing listens
+    assert cli.run(data.main, ["download", "--dest", "data", "--base-url", closed]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: could not download {closed}ids-sst-train.csv ("), err
+    assert "copy the course CSVs into a folder and set QUARBERT_DATA to it" in err[0]
+    assert not (tmp_path / "data").exists()
+
+
 def test_data_notes_print_once_per_process(tmp_path, capsys):
     path = _write(tmp_path / "twice.csv", "\tid\tsentence\tsentiment\n0\ta\tok\t1\n1\tb\t\t1\n")
     for _ in range(3):                                   # three runs of one notebook load the same file
@@ -329,3 +343,16 @@ def test_a_sentence_of_invisible_characters_is_empty_as_the_tokenizer_sees_it(tm
     assert [e.id for e in examples] == ["b"] and [(ln, f) for ln, f, _ in report.skipped] == [(2, "sentence")]
     test = _write(tmp_path / "test.csv", f"\tid\tsentence\n0\ta\t{invisible}\n")
     assert [e.id for e in load_csv(test, TASKS["sst"], has_labels=False)[0]] == ["a"]
+
+
+@pytest.mark.parametrize("task, header, row", [
+    ("para", "sentence1\tsentence2\tis_duplicate", "Why?\t{x}\t1.0"),
+    ("sts", "sentence1\tsentence2\tsimilarity", "{x}\tA man sings.\t2.5")])
+def test_a_pair_sentence_of_invisible_characters_is_empty_too(tmp_path, task, header, row):
+    """The same kind in the pair files: either side of a pair made only of invisible characters is an empty
+    sentence, named by its field."""
+    field = "sentence2" if task == "para" else "sentence1"
+    path = _write(tmp_path / f"{task}.csv", f"\tid\t{header}\n0\ta\t{row.format(x=chr(0x200b) + chr(0xad))}\n")
+    with pytest.raises(DataError) as err:
+        load_csv(path, TASKS[task])
+    assert (err.value.line, err.value.field) == (2, field) and "empty sentence" in err.value.reason

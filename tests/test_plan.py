@@ -5,6 +5,7 @@ import shutil
 import pandas as pd
 import pytest
 
+from quarbert_lib.base.errors import UserError
 from quarbert_lib.batch import plan
 from quarbert_lib.study.spec import NOTEBOOK_NAMES
 from quarbert_lib.core.config import profile_config
@@ -107,11 +108,30 @@ def test_recorded_notebook_seconds_replace_that_profiles_rows_only(isolated, mon
     assert saved[["profile", "notebook", "overhead_seconds"]].values.tolist() == [["cpu", "01_a", 2.0], ["quick", "02_b", 5.0]]
     assert saved["commit"].isna().tolist() == [False, True]
     batch.write_text(json.dumps([{**entry, "notebook": "01_a", "status": "failed", "profile": "quick"}]))
-    with pytest.raises(ValueError, match="no notebook ended ok"):
+    with pytest.raises(UserError, match="no notebook ended ok"):
         plan.record_notebook_seconds(batch)
     batch.write_text(json.dumps([{**entry, "notebook": "01_a", "profile": "quick"}, {**entry, "notebook": "02_b", "profile": "cpu"}]))
-    with pytest.raises(ValueError, match="expected one profile"):
+    with pytest.raises(UserError, match="expected one profile"):
         plan.record_notebook_seconds(batch)
+
+
+@pytest.mark.parametrize("body, said", [
+    (None, "no such file: a batch writes its summary.json"),                # the docs' command on a fresh clone
+    ("{not json", "not a batch's summary.json (JSONDecodeError"),
+    ('{"notebook": "01_a"}', "expected a list of one object a notebook")])
+def test_a_summary_that_is_missing_or_not_a_batchs_is_one_line(isolated, monkeypatch, capsys, body, said):
+    """`reproduce --record-seconds reports/quick/executed/summary.json` on a fresh clone (no quick batch yet) was a
+    FileNotFoundError traceback (the fresh-clone check of the docs' commands, stop 50)."""
+    from quarbert_lib.base import cli
+    from quarbert_lib.batch import reproduce
+    monkeypatch.setattr(plan, "NOTEBOOK_SECONDS_CSV", isolated / "tables" / "notebook_seconds.csv")
+    summary = isolated / "summary.json"
+    if body is not None:
+        summary.write_text(body)
+    assert cli.run(reproduce.main, ["--record-seconds", str(summary)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {summary}: ") and said in err[0], err
+    assert not plan.NOTEBOOK_SECONDS_CSV.exists()
 
 
 def test_a_fresh_clone_plans_the_quick_profile_with_its_recorded_batch(isolated):

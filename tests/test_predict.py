@@ -365,10 +365,40 @@ def test_cli_user_errors_are_one_line_and_exit_2(registry, capsys, tmp_path):
     for argv, says in ((["predict", str(registry.runs["multi"])], "nothing to score"),
                        (["predict", "no-such-run", "--sentence", "x"], "no complete run or ensemble 'no-such-run'"),
                        (["predict", str(registry.runs["multi"]), "--csv", str(tmp_path / "missing.csv")], "no such file"),
-                       (["export", str(registry.runs["multi"]), str(tmp_path)], "already exists and is not an empty")):
+                       (["export", str(registry.runs["multi"]), str(tmp_path)], "already exists and is not an empty"),
+                       (["predict", str(registry.runs["multi"]), "--csv", str(_utf16(tmp_path))], "not UTF-8: it is UTF-16")):
         assert cli.run(entry.main, argv) == 2
         err = capsys.readouterr().err.splitlines()
         assert len(err) == 1 and err[0].startswith("error: ") and says in err[0], err
+
+
+def _utf16(folder: Path) -> Path:
+    """Excel's "Unicode text": a CSV of inputs in UTF-16."""
+    path = folder / "excel.txt"
+    path.write_bytes("sentence\nA film.\n".encode("utf-16"))
+    return path
+
+
+def _cut(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def test_damaged_heads_are_one_line_naming_the_file(registry, capsys, tmp_path):
+    """Every weight file a model is loaded from goes through core.model.load_weights (the bug hunt's kind 9: a
+    damaged file is one line naming it and the fix, not torch's or safetensors' traceback): a LoRA run's heads
+    (lora.LoraQuartet, which notebook 08 and a LoRA ensemble load) and an export's heads (safetensors)."""
+    from quarbert_lib.base.errors import UserError
+    from quarbert_lib.study.lora import HEADS_FILE, LoraQuartet
+    lora = shutil.copytree(registry.runs["lora-sts"], tmp_path / "lora-sts")
+    _cut(lora / HEADS_FILE)
+    with pytest.raises(UserError, match=rf"^{re.escape(str(lora / HEADS_FILE))}: damaged weights .*retrain the run"):
+        LoraQuartet({"lora-sts": (lora, results.run_config(lora))})
+    dest = serve.export(registry.runs["multi"], tmp_path / "export")
+    _cut(dest / "heads.safetensors")
+    assert cli.run(entry.main, ["predict", str(dest), "--sentence", "A film."]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {dest / 'heads.safetensors'}: damaged weights"), err
 
 
 @pytest.mark.parametrize("command", sorted(entry.PASS_THROUGH))
@@ -420,7 +450,5 @@ def test_csv_inputs_are_read_as_the_course_loader_reads_its_files(tmp_path):
         with pytest.raises(DataError) as err:
             read_csv_inputs(tmp_path / "bad.csv")
         assert (err.value.line, err.value.field) == (line, field) and said in err.value.reason
-    utf16 = tmp_path / "excel.txt"
-    utf16.write_bytes("sentence\nA film.\n".encode("utf-16"))
     with pytest.raises(DataError, match="not UTF-8: it is UTF-16"):
-        read_csv_inputs(utf16)
+        read_csv_inputs(_utf16(tmp_path))

@@ -80,6 +80,25 @@ def test_an_ensemble_submits_its_members_average(registry, tmp_path):
     assert not np.allclose(one["prediction"], results.read_course_output(tmp_path / "sts-test-output.csv", "sts")["prediction"])
 
 
+def test_members_listing_their_ids_in_another_order_submit_the_same_files(registry, tmp_path):
+    """The bug hunt's kind 13 through `submit`, where it was a traceback: member b's saved predictions in reversed
+    order are aligned by id, and the submission is byte for byte the one of the members as written."""
+    b = shutil.copytree(registry.runs["multi-seed1"], results.run_path("smoke", "reordered", "b"))
+    for split in ("dev", "test"):
+        path = b / f"predictions-{split}.csv"
+        frame = pd.read_csv(path, dtype={"id": str})
+        results.write_csv(path, frame.iloc[::-1].reset_index(drop=True))
+    shuffled = results.run_path("smoke", "reordered", "ens")         # members live in the registry
+    results.write_members(shuffled, {"a": registry.runs["multi-seed0"], "b": b})
+    submit.write_submission(registry.ensemble, tmp_path / "as-written")
+    submit.write_submission(shuffled, tmp_path / "reordered")
+    written = sorted(p.name for p in (tmp_path / "as-written").iterdir())
+    assert written == sorted(p.name for p in (tmp_path / "reordered").iterdir()) and len(written) == 5
+    for name in written:
+        assert (tmp_path / "reordered" / name).read_bytes() == (tmp_path / "as-written" / name).read_bytes(), name
+    shutil.rmtree(b.parent)
+
+
 def test_ids_the_saved_predictions_miss_are_scored(registry, tmp_path):
     """The capped run predicted 5 dev examples per task: its dev outputs are scored over every course id,
     and agree with its saved predictions on the 5 it has."""

@@ -247,6 +247,13 @@ def test_a_run_that_diverges_is_an_error_and_never_complete(isolated, tiny_encod
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" not in err and err.count("error: ") == 1
     assert f"error: {said}" in err
+    # predict said the diverged run "was restored from its record": it names what the run lacks
+    from quarbert_lib import __main__ as entry
+    assert cli.run(entry.main, ["predict", str(path), "--sentence", "A film."]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and [s for s in err.splitlines() if s.strip()] == [
+        f"error: run {path} has no metrics.json (written when a run completes): finish training it first "
+        "(--debug or QUARBERT_DEBUG=1 shows the traceback)"]
 
 
 def test_a_non_finite_score_or_prediction_never_finishes_a_run(setup, tmp_path):
@@ -260,3 +267,14 @@ def test_a_non_finite_score_or_prediction_never_finishes_a_run(setup, tmp_path):
     with pytest.raises(ValueError, match="metrics.json: not written, it would hold a non-finite number"):
         results.write_json(tmp_path / "metrics.json", {"overall": float("nan")})
     assert not (tmp_path / "metrics.json").exists()
+    # predictions: one that is not finite stops the run before any prediction file is written
+    import numpy as np
+    import pandas as pd
+
+    from quarbert_lib.study.experiment import write_predictions
+    frame = pd.DataFrame({"id": ["a", "b", "c"], "gold": [1, 2, 3], "pred": [1, 2, 3],
+                          "p0": [0.5, np.inf, np.nan]})
+    with pytest.raises(NonFiniteLossError, match=r"2 of the 3 dev predictions of sst are not finite"):
+        write_predictions(None, {}, profile_config("smoke"), tmp_path / "run", "cpu", splits=("dev",),
+                          known={"dev": {"sst": frame}})
+    assert not (tmp_path / "run").exists()

@@ -167,3 +167,30 @@ def test_the_batch_trains_its_planned_runs_in_workers_before_the_notebooks(isola
     assert len(declared) >= 2 and seen == [True] * len(declared)    # each done before the notebook's turn
     folders = sorted(f.name for f in (isolated / "runs" / "smoke" / "02_multitask_baseline").iterdir())
     assert folders == sorted(d.name for d in declared)
+
+
+def test_a_scheduler_that_does_not_answer_is_one_line_before_any_compute(isolated, monkeypatch, capsys):
+    """`reproduce --scheduler tcp://head:8786` (the docs' example) on a machine without that cluster executed the
+    whole batch, since a fresh clone had nothing to train and so never met the cluster (the fresh-clone check of the
+    docs' commands, stop 50): an address that does not answer, or is no address, is one line before anything runs;
+    one that answers passes."""
+    import socket
+
+    from quarbert_lib.base import cli
+    from quarbert_lib.batch import reproduce
+    monkeypatch.setattr(reproduce, "execute", lambda *a, **k: pytest.fail("a notebook ran"))
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))                  # a port of ours that nothing listens on
+    port = closed.getsockname()[1]
+    for address, said in ((f"tcp://127.0.0.1:{port}", f"the Dask scheduler at tcp://127.0.0.1:{port} does not answer"),
+                          ("tcp://head:abc", "is not a Dask scheduler's address: expected tcp://host:port"),
+                          ("http://127.0.0.1:8786", "is not a Dask scheduler's address")):
+        assert cli.run(reproduce.main, ["--profile", "smoke", "--only", "01", "--scheduler", address]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and said in err[0], err
+        with pytest.raises(workers.WorkersError, match="scheduler"):
+            workers.run_all(print, [((1,), {}), ((2,), {})], scheduler=address)
+    closed.close()
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        assert workers.reach_scheduler(address) == address

@@ -21,6 +21,7 @@ from pathlib import Path
 import jupytext
 import pandas as pd
 
+from ..base.errors import UserError
 from ..base.paths import NOTEBOOK_DIR, REPO_ROOT, STUDY_PROFILE, profile_reports_dir, reports_dir, runs_dir, shown, tables_dir
 from ..base.tasks import TASKS
 from ..benchmarks.bench import step_costs
@@ -222,12 +223,21 @@ def _overheads(entries: list[dict]) -> dict[str, float]:
 def record_notebook_seconds(summary: Path) -> pd.DataFrame:
     """Copy a batch's per-notebook seconds (its summary.json) into NOTEBOOK_SECONDS_CSV, replacing that
     profile's rows, so that a fresh clone plans that profile with them. Only notebooks that ended `ok`."""
-    entries = [e for e in json.loads(Path(summary).read_text()) if e.get("status") == "ok"]
+    try:
+        listed = json.loads(Path(summary).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{summary}: no such file: a batch writes its summary.json into its executed/ folder (make "
+                        "reproduce PROFILE=quick writes reports/quick/executed/summary.json)") from None
+    except ValueError as e:                 # not JSON, or not UTF-8
+        raise UserError(f"{summary}: not a batch's summary.json ({type(e).__name__}: {str(e)[:80]})") from None
+    if not isinstance(listed, list) or not all(isinstance(e, dict) for e in listed):
+        raise UserError(f"{summary}: not a batch's summary.json (expected a list of one object a notebook)")
+    entries = [e for e in listed if e.get("status") == "ok"]
     if not entries:
-        raise ValueError(f"{summary}: no notebook ended ok, nothing to record")
+        raise UserError(f"{summary}: no notebook ended ok, nothing to record")
     profiles = {e.get("profile") for e in entries}
     if len(profiles) != 1 or None in profiles:
-        raise ValueError(f"{summary}: expected one profile in its entries' 'profile' field, found {sorted(map(str, profiles))}")
+        raise UserError(f"{summary}: expected one profile in its entries' 'profile' field, found {sorted(map(str, profiles))}")
     # an older batch's entries may lack a field: it is left empty, never a KeyError
     new = pd.DataFrame(entries).reindex(columns=["profile", "notebook", "seconds", "trained_runs", "overhead_seconds",
                                                  "commit", "finished"])

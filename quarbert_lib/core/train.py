@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from ..base.errors import UserError
 from . import distributed
 from .config import TrainConfig
-from .model import autocast, resolve_precision
+from .model import autocast, load_weights, resolve_precision
 from .sampler import epoch_schedule
 
 CHECKPOINT, BEST = "checkpoint.pt", "model.pt"
@@ -338,5 +338,5 @@ class Trainer:
         bar.close()
         distributed.barrier()   # rank 0 has written the best weights
         if self.out_dir is not None and (self.out_dir / BEST).exists():
-            self.model.load_state_dict(torch.load(self.out_dir / BEST, map_location=self.device))
+            self.model.load_state_dict(load_weights(self.out_dir / BEST, self.device))
         return self.state

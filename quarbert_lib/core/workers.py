@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import socket
 import tempfile
+import urllib.parse
 from pathlib import Path
 from typing import Any, Callable
 
@@ -110,6 +112,27 @@ def _call(index: int, function: Callable, args: tuple, kwargs: dict, threads: in
     return index, function(*args, **kwargs)
 
 
+def reach_scheduler(address: str, timeout: float = 5.0) -> str:
+    """``address`` once a Dask scheduler there accepts a connection within ``timeout`` seconds; otherwise one
+    WorkersError saying so, before anything is computed (joblib's Dask backend would fail later, in a traceback)."""
+    parsed = urllib.parse.urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parsed.hostname, parsed.port
+    except ValueError:                      # a port that is not a number
+        host, port = None, None
+    if parsed.scheme not in ("tcp", "tls") or not host or port is None:
+        raise WorkersError(f"scheduler {address!r} is not a Dask scheduler's address: expected tcp://host:port "
+                           "(its default port is 8786)")
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as e:
+        raise WorkersError(f"the Dask scheduler at {address} does not answer ({e.strerror or e}): start it "
+                           f"(`dask scheduler`, then `dask worker {address}` on each machine) or drop --scheduler "
+                           "and QUARBERT_SCHEDULER") from None
+    return address
+
+
 def run_all(function: Callable, calls: list[tuple[tuple, dict]], workers: int | None = None,
             scheduler: str | None = None, what: str = "runs", weights: list[float] | None = None) -> list[Any]:
     """``function(*args, **kwargs)`` for each ``(args, kwargs)`` of ``calls``, in workers; the results in the order
@@ -127,6 +150,7 @@ def run_all(function: Callable, calls: list[tuple[tuple, dict]], workers: int | 
     settings = {k: v for k, v in os.environ.items() if k.startswith("QUARBERT_") and k != "QUARBERT_SCHEDULER"}
     settings["TQDM_DISABLE"] = "1"          # one bar here, not one per worker interleaved on the same terminal
     if scheduler is not None:               # joblib's Dask backend connects to it (and needs `distributed`)
+        reach_scheduler(scheduler)
         config, threads = {"backend": "dask", "scheduler_host": scheduler, "n_jobs": -1}, None
         print(f"[quarbert] {len(calls)} {what} on the Dask cluster at {scheduler} (threads: each worker's own)")
     else:

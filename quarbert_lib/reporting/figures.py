@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..base.paths import REPO_ROOT, STUDY_PROFILE, reports_dir, tables_dir, use_profile_reports
+from ..base.errors import UserError
+from ..base.paths import REPO_ROOT, STUDY_PROFILE, reports_dir, shown, tables_dir, use_profile_reports
 from ..base.tasks import study_columns
-from ..core.config import profile_config, profile_seeds
+from ..core.config import PROFILES, profile_config, profile_seeds
 from ..study.recipes import PROFILE_NOTEBOOK_PARAMS, variant_config
 from ..study import results, saved_predictions, tables
 from ..study.results import read_table, run_name
@@ -328,7 +329,7 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m quarbert_lib figures", description=__doc__.split("\n")[0])
-    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--profile", default="cpu", choices=PROFILES)
     parser.add_argument("--encoder", default="minilm-l6")
     parser.add_argument("--readme", default=str(REPO_ROOT / "README.md"))
     parser.add_argument("--collect", action="store_true",
@@ -339,6 +340,11 @@ def main(argv: list[str] | None = None) -> int:
     use_profile_reports(args.profile)      # reports/ for the study's profile, reports/<profile>/ otherwise
     if args.collect:
         collect(args.profile, args.encoder)
+    saved = read_table("ablation.csv", args.profile, args.encoder)
+    if saved is None or saved.empty:        # drawn from nothing, results.md would be a title alone
+        raise UserError(f"{shown(tables_dir())} holds no results of profile {args.profile} and encoder "
+                        f"{args.encoder} to draw from: run its batch first (make reproduce PROFILE={args.profile}); "
+                        "figures trains nothing")
     out = rebuild(args.profile, args.encoder)
     rebuilt = [str(out)]
     if args.profile == STUDY_PROFILE:      # the README's tables are the committed study's

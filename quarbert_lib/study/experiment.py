@@ -27,7 +27,7 @@ from ..core import distributed
 from ..core.config import ExperimentConfig, TrainConfig
 from ..core.data import Example, TaskData, data_identity, load_task, load_task_data
 from ..core.evaluate import mean_normalized_score, metrics_of, predict
-from ..core.model import build_model, encoder_identity, pick_device, resolve_precision
+from ..core.model import build_model, encoder_identity, load_weights, pick_device, resolve_precision
 from ..core.train import BEST, CHECKPOINT, NonFiniteLossError, Trainer, check_trainable
 from ..core.workers import run_all
 from ..losses import MultitaskObjective, SimCSEObjective, SmartRegularizer
@@ -143,17 +143,6 @@ def write_predictions(model, data: dict, cfg: ExperimentConfig, path: Path, devi
             for task, frame in frames.items():
                 results.write_course_output(path, task, frame, split, ids=[e.id for e in data[split][task].examples])
     return out
-
-
-def load_weights(path: Path, device: str = "cpu") -> dict:
-    """A state dict saved by torch.save; a file cut short or damaged is one UserError naming it and the fix."""
-    try:
-        return torch.load(path, map_location=device)
-    except FileNotFoundError:
-        raise
-    except Exception as e:
-        raise UserError(f"{path}: damaged weights ({type(e).__name__}: {str(e)[:80]}): retrain the run (force=True) "
-                        "or copy the file again") from None
 
 
 def load_trained(path: Path, device: str = "cpu"):

@@ -16,7 +16,7 @@ from torch import nn
 # re-exported: the LoRA pieces that know nothing of the multitask model live in adapters
 from ..core.adapters import TARGETS, _known_peft_warnings, expected_lora_params, peft_config, wrap_encoder  # noqa: F401
 from ..core.config import ExperimentConfig, ModelConfig
-from ..core.model import MultitaskBERT, load_encoder
+from ..core.model import MultitaskBERT, load_encoder, load_weights
 
 ADAPTER_DIR, HEADS_FILE = "adapter", "heads.pt"
 
@@ -55,7 +55,7 @@ class LoraQuartet(nn.Module):
         self.members = {}
         for name, (folder, cfg) in members.items():
             shell = MultitaskBERT(self.encoder, cfg.tasks, cfg.model)      # shares the one encoder
-            shell.heads.load_state_dict(torch.load(folder / HEADS_FILE, map_location="cpu"))
+            shell.heads.load_state_dict(load_weights(folder / HEADS_FILE))
             self.members[name] = shell.eval()
         self.heads = nn.ModuleDict({n: m.heads for n, m in self.members.items()})  # counted in parameters()
 

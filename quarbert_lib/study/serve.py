@@ -41,14 +41,14 @@ import numpy as np
 import pandas as pd
 import torch
 from peft import PeftModel
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from ..base.paths import runs_dir
 from ..base.tasks import TASKS
 from ..core.config import ConfigError, ExperimentConfig
 from ..core.data import Example, TaskData
 from ..core.evaluate import predict
-from ..core.model import MultitaskBERT, load_encoder
+from ..core.model import MultitaskBERT, load_encoder, load_weights
 from ..core.train import BEST
 from .ensemble import combine
 from .experiment import effective_precision, load_trained
@@ -406,7 +406,7 @@ def _export_members(folder: Path, device) -> dict[str, Member]:
     for name, entry in entries.items():
         cfg = ExperimentConfig.from_dict(entry["config"])
         model = MultitaskBERT(encoder, cfg.tasks, cfg.model)       # LoRA members share the one encoder
-        model.heads.load_state_dict(load_file(str(folder / entry["heads"])))
+        model.heads.load_state_dict(load_weights(folder / entry["heads"]))
         members[name] = Member(name, cfg, model.to(device).eval(), tokenizer,
                                entry["adapter_name"] if kind == "lora" else None)
     return members
