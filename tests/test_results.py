@@ -320,6 +320,7 @@ def test_figures_for_another_profile_leave_the_readme(isolated, monkeypatch, tmp
     from quarbert_lib.reporting import figures
     readme = tmp_path / "README.md"
     readme.write_text("x\n<!-- results:start -->\nold\n<!-- results:end -->\n")
+    tables.save_ablation_rows([tables.ablation_row("sampling", [{**_metrics(0.5, 0.8, 0.6), "profile": "smoke"}])])
     assert figures.main(["--profile", "smoke", "--readme", str(readme)]) == 0
     assert "old" in readme.read_text()
 
