@@ -5,7 +5,8 @@
 # (five classes, movie-review phrases) and CFIMDB (binary, full IMDB reviews). Two modes:
 #
 # - **pretrain**: the encoder is frozen; only the linear head learns (lr `frozen_lr`);
-# - **finetune**: every encoder weight learns too.
+# - **finetune**: the encoder learns too, all but its word-embedding table (the profile's `model.freeze_word_embeddings`;
+#   the trainable count below says how many weights that leaves).
 #
 # The encoder defaults to the packaged all-MiniLM-L6-v2 (offline); the paper used
 # bert-base-uncased (`profile = "paper"` on a GPU). Results go through the registry in

@@ -12,8 +12,9 @@
 # **Data caveats.** Offline, `quora-train.csv` is absent: Quora train and dev are a fixed
 # 80/20 split of `quora-dev.csv` by a hash of the id (printed below and stored in every
 # run's `metrics.json` and every table row). The default encoder, all-MiniLM-L6-v2, was
-# itself trained on sentence pairs that include Quora duplicates, so its Quora numbers are
-# optimistic against a bert-base-uncased start.
+# itself trained on sentence pairs that include Quora duplicates, so dev pairs may not be new
+# to it: its Quora accuracy with nothing trained is measured (the encoder's prior, below);
+# how far that lifts its Quora scores above a bert-base-uncased start is not (no hub here).
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper

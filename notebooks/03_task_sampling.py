@@ -5,7 +5,8 @@
 # STS, so each task is followed by long stretches of the others. The paper's batch-level
 # sampling instead takes, in each epoch, as many batches from every task as the smallest
 # task has, interleaved round-robin (SST, Quora, STS, SST, ...), so each task gets the same
-# exposure and none is forgotten at the end of the epoch.
+# exposure and none waits out a long stretch of the others (the paper's motive: less forgetting,
+# which this study does not measure).
 #
 # The schedule is a pure function of the seed and the epoch (`seed + epoch`), and its position
 # is saved in every checkpoint, so an interrupted run resumes mid-epoch on the same batch.

@@ -145,8 +145,8 @@ plots.training_curves({**literal_dirs, **run_dirs}, "smart_curves.png");
 # AdvReg in the ladder's reading, seed 0, the same budget as the ladder rows; λ_s = 5 is the `advreg-only`
 # row itself, drawn with its seeds (mean ± std) as a square. A one-seed sweep cannot rank points whose
 # gap is near the seed spread, so the points the conclusion rests on (`lambda_seeded`, the seed-0 best) also
-# run on the profile's seeds (`lambda_seeds.csv`), drawn as squares too and tested against λ_s = 5 (Welch) in
-# the findings.
+# run on the profile's seeds (`lambda_seeds.csv`), drawn as squares too; the study's pre-registered analysis pairs
+# λ_s = 0.5 by seed against λ_s = 5 (`advreg-only -> sweep-lambda0.5`, family `project`).
 
 # %%
 lambda_table = sweep(NOTEBOOK, "lambda", globals())

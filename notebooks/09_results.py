@@ -16,7 +16,8 @@
 #   word read off that interval against the margin (`quarbert_lib/reporting/verdicts.py`).
 # - Offline, QQP is scored on a fixed hash split of the course's `quora-dev.csv`, not on the
 #   course's dev set (see notebook 02), and the default encoder (all-MiniLM-L6-v2) was trained on
-#   sentence pairs that include Quora duplicates, which flatters QQP.
+#   sentence pairs that include Quora duplicates: its QQP with nothing trained is notebook 02's prior;
+#   how far it lifts QQP above a bert-base-uncased start is not measured here.
 
 # %% tags=["parameters"]
 profile = "cpu"          # smoke | cpu | paper

@@ -1,6 +1,7 @@
 """The speed benchmark: the naive path's batches, the same examples on every path, the FLOP
 count against hand arithmetic, the targets table, and one tiny end-to-end run."""
 import dataclasses
+import json
 
 import pandas as pd
 import pytest
@@ -82,10 +83,18 @@ def test_targets_are_judged_against_the_issue():
 EAGER_PATHS = [p for p in speed.TRAIN_PATHS if not p.compile]   # torch.compile has its own test
 
 
-def test_bench_end_to_end_on_the_tiny_encoder(isolated, tiny_encoder_dir, monkeypatch):
+def test_bench_end_to_end_on_the_tiny_encoder(isolated, tiny_encoder_dir, monkeypatch, capsys):
     monkeypatch.setattr(speed, "TRAIN_PATHS", EAGER_PATHS)
     df, md = bench.run_bench("smoke", str(tiny_encoder_dir), per_task=8, reps=1, cost_steps=1,
                              sections=("throughput", "steps"))
+    # its plan first (no bench saved before: no time to compare with), then a line as each section is saved
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[bench]")]
+    assert said[0] == (f"[bench] measuring throughput, steps with {tiny_encoder_dir} (smoke profile, cpu): 8 training "
+                       f"and {bench_report.INFER_FACTOR * 8} inference examples a task, the median of 1 passes after a "
+                       f"warm-up; step costs: {len(bench.STEP_SETTINGS)} settings x 1 steps x 3 repeats")
+    assert [line.split(",")[0] for line in said[1:]] == ["[bench] throughput measured (1 of 2)",
+                                                          "[bench] steps measured (2 of 2)"]
+    assert said[2].endswith(f"saved in {isolated / 'reports' / 'tables' / 'bench.csv'}")
     assert list(df[df["section"] == "train"]["path"]) == [p.name for p in speed.TRAIN_PATHS]
     assert list(df[df["section"] == "inference"]["path"]) == ["naive", "default"]
     # the step costs are the study's one measurement, costs.csv, which the report reads: no 'step' rows in bench.csv
@@ -107,7 +116,11 @@ def test_bench_end_to_end_on_the_tiny_encoder(isolated, tiny_encoder_dir, monkey
     assert md.read_text() == text   # rebuilt from the saved files alone
     remeasured = ["step", "pass"]       # the sections `steps` measures
     before = df[~df["section"].isin(remeasured)].reset_index(drop=True)
+    last = json.loads((isolated / "reports" / "tables" / "bench_meta.json").read_text())
+    capsys.readouterr()
     again, _ = bench.run_bench("smoke", str(tiny_encoder_dir), cost_steps=1, sections=("steps",))
+    plan = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("[bench] measuring"))
+    assert plan.endswith(f". The last bench saved here (throughput, steps) took {last['seconds'] / 60:.1f} min")
     # only the step rows were remeasured; the throughput rows are the saved ones
     pd.testing.assert_frame_equal(again[~again["section"].isin(remeasured)].reset_index(drop=True), before)
     assert not len(again[again["section"] == "step"])
@@ -293,6 +306,16 @@ def test_the_quartet_section_says_what_is_missing_before_measuring_anything(isol
     LoRA quartet's weights are looked for first: without them the section is skipped with one line naming what is
     missing and how to get it, and each measured section is saved as it finishes."""
     from quarbert_lib.benchmarks import bench
+    from quarbert_lib.study.results import RunNotFound
+
+    def absent(name, profile, encoder):                       # a fresh clone before `make reproduce`: no registry
+        raise RunNotFound(f"no complete run {name!r}")
+
+    monkeypatch.setattr(bench, "find_run", absent)
+    with pytest.raises(FileNotFoundError, match=r"^the seed-0 LoRA quartet of notebook 08 \(cpu, minilm-l6\) is not in "
+                                                r"the registry \(.*\): train them with notebook 08 \(profile = \"cpu\", "
+                                                r"seeds = \[0\], paper_quartet = False, force = True; .*--no-quartet$"):
+        bench.quartet_weights("cpu", "minilm-l6")
     folders = {}
     for name in ("lora-sst", "lora-para", "lora-sts", "lora-multitask"):
         folders[name] = tmp_path / "runs" / f"{name}-seed0"
@@ -304,7 +327,8 @@ def test_the_quartet_section_says_what_is_missing_before_measuring_anything(isol
     monkeypatch.setattr(bench, "write_report", lambda profile, encoder: tmp_path / "benchmarks.md")
     df, _ = bench.run_bench("cpu", "minilm-l6", sections=("quartet",))
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("[bench] LoRA adapter modes skipped: 12 weight files") and df.empty
+    assert len(err) == 2 and err[0].startswith("[bench] LoRA adapter modes skipped: 12 weight files") and df.empty
+    assert err[1].startswith("[bench] measuring nothing with minilm-l6 (cpu profile, cpu)")
 
 
 def test_a_bench_that_fails_part_way_keeps_the_sections_it_finished(isolated, tiny_encoder_dir, monkeypatch):

@@ -184,6 +184,29 @@ def test_readme_verdict_block_says_what_the_verdict_table_says(isolated, tmp_pat
     readme.write_text("a\n<!-- verdict:start -->\nx\n<!-- verdict:end -->\nb\n<!-- records:start -->\n<!-- records:end -->\n")
     assert report.update_readme(readme) and text in readme.read_text()
 
+def test_readme_names_the_projects_tests_that_are_not_inconclusive():
+    """The README said "converged (8 tests): ... 3 hurts" without saying which (stop 51's review): a bullet a
+    project family lists each comparison whose word is not inconclusive, its words by metric and the overall
+    interval; the paper's families (their own table) and untrained or inconclusive tests are not listed."""
+    from quarbert_lib.study.spec import family_size
+    rows = [("paper", "a -> b", "A step", "overall", 0.05, 0.01, 0.09, 3, "helps"),
+            ("project", "c -> d", "Literal SMART", "overall", -0.0002, -0.004, 0.003, 5, "equivalent"),
+            ("project", "c -> d", "Literal SMART", "sst_acc", -0.0005, -0.006, 0.005, 5, "equivalent"),
+            ("project", "c -> e", "Other", "overall", 0.01, -0.02, 0.04, 5, "inconclusive"),
+            ("project", "c -> f", "Untrained", "overall", float("nan"), float("nan"), float("nan"), 0, "hurts"),
+            ("converged", "g -> h", "SMART in the same minutes", "overall", -0.0211, -0.0326, -0.0096, 3, "hurts"),
+            ("converged", "g -> h", "SMART in the same minutes", "sts_pearson", -0.015, -0.026, -0.004, 3, "hurts")]
+    table = pd.DataFrame(rows, columns=["family", "step", "label", "metric", "effect", "ci_low", "ci_high", "pairs", "verdict"])
+    assert report.own_question_lines(table) == [
+        f"- **Beyond the paper's steps, family `project`** (every other test of its {family_size('project')} is "
+        "inconclusive or, 1 of them, not trained yet): Literal SMART, `c -> d`: equivalent on overall -0.000 [-0.004, +0.003] (5 seeds paired), "
+        "equivalent on SST.",
+        f"- **Beyond the paper's steps, family `converged`** (every other test of its {family_size('converged')} is "
+        "inconclusive): SMART in the same minutes, `g -> h`: hurts on overall -0.021 [-0.033, -0.010] (3 seeds paired), "
+        "hurts on STS."]
+    assert report.own_question_lines(table[table["verdict"] == "inconclusive"]) == []
+
+
 def test_run_costs_and_records_blocks(isolated, tmp_path, monkeypatch):
     from quarbert_lib.study import recipes
     # the records line as it reads while notebook 13's groups are off in the cpu batch, then on its first seed

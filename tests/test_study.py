@@ -66,3 +66,17 @@ def test_a_notebook_shows_its_rows_and_those_its_steps_compare_against(isolated)
         ["baseline-finetune", "sampling"]                                  # the natural-size control has its own section
     assert tables.shown_rows("03_task_sampling", "cpu", "e", rows=("sampling-natural",))["variant"].tolist() == \
         ["baseline-finetune-natural", "sampling-natural"]
+
+
+def test_each_rows_budget_is_read_off_its_config():
+    """The README's table mixed four budgets without saying so (stop 51's review): `converged-plain` at 0.754 beside
+    per-epoch means of at most 0.752 read as a contradiction. Each row now says what its runs train on."""
+    assert spec.budget("sampling", "cpu") == "2,400 × 1 epoch"
+    assert spec.budget("sampling-natural", "cpu") == "all, round-robin × 1 epoch"      # the smallest task's batches an epoch
+    assert spec.budget("baseline-finetune-natural", "cpu") == "all × 1 epoch"        # sequential: every batch
+    assert spec.budget("converged-plain", "cpu") == "all but calib × best of 3 epochs"
+    assert spec.budget("converged-smart-epoch1", "cpu") == "all but calib × epoch 1 of 2"
+    assert spec.budget("ensemble", "cpu") == "its members'"
+    # smoke keeps its cap for rows on every example (recipes.CAPPED_PROFILES): the examples over it are the calib split
+    assert spec.budget("converged-plain", "smoke") == "24 × best of 3 epochs"
+    assert spec.budget("sampling", "paper") == "all but calib, round-robin × best of 10 epochs"

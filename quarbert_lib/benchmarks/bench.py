@@ -26,7 +26,7 @@ import torch
 from transformers import AutoTokenizer, BertConfig, BertModel
 
 from ..base.errors import UserError
-from ..base.paths import REPO_ROOT, tables_dir
+from ..base.paths import REPO_ROOT, runs_dir, shown, tables_dir
 from ..base.tasks import TASKS
 from ..study.recipes import variant_config
 from ..core.data import TaskData
@@ -262,15 +262,16 @@ def quartet_weights(profile: str, encoder: str) -> dict[str, Path]:
     """The first seed's LoRA quartet of notebook 08, whose two ways of serving one backbone the bench times, with its
     weights here. Raises FileNotFoundError in one line naming what is missing and how to get it: records restore
     results, not weights, so a fresh clone has none."""
+    how = (f"train them with notebook 08 (profile = \"{profile}\", seeds = [0], paper_quartet = False, force = True; "
+           "its reports go to reports/local/), or run the bench with --no-quartet")
     try:
         members = lora_members(profile, encoder)
-    except FileNotFoundError as e:
-        raise FileNotFoundError(f"{e}: run notebook 08 first") from None
+    except FileNotFoundError:
+        raise FileNotFoundError(f"the seed-0 LoRA quartet of notebook 08 ({profile}, {encoder}) is not in the registry "
+                                f"({shown(runs_dir())}): {how}") from None
     if missing := missing_weights(members):
         raise FileNotFoundError(f"{len(missing)} weight files of the seed-0 LoRA quartet are not here ({missing[0]}, "
-                                f"...): the committed records hold results, not weights; train them with `make "
-                                f"reproduce PROFILE={profile} ONLY=\"08\"` and -p force=True, or run the bench with "
-                                "--no-quartet")
+                                f"...): the committed records hold results, not weights; {how}")
     return members
 
 
@@ -292,6 +293,9 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
             quartets = quartet_weights(profile, encoder)
         except FileNotFoundError as e:
             print(f"[bench] LoRA adapter modes skipped: {e}", file=sys.stderr)
+    measured = [s for s in sections if s != "quartet" or quartets is not None]
+    print(plan_line(measured, encoder_label or encoder, profile, kind, per_task, reps, cost_steps, cost_repeats),
+          file=sys.stderr)
     done: list[str] = []
 
     def save(section: str, new_rows: list[dict]) -> pd.DataFrame:
@@ -307,6 +311,8 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
         write_json(tables_dir() / table_names(kind)[1], {
             "machine": machine(), "seconds": time.perf_counter() - t0, "sections": list(done), "per_task": per_task,
             "reps": reps, "profile": profile, "encoder": encoder_label or encoder})
+        print(f"[bench] {section} measured ({len(done)} of {len(measured)}), {(time.perf_counter() - t0) / 60:.1f} min "
+              f"since the start; saved in {shown(table)}", file=sys.stderr)
         return df
 
     df = pd.DataFrame()
@@ -340,6 +346,24 @@ def run_bench(profile: str = "cpu", encoder: str = "minilm-l6", per_task: int = 
         # report shows: a second measurement here gave the same memory and another process's RSS
         df = save("quartet", adapter_modes(quartets, reps=reps).to_dict("records"))
     return df, write_report(profile, encoder)
+
+
+def plan_line(sections: list[str], encoder: str, profile: str, kind: str, per_task: int, reps: int, cost_steps: int,
+              cost_repeats: int) -> str:
+    """What the bench is about to measure, said before it measures anything, with how long the last bench on this
+    kind of device took (its meta file) where one is saved."""
+    line = (f"[bench] measuring {', '.join(sections) or 'nothing'} with {encoder} ({profile} profile, {kind}): "
+            f"{per_task} training and {INFER_FACTOR * per_task} inference examples a task, the median of {reps} "
+            "passes after a warm-up")
+    if "steps" in sections:
+        line += f"; step costs: {len(STEP_SETTINGS)} settings x {cost_steps} steps x {cost_repeats} repeats"
+    meta = tables_dir() / table_names(kind)[1]
+    try:
+        last = json.loads(meta.read_text(encoding="utf-8"))
+        line += f". The last bench saved here ({', '.join(last['sections'])}) took {last['seconds'] / 60:.1f} min"
+    except (OSError, ValueError, KeyError, TypeError):
+        pass                                    # none saved, or not readable: no time to compare with
+    return line
 
 
 def pass_rows(encoder: str, tokenizer, sample: dict, batch_size: int, reps: int, device) -> list[dict]:

@@ -282,10 +282,12 @@ def rebuild(profile: str = "cpu", encoder: str = "minilm-l6") -> Path:
                                        *[f"{g[c].mean():.3f}" for c in [*study_columns(), "overall"]]]
                                       for (v, e), g in means]), ""]
         md += _figure("converged_curves.png", "Dev score at each epoch's end against training minutes, per recipe and task")
-        rising = tables.still_rising(converged)
-        if rising:
-            md += [f"Still rising at its last epoch: {', '.join(f'`{v}`' for v in rising)}. Its best epoch is its last, "
-                   "so its row may understate what more epochs give: open, not measured here.", ""]
+        change = tables.last_epoch_change(converged)
+        if len(change):
+            md += ["Overall dev at the last epoch against the one before: " + "; ".join(
+                       f"`{r.variant}` {r.change:+.4f}, higher in {r.higher} of {r.seeds} seeds" for r in change.itertuples())
+                   + ". A recipe higher in every seed may gain from more epochs (its row may understate it): open, "
+                   "not measured here.", ""]
         best = read_table("best_model.csv", profile, encoder)
         if best is not None and len(best):
             md += ["The best model, chosen on that calibration split (`experiment.choose_best`), dev beside it. Each "

@@ -16,7 +16,7 @@ from ..study.recipes import PROFILE_NOTEBOOK_PARAMS, VARIANTS
 from ..study import records, results, tables
 from ..study.results import run_name
 from ..study.spec import (ENSEMBLES, FAMILIES, LADDER, NOTEBOOKS, PAPER_RECIPE, QUESTIONS, TARGET_OVERALL, family_metrics,
-                          notebook_seeds, questions_of)
+                          budget, notebook_seeds, questions_of)
 from ..study.spec import family_size as spec_size
 from ..study.tables import ablation_rows
 from . import verdicts
@@ -226,7 +226,29 @@ def verdict_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
         "examples a task, so a difference from the paper's effect is a finding about this setting.", "",
         claims_markdown(paper_claims(profile, encoder)), "",
         f"All declared tests: {family_counts(table)}. Inconclusive is not \"no effect\": the interval shows what the "
-        "data still allow (`reports/results.md` lists every test).", "", *context_lines(profile, encoder)])
+        "data still allow (`reports/results.md` lists every test).", "", *own_question_lines(table),
+        *context_lines(profile, encoder)])
+
+
+def own_question_lines(table: pd.DataFrame) -> list[str]:
+    """The project's own families' tests (every family but the paper's) whose word is not inconclusive, one bullet a
+    family: each comparison, its words by metric and the overall effect with its adjusted interval."""
+    lines = []
+    for family in (f for f in FAMILIES if not f.startswith("paper")):
+        mine = table[table["family"] == family]
+        rows = mine[(mine["pairs"] > 0) & (mine["verdict"] != "inconclusive")]
+        if rows.empty:
+            continue
+        untrained = int((mine["pairs"] == 0).sum())
+        parts = []
+        for step, group in rows.groupby("step", sort=False):
+            words = ", ".join(f"{r.verdict} on {_SHORT.get(r.metric, r.metric)}"
+                              + (f" {_interval(r)}" if r.metric == "overall" else "") for r in group.itertuples())
+            parts.append(f"{group['label'].iloc[0]}, `{step}`: {words}")
+        lines.append(f"- **Beyond the paper's steps, family `{family}`** (every other test of its {spec_size(family)} "
+                     f"is inconclusive{f' or, {untrained} of them, not trained yet' if untrained else ''}): "
+                     + "; ".join(parts) + ".")
+    return lines
 
 
 def context_lines(profile: str, encoder: str) -> list[str]:
@@ -292,15 +314,18 @@ def results_section(profile: str = "cpu", encoder: str = "minilm-l6") -> str:
     if len(df):
         paper = paper_dev()
         table = markdown_table(
-            ["variant", "seeds", *metric_labels().values(), "paper overall", "train s"],
-            [[f"`{r['variant']}`", int(r["seeds"]),
+            ["variant", "trains on", "seeds", *metric_labels().values(), "paper overall", "train s"],
+            [[f"`{r['variant']}`", budget(r["variant"], profile), int(r["seeds"]),
               *[fmt_std(r[c], r.get(f"{c}_std") if int(r["seeds"]) > 1 else None)
                 for c in metric_labels()],
               f"{paper[r['variant']]['overall']:.3f}" if r["variant"] in paper else "–",
               f"{r['train_seconds']:.0f}" if pd.notna(r["train_seconds"]) else ""] for _, r in df.iterrows()])
         parts += [f"Multitask dev scores of the committed `{profile}` study, mean ± std over seeds "
                   "(`reports/tables/ablation.csv`; all columns in `reports/results.md`; paper: bert-base-uncased, its "
-                  "Table 2):", "", table, ""]
+                  "Table 2). \"trains on\": training examples a task × epochs (a round-robin epoch takes as many batches "
+                  "of each task as the smallest task has); a run of several epochs scores at the epoch dev chose, so its "
+                  "row's mean can exceed each epoch's mean over seeds:",
+                  "", table, ""]
         notes = sorted({n for n in df.get("data_note", pd.Series(dtype=str)).dropna() for n in n.split(" | ") if n})
         parts += [f"Data note: {n}." for n in notes]
         parts += [note for note in [ensemble_recipe_note(df)] if note]

@@ -246,7 +246,7 @@ SUMMARY = "09_results"
 
 def batch_order(names: list[str]) -> list[str]:
     """``names`` (notebook stems) in the order a batch executes them: the notebooks that train, by number, then
-    those that only read what they wrote (NotebookSpec.trains False), SUMMARY last: 01-08, 11, 12, 10, 09. A
+    those that only read what they wrote (NotebookSpec.trains False), SUMMARY last: 01-08, 11, 12, 13, 10, 09. A
     notebook that trains reads only runs and tables of notebooks numbered before it, so one pass in this order
     leaves every executed copy showing the tables as the batch left them."""
     reads_only = lambda n: n in BY_NAME and not BY_NAME[n].trains  # noqa: E731
@@ -387,3 +387,21 @@ def sts_head(row: str, profile: str) -> str:
     """The STS head of a row's runs ('linear', 'cosine-sigmoid', 'cosine-linear'), or 'members averaged' for a
     quartet."""
     return "members averaged" if row in ENSEMBLES else variant_config(EPOCH_ROWS.get(row, (row,))[0], profile).model.sts_head
+
+
+def budget(row: str, profile: str) -> str:
+    """What a row's runs train on, as the README's table shows it: the examples a task (the cap, or "all"; "but
+    calib" where the calibration split is held out of all; "round-robin" where that sampler's epoch, as many batches
+    of each task as the smallest has, leaves some of all out) times the epochs ("best of N": dev chose each run's
+    epoch; an EPOCH_ROWS row is one epoch's end of another row's runs); a quartet's are its members'."""
+    if row in ENSEMBLES:
+        return "its members'"
+    variant, epoch = EPOCH_ROWS.get(row, (row, None))
+    cfg = variant_config(variant, profile)
+    cap = cfg.data.max_train_per_task
+    data = f"{cap:,}" if cap is not None else ("all but calib" if cfg.data.calibration_holdout else "all") + (
+        ", round-robin" if cfg.train.sampler == "round-robin" else "")
+    epochs = cfg.train.epochs
+    length = (f"{cfg.train.max_steps} steps" if cfg.train.max_steps else f"epoch {epoch} of {epochs}" if epoch
+              else f"best of {epochs} epochs" if epochs > 1 else "1 epoch")
+    return f"{data} × {length}"

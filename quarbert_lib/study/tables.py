@@ -309,12 +309,20 @@ def learning_curve(run_dir: Path, variant: str, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def still_rising(curves: pd.DataFrame, column: str = "overall") -> list[str]:
-    """The variants of ``curves`` (learning_curve rows) whose dev ``column``, averaged over seeds, is higher at their
-    last epoch than at the one before: their best epoch is their last, so a longer run might score higher, which
-    these curves cannot say."""
-    means = curves.groupby(["variant", "epoch"], sort=False)[column].mean()
-    return [v for v, m in means.groupby(level="variant", sort=False) if len(m) > 1 and m.iloc[-1] > m.iloc[-2]]
+def last_epoch_change(curves: pd.DataFrame, column: str = "overall") -> pd.DataFrame:
+    """Per variant of ``curves`` (learning_curve rows) with two epochs or more: each seed's dev ``column`` at its
+    last epoch minus the one before, as ``change`` (the mean over seeds), ``higher`` (how many seeds rose) and
+    ``seeds``. A recipe higher at its last epoch in every seed may gain from more epochs, which these curves cannot
+    say; one higher in some seeds only has no direction here."""
+    rows = []
+    for variant, group in curves.groupby("variant", sort=False):
+        ordered = group.sort_values(["seed", "epoch"], kind="stable")
+        step = ordered.groupby("seed")[column].diff()                   # each epoch minus the one before, per seed
+        last = step.groupby(ordered["seed"]).tail(1).dropna()           # a seed's last epoch; none with one epoch
+        if len(last):
+            rows.append({"variant": variant, "change": float(last.mean()), "higher": int((last > 0).sum()),
+                         "seeds": len(last)})
+    return pd.DataFrame(rows, columns=["variant", "change", "higher", "seeds"])
 
 
 def epoch_rows(curves: pd.DataFrame, epoch: int | None = None) -> pd.DataFrame:
