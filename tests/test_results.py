@@ -148,7 +148,8 @@ def test_readme_results_block_is_generated(isolated, tmp_path):
     text = readme.read_text()
     assert "old" not in text and text.startswith("intro\n") and text.endswith("end\n")
     # overall (0.5 + 0.8 + (0.6 + 1) / 2) / 3 = 0.700; the paper's baseline-finetune overall 0.543; 10 s of training
-    assert "| `baseline-finetune` | 1 | 0.500 | 0.800 | 0.600 | 0.700 | 0.543 | 10 |" in text
+    # what its runs train on: the cpu profile's cap, one epoch (spec.budget)
+    assert "| `baseline-finetune` | 2,400 × 1 epoch | 1 | 0.500 | 0.800 | 0.600 | 0.700 | 0.543 | 10 |" in text
     assert "Data note: quora split note." in text
     assert not report.update_readme(readme)
 
